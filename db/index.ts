@@ -1,0 +1,43 @@
+import { Database } from "bun:sqlite";
+import { fileURLToPath } from "node:url";
+import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
+import { migrate } from "drizzle-orm/bun-sqlite/migrator";
+import { readMigrationFiles } from "drizzle-orm/migrator";
+import * as schema from "./schema.ts";
+
+export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
+
+const migrationsFolder = fileURLToPath(new URL("../migrations", import.meta.url));
+/** How long a writer waits for the other process's write lock before SQLITE_BUSY, in ms. */
+const busyTimeoutMs = 5000;
+
+/** Opens (creating if needed) the shared database file; WAL so the API and worker read while one writes. */
+export function openDatabase(path: string): Db {
+  const client = new Database(path, { create: true, strict: true });
+  client.run("PRAGMA journal_mode = WAL");
+  client.run(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+  client.run("PRAGMA foreign_keys = ON");
+  // WAL with synchronous=NORMAL is durable across process crashes, which is the failure we design for.
+  client.run("PRAGMA synchronous = NORMAL");
+  return drizzle({ client, schema });
+}
+
+/** Applies every migration in migrations/ not yet applied (drizzle's journal); safe to call from both processes. */
+export function migrateDatabase(db: Db): void {
+  migrate(db, { migrationsFolder });
+}
+
+/** True when the newest shipped migration has been applied (the API's /readyz uses it). */
+export function isMigrated(db: Db): boolean {
+  const shipped = readMigrationFiles({ migrationsFolder });
+  const newest = shipped.at(-1);
+  if (!newest) return true;
+  const table = db.$client
+    .query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'")
+    .get();
+  if (!table) return false;
+  const applied = db.$client
+    .query<{ created_at: number }, []>("SELECT MAX(created_at) AS created_at FROM __drizzle_migrations")
+    .get();
+  return applied !== null && applied.created_at >= newest.folderMillis;
+}
