@@ -1,0 +1,113 @@
+import { dirname, join } from "node:path";
+import { forwardLines } from "../cli/lines.ts";
+import type { Logger } from "../core/log.ts";
+
+/** Where and how the bunqueue server listens; all fields are required (no silent 0.0.0.0 default). */
+export interface BunqueueServerOptions {
+  /** Directory holding the broker's SQLite file (`queue.sqlite`); also the server's working directory. */
+  dataDir: string;
+  /** Interface to bind; production and tests use 127.0.0.1. */
+  host: string;
+  /** TCP port clients (api, worker) connect to. */
+  tcpPort: number;
+  /** HTTP port serving /health and /ready (no auth) and the token-protected admin API. */
+  httpPort: number;
+  /** Shared secret every client must present; passed by environment, never on the command line. */
+  token: string;
+  /** pino level of this process; mapped to the nearest bunqueue level. */
+  logLevel: string;
+  /** Time the server may spend shutting down after SIGTERM (ms). */
+  shutdownTimeoutMs: number;
+  log: Logger;
+}
+
+export interface BunqueueServer {
+  pid: number;
+  /** Resolves with the server's exit code (128 + signal number when killed by a signal). */
+  exited: Promise<number>;
+  /** The last lines the server wrote to stderr, for a clear start-up failure message. */
+  stderrTail(): string[];
+  kill(signal: NodeJS.Signals): void;
+}
+
+const BUNQUEUE_LEVELS = new Map([
+  ["trace", "debug"],
+  ["debug", "debug"],
+  ["info", "info"],
+  ["warn", "warn"],
+  ["error", "error"],
+  ["fatal", "error"],
+]);
+
+/** The CLI entry bunqueue declares in its package.json `bin`, resolved from our node_modules. */
+export function bunqueueEntryPath(): string {
+  const packageJsonPath = Bun.resolveSync("bunqueue/package.json", import.meta.dir);
+  return join(dirname(packageJsonPath), "dist", "main.js");
+}
+
+/**
+ * The server's whole environment. Built from scratch so the broker never inherits the service's other
+ * secrets (HCLOUD_TOKEN, SECRETS_KEY) nor bunqueue variables that happen to be set in the shell.
+ */
+export function bunqueueEnvironment(opts: BunqueueServerOptions): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOST: opts.host,
+    TCP_PORT: String(opts.tcpPort),
+    HTTP_PORT: String(opts.httpPort),
+    AUTH_TOKENS: opts.token,
+    DATA_PATH: join(opts.dataDir, "queue.sqlite"),
+    BUNQUEUE_STORAGE_DRIVER: "sqlite",
+    LOG_FORMAT: "json",
+    LOG_LEVEL: BUNQUEUE_LEVELS.get(opts.logLevel) ?? "info",
+    SHUTDOWN_TIMEOUT_MS: String(opts.shutdownTimeoutMs),
+  };
+}
+
+/** Spawns the bunqueue server CLI as a child of this process and relays its output as JSON log lines. */
+export function spawnBunqueueServer(opts: BunqueueServerOptions): BunqueueServer {
+  const child = Bun.spawn([process.execPath, bunqueueEntryPath()], {
+    cwd: opts.dataDir,
+    env: bunqueueEnvironment(opts),
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const log = opts.log.child({ server: "bunqueue" });
+  const stderrLines: string[] = [];
+  const stdoutDone = forwardLines(child.stdout, (line) => relayServerLine(line, log));
+  const stderrDone = forwardLines(child.stderr, (line) => {
+    stderrLines.push(line);
+    if (stderrLines.length > 20) stderrLines.shift();
+    log.error({ line }, "bunqueue stderr");
+  });
+  // Bun reports a death by signal as 128 + its number, like a shell.
+  const exited = Promise.all([child.exited, stdoutDone, stderrDone]).then(([code]) => code);
+  return {
+    pid: child.pid,
+    exited,
+    stderrTail: () => [...stderrLines],
+    kill: (signal) => child.kill(signal),
+  };
+}
+
+/** bunqueue writes JSON lines (LOG_FORMAT=json) plus an ANSI banner; keep the former, demote the latter. */
+function relayServerLine(line: string, log: Logger): void {
+  if (!line.startsWith("{")) {
+    log.trace({ line }, "bunqueue banner");
+    return;
+  }
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    log.info({ line }, "bunqueue output");
+    return;
+  }
+  const { level, message, timestamp: _timestamp, ...fields } = entry;
+  const text = typeof message === "string" ? message : "bunqueue";
+  if (level === "error") log.error(fields, text);
+  else if (level === "warn") log.warn(fields, text);
+  else if (level === "debug") log.debug(fields, text);
+  else log.info(fields, text);
+}

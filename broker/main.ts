@@ -1,0 +1,78 @@
+/**
+ * `bun run broker`: the bunqueue server on BROKER_HOST (127.0.0.1) with token auth, its queue in DATA_DIR.
+ * bunqueue is spawned through its public CLI entry rather than imported: its boot function is not exported,
+ * and a child gets an environment holding only the broker's own settings.
+ */
+import { mkdirSync } from "node:fs";
+import { isHttpOk, pollUntil, WaitTimeoutError } from "../cli/wait.ts";
+import { loadConfigOrExit } from "../core/config.ts";
+import { createLogger } from "../core/log.ts";
+import { type BunqueueServer, spawnBunqueueServer } from "./bunqueue-server.ts";
+
+/** How long the server gets to bind and open its database before start-up counts as failed (ms). */
+const STARTUP_TIMEOUT_MS = 30_000;
+
+const config = loadConfigOrExit(process.env);
+const log = createLogger({ level: config.logLevel, pretty: config.logPretty, name: "broker" });
+const endpoints = {
+  host: config.brokerHost,
+  tcpPort: config.brokerPort,
+  httpPort: config.brokerHttpPort,
+};
+
+mkdirSync(config.dataDir, { recursive: true });
+const server = spawnBunqueueServer({
+  ...endpoints,
+  dataDir: config.dataDir,
+  token: config.brokerToken,
+  logLevel: config.logLevel,
+  shutdownTimeoutMs: config.shutdownTimeoutMs,
+  log,
+});
+
+let stopping = false;
+const forwardStop = (signal: NodeJS.Signals) => {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, "stopping broker");
+  server.kill("SIGTERM");
+};
+process.on("SIGTERM", forwardStop);
+process.on("SIGINT", forwardStop);
+
+if (!(await becameReady(server))) {
+  log.fatal(
+    { ...endpoints, exitCode: await server.exited, serverError: server.stderrTail().join("\n") },
+    `broker could not start: is ${config.brokerHost}:${config.brokerPort} (tcp) or :${config.brokerHttpPort} (http) already in use?`,
+  );
+  process.exit(1);
+}
+log.info({ ...endpoints, serverPid: server.pid }, "broker ready");
+
+const exitCode = await server.exited;
+if (stopping && exitCode === 0) {
+  log.info("broker stopped");
+  process.exit(0);
+}
+log.error({ exitCode }, "broker server exited unexpectedly");
+process.exit(exitCode === 0 ? 1 : exitCode);
+
+/** True once /ready answers; false if the server exits first (typically: a port is taken) or hangs. */
+async function becameReady(child: BunqueueServer): Promise<boolean> {
+  let exited = false;
+  void child.exited.then(() => {
+    exited = true;
+  });
+  const readyUrl = `http://${config.brokerHost}:${config.brokerHttpPort}/ready`;
+  try {
+    const state = await pollUntil(async () => (exited ? "exited" : (await isHttpOk(readyUrl)) && "ready"), {
+      timeoutMs: STARTUP_TIMEOUT_MS,
+      description: `broker ${readyUrl}`,
+    });
+    return state === "ready";
+  } catch (err) {
+    if (!(err instanceof WaitTimeoutError)) throw err;
+    child.kill("SIGKILL");
+    return false;
+  }
+}
