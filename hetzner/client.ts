@@ -1,0 +1,48 @@
+import { actionsApi } from "./actions.ts";
+import { datacentersApi } from "./datacenters.ts";
+import { firewallsApi } from "./firewalls.ts";
+import { createHetznerHttp, type HetznerLogger } from "./http.ts";
+import { locationsApi } from "./locations.ts";
+import { type RateLimitBudget, sharedRateLimitBudget } from "./rate-limit.ts";
+import { defaultRetryPolicy, type RetryOptions } from "./retry.ts";
+import { serversApi } from "./servers.ts";
+import { sshKeysApi } from "./ssh-keys.ts";
+
+export interface HetznerClientOptions {
+  /** API base including /v1, e.g. "https://api.hetzner.cloud/v1" or a simulator's endpoint. */
+  endpoint: string;
+  /** API token (read+write). Sent only in the Authorization header; never logged or put in errors. */
+  token: string;
+  /** Rate-limit budget to share (default: the process-wide `sharedRateLimitBudget`). */
+  budget?: RateLimitBudget;
+  /** Limit on one HTTP exchange, in ms (default 30000); retries get a fresh one each. */
+  requestTimeoutMs?: number;
+  /** Backoff for transient failures (defaults: 5 attempts, 500 ms first delay, 15000 ms cap). */
+  retry?: RetryOptions;
+  /** Receives one debug line per HTTP attempt and a warn line per retry. */
+  log?: HetznerLogger;
+}
+
+export function createHetznerClient(options: HetznerClientOptions) {
+  const budget = options.budget ?? sharedRateLimitBudget;
+  const http = createHetznerHttp({
+    endpoint: options.endpoint.replace(/\/+$/, ""),
+    token: options.token,
+    budget,
+    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    retry: { ...defaultRetryPolicy, ...options.retry },
+    log: options.log,
+  });
+  return {
+    servers: serversApi(http),
+    actions: actionsApi(http),
+    sshKeys: sshKeysApi(http),
+    firewalls: firewallsApi(http),
+    locations: locationsApi(http),
+    datacenters: datacentersApi(http),
+    /** The budget this client spends from, for metrics (`remaining()`, `stats()`). */
+    budget,
+  };
+}
+
+export type HetznerClient = ReturnType<typeof createHetznerClient>;
