@@ -1,0 +1,89 @@
+/**
+ * Zod field parsers for environment variables. Every failure carries one fixed message that never
+ * includes the variable's value, because some variables are secrets.
+ */
+import { createSecretKey, type KeyObject } from "node:crypto";
+import { z } from "zod";
+import { KEY_BYTES, KEY_ID_PATTERN } from "./secrets.ts";
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const KEY_MESSAGE = `must be base64 of exactly ${KEY_BYTES} bytes`;
+const KEY_ID_MESSAGE = "must be 1-64 letters, digits, '_' or '-'";
+const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
+
+/** A value that must be present; absent and empty both read as "required". */
+export const requiredText = () => z.string({ error: "required" });
+
+/** A host name or IP address to bind or connect to. */
+export const host = () => z.string().regex(/^[^\s/]+$/, { error: "must be a hostname or IP address" });
+
+/** A decimal integer within [min, max]; the message states the range. */
+export function integer(min: number, max: number) {
+  const message = `must be an integer ${min}-${max}`;
+  return z.string().transform((raw, ctx) => {
+    const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+    if (value >= min && value <= max) return value;
+    ctx.issues.push({ code: "custom", message, input: raw });
+    return z.NEVER;
+  });
+}
+
+export const port = () => integer(1, 65535);
+
+export const booleanFlag = () =>
+  z
+    .enum(["true", "false", "1", "0"], { error: "must be true or false" })
+    .transform((v) => v === "true" || v === "1");
+
+export const logLevel = () => z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` });
+
+/** An http(s) base URL; a trailing slash is dropped so callers can append "/path". */
+export const httpUrl = () =>
+  z
+    .string()
+    .refine((raw) => URL.canParse(raw) && /^https?:$/.test(new URL(raw).protocol), {
+      error: "must be an http(s) URL",
+    })
+    .transform((raw) => raw.replace(/\/+$/, ""));
+
+export const keyId = () => z.string().regex(KEY_ID_PATTERN, { error: KEY_ID_MESSAGE });
+
+/** A base64 AES-256 key, imported as a KeyObject so it cannot be changed or printed by accident. */
+export const aesKey = () =>
+  requiredText().transform((raw, ctx) => {
+    const key = decodeKey(raw);
+    if (key !== undefined) return key;
+    ctx.issues.push({ code: "custom", message: KEY_MESSAGE, input: "" });
+    return z.NEVER;
+  });
+
+/** Retired keys for rotation, "id:base64,id:base64"; they still open values but never seal. */
+export const oldKeys = () =>
+  z.string().transform((raw, ctx) => {
+    const entries: [string, KeyObject][] = [];
+    raw.split(",").forEach((entry, index) => {
+      const separator = entry.indexOf(":");
+      const id = entry.slice(0, separator).trim();
+      const key = separator > 0 ? decodeKey(entry.slice(separator + 1).trim()) : undefined;
+      if (!KEY_ID_PATTERN.test(id)) {
+        ctx.issues.push({
+          code: "custom",
+          message: `entry ${index + 1}: key id ${KEY_ID_MESSAGE}`,
+          input: "",
+        });
+      } else if (key === undefined) {
+        ctx.issues.push({ code: "custom", message: `entry ${index + 1}: key ${KEY_MESSAGE}`, input: "" });
+      } else {
+        entries.push([id, key]);
+      }
+    });
+    return entries;
+  });
+
+function decodeKey(text: string): KeyObject | undefined {
+  if (!BASE64.test(text)) return undefined;
+  const bytes = Buffer.from(text, "base64");
+  return bytes.length === KEY_BYTES ? createSecretKey(bytes) : undefined;
+}

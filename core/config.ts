@@ -1,0 +1,192 @@
+/**
+ * The service's whole configuration: one zod schema over environment variables, parsed once at start,
+ * deeply frozen and passed down. Nothing else reads process.env.
+ *
+ * To add a setting: a line in `Config`, a line in `envSchema`, a line in `toConfig`, and its entry in
+ * `.env.example` (a test checks the example names every variable).
+ */
+
+import type { KeyObject } from "node:crypto";
+import { randomBytes } from "node:crypto";
+import { writeSync } from "node:fs";
+import { z } from "zod";
+import {
+  aesKey,
+  booleanFlag,
+  host,
+  httpUrl,
+  integer,
+  keyId,
+  type LogLevel,
+  logLevel,
+  oldKeys,
+  port,
+  requiredText,
+} from "./config-fields.ts";
+import { deepFreeze } from "./deep-freeze.ts";
+import { readSecretFiles } from "./secret-files.ts";
+
+export { LOG_LEVELS, type LogLevel } from "./config-fields.ts";
+
+/** Longest duration setting accepted: one day, in milliseconds. */
+const MAX_MS = 86_400_000;
+
+export interface Config {
+  /** Directory for the broker's and the application's SQLite files. DATA_DIR, default "./data". */
+  readonly dataDir: string;
+  /** Interface the HTTP API binds to. API_HOST, default "127.0.0.1". */
+  readonly apiHost: string;
+  /** TCP port of the HTTP API. API_PORT, default 8080. */
+  readonly apiPort: number;
+  /** Host of the bunqueue broker. BROKER_HOST, default "127.0.0.1". */
+  readonly brokerHost: string;
+  /** TCP (client protocol) port of the broker. BROKER_PORT, default 6789. */
+  readonly brokerPort: number;
+  /** HTTP (health, Prometheus) port of the broker. BROKER_HTTP_PORT, default 6790. */
+  readonly brokerHttpPort: number;
+  /** Shared token clients present to the broker. BROKER_TOKEN or BROKER_TOKEN_FILE, required, secret. */
+  readonly brokerToken: string;
+  /** Keys sealing secrets at rest: SECRETS_KEY (id SECRETS_KEY_ID, default "k1") seals, SECRETS_OLD_KEYS still open. */
+  readonly secretsKeys: { readonly currentId: string; readonly keys: ReadonlyMap<string, KeyObject> };
+  /** Minimum log level. LOG_LEVEL, default "info". */
+  readonly logLevel: LogLevel;
+  /** Human-readable colored logs instead of JSON lines. LOG_PRETTY, default false. */
+  readonly logPretty: boolean;
+  /** Hetzner Cloud API token. HCLOUD_TOKEN or HCLOUD_TOKEN_FILE, required, secret. */
+  readonly hcloudToken: string;
+  /** Hetzner Cloud API base URL, no trailing slash. HCLOUD_ENDPOINT, default "https://api.hetzner.cloud/v1". */
+  readonly hcloudEndpoint: string;
+  /** Jobs one worker process runs at once. WORKER_CONCURRENCY, default 8. */
+  readonly workerConcurrency: number;
+  /** Bound on graceful shutdown before a process gives up on in-flight work, in ms. SHUTDOWN_TIMEOUT_MS, default 20000. */
+  readonly shutdownTimeoutMs: number;
+  /** Broker lock a worker holds on a job and renews, in ms. JOB_LOCK_MS, default 30000. */
+  readonly jobLockMs: number;
+  /** Lifetime of the per-instance fencing lease, in ms. LEASE_TTL_MS, default 30000. */
+  readonly leaseTtlMs: number;
+  /** Interval at which locks and leases are renewed, in ms; below JOB_LOCK_MS and LEASE_TTL_MS. HEARTBEAT_MS, default 5000. */
+  readonly heartbeatMs: number;
+  /** Port of the worker's GET /metrics server; 0 disables it. WORKER_METRICS_PORT, default 9464. */
+  readonly workerMetricsPort: number;
+}
+
+const envSchema = z
+  .object({
+    DATA_DIR: requiredText().default("./data"),
+    API_HOST: host().default("127.0.0.1"),
+    API_PORT: port().default(8080),
+    BROKER_HOST: host().default("127.0.0.1"),
+    BROKER_PORT: port().default(6789),
+    BROKER_HTTP_PORT: port().default(6790),
+    BROKER_TOKEN: requiredText(),
+    SECRETS_KEY: aesKey(),
+    SECRETS_KEY_ID: keyId().default("k1"),
+    SECRETS_OLD_KEYS: oldKeys().default([]),
+    LOG_LEVEL: logLevel().default("info"),
+    LOG_PRETTY: booleanFlag().default(false),
+    HCLOUD_TOKEN: requiredText(),
+    HCLOUD_ENDPOINT: httpUrl().default("https://api.hetzner.cloud/v1"),
+    WORKER_CONCURRENCY: integer(1, 1000).default(8),
+    SHUTDOWN_TIMEOUT_MS: integer(1, MAX_MS).default(20_000),
+    JOB_LOCK_MS: integer(1, MAX_MS).default(30_000),
+    LEASE_TTL_MS: integer(1, MAX_MS).default(30_000),
+    HEARTBEAT_MS: integer(1, MAX_MS).default(5_000),
+    WORKER_METRICS_PORT: integer(0, 65535).default(9464),
+  })
+  .superRefine((env, ctx) => {
+    if (env.SECRETS_OLD_KEYS.some(([id]) => id === env.SECRETS_KEY_ID)) {
+      ctx.addIssue({ code: "custom", path: ["SECRETS_OLD_KEYS"], message: "must not repeat SECRETS_KEY_ID" });
+    }
+    // A renewal interval at or above the lifetime lets the lock or lease lapse between renewals.
+    if (env.HEARTBEAT_MS >= Math.min(env.JOB_LOCK_MS, env.LEASE_TTL_MS)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["HEARTBEAT_MS"],
+        message: "must be less than JOB_LOCK_MS and LEASE_TTL_MS",
+      });
+    }
+  });
+
+type Env = z.output<typeof envSchema>;
+
+function toConfig(env: Env): Config {
+  return {
+    dataDir: env.DATA_DIR,
+    apiHost: env.API_HOST,
+    apiPort: env.API_PORT,
+    brokerHost: env.BROKER_HOST,
+    brokerPort: env.BROKER_PORT,
+    brokerHttpPort: env.BROKER_HTTP_PORT,
+    brokerToken: env.BROKER_TOKEN,
+    secretsKeys: {
+      currentId: env.SECRETS_KEY_ID,
+      keys: new Map([[env.SECRETS_KEY_ID, env.SECRETS_KEY], ...env.SECRETS_OLD_KEYS]),
+    },
+    logLevel: env.LOG_LEVEL,
+    logPretty: env.LOG_PRETTY,
+    hcloudToken: env.HCLOUD_TOKEN,
+    hcloudEndpoint: env.HCLOUD_ENDPOINT,
+    workerConcurrency: env.WORKER_CONCURRENCY,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    jobLockMs: env.JOB_LOCK_MS,
+    leaseTtlMs: env.LEASE_TTL_MS,
+    heartbeatMs: env.HEARTBEAT_MS,
+    workerMetricsPort: env.WORKER_METRICS_PORT,
+  };
+}
+
+/** Every variable the schema reads, in schema order (their `_FILE` variants are in SECRET_VARIABLES). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
+/** Variables that hold secrets; each may instead be given as `<NAME>_FILE`, a path to read it from. */
+export const SECRET_VARIABLES = ["BROKER_TOKEN", "SECRETS_KEY", "SECRETS_OLD_KEYS", "HCLOUD_TOKEN"] as const;
+
+/** Every problem found in the environment, one `NAME: what is wrong` line each. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join("\n"));
+  }
+}
+
+/**
+ * Parses the environment into a frozen Config. Empty values count as unset.
+ * Throws ConfigError naming every missing or invalid variable at once.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  const input: Record<string, string | undefined> = {};
+  for (const name of CONFIG_VARIABLES) input[name] = env[name] === "" ? undefined : env[name];
+  const files = readSecretFiles(env, SECRET_VARIABLES);
+  Object.assign(input, files.values);
+
+  const parsed = envSchema.safeParse(input);
+  // A variable whose _FILE failed is already reported; "required" on top would mislead.
+  const schemaProblems = parsed.success
+    ? []
+    : parsed.error.issues
+        .filter((issue) => !files.failed.includes(String(issue.path[0])))
+        .map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+  const problems = [...files.problems, ...schemaProblems];
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(toConfig(parsed.data));
+}
+
+/** loadConfig for process entry points: on failure writes `config error: …` lines to stderr and exits 1. */
+export function loadConfigOrExit(env: Readonly<Record<string, string | undefined>>): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // Synchronous write: process.exit would drop a pending asynchronous one.
+    writeSync(2, err.problems.map((problem) => `config error: ${problem}\n`).join(""));
+    process.exit(1);
+  }
+}
+
+/** Fresh random values for local development (`bun run dev`, demos); never for production. */
+export function generateDevSecrets(): { BROKER_TOKEN: string; SECRETS_KEY: string } {
+  return {
+    BROKER_TOKEN: randomBytes(32).toString("base64url"),
+    SECRETS_KEY: randomBytes(32).toString("base64"),
+  };
+}
