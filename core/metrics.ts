@@ -29,8 +29,8 @@ export interface MetricOptions<L extends string> {
 }
 
 export interface GaugeOptions<L extends string> extends MetricOptions<L> {
-  /** Called at each render to refresh the gauge (e.g. read memory use). Default none. */
-  collect?: () => void;
+  /** Called with the gauge at each render to refresh it (e.g. read memory use). Default none. */
+  collect?: (gauge: Gauge<L>) => void;
 }
 
 export interface HistogramOptions<L extends string> extends MetricOptions<L> {
@@ -148,7 +148,7 @@ function createCounter<L extends string>(options: MetricOptions<L>): Counter<L> 
 
 function createGauge<L extends string>(options: GaugeOptions<L>): Gauge<L> & Family {
   const series = new Series<L, { current: number }>(options, () => ({ current: 0 }));
-  return {
+  const gauge: Gauge<L> = {
     set(labels, value) {
       series.get(labels).value.current = value;
     },
@@ -158,8 +158,11 @@ function createGauge<L extends string>(options: GaugeOptions<L>): Gauge<L> & Fam
     dec(labels, by = 1) {
       series.get(labels).value.current -= by;
     },
+  };
+  return {
+    ...gauge,
     render() {
-      options.collect?.();
+      options.collect?.(gauge);
       const samples = series.all().map((s) => formatSample(options.name, s.pairs, s.value.current));
       return renderFamily(options, "gauge", samples);
     },
