@@ -1,0 +1,88 @@
+/**
+ * The contract between the simulated Hetzner API (sim/api) and the fake machine behind each server
+ * (sim/machine). The API owns the server lifecycle; a machine owns its address, SSH endpoint,
+ * sandbox filesystem and cloud-init emulation.
+ */
+
+/** What the API hands a machine when a server is created. */
+export interface MachineSpec {
+  serverId: number;
+  /** The server's name; also the machine's hostname. */
+  name: string;
+  /** The loopback address (127.x.y.z) the API reported as the server's public IPv4. */
+  ipv4: string;
+  /** Raw `user_data` from the create request, or null when none was given. */
+  userData: string | null;
+}
+
+export type CloudInitState = "pending" | "running" | "done" | "error";
+
+/** Faults a test can arm on machines (all of them, or one server by id). */
+export type MachineFault =
+  | { kind: "phone_home_never"; serverId?: number }
+  | { kind: "phone_home_late"; delayMs: number; serverId?: number }
+  /** Drops the next `times` SSH connections (default 1) right after the handshake starts. */
+  | { kind: "ssh_drop"; times?: number; serverId?: number };
+
+/** What the control API (`GET /_sim/machines`) shows about a machine. */
+export interface MachineView {
+  serverId: number;
+  name: string;
+  address: string;
+  sshPort: number;
+  /** OpenSSH public key line of the machine's host key, e.g. `ssh-ed25519 AAAA... root@name`. */
+  hostKeyEd25519: string;
+  sandboxDir: string;
+  userData: string | null;
+  cloudInit: {
+    state: CloudInitState;
+    /** Human-readable reason when state is `error` (e.g. unparsable user_data). */
+    error: string | null;
+    phoneHome: {
+      url: string | null;
+      attempts: number;
+      lastStatus: number | null;
+      deliveredAt: string | null;
+    };
+  };
+}
+
+export interface Machine {
+  readonly serverId: number;
+  view(): MachineView;
+  /** Called by the API when the server's start action finishes: runs cloud-init emulation in the background. */
+  boot(): void;
+  /** Stops the SSH endpoint and any background work; removes the sandbox. Idempotent. */
+  destroy(): Promise<void>;
+}
+
+export interface MachineHost {
+  /** Allocates the machine (SSH endpoint listening, host key generated) but does not boot it. */
+  create(spec: MachineSpec): Promise<Machine>;
+  get(serverId: number): Machine | undefined;
+  list(): Machine[];
+  faults: {
+    add(fault: MachineFault): void;
+    clear(): void;
+    list(): MachineFault[];
+  };
+  /** Destroys every machine. */
+  close(): Promise<void>;
+}
+
+/** Options for `createMachineHost`. Durations are real milliseconds after time scaling by the caller. */
+export interface MachineHostOptions {
+  /** Directory under which each machine gets its sandbox (`<dir>/<serverId>`). */
+  dataDir: string;
+  /** One TCP port shared by all machines, each bound on its own address. */
+  sshPort: number;
+  /** Multiplies simulated durations (cloud-init run time, phone_home retry spacing). 1 = realistic. */
+  timeScale: number;
+  /** Realistic (unscaled) time cloud-init takes before phone_home, in ms. */
+  cloudInitMs: number;
+  /**
+   * Receives failures no caller is waiting for (e.g. an SSH login whose account lookup broke inside the
+   * sandbox). Default: written to stderr.
+   */
+  onError?: (error: Error, serverId: number) => void;
+}
