@@ -1,0 +1,120 @@
+/** Validation of POST /servers bodies: names, catalogue references, labels, SSH keys, firewalls, user_data. */
+import {
+  type Datacenter,
+  datacenterByName,
+  datacenterIn,
+  type Image,
+  imageByNameOrId,
+  LOCATIONS,
+  locationByName,
+  type ServerTypeSpec,
+  serverTypeAvailableIn,
+  serverTypeByNameOrId,
+} from "./catalogue.ts";
+import { invalidField } from "./errors.ts";
+import type { Firewall } from "./firewalls.ts";
+import { type Labels, parseLabels } from "./labels.ts";
+import { optionalString, requireString } from "./request-body.ts";
+import { type SshKey, sshKeyByRef } from "./ssh-keys.ts";
+import type { World } from "./world.ts";
+
+/** Hetzner's limit on `user_data`, in UTF-8 bytes. */
+export const USER_DATA_MAX_BYTES = 32_768;
+
+export interface CreateServerInput {
+  name: string;
+  serverType: ServerTypeSpec;
+  image: Image;
+  datacenter: Datacenter;
+  labels: Labels;
+  sshKeys: SshKey[];
+  firewalls: Firewall[];
+  userData: string | null;
+  startAfterCreate: boolean;
+}
+
+const HOSTNAME_LABEL = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
+
+/** RFC 1123 hostname: dot-separated labels of letters, digits and inner hyphens, 253 chars at most. */
+export function isValidServerName(name: string): boolean {
+  return name.length <= 253 && name.split(".").every((label) => HOSTNAME_LABEL.test(label));
+}
+
+function placement(body: Record<string, unknown>, serverType: ServerTypeSpec): Datacenter {
+  const locationName = optionalString(body, "location");
+  const datacenterName = optionalString(body, "datacenter");
+  if (locationName !== undefined && datacenterName !== undefined)
+    throw invalidField("location", "location and datacenter are mutually exclusive");
+  if (datacenterName !== undefined) {
+    const dc = datacenterByName(datacenterName);
+    if (!dc) throw invalidField("datacenter", "datacenter not found");
+    return dc;
+  }
+  if (locationName !== undefined) {
+    const location = locationByName(locationName);
+    if (!location) throw invalidField("location", "location not found");
+    return datacenterIn(location);
+  }
+  // Hetzner places an unpinned server wherever the type is offered; the simulator takes the first such location.
+  const fallback = LOCATIONS.find((l) => serverTypeAvailableIn(serverType, l));
+  if (!fallback) throw invalidField("server_type", "server type is not available anywhere");
+  return datacenterIn(fallback);
+}
+
+function sshKeys(world: World, input: unknown): SshKey[] {
+  if (input === undefined || input === null) return [];
+  if (!Array.isArray(input)) throw invalidField("ssh_keys", "must be a list of names or ids");
+  return input.map((ref: unknown) => {
+    const key = typeof ref === "string" || typeof ref === "number" ? sshKeyByRef(world, ref) : undefined;
+    if (!key) throw invalidField("ssh_keys", `ssh key '${String(ref)}' not found`);
+    return key;
+  });
+}
+
+function firewalls(world: World, input: unknown): Firewall[] {
+  if (input === undefined || input === null) return [];
+  if (!Array.isArray(input)) throw invalidField("firewalls", "must be a list of {firewall: id}");
+  return input.map((entry: unknown) => {
+    const id = (entry as { firewall?: unknown } | null)?.firewall;
+    const firewall = typeof id === "number" ? world.firewalls.get(id) : undefined;
+    if (!firewall) throw invalidField("firewalls", `firewall '${String(id)}' not found`);
+    return firewall;
+  });
+}
+
+function userData(body: Record<string, unknown>): string | null {
+  const value = optionalString(body, "user_data");
+  if (value === undefined) return null;
+  if (Buffer.byteLength(value, "utf8") > USER_DATA_MAX_BYTES)
+    throw invalidField("user_data", `Length must be between 0 and ${USER_DATA_MAX_BYTES}.`);
+  return value;
+}
+
+export function parseCreateServer(world: World, body: Record<string, unknown>): CreateServerInput {
+  const name = requireString(body, "name");
+  if (!isValidServerName(name)) throw invalidField("name", "must be a valid hostname (RFC 1123)");
+  const serverType = serverTypeByNameOrId(requireString(body, "server_type"));
+  if (!serverType) throw invalidField("server_type", "server type not found");
+  const image = imageByNameOrId(requireString(body, "image"));
+  if (!image) throw invalidField("image", "image not found");
+  const datacenter = placement(body, serverType);
+  if (!serverTypeAvailableIn(serverType, datacenter.location))
+    throw invalidField(
+      "server_type",
+      `server type ${serverType.name} is not available in ${datacenter.location.name}`,
+    );
+  const start = body.start_after_create;
+  if (start !== undefined && typeof start !== "boolean")
+    throw invalidField("start_after_create", "must be a boolean");
+  return {
+    name,
+    serverType,
+    image,
+    datacenter,
+    labels: parseLabels(body.labels),
+    sshKeys: sshKeys(world, body.ssh_keys),
+    firewalls: firewalls(world, body.firewalls),
+    userData: userData(body),
+    startAfterCreate: start ?? true,
+  };
+}

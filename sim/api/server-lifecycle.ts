@@ -1,0 +1,141 @@
+/**
+ * The server lifecycle on the simulator clock: initializing → (create_server) → starting →
+ * (start_server) → running, then the fake machine boots; delete → deleting → gone, name and IP freed.
+ */
+import type { Action } from "./actions.ts";
+import { lockedError, SimApiError } from "./errors.ts";
+import type { CreateServerInput } from "./server-input.ts";
+import type { Server } from "./server-view.ts";
+import { runInBackground, type World } from "./world.ts";
+
+/** The error code failed actions carry when a fault made them fail. */
+const FAILED = "action_failed";
+/** Hetzner ids for servers start in their own range (see ActionStore). */
+export const FIRST_SERVER_ID = 50_000_001;
+
+export interface CreatedServer {
+  server: Server;
+  action: Action;
+  nextActions: Action[];
+}
+
+function ipv6Of(id: number): string {
+  return `2a01:4f8:c0c:${(id % 0xffff).toString(16)}::/64`;
+}
+
+/** Registers the server (reserving its name), creates its machine, and schedules create and start. */
+export async function createServer(world: World, input: CreateServerInput): Promise<CreatedServer> {
+  const id = world.ids.server++;
+  const server: Server = {
+    id,
+    name: input.name,
+    status: "initializing",
+    created: new Date(world.clock.now()).toISOString(),
+    labels: input.labels,
+    serverType: input.serverType,
+    image: input.image,
+    datacenter: input.datacenter,
+    ipv4: world.ips.allocate(),
+    ipv6: ipv6Of(id),
+    userData: input.userData,
+    createFinished: false,
+    machine: null,
+  };
+  world.servers.set(id, server);
+  for (const firewall of input.firewalls) firewall.serverIds.add(id);
+  try {
+    server.machine = await world.machines.create({
+      serverId: id,
+      name: server.name,
+      ipv4: server.ipv4,
+      userData: server.userData,
+    });
+  } catch (err) {
+    forget(world, server);
+    throw new SimApiError(
+      500,
+      "server_error",
+      `could not create the machine behind the server: ${String(err)}`,
+    );
+  }
+  const resources = [{ id, type: "server" }];
+  const createMs = world.timings.createServerMs;
+  const action = world.actions.start("create_server", resources, world.clock.scaled(createMs));
+  const nextActions = input.startAfterCreate
+    ? [
+        world.actions.start(
+          "start_server",
+          resources,
+          world.clock.scaled(createMs + world.timings.startServerMs),
+        ),
+      ]
+    : [];
+  world.clock.after(createMs, () => finishCreate(world, server, action, nextActions[0]));
+  return { server, action, nextActions };
+}
+
+function finishCreate(world: World, server: Server, create: Action, start: Action | undefined): void {
+  server.createFinished = true;
+  if (world.faults.takeActionError("create_server")) {
+    world.actions.fail(create, FAILED, "create_server failed (injected fault)");
+    if (start) world.actions.fail(start, FAILED, "server could not be created");
+    server.status = "off";
+    return;
+  }
+  world.actions.succeed(create);
+  if (!start) {
+    server.status = "off";
+    return;
+  }
+  server.status = "starting";
+  world.clock.after(world.timings.startServerMs, () => finishStart(world, server, start));
+}
+
+function finishStart(world: World, server: Server, start: Action): void {
+  if (server.status === "deleting" || !world.servers.has(server.id)) {
+    world.actions.fail(start, FAILED, "server was deleted while starting");
+    return;
+  }
+  if (world.faults.takeActionError("start_server")) {
+    world.actions.fail(start, FAILED, "start_server failed (injected fault)");
+    server.status = "off";
+    return;
+  }
+  world.actions.succeed(start);
+  server.status = "running";
+  server.machine?.boot();
+}
+
+/** Starts delete_server; the server (and its name and address) goes away only when it finishes. */
+export function deleteServer(world: World, server: Server): Action {
+  if (!server.createFinished || server.status === "deleting") throw lockedError();
+  const before = server.status;
+  server.status = "deleting";
+  const action = world.actions.start(
+    "delete_server",
+    [{ id: server.id, type: "server" }],
+    world.clock.scaled(world.timings.deleteServerMs),
+  );
+  world.clock.after(world.timings.deleteServerMs, () => {
+    if (world.faults.takeActionError("delete_server")) {
+      world.actions.fail(action, FAILED, "delete_server failed (injected fault)");
+      server.status = before;
+      return;
+    }
+    runInBackground(world, finishDelete(world, server, action));
+  });
+  return action;
+}
+
+async function finishDelete(world: World, server: Server, action: Action): Promise<void> {
+  // The machine must release its address before the pool can hand it to a new server.
+  await server.machine?.destroy();
+  forget(world, server);
+  world.actions.succeed(action);
+}
+
+function forget(world: World, server: Server): void {
+  world.servers.delete(server.id);
+  world.ips.release(server.ipv4);
+  for (const firewall of world.firewalls.values()) firewall.serverIds.delete(server.id);
+}

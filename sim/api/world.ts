@@ -1,0 +1,53 @@
+/** The simulator's in-memory state and the dependencies every resource handler shares. */
+import type { SimClock } from "../clock.ts";
+import type { FaultRegistry } from "../faults.ts";
+import type { MachineHost } from "../machine/types.ts";
+import type { ActionStore } from "./actions.ts";
+import type { Firewall } from "./firewalls.ts";
+import type { IpPool } from "./ip-pool.ts";
+import type { Server } from "./server-view.ts";
+import type { SshKey } from "./ssh-keys.ts";
+
+/** Realistic, unscaled durations of simulated work, in milliseconds. */
+export interface SimTimings {
+  /** From POST /servers until create_server succeeds (default 10000). */
+  createServerMs: number;
+  /** From create_server success until start_server succeeds and the server is running (default 20000). */
+  startServerMs: number;
+  /** From DELETE until delete_server succeeds and the name is free (default 5000). */
+  deleteServerMs: number;
+  /** Boot-to-phone_home time of cloud-init inside the fake machine (default 40000). */
+  cloudInitMs: number;
+}
+
+export const DEFAULT_TIMINGS: SimTimings = {
+  createServerMs: 10_000,
+  startServerMs: 20_000,
+  deleteServerMs: 5_000,
+  cloudInitMs: 40_000,
+};
+
+export interface World {
+  clock: SimClock;
+  timings: SimTimings;
+  actions: ActionStore;
+  ips: IpPool;
+  machines: MachineHost;
+  faults: FaultRegistry;
+  servers: Map<number, Server>;
+  sshKeys: Map<number, SshKey>;
+  firewalls: Map<number, Firewall>;
+  /** Next id per resource kind; each kind has its own range, like Hetzner's. */
+  ids: { server: number; sshKey: number; firewall: number };
+  /** Where failures of background work (machine teardown) are reported instead of being lost. */
+  onBackgroundError(err: unknown): void;
+  /** Background work still running; stop() waits for it. */
+  pending: Set<Promise<unknown>>;
+}
+
+/** Tracks a background promise so shutdown can wait for it and its failure is reported. */
+export function runInBackground(world: World, work: Promise<unknown>): void {
+  const tracked = work.catch((err: unknown) => world.onBackgroundError(err));
+  world.pending.add(tracked);
+  void tracked.finally(() => world.pending.delete(tracked));
+}
