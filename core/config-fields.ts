@@ -13,8 +13,8 @@ const KEY_MESSAGE = `must be base64 of exactly ${KEY_BYTES} bytes`;
 const KEY_ID_MESSAGE = "must be 1-64 letters, digits, '_' or '-'";
 const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
 
-/** A value that must be present; absent and empty both read as "required". */
-export const requiredText = () => z.string({ error: "required" });
+/** Free text; when absent (or empty) and given no default, it reads as "required". */
+export const text = () => z.string({ error: "required" });
 
 /** A host name or IP address to bind or connect to. */
 export const host = () => z.string().regex(/^[^\s/]+$/, { error: "must be a hostname or IP address" });
@@ -39,20 +39,26 @@ export const booleanFlag = () =>
 
 export const logLevel = () => z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` });
 
-/** An http(s) base URL; a trailing slash is dropped so callers can append "/path". */
+/**
+ * An http(s) base URL without credentials or query (they would end up in logs and error messages);
+ * a trailing slash is dropped so callers can append "/path".
+ */
 export const httpUrl = () =>
   z
     .string()
-    .refine((raw) => URL.canParse(raw) && /^https?:$/.test(new URL(raw).protocol), {
-      error: "must be an http(s) URL",
-    })
+    .refine(isPlainHttpUrl, { error: "must be an http(s) URL without credentials or query" })
     .transform((raw) => raw.replace(/\/+$/, ""));
+
+function isPlainHttpUrl(raw: string): boolean {
+  const url = URL.parse(raw);
+  return url !== null && /^https?:$/.test(url.protocol) && !url.username && !url.password && !url.search;
+}
 
 export const keyId = () => z.string().regex(KEY_ID_PATTERN, { error: KEY_ID_MESSAGE });
 
 /** A base64 AES-256 key, imported as a KeyObject so it cannot be changed or printed by accident. */
 export const aesKey = () =>
-  requiredText().transform((raw, ctx) => {
+  text().transform((raw, ctx) => {
     const key = decodeKey(raw);
     if (key !== undefined) return key;
     ctx.issues.push({ code: "custom", message: KEY_MESSAGE, input: "" });

@@ -21,7 +21,7 @@ import {
   logLevel,
   oldKeys,
   port,
-  requiredText,
+  text,
 } from "./config-fields.ts";
 import { deepFreeze } from "./deep-freeze.ts";
 import { readSecretFiles } from "./secret-files.ts";
@@ -72,19 +72,19 @@ export interface Config {
 
 const envSchema = z
   .object({
-    DATA_DIR: requiredText().default("./data"),
+    DATA_DIR: text().default("./data"),
     API_HOST: host().default("127.0.0.1"),
     API_PORT: port().default(8080),
     BROKER_HOST: host().default("127.0.0.1"),
     BROKER_PORT: port().default(6789),
     BROKER_HTTP_PORT: port().default(6790),
-    BROKER_TOKEN: requiredText(),
+    BROKER_TOKEN: text(),
     SECRETS_KEY: aesKey(),
     SECRETS_KEY_ID: keyId().default("k1"),
     SECRETS_OLD_KEYS: oldKeys().default([]),
     LOG_LEVEL: logLevel().default("info"),
     LOG_PRETTY: booleanFlag().default(false),
-    HCLOUD_TOKEN: requiredText(),
+    HCLOUD_TOKEN: text(),
     HCLOUD_ENDPOINT: httpUrl().default("https://api.hetzner.cloud/v1"),
     WORKER_CONCURRENCY: integer(1, 1000).default(8),
     SHUTDOWN_TIMEOUT_MS: integer(1, MAX_MS).default(20_000),

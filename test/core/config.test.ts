@@ -134,12 +134,20 @@ describe("loadConfig", () => {
       "SECRETS_OLD_KEYS: entry 2: key id must be 1-64 letters, digits, '_' or '-'",
       "LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent",
       "LOG_PRETTY: must be true or false",
-      "HCLOUD_ENDPOINT: must be an http(s) URL",
+      "HCLOUD_ENDPOINT: must be an http(s) URL without credentials or query",
       "WORKER_CONCURRENCY: must be an integer 1-1000",
     ]);
     const text = problems.join("\n");
     expect(text).not.toContain(badKey);
     expect(text).not.toContain(badOld.slice(4));
+  });
+
+  test("refuses an endpoint that would carry credentials into logs", () => {
+    for (const endpoint of ["https://user:pw@api.example.test/v1", "https://api.example.test/v1?token=x"]) {
+      expect(problemsOf({ ...required(), HCLOUD_ENDPOINT: endpoint })).toEqual([
+        "HCLOUD_ENDPOINT: must be an http(s) URL without credentials or query",
+      ]);
+    }
   });
 
   test("checks settings against each other", () => {
