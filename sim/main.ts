@@ -1,0 +1,88 @@
+/**
+ * `bun run sim [--port N] [--token T] [--time-scale X] [--ssh-port N]`: serves the simulator until
+ * SIGINT/SIGTERM. The first stdout line is the API endpoint, so scripts can read it.
+ */
+import { parseArgs } from "node:util";
+import { startSimulator } from "./index.ts";
+import type { SimulatorOptions } from "./simulator.ts";
+
+/** The CLI's default API port (tests pass --port 0 for an ephemeral one). */
+const DEFAULT_PORT = 4010;
+
+class UsageError extends Error {}
+
+function numberFlag(
+  name: string,
+  raw: string | undefined,
+  valid: (n: number) => boolean,
+): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(value) || !valid(value))
+    throw new UsageError(`--${name}: '${raw}' is not a valid value`);
+  return value;
+}
+
+const isPort = (n: number) => Number.isInteger(n) && n >= 0 && n <= 65535;
+
+export function parseCliOptions(argv: string[]): SimulatorOptions {
+  let values: Record<string, string | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: "string" },
+        token: { type: "string" },
+        "time-scale": { type: "string" },
+        "ssh-port": { type: "string" },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  if (values.token === "") throw new UsageError("--token: must not be empty");
+  return {
+    port: numberFlag("port", values.port, isPort) ?? DEFAULT_PORT,
+    token: values.token,
+    timeScale: numberFlag("time-scale", values["time-scale"], (n) => n > 0),
+    sshPort: numberFlag("ssh-port", values["ssh-port"], (n) => isPort(n) && n > 0),
+  };
+}
+
+async function main(): Promise<void> {
+  let options: SimulatorOptions;
+  try {
+    options = parseCliOptions(Bun.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(
+      `sim: ${err.message}\nusage: bun run sim [--port N] [--token T] [--time-scale X] [--ssh-port N]`,
+    );
+    process.exit(2);
+  }
+  const sim = await startSimulator(options);
+  console.log(sim.endpoint);
+  console.log(`Hetzner Cloud simulator ready (time scale ${options.timeScale ?? 1}).`);
+  console.log(`  HCLOUD_ENDPOINT=${sim.endpoint}`);
+  console.log("  HCLOUD_TOKEN=<the --token value; default sim-token>");
+  console.log(`  machines' SSH port: ${sim.sshPort}; control API: ${sim.baseUrl}/_sim/`);
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping the simulator`);
+    sim.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error("sim: failed to stop cleanly", err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+}
+
+if (import.meta.main) await main();
