@@ -1,15 +1,24 @@
 import { Database } from "bun:sqlite";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import { readMigrationFiles } from "drizzle-orm/migrator";
+import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
 import * as schema from "./schema.ts";
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
+/** What both the database and a transaction on it offer: functions that write take this. */
+export type DbSession = BaseSQLiteDatabase<"sync", void, typeof schema>;
 
 const migrationsFolder = fileURLToPath(new URL("../migrations", import.meta.url));
 /** How long a writer waits for the other process's write lock before SQLITE_BUSY, in ms. */
 const busyTimeoutMs = 5000;
+
+/** The one place that names the application database file inside DATA_DIR. */
+export function appDatabasePath(dataDir: string): string {
+  return join(dataDir, "app.sqlite");
+}
 
 /** Opens (creating if needed) the shared database file; WAL so the API and worker read while one writes. */
 export function openDatabase(path: string): Db {

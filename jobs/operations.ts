@@ -1,0 +1,102 @@
+/** The operation records that make enqueueing idempotent across history (the broker only dedupes live jobs). */
+import { and, desc, eq, inArray, max } from "drizzle-orm";
+import type { Db } from "../db/index.ts";
+import { instances, type OperationStatus, operations } from "../db/schema.ts";
+import { InvalidJobError } from "./errors.ts";
+import { operationJobId } from "./payload.ts";
+
+/** Statuses of an operation the runner has not finished: a new request joins it instead of starting another. */
+export const activeOperationStatuses: readonly OperationStatus[] = ["queued", "running", "parked"];
+
+export interface OpenedOperation {
+  /** Operation id, which is also the broker job id. */
+  id: string;
+  created: boolean;
+}
+
+/**
+ * Returns the active operation of this kind on the instance, or records a new one (seq + 1). Creates the
+ * instance row if it does not exist yet. One IMMEDIATE transaction, so concurrent requests agree.
+ */
+export function openOperation(db: Db, operation: string, instanceId: string, now: number): OpenedOperation {
+  return db.transaction(
+    (tx) => {
+      tx.insert(instances)
+        .values({ id: instanceId, createdAt: now, updatedAt: now })
+        .onConflictDoNothing()
+        .run();
+      const active = tx
+        .select({ id: operations.id })
+        .from(operations)
+        .where(
+          and(
+            eq(operations.instanceId, instanceId),
+            eq(operations.operation, operation),
+            inArray(operations.status, [...activeOperationStatuses]),
+          ),
+        )
+        .get();
+      if (active) return { id: active.id, created: false };
+      const last = tx
+        .select({ seq: max(operations.seq) })
+        .from(operations)
+        .where(and(eq(operations.instanceId, instanceId), eq(operations.operation, operation)))
+        .get();
+      const seq = (last?.seq ?? 0) + 1;
+      const id = operationJobId(operation, instanceId, seq);
+      tx.insert(operations)
+        .values({ id, instanceId, operation, seq, status: "queued", run: 1, createdAt: now, updatedAt: now })
+        .run();
+      return { id, created: true };
+    },
+    { behavior: "immediate" },
+  );
+}
+
+/**
+ * Marks the newest operation of this kind on the instance for another run (run + 1, status queued) if it
+ * failed; returns it unchanged if it is still active. Throws InvalidJobError when there is nothing to re-run.
+ */
+export function reopenFailedOperation(
+  db: Db,
+  operation: string,
+  instanceId: string,
+  now: number,
+): { id: string; reopened: boolean } {
+  return db.transaction(
+    (tx) => {
+      const latest = tx
+        .select({ id: operations.id, status: operations.status })
+        .from(operations)
+        .where(and(eq(operations.instanceId, instanceId), eq(operations.operation, operation)))
+        .orderBy(desc(operations.seq))
+        .get();
+      if (!latest) throw new InvalidJobError(`no ${operation} operation on instance ${instanceId} to re-run`);
+      if (activeOperationStatuses.includes(latest.status)) return { id: latest.id, reopened: false };
+      if (latest.status !== "failed") {
+        throw new InvalidJobError(
+          `the latest ${operation} on instance ${instanceId} ${latest.status}; nothing to re-run`,
+        );
+      }
+      const current = tx
+        .select({ run: operations.run })
+        .from(operations)
+        .where(eq(operations.id, latest.id))
+        .get();
+      tx.update(operations)
+        .set({
+          status: "queued",
+          run: (current?.run ?? 1) + 1,
+          errorStep: null,
+          errorCode: null,
+          errorMessage: null,
+          finishedAt: null,
+          updatedAt: now,
+        })
+        .where(eq(operations.id, latest.id))
+        .run();
+      return { id: latest.id, reopened: true };
+    },
+    { behavior: "immediate" },
+  );
+}

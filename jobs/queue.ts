@@ -1,0 +1,109 @@
+/** The producer side of the runtime: what the API (and operators) use to start, signal and re-run jobs. */
+import { Queue } from "bunqueue/client";
+import type { Db } from "../db/index.ts";
+import { openOperation, reopenFailedOperation } from "./operations.ts";
+import { type OperationPayload, operationsQueueName } from "./payload.ts";
+import { recordSignal } from "./signals.ts";
+
+export interface JobQueueOptions {
+  /** Broker host (loopback in production). */
+  host: string;
+  /** Broker TCP port. */
+  port: number;
+  /** Broker auth token; never logged. */
+  token: string;
+  db: Db;
+  /** How long one broker command may take before it fails, in ms; default 5000 (the library's is 30000). */
+  commandTimeoutMs?: number;
+  /** Bound of ping(), in ms; default 1000. */
+  pingTimeoutMs?: number;
+  /** Clock, in epoch ms; default Date.now. */
+  now?: () => number;
+}
+
+export interface JobQueue {
+  /** Durable (durable:true), deterministic job id per instance+operation; idempotent across history via the db. */
+  enqueue(operation: string, instanceId: string): Promise<{ jobId: string; created: boolean }>;
+  /** Records the signal durably in the db, then promotes the parked job so it resumes within ms. */
+  signal(instanceId: string, name: string, data: Record<string, unknown>): Promise<void>;
+  /** Re-runs a failed job from its failed step. */
+  retry(instanceId: string, operation: string): Promise<{ jobId: string }>;
+  /** true when the broker answers (bounded by a short timeout). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * Broker-level attempts: the runner retries steps itself and ends a failed job with UnrecoverableError,
+ * so these only cover infrastructure failures (database busy, worker crash re-delivery).
+ */
+const brokerAttempts = 5;
+const brokerBackoffMs = 1000;
+
+export function connectJobQueue(opts: JobQueueOptions): JobQueue {
+  const now = opts.now ?? Date.now;
+  const pingTimeoutMs = opts.pingTimeoutMs ?? 1000;
+  const queue = new Queue<OperationPayload>(operationsQueueName, {
+    connection: {
+      host: opts.host,
+      port: opts.port,
+      token: opts.token,
+      commandTimeout: opts.commandTimeoutMs ?? 5000,
+    },
+  });
+
+  // Adding with the deterministic id is safe to repeat: the broker dedupes a live job with the same id.
+  const addJob = async (operationId: string, operation: string, instanceId: string): Promise<void> => {
+    await queue.add(
+      operation,
+      { operationId, instanceId, operation },
+      {
+        jobId: operationId,
+        durable: true,
+        attempts: brokerAttempts,
+        backoff: { type: "exponential", delay: brokerBackoffMs },
+      },
+    );
+  };
+
+  return {
+    async enqueue(operation, instanceId) {
+      const opened = openOperation(opts.db, operation, instanceId, now());
+      await addJob(opened.id, operation, instanceId);
+      return { jobId: opened.id, created: opened.created };
+    },
+
+    async signal(instanceId, name, data) {
+      const waiting = recordSignal(opts.db, instanceId, name, data, now());
+      await Promise.all(waiting.map((jobId) => queue.promoteJob(jobId)));
+    },
+
+    async retry(instanceId, operation) {
+      const { id } = reopenFailedOperation(opts.db, operation, instanceId, now());
+      const state = await queue.getJobState(id);
+      if (state === "failed") await queue.retryJob(id);
+      else await addJob(id, operation, instanceId);
+      return { jobId: id };
+    },
+
+    async ping() {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), pingTimeoutMs);
+      });
+      const answered = queue.getJobCountsAsync().then(
+        () => true,
+        () => false,
+      );
+      try {
+        return await Promise.race([answered, timedOut]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+
+    async close() {
+      await queue.disconnect();
+    },
+  };
+}

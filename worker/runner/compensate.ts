@@ -1,0 +1,107 @@
+/**
+ * Saga rollback after a final failure: undo the finished steps in reverse order. Each compensation is
+ * recorded in step_runs (kind "compensate") and tried a bounded number of times; one that still fails is
+ * logged at error level and the rollback goes on with the others, so one stuck undo does not block the rest.
+ */
+import { errorCodeOf, errorMessageOf, InvalidJobError, ShutdownError } from "../../jobs/errors.ts";
+import type { JobDefinition, Step } from "../../jobs/step.ts";
+import { backoffDelayMs } from "./backoff.ts";
+import { runBounded } from "./bounded-run.ts";
+import type { RunnerDeps } from "./deps.ts";
+import type { StepRun } from "./execute-step.ts";
+import { report } from "./execute-step.ts";
+import { fence } from "./lease.ts";
+import { beginAttempt, finishAttempt } from "./step-store.ts";
+
+/** Tries per compensation; the step's own policy may allow fewer. */
+const maxCompensationAttempts = 3;
+
+export async function compensateFinishedSteps(
+  deps: RunnerDeps,
+  run: StepRun,
+  job: JobDefinition,
+): Promise<void> {
+  const finished = job.steps.filter((step) => run.history.finished.has(step.name));
+  for (const step of finished.reverse()) {
+    if (!step.compensate) continue;
+    await compensateStep(deps, run, step, step.compensate, run.history.finished.get(step.name) ?? undefined);
+    run.history.finished.delete(step.name);
+  }
+}
+
+async function compensateStep(
+  deps: RunnerDeps,
+  run: StepRun,
+  step: Step,
+  compensate: NonNullable<Step["compensate"]>,
+  output: unknown,
+): Promise<void> {
+  const { db, now } = deps;
+  const { op } = run;
+  const attempts = Math.min(maxCompensationAttempts, Math.max(1, step.retry.attempts));
+  const ids = {
+    instanceId: op.instanceId,
+    operationId: op.id,
+    run: op.run,
+    step: step.name,
+    kind: "compensate" as const,
+  };
+  for (let failed = 0; failed < attempts; failed++) {
+    const start = fence(db, run.lease, now(), (tx) => beginAttempt(tx, ids, failed, now()));
+    const log = deps.log.child({
+      instanceId: op.instanceId,
+      jobId: run.jobId,
+      operation: op.operation,
+      step: step.name,
+      attempt: start.attempt,
+      compensation: true,
+    });
+    const startedAt = now();
+    try {
+      await runBounded(step.name, step.timeoutMs, [deps.shutdown, run.leaseLost], (signal) =>
+        compensate(
+          {
+            instanceId: op.instanceId,
+            jobId: run.jobId,
+            attempt: start.attempt,
+            signal,
+            log,
+            waitFor: async () => {
+              throw new InvalidJobError("a compensation cannot wait for a signal");
+            },
+            outputs: Object.fromEntries(run.history.finished),
+          },
+          output,
+        ),
+      );
+      const durationMs = now() - startedAt;
+      fence(db, run.lease, now(), (tx) =>
+        finishAttempt(tx, start.rowId, { status: "succeeded", durationMs }, now()),
+      );
+      report(deps, log, step.name, "compensated", durationMs, undefined);
+      return;
+    } catch (err) {
+      const durationMs = now() - startedAt;
+      const interrupted = deps.shutdown.aborted;
+      const code = interrupted ? "shutdown" : errorCodeOf(err);
+      fence(db, run.lease, now(), (tx) =>
+        finishAttempt(
+          tx,
+          start.rowId,
+          {
+            status: interrupted ? "interrupted" : "failed",
+            durationMs,
+            errorCode: code,
+            errorMessage: errorMessageOf(err),
+          },
+          now(),
+        ),
+      );
+      if (interrupted) throw new ShutdownError();
+      const last = failed + 1 >= attempts;
+      report(deps, log, step.name, last ? "compensation_failed" : "retrying", durationMs, code);
+      if (last) log.error({ err }, "compensation failed; its resource may need manual cleanup");
+      else await Bun.sleep(backoffDelayMs(step.retry, failed + 1));
+    }
+  }
+}

@@ -1,0 +1,155 @@
+/** One attempt of one step: open its row, run it bounded, record the outcome under the fence, log, count. */
+import { errorCodeOf, errorMessageOf, LeaseLostError, ShutdownError } from "../../jobs/errors.ts";
+import type { Step } from "../../jobs/step.ts";
+import { backoffDelayMs } from "./backoff.ts";
+import { runBounded } from "./bounded-run.ts";
+import { isPermanentError } from "./classify.ts";
+import type { AttemptOutcome, RunnerDeps } from "./deps.ts";
+import { createWaitFor, ParkForSignal, type WaitState } from "./durable-wait.ts";
+import type { Lease } from "./lease.ts";
+import { fence } from "./lease.ts";
+import { endWait, type OperationRecord } from "./operation-state.ts";
+import { type AttemptResult, beginAttempt, finishAttempt, type StepHistory } from "./step-store.ts";
+
+export type StepOutcome =
+  | { kind: "succeeded"; output: unknown }
+  | { kind: "retry"; delayMs: number }
+  | { kind: "wait"; signal: string; deadline: number }
+  | { kind: "interrupted" }
+  | { kind: "failed"; code: string; message: string };
+
+export interface StepRun {
+  op: OperationRecord;
+  jobId: string;
+  lease: Lease;
+  /** Aborts when the heartbeat finds the lease taken over. */
+  leaseLost: AbortSignal;
+  history: StepHistory;
+}
+
+export async function executeStep(deps: RunnerDeps, run: StepRun, step: Step): Promise<StepOutcome> {
+  const { db, now } = deps;
+  const { op, lease } = run;
+  const failedAttempts = run.history.failedAttempts.get(step.name) ?? 0;
+  const start = fence(db, lease, now(), (tx) =>
+    beginAttempt(
+      tx,
+      { instanceId: op.instanceId, operationId: op.id, run: op.run, step: step.name, kind: "run" },
+      failedAttempts,
+      now(),
+    ),
+  );
+  const fields = {
+    instanceId: op.instanceId,
+    jobId: run.jobId,
+    operation: op.operation,
+    step: step.name,
+    attempt: start.attempt,
+  };
+  const log = deps.log.child(fields);
+  const waitState: WaitState = {
+    parked:
+      start.resumed && op.waitSignal !== null && op.waitDeadline !== null
+        ? { signal: op.waitSignal, deadline: op.waitDeadline }
+        : undefined,
+    consumedSignalIds: [],
+  };
+  const startedAt = now();
+  let outcome: StepOutcome;
+  let result: AttemptResult;
+  try {
+    const output = await runBounded(step.name, step.timeoutMs, [deps.shutdown, run.leaseLost], (signal) =>
+      step.run({
+        instanceId: op.instanceId,
+        jobId: run.jobId,
+        attempt: start.attempt,
+        signal,
+        log,
+        waitFor: createWaitFor(db, op.instanceId, waitState, now),
+        outputs: Object.fromEntries(run.history.finished),
+      }),
+    );
+    outcome = { kind: "succeeded", output };
+    result = { status: "succeeded", durationMs: now() - startedAt, output: output ?? null };
+  } catch (err) {
+    if (run.leaseLost.aborted || err instanceof LeaseLostError) {
+      report(deps, log, step.name, "lease_lost", now() - startedAt, "lease_lost");
+      throw new LeaseLostError(op.instanceId);
+    }
+    // However the step reacted to the abort, an attempt cut short by shutdown is an interruption.
+    const cause = deps.shutdown.aborted && !(err instanceof ParkForSignal) ? new ShutdownError() : err;
+    [outcome, result] = classifyFailure(cause, step, start.attempt, failedAttempts, now() - startedAt);
+  }
+  const durationMs = result.durationMs;
+  try {
+    fence(db, lease, now(), (tx) => {
+      finishAttempt(tx, start.rowId, result, now());
+      if (outcome.kind === "succeeded" || outcome.kind === "failed")
+        endWait(tx, op, waitState.consumedSignalIds, now());
+    });
+  } catch (err) {
+    if (err instanceof LeaseLostError) report(deps, log, step.name, "lease_lost", durationMs, err.code);
+    throw err;
+  }
+  report(deps, log, step.name, attemptOutcome(outcome), durationMs, result.errorCode);
+  return outcome;
+}
+
+function classifyFailure(
+  err: unknown,
+  step: Step,
+  attempt: number,
+  failedAttempts: number,
+  durationMs: number,
+): [StepOutcome, AttemptResult] {
+  if (err instanceof ParkForSignal) {
+    return [
+      { kind: "wait", signal: err.signalName, deadline: err.deadline },
+      { status: "waiting", durationMs },
+    ];
+  }
+  const code = errorCodeOf(err);
+  const message = errorMessageOf(err);
+  if (err instanceof ShutdownError) {
+    return [
+      { kind: "interrupted" },
+      { status: "interrupted", durationMs, errorCode: code, errorMessage: message },
+    ];
+  }
+  const failed: AttemptResult = { status: "failed", durationMs, errorCode: code, errorMessage: message };
+  if (!isPermanentError(err, step.retry) && attempt < step.retry.attempts) {
+    return [{ kind: "retry", delayMs: backoffDelayMs(step.retry, failedAttempts + 1) }, failed];
+  }
+  return [{ kind: "failed", code, message }, failed];
+}
+
+function attemptOutcome(outcome: StepOutcome): AttemptOutcome {
+  switch (outcome.kind) {
+    case "succeeded":
+      return "succeeded";
+    case "retry":
+      return "retrying";
+    case "wait":
+      return "waiting";
+    case "interrupted":
+      return "interrupted";
+    case "failed":
+      return "failed";
+  }
+}
+
+/** The one structured line (and metrics) every attempt ends with. */
+export function report(
+  deps: RunnerDeps,
+  log: RunnerDeps["log"],
+  step: string,
+  outcome: AttemptOutcome,
+  durationMs: number,
+  errorCode: string | undefined,
+): void {
+  deps.metrics.stepFinished(step, outcome, durationMs);
+  const line = { durationMs, outcome, errorCode: errorCode ?? null };
+  if (outcome === "failed" || outcome === "compensation_failed" || outcome === "lease_lost")
+    log.warn(line, "step attempt");
+  else log.info(line, "step attempt");
+}

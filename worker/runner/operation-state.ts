@@ -1,0 +1,141 @@
+/** Writes of an operation's and its instance's state; all run inside fence(), so a stale holder writes nothing. */
+import { eq, inArray } from "drizzle-orm";
+import type { DbSession } from "../../db/index.ts";
+import { instances, operations, signals } from "../../db/schema.ts";
+
+export interface OperationRecord {
+  id: string;
+  instanceId: string;
+  operation: string;
+  status: (typeof operations.$inferSelect)["status"];
+  run: number;
+  waitSignal: string | null;
+  waitDeadline: number | null;
+  errorStep: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+}
+
+export function loadOperation(db: DbSession, operationId: string): OperationRecord | undefined {
+  return db
+    .select({
+      id: operations.id,
+      instanceId: operations.instanceId,
+      operation: operations.operation,
+      status: operations.status,
+      run: operations.run,
+      waitSignal: operations.waitSignal,
+      waitDeadline: operations.waitDeadline,
+      errorStep: operations.errorStep,
+      errorCode: operations.errorCode,
+      errorMessage: operations.errorMessage,
+    })
+    .from(operations)
+    .where(eq(operations.id, operationId))
+    .get();
+}
+
+export function markRunning(tx: DbSession, op: OperationRecord, instanceStatus: string, now: number): void {
+  tx.update(operations).set({ status: "running", updatedAt: now }).where(eq(operations.id, op.id)).run();
+  tx.update(instances)
+    .set({ status: instanceStatus, errorStep: null, errorCode: null, errorMessage: null, updatedAt: now })
+    .where(eq(instances.id, op.instanceId))
+    .run();
+}
+
+export function markCurrentStep(tx: DbSession, op: OperationRecord, step: string | null, now: number): void {
+  tx.update(instances)
+    .set({ currentStep: step, updatedAt: now })
+    .where(eq(instances.id, op.instanceId))
+    .run();
+}
+
+/** Parks the operation; `wait` names the signal a durable wait expects (cleared for a backoff park). */
+export function markParked(
+  tx: DbSession,
+  op: OperationRecord,
+  wait: { signal: string; deadline: number } | undefined,
+  now: number,
+): void {
+  tx.update(operations)
+    .set({
+      status: "parked",
+      waitSignal: wait?.signal ?? null,
+      waitDeadline: wait?.deadline ?? null,
+      updatedAt: now,
+    })
+    .where(eq(operations.id, op.id))
+    .run();
+}
+
+/** Ends a durable wait: clears the wait and consumes the signals the step used. */
+export function endWait(
+  tx: DbSession,
+  op: OperationRecord,
+  consumedSignalIds: readonly number[],
+  now: number,
+): void {
+  tx.update(operations)
+    .set({ waitSignal: null, waitDeadline: null, updatedAt: now })
+    .where(eq(operations.id, op.id))
+    .run();
+  if (consumedSignalIds.length > 0) {
+    tx.update(signals)
+      .set({ consumedAt: now })
+      .where(inArray(signals.id, [...consumedSignalIds]))
+      .run();
+  }
+}
+
+/** Records that the operation is failing at `step` (before compensations run, so a crash resumes them). */
+export function markFailing(
+  tx: DbSession,
+  op: OperationRecord,
+  error: { step: string; code: string; message: string },
+  now: number,
+): void {
+  tx.update(operations)
+    .set({ errorStep: error.step, errorCode: error.code, errorMessage: error.message, updatedAt: now })
+    .where(eq(operations.id, op.id))
+    .run();
+}
+
+export function markFailed(
+  tx: DbSession,
+  op: OperationRecord,
+  error: { step: string; code: string; message: string },
+  now: number,
+): void {
+  tx.update(operations)
+    .set({ status: "failed", waitSignal: null, waitDeadline: null, finishedAt: now, updatedAt: now })
+    .where(eq(operations.id, op.id))
+    .run();
+  tx.update(instances)
+    .set({
+      status: "failed",
+      currentStep: null,
+      errorStep: error.step,
+      errorCode: error.code,
+      errorMessage: error.message,
+      updatedAt: now,
+    })
+    .where(eq(instances.id, op.instanceId))
+    .run();
+}
+
+export function markSucceeded(tx: DbSession, op: OperationRecord, instanceStatus: string, now: number): void {
+  tx.update(operations)
+    .set({ status: "succeeded", finishedAt: now, updatedAt: now })
+    .where(eq(operations.id, op.id))
+    .run();
+  tx.update(instances)
+    .set({
+      status: instanceStatus,
+      currentStep: null,
+      updatedAt: now,
+      // "ready" is the state customers wait for; stamping it here keeps ready_at exact.
+      ...(instanceStatus === "ready" ? { readyAt: now } : {}),
+    })
+    .where(eq(instances.id, op.instanceId))
+    .run();
+}

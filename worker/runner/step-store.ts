@@ -1,0 +1,125 @@
+/**
+ * step_runs: one row per attempt (or compensation) of a step. The runner decides from these rows which
+ * steps are finished, which attempt comes next and what earlier steps produced.
+ *
+ * Rule for re-runs: a step counts as finished from its succeeded run until a later failed run or a later
+ * finished compensation (succeeded or failed) of it. So a compensated step runs again on the next run;
+ * steps are idempotent, so re-running one whose undo failed adopts what it left behind. Interrupted
+ * rows (shutdown, crash) change nothing.
+ */
+import { and, asc, eq } from "drizzle-orm";
+import type { DbSession } from "../../db/index.ts";
+import { type StepRunKind, type StepRunStatus, stepRuns } from "../../db/schema.ts";
+
+export interface StepHistory {
+  /** Output of every finished step, by name (undefined output is stored as null). */
+  finished: Map<string, unknown>;
+  /** Failed run attempts per step in the given run. */
+  failedAttempts: Map<string, number>;
+}
+
+export function loadStepHistory(db: DbSession, operationId: string, run: number): StepHistory {
+  const rows = db
+    .select({
+      step: stepRuns.step,
+      kind: stepRuns.kind,
+      run: stepRuns.run,
+      status: stepRuns.status,
+      output: stepRuns.output,
+    })
+    .from(stepRuns)
+    .where(eq(stepRuns.operationId, operationId))
+    .orderBy(asc(stepRuns.id))
+    .all();
+  const finished = new Map<string, unknown>();
+  const failedAttempts = new Map<string, number>();
+  for (const row of rows) {
+    if (row.kind === "run" && row.status === "succeeded") {
+      finished.set(row.step, row.output === null ? null : JSON.parse(row.output));
+    } else if (row.status === "failed" || (row.kind === "compensate" && row.status === "succeeded")) {
+      finished.delete(row.step);
+    }
+    if (row.kind === "run" && row.run === run && row.status === "failed") {
+      failedAttempts.set(row.step, (failedAttempts.get(row.step) ?? 0) + 1);
+    }
+  }
+  return { finished, failedAttempts };
+}
+
+export interface AttemptStart {
+  rowId: number;
+  attempt: number;
+  /** True when this resumes an attempt that was parked on a durable wait. */
+  resumed: boolean;
+}
+
+/**
+ * Opens the row of the next attempt of `step`: resumes a parked (waiting) attempt, marks an abandoned
+ * running one (its worker died) as interrupted, else inserts attempt = failed attempts + 1.
+ */
+export function beginAttempt(
+  tx: DbSession,
+  ids: { instanceId: string; operationId: string; run: number; step: string; kind: StepRunKind },
+  failedAttempts: number,
+  now: number,
+): AttemptStart {
+  const open = tx
+    .select({ id: stepRuns.id, attempt: stepRuns.attempt, status: stepRuns.status })
+    .from(stepRuns)
+    .where(
+      and(
+        eq(stepRuns.operationId, ids.operationId),
+        eq(stepRuns.run, ids.run),
+        eq(stepRuns.step, ids.step),
+        eq(stepRuns.kind, ids.kind),
+      ),
+    )
+    .orderBy(asc(stepRuns.id))
+    .all()
+    .filter((row) => row.status === "waiting" || row.status === "running");
+  for (const row of open) {
+    if (row.status === "waiting") {
+      tx.update(stepRuns).set({ status: "running" }).where(eq(stepRuns.id, row.id)).run();
+      return { rowId: row.id, attempt: row.attempt, resumed: true };
+    }
+    tx.update(stepRuns)
+      .set({
+        status: "interrupted",
+        finishedAt: now,
+        errorCode: "abandoned",
+        errorMessage: "worker lost mid-step",
+      })
+      .where(eq(stepRuns.id, row.id))
+      .run();
+  }
+  const attempt = failedAttempts + 1;
+  const row = tx
+    .insert(stepRuns)
+    .values({ ...ids, attempt, status: "running", startedAt: now })
+    .returning({ id: stepRuns.id })
+    .get();
+  return { rowId: row.id, attempt, resumed: false };
+}
+
+export interface AttemptResult {
+  status: Exclude<StepRunStatus, "running">;
+  durationMs: number;
+  errorCode?: string;
+  errorMessage?: string;
+  output?: unknown;
+}
+
+/** Closes an attempt's row; a waiting attempt stays open (no finished_at) until it resumes. */
+export function finishAttempt(tx: DbSession, rowId: number, result: AttemptResult, now: number): void {
+  tx.update(stepRuns)
+    .set({
+      status: result.status,
+      finishedAt: result.status === "waiting" ? null : now,
+      durationMs: result.durationMs,
+      errorCode: result.errorCode ?? null,
+      errorMessage: result.errorMessage ?? null,
+      output: result.output === undefined ? null : JSON.stringify(result.output),
+    })
+    .where(eq(stepRuns.id, rowId))
+    .run();
+}

@@ -1,0 +1,119 @@
+/** startWorker: consumes operation jobs from the broker and runs them through the step runner. */
+import { hostname } from "node:os";
+import { Worker } from "bunqueue/client";
+import type { Config } from "../core/config.ts";
+import type { Logger } from "../core/log.ts";
+import { METRICS_CONTENT_TYPE, type MetricsRegistry } from "../core/metrics.ts";
+import { appDatabasePath, type Db, migrateDatabase, openDatabase } from "../db/index.ts";
+import { ShutdownError } from "../jobs/errors.ts";
+import { operationsQueueName } from "../jobs/payload.ts";
+import type { JobDefinition } from "../jobs/step.ts";
+import type { RunnerDeps } from "./runner/deps.ts";
+import { releaseLeasesOf } from "./runner/lease.ts";
+import { runOperationJob } from "./runner/run-job.ts";
+import { createRunnerMetrics } from "./runner-metrics.ts";
+
+export interface StartWorkerOptions {
+  config: Config;
+  /** The job definitions this worker runs, by operation name (production: jobs/registry.ts). */
+  jobs: readonly JobDefinition[];
+  log: Logger;
+  metrics: MetricsRegistry;
+  /** An already open database (tests, benchmarks); default: open and migrate DATA_DIR's, closed on stop. */
+  db?: Db;
+  /** Longest a job waits before trying a busy instance lease again, in ms; default 1000. */
+  leaseBusyDelayMs?: number;
+}
+
+export interface RunningWorker {
+  /** Names this process in lease owners and logs. */
+  readonly workerId: string;
+  /** Graceful shutdown within config.shutdownTimeoutMs; idempotent (a second call returns the same promise). */
+  stop(): Promise<void>;
+}
+
+/** Share of shutdownTimeoutMs the step in hand gets to finish before it is aborted. */
+const finishShareOfShutdown = 0.75;
+
+export async function startWorker(opts: StartWorkerOptions): Promise<RunningWorker> {
+  const { config, log } = opts;
+  const ownsDb = opts.db === undefined;
+  const db = opts.db ?? openDatabase(appDatabasePath(config.dataDir));
+  if (ownsDb) migrateDatabase(db);
+  const workerId = `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
+  const shutdown = new AbortController();
+  const deps: RunnerDeps = {
+    db,
+    log,
+    metrics: createRunnerMetrics(opts.metrics),
+    workerId,
+    leaseTtlMs: config.leaseTtlMs,
+    heartbeatMs: config.heartbeatMs,
+    jobLockMs: config.jobLockMs,
+    leaseBusyDelayMs: opts.leaseBusyDelayMs ?? 1000,
+    shutdown: shutdown.signal,
+    now: Date.now,
+  };
+  const jobs = new Map(opts.jobs.map((job) => [job.name, job]));
+  const worker = new Worker(operationsQueueName, (job) => runOperationJob(deps, jobs, job), {
+    connection: { host: config.brokerHost, port: config.brokerPort, token: config.brokerToken },
+    concurrency: config.workerConcurrency,
+    lockDuration: config.jobLockMs,
+  });
+  // Without an 'error' listener a broker outage crashes the process; the client reconnects by itself.
+  worker.on("error", (err) => log.warn({ err }, "broker connection error"));
+  const metricsServer =
+    config.workerMetricsPort > 0
+      ? Bun.serve({
+          hostname: "127.0.0.1",
+          port: config.workerMetricsPort,
+          fetch: (request) =>
+            new URL(request.url).pathname === "/metrics"
+              ? new Response(opts.metrics.render(), { headers: { "content-type": METRICS_CONTENT_TYPE } })
+              : new Response("not found", { status: 404 }),
+        })
+      : undefined;
+  log.info(
+    { workerId, operations: [...jobs.keys()], concurrency: config.workerConcurrency },
+    "worker started",
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = async () => {
+    log.info({ workerId }, "worker stopping");
+    const closed = worker.close();
+    const finishMs = Math.round(config.shutdownTimeoutMs * finishShareOfShutdown);
+    if (!(await settlesWithin(closed, finishMs))) {
+      shutdown.abort(new ShutdownError());
+      if (!(await settlesWithin(closed, config.shutdownTimeoutMs - finishMs))) {
+        log.warn({ workerId }, "steps ignored the abort; closing the worker by force");
+        await worker.close(true);
+      }
+    }
+    const released = releaseLeasesOf(db, workerId);
+    if (released > 0) log.warn({ workerId, released }, "released leases of abandoned steps");
+    await metricsServer?.stop(true);
+    if (ownsDb) db.$client.close();
+    log.info({ workerId }, "worker stopped");
+  };
+  return {
+    workerId,
+    stop: () => {
+      stopping ??= stop();
+      return stopping;
+    },
+  };
+}
+
+/** True if `promise` settles within `ms`; a rejection counts as settled (it is surfaced by its own awaiter). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
