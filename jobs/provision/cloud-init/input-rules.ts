@@ -1,0 +1,92 @@
+/**
+ * One check per user-data input. Each returns the value to use or throws InvalidUserDataInputError
+ * naming the field and the rule. User-data is readable by anything on the server and stored at Hetzner,
+ * so the rules also keep values from smuggling options into git or extra lines into authorized_keys.
+ */
+import { InvalidUserDataInputError } from "./errors.ts";
+
+/** Fits a Hetzner label value and a URL path segment without escaping. */
+const INSTANCE_ID = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
+/** Debian's default NAME_REGEX for useradd. */
+const USERNAME = /^[a-z][a-z0-9_-]{0,31}$/;
+const ED25519_LINE = /^ssh-ed25519 ([A-Za-z0-9+/]+={0,2})(?: .*)?$/;
+/** Branch, tag or commit id; no leading "-" (git would read an option) and no "..". */
+const GIT_REF = /^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$/;
+const BUN_VERSION = /^\d{1,4}\.\d{1,4}\.\d{1,4}$/;
+const REPO_PROTOCOLS = new Set(["https:", "http:", "ssh:", "git:"]);
+
+function hasControlCharacter(value: string): boolean {
+  for (const char of value) {
+    const code = char.charCodeAt(0);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+export function checkInstanceId(value: string): string {
+  if (!INSTANCE_ID.test(value))
+    throw new InvalidUserDataInputError("instanceId", "must be 1-63 letters, digits, '.', '_' or '-'");
+  return value;
+}
+
+export function checkUsername(value: string): string {
+  if (!USERNAME.test(value) || value === "root")
+    throw new InvalidUserDataInputError("username", "must be a lowercase Linux user name other than root");
+  return value;
+}
+
+/** The wire form of an ed25519 public key: string "ssh-ed25519", then the 32-byte key, each length-prefixed. */
+function isEd25519Blob(base64: string): boolean {
+  const blob = Buffer.from(base64, "base64");
+  return (
+    blob.length === 51 &&
+    blob.readUInt32BE(0) === 11 &&
+    blob.toString("latin1", 4, 15) === "ssh-ed25519" &&
+    blob.readUInt32BE(15) === 32
+  );
+}
+
+export function checkAuthorizedKey(value: string): string {
+  const match = ED25519_LINE.exec(value);
+  if (!match?.[1] || hasControlCharacter(value) || !isEd25519Blob(match[1]))
+    throw new InvalidUserDataInputError("authorizedKey", "must be one OpenSSH ed25519 public key line");
+  return value;
+}
+
+/** Returns the normalized URL. Its token is a credential, so no rule echoes any part of it. */
+export function checkCallbackUrl(value: string, instanceId: string): string {
+  if (!URL.canParse(value)) throw new InvalidUserDataInputError("callbackUrl", "must be an absolute URL");
+  const url = new URL(value);
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    throw new InvalidUserDataInputError("callbackUrl", "must be http or https");
+  if (url.username || url.password || url.hash)
+    throw new InvalidUserDataInputError("callbackUrl", "must have no credentials and no fragment");
+  if (!url.pathname.endsWith(`/v1/cloud-init/${instanceId}/ready`))
+    throw new InvalidUserDataInputError("callbackUrl", "must end in /v1/cloud-init/{instanceId}/ready");
+  const tokens = url.searchParams.getAll("token");
+  if (tokens.length !== 1 || !tokens[0])
+    throw new InvalidUserDataInputError("callbackUrl", "must carry exactly one non-empty token parameter");
+  if (url.href.includes("$"))
+    throw new InvalidUserDataInputError("callbackUrl", "must not contain '$' (cloud-init substitutes $NAME)");
+  return url.href;
+}
+
+export function checkAppRepoUrl(value: string): string {
+  if (hasControlCharacter(value) || !URL.canParse(value) || !REPO_PROTOCOLS.has(new URL(value).protocol))
+    throw new InvalidUserDataInputError("appRepoUrl", "must be an https, http, ssh or git URL on one line");
+  return value;
+}
+
+export function checkAppRef(value: string): string {
+  if (!GIT_REF.test(value))
+    throw new InvalidUserDataInputError(
+      "appRef",
+      "must be a branch, tag or commit id (letters, digits, ./_-)",
+    );
+  return value;
+}
+
+export function checkBunVersion(value: string): string {
+  if (!BUN_VERSION.test(value)) throw new InvalidUserDataInputError("bunVersion", "must look like 1.2.3");
+  return value;
+}

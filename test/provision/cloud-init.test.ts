@@ -1,0 +1,241 @@
+import { describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { utils } from "ssh2";
+import { parse, stringify } from "yaml";
+import { serializeCloudConfig } from "../../jobs/provision/cloud-init/cloud-config.ts";
+import {
+  buildCloudConfig,
+  buildUserData,
+  type CloudConfig,
+  DEFAULT_APP_REPO_URL,
+  InvalidUserDataInputError,
+  USER_DATA_MAX_BYTES,
+  type UserDataInput,
+  UserDataTooLargeError,
+} from "../../jobs/provision/cloud-init.ts";
+import {
+  CLOUD_INIT_INSTALL_HINT,
+  checkSchema,
+  findCloudInit,
+  loadAsCloudInit,
+} from "../support/cloud-init-schema.ts";
+
+function ed25519KeyBlob(): string {
+  const blob = utils.generateKeyPairSync("ed25519").public.split(" ")[1];
+  if (!blob) throw new Error("ssh2 returned no key blob");
+  return blob;
+}
+
+function callbackUrl(instanceId: string, token: string): string {
+  return `https://provisioner.example.com/v1/cloud-init/${instanceId}/ready?token=${token}`;
+}
+
+/** A provision's input as the service makes it: a real key and a fresh 32-byte base64url token. */
+function typicalInput(instanceId = "inst-01hzx4") {
+  const token = randomBytes(32).toString("base64url");
+  const input: UserDataInput = {
+    instanceId,
+    username: "rachel",
+    authorizedKey: `ssh-ed25519 ${ed25519KeyBlob()} rachel-provisioner@${instanceId}`,
+    callbackUrl: callbackUrl(instanceId, token),
+  };
+  return { input, token };
+}
+
+/** Inputs full of YAML syntax, and values PyYAML (YAML 1.1) would read as a boolean or a number. */
+function trickyInput(): UserDataInput {
+  return {
+    ...typicalInput("0755").input,
+    username: "yes",
+    authorizedKey: `ssh-ed25519 ${ed25519KeyBlob()} it's: a "key" # with: spaces, [x] {y} &a *b !c %d @e é`,
+    appRepoUrl: `https://git.example.com/o/r.git#a: "b" 'c' - [x] {y} #z`,
+    appRef: "0x1F",
+    bunVersion: "1.2.3",
+  };
+}
+
+/** Every string in the document with its path, e.g. "phone_home.url". */
+function stringLeaves(node: unknown, path = ""): Array<[string, string]> {
+  if (typeof node === "string") return [[path, node]];
+  if (node === null || typeof node !== "object") return [];
+  return Object.entries(node).flatMap(([key, value]) => stringLeaves(value, path ? `${path}.${key}` : key));
+}
+
+function occurrences(text: string, part: string): number {
+  return text.split(part).length - 1;
+}
+
+// Compile-time guard: the input type has exactly these fields, so no secret can be handed in.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const inputFieldsAreThePublicOnes: Same<
+  keyof UserDataInput,
+  "instanceId" | "username" | "authorizedKey" | "callbackUrl" | "appRepoUrl" | "appRef" | "bunVersion"
+> = true;
+
+describe("buildUserData", () => {
+  test("is a #cloud-config document that parses back to the typed object, the same every time", () => {
+    const { input } = typicalInput();
+    const text = buildUserData(input);
+    expect(text.startsWith("#cloud-config\n")).toBe(true);
+    expect(parse(text, { version: "1.1" })).toEqual(buildCloudConfig(input));
+    expect(buildUserData(input)).toBe(text);
+  });
+
+  test("sets up the user, packages, first-boot run and phone_home, and enables no unit", () => {
+    const { input } = typicalInput();
+    const config = parse(buildUserData(input), { version: "1.1" }) as CloudConfig;
+    expect(config.users).toEqual([
+      {
+        name: "rachel",
+        groups: ["sudo"],
+        sudo: "ALL=(ALL) NOPASSWD:ALL",
+        shell: "/bin/bash",
+        lock_passwd: true,
+        ssh_authorized_keys: [input.authorizedKey],
+      },
+    ]);
+    expect(config.packages).toEqual(["git", "curl", "unzip", "ca-certificates"]);
+    expect(config.package_update).toBe(true);
+    expect(config.runcmd).toHaveLength(1);
+    expect(config.runcmd[0]?.slice(2, 6)).toEqual(["rachel", DEFAULT_APP_REPO_URL, "HEAD", ""]);
+    const prepareHost = config.write_files.find((file) => file.path.endsWith("/prepare-host.sh"));
+    expect(prepareHost?.permissions).toBe("0755");
+    expect(config.runcmd[0]?.[1]).toBe(prepareHost?.path);
+    expect(config.phone_home).toEqual({
+      url: input.callbackUrl,
+      post: ["pub_key_ed25519", "instance_id", "hostname"],
+      tries: 10,
+    });
+    const everything = JSON.stringify(config);
+    expect(everything).not.toContain("systemctl");
+    expect(everything).not.toContain("/etc/systemd");
+  });
+
+  test("escapes YAML syntax and YAML 1.1 look-alikes in every input", () => {
+    const input = trickyInput();
+    expect(parse(buildUserData(input), { version: "1.1" })).toEqual(buildCloudConfig(input));
+  });
+
+  test("puts the callback token in the phone_home URL and nowhere else", () => {
+    const { input, token } = typicalInput();
+    const text = buildUserData(input);
+    expect(occurrences(text, token)).toBe(1);
+    const holders = stringLeaves(parse(text)).filter(([, value]) => value.includes(token));
+    expect(holders.map(([path]) => path)).toEqual(["phone_home.url"]);
+  });
+
+  test("varies only in the inputs it was given", () => {
+    const placeholders = (input: UserDataInput, text: string) =>
+      [input.callbackUrl, input.authorizedKey, input.instanceId].reduce(
+        (out, value, index) => out.replaceAll(value, `<input ${index}>`),
+        text,
+      );
+    const first = typicalInput("inst-aaaa").input;
+    const second = typicalInput("inst-bbbb").input;
+    expect(inputFieldsAreThePublicOnes).toBe(true);
+    expect(placeholders(first, buildUserData(first))).toBe(placeholders(second, buildUserData(second)));
+  });
+
+  test("measures the limit in UTF-8 bytes and names the size when over it", () => {
+    const { input } = typicalInput();
+    const keyPrefix = `ssh-ed25519 ${ed25519KeyBlob()} `;
+    const baseBytes = Buffer.byteLength(buildUserData({ ...input, authorizedKey: `${keyPrefix}c` }), "utf8");
+    const atLimit = `${keyPrefix}c${"x".repeat(USER_DATA_MAX_BYTES - baseBytes)}`;
+    expect(Buffer.byteLength(buildUserData({ ...input, authorizedKey: atLimit }), "utf8")).toBe(
+      USER_DATA_MAX_BYTES,
+    );
+    expect(() => buildUserData({ ...input, authorizedKey: `${atLimit}x` })).toThrow(UserDataTooLargeError);
+
+    // Two bytes per "é": under the limit in characters, over it in bytes.
+    const wide = { ...input, authorizedKey: `${keyPrefix}${"é".repeat(17_000)}` };
+    expect(serializeCloudConfig(buildCloudConfig(wide)).length).toBeLessThan(USER_DATA_MAX_BYTES);
+    const error = catchError(() => buildUserData(wide));
+    expect(error).toBeInstanceOf(UserDataTooLargeError);
+    const { sizeBytes } = error as UserDataTooLargeError;
+    expect(sizeBytes).toBeGreaterThan(USER_DATA_MAX_BYTES);
+    expect((error as Error).message).toContain(`${sizeBytes} bytes`);
+  });
+
+  test.each([
+    ["callbackUrl", { callbackUrl: callbackUrl("inst-other", "t0ken-value") }],
+    ["callbackUrl", { callbackUrl: "https://provisioner.example.com/v1/cloud-init/inst-01hzx4/ready" }],
+    ["callbackUrl", { callbackUrl: callbackUrl("inst-01hzx4", "t0ken$value") }],
+    [
+      "callbackUrl",
+      { callbackUrl: "ftp://provisioner.example.com/v1/cloud-init/inst-01hzx4/ready?token=t0ken" },
+    ],
+    ["authorizedKey", { authorizedKey: "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ t0ken-value" }],
+    [
+      "authorizedKey",
+      { authorizedKey: `ssh-ed25519 ${ed25519KeyBlob()} a\nssh-ed25519 ${ed25519KeyBlob()} b` },
+    ],
+    ["username", { username: "root" }],
+    ["instanceId", { instanceId: "inst 01" }],
+    ["appRepoUrl", { appRepoUrl: "--upload-pack=touch /tmp/x" }],
+    ["appRef", { appRef: "--upload-pack=touch" }],
+    ["bunVersion", { bunVersion: "latest" }],
+  ] as Array<[string, Partial<UserDataInput>]>)("rejects a bad %s without echoing it", (field, change) => {
+    const error = catchError(() => buildUserData({ ...typicalInput().input, ...change }));
+    expect(error).toBeInstanceOf(InvalidUserDataInputError);
+    expect((error as InvalidUserDataInputError).field).toBe(field);
+    expect((error as Error).message).not.toContain("t0ken");
+  });
+});
+
+function catchError(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected an error");
+}
+
+const cloudInit = findCloudInit();
+const inCi = process.env.CI === "true";
+if (!cloudInit && !inCi) console.warn(`skipping the cloud-init schema tests: ${CLOUD_INIT_INSTALL_HINT}`);
+
+/** In CI a missing cloud-init fails the tests rather than skipping them. */
+function requireCloudInit() {
+  if (!cloudInit) throw new Error(CLOUD_INIT_INSTALL_HINT);
+  return cloudInit;
+}
+
+describe.skipIf(!cloudInit && !inCi)("user-data checked by the real cloud-init", () => {
+  test("a typical document is valid with no deprecated keys", async () => {
+    const { input } = typicalInput();
+    const text = buildUserData(input);
+    const report = await checkSchema(requireCloudInit(), text);
+    console.info(
+      `cloud-init ${requireCloudInit().version}: typical user-data is ${Buffer.byteLength(text)} bytes`,
+    );
+    expect(report.output).toContain("Valid schema");
+    expect(report.exitCode).toBe(0);
+    expect(report.hasDeprecations).toBe(false);
+  });
+
+  test("inputs full of YAML syntax validate and load in cloud-init exactly as built", async () => {
+    const input = trickyInput();
+    const text = buildUserData(input);
+    expect((await checkSchema(requireCloudInit(), text)).exitCode).toBe(0);
+    expect(await loadAsCloudInit(requireCloudInit(), text)).toEqual(buildCloudConfig(input));
+  });
+
+  test("a document with a wrongly typed key is rejected, naming the key", async () => {
+    const config = { ...buildCloudConfig(typicalInput().input), packages: "git curl" };
+    const invalid = `#cloud-config\n${stringify(config)}`;
+    const report = await checkSchema(requireCloudInit(), invalid);
+    expect(report.exitCode).toBe(1);
+    expect(report.output).toContain("packages");
+  });
+
+  // Debian 12's cloud-init 22.4 accepts unknown top-level keys; 23.4 and later reject them.
+  const [major = 99, minor = 0] = (cloudInit?.version ?? "").split(".").map(Number);
+  test.skipIf(major < 23 || (major === 23 && minor < 4))("a misspelt top-level key is rejected", async () => {
+    const { runcmd, ...config } = buildCloudConfig(typicalInput().input);
+    const misspelt = `#cloud-config\n${stringify({ ...config, run_cmd: runcmd })}`;
+    const report = await checkSchema(requireCloudInit(), misspelt);
+    expect(report.exitCode).toBe(1);
+    expect(report.output).toContain("run_cmd");
+  });
+});
