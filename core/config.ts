@@ -6,8 +6,7 @@
  * `.env.example` (a test checks the example names every variable).
  */
 
-import type { KeyObject } from "node:crypto";
-import { randomBytes } from "node:crypto";
+import { type KeyObject, randomBytes } from "node:crypto";
 import { writeSync } from "node:fs";
 import { z } from "zod";
 import {

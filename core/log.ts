@@ -31,6 +31,15 @@ export const SECRET_FIELD_NAMES = [
   "cookie",
   "set-cookie",
   "x-api-key",
+  "callbackToken",
+  "webhookSecret",
+  "clientSecret",
+  "sshPrivateKey",
+  // The environment's own names, for when an env object is logged.
+  "BROKER_TOKEN",
+  "HCLOUD_TOKEN",
+  "SECRETS_KEY",
+  "SECRETS_OLD_KEYS",
 ] as const;
 
 /** Header names whose values are secrets, also caught under `headers` nested two levels deep. */
