@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
+import { generateDevSecrets, loadConfig } from "../../core/config.ts";
 import { createSealer, isSecretsError, type SecretsErrorCode } from "../../core/secrets.ts";
 
 const PLAINTEXT = "123456:telegram-bot-token-plaintext";
@@ -127,4 +128,18 @@ describe("createSealer", () => {
     mutable.fill(0);
     expect(own.open(sealed, CONTEXT)).toBe(PLAINTEXT);
   });
+});
+
+test("the keyring loadConfig builds seals with SECRETS_KEY and opens with SECRETS_OLD_KEYS", () => {
+  const oldKey = newKey();
+  const before = sealerWith("k1", { k1: oldKey }).seal(PLAINTEXT, CONTEXT);
+  const config = loadConfig({
+    ...generateDevSecrets(),
+    HCLOUD_TOKEN: "t",
+    SECRETS_KEY_ID: "k2",
+    SECRETS_OLD_KEYS: `k1:${oldKey.toString("base64")}`,
+  });
+  const sealer = createSealer(config.secretsKeys);
+  expect(sealer.open(before, CONTEXT)).toBe(PLAINTEXT);
+  expect(sealer.seal(PLAINTEXT, CONTEXT)).toStartWith("v1:k2:");
 });
