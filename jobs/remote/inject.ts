@@ -1,0 +1,122 @@
+/**
+ * Secret injection in ONE SSH round trip: a fixed POSIX sh script (inject.sh) runs as the login user; the
+ * secret files and the unit travel on its stdin, one base64 line each, never on a command line (visible in
+ * `ps`) nor in any message. Idempotent: unchanged content is left alone (same inode) and the unit is only
+ * started; changed content is swapped in by rename and the unit restarted.
+ */
+import { RemoteError } from "./errors.ts";
+import { scrubSecrets, secretPieces } from "./scrub.ts";
+import { shellQuote } from "./shell-quote.ts";
+import type { RemoteSession } from "./ssh.ts";
+
+const SCRIPT = await Bun.file(new URL("./inject.sh", import.meta.url)).text();
+
+export interface SecretFile {
+  /** Path relative to the login user's home, e.g. "rachel8/.env"; letters, digits, ".", "_", "-", "/". */
+  path: string;
+  /** The whole file; written with mode 0600, owned by the login user. */
+  content: string;
+}
+
+export interface UnitFile {
+  /** Unit name, e.g. "rachel8.service". */
+  name: string;
+  /** The unit file's text (installed mode 0644, owned by root through sudo). */
+  text: string;
+  /** Directory of system units; default "/etc/systemd/system". */
+  dir?: string;
+}
+
+export interface InjectOptions {
+  /** Bound of the remote run (including `systemctl restart`), in ms; default 120000. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface InjectResult {
+  /** Paths (as given) whose content was replaced; empty when all were already as wanted. */
+  changedFiles: string[];
+  unitChanged: boolean;
+  /** "restarted" when anything changed (or a previous run was cut off), else "started" (a no-op if running). */
+  action: "started" | "restarted";
+  /** SSH round trips (exec calls) spent. */
+  roundTrips: number;
+}
+
+const DEFAULT_UNIT_DIR = "/etc/systemd/system";
+const DEFAULT_TIMEOUT_MS = 120_000;
+/** Home-relative path: no leading "/", no "..", only characters that need no quoting anywhere. */
+const RELATIVE_PATH = /^(?!\/)(?!.*(?:^|\/)\.\.?(?:\/|$))[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
+const ABSOLUTE_DIR = /^(?:\/[A-Za-z0-9._-]+)+$/;
+const UNIT_NAME = /^[A-Za-z0-9@._-]+\.service$/;
+/** How much of the remote stderr a failure message quotes. */
+const STDERR_TAIL_CHARS = 600;
+
+function validate(files: readonly SecretFile[], unit: UnitFile, unitDir: string): void {
+  const bad = (what: string) => new RemoteError("invalid_request", `secret injection: ${what}`);
+  if (files.length === 0) throw bad("no files given");
+  const seen = new Set<string>();
+  for (const file of files) {
+    if (!RELATIVE_PATH.test(file.path))
+      throw bad(`file path ${JSON.stringify(file.path)} is not a safe home-relative path`);
+    if (seen.has(file.path)) throw bad(`file path ${file.path} is given twice`);
+    seen.add(file.path);
+  }
+  if (!UNIT_NAME.test(unit.name)) throw bad(`unit name ${JSON.stringify(unit.name)} is not a *.service name`);
+  if (!ABSOLUTE_DIR.test(unitDir))
+    throw bad(`unit dir ${JSON.stringify(unitDir)} is not a safe absolute path`);
+}
+
+/** One base64 line per file, then the unit: the framing inject.sh reads with `read -r`. */
+function payload(files: readonly SecretFile[], unit: UnitFile): string {
+  const lines = [...files.map((file) => file.content), unit.text].map((text) =>
+    Buffer.from(text).toString("base64"),
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+function parseOutput(stdout: string): Omit<InjectResult, "roundTrips"> | null {
+  const changedFiles: string[] = [];
+  let unitChanged: boolean | undefined;
+  let action: InjectResult["action"] | undefined;
+  for (const line of stdout.split("\n")) {
+    const [, key, value = ""] = /^(changed|unit-changed|action) (.*)$/.exec(line) ?? [];
+    if (key === "changed") changedFiles.push(value);
+    else if (key === "unit-changed") unitChanged = value === "1";
+    else if (key === "action" && (value === "started" || value === "restarted")) action = value;
+  }
+  return unitChanged === undefined || action === undefined ? null : { changedFiles, unitChanged, action };
+}
+
+/**
+ * Writes each file atomically (temp in the same directory + rename, umask 077, mode 0600), installs the unit
+ * atomically via sudo, then daemon-reload, enable and start/restart — all in one exec. Safe to run twice.
+ * Throws `inject_failed` (remote stderr quoted, scrubbed) or the session's connection errors.
+ */
+export async function injectSecrets(
+  session: RemoteSession,
+  files: readonly SecretFile[],
+  unit: UnitFile,
+  opts: InjectOptions = {},
+): Promise<InjectResult> {
+  const unitDir = unit.dir ?? DEFAULT_UNIT_DIR;
+  validate(files, unit, unitDir);
+  const args = [unitDir, unit.name, ...files.map((file) => file.path)].map(shellQuote).join(" ");
+  const command = `exec /bin/sh -c ${shellQuote(SCRIPT)} inject ${args}`;
+  const result = await session.exec(command, {
+    stdin: payload(files, unit),
+    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    signal: opts.signal,
+  });
+  const parsed = result.code === 0 ? parseOutput(result.stdout) : null;
+  if (parsed === null) {
+    const secrets = files.flatMap((file) => [file.content, ...secretPieces(file.content)]);
+    const stderr = scrubSecrets(result.stderr.trim().slice(-STDERR_TAIL_CHARS), secrets);
+    const status = result.code === null ? `died of signal ${result.signal}` : `exited ${result.code}`;
+    throw new RemoteError(
+      "inject_failed",
+      `${session.where}: secret injection ${status}: ${stderr || "no stderr"}`,
+    );
+  }
+  return { ...parsed, roundTrips: 1 };
+}
