@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the first-boot scripts: retry COMMAND... up to 5 times, waiting 5, 10, 15, 20 s between tries,
 # because first-boot downloads (apt mirrors, the Bun installer, GitHub) fail transiently.
 retry() {
