@@ -23,6 +23,8 @@ export interface StartWorkerOptions {
   db?: Db;
   /** Longest a job waits before trying a busy instance lease again, in ms; default 1000. */
   leaseBusyDelayMs?: number;
+  /** Source of backoff jitter, uniform in [0, 1); default Math.random (tests pin it). */
+  random?: () => number;
 }
 
 export interface RunningWorker {
@@ -53,6 +55,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     leaseBusyDelayMs: opts.leaseBusyDelayMs ?? 1000,
     shutdown: shutdown.signal,
     now: Date.now,
+    random: opts.random ?? Math.random,
   };
   const jobs = new Map(opts.jobs.map((job) => [job.name, job]));
   const worker = new Worker(operationsQueueName, (job) => runOperationJob(deps, jobs, job), {

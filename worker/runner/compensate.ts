@@ -101,7 +101,7 @@ async function compensateStep(
       const last = failed + 1 >= attempts;
       report(deps, log, step.name, last ? "compensation_failed" : "retrying", durationMs, code);
       if (last) log.error({ err }, "compensation failed; its resource may need manual cleanup");
-      else await Bun.sleep(backoffDelayMs(step.retry, failed + 1));
+      else await Bun.sleep(backoffDelayMs(step.retry, failed + 1, deps.random));
     }
   }
 }

@@ -46,4 +46,6 @@ export interface RunnerDeps {
   shutdown: AbortSignal;
   /** Clock, epoch ms. */
   now(): number;
+  /** Source of backoff jitter, uniform in [0, 1). */
+  random(): number;
 }

@@ -78,7 +78,14 @@ export async function executeStep(deps: RunnerDeps, run: StepRun, step: Step): P
     }
     // However the step reacted to the abort, an attempt cut short by shutdown is an interruption.
     const cause = deps.shutdown.aborted && !(err instanceof ParkForSignal) ? new ShutdownError() : err;
-    [outcome, result] = classifyFailure(cause, step, start.attempt, failedAttempts, now() - startedAt);
+    [outcome, result] = classifyFailure(
+      cause,
+      step,
+      start.attempt,
+      failedAttempts,
+      now() - startedAt,
+      deps.random,
+    );
   }
   const durationMs = result.durationMs;
   try {
@@ -101,6 +108,7 @@ function classifyFailure(
   attempt: number,
   failedAttempts: number,
   durationMs: number,
+  random: () => number,
 ): [StepOutcome, AttemptResult] {
   if (err instanceof ParkForSignal) {
     return [
@@ -118,7 +126,7 @@ function classifyFailure(
   }
   const failed: AttemptResult = { status: "failed", durationMs, errorCode: code, errorMessage: message };
   if (!isPermanentError(err, step.retry) && attempt < step.retry.attempts) {
-    return [{ kind: "retry", delayMs: backoffDelayMs(step.retry, failedAttempts + 1) }, failed];
+    return [{ kind: "retry", delayMs: backoffDelayMs(step.retry, failedAttempts + 1, random) }, failed];
   }
   return [{ kind: "failed", code, message }, failed];
 }
