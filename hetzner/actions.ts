@@ -37,7 +37,8 @@ export function actionsApi(http: HetznerHttp) {
   }
 
   /**
-   * Polls until every action succeeded, with ONE request per round for all still-running actions.
+   * Polls until every action succeeded, with ONE request per round for all still-running actions,
+   * pausing before each round (0.5 s, growing by half up to 5 s by default).
    * Throws HetznerActionError for the first action that ends in "error".
    */
   async function waitFor(ids: readonly number[], options: WaitForActionsOptions = {}): Promise<Action[]> {
@@ -49,14 +50,14 @@ export function actionsApi(http: HetznerHttp) {
     let interval = options.pollIntervalMs ?? 500;
     try {
       while (remaining.length > 0) {
+        // The caller already holds the actions' initial state (from the create or delete answer): pause first.
+        await sleep(interval, signal);
+        interval = Math.min(interval * 1.5, options.maxPollIntervalMs ?? 5000);
         for (const action of await getMany(remaining, { signal })) {
           if (action.status === "error") throw actionFailure(action);
           lastSeen.set(action.id, action);
         }
         remaining = remaining.filter((id) => lastSeen.get(id)?.status !== "success");
-        if (remaining.length === 0) break;
-        await sleep(interval, signal);
-        interval = Math.min(interval * 1.5, options.maxPollIntervalMs ?? 5000);
       }
     } catch (err) {
       if (!deadline.aborted || options.signal?.aborted) throw err;

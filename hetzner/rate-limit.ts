@@ -53,9 +53,8 @@ export class RateLimitBudget {
   private inFlight = 0;
   private requests = 0;
   private rateLimited = 0;
-  /** Dispatch order of the request whose headers were applied last; older responses arriving late are stale. */
-  private appliedSeq = 0;
-  private dispatchedSeq = 0;
+  /** Responses received so far; a request that saw others answer while it was out may carry a stale count. */
+  private completions = 0;
   private readonly waiters: Waiter[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
 
@@ -141,33 +140,37 @@ export class RateLimitBudget {
   private dispatch(): RateLimitPermit {
     this.inFlight += 1;
     this.requests += 1;
-    const seq = ++this.dispatchedSeq;
+    const completionsAtDispatch = this.completions;
     let settled = false;
     return {
       settle: (outcome) => {
         if (settled) return;
         settled = true;
         this.inFlight -= 1;
-        this.record(seq, outcome);
+        this.record(outcome, this.completions > completionsAtDispatch);
+        this.completions += 1;
         this.pump();
       },
     };
   }
 
-  private record(seq: number, outcome: RateLimitOutcome): void {
+  /**
+   * Folds one finished request into the estimate. When other responses arrived while it was out, the
+   * server may have processed those after it, so its count may be stale: never let it raise the estimate.
+   */
+  private record(outcome: RateLimitOutcome, raced: boolean): void {
     if (outcome?.status === 429) this.rateLimited += 1;
     const header = outcome ? readRateLimitHeaders(outcome.headers) : null;
-    if (header && seq > this.appliedSeq) {
-      this.appliedSeq = seq;
-      this.tokens = header.remaining;
+    const spent = this.tokens === null ? null : (this.refilledTokens() ?? 0) - 1;
+    if (header) {
+      this.tokens = raced && spent !== null ? Math.min(header.remaining, spent) : header.remaining;
       this.limit = header.limit;
       this.resetAt = header.resetAt;
-      this.observedAt = this.now();
-    } else if (!header && this.tokens !== null) {
+    } else if (spent !== null) {
       // Without headers the server may still have counted the request; assume it did.
-      this.tokens = (this.refilledTokens() ?? 0) - 1;
-      this.observedAt = this.now();
+      this.tokens = spent;
     }
+    this.observedAt = this.now();
   }
 }
 

@@ -7,7 +7,7 @@ import { type Action, actionSchema, metaSchema, type Server, serverSchema } from
 export interface CreateServerInput {
   /** RFC 1123 hostname, unique per project. */
   name: string;
-  /** Server type name or id, e.g. "cx22". */
+  /** Server type name or id, e.g. "cx23". */
   serverType: string;
   /** Image name or id, e.g. "ubuntu-24.04". */
   image: string;

@@ -33,7 +33,9 @@ describe("RateLimitBudget", () => {
     const held = [await budget.acquire(), await budget.acquire()];
     expect(budget.remaining()).toBe(1);
     expect(budget.stats().inFlight).toBe(2);
-    for (const permit of held) permit.settle({ status: 200, headers: headers(10, 1) });
+    held[0]?.settle({ status: 200, headers: headers(10, 2) });
+    expect(budget.remaining()).toBe(1);
+    held[1]?.settle({ status: 200, headers: headers(10, 1) });
     expect(budget.remaining()).toBe(1);
   });
 
@@ -64,15 +66,32 @@ describe("RateLimitBudget", () => {
     expect(budget.remaining()).toBe(5);
   });
 
-  test("a late response from an earlier request does not overwrite newer headers", async () => {
+  test("responses arriving in another order than the server processed them never inflate the estimate", async () => {
     const clock = fakeClock();
     const budget = new RateLimitBudget({ now: clock.now });
-    (await budget.acquire()).settle({ status: 200, headers: headers(100, 50) });
-    const older = await budget.acquire();
-    const newer = await budget.acquire();
-    newer.settle({ status: 200, headers: headers(100, 10) });
-    older.settle({ status: 200, headers: headers(100, 11) });
-    expect(budget.remaining()).toBe(10);
+    (await budget.acquire()).settle({ status: 200, headers: headers(5, 4) });
+    const [a, b, c, d] = [
+      await budget.acquire(),
+      await budget.acquire(),
+      await budget.acquire(),
+      await budget.acquire(),
+    ];
+    // The server handled b, c, d before a, but a's answer (remaining 0) arrives last.
+    b?.settle({ status: 200, headers: headers(5, 3) });
+    c?.settle({ status: 200, headers: headers(5, 2) });
+    d?.settle({ status: 200, headers: headers(5, 1) });
+    a?.settle({ status: 200, headers: headers(5, 0) });
+    expect(budget.remaining()).toBe(0);
+  });
+
+  test("a lone response resets the estimate to the server's count, up or down", async () => {
+    const clock = fakeClock();
+    const budget = new RateLimitBudget({ now: clock.now });
+    (await budget.acquire()).settle({ status: 200, headers: headers(100, 10) });
+    (await budget.acquire()).settle({ status: 200, headers: headers(100, 40) });
+    expect(budget.remaining()).toBe(40);
+    (await budget.acquire()).settle({ status: 200, headers: headers(100, 3) });
+    expect(budget.remaining()).toBe(3);
   });
 
   test("a request without a response is assumed to have been counted", async () => {

@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { utils } from "ssh2";
+import { isHetznerError } from "../../hetzner/index.ts";
+import { type Harness, startHarness } from "./harness.ts";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h.sim.stop();
+});
+
+function publicKey(comment: string): string {
+  return `${utils.generateKeyPairSync("ed25519").public.trim()} ${comment}`;
+}
+
+describe("ssh keys", () => {
+  test("create, then find by name, fingerprint and label selector, then delete", async () => {
+    const key = await h.client.sshKeys.create({
+      name: "deploy-i-1",
+      publicKey: publicKey("deploy@i-1"),
+      labels: { instance: "i-1" },
+    });
+    expect(key.fingerprint).toMatch(/^([0-9a-f]{2}:){15}[0-9a-f]{2}$/);
+    expect((await h.client.sshKeys.listAll({ name: "deploy-i-1" })).map((k) => k.id)).toEqual([key.id]);
+    expect((await h.client.sshKeys.listAll({ fingerprint: key.fingerprint })).map((k) => k.id)).toEqual([
+      key.id,
+    ]);
+    expect((await h.client.sshKeys.listAll({ labelSelector: "instance=i-1" })).map((k) => k.id)).toEqual([
+      key.id,
+    ]);
+    expect((await h.client.sshKeys.get(key.id))?.name).toBe("deploy-i-1");
+    expect(await h.client.sshKeys.delete(key.id)).toBe(true);
+    expect(await h.client.sshKeys.get(key.id)).toBeNull();
+    expect(await h.client.sshKeys.delete(key.id)).toBe(false);
+  });
+
+  test("a taken name is uniqueness_error", async () => {
+    await h.client.sshKeys.create({ name: "taken", publicKey: publicKey("a@x") });
+    const err = await h.client.sshKeys.create({ name: "taken", publicKey: publicKey("b@x") }).catch((e) => e);
+    expect(isHetznerError(err, "uniqueness_error")).toBe(true);
+  });
+});
+
+describe("firewalls", () => {
+  test("create with rules, get, list by name and label", async () => {
+    const created = await h.client.firewalls.create({
+      name: "fw-i-1",
+      labels: { instance: "i-1" },
+      rules: [
+        { direction: "in", protocol: "tcp", port: "22", sourceIps: ["0.0.0.0/0", "::/0"] },
+        { direction: "in", protocol: "icmp", sourceIps: ["0.0.0.0/0"] },
+      ],
+    });
+    expect(created.firewall.rules.map((r) => r.protocol)).toEqual(["tcp", "icmp"]);
+    expect((await h.client.firewalls.get(created.firewall.id))?.name).toBe("fw-i-1");
+    expect((await h.client.firewalls.listAll({ name: "fw-i-1" })).map((f) => f.id)).toEqual([
+      created.firewall.id,
+    ]);
+    expect((await h.client.firewalls.listAll({ labelSelector: "instance" })).map((f) => f.id)).toEqual([
+      created.firewall.id,
+    ]);
+  });
+
+  test("get returns null for a firewall that does not exist", async () => {
+    expect(await h.client.firewalls.get(987_654)).toBeNull();
+  });
+});
+
+describe("locations and datacenters", () => {
+  test("list the catalogue", async () => {
+    const locations = await h.client.locations.listAll();
+    expect(locations.map((l) => l.name)).toContain("nbg1");
+    const datacenters = await h.client.datacenters.listAll();
+    expect(datacenters.length).toBeGreaterThan(0);
+  });
+});
