@@ -1,6 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { randomBytes } from "node:crypto";
-import { utils } from "ssh2";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { parse, stringify } from "yaml";
 import { serializeCloudConfig } from "../../jobs/provision/cloud-init/cloud-config.ts";
 import {
@@ -18,12 +17,26 @@ import {
   checkSchema,
   findCloudInit,
   loadAsCloudInit,
+  runcmdScript,
 } from "../support/cloud-init-schema.ts";
 
+/**
+ * The OpenSSH blob of a fresh ed25519 key, built from node:crypto: ssh2's generateKeyPairSync strips
+ * leading zero bytes from the key, so 1 key in 256 comes out malformed (31 bytes).
+ */
 function ed25519KeyBlob(): string {
-  const blob = utils.generateKeyPairSync("ed25519").public.split(" ")[1];
-  if (!blob) throw new Error("ssh2 returned no key blob");
-  return blob;
+  const rawKey = Buffer.from(
+    generateKeyPairSync("ed25519").publicKey.export({ format: "jwk" }).x ?? "",
+    "base64url",
+  );
+  const lengthPrefixed = (part: Buffer) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(part.length);
+    return [length, part];
+  };
+  return Buffer.concat([...lengthPrefixed(Buffer.from("ssh-ed25519")), ...lengthPrefixed(rawKey)]).toString(
+    "base64",
+  );
 }
 
 function callbackUrl(instanceId: string, token: string): string {
@@ -167,6 +180,10 @@ describe("buildUserData", () => {
     ["authorizedKey", { authorizedKey: "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ t0ken-value" }],
     [
       "authorizedKey",
+      { authorizedKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAH9By3JpGs6bQLbO/ZnduiJxP1k0BglMaoMPYnO18Zag=" },
+    ],
+    [
+      "authorizedKey",
       { authorizedKey: `ssh-ed25519 ${ed25519KeyBlob()} a\nssh-ed25519 ${ed25519KeyBlob()} b` },
     ],
     ["username", { username: "root" }],
@@ -219,6 +236,22 @@ describe.skipIf(!cloudInit && !inCi)("user-data checked by the real cloud-init",
     const text = buildUserData(input);
     expect((await checkSchema(requireCloudInit(), text)).exitCode).toBe(0);
     expect(await loadAsCloudInit(requireCloudInit(), text)).toEqual(buildCloudConfig(input));
+  });
+
+  test("runcmd's shell script hands prepare-host.sh exactly the built arguments", async () => {
+    const input = trickyInput();
+    const [command = []] = buildCloudConfig(input).runcmd;
+    const script = await runcmdScript(requireCloudInit(), buildUserData(input));
+    // printf in place of the interpreter shows the argument vector the shell would have run.
+    const probe = script.replace("'/bin/bash' ", "'printf' '%s\\n' ");
+    expect(probe).not.toBe(script);
+    const shown = Bun.spawnSync(["/bin/sh", "-c", probe]).stdout.toString();
+    expect(shown).toBe(
+      command
+        .slice(1)
+        .map((arg) => `${arg}\n`)
+        .join(""),
+    );
   });
 
   test("a document with a wrongly typed key is rejected, naming the key", async () => {

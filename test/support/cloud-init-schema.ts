@@ -94,14 +94,31 @@ export function checkSchema(cloudInit: CloudInit, userData: string): Promise<Sch
   });
 }
 
-/** The document as cloud-init reads it (cloudinit.util.load_yaml, i.e. PyYAML safe_load), via JSON. */
-export function loadAsCloudInit(cloudInit: CloudInit, userData: string): Promise<unknown> {
+/** Runs `code` (Python) with the user-data file's path as sys.argv[1] and returns its stdout. */
+function pythonOnUserData(cloudInit: CloudInit, userData: string, code: string): Promise<string> {
   return withUserDataFile(userData, async (path, dir) => {
-    const code =
-      "import json, sys\nfrom cloudinit import util\n" +
-      "print(json.dumps(util.load_yaml(open(sys.argv[1], encoding='utf-8').read())))";
     const run = await runPython(cloudInit, ["-c", code, path], dir);
-    if (run.exitCode !== 0) throw new Error(`cloud-init's YAML loader failed: ${run.stderr}`);
-    return JSON.parse(run.stdout) as unknown;
+    if (run.exitCode !== 0) throw new Error(`cloud-init's python code failed: ${run.stderr}`);
+    return run.stdout;
   });
+}
+
+const LOAD_USER_DATA =
+  "import json, sys\nfrom cloudinit import util\n" +
+  "config = util.load_yaml(open(sys.argv[1], encoding='utf-8').read())\n";
+
+/** The document as cloud-init reads it (cloudinit.util.load_yaml, i.e. PyYAML safe_load), via JSON. */
+export async function loadAsCloudInit(cloudInit: CloudInit, userData: string): Promise<unknown> {
+  return JSON.parse(
+    await pythonOnUserData(cloudInit, userData, `${LOAD_USER_DATA}print(json.dumps(config))`),
+  );
+}
+
+/** The /bin/sh script cloud-init's runcmd module writes for the document (cloudinit.util.shellify). */
+export function runcmdScript(cloudInit: CloudInit, userData: string): Promise<string> {
+  return pythonOnUserData(
+    cloudInit,
+    userData,
+    `${LOAD_USER_DATA}print(util.shellify(config['runcmd']), end='')`,
+  );
 }

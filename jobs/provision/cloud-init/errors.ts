@@ -18,7 +18,8 @@ export class InvalidUserDataInputError extends PermanentError {
   constructor(
     readonly field: string,
     readonly rule: string,
+    options?: { cause?: unknown },
   ) {
-    super(`user-data input ${field} ${rule}`, { code: "user_data_invalid_input" });
+    super(`user-data input ${field} ${rule}`, { code: "user_data_invalid_input", cause: options?.cause });
   }
 }

@@ -3,13 +3,14 @@
  * naming the field and the rule. User-data is readable by anything on the server and stored at Hetzner,
  * so the rules also keep values from smuggling options into git or extra lines into authorized_keys.
  */
+import { parsePinnedHostKey } from "../../remote/host-key.ts";
 import { InvalidUserDataInputError } from "./errors.ts";
 
 /** Fits a Hetzner label value and a URL path segment without escaping. */
 const INSTANCE_ID = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
 /** Debian's default NAME_REGEX for useradd. */
 const USERNAME = /^[a-z][a-z0-9_-]{0,31}$/;
-const ED25519_LINE = /^ssh-ed25519 ([A-Za-z0-9+/]+={0,2})(?: .*)?$/;
+const ED25519_LINE = /^ssh-ed25519 [A-Za-z0-9+/]+={0,2}(?: .*)?$/;
 /** Branch, tag or commit id; no leading "-" (git would read an option) and no "..". */
 const GIT_REF = /^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$/;
 const BUN_VERSION = /^\d{1,4}\.\d{1,4}\.\d{1,4}$/;
@@ -35,21 +36,16 @@ export function checkUsername(value: string): string {
   return value;
 }
 
-/** The wire form of an ed25519 public key: string "ssh-ed25519", then the 32-byte key, each length-prefixed. */
-function isEd25519Blob(base64: string): boolean {
-  const blob = Buffer.from(base64, "base64");
-  return (
-    blob.length === 51 &&
-    blob.readUInt32BE(0) === 11 &&
-    blob.toString("latin1", 4, 15) === "ssh-ed25519" &&
-    blob.readUInt32BE(15) === 32
-  );
-}
-
+/** One line (a newline would smuggle in a second key) holding a well-formed ed25519 key blob. */
 export function checkAuthorizedKey(value: string): string {
-  const match = ED25519_LINE.exec(value);
-  if (!match?.[1] || hasControlCharacter(value) || !isEd25519Blob(match[1]))
-    throw new InvalidUserDataInputError("authorizedKey", "must be one OpenSSH ed25519 public key line");
+  const rule = "must be one OpenSSH ed25519 public key line";
+  if (!ED25519_LINE.test(value) || hasControlCharacter(value))
+    throw new InvalidUserDataInputError("authorizedKey", rule);
+  try {
+    parsePinnedHostKey(value);
+  } catch (error) {
+    throw new InvalidUserDataInputError("authorizedKey", rule, { cause: error });
+  }
   return value;
 }
 
