@@ -176,7 +176,7 @@ describe("timeouts and aborts against a server that never answers", () => {
     expect(err).toBeInstanceOf(HetznerError);
     expect((err as HetznerTimeoutError).code).toBe("request_timeout");
     expect(arrived).toBe(2);
-    expect(performance.now() - started).toBeGreaterThanOrEqual(190);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(180);
     expect(String(err)).not.toContain(token);
   });
 
@@ -191,5 +191,53 @@ describe("timeouts and aborts against a server that never answers", () => {
     controller.abort(reason);
     expect(await call).toBe(reason);
     expect(arrived).toBe(1);
+  });
+});
+
+describe("a server that answers outside the contract", () => {
+  let served = 0;
+  let answer: () => Response = () => new Response(null, { status: 204 });
+  let odd: ReturnType<typeof Bun.serve>;
+  beforeAll(() => {
+    odd = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () => {
+        served += 1;
+        return answer();
+      },
+    });
+  });
+  afterAll(async () => {
+    await odd.stop(true);
+  });
+  const client = () =>
+    createHetznerClient({
+      endpoint: `http://127.0.0.1:${odd.port}/v1`,
+      token,
+      budget: new RateLimitBudget(),
+      retry: { attempts: 3, startingDelayMs: 1, maxDelayMs: 1 },
+    });
+
+  test("a body that does not match the schema is invalid_response, not retried", async () => {
+    served = 0;
+    answer = () => Response.json({ server: { id: "not-a-number" } });
+    const err = await client()
+      .servers.get(1)
+      .catch((e: unknown) => e);
+    expect(isHetznerError(err, "invalid_response")).toBe(true);
+    expect((err as Error).message).toContain("server.id");
+    expect(served).toBe(1);
+  });
+
+  test("a gateway error without Hetzner's envelope is retried and keeps its status", async () => {
+    served = 0;
+    answer = () => new Response("<html>bad gateway</html>", { status: 502 });
+    const err = await client()
+      .servers.get(1)
+      .catch((e: unknown) => e);
+    expect(isHetznerError(err, "http_502")).toBe(true);
+    expect((err as HetznerApiError).status).toBe(502);
+    expect(served).toBe(3);
   });
 });
