@@ -60,8 +60,10 @@ export function createHetznerHttp(settings: HttpSettings): HetznerHttp {
 }
 
 async function sendOnce<T>(settings: HttpSettings, request: HetznerRequest<T>, label: string): Promise<T> {
+  const queued = performance.now();
   const permit = await settings.budget.acquire(request.signal);
   const started = performance.now();
+  const waitedMs = Math.round(started - queued);
   let status: number | null = null;
   let code: string | null = null;
   try {
@@ -74,7 +76,7 @@ async function sendOnce<T>(settings: HttpSettings, request: HetznerRequest<T>, l
   } finally {
     const durationMs = Math.round(performance.now() - started);
     const remaining = settings.budget.remaining();
-    settings.log?.debug({ request: label, status, code, durationMs, remaining }, "hetzner request");
+    settings.log?.debug({ request: label, status, code, waitedMs, durationMs, remaining }, "hetzner request");
   }
 }
 
