@@ -25,7 +25,7 @@ fail() {
 # Decodes the next stdin line into $1; printf is a shell builtin, so the content never reaches an argv.
 next_payload_to() {
   IFS= read -r line || fail "payload ended early"
-  printf '%s' "$line" | base64 -d >"$1" || fail "payload for $1 is not base64"
+  printf '%s' "$line" | base64 -d >"$1" || fail "could not write $1"
 }
 
 for path in "$@"; do

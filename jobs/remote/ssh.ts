@@ -6,6 +6,7 @@
 import { Client, type ClientChannel, type ClientErrorExtensions } from "ssh2";
 import { HostKeyMismatchError, RemoteError } from "./errors.ts";
 import { fingerprintOf, type PinnedHostKey, parsePinnedHostKey, sameHostKey } from "./host-key.ts";
+import { shellQuote } from "./shell-quote.ts";
 
 export interface ConnectPinnedOptions {
   host: string;
@@ -47,7 +48,10 @@ export interface ExecResult {
 export interface RemoteSession {
   /** `host:port`, for messages. */
   readonly where: string;
-  /** Runs one command (one SSH round trip). The command line is visible in `ps`: pass secrets via stdin. */
+  /**
+   * Runs one command (one SSH round trip) under /bin/sh, killed on the machine too once past its deadline.
+   * The command line is visible in `ps` there: pass secrets via stdin.
+   */
   exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
   /** Ends the connection; idempotent. */
   close(): Promise<void>;
@@ -60,6 +64,8 @@ const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
 /** Keepalives notice a half-open connection during long commands (3 missed = dead). */
 const KEEPALIVE_INTERVAL_MS = 10_000;
 const CLOSE_GRACE_MS = 2_000;
+/** Seconds between the remote TERM and KILL of a command past its deadline. */
+const REMOTE_KILL_GRACE_S = 2;
 
 type Ssh2Error = Error & ClientErrorExtensions & { code?: string };
 
@@ -172,6 +178,16 @@ class BoundedOutput {
   }
 }
 
+/**
+ * OpenSSH does not kill a command (without a pty) when its channel closes, and ssh2 cannot send a "signal"
+ * request after stdin's EOF; so coreutils `timeout` bounds the command on the machine itself, a second
+ * after our own deadline, and kills its whole process group.
+ */
+function boundedRemotely(command: string, timeoutMs: number): string {
+  const seconds = Math.ceil(timeoutMs / 1000) + 1;
+  return `exec timeout --kill-after=${REMOTE_KILL_GRACE_S} ${seconds} /bin/sh -c ${shellQuote(command)}`;
+}
+
 class PinnedSession implements RemoteSession {
   private closed = false;
   private lastError: Error | undefined;
@@ -194,13 +210,28 @@ class PinnedSession implements RemoteSession {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.closed) return Promise.reject(this.lost("the connection is closed"));
     return new Promise<ExecResult>((resolve, reject) => {
-      this.client.exec(command, (err, channel) => {
-        if (err) {
-          reject(this.lost("could not open a channel", err));
-          return;
-        }
-        this.runChannel(channel, opts, resolve, reject);
-      });
+      // An abort can land before the channel opens; then the channel is closed as soon as it arrives.
+      let abortedEarly = false;
+      const onEarlyAbort = () => {
+        abortedEarly = true;
+        reject(signal?.reason);
+      };
+      signal?.addEventListener("abort", onEarlyAbort, { once: true });
+      this.client.exec(
+        boundedRemotely(command, opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS),
+        (err, channel) => {
+          signal?.removeEventListener("abort", onEarlyAbort);
+          if (abortedEarly) {
+            if (!err) channel.close();
+            return;
+          }
+          if (err) {
+            reject(this.lost("could not open a channel", err));
+            return;
+          }
+          this.runChannel(channel, opts, resolve, reject);
+        },
+      );
     });
   }
 

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -81,6 +81,40 @@ function freePort(): Promise<number> {
       server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject()));
     });
   });
+}
+
+/** PIDs owned by `uid`: what this test's sessions left running (only this throwaway user's). */
+function processesOf(uid: number): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return new RegExp(`^Uid:\\s+${uid}\\s`, "m").test(readFileSync(`/proc/${pid}/status`, "utf8"));
+      } catch {
+        return false; // exited while we looked
+      }
+    })
+    .map(Number);
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // Already exited: nothing to stop.
+  }
+}
+
+/** userdel refuses while the user has processes: kill this user's leftovers by pid, then retry, bounded. */
+async function deleteUser(name: string, uid: number): Promise<void> {
+  const deadline = Date.now() + START_DEADLINE_MS;
+  for (;;) {
+    for (const pid of processesOf(uid)) killQuietly(pid);
+    const result = spawnSync("userdel", [name], { encoding: "utf8" });
+    if (result.status === 0 || result.stderr.includes("does not exist")) return;
+    if (Date.now() > deadline) throw new Error(`userdel ${name} failed: ${result.stderr}`);
+    await Bun.sleep(20);
+  }
 }
 
 async function createUser(rootDir: string, pathPrefix: string[]): Promise<TestSshUser & { sudoers: string }> {
@@ -169,7 +203,7 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<TestSshd> 
     proc?.kill();
     await proc?.exited;
     proc = null;
-    spawnSync("userdel", [user.name]);
+    await deleteUser(user.name, user.uid);
     await rm(user.sudoers, { force: true });
     await rm(dir, { recursive: true, force: true });
   };

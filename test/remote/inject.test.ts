@@ -1,0 +1,176 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import {
+  CLAUDE_OAUTH_SCOPES,
+  RACHEL8_PATHS,
+  RACHEL8_UNIT_NAME,
+  rachel8Unit,
+  renderCredentials,
+  renderEnv,
+} from "../../jobs/provision/rachel8.ts";
+import { isRemoteError, type RemoteError } from "../../jobs/remote/errors.ts";
+import { injectSecrets, type SecretFile, type UnitFile } from "../../jobs/remote/inject.ts";
+import { sshdTestsEnabled } from "../support/sshd.ts";
+import { type MachineFixture, startMachine } from "./machine-fixture.ts";
+
+const enabled = sshdTestsEnabled(process.env);
+const TOKEN = "7654321098:AAF-fixture_Telegram_Token_0123456789xyz";
+const NEW_TOKEN = "7654321098:AAF-rotated_Telegram_Token_987654321abc";
+const ACCESS = "sk-ant-oat01-fixture-access-token-SECRET-0001";
+const REFRESH = "sk-ant-ort01-fixture-refresh-token-SECRET-0002";
+const SECRETS = [TOKEN, NEW_TOKEN, ACCESS, REFRESH];
+
+describe.skipIf(!enabled)("injectSecrets against a real OpenSSH sshd", () => {
+  let machine: MachineFixture;
+  let home: string;
+  let unit: UnitFile;
+  const secretFiles = (token: string): SecretFile[] => [
+    {
+      path: RACHEL8_PATHS.credentials,
+      content: renderCredentials({
+        accessToken: ACCESS,
+        refreshToken: REFRESH,
+        expiresAt: 1_767_225_600_000,
+        scopes: [...CLAUDE_OAUTH_SCOPES],
+      }),
+    },
+    {
+      path: RACHEL8_PATHS.env,
+      content: renderEnv({
+        telegramBotToken: token,
+        ownerTelegramUserId: 42,
+        sharedFolderPath: join(home, RACHEL8_PATHS.sharedDir),
+        nodeEnv: "production",
+        logLevel: "info",
+      }),
+    },
+  ];
+  const inHome = (path: string) => join(home, path);
+
+  beforeAll(async () => {
+    machine = await startMachine();
+    home = machine.sshd.user.home;
+    const text = rachel8Unit({ user: machine.sshd.user.name, home });
+    unit = { name: RACHEL8_UNIT_NAME, text, dir: machine.systemd.unitDir };
+  });
+
+  afterAll(async () => {
+    await machine?.close();
+  });
+
+  test("first run: files 0600 owned by the user, unit 0644 by root, reload+enable+restart in ONE round trip", async () => {
+    const execsBefore = machine.serverExecs();
+    const result = await injectSecrets(machine.session, secretFiles(TOKEN), unit);
+
+    expect(result).toEqual({
+      changedFiles: [RACHEL8_PATHS.credentials, RACHEL8_PATHS.env],
+      unitChanged: true,
+      action: "restarted",
+      roundTrips: 1,
+    });
+    expect(machine.serverExecs() - execsBefore).toBe(1);
+    for (const file of secretFiles(TOKEN)) {
+      expect(readFileSync(inHome(file.path), "utf8")).toBe(file.content);
+      const stat = statSync(inHome(file.path));
+      expect(stat.mode & 0o777).toBe(0o600);
+      expect([stat.uid, stat.gid]).toEqual([machine.sshd.user.uid, machine.sshd.user.gid]);
+    }
+    expect(statSync(inHome(".claude")).mode & 0o777).toBe(0o700);
+    const unitPath = join(machine.systemd.unitDir, RACHEL8_UNIT_NAME);
+    expect(readFileSync(unitPath, "utf8")).toBe(unit.text);
+    expect(statSync(unitPath).mode & 0o777).toBe(0o644);
+    expect(statSync(unitPath).uid).toBe(0);
+    expect(machine.systemd.calls().slice(-3)).toEqual([
+      "daemon-reload",
+      `enable ${RACHEL8_UNIT_NAME}`,
+      `restart ${RACHEL8_UNIT_NAME}`,
+    ]);
+  });
+
+  test("second run with the same content rewrites nothing (same inodes) and only starts the unit", async () => {
+    const paths = [...secretFiles(TOKEN).map((file) => inHome(file.path)), join(unit.dir ?? "", unit.name)];
+    const before = paths.map((path) => [statSync(path).ino, statSync(path).mtimeMs]);
+
+    const result = await injectSecrets(machine.session, secretFiles(TOKEN), unit);
+
+    expect(result).toEqual({ changedFiles: [], unitChanged: false, action: "started", roundTrips: 1 });
+    expect(paths.map((path) => [statSync(path).ino, statSync(path).mtimeMs])).toEqual(before);
+    expect(machine.systemd.calls().slice(-3)).toEqual([
+      "daemon-reload",
+      `enable ${RACHEL8_UNIT_NAME}`,
+      `start ${RACHEL8_UNIT_NAME}`,
+    ]);
+  });
+
+  test("new content is swapped in by rename (new inode, never a partial file) and the unit restarted", async () => {
+    const envPath = inHome(RACHEL8_PATHS.env);
+    const oldContent = readFileSync(envPath, "utf8");
+    const newFiles = secretFiles(NEW_TOKEN);
+    const newContent = newFiles[1]?.content ?? "";
+    const oldInode = statSync(envPath).ino;
+    const seen = new Set<string>();
+    const reader = setInterval(() => seen.add(readFileSync(envPath, "utf8")), 1);
+    seen.add(readFileSync(envPath, "utf8"));
+    const result = await injectSecrets(machine.session, newFiles, unit).finally(() => clearInterval(reader));
+    seen.add(readFileSync(envPath, "utf8"));
+
+    expect(result.changedFiles).toEqual([RACHEL8_PATHS.env]);
+    expect(result.action).toBe("restarted");
+    expect([...seen].every((content) => content === oldContent || content === newContent)).toBe(true);
+    expect(readFileSync(envPath, "utf8")).toBe(newContent);
+    expect(statSync(envPath).ino).not.toBe(oldInode);
+    expect(statSync(envPath).mode & 0o777).toBe(0o600);
+    const leftovers = [inHome("rachel8"), inHome(".claude"), home, unit.dir ?? ""].flatMap((dir) =>
+      readdirSync(dir).filter((name) => name.includes("inject-tmp") || name.includes("restart-pending")),
+    );
+    expect(leftovers).toEqual([]);
+  });
+
+  test("secrets travel only on stdin: never in a command line, never in sshd's log", () => {
+    expect(machine.sent.length).toBeGreaterThan(0);
+    for (const { command, stdin } of machine.sent) {
+      for (const secret of SECRETS) {
+        expect(command).not.toContain(secret);
+        expect(command).not.toContain(Buffer.from(secret).toString("base64").slice(0, 24));
+      }
+      expect(stdin.length).toBeGreaterThan(0);
+    }
+    const log = machine.sshd.log().join("\n");
+    for (const secret of SECRETS) expect(log).not.toContain(secret);
+  });
+
+  test("a remote failure is inject_failed, not retryable, quoting stderr without any secret", async () => {
+    const appDir = inHome(RACHEL8_PATHS.appDir);
+    chmodSync(appDir, 0o500);
+    try {
+      const err = await injectSecrets(machine.session, secretFiles(TOKEN), unit).catch((e: unknown) => e);
+      expect(isRemoteError(err, "inject_failed")).toBe(true);
+      const failure = err as RemoteError;
+      expect(failure.retryable).toBe(false);
+      expect(failure.message).toContain("Permission denied");
+      for (const secret of SECRETS) {
+        expect(failure.message).not.toContain(secret);
+        expect(String(failure.stack)).not.toContain(secret);
+      }
+    } finally {
+      chmodSync(appDir, 0o755);
+    }
+    expect(readdirSync(appDir).filter((name) => name.includes("inject-tmp"))).toEqual([]);
+  });
+
+  test("unsafe paths and unit names are refused before anything is sent", async () => {
+    const sentBefore = machine.sent.length;
+    const attempts = [
+      injectSecrets(machine.session, [{ path: "../escape", content: "x" }], unit),
+      injectSecrets(machine.session, [{ path: "/etc/passwd", content: "x" }], unit),
+      injectSecrets(machine.session, [{ path: "a b", content: "x" }], unit),
+      injectSecrets(machine.session, secretFiles(TOKEN), { ...unit, name: "rachel8; reboot" }),
+    ];
+    for (const attempt of attempts) {
+      const err = await attempt.catch((e: unknown) => e);
+      expect(isRemoteError(err, "invalid_request")).toBe(true);
+    }
+    expect(machine.sent.length).toBe(sentBefore);
+  });
+});

@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createServer, type Server } from "node:net";
+import { utils } from "ssh2";
+import { HostKeyMismatchError, isRemoteError, RemoteError } from "../../jobs/remote/errors.ts";
+import { type ConnectPinnedOptions, connectPinned, type RemoteSession } from "../../jobs/remote/ssh.ts";
+import { sshdTestsEnabled, startSshd, type TestSshd } from "../support/sshd.ts";
+
+const enabled = sshdTestsEnabled(process.env);
+
+describe.skipIf(!enabled)("connectPinned against a real OpenSSH sshd", () => {
+  let sshd: TestSshd;
+  let session: RemoteSession;
+  const options = (): ConnectPinnedOptions => ({
+    host: sshd.host,
+    port: sshd.port,
+    username: sshd.user.name,
+    privateKey: sshd.clientPrivateKey,
+    expectedHostKey: sshd.hostKey,
+    readyTimeoutMs: 10_000,
+  });
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+    session = await connectPinned(options());
+  });
+
+  afterAll(async () => {
+    await session?.close();
+    await sshd?.stop();
+  });
+
+  test("exec passes stdin through and reports exit status and both streams", async () => {
+    const result = await session.exec("tr a-z A-Z; echo oops >&2; exit 3", { stdin: "hello\n" });
+    expect(result).toEqual({ code: 3, signal: null, stdout: "HELLO\n", stderr: "oops\n", truncated: false });
+  });
+
+  test("output beyond maxOutputBytes is dropped, not buffered", async () => {
+    const result = await session.exec("head -c 1000000 /dev/zero | tr '\\0' x", { maxOutputBytes: 1000 });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe("x".repeat(1000));
+    expect(result.truncated).toBe(true);
+  });
+
+  test("a command past its deadline fails with a retryable exec_timeout, and the session stays usable", async () => {
+    const err = await session.exec("sleep 30", { timeoutMs: 200 }).catch((e: unknown) => e);
+    expect(isRemoteError(err, "exec_timeout")).toBe(true);
+    expect((err as RemoteError).retryable).toBe(true);
+    expect((await session.exec("echo still-here")).stdout).toBe("still-here\n");
+  });
+
+  test("an aborted exec rejects with the signal's reason", async () => {
+    const controller = new AbortController();
+    const pending = session.exec("sleep 30", { signal: controller.signal });
+    controller.abort(new Error("shutting down"));
+    await expect(pending).rejects.toThrow("shutting down");
+  });
+
+  test("a different host key is refused before authentication: sshd sees no auth request and no session", async () => {
+    // A fresh sshd, so its whole log belongs to this one connection.
+    const fresh = await startSshd();
+    try {
+      const impostor = utils.generateKeyPairSync("ed25519", { comment: "expected" }).public;
+      const err = await connectPinned({
+        host: fresh.host,
+        port: fresh.port,
+        username: fresh.user.name,
+        privateKey: fresh.clientPrivateKey,
+        expectedHostKey: impostor,
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(HostKeyMismatchError);
+      const mismatch = err as HostKeyMismatchError;
+      expect(mismatch.retryable).toBe(false);
+      expect(mismatch.presentedFingerprint).toMatch(/^SHA256:/);
+      expect(mismatch.presentedFingerprint).not.toBe(mismatch.expectedFingerprint);
+
+      await fresh.waitForLog(/Disconnected from 127\.0\.0\.1 port \d+ \[preauth\]/);
+      expect(fresh.log().some((line) => line.includes("SSH2_MSG_KEXINIT received"))).toBe(true);
+      expect(fresh.log().filter((line) => /userauth|Accepted|Postponed|Starting session/.test(line))).toEqual(
+        [],
+      );
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  test("a key that is not authorized fails as auth_failed, not retryable", async () => {
+    const stranger = utils.generateKeyPairSync("ed25519").private;
+    const err = await connectPinned({ ...options(), privateKey: stranger }).catch((e: unknown) => e);
+    expect(isRemoteError(err, "auth_failed")).toBe(true);
+    expect((err as RemoteError).retryable).toBe(false);
+  });
+
+  test("a malformed expected host key is rejected before any connection", () => {
+    expect(() => connectPinned({ ...options(), expectedHostKey: "ssh-rsa AAAAB3NzaC1yc2E= x" })).toThrow(
+      RemoteError,
+    );
+    expect(() => connectPinned({ ...options(), expectedHostKey: "ssh-ed25519 AAAA" })).toThrow(
+      /well-formed ssh-ed25519/,
+    );
+  });
+});
+
+describe("connectPinned network failures", () => {
+  const key = utils.generateKeyPairSync("ed25519");
+  const base = {
+    host: "127.0.0.1",
+    username: "nobody",
+    privateKey: key.private,
+    expectedHostKey: key.public,
+  };
+  let silent: Server;
+  let silentPort = 0;
+
+  beforeAll(async () => {
+    // Accepts TCP but never speaks SSH: a hung machine.
+    silent = createServer((socket) => socket.resume());
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const address = silent.address();
+    silentPort = typeof address === "object" && address ? address.port : 0;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => silent.close(resolve));
+  });
+
+  test("nothing listening: connection_refused, retryable", async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const address = probe.address();
+    const port = typeof address === "object" && address ? address.port : 0;
+    await new Promise((resolve) => probe.close(resolve));
+    const err = await connectPinned({ ...base, port }).catch((e: unknown) => e);
+    expect(isRemoteError(err, "connection_refused")).toBe(true);
+    expect((err as RemoteError).retryable).toBe(true);
+  });
+
+  test("no handshake within readyTimeoutMs: connect_timeout, retryable", async () => {
+    const err = await connectPinned({ ...base, port: silentPort, readyTimeoutMs: 300 }).catch(
+      (e: unknown) => e,
+    );
+    expect(isRemoteError(err, "connect_timeout")).toBe(true);
+    expect((err as RemoteError).retryable).toBe(true);
+  });
+
+  test("abort while connecting rejects with the signal's reason", async () => {
+    const controller = new AbortController();
+    const pending = connectPinned({ ...base, port: silentPort, signal: controller.signal });
+    controller.abort(new Error("lease lost"));
+    await expect(pending).rejects.toThrow("lease lost");
+  });
+});
