@@ -1,16 +1,13 @@
 /** Validation of POST /servers bodies: names, catalogue references, labels, SSH keys, firewalls, user_data. */
 import {
-  type Datacenter,
   datacenterByName,
   datacenterIn,
-  type Image,
   imageByNameOrId,
-  LOCATIONS,
   locationByName,
-  type ServerTypeSpec,
   serverTypeAvailableIn,
   serverTypeByNameOrId,
 } from "./catalogue.ts";
+import { type Datacenter, type Image, LOCATIONS, type ServerTypeSpec } from "./catalogue-data.ts";
 import { invalidField } from "./errors.ts";
 import type { Firewall } from "./firewalls.ts";
 import { type Labels, parseLabels } from "./labels.ts";

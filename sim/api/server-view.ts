@@ -1,13 +1,7 @@
 /** The server record the simulator keeps and its JSON shape (Hetzner's `server` schema). */
 import type { Machine } from "../machine/types.ts";
-import {
-  type Datacenter,
-  datacenterView,
-  type Image,
-  imageView,
-  type ServerTypeSpec,
-  serverTypeView,
-} from "./catalogue.ts";
+import { datacenterView, imageView, serverTypeView } from "./catalogue.ts";
+import type { Datacenter, Image, ServerTypeSpec } from "./catalogue-data.ts";
 import { firewallsOf } from "./firewalls.ts";
 import type { Labels } from "./labels.ts";
 import type { World } from "./world.ts";
