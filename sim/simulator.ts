@@ -5,18 +5,13 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ActionStore, actionRoutes } from "./api/actions.ts";
-import { catalogueRoutes } from "./api/catalogue.ts";
-import { firewallRoutes } from "./api/firewalls.ts";
-import { handleApiRequest } from "./api/handler.ts";
-import { IpPool } from "./api/ip-pool.ts";
+import { errorBody } from "./api/errors.ts";
+import { type ApiHandlerDeps, handleApiRequest } from "./api/handler.ts";
 import { type RateLimitSettings, TokenBucket } from "./api/rate-limit.ts";
-import { FIRST_SERVER_ID } from "./api/server-lifecycle.ts";
-import { serverRoutes } from "./api/servers.ts";
-import { sshKeyRoutes } from "./api/ssh-keys.ts";
-import { DEFAULT_TIMINGS, type SimTimings, type World } from "./api/world.ts";
+import { apiRoutes } from "./api/routes.ts";
+import { createWorld, DEFAULT_TIMINGS, type SimTimings } from "./api/world.ts";
 import { createClock } from "./clock.ts";
-import { handleControlRequest } from "./control.ts";
+import { type ControlDeps, handleControlRequest } from "./control.ts";
 import { FaultRegistry, type SimFault } from "./faults.ts";
 import { findFreePort } from "./free-port.ts";
 import type { MachineHost, MachineHostOptions } from "./machine/types.ts";
@@ -65,8 +60,19 @@ export type MachineHostFactory = (options: MachineHostOptions) => MachineHost;
 
 const HETZNER_RATE_LIMIT: RateLimitSettings = { capacity: 3600, refillPerSecond: 1 };
 
-/** First ids per resource kind; distinct ranges make a client that mixes up ids fail loudly. */
-const FIRST_IDS = { server: FIRST_SERVER_ID, sshKey: 2_000_001, firewall: 3_000_001 };
+function listen(port: number, api: ApiHandlerDeps, control: ControlDeps) {
+  return Bun.serve({
+    hostname: "127.0.0.1",
+    port,
+    fetch(request) {
+      const { pathname } = new URL(request.url);
+      if (pathname.startsWith("/v1/")) return handleApiRequest(api, request, pathname.slice("/v1".length));
+      if (pathname.startsWith("/_sim/"))
+        return handleControlRequest(control, request, pathname.slice("/_sim".length));
+      return Response.json(errorBody("not_found", `${pathname} is neither /v1 nor /_sim`), { status: 404 });
+    },
+  });
+}
 
 export async function launchSimulator(
   options: SimulatorOptions,
@@ -84,46 +90,17 @@ export async function launchSimulator(
     cloudInitMs: timings.cloudInitMs,
   });
   const faults = new FaultRegistry(machines);
-  const world: World = {
-    clock,
-    timings,
-    actions: new ActionStore(clock),
-    ips: new IpPool(),
-    machines,
-    faults,
-    servers: new Map(),
-    sshKeys: new Map(),
-    firewalls: new Map(),
-    ids: { ...FIRST_IDS },
-    onBackgroundError: (err) => console.error("simulator background work failed", err),
-    pending: new Set(),
-  };
+  const onBackgroundError = (err: unknown) => console.error("simulator background work failed", err);
+  const world = createWorld({ clock, timings, machines, faults, onBackgroundError });
   const token = options.token ?? "sim-token";
   const bucket = new TokenBucket(options.rateLimit ?? HETZNER_RATE_LIMIT);
   const log = new RequestLog();
-  const routes = [
-    ...serverRoutes(world),
-    ...actionRoutes(world.actions),
-    ...sshKeyRoutes(world),
-    ...firewallRoutes(world),
-    ...catalogueRoutes(),
-  ];
-  const apiDeps = { token, routes, bucket, faults, log, now: clock.now };
-  const controlDeps = { machines, faults, log, bucket };
-
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: options.port ?? 0,
-    fetch(request) {
-      const { pathname } = new URL(request.url);
-      if (pathname.startsWith("/v1/")) return handleApiRequest(apiDeps, request, pathname.slice(3));
-      if (pathname.startsWith("/_sim/")) return handleControlRequest(controlDeps, request, pathname.slice(5));
-      return Response.json(
-        { error: { code: "not_found", message: "not found", details: null } },
-        { status: 404 },
-      );
-    },
-  });
+  const routes = apiRoutes(world);
+  const server = listen(
+    options.port ?? 0,
+    { token, routes, bucket, faults, log, now: clock.now },
+    { machines, faults, log, bucket },
+  );
   const baseUrl = `http://127.0.0.1:${server.port}`;
 
   return {

@@ -45,6 +45,6 @@ export function errorBody(code: string, message: string, details: Record<string,
   return { error: { code, message, details } };
 }
 
-export function errorResponse(err: SimApiError, headers: Record<string, string>): Response {
-  return Response.json(errorBody(err.code, err.message, err.details), { status: err.status, headers });
+export function errorResponse(err: SimApiError): Response {
+  return Response.json(errorBody(err.code, err.message, err.details), { status: err.status });
 }

@@ -69,7 +69,7 @@ export async function handleApiRequest(
     const apiError =
       err instanceof SimApiError ? err : new SimApiError(500, "server_error", "internal simulator error");
     if (!(err instanceof SimApiError)) console.error("simulator handler failed", err);
-    response = errorResponse(apiError, {});
+    response = errorResponse(apiError);
   }
   const status = response === DROP ? 0 : response.status;
   deps.log.record({ method: request.method, path: template, status, at: deps.now() });

@@ -10,8 +10,6 @@ import { runInBackground, type World } from "./world.ts";
 
 /** The error code failed actions carry when a fault made them fail. */
 const FAILED = "action_failed";
-/** Hetzner ids for servers start in their own range (see ActionStore). */
-export const FIRST_SERVER_ID = 50_000_001;
 
 export interface CreatedServer {
   server: Server;

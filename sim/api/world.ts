@@ -2,9 +2,9 @@
 import type { SimClock } from "../clock.ts";
 import type { FaultRegistry } from "../faults.ts";
 import type { MachineHost } from "../machine/types.ts";
-import type { ActionStore } from "./actions.ts";
+import { ActionStore } from "./actions.ts";
 import type { Firewall } from "./firewalls.ts";
-import type { IpPool } from "./ip-pool.ts";
+import { IpPool } from "./ip-pool.ts";
 import type { Server } from "./server-view.ts";
 import type { SshKey } from "./ssh-keys.ts";
 
@@ -43,6 +43,31 @@ export interface World {
   onBackgroundError(err: unknown): void;
   /** Background work still running; stop() waits for it. */
   pending: Set<Promise<unknown>>;
+}
+
+/** First ids per resource kind; distinct ranges (as on Hetzner) make a client that mixes up ids fail loudly. */
+const FIRST_IDS = { server: 50_000_001, sshKey: 2_000_001, firewall: 3_000_001 };
+
+export interface WorldDeps {
+  clock: SimClock;
+  timings: SimTimings;
+  machines: MachineHost;
+  faults: FaultRegistry;
+  onBackgroundError(err: unknown): void;
+}
+
+/** An empty world: no servers, keys or firewalls yet. */
+export function createWorld(deps: WorldDeps): World {
+  return {
+    ...deps,
+    actions: new ActionStore(deps.clock),
+    ips: new IpPool(),
+    servers: new Map(),
+    sshKeys: new Map(),
+    firewalls: new Map(),
+    ids: { ...FIRST_IDS },
+    pending: new Set(),
+  };
 }
 
 /** Tracks a background promise so shutdown can wait for it and its failure is reported. */
