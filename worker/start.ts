@@ -1,6 +1,6 @@
 /** startWorker: consumes operation jobs from the broker and runs them through the step runner. */
 import { hostname } from "node:os";
-import { Worker } from "bunqueue/client";
+import { UnrecoverableError, Worker } from "bunqueue/client";
 import type { Config } from "../core/config.ts";
 import type { Logger } from "../core/log.ts";
 import { METRICS_CONTENT_TYPE, type MetricsRegistry } from "../core/metrics.ts";
@@ -65,6 +65,11 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   });
   // Without an 'error' listener a broker outage crashes the process; the client reconnects by itself.
   worker.on("error", (err) => log.warn({ err }, "broker connection error"));
+  // The runner logs every step outcome; this catches what escaped it (database or broker failures).
+  worker.on("failed", (job, err) => {
+    if (!(err instanceof UnrecoverableError))
+      log.error({ err, jobId: job.id }, "job delivery failed; the broker retries it");
+  });
   const metricsServer =
     config.workerMetricsPort > 0
       ? Bun.serve({

@@ -59,6 +59,10 @@ export async function runOperationJob(
   );
   if ("heldUntil" in acquired) {
     deps.metrics.jobFinished(op.operation, "lease_busy");
+    deps.log.info(
+      { instanceId: op.instanceId, jobId: job.id, operation: op.operation },
+      "instance lease busy; job parked",
+    );
     const delayMs = Math.min(Math.max(acquired.heldUntil - deps.now(), 0), deps.leaseBusyDelayMs);
     throw await parkJob(job, payload, { reason: "lease_busy", step: null, until: deps.now() + delayMs });
   }
