@@ -3,12 +3,13 @@ import { JobError } from "../errors.ts";
 
 /**
  * Stable codes. Retryable (a later attempt may succeed): connection_refused, connect_timeout,
- * connection_lost, exec_timeout. Permanent: host_key_mismatch, auth_failed, invalid_host_key,
- * invalid_request, inject_failed, unit_not_active.
+ * connection_lost, exec_timeout. Permanent: host_key_mismatch, handshake_failed, auth_failed,
+ * invalid_host_key, invalid_request, inject_failed, unit_not_active.
  */
 export type RemoteErrorCode =
   | "host_key_mismatch"
   | "invalid_host_key"
+  | "handshake_failed"
   | "connection_refused"
   | "connect_timeout"
   | "connection_lost"

@@ -6,8 +6,8 @@
  */
 import { RemoteError } from "./errors.ts";
 import { scrubSecrets, secretPieces } from "./scrub.ts";
+import type { RemoteSession } from "./session.ts";
 import { shellQuote } from "./shell-quote.ts";
-import type { RemoteSession } from "./ssh.ts";
 
 const SCRIPT = await Bun.file(new URL("./inject.sh", import.meta.url)).text();
 

@@ -6,8 +6,8 @@
 import { sleep } from "../../hetzner/abort.ts";
 import { UnitNotActiveError } from "./errors.ts";
 import { scrubSecrets } from "./scrub.ts";
+import type { RemoteSession } from "./session.ts";
 import { shellQuote } from "./shell-quote.ts";
-import type { RemoteSession } from "./ssh.ts";
 
 export interface VerifyActiveOptions {
   /** How long the unit must stay active, in ms; default 5000. */

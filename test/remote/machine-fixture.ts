@@ -6,7 +6,8 @@
  */
 import { chown, mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { connectPinned, type ExecOptions, type RemoteSession } from "../../jobs/remote/ssh.ts";
+import type { ExecOptions, RemoteSession } from "../../jobs/remote/session.ts";
+import { connectPinned } from "../../jobs/remote/ssh.ts";
 import { startSshd, type TestSshd } from "../support/sshd.ts";
 import { createFakeSystemd, type FakeSystemd } from "./fake-systemd.ts";
 

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createServer, type Server } from "node:net";
 import { utils } from "ssh2";
 import { HostKeyMismatchError, isRemoteError, RemoteError } from "../../jobs/remote/errors.ts";
-import { type ConnectPinnedOptions, connectPinned, type RemoteSession } from "../../jobs/remote/ssh.ts";
+import type { RemoteSession } from "../../jobs/remote/session.ts";
+import { type ConnectPinnedOptions, connectPinned } from "../../jobs/remote/ssh.ts";
 import { sshdTestsEnabled, startSshd, type TestSshd } from "../support/sshd.ts";
 
 const enabled = sshdTestsEnabled(process.env);
@@ -48,6 +49,14 @@ describe.skipIf(!enabled)("connectPinned against a real OpenSSH sshd", () => {
     expect((await session.exec("echo still-here")).stdout).toBe("still-here\n");
   });
 
+  test("a command past its deadline is also killed on the machine (OpenSSH would leave it running)", async () => {
+    await session.exec("sleep 31", { timeoutMs: 200 }).catch(() => undefined);
+    const deadline = Date.now() + 15_000;
+    const stillRunning = async () => (await session.exec("pgrep -u \"$(id -u)\" -f 'slee[p] 31'")).code === 0;
+    while ((await stillRunning()) && Date.now() < deadline) await Bun.sleep(100);
+    expect(await stillRunning()).toBe(false);
+  }, 20_000);
+
   test("an aborted exec rejects with the signal's reason", async () => {
     const controller = new AbortController();
     const pending = session.exec("sleep 30", { signal: controller.signal });
@@ -80,6 +89,23 @@ describe.skipIf(!enabled)("connectPinned against a real OpenSSH sshd", () => {
       );
     } finally {
       await fresh.stop();
+    }
+  });
+
+  test("a server with no ssh-ed25519 host key at all is refused as a host key mismatch", async () => {
+    const rsaOnly = await startSshd({ hostKeyType: "rsa" });
+    try {
+      const err = await connectPinned({
+        host: rsaOnly.host,
+        port: rsaOnly.port,
+        username: rsaOnly.user.name,
+        privateKey: rsaOnly.clientPrivateKey,
+        expectedHostKey: sshd.hostKey,
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(HostKeyMismatchError);
+      expect((err as HostKeyMismatchError).presentedFingerprint).toBeNull();
+    } finally {
+      await rsaOnly.stop();
     }
   });
 

@@ -30,7 +30,7 @@ export interface TestSshd {
   host: string;
   port: number;
   user: TestSshUser;
-  /** OpenSSH public line of the server's host key (`ssh-ed25519 AAAA… test-sshd`). */
+  /** OpenSSH public line of the server's host key (`ssh-ed25519 AAAA… test-sshd` by default). */
   hostKey: string;
   /** OpenSSH private key whose public half is in the user's authorized_keys. */
   clientPrivateKey: string;
@@ -45,6 +45,8 @@ export interface TestSshd {
 }
 
 export interface StartSshdOptions {
+  /** The server's only host key type; default "ed25519" (what cloud-init reports and we pin). */
+  hostKeyType?: "ed25519" | "rsa";
   /** Directories put before the system PATH in the user's sessions and under sudo (e.g. tool shims). */
   pathPrefix?: string[];
 }
@@ -141,7 +143,7 @@ function sshdConfig(dir: string, port: number, user: string, pathPrefix: string[
   return [
     `Port ${port}`,
     "ListenAddress 127.0.0.1",
-    `HostKey ${join(dir, "host_ed25519")}`,
+    `HostKey ${join(dir, "host_key")}`,
     `PidFile ${join(dir, "sshd.pid")}`,
     "UsePAM no",
     `AllowUsers ${user}`,
@@ -208,9 +210,12 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<TestSshd> 
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    const hostKeys = utils.generateKeyPairSync("ed25519", { comment: "test-sshd" });
+    const hostKeys =
+      opts.hostKeyType === "rsa"
+        ? utils.generateKeyPairSync("rsa", { bits: 2048, comment: "test-sshd" })
+        : utils.generateKeyPairSync("ed25519", { comment: "test-sshd" });
     const clientKeys = utils.generateKeyPairSync("ed25519", { comment: user.name });
-    await writeFile(join(dir, "host_ed25519"), hostKeys.private, { mode: 0o600 });
+    await writeFile(join(dir, "host_key"), hostKeys.private, { mode: 0o600 });
     const authorizedKeys = join(user.home, ".ssh/authorized_keys");
     await writeFile(authorizedKeys, `${clientKeys.public}\n`, { mode: 0o600 });
     await chown(authorizedKeys, user.uid, user.gid);
