@@ -25,7 +25,7 @@ function numberFlag(
 
 const isPort = (n: number) => Number.isInteger(n) && n >= 0 && n <= 65535;
 
-export function parseCliOptions(argv: string[]): SimulatorOptions {
+function parseCliOptions(argv: string[]): SimulatorOptions {
   let values: Record<string, string | undefined>;
   try {
     ({ values } = parseArgs({
