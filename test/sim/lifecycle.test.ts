@@ -5,10 +5,10 @@ import { call, serverBody, waitFor, waitForGone, waitForStatus } from "./helpers
 describe("server lifecycle", () => {
   let sim: Simulator;
   beforeAll(async () => {
-    // Create takes 600 ms and delete 500 ms real time, so "locked" and "initializing" are observable on a loaded machine.
+    // Create takes 600 ms and delete 1 s real time, so "locked" and "initializing" are observable on a loaded machine.
     sim = await startSimulator({
       timeScale: 0.1,
-      timings: { createServerMs: 6_000, startServerMs: 500, deleteServerMs: 5_000, cloudInitMs: 100 },
+      timings: { createServerMs: 6_000, startServerMs: 500, deleteServerMs: 10_000, cloudInitMs: 100 },
     });
   });
   afterAll(() => sim.stop());
