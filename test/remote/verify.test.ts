@@ -50,7 +50,7 @@ describe.skipIf(!enabled)("verifyActive (real sshd, systemd stand-in)", () => {
   test("an app that stays up passes after being active at every check for the settle period", async () => {
     await injectSecrets(machine.session, [envFile(goodEnv())], unit);
     const result = await verifyActive(machine.session, RACHEL8_UNIT_NAME, { settleMs: 1_000, pollMs: 200 });
-    expect(result.checks).toBeGreaterThanOrEqual(5);
+    expect(result.checks).toBeGreaterThanOrEqual(2);
     expect(result.activeForMs).toBeGreaterThanOrEqual(1_000);
   });
 

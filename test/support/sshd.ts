@@ -68,10 +68,17 @@ export function sshdTestsEnabled(env: Readonly<Record<string, string | undefined
   return false;
 }
 
-function run(argv: string[], input?: string): string {
-  const result = spawnSync(argv[0] ?? "", argv.slice(1), { input, encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`${argv.join(" ")} failed: ${result.stderr || result.error}`);
-  return result.stdout;
+/** Runs a setup command; shadow-utils tools fail on a held /etc/passwd lock (a concurrent useradd), so retry those. */
+async function run(argv: string[]): Promise<string> {
+  const deadline = Date.now() + START_DEADLINE_MS;
+  for (;;) {
+    const result = spawnSync(argv[0] ?? "", argv.slice(1), { encoding: "utf8" });
+    if (result.status === 0) return result.stdout;
+    if (!/lock/i.test(result.stderr) || Date.now() > deadline) {
+      throw new Error(`${argv.join(" ")} failed: ${result.stderr || result.error}`);
+    }
+    await Bun.sleep(50);
+  }
 }
 
 function freePort(): Promise<number> {
@@ -114,6 +121,7 @@ async function deleteUser(name: string, uid: number): Promise<void> {
     for (const pid of processesOf(uid)) killQuietly(pid);
     const result = spawnSync("userdel", [name], { encoding: "utf8" });
     if (result.status === 0 || result.stderr.includes("does not exist")) return;
+    // Busy (leftover processes still exiting) or a concurrent lock on /etc/passwd: both pass; retry.
     if (Date.now() > deadline) throw new Error(`userdel ${name} failed: ${result.stderr}`);
     await Bun.sleep(20);
   }
@@ -122,11 +130,20 @@ async function deleteUser(name: string, uid: number): Promise<void> {
 async function createUser(rootDir: string, pathPrefix: string[]): Promise<TestSshUser & { sudoers: string }> {
   const name = `rtest-${randomBytes(4).toString("hex")}`;
   const home = join(rootDir, "home");
-  run(["useradd", "--no-create-home", "--home-dir", home, "--shell", "/bin/bash", "--user-group", name]);
+  await run([
+    "useradd",
+    "--no-create-home",
+    "--home-dir",
+    home,
+    "--shell",
+    "/bin/bash",
+    "--user-group",
+    name,
+  ]);
   // With UsePAM no, sshd refuses a locked account ("!" password); "*" is unlocked but has no password.
-  run(["usermod", "-p", "*", name]);
-  const uid = Number(run(["id", "-u", name]).trim());
-  const gid = Number(run(["id", "-g", name]).trim());
+  await run(["usermod", "-p", "*", name]);
+  const uid = Number((await run(["id", "-u", name])).trim());
+  const gid = Number((await run(["id", "-g", name])).trim());
   await mkdir(join(home, ".ssh"), { recursive: true, mode: 0o700 });
   await chown(home, uid, gid);
   await chmod(home, 0o700);
@@ -135,7 +152,7 @@ async function createUser(rootDir: string, pathPrefix: string[]): Promise<TestSs
   const securePath =
     pathPrefix.length > 0 ? `Defaults:${name} secure_path="${[...pathPrefix, BASE_PATH].join(":")}"\n` : "";
   await writeFile(sudoers, `${name} ALL=(ALL) NOPASSWD:ALL\n${securePath}`, { mode: 0o440 });
-  run(["visudo", "-c", "-f", sudoers]);
+  await run(["visudo", "-c", "-f", sudoers]);
   return { name, uid, gid, home, sudoers };
 }
 
