@@ -1,0 +1,128 @@
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { eq } from "drizzle-orm";
+import { instances } from "../../db/schema.ts";
+import { PermanentError } from "../../jobs/errors.ts";
+import type { JobDefinition } from "../../jobs/step.ts";
+import { type Runtime, startRuntime } from "./harness.ts";
+import { quickRetry, recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
+
+// Each test spawns a broker and waits on real jobs; give a loaded 2-core machine room.
+setDefaultTimeout(30_000);
+
+let runtime: Runtime;
+beforeEach(async () => {
+  runtime = await startRuntime();
+});
+afterEach(async () => {
+  await runtime.dispose();
+});
+
+describe("final failure: compensation and re-run", () => {
+  test("compensations of the succeeded steps run in reverse order and are recorded", async () => {
+    const events: string[] = [];
+    const job: JobDefinition = {
+      name: "demo",
+      steps: [
+        recordingStep(events, "a", { compensate: true }),
+        recordingStep(events, "b"),
+        recordingStep(events, "c", { compensate: true }),
+        recordingStep(events, "d", {
+          compensate: true,
+          body: async () => {
+            throw new PermanentError("no capacity", { code: "resource_unavailable" });
+          },
+        }),
+      ],
+    };
+    await runtime.startWorker([job]);
+    const { jobId } = await runtime.queue.enqueue("demo", "inst-saga");
+    await waitForOperation(runtime.db, jobId, "failed");
+    // d failed, so only c and a (which have compensations) are undone, newest first.
+    expect(events).toEqual(["run:a", "run:b", "run:c", "run:d", "undo:c", "undo:a"]);
+    const compensations = stepRunsOf(runtime.db, jobId).filter((row) => row.kind === "compensate");
+    expect(compensations.map((row) => [row.step, row.status])).toEqual([
+      ["c", "succeeded"],
+      ["a", "succeeded"],
+    ]);
+  });
+
+  test("a failing compensation is retried a bounded number of times, logged, and the rollback goes on", async () => {
+    const events: string[] = [];
+    const stuck = {
+      ...recordingStep(events, "stuck", { retry: quickRetry(5) }),
+      compensate: async () => {
+        events.push("undo:stuck");
+        throw new Error("delete refused");
+      },
+    };
+    const job: JobDefinition = {
+      name: "demo",
+      steps: [
+        recordingStep(events, "a", { compensate: true }),
+        stuck,
+        recordingStep(events, "fails", {
+          body: async () => {
+            throw new PermanentError("boom");
+          },
+        }),
+      ],
+    };
+    await runtime.startWorker([job]);
+    const { jobId } = await runtime.queue.enqueue("demo", "inst-stuck");
+    await waitForOperation(runtime.db, jobId, "failed");
+    expect(events).toEqual([
+      "run:a",
+      "run:stuck",
+      "run:fails",
+      "undo:stuck",
+      "undo:stuck",
+      "undo:stuck",
+      "undo:a",
+    ]);
+    const errors = runtime.logs.filter((line) => line.msg.startsWith("compensation failed"));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ step: "stuck", compensation: true });
+  });
+
+  test("retry() re-runs a failed operation from its failed step; a compensated step runs again", async () => {
+    const events: string[] = [];
+    let failNext = true;
+    const job: JobDefinition = {
+      name: "demo",
+      steps: [
+        recordingStep(events, "kept"),
+        recordingStep(events, "undone", { compensate: true }),
+        recordingStep(events, "flaky", {
+          body: async () => {
+            if (failNext) {
+              failNext = false;
+              throw new PermanentError("quota exceeded", { code: "resource_limit_exceeded" });
+            }
+            return null;
+          },
+        }),
+        recordingStep(events, "last"),
+      ],
+    };
+    await runtime.startWorker([job]);
+    const { jobId } = await runtime.queue.enqueue("demo", "inst-retry");
+    await waitForOperation(runtime.db, jobId, "failed");
+    expect(events).toEqual(["run:kept", "run:undone", "run:flaky", "undo:undone"]);
+
+    const { jobId: retried } = await runtime.queue.retry("inst-retry", "demo");
+    expect(retried).toBe(jobId);
+    const op = await waitForOperation(runtime.db, jobId, "succeeded");
+    expect(op.run).toBe(2);
+    expect(events.slice(4)).toEqual(["run:undone", "run:flaky", "run:last"]);
+    const instance = runtime.db.select().from(instances).where(eq(instances.id, "inst-retry")).get();
+    expect(instance).toMatchObject({ status: "ready", errorStep: null, errorCode: null });
+  });
+
+  test("retry() refuses when there is no failed operation to re-run", async () => {
+    await runtime.startWorker([{ name: "demo", steps: [recordingStep([], "a")] }]);
+    await expect(runtime.queue.retry("inst-none", "demo")).rejects.toThrow("no demo operation");
+    const { jobId } = await runtime.queue.enqueue("demo", "inst-done");
+    await waitForOperation(runtime.db, jobId, "succeeded");
+    await expect(runtime.queue.retry("inst-done", "demo")).rejects.toThrow("nothing to re-run");
+  });
+});

@@ -1,0 +1,115 @@
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { eq } from "drizzle-orm";
+import { signals } from "../../db/schema.ts";
+import type { JobDefinition } from "../../jobs/step.ts";
+import { type Runtime, startRuntime } from "./harness.ts";
+import { recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
+
+// Each test spawns a broker and waits on real jobs; give a loaded 2-core machine room.
+setDefaultTimeout(30_000);
+
+let runtime: Runtime;
+beforeEach(async () => {
+  runtime = await startRuntime();
+});
+afterEach(async () => {
+  await runtime.dispose();
+});
+
+describe("durable wait", () => {
+  test("a parked wait is resumed by a signal within milliseconds and gets the signal's data", async () => {
+    const events: string[] = [];
+    let resumedAt = 0;
+    const job: JobDefinition = {
+      name: "demo",
+      steps: [
+        recordingStep(events, "create"),
+        recordingStep(events, "await-boot", {
+          body: async (ctx) => {
+            const data = await ctx.waitFor("cloud-init-done", { timeoutMs: 60_000 });
+            resumedAt = performance.now();
+            return data;
+          },
+        }),
+        recordingStep(events, "verify"),
+      ],
+    };
+    await runtime.startWorker([job]);
+    const { jobId } = await runtime.queue.enqueue("demo", "inst-wait");
+    const parked = await waitForOperation(runtime.db, jobId, "parked");
+    expect(parked.waitSignal).toBe("cloud-init-done");
+    const signalledAt = performance.now();
+    await runtime.queue.signal("inst-wait", "cloud-init-done", { bootSeconds: 42 });
+    await waitForOperation(runtime.db, jobId, "succeeded");
+    const latencyMs = resumedAt - signalledAt;
+    console.log(`signal-to-resume latency: ${latencyMs.toFixed(1)} ms`);
+    expect(latencyMs).toBeGreaterThan(0);
+    expect(events).toEqual(["run:create", "run:await-boot", "run:await-boot", "run:verify"]);
+    const wait = stepRunsOf(runtime.db, jobId).filter((row) => row.step === "await-boot");
+    // The wait and its resumption are one attempt.
+    expect(wait.map((row) => [row.attempt, row.status])).toEqual([[1, "succeeded"]]);
+    expect(JSON.parse(wait[0]?.output ?? "null")).toEqual({ bootSeconds: 42 });
+    const signal = runtime.db.select().from(signals).where(eq(signals.instanceId, "inst-wait")).get();
+    expect(signal?.consumedAt).toBeGreaterThan(0);
+  });
+
+  test("a wait whose deadline passes fails the operation with wait_timeout naming the signal", async () => {
+    const events: string[] = [];
+    const job: JobDefinition = {
+      name: "demo",
+      steps: [
+        recordingStep(events, "await-boot", {
+          body: (ctx) => ctx.waitFor("cloud-init-done", { timeoutMs: 300 }),
+        }),
+      ],
+    };
+    await runtime.startWorker([job]);
+    const { jobId } = await runtime.queue.enqueue("demo", "inst-deadline");
+    const op = await waitForOperation(runtime.db, jobId, "failed");
+    expect(op.errorCode).toBe("wait_timeout");
+    expect(op.errorMessage).toContain('"cloud-init-done"');
+    expect(events).toEqual(["run:await-boot", "run:await-boot"]);
+  });
+
+  test("a signal that arrived before the wait is returned at once", async () => {
+    const job: JobDefinition = {
+      name: "demo",
+      steps: [
+        recordingStep([], "await-boot", { body: (ctx) => ctx.waitFor("ready", { timeoutMs: 60_000 }) }),
+      ],
+    };
+    const { jobId } = await runtime.queue.enqueue("demo", "inst-early");
+    await runtime.queue.signal("inst-early", "ready", { early: true });
+    await runtime.startWorker([job]);
+    await waitForOperation(runtime.db, jobId, "succeeded");
+    expect(stepRunsOf(runtime.db, jobId).map((row) => row.status)).toEqual(["succeeded"]);
+  });
+
+  test("a signal landing between the check and the park is not lost: the runner re-checks and resumes", async () => {
+    const events: string[] = [];
+    const job: JobDefinition = {
+      name: "demo",
+      steps: [
+        recordingStep(events, "await-boot", {
+          body: async (ctx) => {
+            try {
+              return await ctx.waitFor("ready", { timeoutMs: 60_000 });
+            } catch (parking) {
+              // The signal lands after the check found nothing and before the job is parked.
+              if (events.length === 1) await runtime.queue.signal("inst-race", "ready", { raced: true });
+              throw parking;
+            }
+          },
+        }),
+      ],
+    };
+    await runtime.startWorker([job]);
+    const { jobId } = await runtime.queue.enqueue("demo", "inst-race");
+    await waitForOperation(runtime.db, jobId, "succeeded", 5000);
+    expect(events).toEqual(["run:await-boot", "run:await-boot"]);
+  });
+
+  test("signalling an unknown instance is refused", async () => {
+    await expect(runtime.queue.signal("nobody", "ready", {})).rejects.toThrow("unknown instance");
+  });
+});

@@ -1,0 +1,77 @@
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { Queue } from "bunqueue/client";
+import { eq } from "drizzle-orm";
+import { operations } from "../../db/schema.ts";
+import { operationsQueueName } from "../../jobs/payload.ts";
+import { connectJobQueue } from "../../jobs/queue.ts";
+import { type Runtime, startRuntime } from "./harness.ts";
+import { recordingStep, waitForOperation } from "./steps.ts";
+
+// Each test spawns a broker and waits on real jobs; give a loaded 2-core machine room.
+setDefaultTimeout(30_000);
+
+let runtime: Runtime;
+beforeEach(async () => {
+  runtime = await startRuntime();
+});
+afterEach(async () => {
+  await runtime.dispose();
+});
+
+function brokerQueue() {
+  const { brokerHost: host, brokerPort: port, brokerToken: token } = runtime.config;
+  return new Queue(operationsQueueName, { connection: { host, port, token } });
+}
+
+describe("enqueue", () => {
+  test("a duplicate enqueue returns the existing operation and adds no second job", async () => {
+    const first = await runtime.queue.enqueue("demo", "inst-dup");
+    const again = await runtime.queue.enqueue("demo", "inst-dup");
+    expect(first).toEqual({ jobId: "demo:inst-dup:1", created: true });
+    expect(again).toEqual({ jobId: "demo:inst-dup:1", created: false });
+    const broker = brokerQueue();
+    try {
+      const waiting = await broker.getWaitingAsync();
+      expect(waiting.map((job) => job.id)).toEqual(["demo:inst-dup:1"]);
+      expect(waiting[0]?.data).toEqual({
+        operationId: "demo:inst-dup:1",
+        instanceId: "inst-dup",
+        operation: "demo",
+      });
+    } finally {
+      await broker.disconnect();
+    }
+  });
+
+  test("enqueue after a completed operation creates a new operation with the next id", async () => {
+    const events: string[] = [];
+    await runtime.startWorker([{ name: "demo", steps: [recordingStep(events, "a")] }]);
+    const first = await runtime.queue.enqueue("demo", "inst-again");
+    await waitForOperation(runtime.db, first.jobId, "succeeded");
+    const second = await runtime.queue.enqueue("demo", "inst-again");
+    expect(second).toEqual({ jobId: "demo:inst-again:2", created: true });
+    await waitForOperation(runtime.db, second.jobId, "succeeded");
+    expect(events).toEqual(["run:a", "run:a"]);
+    const rows = runtime.db.select().from(operations).where(eq(operations.instanceId, "inst-again")).all();
+    expect(rows.map((row) => [row.seq, row.status])).toEqual([
+      [1, "succeeded"],
+      [2, "succeeded"],
+    ]);
+  });
+
+  test("ping answers true with the broker up and false, within its bound, with no broker", async () => {
+    expect(await runtime.queue.ping()).toBe(true);
+    const nowhere = connectJobQueue({
+      host: "127.0.0.1",
+      port: 9,
+      token: "wrong",
+      db: runtime.db,
+      pingTimeoutMs: 300,
+      commandTimeoutMs: 300,
+    });
+    const started = performance.now();
+    expect(await nowhere.ping()).toBe(false);
+    expect(performance.now() - started).toBeLessThan(2000);
+    await nowhere.close();
+  });
+});

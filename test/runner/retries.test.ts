@@ -1,0 +1,160 @@
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { eq } from "drizzle-orm";
+import { pollUntil } from "../../cli/wait.ts";
+import { instances } from "../../db/schema.ts";
+import { PermanentError } from "../../jobs/errors.ts";
+import { type Runtime, startRuntime } from "./harness.ts";
+import { gate, quickRetry, recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
+
+// Each test spawns a broker and waits on real jobs; give a loaded 2-core machine room.
+setDefaultTimeout(30_000);
+
+let runtime: Runtime;
+beforeEach(async () => {
+  runtime = await startRuntime();
+});
+afterEach(async () => {
+  await runtime.dispose();
+});
+
+class FlakyError extends Error {
+  readonly code = "flaky";
+}
+
+describe("retries per step policy", () => {
+  test("a transient error is retried with the failed attempts recorded, then the step succeeds", async () => {
+    const events: string[] = [];
+    let calls = 0;
+    const flaky = recordingStep(events, "flaky", {
+      retry: quickRetry(3),
+      body: async () => {
+        calls += 1;
+        if (calls < 3) throw new FlakyError(`try ${calls}`);
+        return { ok: true };
+      },
+    });
+    await runtime.startWorker([{ name: "demo", steps: [recordingStep(events, "first"), flaky] }]);
+    const { jobId } = await runtime.queue.enqueue("demo", "inst-flaky");
+    await waitForOperation(runtime.db, jobId, "succeeded");
+    expect(events).toEqual(["run:first", "run:flaky", "run:flaky", "run:flaky"]);
+    const rows = stepRunsOf(runtime.db, jobId).filter((row) => row.step === "flaky");
+    expect(rows.map((row) => [row.attempt, row.status, row.errorCode])).toEqual([
+      [1, "failed", "flaky"],
+      [2, "failed", "flaky"],
+      [3, "succeeded", null],
+    ]);
+  });
+
+  test("a permanent error stops at once although attempts are left; the instance is failed with step, code, message", async () => {
+    const events: string[] = [];
+    const broken = recordingStep(events, "broken", {
+      retry: quickRetry(5),
+      body: async () => {
+        throw new PermanentError("server type does not exist", { code: "invalid_input" });
+      },
+    });
+    await runtime.startWorker([{ name: "demo", steps: [broken, recordingStep(events, "never")] }]);
+    const { jobId } = await runtime.queue.enqueue("demo", "inst-perm");
+    const op = await waitForOperation(runtime.db, jobId, "failed");
+    expect(events).toEqual(["run:broken"]);
+    expect(op).toMatchObject({ errorStep: "broken", errorCode: "invalid_input" });
+    const instance = runtime.db.select().from(instances).where(eq(instances.id, "inst-perm")).get();
+    expect(instance).toMatchObject({
+      status: "failed",
+      errorStep: "broken",
+      errorCode: "invalid_input",
+      errorMessage: "server type does not exist",
+    });
+    await pollUntil(async () => (await runtime.queue.ping()) && (await jobState(jobId)) === "failed", {
+      timeoutMs: 5000,
+      description: "the broker job to be failed",
+    });
+  });
+
+  test("a step whose policy marks an error permanent is not retried; exhausted attempts fail the operation", async () => {
+    const events: string[] = [];
+    const step = recordingStep(events, "limited", {
+      retry: { ...quickRetry(2), isPermanent: (err) => err instanceof Error && err.message === "fatal" },
+      body: async () => {
+        throw new FlakyError("still down");
+      },
+    });
+    await runtime.startWorker([{ name: "demo", steps: [step] }]);
+    const { jobId } = await runtime.queue.enqueue("demo", "inst-exhaust");
+    const op = await waitForOperation(runtime.db, jobId, "failed");
+    expect(events).toEqual(["run:limited", "run:limited"]);
+    expect(op.errorCode).toBe("flaky");
+  });
+
+  test("a job backing off holds no worker slot: another job runs meanwhile on a one-slot worker", async () => {
+    const events: string[] = [];
+    let calls = 0;
+    const slow = recordingStep(events, "backoff", {
+      retry: { attempts: 2, initialDelayMs: 1500, maxDelayMs: 1500 },
+      body: async () => {
+        calls += 1;
+        if (calls === 1) throw new FlakyError("first try fails");
+        return null;
+      },
+    });
+    await runtime.startWorker(
+      [
+        { name: "backoff", steps: [slow] },
+        { name: "other", steps: [recordingStep(events, "other")] },
+      ],
+      { workerConcurrency: 1 },
+    );
+    const first = await runtime.queue.enqueue("backoff", "inst-a");
+    // Wait until the first job is parked (backing off), then give the single slot other work.
+    await waitForOperation(runtime.db, first.jobId, "parked");
+    const second = await runtime.queue.enqueue("other", "inst-b");
+    await waitForOperation(runtime.db, second.jobId, "succeeded");
+    const firstOp = runtime.db.select().from(instances).where(eq(instances.id, "inst-a")).get();
+    expect(events.slice(0, 2)).toEqual(["run:backoff", "run:other"]);
+    expect(firstOp?.leaseOwner).toBeNull();
+    await waitForOperation(runtime.db, first.jobId, "succeeded");
+  });
+
+  test("a step past its timeout is aborted and retried as a transient StepTimeoutError", async () => {
+    const events: string[] = [];
+    const release = gate();
+    let calls = 0;
+    const hang = recordingStep(events, "hang", {
+      retry: quickRetry(2),
+      timeoutMs: 200,
+      body: async (ctx) => {
+        calls += 1;
+        if (calls === 1) {
+          ctx.signal.addEventListener("abort", () => release.open());
+          await release.opened;
+          throw ctx.signal.reason;
+        }
+        return null;
+      },
+    });
+    await runtime.startWorker([{ name: "demo", steps: [hang] }]);
+    const { jobId } = await runtime.queue.enqueue("demo", "inst-timeout");
+    await waitForOperation(runtime.db, jobId, "succeeded");
+    const rows = stepRunsOf(runtime.db, jobId);
+    expect(rows.map((row) => [row.status, row.errorCode])).toEqual([
+      ["failed", "step_timeout"],
+      ["succeeded", null],
+    ]);
+  });
+});
+
+async function jobState(jobId: string): Promise<string> {
+  const { Queue } = await import("bunqueue/client");
+  const queue = new Queue("instance-operations", {
+    connection: {
+      host: runtime.config.brokerHost,
+      port: runtime.config.brokerPort,
+      token: runtime.config.brokerToken,
+    },
+  });
+  try {
+    return await queue.getJobState(jobId);
+  } finally {
+    await queue.disconnect();
+  }
+}
