@@ -52,6 +52,8 @@ done
 unit_tmp="$HOME/.$unit_name.inject-tmp"
 temps="$temps $unit_tmp"
 next_payload_to "$unit_tmp"
+# sudo keeps the caller's umask: without this, directories systemctl creates (*.wants/) would be 0700.
+umask 022
 unit_path="$unit_dir/$unit_name"
 if cmp -s "$unit_tmp" "$unit_path" 2>/dev/null; then
   echo "unit-changed 0"
