@@ -90,8 +90,8 @@ export async function launchSimulator(
     cloudInitMs: timings.cloudInitMs,
   });
   const faults = new FaultRegistry(machines);
-  const onBackgroundError = (err: unknown) => console.error("simulator background work failed", err);
-  const world = createWorld({ clock, timings, machines, faults, onBackgroundError });
+  const reportError = (err: unknown) => console.error("simulator:", err);
+  const world = createWorld({ clock, timings, machines, faults, reportError });
   const token = options.token ?? "sim-token";
   const bucket = new TokenBucket(options.rateLimit ?? HETZNER_RATE_LIMIT);
   const log = new RequestLog();

@@ -2,6 +2,7 @@
  * The server lifecycle on the simulator clock: initializing → (create_server) → starting →
  * (start_server) → running, then the fake machine boots; delete → deleting → gone, name and IP freed.
  */
+import type { Machine } from "../machine/types.ts";
 import type { Action } from "./actions.ts";
 import { lockedError, SimApiError } from "./errors.ts";
 import type { CreateServerInput } from "./server-input.ts";
@@ -42,19 +43,11 @@ export async function createServer(world: World, input: CreateServerInput): Prom
   world.servers.set(id, server);
   for (const firewall of input.firewalls) firewall.serverIds.add(id);
   try {
-    server.machine = await world.machines.create({
-      serverId: id,
-      name: server.name,
-      ipv4: server.ipv4,
-      userData: server.userData,
-    });
+    server.machine = await createMachineOnFreeAddress(world, server);
   } catch (err) {
     forget(world, server);
-    throw new SimApiError(
-      500,
-      "server_error",
-      `could not create the machine behind the server: ${String(err)}`,
-    );
+    world.reportError(err);
+    throw new SimApiError(500, "server_error", "could not create the machine behind the server");
   }
   const resources = [{ id, type: "server" }];
   const createMs = world.timings.createServerMs;
@@ -70,6 +63,34 @@ export async function createServer(world: World, input: CreateServerInput): Prom
     : [];
   world.clock.after(createMs, () => finishCreate(world, server, action, nextActions[0]));
   return { server, action, nextActions };
+}
+
+/** Attempts before giving up on finding an address no other process holds on the SSH port. */
+const ADDRESS_ATTEMPTS = 16;
+
+function isAddressInUse(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === "EADDRINUSE";
+}
+
+/**
+ * Creates the server's machine. Another simulator on this host may already listen on the same
+ * address and SSH port; such an address stays reserved (never handed out again) and the server
+ * moves to the next free one, as a cloud skips an address it cannot use.
+ */
+async function createMachineOnFreeAddress(world: World, server: Server): Promise<Machine> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await world.machines.create({
+        serverId: server.id,
+        name: server.name,
+        ipv4: server.ipv4,
+        userData: server.userData,
+      });
+    } catch (err) {
+      if (!isAddressInUse(err) || attempt >= ADDRESS_ATTEMPTS) throw err;
+      server.ipv4 = world.ips.allocate();
+    }
+  }
 }
 
 function finishCreate(world: World, server: Server, create: Action, start: Action | undefined): void {

@@ -39,8 +39,8 @@ export interface World {
   firewalls: Map<number, Firewall>;
   /** Next id per resource kind; each kind has its own range, like Hetzner's. */
   ids: { server: number; sshKey: number; firewall: number };
-  /** Where failures of background work (machine teardown) are reported instead of being lost. */
-  onBackgroundError(err: unknown): void;
+  /** Where failures no request is waiting for (machine teardown, machine creation) are reported. */
+  reportError(err: unknown): void;
   /** Background work still running; stop() waits for it. */
   pending: Set<Promise<unknown>>;
 }
@@ -53,7 +53,7 @@ export interface WorldDeps {
   timings: SimTimings;
   machines: MachineHost;
   faults: FaultRegistry;
-  onBackgroundError(err: unknown): void;
+  reportError(err: unknown): void;
 }
 
 /** An empty world: no servers, keys or firewalls yet. */
@@ -72,7 +72,7 @@ export function createWorld(deps: WorldDeps): World {
 
 /** Tracks a background promise so shutdown can wait for it and its failure is reported. */
 export function runInBackground(world: World, work: Promise<unknown>): void {
-  const tracked = work.catch((err: unknown) => world.onBackgroundError(err));
+  const tracked = work.catch((err: unknown) => world.reportError(err));
   world.pending.add(tracked);
   void tracked.finally(() => world.pending.delete(tracked));
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createServer } from "node:net";
 import { type Simulator, startSimulator } from "../../sim/index.ts";
 import { call, serverBody, waitFor, waitForGone, waitForStatus } from "./helpers.ts";
 
@@ -94,5 +95,23 @@ describe("server lifecycle", () => {
     expect(sim.serverCount()).toBe(before + 1);
     await waitForGone(sim, server.id);
     expect(sim.serverCount()).toBe(before);
+  });
+});
+
+describe("server addresses", () => {
+  test("an address another process holds on the SSH port is skipped and never handed out", async () => {
+    const sim = await startSimulator({ timeScale: 0.001 });
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(sim.sshPort, "127.1.0.1", resolve));
+    try {
+      const first = await call(sim, "POST", "/servers", serverBody("addr-1"));
+      expect(first.status).toBe(201);
+      expect(first.body.server.public_net.ipv4.ip).toBe("127.1.0.2");
+      const second = await call(sim, "POST", "/servers", serverBody("addr-2"));
+      expect(second.body.server.public_net.ipv4.ip).toBe("127.1.0.3");
+    } finally {
+      squatter.close();
+      await sim.stop();
+    }
   });
 });
