@@ -10,7 +10,7 @@ import type { MachineFault, MachineHost } from "./machine/types.ts";
 const times = z.union([z.number().int().positive(), z.literal(Infinity), z.literal("Infinity")]).optional();
 
 /** The control API's body for POST /_sim/faults; `times` may be the string "Infinity" in JSON. */
-export const simFaultSchema = z.discriminatedUnion("kind", [
+const simFaultSchema = z.discriminatedUnion("kind", [
   z.object({
     kind: z.literal("error"),
     method: z.string().optional(),

@@ -23,7 +23,7 @@ export function notFound(what: string): SimApiError {
 }
 
 /** 422 invalid_input naming each bad field, as Hetzner does (`details.fields[{name, messages}]`). */
-export function invalidInput(fields: FieldError[]): SimApiError {
+function invalidInput(fields: FieldError[]): SimApiError {
   const summary = fields.map((f) => `invalid input in field '${f.name}'`).join(", ");
   return new SimApiError(422, "invalid_input", summary, { fields });
 }

@@ -88,7 +88,7 @@ export function firewallsOf(world: World, serverId: number, labels: Labels): Fir
   );
 }
 
-export function firewallView(world: World, fw: Firewall) {
+function firewallView(world: World, fw: Firewall) {
   const servers = [...world.servers.values()];
   return {
     id: fw.id,

@@ -9,7 +9,7 @@ const PER_THIRD_OCTET = 254;
 const PER_SECOND_OCTET = PER_THIRD_OCTET * 256;
 const CAPACITY = PER_SECOND_OCTET * 254;
 
-export function addressAt(index: number): string {
+function addressAt(index: number): string {
   const second = 1 + Math.floor(index / PER_SECOND_OCTET);
   const third = Math.floor(index / PER_THIRD_OCTET) % 256;
   const fourth = 1 + (index % PER_THIRD_OCTET);

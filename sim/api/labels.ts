@@ -16,13 +16,13 @@ const PREFIX = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 const VALUE = /^(|[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])$/;
 const RESERVED_PREFIX = "hetzner.cloud/";
 
-export function isValidLabelKey(key: string): boolean {
+function isValidLabelKey(key: string): boolean {
   const slash = key.lastIndexOf("/");
   if (slash === -1) return NAME.test(key);
   return PREFIX.test(key.slice(0, slash)) && NAME.test(key.slice(slash + 1));
 }
 
-export function isValidLabelValue(value: string): boolean {
+function isValidLabelValue(value: string): boolean {
   return VALUE.test(value);
 }
 

@@ -33,7 +33,7 @@ export interface CreateServerInput {
 const HOSTNAME_LABEL = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
 
 /** RFC 1123 hostname: dot-separated labels of letters, digits and inner hyphens, 253 chars at most. */
-export function isValidServerName(name: string): boolean {
+function isValidServerName(name: string): boolean {
   return name.length <= 253 && name.split(".").every((label) => HOSTNAME_LABEL.test(label));
 }
 
