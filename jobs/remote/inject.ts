@@ -6,7 +6,7 @@
  */
 import { RemoteError } from "./errors.ts";
 import { scrubSecrets, secretPieces } from "./scrub.ts";
-import type { RemoteSession } from "./session.ts";
+import type { ExecResult, RemoteSession } from "./session.ts";
 import { shellQuote } from "./shell-quote.ts";
 
 const SCRIPT = await Bun.file(new URL("./inject.sh", import.meta.url)).text();
@@ -39,8 +39,6 @@ export interface InjectResult {
   unitChanged: boolean;
   /** "restarted" when anything changed (or a previous run was cut off), else "started" (a no-op if running). */
   action: "started" | "restarted";
-  /** SSH round trips (exec calls) spent. */
-  roundTrips: number;
 }
 
 const DEFAULT_UNIT_DIR = "/etc/systemd/system";
@@ -75,7 +73,7 @@ function payload(files: readonly SecretFile[], unit: UnitFile): string {
   return `${lines.join("\n")}\n`;
 }
 
-function parseOutput(stdout: string): Omit<InjectResult, "roundTrips"> | null {
+function parseOutput(stdout: string): InjectResult | null {
   const changedFiles: string[] = [];
   let unitChanged: boolean | undefined;
   let action: InjectResult["action"] | undefined;
@@ -86,6 +84,11 @@ function parseOutput(stdout: string): Omit<InjectResult, "roundTrips"> | null {
     else if (key === "action" && (value === "started" || value === "restarted")) action = value;
   }
   return unitChanged === undefined || action === undefined ? null : { changedFiles, unitChanged, action };
+}
+
+function describeExit(result: ExecResult): string {
+  if (result.code === null) return `died of signal ${result.signal}`;
+  return result.code === 0 ? "printed no result" : `exited ${result.code}`;
 }
 
 /**
@@ -112,11 +115,11 @@ export async function injectSecrets(
   if (parsed === null) {
     const secrets = files.flatMap((file) => [file.content, ...secretPieces(file.content)]);
     const stderr = scrubSecrets(result.stderr.trim().slice(-STDERR_TAIL_CHARS), secrets);
-    const status = result.code === null ? `died of signal ${result.signal}` : `exited ${result.code}`;
+    const status = describeExit(result);
     throw new RemoteError(
       "inject_failed",
       `${session.where}: secret injection ${status}: ${stderr || "no stderr"}`,
     );
   }
-  return { ...parsed, roundTrips: 1 };
+  return parsed;
 }

@@ -107,21 +107,25 @@ export class PinnedSession implements RemoteSession {
         reject(signal?.reason);
       };
       signal?.addEventListener("abort", onEarlyAbort, { once: true });
-      this.client.exec(
-        boundedRemotely(command, opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS),
-        (err, channel) => {
-          signal?.removeEventListener("abort", onEarlyAbort);
-          if (abortedEarly) {
-            if (!err) channel.close();
-            return;
-          }
-          if (err) {
-            reject(this.lost("could not open a channel", err));
-            return;
-          }
-          this.runChannel(channel, opts, resolve, reject);
-        },
-      );
+      const onChannel = (err: Error | undefined, channel: ClientChannel) => {
+        signal?.removeEventListener("abort", onEarlyAbort);
+        if (abortedEarly) {
+          if (!err) channel.close();
+          return;
+        }
+        if (err) {
+          reject(this.lost("could not open a channel", err));
+          return;
+        }
+        this.runChannel(channel, opts, resolve, reject);
+      };
+      try {
+        this.client.exec(boundedRemotely(command, opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS), onChannel);
+      } catch (err) {
+        // ssh2 throws "Not connected" when the socket died before our close handler ran.
+        signal?.removeEventListener("abort", onEarlyAbort);
+        reject(this.lost("the connection is gone", err));
+      }
     });
   }
 

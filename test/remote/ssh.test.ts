@@ -64,6 +64,20 @@ describe.skipIf(!enabled)("connectPinned against a real OpenSSH sshd", () => {
     await expect(pending).rejects.toThrow("shutting down");
   });
 
+  test("a connection that dies mid-command is connection_lost (retryable), and so is every later exec", async () => {
+    const doomed = await connectPinned(options());
+    try {
+      // The command's grandparent is this connection's own sshd process (the login shell exec'd `timeout`).
+      const err = await doomed.exec('kill -9 "$(ps -o ppid= -p "$PPID")"; sleep 5').catch((e: unknown) => e);
+      expect(isRemoteError(err, "connection_lost")).toBe(true);
+      expect((err as RemoteError).retryable).toBe(true);
+      const later = await doomed.exec("true").catch((e: unknown) => e);
+      expect(isRemoteError(later, "connection_lost")).toBe(true);
+    } finally {
+      await doomed.close();
+    }
+  });
+
   test("a different host key is refused before authentication: sshd sees no auth request and no session", async () => {
     // A fresh sshd, so its whole log belongs to this one connection.
     const fresh = await startSshd();
