@@ -1,15 +1,14 @@
 /** `bun run api`: the HTTP API process. Builds the real clients from config and serves until SIGTERM. */
-import { join } from "node:path";
 import { loadConfigOrExit } from "../core/config.ts";
 import { createLogger } from "../core/log.ts";
 import { createMetrics } from "../core/metrics.ts";
-import { migrateDatabase, openDatabase } from "../db/index.ts";
+import { appDatabasePath, migrateDatabase, openDatabase } from "../db/index.ts";
 import { connectJobQueue } from "../jobs/queue.ts";
 import { createApiServer } from "./server.ts";
 
 const config = loadConfigOrExit(process.env);
 const log = createLogger({ level: config.logLevel, pretty: config.logPretty, name: "api" });
-const db = openDatabase(join(config.dataDir, "app.sqlite"));
+const db = openDatabase(appDatabasePath(config.dataDir));
 migrateDatabase(db);
 const queue = connectJobQueue({
   host: config.brokerHost,

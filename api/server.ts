@@ -46,7 +46,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     response.headers.set(REQUEST_ID_HEADER, requestId);
     const durationMs = performance.now() - startedAt;
     httpMetrics.observe(request.method, route, response.status, durationMs);
-    const level = response.status >= 500 ? "error" : "info";
+    // A 500 is a bug (the mapper logged its cause); 503 and 4xx are expected answers.
+    const level = response.status === 500 ? "error" : "info";
     log[level](
       { method: request.method, path: pathname, route, status: response.status, durationMs },
       "request",

@@ -75,11 +75,12 @@ export function spawnBunqueueServer(opts: BunqueueServerOptions): BunqueueServer
   });
   const log = opts.log.child({ server: "bunqueue" });
   const stderrLines: string[] = [];
-  const stdoutDone = forwardLines(child.stdout, (line) => relayServerLine(line, log));
+  const stdoutDone = forwardLines(child.stdout, (line) => relayServerLine(line, log, "info"));
   const stderrDone = forwardLines(child.stderr, (line) => {
+    // bunqueue writes its own debug entries to stderr as JSON; anything else there is a crash or bind error.
+    if (relayServerLine(line, log, "error")) return;
     stderrLines.push(line);
     if (stderrLines.length > 20) stderrLines.shift();
-    log.error({ line }, "bunqueue stderr");
   });
   // Bun reports a death by signal as 128 + its number, like a shell.
   const exited = Promise.all([child.exited, stdoutDone, stderrDone]).then(([code]) => code);
@@ -91,18 +92,16 @@ export function spawnBunqueueServer(opts: BunqueueServerOptions): BunqueueServer
   };
 }
 
-/** bunqueue writes JSON lines (LOG_FORMAT=json) plus an ANSI banner; keep the former, demote the latter. */
-function relayServerLine(line: string, log: Logger): void {
-  if (!line.startsWith("{")) {
-    log.trace({ line }, "bunqueue banner");
-    return;
-  }
-  let entry: Record<string, unknown>;
-  try {
-    entry = JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    log.info({ line }, "bunqueue output");
-    return;
+/**
+ * bunqueue writes JSON entries (LOG_FORMAT=json) plus an ANSI banner. Entries are relayed at their own
+ * level; other lines at `plainLevel` (the banner is demoted to trace). Returns whether the line was JSON.
+ */
+function relayServerLine(line: string, log: Logger, plainLevel: "info" | "error"): boolean {
+  const entry = parseEntry(line);
+  if (entry === undefined) {
+    if (plainLevel === "info") log.trace({ line }, "bunqueue output");
+    else log.error({ line }, "bunqueue stderr");
+    return false;
   }
   const { level, message, timestamp: _timestamp, ...fields } = entry;
   const text = typeof message === "string" ? message : "bunqueue";
@@ -110,4 +109,15 @@ function relayServerLine(line: string, log: Logger): void {
   else if (level === "warn") log.warn(fields, text);
   else if (level === "debug") log.debug(fields, text);
   else log.info(fields, text);
+  return true;
+}
+
+function parseEntry(line: string): Record<string, unknown> | undefined {
+  if (!line.startsWith("{")) return undefined;
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof SyntaxError) return undefined;
+    throw err;
+  }
 }

@@ -8,6 +8,7 @@ import { isHttpOk, pollUntil, WaitTimeoutError } from "../cli/wait.ts";
 import { loadConfigOrExit } from "../core/config.ts";
 import { createLogger } from "../core/log.ts";
 import { type BunqueueServer, spawnBunqueueServer } from "./bunqueue-server.ts";
+import { findUnbindablePort } from "./ports.ts";
 
 /** How long the server gets to bind and open its database before start-up counts as failed (ms). */
 const STARTUP_TIMEOUT_MS = 30_000;
@@ -20,6 +21,14 @@ const endpoints = {
   httpPort: config.brokerHttpPort,
 };
 
+const takenPort = findUnbindablePort(config.brokerHost, [config.brokerPort, config.brokerHttpPort]);
+if (takenPort !== undefined) {
+  log.fatal(
+    { ...endpoints },
+    `broker could not start: cannot listen on ${config.brokerHost}:${takenPort} (in use?)`,
+  );
+  process.exit(1);
+}
 mkdirSync(config.dataDir, { recursive: true });
 const server = spawnBunqueueServer({
   ...endpoints,
@@ -43,7 +52,7 @@ process.on("SIGINT", forwardStop);
 if (!(await becameReady(server))) {
   log.fatal(
     { ...endpoints, exitCode: await server.exited, serverError: server.stderrTail().join("\n") },
-    `broker could not start: is ${config.brokerHost}:${config.brokerPort} (tcp) or :${config.brokerHttpPort} (http) already in use?`,
+    `broker could not start on ${config.brokerHost}:${config.brokerPort} (tcp) / :${config.brokerHttpPort} (http)`,
   );
   process.exit(1);
 }

@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { pollUntil } from "../../cli/wait.ts";
+import { createTestStack, type TestStack } from "../support/processes.ts";
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await createTestStack();
+  await stack.start("broker");
+  await stack.start("api");
+}, 60_000);
+afterAll(() => stack.dispose());
+
+const readyzStatus = async () => (await fetch(`${stack.apiUrl}/readyz`)).status;
+
+describe("broker process", () => {
+  test("keeps its queue in DATA_DIR and requires the token for its admin API", async () => {
+    expect(existsSync(join(stack.dataDir, "queue.sqlite"))).toBe(true);
+    expect((await fetch(`${stack.brokerHttpUrl}/metrics`)).status).toBe(401);
+    const withToken = await fetch(`${stack.brokerHttpUrl}/metrics`, {
+      headers: { authorization: `Bearer ${stack.env.BROKER_TOKEN}` },
+    });
+    expect(withToken.status).toBe(200);
+  });
+
+  test("never logs its token", () => {
+    const token = stack.env.BROKER_TOKEN ?? "";
+    expect(token.length).toBeGreaterThan(10);
+    expect(stack.logs("broker").some((line) => line.text.includes(token))).toBe(false);
+  });
+
+  test("a second broker on the same ports exits 1 saying it could not bind", async () => {
+    const second = stack.spawn("broker");
+    expect(await second.exited).toBe(1);
+    const fatal = stack.logs("broker").find((line) => line.json?.level === 60);
+    expect(String(fatal?.json?.msg)).toBe(
+      `broker could not start: cannot listen on 127.0.0.1:${stack.env.BROKER_PORT} (in use?)`,
+    );
+  }, 30_000);
+});
+
+describe("api process", () => {
+  test("/readyz is 503 naming the broker while it is down, 200 once it is back", async () => {
+    expect(await readyzStatus()).toBe(200);
+    await stack.kill("broker");
+    const down = await pollUntil(
+      async () => {
+        const response = await fetch(`${stack.apiUrl}/readyz`);
+        return response.status === 503 && response;
+      },
+      { timeoutMs: 10_000, description: "/readyz = 503" },
+    );
+    expect(await down.json()).toMatchObject({ code: "not_ready", message: "broker is unreachable" });
+    await stack.start("broker");
+    await pollUntil(async () => (await readyzStatus()) === 200, {
+      timeoutMs: 15_000,
+      description: "/readyz = 200 after the broker restarted",
+    });
+  }, 60_000);
+
+  test("SIGTERM twice: drains and exits 0", async () => {
+    const api = stack.running("api");
+    if (!api) throw new Error("api is not running");
+    api.signal("SIGTERM");
+    api.signal("SIGTERM");
+    expect(await api.exited).toBe(0);
+    expect(stack.logs("api").some((line) => line.json?.msg === "api stopped")).toBe(true);
+  }, 30_000);
+
+  test("SIGTERM: the broker stops cleanly and exits 0", async () => {
+    expect(await stack.stop("broker")).toBe(0);
+  }, 30_000);
+});
