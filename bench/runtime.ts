@@ -23,36 +23,9 @@ const parkedForSignals = 200;
 export async function runRuntimeBench(): Promise<BenchFigure[]> {
   const started = new Map<string, number>();
   const resumed = new Map<string, number>();
-  const jobs: JobDefinition[] = [
-    {
-      name: "bench-start",
-      steps: [
-        {
-          name: "mark",
-          retry: { attempts: 1, initialDelayMs: 0, maxDelayMs: 0 },
-          timeoutMs: 5000,
-          run: async (ctx) => void started.set(ctx.instanceId, performance.now()),
-        },
-      ],
-    },
-    {
-      name: "bench-wait",
-      steps: [
-        {
-          name: "await-go",
-          retry: { attempts: 1, initialDelayMs: 0, maxDelayMs: 0 },
-          timeoutMs: 5000,
-          run: async (ctx) => {
-            await ctx.waitFor("go", { timeoutMs: 600_000 });
-            resumed.set(ctx.instanceId, performance.now());
-          },
-        },
-      ],
-    },
-  ];
   const runtime = await startRuntime({ collectLogs: false });
   try {
-    await runtime.startWorker(jobs, { workerConcurrency: 8 });
+    await runtime.startWorker(benchJobs(started, resumed), { workerConcurrency: 8 });
     const enqueueToStart = await measureEnqueueToStart(runtime, started);
     await parkWaits(runtime, 0, parkedForMemory);
     Bun.gc(true);
@@ -94,6 +67,38 @@ export async function runRuntimeBench(): Promise<BenchFigure[]> {
   } finally {
     await runtime.dispose();
   }
+}
+
+/** One job marks when its step starts; the other parks on a durable wait and marks when it resumes. */
+function benchJobs(started: Map<string, number>, resumed: Map<string, number>): JobDefinition[] {
+  const once = { attempts: 1, initialDelayMs: 0, maxDelayMs: 0 };
+  return [
+    {
+      name: "bench-start",
+      steps: [
+        {
+          name: "mark",
+          retry: once,
+          timeoutMs: 5000,
+          run: async (ctx) => void started.set(ctx.instanceId, performance.now()),
+        },
+      ],
+    },
+    {
+      name: "bench-wait",
+      steps: [
+        {
+          name: "await-go",
+          retry: once,
+          timeoutMs: 5000,
+          run: async (ctx) => {
+            await ctx.waitFor("go", { timeoutMs: 600_000 });
+            resumed.set(ctx.instanceId, performance.now());
+          },
+        },
+      ],
+    },
+  ];
 }
 
 /** Enqueues one job at a time (each awaited, as the API does) and times enqueue call to first step start. */

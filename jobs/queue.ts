@@ -86,24 +86,27 @@ export function connectJobQueue(opts: JobQueueOptions): JobQueue {
       return { jobId: id };
     },
 
-    async ping() {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timedOut = new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), pingTimeoutMs);
-      });
-      const answered = queue.getJobCountsAsync().then(
-        () => true,
-        () => false,
-      );
-      try {
-        return await Promise.race([answered, timedOut]);
-      } finally {
-        clearTimeout(timer);
-      }
-    },
+    ping: () => brokerAnswersWithin(queue, pingTimeoutMs),
 
     async close() {
       await queue.disconnect();
     },
   };
+}
+
+/** True when the broker answers a cheap command within `timeoutMs`; false on timeout or any error. */
+async function brokerAnswersWithin(queue: Queue<OperationPayload>, timeoutMs: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  const answered = queue.getJobCountsAsync().then(
+    () => true,
+    () => false,
+  );
+  try {
+    return await Promise.race([answered, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

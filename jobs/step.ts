@@ -59,8 +59,3 @@ export interface JobDefinition {
    */
   instanceStatus?: { running: string; succeeded: string };
 }
-
-/** Lets a step list keep each step's own output type while the job stores them uniformly. */
-export function defineStep<O>(step: Step<O>): Step {
-  return step as Step;
-}

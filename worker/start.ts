@@ -71,16 +71,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       log.error({ err, jobId: job.id }, "job delivery failed; the broker retries it");
   });
   const metricsServer =
-    config.workerMetricsPort > 0
-      ? Bun.serve({
-          hostname: "127.0.0.1",
-          port: config.workerMetricsPort,
-          fetch: (request) =>
-            new URL(request.url).pathname === "/metrics"
-              ? new Response(opts.metrics.render(), { headers: { "content-type": METRICS_CONTENT_TYPE } })
-              : new Response("not found", { status: 404 }),
-        })
-      : undefined;
+    config.workerMetricsPort > 0 ? serveMetrics(config.workerMetricsPort, opts.metrics) : undefined;
   log.info(
     { workerId, operations: [...jobs.keys()], concurrency: config.workerConcurrency },
     "worker started",
@@ -89,15 +80,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     log.info({ workerId }, "worker stopping");
-    const closed = worker.close();
-    const finishMs = Math.round(config.shutdownTimeoutMs * finishShareOfShutdown);
-    if (!(await settlesWithin(closed, finishMs))) {
-      shutdown.abort(new ShutdownError());
-      if (!(await settlesWithin(closed, config.shutdownTimeoutMs - finishMs))) {
-        log.warn({ workerId }, "steps ignored the abort; closing the worker by force");
-        await worker.close(true);
-      }
-    }
+    await closeWithinBound(worker, shutdown, config.shutdownTimeoutMs, log);
     const released = releaseLeasesOf(db, workerId);
     if (released > 0) log.warn({ workerId, released }, "released leases of abandoned steps");
     await metricsServer?.stop(true);
@@ -111,6 +94,37 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       return stopping;
     },
   };
+}
+
+/**
+ * Stops taking jobs at once, lets the steps in hand finish for most of the bound (their broker locks
+ * are still renewed by the runner), then aborts them, and closes by force if even that does not end them.
+ */
+async function closeWithinBound(
+  worker: Worker,
+  shutdown: AbortController,
+  shutdownTimeoutMs: number,
+  log: Logger,
+): Promise<void> {
+  const closed = worker.close();
+  const finishMs = Math.round(shutdownTimeoutMs * finishShareOfShutdown);
+  if (await settlesWithin(closed, finishMs)) return;
+  shutdown.abort(new ShutdownError());
+  if (await settlesWithin(closed, shutdownTimeoutMs - finishMs)) return;
+  log.warn("steps ignored the abort; closing the worker by force");
+  await worker.close(true);
+}
+
+function serveMetrics(port: number, metrics: MetricsRegistry) {
+  return Bun.serve({
+    // Metrics stay on loopback; a scraper on the host reads them, nothing else needs to.
+    hostname: "127.0.0.1",
+    port,
+    fetch: (request) =>
+      new URL(request.url).pathname === "/metrics"
+        ? new Response(metrics.render(), { headers: { "content-type": METRICS_CONTENT_TYPE } })
+        : new Response("not found", { status: 404 }),
+  });
 }
 
 /** True if `promise` settles within `ms`; a rejection counts as settled (it is surfaced by its own awaiter). */

@@ -51,21 +51,7 @@ export interface RuntimeOptions {
 
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const dataDir = mkdtempSync(join(tmpdir(), "rachel-runner-"));
-  const [brokerPort, brokerHttpPort] = await freePorts(2);
-  const env = {
-    DATA_DIR: dataDir,
-    BROKER_HOST: "127.0.0.1",
-    BROKER_PORT: String(brokerPort),
-    BROKER_HTTP_PORT: String(brokerHttpPort),
-    BROKER_TOKEN: crypto.randomUUID(),
-    SECRETS_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"),
-    HCLOUD_TOKEN: "unused-in-runner-tests",
-    WORKER_METRICS_PORT: "0",
-    WORKER_CONCURRENCY: "4",
-    LOG_LEVEL: "info",
-    ...testSettings,
-  };
-  const config = loadConfig(env);
+  const config = await runtimeConfig(dataDir);
   let broker = await startBroker(config, dataDir);
   const db = openDatabase(appDatabasePath(dataDir));
   migrateDatabase(db);
@@ -119,6 +105,23 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+async function runtimeConfig(dataDir: string): Promise<Config> {
+  const [brokerPort, brokerHttpPort] = await freePorts(2);
+  return loadConfig({
+    DATA_DIR: dataDir,
+    BROKER_HOST: "127.0.0.1",
+    BROKER_PORT: String(brokerPort),
+    BROKER_HTTP_PORT: String(brokerHttpPort),
+    BROKER_TOKEN: crypto.randomUUID(),
+    SECRETS_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"),
+    HCLOUD_TOKEN: "unused-in-runner-tests",
+    WORKER_METRICS_PORT: "0",
+    WORKER_CONCURRENCY: "4",
+    LOG_LEVEL: "info",
+    ...testSettings,
+  });
 }
 
 async function startBroker(config: Config, dataDir: string): Promise<BunqueueServer> {

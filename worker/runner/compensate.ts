@@ -3,6 +3,7 @@
  * recorded in step_runs (kind "compensate") and tried a bounded number of times; one that still fails is
  * logged at error level and the rollback goes on with the others, so one stuck undo does not block the rest.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { errorCodeOf, errorMessageOf, InvalidJobError, ShutdownError } from "../../jobs/errors.ts";
 import type { JobDefinition, Step } from "../../jobs/step.ts";
 import { backoffDelayMs } from "./backoff.ts";
@@ -36,9 +37,33 @@ async function compensateStep(
   compensate: NonNullable<Step["compensate"]>,
   output: unknown,
 ): Promise<void> {
+  const attempts = Math.min(maxCompensationAttempts, Math.max(1, step.retry.attempts));
+  for (let failed = 0; failed < attempts; failed++) {
+    const last = failed + 1 >= attempts;
+    if (await tryCompensation(deps, run, { step, compensate, output, failedBefore: failed, last })) return;
+    if (!last) {
+      await sleep(backoffDelayMs(step.retry, failed + 1, deps.random), undefined, {
+        signal: deps.shutdown,
+      }).catch(() => {
+        throw new ShutdownError();
+      });
+    }
+  }
+}
+
+interface CompensationTry {
+  step: Step;
+  compensate: NonNullable<Step["compensate"]>;
+  output: unknown;
+  failedBefore: number;
+  last: boolean;
+}
+
+/** One recorded, reported try; true when it succeeded. Throws ShutdownError when shutdown cut it short. */
+async function tryCompensation(deps: RunnerDeps, run: StepRun, current: CompensationTry): Promise<boolean> {
   const { db, now } = deps;
   const { op } = run;
-  const attempts = Math.min(maxCompensationAttempts, Math.max(1, step.retry.attempts));
+  const { step } = current;
   const ids = {
     instanceId: op.instanceId,
     operationId: op.id,
@@ -46,62 +71,57 @@ async function compensateStep(
     step: step.name,
     kind: "compensate" as const,
   };
-  for (let failed = 0; failed < attempts; failed++) {
-    const start = fence(db, run.lease, now(), (tx) => beginAttempt(tx, ids, failed, now()));
-    const log = deps.log.child({
-      instanceId: op.instanceId,
-      jobId: run.jobId,
-      operation: op.operation,
-      step: step.name,
-      attempt: start.attempt,
-      compensation: true,
-    });
-    const startedAt = now();
-    try {
-      await runBounded(step.name, step.timeoutMs, [deps.shutdown, run.leaseLost], (signal) =>
-        compensate(
-          {
-            instanceId: op.instanceId,
-            jobId: run.jobId,
-            attempt: start.attempt,
-            signal,
-            log,
-            waitFor: async () => {
-              throw new InvalidJobError("a compensation cannot wait for a signal");
-            },
-            outputs: Object.fromEntries(run.history.finished),
-          },
-          output,
-        ),
-      );
-      const durationMs = now() - startedAt;
-      fence(db, run.lease, now(), (tx) =>
-        finishAttempt(tx, start.rowId, { status: "succeeded", durationMs }, now()),
-      );
-      report(deps, log, step.name, "compensated", durationMs, undefined);
-      return;
-    } catch (err) {
-      const durationMs = now() - startedAt;
-      const interrupted = deps.shutdown.aborted;
-      const code = interrupted ? "shutdown" : errorCodeOf(err);
-      fence(db, run.lease, now(), (tx) =>
-        finishAttempt(
-          tx,
-          start.rowId,
-          {
-            status: interrupted ? "interrupted" : "failed",
-            durationMs,
-            errorCode: code,
-            errorMessage: errorMessageOf(err),
-          },
-          now(),
-        ),
-      );
-      if (interrupted) throw new ShutdownError();
-      const last = failed + 1 >= attempts;
-      report(deps, log, step.name, last ? "compensation_failed" : "retrying", durationMs, code);
-      if (last) log.error({ err }, "compensation failed; its resource may need manual cleanup");
-      else await Bun.sleep(backoffDelayMs(step.retry, failed + 1, deps.random));
-    }
+  const start = fence(db, run.lease, now(), (tx) => beginAttempt(tx, ids, current.failedBefore, now()));
+  const log = deps.log.child({
+    instanceId: op.instanceId,
+    jobId: run.jobId,
+    operation: op.operation,
+    step: step.name,
+    attempt: start.attempt,
+    compensation: true,
+  });
+  const startedAt = now();
+  try {
+    await runBounded(step.name, step.timeoutMs, [deps.shutdown, run.leaseLost], (signal) =>
+      current.compensate(
+        {
+          instanceId: op.instanceId,
+          jobId: run.jobId,
+          attempt: start.attempt,
+          signal,
+          log,
+          waitFor: refuseWait,
+          outputs: Object.fromEntries(run.history.finished),
+        },
+        current.output,
+      ),
+    );
+    const durationMs = now() - startedAt;
+    fence(db, run.lease, now(), (tx) =>
+      finishAttempt(tx, start.rowId, { status: "succeeded", durationMs }, now()),
+    );
+    report(deps, log, step.name, "compensated", durationMs, undefined);
+    return true;
+  } catch (err) {
+    const durationMs = now() - startedAt;
+    const interrupted = deps.shutdown.aborted;
+    const errorCode = interrupted ? "shutdown" : errorCodeOf(err);
+    const status = interrupted ? "interrupted" : "failed";
+    fence(db, run.lease, now(), (tx) =>
+      finishAttempt(
+        tx,
+        start.rowId,
+        { status, durationMs, errorCode, errorMessage: errorMessageOf(err) },
+        now(),
+      ),
+    );
+    if (interrupted) throw new ShutdownError();
+    report(deps, log, step.name, current.last ? "compensation_failed" : "retrying", durationMs, errorCode);
+    if (current.last) log.error({ err }, "compensation failed; its resource may need manual cleanup");
+    return false;
   }
+}
+
+async function refuseWait(): Promise<never> {
+  throw new InvalidJobError("a compensation cannot wait for a signal");
 }

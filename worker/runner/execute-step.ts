@@ -28,25 +28,23 @@ export interface StepRun {
 }
 
 export async function executeStep(deps: RunnerDeps, run: StepRun, step: Step): Promise<StepOutcome> {
-  const { db, now } = deps;
-  const { op, lease } = run;
+  const { op } = run;
   const failedAttempts = run.history.failedAttempts.get(step.name) ?? 0;
-  const start = fence(db, lease, now(), (tx) =>
+  const start = fence(deps.db, run.lease, deps.now(), (tx) =>
     beginAttempt(
       tx,
       { instanceId: op.instanceId, operationId: op.id, run: op.run, step: step.name, kind: "run" },
       failedAttempts,
-      now(),
+      deps.now(),
     ),
   );
-  const fields = {
+  const log = deps.log.child({
     instanceId: op.instanceId,
     jobId: run.jobId,
     operation: op.operation,
     step: step.name,
     attempt: start.attempt,
-  };
-  const log = deps.log.child(fields);
+  });
   const waitState: WaitState = {
     parked:
       start.resumed && op.waitSignal !== null && op.waitDeadline !== null
@@ -54,52 +52,64 @@ export async function executeStep(deps: RunnerDeps, run: StepRun, step: Step): P
         : undefined,
     consumedSignalIds: [],
   };
-  const startedAt = now();
-  let outcome: StepOutcome;
-  let result: AttemptResult;
+  const startedAt = deps.now();
+  const [outcome, result] = await attemptStep(deps, run, step, {
+    attempt: start.attempt,
+    failedAttempts,
+    log,
+    waitState,
+  });
+  try {
+    fence(deps.db, run.lease, deps.now(), (tx) => {
+      finishAttempt(tx, start.rowId, result, deps.now());
+      if (outcome.kind === "succeeded" || outcome.kind === "failed") {
+        endWait(tx, op, waitState.consumedSignalIds, deps.now());
+      }
+    });
+  } catch (err) {
+    if (err instanceof LeaseLostError)
+      report(deps, log, step.name, "lease_lost", deps.now() - startedAt, err.code);
+    throw err;
+  }
+  report(deps, log, step.name, attemptOutcome(outcome), result.durationMs, result.errorCode);
+  return outcome;
+}
+
+/** Runs the step once, bounded by its timeout, shutdown and lease loss; throws only LeaseLostError. */
+async function attemptStep(
+  deps: RunnerDeps,
+  run: StepRun,
+  step: Step,
+  current: { attempt: number; failedAttempts: number; log: RunnerDeps["log"]; waitState: WaitState },
+): Promise<[StepOutcome, AttemptResult]> {
+  const { op } = run;
+  const startedAt = deps.now();
   try {
     const output = await runBounded(step.name, step.timeoutMs, [deps.shutdown, run.leaseLost], (signal) =>
       step.run({
         instanceId: op.instanceId,
         jobId: run.jobId,
-        attempt: start.attempt,
+        attempt: current.attempt,
         signal,
-        log,
-        waitFor: createWaitFor(db, op.instanceId, waitState, now),
+        log: current.log,
+        waitFor: createWaitFor(deps.db, op.instanceId, current.waitState, deps.now),
         outputs: Object.fromEntries(run.history.finished),
       }),
     );
-    outcome = { kind: "succeeded", output };
-    result = { status: "succeeded", durationMs: now() - startedAt, output: output ?? null };
+    return [
+      { kind: "succeeded", output },
+      { status: "succeeded", durationMs: deps.now() - startedAt, output: output ?? null },
+    ];
   } catch (err) {
+    const durationMs = deps.now() - startedAt;
     if (run.leaseLost.aborted || err instanceof LeaseLostError) {
-      report(deps, log, step.name, "lease_lost", now() - startedAt, "lease_lost");
+      report(deps, current.log, step.name, "lease_lost", durationMs, "lease_lost");
       throw new LeaseLostError(op.instanceId);
     }
     // However the step reacted to the abort, an attempt cut short by shutdown is an interruption.
     const cause = deps.shutdown.aborted && !(err instanceof ParkForSignal) ? new ShutdownError() : err;
-    [outcome, result] = classifyFailure(
-      cause,
-      step,
-      start.attempt,
-      failedAttempts,
-      now() - startedAt,
-      deps.random,
-    );
+    return classifyFailure(cause, step, current.attempt, current.failedAttempts, durationMs, deps.random);
   }
-  const durationMs = result.durationMs;
-  try {
-    fence(db, lease, now(), (tx) => {
-      finishAttempt(tx, start.rowId, result, now());
-      if (outcome.kind === "succeeded" || outcome.kind === "failed")
-        endWait(tx, op, waitState.consumedSignalIds, now());
-    });
-  } catch (err) {
-    if (err instanceof LeaseLostError) report(deps, log, step.name, "lease_lost", durationMs, err.code);
-    throw err;
-  }
-  report(deps, log, step.name, attemptOutcome(outcome), durationMs, result.errorCode);
-  return outcome;
 }
 
 function classifyFailure(

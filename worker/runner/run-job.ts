@@ -21,6 +21,7 @@ import {
   markParked,
   markRunning,
   markSucceeded,
+  type OperationRecord,
 } from "./operation-state.ts";
 import { type ParkReason, parkJob } from "./park.ts";
 import { loadStepHistory } from "./step-store.ts";
@@ -37,26 +38,14 @@ export async function runOperationJob(
   jobs: ReadonlyMap<string, JobDefinition>,
   job: Job<unknown>,
 ): Promise<OperationResult> {
-  const parsed = operationPayloadSchema.safeParse(job.data);
-  if (!parsed.success)
-    throw new UnrecoverableError(`invalid job payload: ${parsed.error.issues[0]?.message}`);
-  const payload = parsed.data;
-  const definition = jobs.get(payload.operation);
-  if (!definition) throw new UnrecoverableError(`no job definition for operation ${payload.operation}`);
-  const op = loadOperation(deps.db, payload.operationId);
-  if (!op) throw new UnrecoverableError(`operation ${payload.operationId} is not recorded`);
+  const { payload, definition, op } = resolveDelivery(deps, jobs, job);
   // A late duplicate delivery of an operation that already ended changes nothing.
   if (op.status === "succeeded") return { operationId: op.id, status: "succeeded" };
-  if (op.status === "failed")
+  if (op.status === "failed") {
     throw new UnrecoverableError(`operation ${op.id} already failed: ${op.errorMessage}`);
-
-  const acquired = acquireLease(
-    deps.db,
-    op.instanceId,
-    `${deps.workerId}/${job.token}`,
-    deps.leaseTtlMs,
-    deps.now(),
-  );
+  }
+  const owner = `${deps.workerId}/${job.token}`;
+  const acquired = acquireLease(deps.db, op.instanceId, owner, deps.leaseTtlMs, deps.now());
   if ("heldUntil" in acquired) {
     deps.metrics.jobFinished(op.operation, "lease_busy");
     deps.log.info(
@@ -66,12 +55,11 @@ export async function runOperationJob(
     const delayMs = Math.min(Math.max(acquired.heldUntil - deps.now(), 0), deps.leaseBusyDelayMs);
     throw await parkJob(job, payload, { reason: "lease_busy", step: null, until: deps.now() + delayMs });
   }
-  const lease = acquired.lease;
-  const heartbeat = startHeartbeat(deps, job, lease);
+  const heartbeat = startHeartbeat(deps, job, acquired.lease);
   const run: StepRun = {
     op,
     jobId: job.id,
-    lease,
+    lease: acquired.lease,
     leaseLost: heartbeat.leaseLost,
     history: { finished: new Map(), failedAttempts: new Map() },
   };
@@ -83,27 +71,50 @@ export async function runOperationJob(
       // Shutdown cut a compensation short: hand the job back at once so another worker finishes the rollback.
       throw await park(deps, job, payload, run, "interrupted", op.errorStep, deps.now());
     }
-    if (!(err instanceof LeaseLostError)) {
-      releaseLease(deps.db, lease);
-      throw err;
-    }
-    // Another holder fenced us out: write nothing more and come back once its lease can have expired.
-    deps.metrics.jobFinished(op.operation, "lease_lost");
-    deps.log.warn(
-      { instanceId: op.instanceId, jobId: job.id, operation: op.operation },
-      "instance lease lost; job parked",
-    );
-    throw await parkJob(job, payload, {
+    if (err instanceof LeaseLostError) throw await parkAfterLeaseLost(deps, job, payload, op);
+    releaseLease(deps.db, acquired.lease);
+    throw err;
+  } finally {
+    heartbeat.stop();
+  }
+}
+
+/** Parses the payload and finds its job definition and operation record; anything missing is unrecoverable. */
+function resolveDelivery(deps: RunnerDeps, jobs: ReadonlyMap<string, JobDefinition>, job: Job<unknown>) {
+  const parsed = operationPayloadSchema.safeParse(job.data);
+  if (!parsed.success) {
+    throw new UnrecoverableError(`invalid job payload: ${parsed.error.issues[0]?.message}`);
+  }
+  const payload = parsed.data;
+  const definition = jobs.get(payload.operation);
+  if (!definition) throw new UnrecoverableError(`no job definition for operation ${payload.operation}`);
+  const op = loadOperation(deps.db, payload.operationId);
+  if (!op) throw new UnrecoverableError(`operation ${payload.operationId} is not recorded`);
+  return { payload, definition, op };
+}
+
+/** Another holder fenced us out: write nothing more and come back once its lease can have expired. */
+async function parkAfterLeaseLost(
+  deps: RunnerDeps,
+  job: Job<unknown>,
+  payload: OperationPayload,
+  op: OperationRecord,
+): Promise<Error> {
+  deps.metrics.jobFinished(op.operation, "lease_lost");
+  deps.log.warn(
+    { instanceId: op.instanceId, jobId: job.id, operation: op.operation },
+    "instance lease lost; job parked",
+  );
+  try {
+    return await parkJob(job, payload, {
       reason: "lease_lost",
       step: null,
       until: deps.now() + deps.leaseTtlMs,
-    }).catch((parkErr: unknown) => {
-      // A stale delivery cannot move a job whose broker lock it no longer holds; the live delivery owns it.
-      deps.log.warn({ err: parkErr, jobId: job.id }, "stale delivery could not park its job");
-      return new UnrecoverableError("stale delivery stopped after losing the instance lease");
     });
-  } finally {
-    heartbeat.stop();
+  } catch (err) {
+    // A stale delivery cannot move a job whose broker lock it no longer holds; the live delivery owns it.
+    deps.log.warn({ err, jobId: job.id }, "stale delivery could not park its job");
+    return new UnrecoverableError("stale delivery stopped after losing the instance lease");
   }
 }
 
