@@ -4,6 +4,7 @@ import { utils } from "ssh2";
 import { HostKeyMismatchError, isRemoteError, RemoteError } from "../../jobs/remote/errors.ts";
 import type { RemoteSession } from "../../jobs/remote/session.ts";
 import { type ConnectPinnedOptions, connectPinned } from "../../jobs/remote/ssh.ts";
+import { findFreePort } from "../../sim/free-port.ts";
 import { sshdTestsEnabled, startSshd, type TestSshd } from "../support/sshd.ts";
 
 const enabled = sshdTestsEnabled(process.env);
@@ -164,12 +165,7 @@ describe("connectPinned network failures", () => {
   });
 
   test("nothing listening: connection_refused, retryable", async () => {
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-    const address = probe.address();
-    const port = typeof address === "object" && address ? address.port : 0;
-    await new Promise((resolve) => probe.close(resolve));
-    const err = await connectPinned({ ...base, port }).catch((e: unknown) => e);
+    const err = await connectPinned({ ...base, port: await findFreePort() }).catch((e: unknown) => e);
     expect(isRemoteError(err, "connection_refused")).toBe(true);
     expect((err as RemoteError).retryable).toBe(true);
   });

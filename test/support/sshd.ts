@@ -7,11 +7,11 @@ import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { utils } from "ssh2";
+import { findFreePort } from "../../sim/free-port.ts";
 
 const SSHD = "/usr/sbin/sshd";
 const SUDO = "/usr/bin/sudo";
@@ -79,17 +79,6 @@ async function run(argv: string[]): Promise<string> {
     }
     await Bun.sleep(50);
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject()));
-    });
-  });
 }
 
 /** PIDs owned by `uid`: what this test's sessions left running (only this throwaway user's). */
@@ -239,7 +228,7 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<TestSshd> 
     await mkdir("/run/sshd", { recursive: true, mode: 0o755 });
     let port = 0;
     for (let attempt = 0; attempt < BIND_ATTEMPTS && proc === null; attempt++) {
-      port = await freePort();
+      port = await findFreePort();
       const configPath = join(dir, "sshd_config");
       await writeFile(configPath, sshdConfig(dir, port, user.name, pathPrefix), { mode: 0o600 });
       lines.length = 0;
