@@ -4,6 +4,7 @@
  * unit that runs `bun run src/index.ts` in the checkout. Errors name the FIELD, never the value.
  */
 import { z } from "zod";
+import { PermanentError } from "../errors.ts";
 
 /** The unit's name on the machine. */
 export const RACHEL8_UNIT_NAME = "rachel8.service";
@@ -24,15 +25,14 @@ const SAFE_ABSOLUTE_PATH = /^(?:\/[A-Za-z0-9._-]+)+$/;
 const LINUX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const OAUTH_TOKEN = /^[\x21-\x7e]+$/;
 
-export class Rachel8ConfigError extends Error {
-  override readonly name = "Rachel8ConfigError";
-  readonly code = "invalid_rachel8_config";
+/** Bad customer input can never succeed, so it is permanent: the runner stops retrying at once. */
+export class Rachel8ConfigError extends PermanentError {
   constructor(
     /** The offending field names (e.g. "TELEGRAM_BOT_TOKEN"); values are never included. */
     readonly fields: readonly string[],
     what: string,
   ) {
-    super(`invalid ${what}: ${fields.join(", ")}`);
+    super(`invalid ${what}: ${fields.join(", ")}`, { code: "invalid_rachel8_config" });
   }
 }
 
