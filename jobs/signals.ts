@@ -1,5 +1,5 @@
 /** Durable signals: an external event (e.g. the cloud-init callback) recorded before any job is woken. */
-import { and, asc, eq, inArray, isNull } from "drizzle-orm";
+import { and, asc, eq, gte, inArray, isNull } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import { instances, operations, signals } from "../db/schema.ts";
 import { InvalidJobError } from "./errors.ts";
@@ -49,12 +49,27 @@ export function recordSignal(
   );
 }
 
-/** The oldest unconsumed signal of that name on the instance, if any. */
-export function findPendingSignal(db: Db, instanceId: string, name: string): PendingSignal | undefined {
+/**
+ * The oldest unconsumed signal of that name on the instance received at or after `since` (the operation's
+ * creation, so a stale callback meant for an earlier operation never satisfies a new wait).
+ */
+export function findPendingSignal(
+  db: Db,
+  instanceId: string,
+  name: string,
+  since: number,
+): PendingSignal | undefined {
   const row = db
     .select({ id: signals.id, data: signals.data })
     .from(signals)
-    .where(and(eq(signals.instanceId, instanceId), eq(signals.name, name), isNull(signals.consumedAt)))
+    .where(
+      and(
+        eq(signals.instanceId, instanceId),
+        eq(signals.name, name),
+        isNull(signals.consumedAt),
+        gte(signals.receivedAt, since),
+      ),
+    )
     .orderBy(asc(signals.id))
     .get();
   return row ? { id: row.id, data: JSON.parse(row.data) as Record<string, unknown> } : undefined;

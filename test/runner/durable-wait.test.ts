@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { eq } from "drizzle-orm";
+import { pollUntil } from "../../cli/wait.ts";
 import { signals } from "../../db/schema.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
 import { type Runtime, startRuntime } from "./harness.ts";
@@ -107,6 +108,23 @@ describe("durable wait", () => {
     const { jobId } = await runtime.queue.enqueue("demo", "inst-race");
     await waitForOperation(runtime.db, jobId, "succeeded", 5000);
     expect(events).toEqual(["run:await-boot", "run:await-boot"]);
+  });
+
+  test("a signal left over from before the operation was requested does not satisfy its wait", async () => {
+    const job: JobDefinition = {
+      name: "demo",
+      steps: [recordingStep([], "await-boot", { body: (ctx) => ctx.waitFor("ready", { timeoutMs: 300 }) })],
+    };
+    await runtime.startWorker([job, { name: "setup", steps: [recordingStep([], "noop")] }]);
+    const setup = await runtime.queue.enqueue("setup", "inst-stale-signal");
+    await waitForOperation(runtime.db, setup.jobId, "succeeded");
+    await runtime.queue.signal("inst-stale-signal", "ready", { stale: true });
+    const signalledAt = Date.now();
+    // The operation must be requested in a later millisecond than the stale signal.
+    await pollUntil(() => Date.now() > signalledAt, { timeoutMs: 1000, description: "the clock to move on" });
+    const { jobId } = await runtime.queue.enqueue("demo", "inst-stale-signal");
+    const op = await waitForOperation(runtime.db, jobId, "failed");
+    expect(op.errorCode).toBe("wait_timeout");
   });
 
   test("signalling an unknown instance is refused", async () => {

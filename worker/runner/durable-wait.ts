@@ -25,12 +25,12 @@ export interface WaitState {
 
 export function createWaitFor(
   db: Db,
-  instanceId: string,
+  op: { instanceId: string; createdAt: number },
   state: WaitState,
   now: () => number,
 ): StepContext["waitFor"] {
   return async (name, opts) => {
-    const pending = findPendingSignal(db, instanceId, name);
+    const pending = findPendingSignal(db, op.instanceId, name, op.createdAt);
     if (pending) {
       state.consumedSignalIds.push(pending.id);
       return pending.data;

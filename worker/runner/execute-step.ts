@@ -92,7 +92,7 @@ async function attemptStep(
         attempt: current.attempt,
         signal,
         log: current.log,
-        waitFor: createWaitFor(deps.db, op.instanceId, current.waitState, deps.now),
+        waitFor: createWaitFor(deps.db, op, current.waitState, deps.now),
         outputs: Object.fromEntries(run.history.finished),
       }),
     );

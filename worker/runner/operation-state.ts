@@ -14,6 +14,7 @@ export interface OperationRecord {
   errorStep: string | null;
   errorCode: string | null;
   errorMessage: string | null;
+  createdAt: number;
 }
 
 export function loadOperation(db: DbSession, operationId: string): OperationRecord | undefined {
@@ -29,6 +30,7 @@ export function loadOperation(db: DbSession, operationId: string): OperationReco
       errorStep: operations.errorStep,
       errorCode: operations.errorCode,
       errorMessage: operations.errorMessage,
+      createdAt: operations.createdAt,
     })
     .from(operations)
     .where(eq(operations.id, operationId))

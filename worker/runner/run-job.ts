@@ -195,7 +195,7 @@ async function parkForSignal(
   fence(db, run.lease, now(), (tx) => markParked(tx, run.op, wait, now()));
   const delayed = await parkJob(job, payload, { reason: "wait", step, until: wait.deadline });
   releaseLease(db, run.lease);
-  if (findPendingSignal(db, run.op.instanceId, wait.signal)) await job.promote();
+  if (findPendingSignal(db, run.op.instanceId, wait.signal, run.op.createdAt)) await job.promote();
   deps.metrics.jobFinished(run.op.operation, "parked");
   return delayed;
 }
