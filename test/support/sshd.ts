@@ -34,8 +34,6 @@ export interface TestSshd {
   hostKey: string;
   /** OpenSSH private key whose public half is in the user's authorized_keys. */
   clientPrivateKey: string;
-  /** A root-owned temp directory the test may use (e.g. as a stand-in for /etc/systemd/system). */
-  scratchDir: string;
   /** sshd's log lines so far (LogLevel DEBUG1, so every authentication request and session shows). */
   log(): string[];
   /** Resolves with the first log line matching `pattern`, polling until `timeoutMs`. */
@@ -197,20 +195,54 @@ async function collectLines(stream: ReadableStream<Uint8Array>, lines: string[])
   if (pending) lines.push(pending);
 }
 
+/** Polls the collected lines for `pattern` until `timeoutMs`. */
+async function pollLog(lines: readonly string[], pattern: RegExp, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const hit = lines.find((line) => pattern.test(line));
+    if (hit !== undefined) return hit;
+    if (Date.now() > deadline) throw new Error(`sshd never logged ${pattern} within ${timeoutMs} ms`);
+    await Bun.sleep(20);
+  }
+}
+
+/** Picks a free port and starts sshd on it, trying again when another process grabbed the port first. */
+async function listenOnFreePort(
+  dir: string,
+  user: string,
+  pathPrefix: string[],
+  lines: string[],
+): Promise<{ proc: Subprocess; port: number }> {
+  for (let attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
+    const port = await findFreePort();
+    const configPath = join(dir, "sshd_config");
+    await writeFile(configPath, sshdConfig(dir, port, user, pathPrefix), { mode: 0o600 });
+    lines.length = 0;
+    const proc = await spawnSshd(configPath, lines);
+    if (proc !== null) return { proc, port };
+  }
+  throw new Error(`sshd could not bind a free port in ${BIND_ATTEMPTS} attempts`);
+}
+
+/** If the test process dies without stop(), its sshd must not outlive it. */
+const liveSshds = new Set<Subprocess>();
+process.on("exit", () => {
+  for (const proc of liveSshds) proc.kill("SIGKILL");
+});
+
 export async function startSshd(opts: StartSshdOptions = {}): Promise<TestSshd> {
   const pathPrefix = opts.pathPrefix ?? [];
   const dir = await mkdtemp(join(tmpdir(), "rachel-sshd-"));
   // The user must traverse to its home; sshd's StrictModes refuses group/world-writable paths.
   await chmod(dir, 0o755);
-  const scratchDir = join(dir, "scratch");
-  await mkdir(scratchDir, { mode: 0o755 });
   const user = await createUser(dir, pathPrefix);
   const lines: string[] = [];
-  let proc: Subprocess | null = null;
+  let running: { proc: Subprocess; port: number } | undefined;
   const stop = async () => {
-    proc?.kill();
-    await proc?.exited;
-    proc = null;
+    running?.proc.kill();
+    await running?.proc.exited;
+    if (running) liveSshds.delete(running.proc);
+    running = undefined;
     await deleteUser(user.name, user.uid);
     await rm(user.sudoers, { force: true });
     await rm(dir, { recursive: true, force: true });
@@ -226,32 +258,16 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<TestSshd> 
     await writeFile(authorizedKeys, `${clientKeys.public}\n`, { mode: 0o600 });
     await chown(authorizedKeys, user.uid, user.gid);
     await mkdir("/run/sshd", { recursive: true, mode: 0o755 });
-    let port = 0;
-    for (let attempt = 0; attempt < BIND_ATTEMPTS && proc === null; attempt++) {
-      port = await findFreePort();
-      const configPath = join(dir, "sshd_config");
-      await writeFile(configPath, sshdConfig(dir, port, user.name, pathPrefix), { mode: 0o600 });
-      lines.length = 0;
-      proc = await spawnSshd(configPath, lines);
-    }
-    if (proc === null) throw new Error(`sshd could not bind a free port in ${BIND_ATTEMPTS} attempts`);
+    running = await listenOnFreePort(dir, user.name, pathPrefix, lines);
+    liveSshds.add(running.proc);
     return {
       host: "127.0.0.1",
-      port,
+      port: running.port,
       user: { name: user.name, uid: user.uid, gid: user.gid, home: user.home },
       hostKey: hostKeys.public,
       clientPrivateKey: clientKeys.private,
-      scratchDir,
       log: () => [...lines],
-      waitForLog: async (pattern, timeoutMs = 5_000) => {
-        const deadline = Date.now() + timeoutMs;
-        for (;;) {
-          const hit = lines.find((line) => pattern.test(line));
-          if (hit !== undefined) return hit;
-          if (Date.now() > deadline) throw new Error(`sshd never logged ${pattern} within ${timeoutMs} ms`);
-          await Bun.sleep(20);
-        }
-      },
+      waitForLog: (pattern, timeoutMs = 5_000) => pollLog(lines, pattern, timeoutMs),
       stop,
     };
   } catch (err) {
