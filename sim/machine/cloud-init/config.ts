@@ -1,0 +1,100 @@
+import { parse } from "yaml";
+import { z } from "zod";
+import { MachineError } from "../errors.ts";
+
+/** The `phone_home` fields cloud-init knows; `all` in `post` means every one of them. */
+export const PHONE_HOME_FIELDS = [
+  "pub_key_rsa",
+  "pub_key_ecdsa",
+  "pub_key_ed25519",
+  "instance_id",
+  "hostname",
+  "fqdn",
+] as const;
+export type PhoneHomeField = (typeof PHONE_HOME_FIELDS)[number];
+
+const stringOrList = z.union([z.string(), z.array(z.string())]);
+
+const userSchema = z.union([
+  z.literal("default"),
+  z.looseObject({
+    name: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a POSIX user name"),
+    gecos: z.string().optional(),
+    homedir: z.string().startsWith("/").optional(),
+    shell: z.string().startsWith("/").optional(),
+    groups: stringOrList.optional(),
+    sudo: z.union([stringOrList, z.literal(false), z.null()]).optional(),
+    ssh_authorized_keys: z.array(z.string()).optional(),
+  }),
+]);
+
+const writeFileSchema = z.looseObject({
+  path: z.string().startsWith("/"),
+  content: z.string().default(""),
+  encoding: z
+    .enum(["text/plain", "b64", "base64", "gz+b64", "gz+base64", "gzip+b64", "gzip+base64"])
+    .default("text/plain"),
+  permissions: z
+    .union([z.string().regex(/^0?[0-7]{3,4}$/), z.number().int()])
+    .default("0644")
+    .transform((value) => (typeof value === "number" ? value.toString(8) : value)),
+  owner: z.string().default("root:root"),
+  append: z.boolean().default(false),
+  defer: z.boolean().default(false),
+});
+
+const phoneHomeSchema = z.looseObject({
+  url: z.string().refine((url) => URL.canParse(url), "must be an absolute URL"),
+  post: z.union([z.literal("all"), z.array(z.enum(PHONE_HOME_FIELDS))]).default("all"),
+  tries: z.number().int().positive().default(10),
+});
+
+const commandSchema = z.union([z.string(), z.array(z.string())]);
+
+const cloudConfigSchema = z.looseObject({
+  hostname: z.string().optional(),
+  fqdn: z.string().optional(),
+  users: z.array(userSchema).default(["default"]),
+  ssh_authorized_keys: z.array(z.string()).default([]),
+  write_files: z.array(writeFileSchema).default([]),
+  packages: z.array(stringOrList).default([]),
+  runcmd: z.array(commandSchema).default([]),
+  phone_home: phoneHomeSchema.optional(),
+});
+
+export type CloudConfig = z.infer<typeof cloudConfigSchema>;
+export type CloudUser = Exclude<CloudConfig["users"][number], "default">;
+export type CloudWriteFile = CloudConfig["write_files"][number];
+export type CloudPhoneHome = NonNullable<CloudConfig["phone_home"]>;
+
+/** Parses `user_data` as cloud-init would: only `#cloud-config` documents are understood here. */
+export function parseCloudConfig(userData: string): CloudConfig {
+  if (!/^#cloud-config[ \t]*\r?\n/.test(userData)) {
+    throw new MachineError("invalid_user_data", "user_data does not start with a '#cloud-config' line");
+  }
+  let document: unknown;
+  try {
+    document = parse(userData);
+  } catch (error) {
+    throw new MachineError("invalid_user_data", `user_data is not valid YAML: ${(error as Error).message}`);
+  }
+  const result = cloudConfigSchema.safeParse(document ?? {});
+  if (!result.success) {
+    const problems = result.error.issues.map(
+      (issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`,
+    );
+    throw new MachineError(
+      "invalid_user_data",
+      `user_data is not a valid cloud-config: ${problems.join("; ")}`,
+    );
+  }
+  return result.data;
+}
+
+/** Decodes a `write_files` entry's content according to its `encoding`. */
+export function decodeWriteFileContent(file: CloudWriteFile): Uint8Array {
+  const gzipped = file.encoding.startsWith("gz");
+  const base64 = file.encoding !== "text/plain";
+  const raw = base64 ? Buffer.from(file.content, "base64") : Buffer.from(file.content, "utf8");
+  return gzipped ? Bun.gunzipSync(raw) : raw;
+}

@@ -1,0 +1,74 @@
+import { chmodSync, mkdirSync, statSync } from "node:fs";
+import { MachineError } from "./errors.ts";
+import { MachineFaultBoard } from "./faults.ts";
+import { createMachine } from "./machine.ts";
+import { type Isolation, probeIsolation } from "./sandbox/sandbox.ts";
+import type { Machine, MachineHost, MachineHostOptions } from "./types.ts";
+
+const LOOPBACK_V4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/**
+ * Creates the host of all fake machines. The namespace sandbox is probed once, in the background;
+ * `create` waits for the result. When namespaces are unavailable machines still get SSH, but every
+ * command fails with the probe's reason (nothing ever runs unsandboxed).
+ *
+ * When the simulator runs as root, `dataDir` is made traversable by others (o+x, no listing) because
+ * sandboxes run as uid 65534 and must reach their directory.
+ */
+export function createMachineHost(options: MachineHostOptions): MachineHost {
+  const onError = options.onError ?? reportToStderr;
+  const faults = new MachineFaultBoard();
+  const machines = new Map<number, Machine>();
+  prepareDataDir(options.dataDir);
+  const isolation: Promise<Isolation> = probeIsolation(options.dataDir);
+
+  return {
+    async create(spec) {
+      if (!LOOPBACK_V4.test(spec.ipv4)) {
+        throw new MachineError("invalid_spec", `machine address ${spec.ipv4} is not in 127.0.0.0/8`);
+      }
+      if (machines.has(spec.serverId)) {
+        throw new MachineError("machine_exists", `a machine for server ${spec.serverId} already exists`);
+      }
+      const machine = await createMachine(spec, {
+        dataDir: options.dataDir,
+        sshPort: options.sshPort,
+        timeScale: options.timeScale,
+        cloudInitMs: options.cloudInitMs,
+        isolation: await isolation,
+        faults,
+        onError: (error) => onError(error, spec.serverId),
+      });
+      const registered: Machine = {
+        ...machine,
+        destroy: async () => {
+          machines.delete(spec.serverId);
+          await machine.destroy();
+        },
+      };
+      machines.set(spec.serverId, registered);
+      return registered;
+    },
+    get: (serverId) => machines.get(serverId),
+    list: () => [...machines.values()],
+    faults: {
+      add: (fault) => faults.add(fault),
+      clear: () => faults.clear(),
+      list: () => faults.list(),
+    },
+    async close() {
+      await Promise.all([...machines.values()].map((machine) => machine.destroy()));
+    },
+  };
+}
+
+function prepareDataDir(dataDir: string): void {
+  mkdirSync(dataDir, { recursive: true });
+  if (process.getuid?.() !== 0) return;
+  const mode = statSync(dataDir).mode & 0o7777;
+  if ((mode & 0o001) === 0) chmodSync(dataDir, mode | 0o001);
+}
+
+function reportToStderr(error: Error, serverId: number): void {
+  console.error(`[sim machine ${serverId}] ${error.message}`);
+}

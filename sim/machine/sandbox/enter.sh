@@ -1,0 +1,51 @@
+# Runs as "root" inside fresh user+mount+pid+net+ipc+uts namespaces (see sandbox.ts); makes the
+# sandbox directory the whole filesystem, then execs the command.
+# Usage: sh -c "$(cat enter.sh)" enter ROOT HOSTNAME HOME COMMAND [ARG...]
+set -eu
+root=$1
+name=$2
+home=$3
+shift 3
+
+# pivot_root needs the new root to be a mount point.
+mount --bind "$root" "$root"
+# The host's programs, read-only and without setuid: the box can run them but not change them.
+for dir in usr bin sbin lib lib32 lib64 libx32 etc/alternatives; do
+  if [ -d "/$dir" ] && [ ! -L "/$dir" ] && [ -d "$root/$dir" ]; then
+    mount --bind "/$dir" "$root/$dir"
+    mount -o remount,bind,ro,nosuid,nodev "$root/$dir"
+  fi
+done
+for dev in null zero full random urandom; do
+  mount --bind "/dev/$dev" "$root/dev/$dev"
+done
+mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
+
+# Swap roots and detach the old one, so no path (not even a chroot escape) leads back to the host.
+cd "$root"
+pivot_root . .
+umount -l .
+cd /
+hostname "$name"
+cd "$home" 2>/dev/null || cd /
+
+# The simulator hands us sockets, but on a real box sshd gives a command pipes, and tools rely on that
+# (`install -m 600 /dev/stdin FILE` cannot open a socket). So stdin arrives through a shell pipe, and
+# stdout/stderr through FIFOs drained by two relays.
+io=$(mkdir -p /run/sim-io && mktemp -d /run/sim-io/XXXXXX)
+mkfifo "$io/out" "$io/err" "$io/status"
+cat <"$io/out" &
+out=$!
+cat <"$io/err" >&2 &
+err=$!
+# A background job's stdin is /dev/null, so the real one is handed over as fd 3.
+exec 3<&0
+set +e
+cat <&3 3<&- | { "$@" >"$io/out" 2>"$io/err" 3<&-; echo "$?" >"$io/status"; } &
+exec 3<&- </dev/null
+# Waiting on the pipeline would also wait for input the command never reads; the status FIFO does not.
+read -r status <"$io/status"
+wait "$out" "$err"
+rm -rf "$io"
+# Exiting as PID 1 ends the namespace, and with it the stdin relay, as sshd drops unread input.
+exit "$status"

@@ -1,0 +1,128 @@
+import { createServer, type Server as NetServer, type Socket } from "node:net";
+import { type AuthContext, type ServerChannel, Server as SshServer } from "ssh2";
+import type { Sandbox, SandboxUser } from "../sandbox/sandbox.ts";
+import { type Account, lookupAccount } from "./accounts.ts";
+
+export interface SshEndpointOptions {
+  address: string;
+  port: number;
+  /** OpenSSH-format private host key. */
+  hostKey: string;
+  sandbox: Sandbox;
+  /** Asked on every new TCP connection; true drops it right after the client starts its handshake. */
+  shouldDrop(): boolean;
+  /** Receives account-lookup failures; the client itself just sees its login refused. */
+  onError(error: Error): void;
+}
+
+export interface SshEndpoint {
+  /** Stops listening and cuts every open connection. */
+  close(): Promise<void>;
+}
+
+/** Listens on `address:port` and serves public-key-authenticated `exec` requests from the sandbox. */
+export async function startSshEndpoint(options: SshEndpointOptions): Promise<SshEndpoint> {
+  const ssh = new SshServer({ hostKeys: [options.hostKey] }, (client) => {
+    let account: Account | null = null;
+    client.on("authentication", (context) => {
+      authenticate(options.sandbox, context).then(
+        (accepted) => {
+          account = accepted;
+          if (accepted) context.accept();
+          else context.reject(["publickey"]);
+        },
+        (error: Error) => {
+          options.onError(error);
+          context.reject(["publickey"]);
+        },
+      );
+    });
+    client.on("ready", () => {
+      client.on("session", (acceptSession) => {
+        const session = acceptSession();
+        session.on("exec", (accept, _reject, info) => {
+          if (account) runExec(options.sandbox, account.user, info.command, accept());
+        });
+        session.on("pty", (_accept, reject) => reject());
+        session.on("shell", (_accept, reject) => reject());
+        session.on("subsystem", (_accept, reject) => reject());
+        session.on("x11", (_accept, reject) => reject());
+      });
+      client.on("tcpip", (_accept, reject) => reject());
+      client.on("openssh.streamlocal", (_accept, reject) => reject());
+      client.on("request", (_accept, reject) => reject?.());
+    });
+    // A client vanishing mid-handshake is normal traffic for a server, not a simulator failure.
+    client.on("error", () => client.end());
+  });
+  const sockets = new Set<Socket>();
+  const listener = createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    if (options.shouldDrop()) socket.once("data", () => socket.destroy());
+    else ssh.injectSocket(socket);
+  });
+  await listen(listener, options.address, options.port);
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        listener.close(() => resolve());
+      }),
+  };
+}
+
+function listen(listener: NetServer, address: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen({ host: address, port, exclusive: true }, () => {
+      listener.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+/** Public-key auth against the user's authorized_keys inside the box; returns the account on success. */
+async function authenticate(sandbox: Sandbox, context: AuthContext): Promise<Account | null> {
+  if (context.method !== "publickey") return null;
+  const account = await lookupAccount(sandbox, context.username);
+  const key = account?.keys.find((candidate) => candidate.getPublicSSH().equals(context.key.data));
+  if (!account || !key) return null;
+  if (context.signature && context.blob) {
+    return key.verify(context.blob, context.signature, context.hashAlgo) === true ? account : null;
+  }
+  return account;
+}
+
+/** Runs `command` with the user's shell in the sandbox, wiring stdin/stdout/stderr and the exit status. */
+function runExec(sandbox: Sandbox, user: SandboxUser, command: string, channel: ServerChannel): void {
+  let child: ReturnType<Sandbox["spawn"]>;
+  try {
+    child = sandbox.spawn([user.shell, "-c", command], user);
+  } catch (error) {
+    channel.stderr.write(`${(error as Error).message}\n`);
+    channel.exit(255);
+    channel.end();
+    return;
+  }
+  channel.on("data", (chunk: Buffer) => child.stdin?.write(chunk));
+  channel.on("end", () => child.stdin?.end());
+  // The command may exit without reading its input; the write then fails with EPIPE, as with real sshd.
+  child.stdin?.on("error", () => undefined);
+  child.stdout?.on("data", (chunk: Buffer) => channel.write(chunk));
+  child.stderr?.on("data", (chunk: Buffer) => channel.stderr.write(chunk));
+  child.once("error", (error) => {
+    channel.stderr.write(`cannot start the sandbox: ${error.message}\n`);
+    channel.exit(255);
+    channel.end();
+  });
+  child.once("close", (code, signal) => {
+    if (signal) channel.exit(signal.replace(/^SIG/, ""), false, "");
+    else channel.exit(code ?? 255);
+    channel.end();
+  });
+  // Like sshd, a client that goes away takes its command with it.
+  channel.once("close", () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  });
+}

@@ -1,0 +1,137 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client, utils } from "ssh2";
+import { findFreePort } from "../../sim/free-port.ts";
+import { createMachineHost } from "../../sim/machine/host.ts";
+import type { Machine, MachineHost, MachineHostOptions, MachineView } from "../../sim/machine/types.ts";
+
+/** A login key pair for tests, in OpenSSH format. */
+export const userKey = utils.generateKeyPairSync("ed25519");
+
+export interface TestHost {
+  host: MachineHost;
+  dataDir: string;
+  sshPort: number;
+  cleanup(): Promise<void>;
+}
+
+/** A MachineHost on a fresh temp dir and free port, with cloud-init made near-instant. */
+export async function startTestHost(overrides: Partial<MachineHostOptions> = {}): Promise<TestHost> {
+  const dataDir = mkdtempSync(join(tmpdir(), "sim-machine-test-"));
+  const sshPort = await findFreePort();
+  const host = createMachineHost({ dataDir, sshPort, timeScale: 0.001, cloudInitMs: 1000, ...overrides });
+  return {
+    host,
+    dataDir,
+    sshPort,
+    async cleanup() {
+      await host.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A cloud-config creating user `rachel` with the test key and passwordless sudo, plus extra YAML. */
+export function cloudConfig(extra = ""): string {
+  return [
+    "#cloud-config",
+    "users:",
+    "  - name: rachel",
+    "    shell: /bin/bash",
+    "    groups: [sudo]",
+    "    sudo: ALL=(ALL) NOPASSWD:ALL",
+    "    ssh_authorized_keys:",
+    `      - ${userKey.public}`,
+    extra,
+  ].join("\n");
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = check();
+    if (value !== undefined) return value;
+    await Bun.sleep(10);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** Boots the machine and waits until cloud-init has finished (done or error). */
+export async function bootAndSettle(machine: Machine): Promise<MachineView> {
+  machine.boot();
+  return waitFor("cloud-init to finish", () => {
+    const view = machine.view();
+    return view.cloudInit.state === "done" || view.cloudInit.state === "error" ? view : undefined;
+  });
+}
+
+export interface ExecResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The raw public key blob of an OpenSSH public key line. */
+export function keyBlob(publicLine: string): Buffer {
+  const parsed = utils.parseKey(publicLine);
+  if (parsed instanceof Error) throw parsed;
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key) throw new Error("no key in line");
+  return key.getPublicSSH();
+}
+
+/** Connects as `username`, pinning the machine's host key. */
+export function connect(
+  view: MachineView,
+  username = "rachel",
+  pinnedHostKey = view.hostKeyEd25519,
+): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    client.once("ready", () => resolve(client));
+    client.once("error", reject);
+    client.connect({
+      host: view.address,
+      port: view.sshPort,
+      username,
+      privateKey: userKey.private,
+      readyTimeout: 10_000,
+      algorithms: { serverHostKey: ["ssh-ed25519"] },
+      hostVerifier: (key: Buffer) => key.equals(keyBlob(pinnedHostKey)),
+    });
+  });
+}
+
+/** Runs one command over an open connection, feeding `stdin`. */
+export function exec(client: Client, command: string, stdin = ""): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    client.exec(command, (error, stream) => {
+      if (error) return reject(error);
+      let stdout = "";
+      let stderr = "";
+      let code: number | null = null;
+      stream.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+      stream.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      stream.on("exit", (exitCode: number | null) => (code = exitCode));
+      stream.on("close", () => resolve({ code, stdout, stderr }));
+      stream.end(stdin);
+    });
+  });
+}
+
+/** Connects, runs one command, disconnects. */
+export async function sshRun(
+  view: MachineView,
+  command: string,
+  stdin = "",
+  username = "rachel",
+): Promise<ExecResult> {
+  const client = await connect(view, username);
+  try {
+    return await exec(client, command, stdin);
+  } finally {
+    client.end();
+  }
+}

@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Client } from "ssh2";
+import type { MachineView } from "../../sim/machine/types.ts";
+import {
+  bootAndSettle,
+  cloudConfig,
+  connect,
+  exec,
+  startTestHost,
+  type TestHost,
+  userKey,
+} from "./support.ts";
+
+const UNIT = `[Unit]
+Description=Rachel8 bot
+ConditionPathExists=/home/rachel/.env
+
+[Service]
+ExecStart=/usr/bin/true
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+let env: TestHost;
+let view: MachineView;
+let rachel: Client;
+
+beforeAll(async () => {
+  env = await startTestHost();
+  const userData = cloudConfig(`  - name: bob\n    ssh_authorized_keys: ["${userKey.public}"]\n`);
+  const machine = await env.host.create({ serverId: 21, name: "unit-box", ipv4: "127.77.2.21", userData });
+  view = await bootAndSettle(machine);
+  rachel = await connect(view);
+});
+afterAll(async () => {
+  rachel.end();
+  await env.cleanup();
+});
+
+describe("systemctl", () => {
+  test("enable, a start blocked by ConditionPathExists, then a real start, as systemd reports them", async () => {
+    const install = await exec(
+      rachel,
+      "sudo install -m 644 /dev/stdin /etc/systemd/system/rachel8.service",
+      UNIT,
+    );
+    expect(install).toEqual({ code: 0, stdout: "", stderr: "" });
+    const enable = await exec(rachel, "sudo systemctl daemon-reload && sudo systemctl enable rachel8");
+    expect(enable.stderr).toBe(
+      "Created symlink /etc/systemd/system/multi-user.target.wants/rachel8.service → /etc/systemd/system/rachel8.service.\n",
+    );
+    expect(await exec(rachel, "systemctl is-enabled rachel8")).toEqual({
+      code: 0,
+      stdout: "enabled\n",
+      stderr: "",
+    });
+
+    expect((await exec(rachel, "sudo systemctl start rachel8.service")).code).toBe(0);
+    expect(await exec(rachel, "systemctl is-active rachel8")).toEqual({
+      code: 3,
+      stdout: "inactive\n",
+      stderr: "",
+    });
+    const skipped = await exec(rachel, "systemctl status rachel8");
+    expect(skipped.code).toBe(3);
+    expect(skipped.stdout).toContain("└─ ConditionPathExists=/home/rachel/.env was not met");
+
+    await exec(rachel, "cat > /home/rachel/.env", "TOKEN=x\n");
+    expect((await exec(rachel, "sudo systemctl start rachel8")).code).toBe(0);
+    expect(await exec(rachel, "systemctl is-active --quiet rachel8")).toEqual({
+      code: 0,
+      stdout: "",
+      stderr: "",
+    });
+    const journal = await exec(rachel, "journalctl -u rachel8 -n 2 --no-pager -o cat");
+    expect(journal.stdout).toBe(
+      "rachel8.service - Rachel8 bot was skipped because of an unmet condition check (ConditionPathExists=/home/rachel/.env).\n" +
+        "Started rachel8.service - Rachel8 bot.\n",
+    );
+
+    expect((await exec(rachel, "sudo systemctl restart rachel8 && sudo systemctl stop rachel8")).code).toBe(
+      0,
+    );
+    expect((await exec(rachel, "systemctl is-active rachel8")).stdout).toBe("inactive\n");
+  });
+
+  test("unknown units fail with systemd's messages and exit codes", async () => {
+    expect(await exec(rachel, "sudo systemctl start nope")).toEqual({
+      code: 5,
+      stdout: "",
+      stderr: "Failed to start nope.service: Unit nope.service not found.\n",
+    });
+    expect((await exec(rachel, "systemctl status nope")).code).toBe(4);
+    expect(await exec(rachel, "journalctl -u nope")).toEqual({
+      code: 0,
+      stdout: "-- No entries --\n",
+      stderr: "",
+    });
+  });
+});
+
+describe("sudo", () => {
+  test("runs commands as root or as another user for a NOPASSWD user", async () => {
+    expect((await exec(rachel, "sudo id -u")).stdout).toBe("0\n");
+    expect((await exec(rachel, "sudo -u rachel sh -c 'echo $HOME $USER'")).stdout).toBe(
+      "/home/rachel rachel\n",
+    );
+    expect(await exec(rachel, "sudo -u ghost true")).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: "sudo: unknown user ghost\n",
+    });
+  });
+
+  test("refuses a user without a sudo rule", async () => {
+    const bob = await connect(view, "bob");
+    try {
+      expect(await exec(bob, "sudo true")).toEqual({
+        code: 1,
+        stdout: "",
+        stderr: "bob is not in the sudoers file.\n",
+      });
+    } finally {
+      bob.end();
+    }
+  });
+
+  test("cloud-init status reports the finished run", async () => {
+    expect(await exec(rachel, "cloud-init status --wait")).toEqual({
+      code: 0,
+      stdout: "\nstatus: done\n",
+      stderr: "",
+    });
+  });
+});
