@@ -4,7 +4,7 @@ import { pollUntil } from "../../cli/wait.ts";
 import { instances, operations } from "../../db/schema.ts";
 import { LeaseLostError } from "../../jobs/errors.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
-import { acquireLease, fence, releaseLease } from "../../worker/runner/lease.ts";
+import { acquireLease, fence, releaseLease, releaseLeasesOf } from "../../worker/runner/lease.ts";
 import { type Runtime, startRuntime } from "./harness.ts";
 import { gate, recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
 
@@ -38,6 +38,22 @@ describe("fencing lease", () => {
     releaseLease(runtime.db, first);
     const row = runtime.db.select().from(instances).where(eq(instances.id, "inst-fence")).get();
     expect(row?.leaseOwner).toBe("w2/b");
+  });
+
+  test("a stopping worker releases only its own leases, whatever characters its id contains", async () => {
+    await runtime.queue.enqueue("unused", "inst-mine");
+    await runtime.queue.enqueue("unused", "inst-theirs");
+    const now = Date.now();
+    leaseOf(acquireLease(runtime.db, "inst-mine", "host_1:7:ab/token", 60_000, now));
+    leaseOf(acquireLease(runtime.db, "inst-theirs", "hostX1:7:ab/token", 60_000, now));
+    expect(releaseLeasesOf(runtime.db, "host_1:7:ab")).toBe(1);
+    const owners = runtime.db.select({ id: instances.id, owner: instances.leaseOwner }).from(instances).all();
+    expect(owners).toEqual(
+      expect.arrayContaining([
+        { id: "inst-mine", owner: null },
+        { id: "inst-theirs", owner: "hostX1:7:ab/token" },
+      ]),
+    );
   });
 
   test("a runner whose lease was taken over writes nothing for its step and the job resumes later", async () => {

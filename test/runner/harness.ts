@@ -124,6 +124,12 @@ async function runtimeConfig(dataDir: string): Promise<Config> {
   });
 }
 
+/** Brokers still running, killed if the test process exits before disposing them (e.g. on a crash). */
+const liveBrokers = new Set<BunqueueServer>();
+process.on("exit", () => {
+  for (const broker of liveBrokers) broker.kill("SIGKILL");
+});
+
 async function startBroker(config: Config, dataDir: string): Promise<BunqueueServer> {
   const broker = spawnBunqueueServer({
     dataDir,
@@ -135,6 +141,8 @@ async function startBroker(config: Config, dataDir: string): Promise<BunqueueSer
     shutdownTimeoutMs: 1000,
     log: createLogger({ level: "silent" }),
   });
+  liveBrokers.add(broker);
+  void broker.exited.then(() => liveBrokers.delete(broker));
   await pollUntil(() => isHttpOk(`http://127.0.0.1:${config.brokerHttpPort}/ready`), {
     timeoutMs: 15_000,
     description: "the broker's /ready",

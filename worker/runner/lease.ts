@@ -3,7 +3,7 @@
  * job to a second worker while the first still runs; the lease makes sure only one holder writes results.
  * Every acquisition increments lease_token; every result write is conditional on it (see fence()).
  */
-import { and, eq, isNull, like, lt, or, sql } from "drizzle-orm";
+import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db, DbSession } from "../../db/index.ts";
 import { instances } from "../../db/schema.ts";
 import { LeaseLostError } from "../../jobs/errors.ts";
@@ -86,10 +86,13 @@ export function fence<T>(db: Db, lease: Lease, now: number, write: (tx: DbSessio
 
 /** Frees every lease a worker process still holds (its shutdown gave up on a step); returns how many. */
 export function releaseLeasesOf(db: Db, workerId: string): number {
-  return db
-    .update(instances)
-    .set({ leaseOwner: null, leaseExpiresAt: null })
-    .where(like(instances.leaseOwner, `${workerId}/%`))
-    .returning({ id: instances.id })
-    .all().length;
+  return (
+    db
+      .update(instances)
+      .set({ leaseOwner: null, leaseExpiresAt: null })
+      // A prefix comparison, not LIKE: host names may contain LIKE's wildcard "_".
+      .where(sql`substr(${instances.leaseOwner}, 1, ${workerId.length + 1}) = ${`${workerId}/`}`)
+      .returning({ id: instances.id })
+      .all().length
+  );
 }
