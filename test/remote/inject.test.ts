@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   CLAUDE_OAUTH_SCOPES,
@@ -124,6 +124,15 @@ describe.skipIf(!enabled)("injectSecrets against a real OpenSSH sshd", () => {
       readdirSync(dir).filter((name) => name.includes("inject-tmp") || name.includes("restart-pending")),
     );
     expect(leftovers).toEqual([]);
+  });
+
+  test("a run cut off between swapping files and restarting is finished by the next run", async () => {
+    // What inject.sh leaves when the connection drops after the rename: its restart-pending marker.
+    const marker = inHome(`.${RACHEL8_UNIT_NAME}.restart-pending`);
+    writeFileSync(marker, "");
+    const result = await injectSecrets(machine.session, secretFiles(NEW_TOKEN), unit);
+    expect(result).toEqual({ changedFiles: [], unitChanged: false, action: "restarted" });
+    expect(existsSync(marker)).toBe(false);
   });
 
   test("secrets travel only on stdin: never in a command line, never in sshd's log", () => {
