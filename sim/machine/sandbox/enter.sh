@@ -31,21 +31,30 @@ cd "$home" 2>/dev/null || cd /
 
 # The simulator hands us sockets, but on a real box sshd gives a command pipes, and tools rely on that
 # (`install -m 600 /dev/stdin FILE` cannot open a socket). So stdin arrives through a shell pipe, and
-# stdout/stderr through FIFOs drained by two relays.
+# stdout/stderr through FIFOs drained by two relays. Everything is opened up front, so a command that
+# deletes /run (or all of /) or kills every process cannot wedge its own session.
 io=$(mkdir -p /run/sim-io && mktemp -d /run/sim-io/XXXXXX)
-mkfifo "$io/out" "$io/err" "$io/status"
+mkfifo "$io/out" "$io/err" "$io/feeder"
 cat <"$io/out" &
 out=$!
 cat <"$io/err" >&2 &
 err=$!
+# fd 4 carries the stdin relay's pid to the command's side of the pipe (read-write: opening never blocks).
+exec 4<>"$io/feeder"
 # A background job's stdin is /dev/null, so the real one is handed over as fd 3.
 exec 3<&0
 set +e
-cat <&3 3<&- | { "$@" >"$io/out" 2>"$io/err" 3<&-; echo "$?" >"$io/status"; } &
-exec 3<&- </dev/null
-# Waiting on the pipeline would also wait for input the command never reads; the status FIFO does not.
-read -r status <"$io/status"
+sh -c 'echo "$$" >&4; exec cat <&3 3<&- 4>&-' | {
+  "$@" >"$io/out" 2>"$io/err" 3<&- 4>&-
+  status=$?
+  # Input the command never read is dropped, as sshd drops it when the command exits.
+  read -r feeder <&4 && kill "$feeder" 2>/dev/null
+  exit "$status"
+} &
+job=$!
+exec 3<&- 4>&- </dev/null
+wait "$job"
+status=$?
 wait "$out" "$err"
 rm -rf "$io"
-# Exiting as PID 1 ends the namespace, and with it the stdin relay, as sshd drops unread input.
 exit "$status"
