@@ -101,7 +101,7 @@ describe("the sandbox keeps hostile commands inside the box", () => {
   test.if(existsSync("/usr/bin/python3"))(
     "a chroot escape lands back in the box, not on the host",
     async () => {
-      const escape = [
+      const chrootEscape = [
         "import os",
         "os.makedirs('/jail', exist_ok=True)",
         "os.chroot('/jail')",
@@ -109,7 +109,7 @@ describe("the sandbox keeps hostile commands inside the box", () => {
         "os.chroot('.')",
         "print(sorted(os.listdir('/')))",
       ].join("\n");
-      const result = await exec(root, "sudo python3 -", escape);
+      const result = await exec(root, "sudo python3 -", chrootEscape);
       // Only the box's root has /jail and /opt/sim; the host's has neither.
       expect(result.stdout).toContain("'jail'");
       expect(result.stdout).toContain("'opt'");
