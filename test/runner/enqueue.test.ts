@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Queue } from "bunqueue/client";
 import { eq } from "drizzle-orm";
+import { pollUntil } from "../../cli/wait.ts";
 import { operations } from "../../db/schema.ts";
 import { operationsQueueName } from "../../jobs/payload.ts";
 import { connectJobQueue } from "../../jobs/queue.ts";
@@ -57,6 +58,21 @@ describe("enqueue", () => {
       [1, "succeeded"],
       [2, "succeeded"],
     ]);
+  });
+
+  test("a job for an operation the worker does not know is refused with a log line, and enqueue re-adds it", async () => {
+    await runtime.startWorker([{ name: "demo", steps: [recordingStep([], "a")] }]);
+    const { jobId } = await runtime.queue.enqueue("unknown-op", "inst-unknown");
+    await pollUntil(() => runtime.logs.find((line) => line.msg.startsWith("job refused")), {
+      timeoutMs: 10_000,
+      description: "the refusal log line",
+    });
+    expect(runtime.logs.find((line) => line.msg.startsWith("job refused"))).toMatchObject({
+      jobId,
+      msg: "job refused: no job definition for operation unknown-op",
+    });
+    // The operation stays requested, so enqueueing it again (e.g. once a worker knows it) adds the job anew.
+    expect(await runtime.queue.enqueue("unknown-op", "inst-unknown")).toEqual({ jobId, created: false });
   });
 
   test("ping answers true with the broker up and false, within its bound, with no broker", async () => {

@@ -81,15 +81,18 @@ export async function runOperationJob(
 
 /** Parses the payload and finds its job definition and operation record; anything missing is unrecoverable. */
 function resolveDelivery(deps: RunnerDeps, jobs: ReadonlyMap<string, JobDefinition>, job: Job<unknown>) {
+  // These deliveries never touch an instance, so this line is the only trace they leave.
+  const refuse = (message: string) => {
+    deps.log.error({ jobId: job.id, name: job.name }, `job refused: ${message}`);
+    return new UnrecoverableError(message);
+  };
   const parsed = operationPayloadSchema.safeParse(job.data);
-  if (!parsed.success) {
-    throw new UnrecoverableError(`invalid job payload: ${parsed.error.issues[0]?.message}`);
-  }
+  if (!parsed.success) throw refuse(`invalid job payload: ${parsed.error.issues[0]?.message}`);
   const payload = parsed.data;
   const definition = jobs.get(payload.operation);
-  if (!definition) throw new UnrecoverableError(`no job definition for operation ${payload.operation}`);
+  if (!definition) throw refuse(`no job definition for operation ${payload.operation}`);
   const op = loadOperation(deps.db, payload.operationId);
-  if (!op) throw new UnrecoverableError(`operation ${payload.operationId} is not recorded`);
+  if (!op) throw refuse(`operation ${payload.operationId} is not recorded`);
   return { payload, definition, op };
 }
 
