@@ -4,9 +4,13 @@
  */
 import { count, eq } from "drizzle-orm";
 import { pollUntil } from "../cli/wait.ts";
+import { appDatabasePath, migrateDatabase, openDatabase } from "../db/index.ts";
 import { operations } from "../db/schema.ts";
+import { connectJobQueue } from "../jobs/queue.ts";
 import type { JobDefinition } from "../jobs/step.ts";
 import { type Runtime, startRuntime } from "../test/runner/harness.ts";
+import { createTestStack } from "../test/support/processes.ts";
+import { TEST_OPERATIONS } from "../test/support/test-jobs.ts";
 
 export interface BenchFigure {
   name: string;
@@ -22,53 +26,80 @@ const parkedForMemory = 100;
 const parkedForSignals = 200;
 
 export async function runRuntimeBench(): Promise<BenchFigure[]> {
+  const latencies = await measureLatencies();
+  const rssMb = await measureWorkerRss();
+  const figure = (name: string, value: number, unit: string, target = Number.POSITIVE_INFINITY) => ({
+    name,
+    value,
+    unit,
+    target,
+  });
+  return [
+    figure(`enqueue-to-start p50 (${enqueueJobs} jobs)`, percentile(latencies.enqueueToStart, 50), "ms"),
+    figure(`enqueue-to-start p99 (${enqueueJobs} jobs)`, percentile(latencies.enqueueToStart, 99), "ms", 50),
+    figure(
+      `signal-to-resume p50 (${parkedForSignals} parked)`,
+      percentile(latencies.signalToResume, 50),
+      "ms",
+    ),
+    figure(
+      `signal-to-resume p99 (${parkedForSignals} parked)`,
+      percentile(latencies.signalToResume, 99),
+      "ms",
+      100,
+    ),
+    figure(`worker process RSS with ${parkedForMemory} parked jobs`, rssMb, "MB", 150),
+  ];
+}
+
+/** Both latencies with the worker in this process (startWorker), so start and resume are timed exactly. */
+async function measureLatencies(): Promise<{ enqueueToStart: number[]; signalToResume: number[] }> {
   const started = new Map<string, number>();
   const resumed = new Map<string, number>();
   const runtime = await startRuntime({ collectLogs: false });
   try {
     await runtime.startWorker(benchJobs(started, resumed), { workerConcurrency: 8 });
     const enqueueToStart = await measureEnqueueToStart(runtime, started);
-    await parkWaits(runtime, 0, parkedForMemory);
-    Bun.gc(true);
-    const rssMb = process.memoryUsage().rss / 2 ** 20;
-    await parkWaits(runtime, parkedForMemory, parkedForSignals);
+    await parkWaits(runtime, "bench-wait", parkedForSignals);
     const signalToResume = await measureSignalToResume(runtime, resumed);
-    return [
-      {
-        name: `enqueue-to-start p50 (${enqueueJobs} jobs)`,
-        value: percentile(enqueueToStart, 50),
-        unit: "ms",
-        target: Number.POSITIVE_INFINITY,
-      },
-      {
-        name: `enqueue-to-start p99 (${enqueueJobs} jobs)`,
-        value: percentile(enqueueToStart, 99),
-        unit: "ms",
-        target: 50,
-      },
-      {
-        name: `signal-to-resume p50 (${parkedForSignals} parked)`,
-        value: percentile(signalToResume, 50),
-        unit: "ms",
-        target: Number.POSITIVE_INFINITY,
-      },
-      {
-        name: `signal-to-resume p99 (${parkedForSignals} parked)`,
-        value: percentile(signalToResume, 99),
-        unit: "ms",
-        target: 100,
-      },
-      {
-        // Worker and producer share this process, so this is an upper bound of the worker's own RSS.
-        name: `RSS of worker + producer process with ${parkedForMemory} parked jobs`,
-        value: rssMb,
-        unit: "MB",
-        target: 150,
-      },
-    ];
+    return { enqueueToStart, signalToResume };
   } finally {
     await runtime.dispose();
   }
+}
+
+/** RSS of a real worker process (the test worker: startWorker with the test jobs) holding parked waits. */
+async function measureWorkerRss(): Promise<number> {
+  const stack = await createTestStack({ env: { LOG_LEVEL: "warn" } });
+  try {
+    await stack.start("broker");
+    const worker = await stack.start("worker");
+    const db = openDatabase(appDatabasePath(stack.dataDir));
+    migrateDatabase(db);
+    const { BROKER_PORT, BROKER_TOKEN } = stack.env;
+    const queue = connectJobQueue({
+      host: "127.0.0.1",
+      port: Number(BROKER_PORT),
+      token: BROKER_TOKEN ?? "",
+      db,
+    });
+    try {
+      await parkWaits({ queue, db }, TEST_OPERATIONS.wait, parkedForMemory);
+      return residentMb(worker.pid);
+    } finally {
+      await queue.close();
+      db.$client.close();
+    }
+  } finally {
+    await stack.dispose();
+  }
+}
+
+/** VmRSS of a process, from /proc, in MB. */
+async function residentMb(pid: number): Promise<number> {
+  const status = await Bun.file(`/proc/${pid}/status`).text();
+  const kb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]);
+  return kb / 1024;
 }
 
 /** One job marks when its step starts; the other parks on a durable wait and marks when it resumes. */
@@ -121,9 +152,13 @@ async function measureEnqueueToStart(runtime: Runtime, started: Map<string, numb
   return [...enqueuedAt].map(([id, at]) => (started.get(id) ?? Number.NaN) - at);
 }
 
-/** Enqueues waiting jobs with ids from..to-1 and returns once all are parked. */
-async function parkWaits(runtime: Runtime, from: number, to: number): Promise<void> {
-  for (let i = from; i < to; i++) await runtime.queue.enqueue("bench-wait", `wait-${i}`);
+/** Enqueues `total` jobs of an operation that parks on a durable wait and returns once all are parked. */
+async function parkWaits(
+  runtime: Pick<Runtime, "queue" | "db">,
+  operation: string,
+  total: number,
+): Promise<void> {
+  for (let i = 0; i < total; i++) await runtime.queue.enqueue(operation, `wait-${i}`);
   await pollUntil(
     () => {
       const parked = runtime.db
@@ -131,9 +166,9 @@ async function parkWaits(runtime: Runtime, from: number, to: number): Promise<vo
         .from(operations)
         .where(eq(operations.status, "parked"))
         .get();
-      return (parked?.n ?? 0) >= to;
+      return (parked?.n ?? 0) >= total;
     },
-    { timeoutMs: 60_000, description: `${to} parked jobs` },
+    { timeoutMs: 60_000, description: `${total} parked jobs` },
   );
 }
 
