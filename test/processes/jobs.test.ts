@@ -168,6 +168,21 @@ describe("process failures", () => {
     await waitForOperation(db, next.jobId, "succeeded", 30_000);
   }, 60_000);
 
+  test("the worker survives a broker outage and takes work again once the broker is back", async () => {
+    await ensureWorker();
+    const worker = stack.running("worker");
+    const outageStartedAt = new Date().toISOString();
+    await stack.kill("broker");
+    await stack.waitForLog(
+      "worker",
+      (line) => line.json?.msg === "broker connection error" && String(line.json.time) >= outageStartedAt,
+    );
+    await stack.start("broker");
+    const { jobId } = await enqueue(TEST_OPERATIONS.flaky);
+    await waitForOperation(db, jobId, "succeeded", 30_000);
+    expect(stack.running("worker")?.pid).toBe(worker?.pid ?? -1);
+  }, 60_000);
+
   test("SIGTERM (twice) with a step in flight: exits 0, the step is abandoned once and resumed later", async () => {
     await ensureWorker();
     const { instanceId, jobId } = await enqueue(TEST_OPERATIONS.gated);
