@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createServer, type Server } from "node:net";
-import { utils } from "ssh2";
 import { HostKeyMismatchError, isRemoteError, RemoteError } from "../../jobs/remote/errors.ts";
+import { generateSshKeyPair } from "../../jobs/remote/keygen.ts";
 import type { RemoteSession } from "../../jobs/remote/session.ts";
 import { type ConnectPinnedOptions, connectPinned } from "../../jobs/remote/ssh.ts";
 import { findFreePort } from "../../sim/free-port.ts";
@@ -83,7 +83,7 @@ describe.skipIf(!enabled)("connectPinned against a real OpenSSH sshd", () => {
     // A fresh sshd, so its whole log belongs to this one connection.
     const fresh = await startSshd();
     try {
-      const impostor = utils.generateKeyPairSync("ed25519", { comment: "expected" }).public;
+      const impostor = generateSshKeyPair("expected").publicKey;
       const err = await connectPinned({
         host: fresh.host,
         port: fresh.port,
@@ -125,7 +125,7 @@ describe.skipIf(!enabled)("connectPinned against a real OpenSSH sshd", () => {
   });
 
   test("a key that is not authorized fails as auth_failed, not retryable", async () => {
-    const stranger = utils.generateKeyPairSync("ed25519").private;
+    const stranger = generateSshKeyPair("stranger").privateKey;
     const err = await connectPinned({ ...options(), privateKey: stranger }).catch((e: unknown) => e);
     expect(isRemoteError(err, "auth_failed")).toBe(true);
     expect((err as RemoteError).retryable).toBe(false);
@@ -142,12 +142,12 @@ describe.skipIf(!enabled)("connectPinned against a real OpenSSH sshd", () => {
 });
 
 describe("connectPinned network failures", () => {
-  const key = utils.generateKeyPairSync("ed25519");
+  const key = generateSshKeyPair("client");
   const base = {
     host: "127.0.0.1",
     username: "nobody",
-    privateKey: key.private,
-    expectedHostKey: key.public,
+    privateKey: key.privateKey,
+    expectedHostKey: key.publicKey,
   };
   let silent: Server;
   let silentPort = 0;

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { utils } from "ssh2";
+import { generateSshKeyPair, type SshKeyPair } from "../../jobs/remote/keygen.ts";
 import { findFreePort } from "../../sim/free-port.ts";
 
 const SSHD = "/usr/sbin/sshd";
@@ -195,6 +196,12 @@ async function collectLines(stream: ReadableStream<Uint8Array>, lines: string[])
   if (pending) lines.push(pending);
 }
 
+function hostKeyPair(type: "ed25519" | "rsa"): SshKeyPair {
+  if (type === "ed25519") return generateSshKeyPair("test-sshd");
+  const rsa = utils.generateKeyPairSync("rsa", { bits: 2048, comment: "test-sshd" });
+  return { privateKey: rsa.private, publicKey: rsa.public };
+}
+
 /** Polls the collected lines for `pattern` until `timeoutMs`. */
 async function pollLog(lines: readonly string[], pattern: RegExp, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
@@ -248,14 +255,11 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<TestSshd> 
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    const hostKeys =
-      opts.hostKeyType === "rsa"
-        ? utils.generateKeyPairSync("rsa", { bits: 2048, comment: "test-sshd" })
-        : utils.generateKeyPairSync("ed25519", { comment: "test-sshd" });
-    const clientKeys = utils.generateKeyPairSync("ed25519", { comment: user.name });
-    await writeFile(join(dir, "host_key"), hostKeys.private, { mode: 0o600 });
+    const hostKeys = hostKeyPair(opts.hostKeyType ?? "ed25519");
+    const clientKeys = generateSshKeyPair(user.name);
+    await writeFile(join(dir, "host_key"), hostKeys.privateKey, { mode: 0o600 });
     const authorizedKeys = join(user.home, ".ssh/authorized_keys");
-    await writeFile(authorizedKeys, `${clientKeys.public}\n`, { mode: 0o600 });
+    await writeFile(authorizedKeys, `${clientKeys.publicKey}\n`, { mode: 0o600 });
     await chown(authorizedKeys, user.uid, user.gid);
     await mkdir("/run/sshd", { recursive: true, mode: 0o755 });
     running = await listenOnFreePort(dir, user.name, pathPrefix, lines);
@@ -264,8 +268,8 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<TestSshd> 
       host: "127.0.0.1",
       port: running.port,
       user: { name: user.name, uid: user.uid, gid: user.gid, home: user.home },
-      hostKey: hostKeys.public,
-      clientPrivateKey: clientKeys.private,
+      hostKey: hostKeys.publicKey,
+      clientPrivateKey: clientKeys.privateKey,
       log: () => [...lines],
       waitForLog: (pattern, timeoutMs = 5_000) => pollLog(lines, pattern, timeoutMs),
       stop,
