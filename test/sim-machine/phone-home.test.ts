@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
-import { bootAndSettle, cloudConfig, startTestHost, type TestHost } from "./support.ts";
+import { bootAndSettle, cloudConfig, startTestHost, type TestHost, waitFor } from "./support.ts";
 
 interface Arrival {
   path: string;
@@ -67,5 +67,102 @@ describe("phone_home", () => {
       lastStatus: 200,
     });
     expect(view.cloudInit.phoneHome.deliveredAt).not.toBeNull();
+  });
+
+  test("retries after a 503 with the spacing cloud-init uses, then succeeds", async () => {
+    scriptedStatuses.push(503, 503);
+    const machine = await env.host.create({
+      serverId: 12,
+      name: "ph-12",
+      ipv4: "127.77.1.12",
+      userData: phoneHomeConfig(),
+    });
+    const view = await bootAndSettle(machine);
+    expect(arrivalsFor(12)).toHaveLength(3);
+    expect(view.cloudInit.phoneHome).toMatchObject({ attempts: 3, lastStatus: 200 });
+    expect(view.cloudInit.phoneHome.deliveredAt).not.toBeNull();
+  });
+
+  test("gives up after `tries` failures and still finishes cloud-init", async () => {
+    scriptedStatuses.push(500, 500, 500);
+    const userData = phoneHomeConfig("[instance_id]", 3);
+    const view = await bootAndSettle(
+      await env.host.create({ serverId: 14, name: "ph-14", ipv4: "127.77.1.14", userData }),
+    );
+    expect(arrivalsFor(14)).toHaveLength(3);
+    expect(view.cloudInit).toMatchObject({
+      state: "done",
+      phoneHome: { attempts: 3, lastStatus: 500, deliveredAt: null },
+    });
+  });
+
+  test("post: all sends every field, N/A for key types the machine lacks, as cloud-init does", async () => {
+    const userData = cloudConfig(
+      `fqdn: ph-15.example.com\nphone_home:\n  url: http://127.0.0.1:${receiver.port}/phone-home/$INSTANCE_ID\n`,
+    );
+    const view = await bootAndSettle(
+      await env.host.create({ serverId: 15, name: "ph-15", ipv4: "127.77.1.15", userData }),
+    );
+    expect(Object.fromEntries(arrivalsFor(15)[0]?.form ?? [])).toEqual({
+      pub_key_rsa: "N/A",
+      pub_key_ecdsa: "N/A",
+      pub_key_ed25519: `${view.hostKeyEd25519}\n`,
+      instance_id: "15",
+      hostname: "ph-15",
+      fqdn: "ph-15.example.com",
+    });
+  });
+});
+
+describe("phone_home faults", () => {
+  test("phone_home_never: cloud-init hangs before phone_home on that server only", async () => {
+    env.host.faults.add({ kind: "phone_home_never", serverId: 16 });
+    try {
+      const silent = await env.host.create({
+        serverId: 16,
+        name: "ph-16",
+        ipv4: "127.77.1.16",
+        userData: phoneHomeConfig(),
+      });
+      silent.boot();
+      await waitFor(
+        "cloud-init to reach phone_home",
+        () => silent.view().cloudInit.phoneHome.url ?? undefined,
+      );
+      const control = await env.host.create({
+        serverId: 17,
+        name: "ph-17",
+        ipv4: "127.77.1.17",
+        userData: phoneHomeConfig(),
+      });
+      await bootAndSettle(control);
+      expect(arrivalsFor(17)).toHaveLength(1);
+      expect(arrivalsFor(16)).toHaveLength(0);
+      expect(silent.view().cloudInit).toMatchObject({
+        state: "running",
+        phoneHome: { attempts: 0, deliveredAt: null },
+      });
+      await silent.destroy();
+    } finally {
+      env.host.faults.clear();
+    }
+  });
+
+  test("phone_home_late: the first attempt waits the given real delay", async () => {
+    env.host.faults.add({ kind: "phone_home_late", delayMs: 400 });
+    try {
+      const late = await env.host.create({
+        serverId: 18,
+        name: "ph-18",
+        ipv4: "127.77.1.18",
+        userData: phoneHomeConfig(),
+      });
+      const bootedAt = Date.now();
+      const view = await bootAndSettle(late);
+      expect(arrivalsFor(18)).toHaveLength(1);
+      expect(Date.parse(view.cloudInit.phoneHome.deliveredAt ?? "")).toBeGreaterThanOrEqual(bootedAt + 400);
+    } finally {
+      env.host.faults.clear();
+    }
   });
 });

@@ -1,31 +1,186 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
-import { bootAndSettle, cloudConfig, sshRun, startTestHost, type TestHost } from "./support.ts";
+import { utils } from "ssh2";
+import type { MachineView } from "../../sim/machine/types.ts";
+import {
+  bootAndSettle,
+  cloudConfig,
+  connect,
+  exec,
+  sshRun,
+  startTestHost,
+  type TestHost,
+  waitFor,
+} from "./support.ts";
 
 let env: TestHost;
+let view: MachineView;
 beforeAll(async () => {
   env = await startTestHost();
+  const machine = await env.host.create({
+    serverId: 1,
+    name: "box-1",
+    ipv4: "127.77.0.1",
+    userData: cloudConfig(),
+  });
+  view = await bootAndSettle(machine);
 });
 afterAll(() => env.cleanup());
 
-describe("a booted machine's SSH endpoint", () => {
-  test("accepts the user_data key, presents its own host key and runs commands in the sandbox", async () => {
-    const machine = await env.host.create({
-      serverId: 1,
-      name: "box-1",
-      ipv4: "127.77.0.1",
-      userData: cloudConfig(),
+/** Whether anything accepts TCP connections at `address:port`. */
+function accepts(address: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tcpConnect({ host: address, port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
     });
-    const view = await bootAndSettle(machine);
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** Host pids whose command line contains `marker`. */
+function pidsWithMarker(marker: string): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(marker);
+      } catch {
+        return false; // the process ended while we looked
+      }
+    })
+    .map(Number);
+}
+
+describe("a booted machine's SSH endpoint", () => {
+  test("presents its own host key and runs commands in the sandbox at absolute paths", async () => {
     expect(view.cloudInit.state).toBe("done");
     expect(view.hostKeyEd25519).toMatch(/^ssh-ed25519 AAAA\S+ root@box-1$/);
-
     const write = await sshRun(view, "cat > /home/rachel/.env && chmod 600 /home/rachel/.env", "TOKEN=abc\n");
     expect(write.code).toBe(0);
     const read = await sshRun(view, "cat /home/rachel/.env; hostname; pwd");
     expect(read).toEqual({ code: 0, stdout: "TOKEN=abc\nbox-1\n/home/rachel\n", stderr: "" });
     expect(readFileSync(join(view.sandboxDir, "home/rachel/.env"), "utf8")).toBe("TOKEN=abc\n");
-    expect(existsSync(join(view.sandboxDir, "etc/sudoers.d/90-cloud-init-users"))).toBe(true);
+  });
+
+  test("reports exit codes and stderr, and install can read /dev/stdin", async () => {
+    const client = await connect(view);
+    try {
+      expect(await exec(client, "echo oops >&2; exit 42")).toEqual({
+        code: 42,
+        stdout: "",
+        stderr: "oops\n",
+      });
+      const install = await exec(
+        client,
+        "sudo install -m 600 /dev/stdin /etc/secret && stat -c %a /etc/secret",
+        "s\n",
+      );
+      expect(install).toEqual({ code: 0, stdout: "600\n", stderr: "" });
+    } finally {
+      client.end();
+    }
+  });
+
+  test("ends a session when the command exits even if the client never closes stdin", async () => {
+    const client = await connect(view);
+    try {
+      const code = await new Promise<number>((resolve, reject) => {
+        client.exec("exit 3", (error, stream) => {
+          if (error) return reject(error);
+          stream.on("exit", (exitCode: number) => resolve(exitCode));
+          stream.resume();
+        });
+      });
+      expect(code).toBe(3);
+    } finally {
+      client.end();
+    }
+  });
+
+  test("refuses a pinned host key that does not match", async () => {
+    const other = utils.generateKeyPairSync("ed25519").public;
+    await expect(connect(view, { pinnedHostKey: other })).rejects.toThrow("Host denied");
+  });
+
+  test("refuses unknown keys and unknown users", async () => {
+    const stranger = utils.generateKeyPairSync("ed25519").private;
+    await expect(connect(view, { privateKey: stranger })).rejects.toThrow("authentication methods failed");
+    await expect(connect(view, { username: "mallory" })).rejects.toThrow("authentication methods failed");
+  });
+
+  test("rejects shells, sftp and port forwarding", async () => {
+    const client = await connect(view);
+    try {
+      const shell = new Promise((resolve, reject) =>
+        client.shell((error) => (error ? reject(error) : resolve(0))),
+      );
+      await expect(shell).rejects.toThrow();
+      const sftp = new Promise((resolve, reject) =>
+        client.sftp((error) => (error ? reject(error) : resolve(0))),
+      );
+      await expect(sftp).rejects.toThrow();
+      const forward = new Promise((resolve, reject) =>
+        client.forwardOut("127.0.0.1", 0, "127.0.0.1", 22, (error) => (error ? reject(error) : resolve(0))),
+      );
+      await expect(forward).rejects.toThrow();
+      expect((await exec(client, "echo still usable")).stdout).toBe("still usable\n");
+    } finally {
+      client.end();
+    }
+  });
+});
+
+describe("before cloud-init has run", () => {
+  test("there are no users, so every login fails", async () => {
+    const machine = await env.host.create({
+      serverId: 2,
+      name: "box-2",
+      ipv4: "127.77.0.2",
+      userData: cloudConfig(),
+    });
+    expect(machine.view().cloudInit.state).toBe("pending");
+    await expect(connect(machine.view())).rejects.toThrow("authentication methods failed");
+    await machine.destroy();
+  });
+});
+
+describe("ssh_drop", () => {
+  test("drops the next N connections to the targeted server only, then recovers", async () => {
+    env.host.faults.add({ kind: "ssh_drop", times: 2, serverId: 1 });
+    expect(env.host.faults.list()).toEqual([{ kind: "ssh_drop", times: 2, serverId: 1 }]);
+    await expect(connect(view)).rejects.toThrow();
+    await expect(connect(view)).rejects.toThrow();
+    expect(env.host.faults.list()).toEqual([]);
+    expect((await sshRun(view, "echo back")).stdout).toBe("back\n");
+  });
+});
+
+describe("destroy", () => {
+  test("kills the machine's processes, frees its address and port, and removes its sandbox", async () => {
+    const spec = { serverId: 3, name: "box-3", ipv4: "127.77.0.3", userData: cloudConfig() };
+    const machine = await env.host.create(spec);
+    const booted = await bootAndSettle(machine);
+    const marker = `sim-marker-${process.pid}-${Date.now()}`;
+    const client = await connect(booted);
+    client.exec(`exec -a ${marker} sleep 600`, () => undefined);
+    await waitFor("the marked process to start", () =>
+      pidsWithMarker(marker).length > 0 ? true : undefined,
+    );
+
+    await machine.destroy();
+    client.end();
+    expect(pidsWithMarker(marker)).toEqual([]);
+    expect(await accepts(spec.ipv4, env.sshPort)).toBe(false);
+    expect(existsSync(booted.sandboxDir)).toBe(false);
+    expect(env.host.get(3)).toBeUndefined();
+
+    const again = await env.host.create({ ...spec, serverId: 4 });
+    expect(await accepts(spec.ipv4, env.sshPort)).toBe(true);
+    expect(again.view().hostKeyEd25519).not.toBe(booted.hostKeyEd25519);
+    await again.destroy();
   });
 });

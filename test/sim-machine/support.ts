@@ -82,21 +82,27 @@ export function keyBlob(publicLine: string): Buffer {
   return key.getPublicSSH();
 }
 
-/** Connects as `username`, pinning the machine's host key. */
-export function connect(
-  view: MachineView,
-  username = "rachel",
-  pinnedHostKey = view.hostKeyEd25519,
-): Promise<Client> {
+export interface ConnectOptions {
+  /** Default "rachel". */
+  username?: string;
+  /** OpenSSH public line the server's key must equal; default the machine's reported host key. */
+  pinnedHostKey?: string;
+  /** Default the test user key. */
+  privateKey?: string;
+}
+
+/** Connects, pinning the machine's host key as the provisioner does. */
+export function connect(view: MachineView, options: ConnectOptions = {}): Promise<Client> {
+  const { username = "rachel", pinnedHostKey = view.hostKeyEd25519, privateKey = userKey.private } = options;
   return new Promise((resolve, reject) => {
     const client = new Client();
     client.once("ready", () => resolve(client));
-    client.once("error", reject);
+    client.on("error", reject);
     client.connect({
       host: view.address,
       port: view.sshPort,
       username,
-      privateKey: userKey.private,
+      privateKey,
       readyTimeout: 10_000,
       algorithms: { serverHostKey: ["ssh-ed25519"] },
       hostVerifier: (key: Buffer) => key.equals(keyBlob(pinnedHostKey)),
@@ -122,13 +128,8 @@ export function exec(client: Client, command: string, stdin = ""): Promise<ExecR
 }
 
 /** Connects, runs one command, disconnects. */
-export async function sshRun(
-  view: MachineView,
-  command: string,
-  stdin = "",
-  username = "rachel",
-): Promise<ExecResult> {
-  const client = await connect(view, username);
+export async function sshRun(view: MachineView, command: string, stdin = ""): Promise<ExecResult> {
+  const client = await connect(view);
   try {
     return await exec(client, command, stdin);
   } finally {

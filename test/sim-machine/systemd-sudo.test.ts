@@ -114,7 +114,7 @@ describe("sudo", () => {
   });
 
   test("refuses a user without a sudo rule", async () => {
-    const bob = await connect(view, "bob");
+    const bob = await connect(view, { username: "bob" });
     try {
       expect(await exec(bob, "sudo true")).toEqual({
         code: 1,

@@ -47,8 +47,9 @@ set +e
 sh -c 'echo "$$" >&4; exec cat <&3 3<&- 4>&-' | {
   "$@" >"$io/out" 2>"$io/err" 3<&- 4>&-
   status=$?
-  # Input the command never read is dropped, as sshd drops it when the command exits.
-  read -r feeder <&4 && kill "$feeder" 2>/dev/null
+  # Input the command never read is dropped, as sshd drops it when the command exits (SIGPIPE,
+  # because the shell reports any other signal as "Terminated").
+  read -r feeder <&4 && kill -s PIPE "$feeder" 2>/dev/null
   exit "$status"
 } &
 job=$!
