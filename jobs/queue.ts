@@ -24,7 +24,10 @@ export interface JobQueueOptions {
 export interface JobQueue {
   /** Durable (durable:true), deterministic job id per instance+operation; idempotent across history via the db. */
   enqueue(operation: string, instanceId: string): Promise<{ jobId: string; created: boolean }>;
-  /** Records the signal durably in the db, then promotes the parked job so it resumes within ms. */
+  /**
+   * Records the signal durably in the db, then promotes the parked job so it resumes within ms. If the
+   * promote fails (broker down) the signal is still stored, and the job finds it at its deadline at the latest.
+   */
   signal(instanceId: string, name: string, data: Record<string, unknown>): Promise<void>;
   /** Re-runs a failed job from its failed step. */
   retry(instanceId: string, operation: string): Promise<{ jobId: string }>;
