@@ -1,8 +1,7 @@
-import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { MachineError } from "./errors.ts";
 import { MachineFaultBoard } from "./faults.ts";
 import { createMachine } from "./machine.ts";
-import { type Isolation, probeIsolation } from "./sandbox/sandbox.ts";
+import { type Isolation, prepareSandboxParent, probeIsolation } from "./sandbox/sandbox.ts";
 import type { Machine, MachineHost, MachineHostOptions } from "./types.ts";
 
 const LOOPBACK_V4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
@@ -11,15 +10,13 @@ const LOOPBACK_V4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
  * Creates the host of all fake machines. The namespace sandbox is probed once, in the background;
  * `create` waits for the result. When namespaces are unavailable machines still get SSH, but every
  * command fails with the probe's reason (nothing ever runs unsandboxed).
- *
- * When the simulator runs as root, `dataDir` is made traversable by others (o+x, no listing) because
- * sandboxes run as uid 65534 and must reach their directory.
+ * `dataDir` is created if missing (see `prepareSandboxParent` for the permission it may add).
  */
 export function createMachineHost(options: MachineHostOptions): MachineHost {
   const onError = options.onError ?? reportToStderr;
   const faults = new MachineFaultBoard();
   const machines = new Map<number, Machine>();
-  prepareDataDir(options.dataDir);
+  prepareSandboxParent(options.dataDir);
   const isolation: Promise<Isolation> = probeIsolation(options.dataDir);
 
   return {
@@ -60,13 +57,6 @@ export function createMachineHost(options: MachineHostOptions): MachineHost {
       await Promise.all([...machines.values()].map((machine) => machine.destroy()));
     },
   };
-}
-
-function prepareDataDir(dataDir: string): void {
-  mkdirSync(dataDir, { recursive: true });
-  if (process.getuid?.() !== 0) return;
-  const mode = statSync(dataDir).mode & 0o7777;
-  if ((mode & 0o001) === 0) chmodSync(dataDir, mode | 0o001);
 }
 
 function reportToStderr(error: Error, serverId: number): void {

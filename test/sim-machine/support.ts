@@ -18,7 +18,7 @@ export interface TestHost {
 
 /** A MachineHost on a fresh temp dir and free port, with cloud-init made near-instant. */
 export async function startTestHost(overrides: Partial<MachineHostOptions> = {}): Promise<TestHost> {
-  const dataDir = mkdtempSync(join(tmpdir(), "sim-machine-test-"));
+  const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), "sim-machine-test-"));
   const sshPort = await findFreePort();
   const host = createMachineHost({ dataDir, sshPort, timeScale: 0.001, cloudInitMs: 1000, ...overrides });
   return {

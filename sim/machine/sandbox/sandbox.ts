@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { MachineError } from "../errors.ts";
@@ -42,6 +43,18 @@ function isolationLauncher(): { launcher: string[]; owner: number | null } {
     launcher: ["setpriv", ...drop, "--no-new-privs", "--", ...UNSHARE, ...UNSHARE_MORE, "--"],
     owner: isRoot ? SANDBOX_UID_WHEN_ROOT : null,
   };
+}
+
+/**
+ * Creates `dir`, the parent of sandbox directories. When the simulator is root, sandboxes run as uid
+ * 65534 and must be able to reach their directory, so `dir` gets o+x (traverse, not list) if it lacks it;
+ * its own ancestors must already be traversable (the probe reports it when they are not).
+ */
+export function prepareSandboxParent(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  if (process.getuid?.() !== 0) return;
+  const mode = statSync(dir).mode & 0o7777;
+  if ((mode & 0o001) === 0) chmodSync(dir, mode | 0o001);
 }
 
 /** Runs `true` in a throwaway sandbox under `scratchDir`; never falls back to running unsandboxed. */

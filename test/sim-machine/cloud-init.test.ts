@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import {
+  bootAndSettle,
+  cloudConfig,
+  connect,
+  exec,
+  startTestHost,
+  type TestHost,
+  userKey,
+} from "./support.ts";
+
+let env: TestHost;
+beforeAll(async () => {
+  env = await startTestHost();
+});
+afterAll(() => env.cleanup());
+
+let nextId = 40;
+async function bootWith(userData: string | null) {
+  const serverId = nextId++;
+  const machine = await env.host.create({
+    serverId,
+    name: `ci-${serverId}`,
+    ipv4: `127.77.4.${serverId}`,
+    userData,
+  });
+  return bootAndSettle(machine);
+}
+
+describe("cloud-init emulation", () => {
+  test("user_data without a #cloud-config header ends in state error with the reason", async () => {
+    const view = await bootWith("#!/bin/bash\necho hi\n");
+    expect(view.cloudInit.state).toBe("error");
+    expect(view.cloudInit.error).toContain("#cloud-config");
+  });
+
+  test("unparsable YAML and a wrong shape are errors that say what is wrong", async () => {
+    expect((await bootWith("#cloud-config\nusers: [\n")).cloudInit.error).toContain("not valid YAML");
+    expect((await bootWith("#cloud-config\nwrite_files:\n  - content: x\n")).cloudInit.error).toContain(
+      "write_files.0.path",
+    );
+  });
+
+  test("no user_data boots to done with no users to log in as", async () => {
+    const view = await bootWith(null);
+    expect(view.cloudInit.state).toBe("done");
+    await expect(connect(view)).rejects.toThrow("authentication methods failed");
+  });
+
+  test("creates users with groups, home, authorized_keys and sudo rules; root gets the top-level keys", async () => {
+    const view = await bootWith(cloudConfig(`ssh_authorized_keys:\n  - ${userKey.public}\n`));
+    const box = (path: string) => join(view.sandboxDir, path);
+    expect(readFileSync(box("etc/passwd"), "utf8")).toContain("rachel:x:1000:1000::/home/rachel:/bin/bash\n");
+    expect(readFileSync(box("etc/group"), "utf8")).toContain("sudo:x:27:rachel\n");
+    expect(readFileSync(box("etc/sudoers.d/90-cloud-init-users"), "utf8")).toContain(
+      "rachel ALL=(ALL) NOPASSWD:ALL\n",
+    );
+    expect(statSync(box("home/rachel/.ssh")).mode & 0o777).toBe(0o700);
+    expect(statSync(box("home/rachel/.ssh/authorized_keys")).mode & 0o777).toBe(0o600);
+    const root = await connect(view, { username: "root" });
+    try {
+      expect(await exec(root, "id -un; pwd")).toEqual({ code: 0, stdout: "root\n/root\n", stderr: "" });
+    } finally {
+      root.end();
+    }
+  });
+
+  test("applies write_files (encodings, permissions, append, defer) and records packages and runcmd unexecuted", async () => {
+    const gzipped = Buffer.from(Bun.gzipSync(Buffer.from("zipped\n"))).toString("base64");
+    const view = await bootWith(
+      cloudConfig(
+        [
+          "write_files:",
+          "  - path: /etc/rachel/config.env",
+          "    permissions: '0600'",
+          "    content: |",
+          "      A=1",
+          "  - path: /etc/rachel/config.env",
+          "    append: true",
+          '    permissions: "0600"',
+          '    content: "B=2\\n"',
+          `  - { path: /opt/b64.txt, encoding: b64, content: ${Buffer.from("decoded\n").toString("base64")} }`,
+          `  - { path: /opt/gz.txt, encoding: gz+b64, content: ${gzipped} }`,
+          "  - { path: /home/rachel/later.txt, defer: true, content: after users }",
+          "packages: [git, curl]",
+          "runcmd:",
+          "  - touch /ran",
+          "  - [systemctl, enable, 'rachel8 bot']",
+        ].join("\n"),
+      ),
+    );
+    const box = (path: string) => join(view.sandboxDir, path);
+    expect(readFileSync(box("etc/rachel/config.env"), "utf8")).toBe("A=1\nB=2\n");
+    expect(statSync(box("etc/rachel/config.env")).mode & 0o777).toBe(0o600);
+    expect(readFileSync(box("opt/b64.txt"), "utf8")).toBe("decoded\n");
+    expect(readFileSync(box("opt/gz.txt"), "utf8")).toBe("zipped\n");
+    expect(readFileSync(box("home/rachel/later.txt"), "utf8")).toBe("after users");
+    expect(readFileSync(box("var/lib/cloud/instance/sim-packages-not-installed"), "utf8")).toBe(
+      "git\ncurl\n",
+    );
+    expect(readFileSync(box("var/lib/cloud/instance/scripts/runcmd"), "utf8")).toBe(
+      "#!/bin/sh\ntouch /ran\nsystemctl enable 'rachel8 bot'\n",
+    );
+    expect(existsSync(box("ran"))).toBe(false);
+    expect(existsSync(box("var/lib/cloud/instance/boot-finished"))).toBe(true);
+  });
+
+  test("a second boot does not run cloud-init again", async () => {
+    const machine = await env.host.create({
+      serverId: 60,
+      name: "ci-60",
+      ipv4: "127.77.4.60",
+      userData: cloudConfig(),
+    });
+    const first = await bootAndSettle(machine);
+    machine.boot();
+    expect(machine.view().cloudInit).toEqual(first.cloudInit);
+  });
+});

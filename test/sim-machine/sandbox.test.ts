@@ -1,0 +1,89 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { chownSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MachineError } from "../../sim/machine/errors.ts";
+import { createSandboxLayout } from "../../sim/machine/sandbox/layout.ts";
+import {
+  prepareSandboxParent,
+  probeIsolation,
+  SANDBOX_UID_WHEN_ROOT,
+  Sandbox,
+} from "../../sim/machine/sandbox/sandbox.ts";
+
+import { bootAndSettle, cloudConfig, startTestHost } from "./support.ts";
+
+const scratch = mkdtempSync(join(tmpdir(), "sim-sandbox-test-"));
+prepareSandboxParent(scratch);
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe("the namespace sandbox", () => {
+  test("is available on this host", async () => {
+    expect(await probeIsolation(scratch)).toMatchObject({ available: true });
+  });
+
+  test("without namespaces, commands fail with the probe's reason instead of running unsandboxed", async () => {
+    const rootDir = join(scratch, "no-namespaces");
+    await createSandboxLayout(rootDir, "nobox", null);
+    const sandbox = new Sandbox(rootDir, "nobox", {
+      available: false,
+      reason: "user namespaces are disabled",
+    });
+    expect(() => sandbox.spawn(["true"])).toThrow(
+      new MachineError("sandbox_unavailable", "user namespaces are disabled"),
+    );
+  });
+
+  test.if(process.getuid?.() === 0)(
+    "an unusable sandbox makes cloud-init fail with the probe's reason, never run unsandboxed",
+    async () => {
+      // As root the sandbox runs as nobody, who cannot traverse this private parent directory.
+      const privateParent = mkdtempSync(join(tmpdir(), "sim-private-"));
+      const env = await startTestHost({ dataDir: join(privateParent, "machines") });
+      try {
+        const machine = await env.host.create({
+          serverId: 1,
+          name: "nobox",
+          ipv4: "127.77.8.1",
+          userData: cloudConfig(),
+        });
+        const view = await bootAndSettle(machine);
+        expect(view.cloudInit.state).toBe("error");
+        expect(view.cloudInit.error).toStartWith("namespace sandbox failed: mount:");
+      } finally {
+        await env.cleanup();
+        rmSync(privateParent, { recursive: true, force: true });
+      }
+    },
+  );
+
+  test.if(process.getuid?.() === 0)(
+    "also works for a non-root developer (checked by dropping to an unprivileged uid)",
+    async () => {
+      const home = mkdtempSync(join(tmpdir(), "sim-developer-"));
+      chownSync(home, SANDBOX_UID_WHEN_ROOT, SANDBOX_UID_WHEN_ROOT);
+      try {
+        const uid = String(SANDBOX_UID_WHEN_ROOT);
+        const fixture = join(import.meta.dir, "fixtures/developer-session.ts");
+        const developer = Bun.spawn(
+          ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", process.execPath, fixture, home],
+          { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home }, stdout: "pipe", stderr: "pipe" },
+        );
+        const [stdout, stderr, exitCode] = await Promise.all([
+          new Response(developer.stdout).text(),
+          new Response(developer.stderr).text(),
+          developer.exited,
+        ]);
+        expect({ exitCode, stderr }).toEqual({ exitCode: 0, stderr: "" });
+        expect(JSON.parse(stdout)).toEqual({
+          uid: SANDBOX_UID_WHEN_ROOT,
+          cloudInit: "done",
+          session: { code: 0, stdout: "0\nwritten\n", stderr: "" },
+        });
+      } finally {
+        rmSync(home, { recursive: true, force: true });
+      }
+    },
+    30_000,
+  );
+});
