@@ -26,7 +26,7 @@ export interface VerifyActiveOptions {
 export interface VerifyActiveResult {
   /** `systemctl is-active` checks made (one SSH round trip each). */
   checks: number;
-  /** How long the unit was seen active, in ms (>= settleMs). */
+  /** Guaranteed span of activity: from the end of the first check to the start of the last, in ms (>= settleMs). */
   activeForMs: number;
 }
 
@@ -40,23 +40,39 @@ export async function verifyActive(
 ): Promise<VerifyActiveResult> {
   const { settleMs, pollMs, journalLines, commandTimeoutMs } = { ...DEFAULTS, ...opts };
   const execOpts = { timeoutMs: commandTimeoutMs, signal: opts.signal };
-  const started = performance.now();
+  // A check proves "active" at some instant of its round trip, so the span that counts runs from the
+  // END of the first check to the START of the last: slow round trips can never shorten the settle period.
+  let activeSince: number | undefined;
   for (let checks = 1; ; checks++) {
+    const checkStarted = performance.now();
     const probe = await session.exec(`systemctl is-active ${shellQuote(unit)}`, execOpts);
     const state = probe.stdout.trim() || `unknown (exit ${probe.code})`;
-    if (state !== "active") {
-      const journal = await session.exec(
-        `sudo -n journalctl -u ${shellQuote(unit)} -n ${journalLines} --no-pager`,
-        execOpts,
-      );
-      const text = journal.code === 0 ? journal.stdout : `journal unavailable: ${journal.stderr}`;
-      const lines = scrubSecrets(text, opts.redact)
-        .split("\n")
-        .filter((line) => line.trim() !== "");
-      throw new UnitNotActiveError(unit, scrubSecrets(state, opts.redact), lines.slice(-journalLines));
-    }
-    const elapsed = performance.now() - started;
-    if (elapsed >= settleMs) return { checks, activeForMs: elapsed };
-    await sleep(Math.min(pollMs, settleMs - elapsed), opts.signal);
+    if (state !== "active") throw await notActive(session, unit, state, journalLines, opts);
+    activeSince ??= performance.now();
+    const activeForMs = checkStarted - activeSince;
+    if (activeForMs >= settleMs) return { checks, activeForMs };
+    await sleep(Math.min(pollMs, settleMs - Math.max(0, performance.now() - activeSince)), opts.signal);
   }
+}
+
+/** The failure, with the unit's last journal lines (secrets scrubbed). */
+async function notActive(
+  session: RemoteSession,
+  unit: string,
+  state: string,
+  journalLines: number,
+  opts: VerifyActiveOptions,
+): Promise<UnitNotActiveError> {
+  const journal = await session.exec(
+    `sudo -n journalctl -u ${shellQuote(unit)} -n ${journalLines} --no-pager`,
+    {
+      timeoutMs: opts.commandTimeoutMs ?? DEFAULTS.commandTimeoutMs,
+      signal: opts.signal,
+    },
+  );
+  const text = journal.code === 0 ? journal.stdout : `journal unavailable: ${journal.stderr}`;
+  const lines = scrubSecrets(text, opts.redact)
+    .split("\n")
+    .filter((line) => line.trim() !== "");
+  return new UnitNotActiveError(unit, scrubSecrets(state, opts.redact), lines.slice(-journalLines));
 }
