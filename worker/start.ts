@@ -36,6 +36,8 @@ export interface RunningWorker {
 
 /** Share of shutdownTimeoutMs the step in hand gets to finish before it is aborted. */
 const finishShareOfShutdown = 0.75;
+/** How long one pull waits at the broker for a job before asking again, in ms. */
+const brokerLongPollMs = 5000;
 
 export async function startWorker(opts: StartWorkerOptions): Promise<RunningWorker> {
   const { config, log } = opts;
@@ -62,6 +64,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     connection: { host: config.brokerHost, port: config.brokerPort, token: config.brokerToken },
     concurrency: config.workerConcurrency,
     lockDuration: config.jobLockMs,
+    // Long-poll the broker: a new or promoted job starts at once instead of at the next 50 ms idle poll.
+    pollTimeout: brokerLongPollMs,
   });
   // Without an 'error' listener a broker outage crashes the process; the client reconnects by itself.
   worker.on("error", (err) => log.warn({ err }, "broker connection error"));
