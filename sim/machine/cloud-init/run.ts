@@ -1,21 +1,14 @@
 import type { MachineFaultBoard } from "../faults.ts";
-import { writeInside } from "../sandbox/files.ts";
+import { applyFileOps, type FileOp, readFilesInside } from "../sandbox/files.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import { sleep, untilAborted } from "../sleep.ts";
 import type { MachineSpec, MachineView } from "../types.ts";
-import {
-  type CloudConfig,
-  type CloudPhoneHome,
-  decodeWriteFileContent,
-  PHONE_HOME_FIELDS,
-  parseCloudConfig,
-} from "./config.ts";
+import { type CloudConfig, type CloudPhoneHome, PHONE_HOME_FIELDS, parseCloudConfig } from "./config.ts";
 import { phoneHome } from "./phone-home.ts";
-import { createUsers } from "./users.ts";
+import { INSTANCE_DIR, planConfigFiles } from "./plan.ts";
 
 /** Where the box keeps cloud-init's state for the `cloud-init status` tool inside it. */
 export const STATUS_FILE = "/run/sim-cloud-init/status";
-const INSTANCE_DIR = "/var/lib/cloud/instance";
 /** Pause between phone_home tries as cloud-init's url_helper uses, unscaled, in ms. */
 const PHONE_HOME_SPACING_MS = 3000;
 
@@ -35,62 +28,39 @@ export interface CloudInitContext {
 
 /** Emulates one first boot: apply the cloud-config, then phone home. Never rejects; failures become state `error`. */
 export async function runCloudInit(context: CloudInitContext): Promise<void> {
-  const { status, sandbox } = context;
+  const { status, sandbox, spec } = context;
   status.state = "running";
   try {
-    await writeInside(sandbox, STATUS_FILE, "running\n");
-    const config = context.spec.userData === null ? null : parseCloudConfig(context.spec.userData);
+    await applyFileOps(sandbox, [statusFile("running\n")]);
+    const config = spec.userData === null ? null : parseCloudConfig(spec.userData);
     await sleep(context.cloudInitMs * context.timeScale, context.signal);
-    if (config !== null) {
-      await applyConfig(context, config);
+    if (config !== null && spec.userData !== null) {
+      const [passwd = "", group = ""] = await readFilesInside(sandbox, ["/etc/passwd", "/etc/group"]);
+      await applyFileOps(sandbox, planConfigFiles(config, spec.userData, { passwd, group }));
       if (config.phone_home) await runPhoneHome(context, config, config.phone_home);
     }
     if (context.signal.aborted) return;
-    await writeInside(sandbox, `${INSTANCE_DIR}/boot-finished`, `${new Date().toISOString()}\n`);
-    await writeInside(sandbox, STATUS_FILE, "done\n");
+    const finishedAt = `${new Date().toISOString()}\n`;
+    const finished: FileOp = {
+      kind: "write",
+      path: `${INSTANCE_DIR}/boot-finished`,
+      mode: "644",
+      content: finishedAt,
+    };
+    await applyFileOps(sandbox, [finished, statusFile("done\n")]);
     status.state = "done";
   } catch (error) {
     if (context.signal.aborted) return;
     status.state = "error";
     status.error = (error as Error).message;
-    await writeInside(sandbox, STATUS_FILE, `error\n${status.error}\n`).catch((statusError: Error) => {
+    await applyFileOps(sandbox, [statusFile(`error\n${status.error}\n`)]).catch((statusError: Error) => {
       status.error = `${status.error}; status not recorded in the box: ${statusError.message}`;
     });
   }
 }
 
-/** The init/config stages: files, users, deferred files, and a record of what would need the network. */
-async function applyConfig(context: CloudInitContext, config: CloudConfig): Promise<void> {
-  const { sandbox } = context;
-  await writeInside(sandbox, `${INSTANCE_DIR}/user-data.txt`, context.spec.userData ?? "", { mode: "600" });
-  for (const file of config.write_files.filter((entry) => !entry.defer)) await writeConfigFile(sandbox, file);
-  await createUsers(sandbox, config);
-  for (const file of config.write_files.filter((entry) => entry.defer)) await writeConfigFile(sandbox, file);
-  // The box is offline: packages and runcmd are recorded where cloud-init keeps them, not executed.
-  const packages = config.packages.map((entry) => [entry].flat().join("=")).join("\n");
-  await writeInside(
-    sandbox,
-    `${INSTANCE_DIR}/sim-packages-not-installed`,
-    packages === "" ? "" : `${packages}\n`,
-  );
-  const runcmd = config.runcmd.map((command) =>
-    typeof command === "string" ? command : command.map(shellQuote).join(" "),
-  );
-  await writeInside(
-    sandbox,
-    `${INSTANCE_DIR}/scripts/runcmd`,
-    `#!/bin/sh\n${runcmd.map((line) => `${line}\n`).join("")}`,
-    {
-      mode: "700",
-    },
-  );
-}
-
-async function writeConfigFile(sandbox: Sandbox, file: CloudConfig["write_files"][number]): Promise<void> {
-  await writeInside(sandbox, file.path, decodeWriteFileContent(file), {
-    mode: file.permissions,
-    append: file.append,
-  });
+function statusFile(content: string): FileOp {
+  return { kind: "write", path: STATUS_FILE, mode: "644", content };
 }
 
 async function runPhoneHome(
@@ -129,8 +99,4 @@ async function runPhoneHome(
     },
   });
   if (delivered) status.phoneHome.deliveredAt = new Date().toISOString();
-}
-
-function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }

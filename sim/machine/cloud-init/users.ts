@@ -1,8 +1,7 @@
-import { readInside, writeInside } from "../sandbox/files.ts";
-import type { Sandbox } from "../sandbox/sandbox.ts";
+import type { FileOp } from "../sandbox/files.ts";
 import type { CloudConfig, CloudUser } from "./config.ts";
 
-/** First uid/gid cloud-init (useradd) hands out to regular users. */
+/** First uid/gid cloud-init (through useradd) hands out to regular users. */
 const FIRST_REGULAR_ID = 1000;
 /** Where cloud-init writes the `sudo:` rules of every user it creates. */
 export const SUDOERS_FILE = "/etc/sudoers.d/90-cloud-init-users";
@@ -12,41 +11,55 @@ interface Account {
   uid: number;
   home: string;
   shell: string;
+  gecos: string;
   groups: string[];
   sudo: string[];
+  keys: string[];
 }
 
-/** Creates the config's users (passwd, group, home, authorized_keys, sudo rules) and root's keys. */
-export async function createUsers(sandbox: Sandbox, config: CloudConfig): Promise<void> {
-  const passwd = await readInside(sandbox, "/etc/passwd");
-  const groups = await readInside(sandbox, "/etc/group");
-  const taken = new Set(passwd.split("\n").map((line) => Number(line.split(":")[2])));
-  const existing = new Set(passwd.split("\n").map((line) => line.split(":")[0]));
-  let groupLines = groups.trimEnd().split("\n");
+/** The box's account files as they are before cloud-init's users module runs. */
+export interface AccountFiles {
+  passwd: string;
+  group: string;
+}
+
+/**
+ * Plans what cloud-init's users-groups and ssh modules write: passwd and group entries, homes,
+ * authorized_keys, sudo rules, and root's keys from the top-level `ssh_authorized_keys`.
+ */
+export function planUsers(config: CloudConfig, files: AccountFiles): FileOp[] {
+  const passwdLines = files.passwd.split("\n").filter((line) => line !== "");
+  const taken = new Set(passwdLines.map((line) => Number(line.split(":")[2])));
+  const existing = new Set(passwdLines.map((line) => line.split(":")[0]));
+  let groupLines = files.group.split("\n").filter((line) => line !== "");
   let newPasswd = "";
+  const ops: FileOp[] = [];
   const sudoRules: string[] = [];
   for (const user of config.users) {
     if (user === "default") continue;
     const account = toAccount(user, nextFreeId(taken));
+    // Like cloud-init, an existing user is not recreated, but still gets its keys.
     if (!existing.has(account.name)) {
       taken.add(account.uid);
       existing.add(account.name);
-      newPasswd += `${account.name}:x:${account.uid}:${account.uid}:${user.gecos ?? ""}:${account.home}:${account.shell}\n`;
+      newPasswd += `${account.name}:x:${account.uid}:${account.uid}:${account.gecos}:${account.home}:${account.shell}\n`;
       groupLines = addGroups(groupLines, account);
+      ops.push({ kind: "mkdir", path: account.home, mode: "755" });
     }
-    await installAuthorizedKeys(sandbox, account.home, user.ssh_authorized_keys ?? []);
+    ops.push(...authorizedKeys(account.home, account.keys));
     for (const rule of account.sudo)
       sudoRules.push(`\n# User rules for ${account.name}\n${account.name} ${rule}\n`);
   }
-  if (newPasswd !== "") await writeInside(sandbox, "/etc/passwd", newPasswd, { append: true });
-  await writeInside(sandbox, "/etc/group", `${groupLines.join("\n")}\n`);
+  ops.unshift(
+    { kind: "append", path: "/etc/passwd", mode: "644", content: newPasswd },
+    { kind: "write", path: "/etc/group", mode: "644", content: `${groupLines.join("\n")}\n` },
+  );
   if (sudoRules.length > 0) {
-    await writeInside(sandbox, SUDOERS_FILE, `# Created by cloud-init (simulated)\n${sudoRules.join("")}`, {
-      mode: "440",
-    });
+    const content = `# Created by cloud-init (simulated)\n${sudoRules.join("")}`;
+    ops.push({ kind: "write", path: SUDOERS_FILE, mode: "440", content });
   }
-  if (config.ssh_authorized_keys.length > 0)
-    await installAuthorizedKeys(sandbox, "/root", config.ssh_authorized_keys);
+  ops.push(...authorizedKeys("/root", config.ssh_authorized_keys));
+  return ops;
 }
 
 function toAccount(user: CloudUser, uid: number): Account {
@@ -57,8 +70,10 @@ function toAccount(user: CloudUser, uid: number): Account {
     uid,
     home: user.homedir ?? `/home/${user.name}`,
     shell: user.shell ?? "/bin/sh",
+    gecos: user.gecos ?? "",
     groups: groups.map((group) => group.trim()).filter((group) => group !== ""),
     sudo,
+    keys: user.ssh_authorized_keys ?? [],
   };
 }
 
@@ -86,16 +101,11 @@ function addGroups(lines: string[], account: Account): string[] {
   return result;
 }
 
-async function installAuthorizedKeys(sandbox: Sandbox, home: string, keys: string[]): Promise<void> {
-  await sandbox.runOrThrow(`cannot create ${home}/.ssh`, [
-    "install",
-    "-d",
-    "-m",
-    "700",
-    "--",
-    `${home}/.ssh`,
-  ]);
-  if (keys.length === 0) return;
-  const text = `${keys.map((key) => key.trim()).join("\n")}\n`;
-  await writeInside(sandbox, `${home}/.ssh/authorized_keys`, text, { mode: "600", append: true });
+function authorizedKeys(home: string, keys: string[]): FileOp[] {
+  if (keys.length === 0) return [];
+  const content = `${keys.map((key) => key.trim()).join("\n")}\n`;
+  return [
+    { kind: "mkdir", path: `${home}/.ssh`, mode: "700" },
+    { kind: "append", path: `${home}/.ssh/authorized_keys`, mode: "600", content },
+  ];
 }

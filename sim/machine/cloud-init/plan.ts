@@ -1,0 +1,53 @@
+import type { FileOp } from "../sandbox/files.ts";
+import { type CloudConfig, type CloudWriteFile, decodeWriteFileContent } from "./config.ts";
+import { type AccountFiles, planUsers } from "./users.ts";
+
+/** Where cloud-init keeps what it was given and what it did for this instance. */
+export const INSTANCE_DIR = "/var/lib/cloud/instance";
+
+/**
+ * Plans every file cloud-init's modules write, in their real order: write_files, then users and keys,
+ * then deferred write_files. The box is offline, so packages and runcmd are recorded where cloud-init
+ * keeps them, not executed.
+ */
+export function planConfigFiles(config: CloudConfig, userData: string, accounts: AccountFiles): FileOp[] {
+  const packages = config.packages.map((entry) => [entry].flat().join("="));
+  const runcmd = config.runcmd.map((command) =>
+    typeof command === "string" ? command : command.map(shellQuote).join(" "),
+  );
+  return [
+    { kind: "write", path: `${INSTANCE_DIR}/user-data.txt`, mode: "600", content: userData },
+    ...config.write_files.filter((file) => !file.defer).map(writeFileOp),
+    ...planUsers(config, accounts),
+    ...config.write_files.filter((file) => file.defer).map(writeFileOp),
+    {
+      kind: "write",
+      path: `${INSTANCE_DIR}/sim-packages-not-installed`,
+      mode: "644",
+      content: lines(packages),
+    },
+    {
+      kind: "write",
+      path: `${INSTANCE_DIR}/scripts/runcmd`,
+      mode: "700",
+      content: `#!/bin/sh\n${lines(runcmd)}`,
+    },
+  ];
+}
+
+function writeFileOp(file: CloudWriteFile): FileOp {
+  return {
+    kind: file.append ? "append" : "write",
+    path: file.path,
+    mode: file.permissions,
+    content: decodeWriteFileContent(file),
+  };
+}
+
+function lines(entries: string[]): string {
+  return entries.map((entry) => `${entry}\n`).join("");
+}
+
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
