@@ -1,4 +1,5 @@
 /** `bun run api`: the HTTP API process. Builds the real clients from config and serves until SIGTERM. */
+import { exitWhenDrained } from "../cli/exit.ts";
 import { loadConfigOrExit } from "../core/config.ts";
 import { createLogger } from "../core/log.ts";
 import { createMetrics } from "../core/metrics.ts";
@@ -31,12 +32,12 @@ const shutDown = async (signal: NodeJS.Signals) => {
   await queue.close();
   db.$client.close();
   log.info("api stopped");
-  process.exit(0);
+  exitWhenDrained(0);
 };
 const onSignal = (signal: NodeJS.Signals) => {
   shutDown(signal).catch((err: unknown) => {
     log.fatal({ err }, "api shutdown failed");
-    process.exit(1);
+    exitWhenDrained(1);
   });
 };
 process.on("SIGTERM", onSignal);

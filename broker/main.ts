@@ -4,6 +4,7 @@
  * and a child gets an environment holding only the broker's own settings.
  */
 import { mkdirSync } from "node:fs";
+import { exitWhenDrained } from "../cli/exit.ts";
 import { isHttpOk, pollUntil, WaitTimeoutError } from "../cli/wait.ts";
 import { loadConfigOrExit } from "../core/config.ts";
 import { createLogger } from "../core/log.ts";
@@ -21,50 +22,55 @@ const endpoints = {
   httpPort: config.brokerHttpPort,
 };
 
-const takenPort = findUnbindablePort(config.brokerHost, [config.brokerPort, config.brokerHttpPort]);
-if (takenPort !== undefined) {
-  log.fatal(
-    { ...endpoints },
-    `broker could not start: cannot listen on ${config.brokerHost}:${takenPort} (in use?)`,
-  );
-  process.exit(1);
-}
-mkdirSync(config.dataDir, { recursive: true });
-const server = spawnBunqueueServer({
-  ...endpoints,
-  dataDir: config.dataDir,
-  token: config.brokerToken,
-  logLevel: config.logLevel,
-  shutdownTimeoutMs: config.shutdownTimeoutMs,
-  log,
-});
+exitWhenDrained(await runBroker());
 
-let stopping = false;
-const forwardStop = (signal: NodeJS.Signals) => {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, "stopping broker");
-  server.kill("SIGTERM");
-};
-process.on("SIGTERM", forwardStop);
-process.on("SIGINT", forwardStop);
+/** Runs the server until it exits; resolves with this process's exit code. */
+async function runBroker(): Promise<number> {
+  const takenPort = findUnbindablePort(config.brokerHost, [config.brokerPort, config.brokerHttpPort]);
+  if (takenPort !== undefined) {
+    log.fatal(
+      endpoints,
+      `broker could not start: cannot listen on ${config.brokerHost}:${takenPort} (in use?)`,
+    );
+    return 1;
+  }
+  mkdirSync(config.dataDir, { recursive: true });
+  const server = spawnBunqueueServer({
+    ...endpoints,
+    dataDir: config.dataDir,
+    token: config.brokerToken,
+    logLevel: config.logLevel,
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    log,
+  });
 
-if (!(await becameReady(server))) {
-  log.fatal(
-    { ...endpoints, exitCode: await server.exited, serverError: server.stderrTail().join("\n") },
-    `broker could not start on ${config.brokerHost}:${config.brokerPort} (tcp) / :${config.brokerHttpPort} (http)`,
-  );
-  process.exit(1);
-}
-log.info({ ...endpoints, serverPid: server.pid }, "broker ready");
+  let stopping = false;
+  const forwardStop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "stopping broker");
+    server.kill("SIGTERM");
+  };
+  process.on("SIGTERM", forwardStop);
+  process.on("SIGINT", forwardStop);
 
-const exitCode = await server.exited;
-if (stopping && exitCode === 0) {
-  log.info("broker stopped");
-  process.exit(0);
+  if (!(await becameReady(server))) {
+    log.fatal(
+      { ...endpoints, exitCode: await server.exited, serverError: server.stderrTail().join("\n") },
+      `broker could not start on ${config.brokerHost}:${config.brokerPort} (tcp) / :${config.brokerHttpPort} (http)`,
+    );
+    return 1;
+  }
+  log.info({ ...endpoints, serverPid: server.pid }, "broker ready");
+
+  const exitCode = await server.exited;
+  if (stopping && exitCode === 0) {
+    log.info("broker stopped");
+    return 0;
+  }
+  log.error({ exitCode }, "broker server exited unexpectedly");
+  return exitCode === 0 ? 1 : exitCode;
 }
-log.error({ exitCode }, "broker server exited unexpectedly");
-process.exit(exitCode === 0 ? 1 : exitCode);
 
 /** True once /ready answers; false if the server exits first (typically: a port is taken) or hangs. */
 async function becameReady(child: BunqueueServer): Promise<boolean> {
