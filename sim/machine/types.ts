@@ -20,6 +20,7 @@ export type CloudInitState = "pending" | "running" | "done" | "error";
 /** Faults a test can arm on machines (all of them, or one server by id). */
 export type MachineFault =
   | { kind: "phone_home_never"; serverId?: number }
+  /** Waits `delayMs` real milliseconds (not multiplied by timeScale) before the first phone_home attempt. */
   | { kind: "phone_home_late"; delayMs: number; serverId?: number }
   /** Drops the next `times` SSH connections (default 1) right after the handshake starts. */
   | { kind: "ssh_drop"; times?: number; serverId?: number };
@@ -70,7 +71,7 @@ export interface MachineHost {
   close(): Promise<void>;
 }
 
-/** Options for `createMachineHost`. Durations are real milliseconds after time scaling by the caller. */
+/** Options for `createMachineHost`. Durations are realistic; the machine multiplies them by `timeScale`. */
 export interface MachineHostOptions {
   /** Directory under which each machine gets its sandbox (`<dir>/<serverId>`). */
   dataDir: string;
