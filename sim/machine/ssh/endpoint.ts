@@ -24,8 +24,15 @@ export interface SshEndpoint {
 export async function startSshEndpoint(options: SshEndpointOptions): Promise<SshEndpoint> {
   const ssh = new SshServer({ hostKeys: [options.hostKey] }, (client) => {
     let account: Account | null = null;
+    // A client asks "would this key do?" before signing; both questions read the same account once.
+    const accounts = new Map<string, Promise<Account | null>>();
+    const lookup = (username: string) => {
+      const cached = accounts.get(username) ?? lookupAccount(options.sandbox, username);
+      accounts.set(username, cached);
+      return cached;
+    };
     client.on("authentication", (context) => {
-      authenticate(options.sandbox, context).then(
+      authenticate(lookup, context).then(
         (accepted) => {
           account = accepted;
           if (accepted) context.accept();
@@ -83,9 +90,12 @@ function listen(listener: NetServer, address: string, port: number): Promise<voi
 }
 
 /** Public-key auth against the user's authorized_keys inside the box; returns the account on success. */
-async function authenticate(sandbox: Sandbox, context: AuthContext): Promise<Account | null> {
+async function authenticate(
+  lookup: (username: string) => Promise<Account | null>,
+  context: AuthContext,
+): Promise<Account | null> {
   if (context.method !== "publickey") return null;
-  const account = await lookupAccount(sandbox, context.username);
+  const account = await lookup(context.username);
   const key = account?.keys.find((candidate) => candidate.getPublicSSH().equals(context.key.data));
   if (!account || !key) return null;
   if (context.signature && context.blob) {
