@@ -8,7 +8,7 @@ import type { AttemptOutcome, RunnerDeps } from "./deps.ts";
 import { createWaitFor, ParkForSignal, type WaitState } from "./durable-wait.ts";
 import type { Lease } from "./lease.ts";
 import { fence } from "./lease.ts";
-import { endWait, type OperationRecord } from "./operation-state.ts";
+import { endWait, markCurrentStep, type OperationRecord } from "./operation-state.ts";
 import { type AttemptResult, beginAttempt, finishAttempt, type StepHistory } from "./step-store.ts";
 
 export type StepOutcome =
@@ -30,14 +30,15 @@ export interface StepRun {
 export async function executeStep(deps: RunnerDeps, run: StepRun, step: Step): Promise<StepOutcome> {
   const { op } = run;
   const failedAttempts = run.history.failedAttempts.get(step.name) ?? 0;
-  const start = fence(deps.db, run.lease, deps.now(), (tx) =>
-    beginAttempt(
+  const start = fence(deps.db, run.lease, deps.now(), (tx) => {
+    markCurrentStep(tx, op, step.name, deps.now());
+    return beginAttempt(
       tx,
       { instanceId: op.instanceId, operationId: op.id, run: op.run, step: step.name, kind: "run" },
       failedAttempts,
       deps.now(),
-    ),
-  );
+    );
+  });
   const log = deps.log.child({
     instanceId: op.instanceId,
     jobId: run.jobId,

@@ -15,7 +15,6 @@ import { startHeartbeat } from "./heartbeat.ts";
 import { acquireLease, fence, releaseLease } from "./lease.ts";
 import {
   loadOperation,
-  markCurrentStep,
   markFailed,
   markFailing,
   markParked,
@@ -143,7 +142,6 @@ async function driveSteps(
   }
   for (const step of definition.steps) {
     if (run.history.finished.has(step.name)) continue;
-    fence(db, lease, now(), (tx) => markCurrentStep(tx, op, step.name, now()));
     const outcome = await executeStep(deps, run, step);
     switch (outcome.kind) {
       case "succeeded":
