@@ -30,7 +30,8 @@ export interface StepContext {
   /**
    * Durable wait: parks the job (no worker slot held) until `signal(instanceId, name)` arrives or the
    * deadline passes (then throws WaitTimeoutError naming what was pending). Returns the signal's data.
-   * The deadline is fixed by the first call in this attempt; the signal is consumed when the step succeeds.
+   * The deadline is fixed by the first call in this attempt and survives the park; an attempt cut short by
+   * shutdown or a crash starts its wait afresh. The signal is consumed when the step succeeds.
    */
   waitFor(name: string, opts: { timeoutMs: number }): Promise<Record<string, unknown>>;
   /** Outputs of the finished earlier steps of this job, by step name. */
