@@ -106,14 +106,8 @@ export async function testEnvironment(dataDir: string): Promise<Record<string, s
 export async function createTestStack(options: TestStackOptions = {}): Promise<TestStack> {
   const dataDir = mkdtempSync(join(tmpdir(), "rachel-stack-"));
   const env = { ...(await testEnvironment(dataDir)), ...options.env };
-  const apiUrl = `http://127.0.0.1:${env.API_PORT}`;
-  const brokerHttpUrl = `http://127.0.0.1:${env.BROKER_HTTP_PORT}`;
-  const readiness: Record<ServiceName, () => Promise<boolean>> = {
-    broker: httpReady(`${brokerHttpUrl}/ready`),
-    api: httpReady(`${apiUrl}/healthz`),
-    worker: httpReady(`http://127.0.0.1:${env.WORKER_METRICS_PORT}/metrics`),
-  };
-  const workerEntry = options.workerEntry ?? entries.worker;
+  const processEntries = { ...entries, worker: options.workerEntry ?? entries.worker };
+  const readiness = readinessChecks(env);
   const processes = new Map<ServiceName, ServiceProcess>();
   const generations = new Map<ServiceName, number>();
   const lines: LogLine[] = [];
@@ -123,7 +117,7 @@ export async function createTestStack(options: TestStackOptions = {}): Promise<T
     generations.set(service, generation);
     const child = startService({
       name: service,
-      entry: service === "worker" ? workerEntry : entries[service],
+      entry: processEntries[service],
       env: { ...env, ...extraEnv },
       cwd: repoRoot,
       isReady: readiness[service],
@@ -132,36 +126,36 @@ export async function createTestStack(options: TestStackOptions = {}): Promise<T
     livePids.add(child.pid);
     void child.exited.then(() => livePids.delete(child.pid));
     // A second copy started to watch it fail must not take the running one's place.
-    if (!stack.running(service)) processes.set(service, child);
+    if (!running(service)) processes.set(service, child);
+    return child;
+  };
+  const running = (service: ServiceName) => {
+    const child = processes.get(service);
+    return child && child.exitCode() === undefined ? child : undefined;
+  };
+  const latest = (service: ServiceName) => {
+    const child = processes.get(service);
+    if (!child) throw new Error(`${service} was never started`);
     return child;
   };
 
-  const stack: TestStack = {
+  return {
     dataDir,
     env,
-    apiUrl,
-    brokerHttpUrl,
+    apiUrl: `http://127.0.0.1:${env.API_PORT}`,
+    brokerHttpUrl: `http://127.0.0.1:${env.BROKER_HTTP_PORT}`,
     async start(service, timeoutMs = READY_TIMEOUT_MS) {
       const child = spawn(service);
       await child.waitReady(timeoutMs);
       return child;
     },
     spawn,
-    running: (service) => {
-      const child = processes.get(service);
-      return child && child.exitCode() === undefined ? child : undefined;
+    running,
+    kill: (service) => {
+      latest(service).signal("SIGKILL");
+      return latest(service).exited;
     },
-    async kill(service) {
-      const child = processes.get(service);
-      if (!child) throw new Error(`${service} was never started`);
-      child.signal("SIGKILL");
-      return child.exited;
-    },
-    async stop(service, graceMs = 15_000) {
-      const child = processes.get(service);
-      if (!child) throw new Error(`${service} was never started`);
-      return child.stop(graceMs);
-    },
+    stop: (service, graceMs = 15_000) => latest(service).stop(graceMs),
     logs: (service) => lines.filter((line) => line.service === service),
     waitForLog: (service, predicate, timeoutMs = 20_000) =>
       pollUntil(() => lines.find((line) => line.service === service && predicate(line)), {
@@ -173,7 +167,15 @@ export async function createTestStack(options: TestStackOptions = {}): Promise<T
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
-  return stack;
+}
+
+/** Ready means: the broker's /ready, the api's /healthz (readiness is what tests check), the worker's metrics. */
+function readinessChecks(env: Record<string, string>): Record<ServiceName, () => Promise<boolean>> {
+  return {
+    broker: httpReady(`http://127.0.0.1:${env.BROKER_HTTP_PORT}/ready`),
+    api: httpReady(`http://127.0.0.1:${env.API_PORT}/healthz`),
+    worker: httpReady(`http://127.0.0.1:${env.WORKER_METRICS_PORT}/metrics`),
+  };
 }
 
 function parseJson(text: string): { json?: Record<string, unknown> } {

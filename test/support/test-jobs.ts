@@ -55,7 +55,23 @@ export function openGate(dataDir: string, instanceId: string, gate: "release" | 
   writeFileSync(gatePath(dataDir, instanceId, gate), "");
 }
 
-export function createTestJobs(dataDir: string): JobDefinition[] {
+interface StepKit {
+  /** A step that records start/end (and "undo" when `undoable`) around its body. */
+  recorded(name: string, opts?: RecordedStepOptions): Step;
+  /** A body that blocks until the instance's gate file exists; on abort it records "abort" and rethrows. */
+  untilGateOpens(gate: "release" | "fix", step: string): (ctx: StepContext) => Promise<unknown>;
+  gateIsOpen(instanceId: string, gate: "release" | "fix"): boolean;
+}
+
+interface RecordedStepOptions {
+  retry?: RetryPolicy;
+  timeoutMs?: number;
+  body?: (ctx: StepContext) => Promise<unknown>;
+  /** Give it a compensation (recorded as "undo"); a compensated step runs again on a re-run. */
+  undoable?: boolean;
+}
+
+function stepKit(dataDir: string): StepKit {
   const record = (ctx: StepContext, step: string, kind: TestEventKind) => {
     const event: TestEvent = {
       instanceId: ctx.instanceId,
@@ -67,102 +83,113 @@ export function createTestJobs(dataDir: string): JobDefinition[] {
     // One small append per event: O_APPEND keeps lines whole across processes.
     appendFileSync(eventsPath(dataDir), `${JSON.stringify(event)}\n`);
   };
-
-  const recorded = (
-    name: string,
-    opts: {
-      retry?: RetryPolicy;
-      timeoutMs?: number;
-      body?: (ctx: StepContext) => Promise<unknown>;
-      /** Give it a compensation (recorded as "undo"); a compensated step runs again on a re-run. */
-      undoable?: boolean;
-    } = {},
-  ): Step => ({
-    name,
-    retry: opts.retry ?? noRetry,
-    timeoutMs: opts.timeoutMs ?? 10_000,
-    run: async (ctx) => {
-      record(ctx, name, "start");
-      const output = opts.body ? await opts.body(ctx) : { step: name };
-      record(ctx, name, "end");
-      return output;
-    },
-    ...(opts.undoable ? { compensate: async (ctx: StepContext) => record(ctx, name, "undo") } : {}),
-  });
-
-  /** Blocks until the gate file exists; on abort (shutdown, timeout, lost lease) records it and rethrows. */
-  const untilGateOpens = (gate: "release" | "fix", step: string) => async (ctx: StepContext) => {
-    while (!existsSync(gatePath(dataDir, ctx.instanceId, gate))) {
-      if (ctx.signal.aborted) {
-        record(ctx, step, "abort");
-        throw ctx.signal.reason;
+  const gateIsOpen = (instanceId: string, gate: "release" | "fix") =>
+    existsSync(gatePath(dataDir, instanceId, gate));
+  return {
+    gateIsOpen,
+    recorded: (name, opts = {}) => ({
+      name,
+      retry: opts.retry ?? noRetry,
+      timeoutMs: opts.timeoutMs ?? 10_000,
+      run: async (ctx) => {
+        record(ctx, name, "start");
+        const output = opts.body ? await opts.body(ctx) : { step: name };
+        record(ctx, name, "end");
+        return output;
+      },
+      ...(opts.undoable ? { compensate: async (ctx: StepContext) => record(ctx, name, "undo") } : {}),
+    }),
+    untilGateOpens: (gate, step) => async (ctx) => {
+      while (!gateIsOpen(ctx.instanceId, gate)) {
+        if (ctx.signal.aborted) {
+          record(ctx, step, "abort");
+          throw ctx.signal.reason;
+        }
+        await Bun.sleep(GATE_POLL_MS);
       }
-      await Bun.sleep(GATE_POLL_MS);
-    }
-    return { gate };
+      return { gate };
+    },
   };
+}
 
+export function createTestJobs(dataDir: string): JobDefinition[] {
+  const kit = stepKit(dataDir);
   return [
-    {
-      name: TEST_OPERATIONS.gated,
-      steps: [
-        recorded("before"),
-        recorded("gated", {
-          retry: quickRetry(3),
-          timeoutMs: 60_000,
-          body: untilGateOpens("release", "gated"),
-        }),
-        recorded("after"),
-      ],
-    },
-    {
-      name: TEST_OPERATIONS.flaky,
-      steps: [
-        recorded("flaky", {
-          retry: quickRetry(4),
-          body: async (ctx) => {
-            if (ctx.attempt <= 2) throw new Error(`transient failure on attempt ${ctx.attempt}`);
-            return { succeededOnAttempt: ctx.attempt };
-          },
-        }),
-      ],
-    },
-    {
-      name: TEST_OPERATIONS.permanent,
-      steps: [
-        recorded("reserve", { undoable: true }),
-        recorded("configure", { undoable: true }),
-        recorded("explode", {
-          retry: quickRetry(3),
-          body: () =>
-            Promise.reject(new PermanentError("the input can never work", { code: "invalid_input" })),
-        }),
-      ],
-    },
-    {
-      name: TEST_OPERATIONS.fixable,
-      steps: [
-        recorded("prepare"),
-        recorded("fragile", {
-          body: async (ctx) => {
-            if (!existsSync(gatePath(dataDir, ctx.instanceId, "fix")))
-              throw new PermanentError("not fixed yet");
-            return { fixed: true };
-          },
-        }),
-        recorded("finish"),
-      ],
-    },
-    {
-      name: TEST_OPERATIONS.wait,
-      steps: [
-        recorded("await-callback", { body: (ctx) => ctx.waitFor("callback", { timeoutMs: 60_000 }) }),
-        recorded("after-wait", { body: async (ctx) => ({ received: ctx.outputs["await-callback"] }) }),
-      ],
-    },
-    {
-      name: TEST_OPERATIONS.waitDeadline,
-      steps: [recorded("await-callback", { body: (ctx) => ctx.waitFor("callback", { timeoutMs: 1500 }) })],
-    },
+    gatedJob(kit),
+    flakyJob(kit),
+    permanentJob(kit),
+    fixableJob(kit),
+    waitJob(kit),
+    waitDeadlineJob(kit),
   ];
+}
+
+/** before → gated (blocks until the "release" gate opens) → after: for kills and shutdowns mid-step. */
+function gatedJob({ recorded, untilGateOpens }: StepKit): JobDefinition {
+  return {
+    name: TEST_OPERATIONS.gated,
+    steps: [
+      recorded("before"),
+      recorded("gated", {
+        retry: quickRetry(3),
+        timeoutMs: 60_000,
+        body: untilGateOpens("release", "gated"),
+      }),
+      recorded("after"),
+    ],
+  };
+}
+
+/** Fails transiently on attempts 1 and 2, succeeds on 3. */
+function flakyJob({ recorded }: StepKit): JobDefinition {
+  const body = async (ctx: StepContext) => {
+    if (ctx.attempt <= 2) throw new Error(`transient failure on attempt ${ctx.attempt}`);
+    return { succeededOnAttempt: ctx.attempt };
+  };
+  return { name: TEST_OPERATIONS.flaky, steps: [recorded("flaky", { retry: quickRetry(4), body })] };
+}
+
+/** Two undoable steps, then a permanent failure despite a 3-attempt policy. */
+function permanentJob({ recorded }: StepKit): JobDefinition {
+  const explode = () =>
+    Promise.reject(new PermanentError("the input can never work", { code: "invalid_input" }));
+  return {
+    name: TEST_OPERATIONS.permanent,
+    steps: [
+      recorded("reserve", { undoable: true }),
+      recorded("configure", { undoable: true }),
+      recorded("explode", { retry: quickRetry(3), body: explode }),
+    ],
+  };
+}
+
+/** "fragile" fails permanently until the "fix" gate opens, so a re-run can succeed. */
+function fixableJob({ recorded, gateIsOpen }: StepKit): JobDefinition {
+  const fragile = async (ctx: StepContext) => {
+    if (!gateIsOpen(ctx.instanceId, "fix")) throw new PermanentError("not fixed yet");
+    return { fixed: true };
+  };
+  return {
+    name: TEST_OPERATIONS.fixable,
+    steps: [recorded("prepare"), recorded("fragile", { body: fragile }), recorded("finish")],
+  };
+}
+
+/** A durable wait for "callback" (60 s deadline), then a step reading what the signal carried. */
+function waitJob({ recorded }: StepKit): JobDefinition {
+  return {
+    name: TEST_OPERATIONS.wait,
+    steps: [
+      recorded("await-callback", { body: (ctx) => ctx.waitFor("callback", { timeoutMs: 60_000 }) }),
+      recorded("after-wait", { body: async (ctx) => ({ received: ctx.outputs["await-callback"] }) }),
+    ],
+  };
+}
+
+/** A durable wait whose 1.5 s deadline passes without the signal. */
+function waitDeadlineJob({ recorded }: StepKit): JobDefinition {
+  return {
+    name: TEST_OPERATIONS.waitDeadline,
+    steps: [recorded("await-callback", { body: (ctx) => ctx.waitFor("callback", { timeoutMs: 1500 }) })],
+  };
 }
