@@ -18,6 +18,7 @@ export interface StartWorkerOptions {
   /** The job definitions this worker runs, by operation name (production: jobs/registry.ts). */
   jobs: readonly JobDefinition[];
   log: Logger;
+  /** Gets job_outcomes_total and step_duration_seconds (so one worker per registry); served on workerMetricsPort. */
   metrics: MetricsRegistry;
   /** An already open database (tests, benchmarks); default: open and migrate DATA_DIR's, closed on stop. */
   db?: Db;
