@@ -30,55 +30,33 @@ const repoRoot = resolve(import.meta.dir, "..");
 
 /** Starts broker, api and worker, each once the previous is ready; stops what started if one fails. */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  const { config, env } = options;
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
   const services = new Map<LocalService, ServiceProcess>();
-  const start = (service: LocalService, entry: string, isReady: () => Promise<boolean>) => {
-    const child = startService({
-      name: service,
-      entry,
-      env,
-      cwd: repoRoot,
-      isReady,
-      onLine: (line) => options.onLine(service, line),
-    });
-    services.set(service, child);
-    return child;
-  };
-
-  let stopping: Promise<void> | undefined;
   // SIGKILL only after the processes' own shutdown bound has passed, with a margin.
-  const graceMs = config.shutdownTimeoutMs + 5000;
+  const graceMs = options.config.shutdownTimeoutMs + 5000;
+  let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      await Promise.all(["worker", "api"].map((name) => services.get(name as LocalService)?.stop(graceMs)));
+      await Promise.all([services.get("worker")?.stop(graceMs), services.get("api")?.stop(graceMs)]);
       await services.get("broker")?.stop(graceMs);
     })();
     return stopping;
   };
 
   try {
-    const broker = start(
-      "broker",
-      join(repoRoot, "broker/main.ts"),
-      httpReady(`http://${config.brokerHost}:${config.brokerHttpPort}/ready`),
-    );
-    await broker.waitReady(readyTimeoutMs);
-    const api = start(
-      "api",
-      join(repoRoot, "api/main.ts"),
-      httpReady(`http://${config.apiHost}:${config.apiPort}/readyz`),
-    );
-    // One after the other: on a fresh DATA_DIR both would create and migrate the database at once.
-    await api.waitReady(readyTimeoutMs);
-    const worker = start(
-      "worker",
-      options.workerEntry ?? join(repoRoot, "worker/main.ts"),
-      config.workerMetricsPort > 0
-        ? httpReady(`http://127.0.0.1:${config.workerMetricsPort}/metrics`)
-        : async () => true,
-    );
-    await worker.waitReady(readyTimeoutMs);
+    // One after the other: on a fresh DATA_DIR api and worker would create and migrate the database at once.
+    for (const [service, { entry, isReady }] of startOrder(options)) {
+      const child = startService({
+        name: service,
+        entry,
+        env: options.env,
+        cwd: repoRoot,
+        isReady,
+        onLine: (line) => options.onLine(service, line),
+      });
+      services.set(service, child);
+      await child.waitReady(readyTimeoutMs);
+    }
   } catch (err) {
     await stop();
     throw err;
@@ -88,4 +66,35 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     [...services].map(([service, child]) => child.exited.then((code) => ({ service, code }))),
   );
   return { services, firstExit, stop };
+}
+
+function startOrder({ config, workerEntry }: LocalStackOptions) {
+  const plan: [LocalService, { entry: string; isReady: () => Promise<boolean> }][] = [
+    [
+      "broker",
+      {
+        entry: join(repoRoot, "broker/main.ts"),
+        isReady: httpReady(`http://${config.brokerHost}:${config.brokerHttpPort}/ready`),
+      },
+    ],
+    [
+      "api",
+      {
+        entry: join(repoRoot, "api/main.ts"),
+        isReady: httpReady(`http://${config.apiHost}:${config.apiPort}/readyz`),
+      },
+    ],
+    [
+      "worker",
+      {
+        entry: workerEntry ?? join(repoRoot, "worker/main.ts"),
+        // Without its metrics server the worker has nothing to probe; its first log line shows it started.
+        isReady:
+          config.workerMetricsPort > 0
+            ? httpReady(`http://127.0.0.1:${config.workerMetricsPort}/metrics`)
+            : async () => true,
+      },
+    ],
+  ];
+  return plan;
 }
