@@ -90,7 +90,8 @@ describe("retries per step policy", () => {
     const events: string[] = [];
     let calls = 0;
     const slow = recordingStep(events, "backoff", {
-      retry: { attempts: 2, initialDelayMs: 1500, maxDelayMs: 1500 },
+      // Long enough that "other" surely runs inside the backoff, even on a loaded machine.
+      retry: { attempts: 2, initialDelayMs: 2500, maxDelayMs: 2500 },
       body: async () => {
         calls += 1;
         if (calls === 1) throw new FlakyError("first try fails");

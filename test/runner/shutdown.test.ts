@@ -28,7 +28,7 @@ describe("graceful shutdown", () => {
       name: "demo",
       steps: [
         recordingStep(events, "long", {
-          timeoutMs: 10_000,
+          timeoutMs: 30_000,
           body: async () => {
             started.open();
             // Past lock expiry plus the broker's next expired-lock sweep: only the runner's own lock
@@ -39,7 +39,8 @@ describe("graceful shutdown", () => {
         }),
       ],
     };
-    const worker = await runtime.startWorker([job], { ...lock, shutdownTimeoutMs: 10_000 });
+    // The step gets 75 % of this to finish: far more than its 7 s, so only a re-delivery could fail the test.
+    const worker = await runtime.startWorker([job], { ...lock, shutdownTimeoutMs: 20_000 });
     const { jobId } = await runtime.queue.enqueue("demo", "inst-graceful");
     await started.opened;
     // A second worker stands by, ready to take the job if the broker re-delivered it.
