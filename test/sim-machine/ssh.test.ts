@@ -85,6 +85,22 @@ describe("a booted machine's SSH endpoint", () => {
     }
   });
 
+  test("streams megabytes both ways and sends the exit status after the output", async () => {
+    const client = await connect(view);
+    try {
+      const upload = "u".repeat(3_000_000);
+      const result = await exec(
+        client,
+        "cat > /tmp/big && wc -c < /tmp/big && head -c 3000000 /dev/zero; exit 7",
+        upload,
+      );
+      expect(result.code).toBe(7);
+      expect(result.stdout.length).toBe("3000000\n".length + 3_000_000);
+    } finally {
+      client.end();
+    }
+  });
+
   test("ends a session when the command exits even if the client never closes stdin", async () => {
     const client = await connect(view);
     try {

@@ -1,5 +1,6 @@
+import type { ChildProcess } from "node:child_process";
 import { createServer, type Server as NetServer, type Socket } from "node:net";
-import { type AuthContext, type ServerChannel, Server as SshServer } from "ssh2";
+import { type AuthContext, type Connection, type ServerChannel, Server as SshServer } from "ssh2";
 import type { Sandbox, SandboxUser } from "../sandbox/sandbox.ts";
 import { type Account, lookupAccount } from "./accounts.ts";
 
@@ -22,46 +23,7 @@ export interface SshEndpoint {
 
 /** Listens on `address:port` and serves public-key-authenticated `exec` requests from the sandbox. */
 export async function startSshEndpoint(options: SshEndpointOptions): Promise<SshEndpoint> {
-  const ssh = new SshServer({ hostKeys: [options.hostKey] }, (client) => {
-    let account: Account | null = null;
-    // A client asks "would this key do?" before signing; both questions read the same account once.
-    const accounts = new Map<string, Promise<Account | null>>();
-    const lookup = (username: string) => {
-      const cached = accounts.get(username) ?? lookupAccount(options.sandbox, username);
-      accounts.set(username, cached);
-      return cached;
-    };
-    client.on("authentication", (context) => {
-      authenticate(lookup, context).then(
-        (accepted) => {
-          account = accepted;
-          if (accepted) context.accept();
-          else context.reject(["publickey"]);
-        },
-        (error: Error) => {
-          options.onError(error);
-          context.reject(["publickey"]);
-        },
-      );
-    });
-    client.on("ready", () => {
-      client.on("session", (acceptSession) => {
-        const session = acceptSession();
-        session.on("exec", (accept, _reject, info) => {
-          if (account) runExec(options.sandbox, account.user, info.command, accept());
-        });
-        session.on("pty", (_accept, reject) => reject());
-        session.on("shell", (_accept, reject) => reject());
-        session.on("subsystem", (_accept, reject) => reject());
-        session.on("x11", (_accept, reject) => reject());
-      });
-      client.on("tcpip", (_accept, reject) => reject());
-      client.on("openssh.streamlocal", (_accept, reject) => reject());
-      client.on("request", (_accept, reject) => reject?.());
-    });
-    // A client vanishing mid-handshake is normal traffic for a server, not a simulator failure.
-    client.on("error", () => client.end());
-  });
+  const ssh = new SshServer({ hostKeys: [options.hostKey] }, (client) => serveClient(client, options));
   const sockets = new Set<Socket>();
   const listener = createServer((socket) => {
     sockets.add(socket);
@@ -77,6 +39,48 @@ export async function startSshEndpoint(options: SshEndpointOptions): Promise<Ssh
         listener.close(() => resolve());
       }),
   };
+}
+
+/** One SSH connection: public-key auth, then exec sessions; every other request is refused. */
+function serveClient(client: Connection, options: SshEndpointOptions): void {
+  let account: Account | null = null;
+  // A client asks "would this key do?" before signing; both questions read the same account once.
+  const accounts = new Map<string, Promise<Account | null>>();
+  const lookup = (username: string) => {
+    const cached = accounts.get(username) ?? lookupAccount(options.sandbox, username);
+    accounts.set(username, cached);
+    return cached;
+  };
+  client.on("authentication", (context) => {
+    authenticate(lookup, context).then(
+      (accepted) => {
+        account = accepted;
+        if (accepted) context.accept();
+        else context.reject(["publickey"]);
+      },
+      (error: Error) => {
+        options.onError(error);
+        context.reject(["publickey"]);
+      },
+    );
+  });
+  client.on("ready", () => {
+    client.on("session", (acceptSession) => {
+      const session = acceptSession();
+      session.on("exec", (accept, _reject, info) => {
+        if (account) runExec(options.sandbox, account.user, info.command, accept());
+      });
+      session.on("pty", (_accept, reject) => reject());
+      session.on("shell", (_accept, reject) => reject());
+      session.on("subsystem", (_accept, reject) => reject());
+      session.on("x11", (_accept, reject) => reject());
+    });
+    client.on("tcpip", (_accept, reject) => reject());
+    client.on("openssh.streamlocal", (_accept, reject) => reject());
+    client.on("request", (_accept, reject) => reject?.());
+  });
+  // A client vanishing mid-handshake is normal traffic for a server, not a simulator failure.
+  client.on("error", () => client.end());
 }
 
 function listen(listener: NetServer, address: string, port: number): Promise<void> {
@@ -106,7 +110,7 @@ async function authenticate(
 
 /** Runs `command` with the user's shell in the sandbox, wiring stdin/stdout/stderr and the exit status. */
 function runExec(sandbox: Sandbox, user: SandboxUser, command: string, channel: ServerChannel): void {
-  let child: ReturnType<Sandbox["spawn"]>;
+  let child: ChildProcess;
   try {
     child = sandbox.spawn([user.shell, "-c", command], user);
   } catch (error) {
@@ -115,24 +119,35 @@ function runExec(sandbox: Sandbox, user: SandboxUser, command: string, channel: 
     channel.end();
     return;
   }
-  channel.on("data", (chunk: Buffer) => child.stdin?.write(chunk));
-  channel.on("end", () => child.stdin?.end());
+  const { stdin, stdout, stderr } = child;
+  if (!stdin || !stdout || !stderr) throw new Error("sandbox spawned without stdio pipes");
+  channel.pipe(stdin);
   // The command may exit without reading its input; the write then fails with EPIPE, as with real sshd.
-  child.stdin?.on("error", () => undefined);
-  child.stdout?.on("data", (chunk: Buffer) => channel.write(chunk));
-  child.stderr?.on("data", (chunk: Buffer) => channel.stderr.write(chunk));
+  stdin.on("error", () => undefined);
+  stdout.pipe(channel, { end: false });
+  stderr.pipe(channel.stderr, { end: false });
   child.once("error", (error) => {
     channel.stderr.write(`cannot start the sandbox: ${error.message}\n`);
     channel.exit(255);
     channel.end();
   });
   child.once("close", (code, signal) => {
-    if (signal) channel.exit(signal.replace(/^SIG/, ""), false, "");
-    else channel.exit(code ?? 255);
-    channel.end();
+    // Output still waiting for the client's window must go out before the exit status.
+    afterFlush(channel, () => {
+      if (signal) channel.exit(signal.replace(/^SIG/, ""), false, "");
+      else channel.exit(code ?? 255);
+      channel.end();
+    });
   });
   // Like sshd, a client that goes away takes its command with it.
   channel.once("close", () => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   });
+}
+
+/** Calls `then` once the channel has handed all queued output to the connection (polled: ssh2 has no event for it). */
+function afterFlush(channel: ServerChannel, then: () => void): void {
+  if (channel.destroyed) return;
+  if (channel.writableLength === 0 && channel.stderr.writableLength === 0) then();
+  else setTimeout(() => afterFlush(channel, then), 5);
 }
