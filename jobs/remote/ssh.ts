@@ -30,13 +30,16 @@ const KEEPALIVE_INTERVAL_MS = 10_000;
 
 type Ssh2Error = Error & ClientErrorExtensions & { code?: string };
 
-/** Connects and authenticates; the server must prove possession of `expectedHostKey` first. */
-export function connectPinned(opts: ConnectPinnedOptions): Promise<RemoteSession> {
+/**
+ * Connects and authenticates; the server must prove possession of `expectedHostKey` first. Every failure,
+ * including a malformed `expectedHostKey` (invalid_host_key), arrives as a rejection.
+ */
+export async function connectPinned(opts: ConnectPinnedOptions): Promise<RemoteSession> {
   const pinned = parsePinnedHostKey(opts.expectedHostKey);
   const port = opts.port ?? DEFAULT_PORT;
   const where = `${opts.host}:${port}`;
   const { signal } = opts;
-  if (signal?.aborted) return Promise.reject(signal.reason);
+  if (signal?.aborted) throw signal.reason;
 
   const client = new Client();
   let presented: Buffer | undefined;

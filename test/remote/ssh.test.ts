@@ -131,11 +131,11 @@ describe.skipIf(!enabled)("connectPinned against a real OpenSSH sshd", () => {
     expect((err as RemoteError).retryable).toBe(false);
   });
 
-  test("a malformed expected host key is rejected before any connection", () => {
-    expect(() => connectPinned({ ...options(), expectedHostKey: "ssh-rsa AAAAB3NzaC1yc2E= x" })).toThrow(
-      RemoteError,
-    );
-    expect(() => connectPinned({ ...options(), expectedHostKey: "ssh-ed25519 AAAA" })).toThrow(
+  test("a malformed expected host key is rejected before any connection", async () => {
+    await expect(
+      connectPinned({ ...options(), expectedHostKey: "ssh-rsa AAAAB3NzaC1yc2E= x" }),
+    ).rejects.toThrow(RemoteError);
+    await expect(connectPinned({ ...options(), expectedHostKey: "ssh-ed25519 AAAA" })).rejects.toThrow(
       /well-formed ssh-ed25519/,
     );
   });
