@@ -7,6 +7,9 @@ import { appDatabasePath, migrateDatabase, openDatabase } from "../db/index.ts";
 import { connectJobQueue } from "../jobs/queue.ts";
 import { createApiServer } from "./server.ts";
 
+/** Time allowed past the drain bound for closing the broker client and the database (ms). */
+const SHUTDOWN_MARGIN_MS = 5000;
+
 const config = loadConfigOrExit(process.env);
 const log = createLogger({ level: config.logLevel, pretty: config.logPretty, name: "api" });
 const db = openDatabase(appDatabasePath(config.dataDir));
@@ -28,6 +31,11 @@ const shutDown = async (signal: NodeJS.Signals) => {
   }
   stopping = true;
   log.info({ signal }, "api stopping");
+  // Draining is bounded by shutdownTimeoutMs; this bounds the rest (closing the broker client and database).
+  setTimeout(() => {
+    log.error("api shutdown overran its bound; exiting anyway");
+    exitWhenDrained(1);
+  }, config.shutdownTimeoutMs + SHUTDOWN_MARGIN_MS).unref();
   await server.stop();
   await queue.close();
   db.$client.close();

@@ -10,7 +10,8 @@ import { testEnvironment } from "../support/processes.ts";
 const dataDir = mkdtempSync(join(tmpdir(), "rachel-dev-"));
 const started: ServiceProcess[] = [];
 afterAll(async () => {
-  await Promise.all(started.map((child) => child.stop(2000)));
+  // dev needs time to stop its children in order; killing it early would orphan them.
+  await Promise.all(started.map((child) => child.stop(20_000)));
   rmSync(dataDir, { recursive: true, force: true });
 });
 
