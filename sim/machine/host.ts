@@ -16,6 +16,7 @@ export function createMachineHost(options: MachineHostOptions): MachineHost {
   const onError = options.onError ?? reportToStderr;
   const faults = new MachineFaultBoard();
   const machines = new Map<number, Machine>();
+  const creating = new Set<number>();
   prepareSandboxParent(options.dataDir);
   const isolation: Promise<Isolation> = probeIsolation(options.dataDir);
 
@@ -24,9 +25,10 @@ export function createMachineHost(options: MachineHostOptions): MachineHost {
       if (!LOOPBACK_V4.test(spec.ipv4)) {
         throw new MachineError("invalid_spec", `machine address ${spec.ipv4} is not in 127.0.0.0/8`);
       }
-      if (machines.has(spec.serverId)) {
+      if (machines.has(spec.serverId) || creating.has(spec.serverId)) {
         throw new MachineError("machine_exists", `a machine for server ${spec.serverId} already exists`);
       }
+      creating.add(spec.serverId);
       const machine = await createMachine(spec, {
         dataDir: options.dataDir,
         sshPort: options.sshPort,
@@ -35,7 +37,7 @@ export function createMachineHost(options: MachineHostOptions): MachineHost {
         isolation: await isolation,
         faults,
         onError: (error) => onError(error, spec.serverId),
-      });
+      }).finally(() => creating.delete(spec.serverId));
       const registered: Machine = {
         ...machine,
         destroy: async () => {

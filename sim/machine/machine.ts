@@ -50,7 +50,7 @@ export async function createMachine(spec: MachineSpec, deps: MachineDeps): Promi
   async function teardown(): Promise<void> {
     lifetime.abort();
     await endpoint.close();
-    await sandbox.killAll();
+    await sandbox.close();
     await firstBoot;
     await rm(sandboxDir, { recursive: true, force: true });
   }

@@ -42,6 +42,17 @@ describe("the sandbox keeps hostile commands inside the box", () => {
     expect(hostPasswdIsClean()).toBe(true);
   });
 
+  test("the simulator's environment (tokens and all) does not leak into sessions", async () => {
+    process.env.SIM_MACHINE_TEST_SECRET = "leak-me";
+    try {
+      const names = (await exec(root, "env | cut -d= -f1 | sort")).stdout.split("\n").filter(Boolean);
+      expect(names).not.toContain("SIM_MACHINE_TEST_SECRET");
+      expect(names).toEqual(expect.arrayContaining(["HOME", "PATH", "USER"]));
+    } finally {
+      delete process.env.SIM_MACHINE_TEST_SECRET;
+    }
+  });
+
   test("'root' inside is an unprivileged uid outside", async () => {
     await exec(root, "sudo touch /root/made-by-root");
     const owner = statSync(join(view.sandboxDir, "root/made-by-root")).uid;

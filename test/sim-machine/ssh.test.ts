@@ -176,6 +176,25 @@ describe("ssh_drop", () => {
 });
 
 describe("destroy", () => {
+  test("during cloud-init stops it quietly and removes the sandbox", async () => {
+    const slow = await startTestHost({ timeScale: 1, cloudInitMs: 60_000 });
+    try {
+      const machine = await slow.host.create({
+        serverId: 5,
+        name: "box-5",
+        ipv4: "127.77.0.5",
+        userData: cloudConfig(),
+      });
+      machine.boot();
+      expect(machine.view().cloudInit.state).toBe("running");
+      await machine.destroy();
+      expect(machine.view().cloudInit.state).toBe("running");
+      expect(existsSync(machine.view().sandboxDir)).toBe(false);
+    } finally {
+      await slow.cleanup();
+    }
+  });
+
   test("kills the machine's processes, frees its address and port, and removes its sandbox", async () => {
     const spec = { serverId: 3, name: "box-3", ipv4: "127.77.0.3", userData: cloudConfig() };
     const machine = await env.host.create(spec);

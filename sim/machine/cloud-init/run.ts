@@ -34,6 +34,7 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
     await applyFileOps(sandbox, [statusFile("running\n")]);
     const config = spec.userData === null ? null : parseCloudConfig(spec.userData);
     await sleep(context.cloudInitMs * context.timeScale, context.signal);
+    if (context.signal.aborted) return;
     if (config !== null && spec.userData !== null) {
       const [passwd = "", group = ""] = await readFilesInside(sandbox, ["/etc/passwd", "/etc/group"]);
       await applyFileOps(sandbox, planConfigFiles(config, spec.userData, { passwd, group }));

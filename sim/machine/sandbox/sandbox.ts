@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -76,7 +76,8 @@ export async function probeIsolation(scratchDir: string): Promise<Isolation> {
 
 /** A machine's filesystem (`rootDir`) and the processes running in it. */
 export class Sandbox {
-  readonly #running = new Set<ChildProcess>();
+  readonly #running = new Set<ChildProcessWithoutNullStreams>();
+  #closed = false;
 
   constructor(
     readonly rootDir: string,
@@ -85,8 +86,9 @@ export class Sandbox {
   ) {}
 
   /** Starts `argv` inside the box as `user` (whose identity is recorded in the environment; see README). */
-  spawn(argv: string[], user: SandboxUser = SANDBOX_ROOT_USER): ChildProcess {
+  spawn(argv: string[], user: SandboxUser = SANDBOX_ROOT_USER): ChildProcessWithoutNullStreams {
     if (!this.isolation.available) throw new MachineError("sandbox_unavailable", this.isolation.reason);
+    if (this.#closed) throw new MachineError("sandbox_unavailable", "the machine has been destroyed");
     const [launcher, ...launcherArgs] = this.isolation.launcher;
     if (launcher === undefined) throw new MachineError("sandbox_unavailable", "empty sandbox launcher");
     const enter = ["/bin/sh", "-c", ENTER_SCRIPT, "enter", this.rootDir, this.hostname, user.home];
@@ -104,6 +106,8 @@ export class Sandbox {
     this.#running.add(child);
     child.once("close", () => this.#running.delete(child));
     child.once("error", () => this.#running.delete(child));
+    // A command may exit without reading its input; writing it then fails with EPIPE, as with real sshd.
+    child.stdin.on("error", () => undefined);
     return child;
   }
 
@@ -116,8 +120,8 @@ export class Sandbox {
       const child = this.spawn(argv, options.user);
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
-      child.stdout?.on("data", (chunk: Buffer) => stdout.push(chunk));
-      child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk));
+      child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+      child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
       child.once("error", (error) =>
         reject(new MachineError("sandbox_unavailable", `cannot start the sandbox: ${error.message}`)),
       );
@@ -128,7 +132,7 @@ export class Sandbox {
           stderr: Buffer.concat(stderr).toString(),
         }),
       );
-      child.stdin?.end(options.stdin ?? "");
+      child.stdin.end(options.stdin ?? "");
     });
   }
 
@@ -144,13 +148,15 @@ export class Sandbox {
     return result.stdout;
   }
 
-  /** Kills every process of this machine; killing the launcher takes its whole pid namespace down. */
-  async killAll(): Promise<void> {
+  /** Kills every process of this machine and refuses new ones; killing a launcher ends its whole pid namespace. */
+  async close(): Promise<void> {
+    this.#closed = true;
     const exits = [...this.#running].map(
       (child) =>
-        new Promise<void>((resolve) =>
-          child.exitCode !== null ? resolve() : child.once("close", () => resolve()),
-        ),
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) resolve();
+          else child.once("close", () => resolve());
+        }),
     );
     for (const child of this.#running) child.kill("SIGKILL");
     await Promise.all(exits);

@@ -1,4 +1,5 @@
 import { type ParsedKey, utils } from "ssh2";
+import { MachineError } from "../errors.ts";
 import type { Sandbox, SandboxUser } from "../sandbox/sandbox.ts";
 
 /** A login the box would accept: who, and the public keys in their authorized_keys. */
@@ -16,8 +17,12 @@ const LOOKUP_SCRIPT =
 export async function lookupAccount(sandbox: Sandbox, username: string): Promise<Account | null> {
   const result = await sandbox.run(["/bin/sh", "-c", LOOKUP_SCRIPT, "lookup", username]);
   if (result.exitCode === 2) return null;
-  if (result.exitCode !== 0)
-    throw new Error(`account lookup for ${username} failed: ${result.stderr.trim()}`);
+  if (result.exitCode !== 0) {
+    throw new MachineError(
+      "sandbox_command_failed",
+      `account lookup for ${username} failed: ${result.stderr.trim()}`,
+    );
+  }
   const [entry = "", ...keyLines] = result.stdout.split("\n");
   const [name = username, , , , , home = "/", shell = "/bin/sh"] = entry.split(":");
   return { user: { name, home, shell }, keys: keyLines.flatMap(parseAuthorizedKeyLine) };

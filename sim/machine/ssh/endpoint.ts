@@ -1,4 +1,4 @@
-import type { ChildProcess } from "node:child_process";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { createServer, type Server as NetServer, type Socket } from "node:net";
 import { type AuthContext, type Connection, type ServerChannel, Server as SshServer } from "ssh2";
 import type { Sandbox, SandboxUser } from "../sandbox/sandbox.ts";
@@ -110,7 +110,7 @@ async function authenticate(
 
 /** Runs `command` with the user's shell in the sandbox, wiring stdin/stdout/stderr and the exit status. */
 function runExec(sandbox: Sandbox, user: SandboxUser, command: string, channel: ServerChannel): void {
-  let child: ChildProcess;
+  let child: ChildProcessWithoutNullStreams;
   try {
     child = sandbox.spawn([user.shell, "-c", command], user);
   } catch (error) {
@@ -119,13 +119,9 @@ function runExec(sandbox: Sandbox, user: SandboxUser, command: string, channel: 
     channel.end();
     return;
   }
-  const { stdin, stdout, stderr } = child;
-  if (!stdin || !stdout || !stderr) throw new Error("sandbox spawned without stdio pipes");
-  channel.pipe(stdin);
-  // The command may exit without reading its input; the write then fails with EPIPE, as with real sshd.
-  stdin.on("error", () => undefined);
-  stdout.pipe(channel, { end: false });
-  stderr.pipe(channel.stderr, { end: false });
+  channel.pipe(child.stdin);
+  child.stdout.pipe(channel, { end: false });
+  child.stderr.pipe(channel.stderr, { end: false });
   child.once("error", (error) => {
     channel.stderr.write(`cannot start the sandbox: ${error.message}\n`);
     channel.exit(255);
