@@ -23,8 +23,9 @@ export function appDatabasePath(dataDir: string): string {
 /** Opens (creating if needed) the shared database file; WAL so the API and worker read while one writes. */
 export function openDatabase(path: string): Db {
   const client = new Database(path, { create: true, strict: true });
-  client.run("PRAGMA journal_mode = WAL");
+  // The busy timeout first: switching to WAL takes a lock another process may be holding at start.
   client.run(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+  client.run("PRAGMA journal_mode = WAL");
   client.run("PRAGMA foreign_keys = ON");
   // WAL with synchronous=NORMAL is durable across process crashes, which is the failure we design for.
   client.run("PRAGMA synchronous = NORMAL");
@@ -33,7 +34,13 @@ export function openDatabase(path: string): Db {
 
 /** Applies every migration in migrations/ not yet applied (drizzle's journal); safe to call from both processes. */
 export function migrateDatabase(db: Db): void {
-  migrate(db, { migrationsFolder });
+  try {
+    migrate(db, { migrationsFolder });
+  } catch (err) {
+    // drizzle reads the applied list before taking the write lock, so of two processes starting at once the
+    // second may replay a migration the first just committed and fail; the database is migrated all the same.
+    if (!isMigrated(db)) throw err;
+  }
 }
 
 /** True when the newest shipped migration has been applied (the API's /readyz uses it). */

@@ -37,6 +37,25 @@ describe("database", () => {
     second.$client.close();
   });
 
+  test("the API and the worker starting at once on a new file both migrate it without error", async () => {
+    const migrateInChild = (path: string) =>
+      Bun.spawn([process.execPath, "-e", migrateScript(path)], { stdout: "pipe", stderr: "pipe" });
+    for (let round = 0; round < 3; round++) {
+      const path = join(dir, `race-${round}.db`);
+      const children = [migrateInChild(path), migrateInChild(path)];
+      const outcomes = await Promise.all(
+        children.map(async (child) => ({
+          code: await child.exited,
+          stderr: await new Response(child.stderr).text(),
+        })),
+      );
+      expect(outcomes).toEqual([
+        { code: 0, stderr: "" },
+        { code: 0, stderr: "" },
+      ]);
+    }
+  });
+
   test("opens in WAL mode with foreign keys and a busy timeout", () => {
     const db = openDatabase(join(dir, "app.db"));
     const pragma = (name: string) => db.$client.query(`PRAGMA ${name}`).values()[0]?.[0];
@@ -46,3 +65,8 @@ describe("database", () => {
     db.$client.close();
   });
 });
+
+function migrateScript(path: string): string {
+  const module = JSON.stringify(join(import.meta.dir, "../../db/index.ts"));
+  return `const { migrateDatabase, openDatabase } = await import(${module}); migrateDatabase(openDatabase(${JSON.stringify(path)}));`;
+}
