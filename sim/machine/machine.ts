@@ -1,6 +1,6 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { utils } from "ssh2";
+import { generateSshKeyPair } from "../../jobs/remote/keygen.ts";
 import { runCloudInit } from "./cloud-init/run.ts";
 import type { MachineFaultBoard } from "./faults.ts";
 import { createSandboxLayout } from "./sandbox/layout.ts";
@@ -23,14 +23,15 @@ export interface MachineDeps {
 /** Creates a machine: sandbox filesystem laid out, host key generated, SSH listening; not yet booted. */
 export async function createMachine(spec: MachineSpec, deps: MachineDeps): Promise<Machine> {
   const sandboxDir = join(deps.dataDir, String(spec.serverId));
-  const hostKey = utils.generateKeyPairSync("ed25519");
-  const hostKeyLine = `${hostKey.public.trim()} root@${spec.name}`;
+  // Not ssh2's keygen: it mangles about 1 ed25519 key in 256 (see keygen.ts).
+  const hostKey = generateSshKeyPair(`root@${spec.name}`);
+  const hostKeyLine = hostKey.publicKey;
   await createSandboxLayout(sandboxDir, spec.name, deps.isolation.available ? deps.isolation.owner : null);
   const sandbox = new Sandbox(sandboxDir, spec.name, deps.isolation);
   const endpoint = await startSshEndpoint({
     address: spec.ipv4,
     port: deps.sshPort,
-    hostKey: hostKey.private,
+    hostKey: hostKey.privateKey,
     sandbox,
     shouldDrop: () => deps.faults.takeSshDrop(spec.serverId),
     onError: deps.onError,

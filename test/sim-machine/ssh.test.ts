@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
-import { utils } from "ssh2";
+import { generateSshKeyPair } from "../../jobs/remote/keygen.ts";
 import type { MachineView } from "../../sim/machine/types.ts";
 import {
   bootAndSettle,
@@ -118,12 +118,12 @@ describe("a booted machine's SSH endpoint", () => {
   });
 
   test("refuses a pinned host key that does not match", async () => {
-    const other = utils.generateKeyPairSync("ed25519").public;
+    const other = generateSshKeyPair("other-host").publicKey;
     await expect(connect(view, { pinnedHostKey: other })).rejects.toThrow("Host denied");
   });
 
   test("refuses unknown keys and unknown users", async () => {
-    const stranger = utils.generateKeyPairSync("ed25519").private;
+    const stranger = generateSshKeyPair("stranger").privateKey;
     await expect(connect(view, { privateKey: stranger })).rejects.toThrow("authentication methods failed");
     await expect(connect(view, { username: "mallory" })).rejects.toThrow("authentication methods failed");
   });

@@ -2,12 +2,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, utils } from "ssh2";
+import { generateSshKeyPair } from "../../jobs/remote/keygen.ts";
 import { findFreePort } from "../../sim/free-port.ts";
 import { createMachineHost } from "../../sim/machine/host.ts";
 import type { Machine, MachineHost, MachineHostOptions, MachineView } from "../../sim/machine/types.ts";
 
 /** A login key pair for tests, in OpenSSH format. */
-export const userKey = utils.generateKeyPairSync("ed25519");
+const loginKey = generateSshKeyPair("tester");
+export const userKey = { public: loginKey.publicKey, private: loginKey.privateKey };
 
 export interface TestHost {
   host: MachineHost;
