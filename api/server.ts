@@ -28,6 +28,10 @@ export interface ApiServer {
 
 /** Metric label for requests that matched no route: raw paths would explode label cardinality. */
 const UNMATCHED_ROUTE = "unmatched";
+/** Methods kept as metric labels; a client's invented method is counted as "other", for the same reason. */
+const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+const metricMethod = (method: string) => (KNOWN_METHODS.has(method) ? method : "other");
 
 export function createApiServer(options: ApiServerOptions): ApiServer {
   const { routes = defaultRoutes, port = options.config.apiPort, ...deps } = options;
@@ -45,7 +49,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     const response = await respond(matched, request, requestId, log, deps);
     response.headers.set(REQUEST_ID_HEADER, requestId);
     const durationMs = performance.now() - startedAt;
-    httpMetrics.observe(request.method, route, response.status, durationMs);
+    httpMetrics.observe(metricMethod(request.method), route, response.status, durationMs);
     // A 500 is a bug (the mapper logged its cause); 503 and 4xx are expected answers.
     const level = response.status === 500 ? "error" : "info";
     log[level](
