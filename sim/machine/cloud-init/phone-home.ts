@@ -1,6 +1,6 @@
 import http from "node:http";
 import https from "node:https";
-import { sleep } from "../sleep.ts";
+import { sleep } from "../../../hetzner/abort.ts";
 
 /** How long one phone_home POST may take before it counts as a failed attempt, in ms. */
 const ATTEMPT_TIMEOUT_MS = 10_000;
@@ -20,11 +20,11 @@ export interface PhoneHomeOptions {
   onAttempt(status: number | null): void;
 }
 
-/** POSTs the form to `url` up to `tries` times; true once a 2xx/3xx answer arrives. */
+/** POSTs the form to `url` up to `tries` times; true once a 2xx/3xx answer arrives. Rejects when `signal` aborts. */
 export async function phoneHome(options: PhoneHomeOptions): Promise<boolean> {
   const body = new URLSearchParams(options.fields).toString();
   for (let attempt = 1; attempt <= options.tries; attempt++) {
-    if (options.signal.aborted) return false;
+    options.signal.throwIfAborted();
     const status = await postForm(options.url, body, options.localAddress, options.signal);
     options.onAttempt(status);
     if (status !== null && status >= 200 && status < 400) return true;

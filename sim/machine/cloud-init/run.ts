@@ -1,7 +1,7 @@
+import { raceAbort, sleep } from "../../../hetzner/abort.ts";
 import type { MachineFaultBoard } from "../faults.ts";
 import { applyFileOps, type FileOp, readFilesInside } from "../sandbox/files.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
-import { sleep, untilAborted } from "../sleep.ts";
 import type { MachineSpec, MachineView } from "../types.ts";
 import { type CloudConfig, type CloudPhoneHome, PHONE_HOME_FIELDS, parseCloudConfig } from "./config.ts";
 import { phoneHome } from "./phone-home.ts";
@@ -34,13 +34,12 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
     await applyFileOps(sandbox, [statusFile("running\n")]);
     const config = spec.userData === null ? null : parseCloudConfig(spec.userData);
     await sleep(context.cloudInitMs * context.timeScale, context.signal);
-    if (context.signal.aborted) return;
     if (config !== null && spec.userData !== null) {
       const [passwd = "", group = ""] = await readFilesInside(sandbox, ["/etc/passwd", "/etc/group"]);
       await applyFileOps(sandbox, planConfigFiles(config, spec.userData, { passwd, group }));
       if (config.phone_home) await runPhoneHome(context, config, config.phone_home);
     }
-    if (context.signal.aborted) return;
+    context.signal.throwIfAborted();
     const finishedAt = `${new Date().toISOString()}\n`;
     const finished: FileOp = {
       kind: "write",
@@ -74,9 +73,8 @@ async function runPhoneHome(
   status.phoneHome.url = url;
   const plan = context.faults.phoneHomePlan(spec.serverId);
   // A box that never phones home looks, from outside, like cloud-init hung before its final stage.
-  if (plan.never) await untilAborted(signal);
+  if (plan.never) await raceAbort(new Promise<never>(() => undefined), signal);
   await sleep(plan.delayMs, signal);
-  if (signal.aborted) return;
   const hostname = config.hostname ?? spec.name;
   const known: Record<string, string> = {
     pub_key_ed25519: `${context.hostKeyLine}\n`,
