@@ -55,38 +55,29 @@ export function openOperation(db: Db, operation: string, instanceId: string, now
 
 /**
  * Marks the newest operation of this kind on the instance for another run (run + 1, status queued) if it
- * failed; returns it unchanged if it is still active. Throws InvalidJobError when there is nothing to re-run.
+ * failed; leaves it as it is if it is still active. Returns its id. Throws InvalidJobError when there is
+ * nothing to re-run.
  */
-export function reopenFailedOperation(
-  db: Db,
-  operation: string,
-  instanceId: string,
-  now: number,
-): { id: string; reopened: boolean } {
+export function reopenFailedOperation(db: Db, operation: string, instanceId: string, now: number): string {
   return db.transaction(
     (tx) => {
       const latest = tx
-        .select({ id: operations.id, status: operations.status })
+        .select({ id: operations.id, status: operations.status, run: operations.run })
         .from(operations)
         .where(and(eq(operations.instanceId, instanceId), eq(operations.operation, operation)))
         .orderBy(desc(operations.seq))
         .get();
       if (!latest) throw new InvalidJobError(`no ${operation} operation on instance ${instanceId} to re-run`);
-      if (activeOperationStatuses.includes(latest.status)) return { id: latest.id, reopened: false };
+      if (activeOperationStatuses.includes(latest.status)) return latest.id;
       if (latest.status !== "failed") {
         throw new InvalidJobError(
           `the latest ${operation} on instance ${instanceId} ${latest.status}; nothing to re-run`,
         );
       }
-      const current = tx
-        .select({ run: operations.run })
-        .from(operations)
-        .where(eq(operations.id, latest.id))
-        .get();
       tx.update(operations)
         .set({
           status: "queued",
-          run: (current?.run ?? 1) + 1,
+          run: latest.run + 1,
           errorStep: null,
           errorCode: null,
           errorMessage: null,
@@ -95,7 +86,7 @@ export function reopenFailedOperation(
         })
         .where(eq(operations.id, latest.id))
         .run();
-      return { id: latest.id, reopened: true };
+      return latest.id;
     },
     { behavior: "immediate" },
   );

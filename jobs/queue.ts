@@ -82,7 +82,7 @@ export function connectJobQueue(opts: JobQueueOptions): JobQueue {
     },
 
     async retry(instanceId, operation) {
-      const { id } = reopenFailedOperation(opts.db, operation, instanceId, now());
+      const id = reopenFailedOperation(opts.db, operation, instanceId, now());
       // Remove and add rather than the broker's retryJob: an add wakes a long-polling worker at once, a
       // retryJob waits for its next poll. The add is a no-op if the job is still live.
       if ((await queue.getJobState(id)) === "failed") await queue.removeAsync(id);
