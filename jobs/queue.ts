@@ -29,7 +29,10 @@ export interface JobQueue {
    * promote fails (broker down) the signal is still stored, and the job finds it at its deadline at the latest.
    */
   signal(instanceId: string, name: string, data: Record<string, unknown>): Promise<void>;
-  /** Re-runs a failed job from its failed step. */
+  /**
+   * Re-runs a failed job from its failed step. For an operation still active in the database whose broker
+   * job was lost or failed outside the runner (broker attempts exhausted), re-adds the job so it resumes.
+   */
   retry(instanceId: string, operation: string): Promise<{ jobId: string }>;
   /** true when the broker answers (bounded by a short timeout). */
   ping(): Promise<boolean>;

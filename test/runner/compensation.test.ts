@@ -1,7 +1,10 @@
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { Queue, UnrecoverableError, Worker } from "bunqueue/client";
 import { eq } from "drizzle-orm";
+import { pollUntil } from "../../cli/wait.ts";
 import { instances } from "../../db/schema.ts";
 import { PermanentError } from "../../jobs/errors.ts";
+import { operationsQueueName } from "../../jobs/payload.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
 import { type Runtime, startRuntime } from "./harness.ts";
 import { quickRetry, recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
@@ -116,6 +119,34 @@ describe("final failure: compensation and re-run", () => {
     expect(events.slice(4)).toEqual(["run:undone", "run:flaky", "run:last"]);
     const instance = runtime.db.select().from(instances).where(eq(instances.id, "inst-retry")).get();
     expect(instance).toMatchObject({ status: "ready", errorStep: null, errorCode: null });
+  });
+
+  test("retry() re-adds an operation whose broker job failed outside the runner (e.g. broker attempts exhausted)", async () => {
+    const { brokerHost: host, brokerPort: port, brokerToken: token } = runtime.config;
+    const connection = { host, port, token };
+    // A foreign consumer fails the job in the broker before any runner sees it; the operation stays queued.
+    const saboteur = new Worker(
+      operationsQueueName,
+      async () => {
+        throw new UnrecoverableError("infrastructure gave up");
+      },
+      { connection },
+    );
+    saboteur.on("error", () => {});
+    const { jobId } = await runtime.queue.enqueue("demo", "inst-stuck-job");
+    const broker = new Queue(operationsQueueName, { connection });
+    await pollUntil(async () => (await broker.getJobState(jobId)) === "failed", {
+      timeoutMs: 10_000,
+      description: "the broker job to fail",
+    });
+    await saboteur.close();
+    await broker.disconnect();
+
+    const events: string[] = [];
+    await runtime.startWorker([{ name: "demo", steps: [recordingStep(events, "a")] }]);
+    expect(await runtime.queue.retry("inst-stuck-job", "demo")).toEqual({ jobId });
+    await waitForOperation(runtime.db, jobId, "succeeded");
+    expect(events).toEqual(["run:a"]);
   });
 
   test("retry() refuses when there is no failed operation to re-run", async () => {
