@@ -19,6 +19,7 @@ export type CloudInitState = "pending" | "running" | "done" | "error";
 
 /** Faults a test can arm on machines (all of them, or one server by id). */
 export type MachineFault =
+  /** cloud-init hangs just before phone_home: users exist and SSH works, but state stays `running`. */
   | { kind: "phone_home_never"; serverId?: number }
   /** Waits `delayMs` real milliseconds (not multiplied by timeScale) before the first phone_home attempt. */
   | { kind: "phone_home_late"; delayMs: number; serverId?: number }

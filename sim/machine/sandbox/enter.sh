@@ -16,6 +16,12 @@ for dir in usr bin sbin lib lib32 lib64 libx32 etc/alternatives; do
     mount -o remount,bind,ro,nosuid,nodev "$root/$dir"
   fi
 done
+# The simulated tools also answer at the host's own paths (/usr/bin/systemctl ...), where those exist.
+for tool in sudo systemctl journalctl cloud-init; do
+  if [ -f "$root/usr/bin/$tool" ]; then
+    mount --bind "$root/opt/sim/bin/$tool" "$root/usr/bin/$tool"
+  fi
+done
 for dev in null zero full random urandom; do
   mount --bind "/dev/$dev" "$root/dev/$dev"
 done
