@@ -53,6 +53,13 @@ export class ShutdownError extends JobError {
   }
 }
 
+/** A signal (or other request) named an instance the database does not know; the API answers 404. */
+export class UnknownInstanceError extends JobError {
+  constructor(instanceId: string) {
+    super("unknown_instance", `unknown instance ${instanceId}`);
+  }
+}
+
 /** A job payload or request that can never succeed, e.g. an unknown operation. */
 export class InvalidJobError extends JobError {
   constructor(message: string) {

@@ -2,7 +2,7 @@
 import { and, asc, eq, gte, inArray, isNull } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import { instances, operations, signals } from "../db/schema.ts";
-import { InvalidJobError } from "./errors.ts";
+import { UnknownInstanceError } from "./errors.ts";
 import { activeOperationStatuses } from "./operations.ts";
 
 export interface PendingSignal {
@@ -12,7 +12,7 @@ export interface PendingSignal {
 
 /**
  * Stores the signal and returns the ids of the active operations on the instance waiting for it (to be
- * promoted). Throws InvalidJobError for an unknown instance.
+ * promoted). Throws UnknownInstanceError for an unknown instance.
  */
 export function recordSignal(
   db: Db,
@@ -28,7 +28,7 @@ export function recordSignal(
         .from(instances)
         .where(eq(instances.id, instanceId))
         .get();
-      if (!instance) throw new InvalidJobError(`signal ${name} for unknown instance ${instanceId}`);
+      if (!instance) throw new UnknownInstanceError(instanceId);
       tx.insert(signals)
         .values({ instanceId, name, data: JSON.stringify(data), receivedAt: now })
         .run();

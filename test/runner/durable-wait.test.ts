@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from
 import { eq } from "drizzle-orm";
 import { pollUntil } from "../../cli/wait.ts";
 import { signals } from "../../db/schema.ts";
+import { UnknownInstanceError } from "../../jobs/errors.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
 import { type Runtime, startRuntime } from "./harness.ts";
 import { recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
@@ -128,6 +129,6 @@ describe("durable wait", () => {
   });
 
   test("signalling an unknown instance is refused", async () => {
-    await expect(runtime.queue.signal("nobody", "ready", {})).rejects.toThrow("unknown instance");
+    await expect(runtime.queue.signal("nobody", "ready", {})).rejects.toBeInstanceOf(UnknownInstanceError);
   });
 });
