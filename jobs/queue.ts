@@ -27,11 +27,13 @@ export interface JobQueue {
   /**
    * Records the signal durably in the db, then promotes the parked job so it resumes within ms. If the
    * promote fails (broker down) the signal is still stored, and the job finds it at its deadline at the latest.
+   * Throws UnknownInstanceError for an instance the database does not know.
    */
   signal(instanceId: string, name: string, data: Record<string, unknown>): Promise<void>;
   /**
    * Re-runs a failed job from its failed step. For an operation still active in the database whose broker
    * job was lost or failed outside the runner (broker attempts exhausted), re-adds the job so it resumes.
+   * Throws InvalidJobError when there is nothing to re-run.
    */
   retry(instanceId: string, operation: string): Promise<{ jobId: string }>;
   /** true when the broker answers (bounded by a short timeout). */
