@@ -37,16 +37,10 @@ export function createMachineHost(options: MachineHostOptions): MachineHost {
         isolation: await isolation,
         faults,
         onError: (error) => onError(error, spec.serverId),
+        onDestroyed: () => machines.delete(spec.serverId),
       }).finally(() => creating.delete(spec.serverId));
-      const registered: Machine = {
-        ...machine,
-        destroy: async () => {
-          machines.delete(spec.serverId);
-          await machine.destroy();
-        },
-      };
-      machines.set(spec.serverId, registered);
-      return registered;
+      machines.set(spec.serverId, machine);
+      return machine;
     },
     get: (serverId) => machines.get(serverId),
     list: () => [...machines.values()],

@@ -5,7 +5,7 @@ import { runCloudInit } from "./cloud-init/run.ts";
 import type { MachineFaultBoard } from "./faults.ts";
 import { createSandboxLayout } from "./sandbox/layout.ts";
 import { type Isolation, Sandbox } from "./sandbox/sandbox.ts";
-import { startSshEndpoint } from "./ssh/endpoint.ts";
+import { type SshEndpoint, startSshEndpoint } from "./ssh/endpoint.ts";
 import type { Machine, MachineSpec, MachineView } from "./types.ts";
 
 export interface MachineDeps {
@@ -18,73 +18,98 @@ export interface MachineDeps {
   isolation: Isolation;
   faults: MachineFaultBoard;
   onError(error: Error): void;
+  /** Called once `destroy` has finished, so the host stops listing the machine (and may reuse its id). */
+  onDestroyed(): void;
 }
 
-/** Creates a machine: sandbox filesystem laid out, host key generated, SSH listening; not yet booted. */
+/** Creates a machine: fresh sandbox filesystem, new host key, SSH listening; not yet booted. */
 export async function createMachine(spec: MachineSpec, deps: MachineDeps): Promise<Machine> {
   const sandboxDir = join(deps.dataDir, String(spec.serverId));
-  // Not ssh2's keygen: it mangles about 1 ed25519 key in 256 (see keygen.ts).
-  const hostKey = generateSshKeyPair(`root@${spec.name}`);
-  const hostKeyLine = hostKey.publicKey;
-  await createSandboxLayout(sandboxDir, spec.name, deps.isolation.available ? deps.isolation.owner : null);
-  const sandbox = new Sandbox(sandboxDir, spec.name, deps.isolation);
-  const endpoint = await startSshEndpoint({
-    address: spec.ipv4,
-    port: deps.sshPort,
-    hostKey: hostKey.privateKey,
-    sandbox,
-    shouldDrop: () => deps.faults.takeSshDrop(spec.serverId),
-    onError: deps.onError,
-  }).catch(async (error: Error) => {
+  // A new server gets a fresh disk, even when a dataDir is reused across simulator runs.
+  await rm(sandboxDir, { recursive: true, force: true });
+  try {
+    // Not ssh2's keygen: it mangles about 1 ed25519 key in 256 (see keygen.ts).
+    const hostKey = generateSshKeyPair(`root@${spec.name}`);
+    await createSandboxLayout(sandboxDir, spec.name, deps.isolation.available ? deps.isolation.owner : null);
+    const sandbox = new Sandbox(sandboxDir, spec.name, deps.isolation);
+    const endpoint = await startSshEndpoint({
+      address: spec.ipv4,
+      port: deps.sshPort,
+      hostKey: hostKey.privateKey,
+      sandbox,
+      shouldDrop: () => deps.faults.takeSshDrop(spec.serverId),
+      onError: deps.onError,
+    });
+    return new FakeMachine(spec, deps, sandbox, endpoint, hostKey.publicKey);
+  } catch (error) {
     await rm(sandboxDir, { recursive: true, force: true });
     throw error;
-  });
-  const cloudInit: MachineView["cloudInit"] = {
+  }
+}
+
+class FakeMachine implements Machine {
+  readonly serverId: number;
+  readonly #cloudInit: MachineView["cloudInit"] = {
     state: "pending",
     error: null,
     phoneHome: { url: null, attempts: 0, lastStatus: null, deliveredAt: null },
   };
-  const lifetime = new AbortController();
-  let firstBoot: Promise<void> | null = null;
-  let destroyed: Promise<void> | null = null;
+  readonly #lifetime = new AbortController();
+  #firstBoot: Promise<void> | null = null;
+  #destroyed: Promise<void> | null = null;
 
-  async function teardown(): Promise<void> {
-    lifetime.abort();
-    await endpoint.close();
-    await sandbox.close();
-    await firstBoot;
-    await rm(sandboxDir, { recursive: true, force: true });
+  constructor(
+    private readonly spec: MachineSpec,
+    private readonly deps: MachineDeps,
+    private readonly sandbox: Sandbox,
+    private readonly endpoint: SshEndpoint,
+    private readonly hostKeyLine: string,
+  ) {
+    this.serverId = spec.serverId;
   }
 
-  return {
-    serverId: spec.serverId,
-    view: () => ({
-      serverId: spec.serverId,
-      name: spec.name,
-      address: spec.ipv4,
-      sshPort: deps.sshPort,
-      hostKeyEd25519: hostKeyLine,
-      sandboxDir,
-      userData: spec.userData,
-      cloudInit: structuredClone(cloudInit),
-    }),
-    boot() {
-      // cloud-init runs its modules once per instance; later boots (reboots) do not repeat them.
-      if (firstBoot || lifetime.signal.aborted) return;
-      firstBoot = runCloudInit({
-        spec,
-        sandbox,
-        hostKeyLine,
-        timeScale: deps.timeScale,
-        cloudInitMs: deps.cloudInitMs,
-        faults: deps.faults,
-        status: cloudInit,
-        signal: lifetime.signal,
-      });
-    },
-    destroy() {
-      destroyed ??= teardown();
-      return destroyed;
-    },
-  };
+  view(): MachineView {
+    return {
+      serverId: this.spec.serverId,
+      name: this.spec.name,
+      address: this.spec.ipv4,
+      sshPort: this.deps.sshPort,
+      hostKeyEd25519: this.hostKeyLine,
+      sandboxDir: this.sandbox.rootDir,
+      userData: this.spec.userData,
+      cloudInit: structuredClone(this.#cloudInit),
+    };
+  }
+
+  boot(): void {
+    // cloud-init runs its modules once per instance; later boots (reboots) do not repeat them.
+    if (this.#firstBoot || this.#lifetime.signal.aborted) return;
+    this.#firstBoot = runCloudInit({
+      spec: this.spec,
+      sandbox: this.sandbox,
+      hostKeyLine: this.hostKeyLine,
+      timeScale: this.deps.timeScale,
+      cloudInitMs: this.deps.cloudInitMs,
+      faults: this.deps.faults,
+      status: this.#cloudInit,
+      signal: this.#lifetime.signal,
+    });
+  }
+
+  destroy(): Promise<void> {
+    this.#destroyed ??= this.#teardown();
+    return this.#destroyed;
+  }
+
+  async #teardown(): Promise<void> {
+    this.#lifetime.abort();
+    try {
+      await this.endpoint.close();
+      await this.sandbox.close();
+      await this.#firstBoot;
+      await rm(this.sandbox.rootDir, { recursive: true, force: true });
+    } finally {
+      this.deps.onDestroyed();
+    }
+  }
 }

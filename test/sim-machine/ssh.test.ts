@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
 import { generateSshKeyPair } from "../../jobs/remote/keygen.ts";
@@ -172,6 +172,19 @@ describe("ssh_drop", () => {
     await expect(connect(view)).rejects.toThrow();
     expect(env.host.faults.list()).toEqual([]);
     expect((await sshRun(view, "echo back")).stdout).toBe("back\n");
+  });
+});
+
+describe("create", () => {
+  test("gives a server a fresh disk even when a stale sandbox of the same id is left in dataDir", async () => {
+    mkdirSync(join(env.dataDir, "6/etc/stale"), { recursive: true });
+    const machine = await env.host.create({ serverId: 6, name: "box-6", ipv4: "127.77.0.6", userData: null });
+    expect(existsSync(join(machine.view().sandboxDir, "etc/stale"))).toBe(false);
+    expect(existsSync(join(machine.view().sandboxDir, "etc/passwd"))).toBe(true);
+    await expect(
+      env.host.create({ serverId: 6, name: "box-6", ipv4: "127.77.0.7", userData: null }),
+    ).rejects.toThrow("already exists");
+    await machine.destroy();
   });
 });
 
