@@ -9,8 +9,7 @@ import type { JobDefinition, Step } from "../../jobs/step.ts";
 import { backoffDelayMs } from "./backoff.ts";
 import { runBounded } from "./bounded-run.ts";
 import type { RunnerDeps } from "./deps.ts";
-import type { StepRun } from "./execute-step.ts";
-import { report } from "./execute-step.ts";
+import { report, type StepRun } from "./execute-step.ts";
 import { fence } from "./lease.ts";
 import { beginAttempt, finishAttempt } from "./step-store.ts";
 

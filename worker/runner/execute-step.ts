@@ -6,8 +6,7 @@ import { runBounded } from "./bounded-run.ts";
 import { isPermanentError } from "./classify.ts";
 import type { AttemptOutcome, RunnerDeps } from "./deps.ts";
 import { createWaitFor, ParkForSignal, type WaitState } from "./durable-wait.ts";
-import type { Lease } from "./lease.ts";
-import { fence } from "./lease.ts";
+import { fence, type Lease } from "./lease.ts";
 import { endWait, markCurrentStep, type OperationRecord } from "./operation-state.ts";
 import { type AttemptResult, beginAttempt, finishAttempt, type StepHistory } from "./step-store.ts";
 
