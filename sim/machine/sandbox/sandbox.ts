@@ -10,9 +10,23 @@ const ENTER_SCRIPT = await Bun.file(new URL("./enter.sh", import.meta.url)).text
 /** The uid sandboxes run as when the simulator is root, so "root" inside is `nobody` outside. */
 export const SANDBOX_UID_WHEN_ROOT = 65534;
 
-/** Namespaces every command gets: its own users, mounts, pids, network (loopback only, down), IPC, hostname. */
-const UNSHARE = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--kill-child"];
-const UNSHARE_MORE = ["--net", "--ipc", "--uts", "--cgroup"];
+/**
+ * Namespaces every command gets: its own users ("root" mapped to the caller), mounts, pids (the whole
+ * tree dies with the launcher), network (a loopback that is down), IPC, hostname and cgroup view.
+ */
+const UNSHARE = [
+  "unshare",
+  "--user",
+  "--map-root-user",
+  "--mount",
+  "--pid",
+  "--fork",
+  "--kill-child",
+  "--net",
+  "--ipc",
+  "--uts",
+  "--cgroup",
+];
 
 /** How commands get isolated on this host, decided once by `probeIsolation`. */
 export type Isolation =
@@ -40,7 +54,7 @@ function isolationLauncher(): { launcher: string[]; owner: number | null } {
     ? [`--reuid=${SANDBOX_UID_WHEN_ROOT}`, `--regid=${SANDBOX_UID_WHEN_ROOT}`, "--clear-groups"]
     : [];
   return {
-    launcher: ["setpriv", ...drop, "--no-new-privs", "--", ...UNSHARE, ...UNSHARE_MORE, "--"],
+    launcher: ["setpriv", ...drop, "--no-new-privs", "--", ...UNSHARE, "--"],
     owner: isRoot ? SANDBOX_UID_WHEN_ROOT : null,
   };
 }
