@@ -11,7 +11,6 @@ export const PHONE_HOME_FIELDS = [
   "hostname",
   "fqdn",
 ] as const;
-export type PhoneHomeField = (typeof PHONE_HOME_FIELDS)[number];
 
 const stringOrList = z.union([z.string(), z.array(z.string())]);
 

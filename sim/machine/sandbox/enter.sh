@@ -17,9 +17,10 @@ for dir in usr bin sbin lib lib32 lib64 libx32 etc/alternatives; do
   fi
 done
 # The simulated tools also answer at the host's own paths (/usr/bin/systemctl ...), where those exist.
-for tool in sudo systemctl journalctl cloud-init; do
+for shim in "$root"/opt/sim/bin/*; do
+  tool=${shim##*/}
   if [ -f "$root/usr/bin/$tool" ]; then
-    mount --bind "$root/opt/sim/bin/$tool" "$root/usr/bin/$tool"
+    mount --bind "$shim" "$root/usr/bin/$tool"
   fi
 done
 for dev in null zero full random urandom; do

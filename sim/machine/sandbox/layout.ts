@@ -35,11 +35,11 @@ export async function createSandboxLayout(
     "root",
     "run",
     "var/log",
+    "var/lib/cloud/instance",
+    "opt/sim/bin",
   ]) {
     await mkdir(join(rootDir, dir), { recursive: true });
   }
-  await mkdir(join(rootDir, "var/lib/cloud/instance"), { recursive: true });
-  await mkdir(join(rootDir, "opt/sim/bin"), { recursive: true });
   await writeDevices(rootDir);
   await writeEtc(rootDir, hostname);
   await installShims(join(rootDir, "opt/sim/bin"));
