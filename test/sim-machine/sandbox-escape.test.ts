@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "ssh2";
@@ -68,6 +77,15 @@ describe("the sandbox keeps hostile commands inside the box", () => {
     const secret = await exec(root, `cat ${join(outside, "secret")}`);
     expect(secret).toMatchObject({ code: 1, stdout: "" });
     expect(secret.stderr).toContain("No such file or directory");
+  });
+
+  test("a planted symlink among the simulated tools cannot pull a host file into the box", async () => {
+    chmodSync(outside, 0o755);
+    const plant = await exec(root, `sudo ln -sf ${join(outside, "secret")} /opt/sim/bin/journalctl`);
+    expect(plant.code).toBe(0);
+    const next = await exec(root, "cat /usr/bin/journalctl /opt/sim/bin/journalctl 2>&1; echo session-ok");
+    expect(next.stdout).not.toContain("host secret");
+    expect(next.stdout).toEndWith("session-ok\n");
   });
 
   test("the host's programs are read-only and setuid bits do nothing", async () => {

@@ -1,5 +1,7 @@
 # Runs as "root" inside fresh user+mount+pid+net+ipc+uts namespaces (see sandbox.ts); makes the
-# sandbox directory the whole filesystem, then execs the command.
+# sandbox directory the whole filesystem, then runs the command. Until the pivot, the host's tree is
+# visible, so nothing the box controls may be used as a mount SOURCE before it (targets are harmless:
+# mounts land in this private namespace and are detached with the old root).
 # Usage: sh -c "$(cat enter.sh)" enter ROOT HOSTNAME HOME COMMAND [ARG...]
 set -eu
 root=$1
@@ -16,13 +18,6 @@ for dir in usr bin sbin lib lib32 lib64 libx32 etc/alternatives; do
     mount -o remount,bind,ro,nosuid,nodev "$root/$dir"
   fi
 done
-# The simulated tools also answer at the host's own paths (/usr/bin/systemctl ...), where those exist.
-for shim in "$root"/opt/sim/bin/*; do
-  tool=${shim##*/}
-  if [ -f "$root/usr/bin/$tool" ]; then
-    mount --bind "$shim" "$root/usr/bin/$tool"
-  fi
-done
 for dev in null zero full random urandom; do
   mount --bind "/dev/$dev" "$root/dev/$dev"
 done
@@ -33,6 +28,14 @@ cd "$root"
 pivot_root . .
 umount -l .
 cd /
+# The simulated tools also answer at the host's own paths (/usr/bin/systemctl ...), where those exist.
+# Only now, after the pivot: the box controls /opt/sim/bin, so its symlinks must resolve inside the box.
+for shim in /opt/sim/bin/*; do
+  tool=${shim##*/}
+  if [ -f "$shim" ] && [ -f "/usr/bin/$tool" ]; then
+    mount --bind "$shim" "/usr/bin/$tool"
+  fi
+done
 hostname "$name"
 cd "$home" 2>/dev/null || cd /
 
