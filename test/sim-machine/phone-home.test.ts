@@ -1,6 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Server } from "bun";
 import { bootAndSettle, cloudConfig, startTestHost, type TestHost, waitFor } from "./support.ts";
+
+// Sandboxed commands take tens of ms each; leave room for a loaded 2-core machine.
+setDefaultTimeout(20_000);
 
 interface Arrival {
   path: string;

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import {
   chmodSync,
   existsSync,
@@ -15,6 +15,9 @@ import type { Client } from "ssh2";
 import { SANDBOX_UID_WHEN_ROOT } from "../../sim/machine/sandbox/sandbox.ts";
 import type { MachineView } from "../../sim/machine/types.ts";
 import { bootAndSettle, cloudConfig, connect, exec, startTestHost, type TestHost } from "./support.ts";
+
+// Sandboxed commands take tens of ms each; leave room for a loaded 2-core machine.
+setDefaultTimeout(20_000);
 
 /** Hostile commands run as "root" inside the box; each must leave the host untouched. */
 

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chownSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,9 @@ import {
 } from "../../sim/machine/sandbox/sandbox.ts";
 
 import { bootAndSettle, cloudConfig, startTestHost } from "./support.ts";
+
+// Sandboxed commands take tens of ms each; leave room for a loaded 2-core machine.
+setDefaultTimeout(20_000);
 
 const scratch = mkdtempSync(join(tmpdir(), "sim-sandbox-test-"));
 prepareSandboxParent(scratch);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
 import type { Client } from "ssh2";
 import type { MachineView } from "../../sim/machine/types.ts";
@@ -11,6 +11,9 @@ import {
   type TestHost,
   userKey,
 } from "./support.ts";
+
+// Sandboxed commands take tens of ms each; leave room for a loaded 2-core machine.
+setDefaultTimeout(20_000);
 
 const UNIT = `[Unit]
 Description=Rachel8 bot
