@@ -1,6 +1,6 @@
 /**
  * The /v1 request pipeline: bearer token, rate-limit bucket, armed faults, routing, and Hetzner's
- * error envelope; `RateLimit-*` headers go on every response and each request is logged.
+ * error envelope; `RateLimit-*` and `X-Correlation-Id` headers go on every response and each request is logged.
  */
 import type { FaultRegistry } from "../faults.ts";
 import type { RequestLog } from "../request-log.ts";
@@ -73,5 +73,7 @@ export async function handleApiRequest(
   }
   const status = response === DROP ? 0 : response.status;
   deps.log.record({ method: request.method, path: template, status, at: deps.now() });
-  return response === DROP ? droppedConnection() : withHeaders(response, deps.bucket.headers());
+  if (response === DROP) return droppedConnection();
+  // Hetzner tags every response with a correlation id that support can trace; clients put it in errors.
+  return withHeaders(response, { ...deps.bucket.headers(), "X-Correlation-Id": crypto.randomUUID() });
 }

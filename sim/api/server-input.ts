@@ -16,7 +16,7 @@ import { type SshKey, sshKeyByRef } from "./ssh-keys.ts";
 import type { World } from "./world.ts";
 
 /** Hetzner's limit on `user_data`, in UTF-8 bytes. */
-export const USER_DATA_MAX_BYTES = 32_768;
+const USER_DATA_MAX_BYTES = 32_768;
 
 export interface CreateServerInput {
   name: string;

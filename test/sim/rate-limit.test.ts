@@ -35,6 +35,7 @@ describe("rate limit over HTTP", () => {
       const reply = await call(sim, "GET", "/locations");
       expect(reply.status).toBe(200);
       expect(reply.headers.get("RateLimit-Limit")).toBe("5");
+      expect(reply.headers.get("X-Correlation-Id")).toMatch(/^[0-9a-f-]{36}$/);
       remaining.push(reply.headers.get("RateLimit-Remaining") ?? "");
     }
     expect(remaining).toEqual(["4", "3", "2", "1", "0"]);
