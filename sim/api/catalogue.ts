@@ -36,13 +36,18 @@ export function serverTypeView(t: ServerTypeSpec) {
       location,
       price_hourly: price(monthlyEur / HOURS_PER_MONTH),
       price_monthly: price(monthlyEur),
-      included_traffic: EU_TRAFFIC_LOCATIONS.has(location) ? EU_TRAFFIC : OTHER_TRAFFIC,
+      included_traffic: includedTrafficBytes(location),
       price_per_tb_traffic: price(1),
     })),
   };
 }
 
 const EU_TRAFFIC_LOCATIONS = new Set(["fsn1", "nbg1", "hel1"]);
+
+/** Traffic a server in this location may use per month without extra charge, in bytes. */
+export function includedTrafficBytes(location: string): number {
+  return EU_TRAFFIC_LOCATIONS.has(location) ? EU_TRAFFIC : OTHER_TRAFFIC;
+}
 
 export function datacenterView(dc: Datacenter) {
   const ids = SERVER_TYPES.filter((t) => t.locations.includes(dc.location.name)).map((t) => t.id);

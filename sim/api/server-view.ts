@@ -1,6 +1,6 @@
 /** The server record the simulator keeps and its JSON shape (Hetzner's `server` schema). */
 import type { Machine } from "../machine/types.ts";
-import { datacenterView, imageView, serverTypeView } from "./catalogue.ts";
+import { datacenterView, imageView, includedTrafficBytes, serverTypeView } from "./catalogue.ts";
 import type { Datacenter, Image, ServerTypeSpec } from "./catalogue-data.ts";
 import { firewallsOf } from "./firewalls.ts";
 import type { Labels } from "./labels.ts";
@@ -44,7 +44,7 @@ export function serverView(world: World, server: Server) {
     datacenter: dc,
     location: dc.location,
     primary_disk_size: server.serverType.disk,
-    included_traffic: 21_990_232_555_520,
+    included_traffic: includedTrafficBytes(dc.location.name),
     ingoing_traffic: 0,
     outgoing_traffic: 0,
     placement_group: null,
