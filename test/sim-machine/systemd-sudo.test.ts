@@ -125,6 +125,14 @@ describe("sudo", () => {
     });
   });
 
+  test("understands bundled options and login shells (-nu, -iu)", async () => {
+    expect((await exec(rachel, "cd /tmp && sudo -nu rachel pwd")).stdout).toBe("/tmp\n");
+    expect((await exec(rachel, "cd /tmp && sudo -iu rachel pwd")).stdout).toBe("/home/rachel\n");
+    expect((await exec(rachel, "sudo -n -u root env | grep -E '^(USER|SUDO_USER)=' | sort")).stdout).toBe(
+      "SUDO_USER=rachel\nUSER=root\n",
+    );
+  });
+
   test("refuses a user without a sudo rule", async () => {
     const bob = await connect(view, { username: "bob" });
     try {
