@@ -104,6 +104,11 @@ describe("systemctl", () => {
       stderr: "Failed to start nope.service: Unit nope.service not found.\n",
     });
     expect((await exec(rachel, "systemctl status nope")).code).toBe(4);
+    expect(await exec(rachel, "sudo systemctl restart nope")).toEqual({
+      code: 5,
+      stdout: "",
+      stderr: "Failed to restart nope.service: Unit nope.service not found.\n",
+    });
     expect(await exec(rachel, "journalctl -u nope")).toEqual({
       code: 0,
       stdout: "-- No entries --\n",
