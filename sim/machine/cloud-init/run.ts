@@ -31,12 +31,13 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
   const { status, sandbox, spec } = context;
   status.state = "running";
   try {
-    await applyFileOps(sandbox, [statusFile("running\n")]);
     const config = spec.userData === null ? null : parseCloudConfig(spec.userData);
     await sleep(context.cloudInitMs * context.timeScale, context.signal);
     if (config !== null && spec.userData !== null) {
       const [passwd = "", group = ""] = await readFilesInside(sandbox, ["/etc/passwd", "/etc/group"]);
-      await applyFileOps(sandbox, planConfigFiles(config, spec.userData, { passwd, group }));
+      // Nobody can log in before the users exist, so "running" needs recording only from here on.
+      const files = planConfigFiles(config, spec.userData, { passwd, group });
+      await applyFileOps(sandbox, [statusFile("running\n"), ...files]);
       if (config.phone_home) await runPhoneHome(context, config, config.phone_home);
     }
     context.signal.throwIfAborted();
