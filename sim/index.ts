@@ -10,8 +10,12 @@ export type { SimFault } from "./faults.ts";
 export type { MachineFault, MachineHost, MachineView } from "./machine/types.ts";
 export type { SimRequestRecord } from "./request-log.ts";
 export type { Simulator, SimulatorOptions } from "./simulator.ts";
+export { SimulatorOptionsError } from "./simulator.ts";
 
-/** Starts a simulator on 127.0.0.1 with real fake machines; call `stop()` to release everything. */
+/**
+ * Starts a simulator on 127.0.0.1 with real fake machines; call `stop()` to release everything.
+ * Rejects with SimulatorOptionsError naming every bad option.
+ */
 export function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   return launchSimulator(options, createMachineHost);
 }

@@ -46,7 +46,7 @@ function parseCliOptions(argv: string[]): SimulatorOptions {
   return {
     port: numberFlag("port", values.port, isPort) ?? DEFAULT_PORT,
     token: values.token,
-    timeScale: numberFlag("time-scale", values["time-scale"], (n) => n > 0),
+    timeScale: numberFlag("time-scale", values["time-scale"], (n) => n >= 0),
     sshPort: numberFlag("ssh-port", values["ssh-port"], (n) => isPort(n) && n > 0),
   };
 }

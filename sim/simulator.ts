@@ -5,6 +5,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { z } from "zod";
 import { errorBody } from "./api/errors.ts";
 import { type ApiHandlerDeps, handleApiRequest } from "./api/handler.ts";
 import { type RateLimitSettings, TokenBucket } from "./api/rate-limit.ts";
@@ -56,6 +57,38 @@ export interface Simulator {
   stop(): Promise<void>;
 }
 
+const port = z.number().int().min(0).max(65535);
+const durationMs = z.number().finite().nonnegative();
+const optionsSchema = z.object({
+  port: port.optional(),
+  token: z.string().min(1).optional(),
+  timeScale: z.number().finite().nonnegative().optional(),
+  rateLimit: z
+    .object({ capacity: z.number().int().positive(), refillPerSecond: z.number().finite().nonnegative() })
+    .optional(),
+  timings: z
+    .object({
+      createServerMs: durationMs.optional(),
+      startServerMs: durationMs.optional(),
+      deleteServerMs: durationMs.optional(),
+      cloudInitMs: durationMs.optional(),
+    })
+    .optional(),
+  dataDir: z.string().min(1).optional(),
+  sshPort: port.min(1).optional(),
+});
+
+/** Bad SimulatorOptions; the message names every offending option. */
+export class SimulatorOptionsError extends Error {
+  override name = "SimulatorOptionsError";
+}
+
+function checkOptions(options: SimulatorOptions): void {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success)
+    throw new SimulatorOptionsError(`invalid simulator options:\n${z.prettifyError(parsed.error)}`);
+}
+
 export type MachineHostFactory = (options: MachineHostOptions) => MachineHost;
 
 const HETZNER_RATE_LIMIT: RateLimitSettings = { capacity: 3600, refillPerSecond: 1 };
@@ -78,6 +111,7 @@ export async function launchSimulator(
   options: SimulatorOptions,
   createMachineHost: MachineHostFactory,
 ): Promise<Simulator> {
+  checkOptions(options);
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "hcloud-sim-")));
   const sshPort = options.sshPort ?? (await findFreePort());
