@@ -6,7 +6,8 @@ export class MachineError extends Error {
       | "sandbox_command_failed"
       | "invalid_user_data"
       | "machine_exists"
-      | "invalid_spec",
+      | "invalid_spec"
+      | "host_closed",
     message: string,
   ) {
     super(message);

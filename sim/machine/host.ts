@@ -17,11 +17,13 @@ export function createMachineHost(options: MachineHostOptions): MachineHost {
   const faults = new MachineFaultBoard();
   const machines = new Map<number, Machine>();
   const creating = new Set<number>();
+  let closed = false;
   prepareSandboxParent(options.dataDir);
   const isolation: Promise<Isolation> = probeIsolation(options.dataDir);
 
   return {
     async create(spec) {
+      if (closed) throw new MachineError("host_closed", "the machine host has been closed");
       if (!LOOPBACK_V4.test(spec.ipv4)) {
         throw new MachineError("invalid_spec", `machine address ${spec.ipv4} is not in 127.0.0.0/8`);
       }
@@ -40,6 +42,11 @@ export function createMachineHost(options: MachineHostOptions): MachineHost {
         onDestroyed: () => machines.delete(spec.serverId),
       }).finally(() => creating.delete(spec.serverId));
       machines.set(spec.serverId, machine);
+      // close() ran while this machine was being made: it must not outlive the host.
+      if (closed) {
+        await machine.destroy();
+        throw new MachineError("host_closed", "the machine host was closed while the machine was created");
+      }
       return machine;
     },
     get: (serverId) => machines.get(serverId),
@@ -50,6 +57,7 @@ export function createMachineHost(options: MachineHostOptions): MachineHost {
       list: () => faults.list(),
     },
     async close() {
+      closed = true;
       await Promise.all([...machines.values()].map((machine) => machine.destroy()));
     },
   };

@@ -191,6 +191,22 @@ describe("create", () => {
   });
 });
 
+describe("close", () => {
+  test("also takes down a machine still being created, and refuses new ones", async () => {
+    const closing = await startTestHost();
+    const spec = { serverId: 8, name: "box-8", ipv4: "127.77.0.8", userData: null };
+    const creating = closing.host.create(spec);
+    await closing.host.close();
+    try {
+      await expect(creating).rejects.toThrow("closed");
+      expect(await accepts(spec.ipv4, closing.sshPort)).toBe(false);
+      await expect(closing.host.create({ ...spec, serverId: 9 })).rejects.toThrow("closed");
+    } finally {
+      await closing.cleanup();
+    }
+  });
+});
+
 describe("destroy", () => {
   test("during cloud-init stops it quietly and removes the sandbox", async () => {
     const slow = await startTestHost({ timeScale: 1, cloudInitMs: 60_000 });
