@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import Ajv, { type ValidateFunction } from "ajv";
+import addFormats from "ajv-formats";
 
 /** Where ../shared lives: beside the checkout, as on developer machines and in CI. */
 const sharedDir = process.env.SHARED_DIR ?? resolve(import.meta.dir, "../../../shared");
@@ -47,6 +48,8 @@ export class HetznerContract {
     };
     this.paths = spec.paths;
     this.ajv = new Ajv({ strict: false, allErrors: true });
+    // Real format checks (date-time, int64, …) catch a simulator answering a timestamp in the wrong shape.
+    addFormats(this.ajv);
     this.ajv.addFormat("decimal", () => true);
     this.ajv.addSchema({ components: convertNullable(spec.components) }, "spec");
   }
