@@ -74,6 +74,17 @@ describe("retries and failures", () => {
     ]);
   }, 30_000);
 
+  test("job outcomes show on the api's /metrics, step durations on the worker's", async () => {
+    const { jobId } = await enqueue(TEST_OPERATIONS.flaky);
+    await waitForOperation(db, jobId, "succeeded");
+    const api = await (await fetch(`${stack.apiUrl}/metrics`)).text();
+    expect(api).toMatch(/^job_operations\{operation="test-flaky",status="succeeded"\} [1-9]/m);
+    // The test stack's readiness probe is the api's /healthz.
+    expect(api).toContain('http_requests_total{method="GET",route="/healthz",status="200"}');
+    const worker = await (await fetch(`http://127.0.0.1:${stack.env.WORKER_METRICS_PORT}/metrics`)).text();
+    expect(worker).toContain('step_duration_seconds_count{step="flaky",outcome="succeeded"}');
+  }, 30_000);
+
   test("a permanent error stops at once and compensations run in reverse order", async () => {
     const { instanceId, jobId } = await enqueue(TEST_OPERATIONS.permanent);
     const failed = await waitForOperation(db, jobId, "failed");
