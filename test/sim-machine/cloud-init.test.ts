@@ -110,6 +110,18 @@ describe("cloud-init emulation", () => {
     expect(existsSync(box("var/lib/cloud/instance/boot-finished"))).toBe(true);
   });
 
+  test("hostname: renames the box, as set_hostname does", async () => {
+    const view = await bootWith(cloudConfig("hostname: renamed\nfqdn: renamed.example.com\n"));
+    const client = await connect(view);
+    try {
+      expect((await exec(client, "hostname; cat /etc/hostname; grep 127.0.1.1 /etc/hosts")).stdout).toBe(
+        "renamed\nrenamed\n127.0.1.1 renamed.example.com renamed\n",
+      );
+    } finally {
+      client.end();
+    }
+  });
+
   test("a second boot does not run cloud-init again", async () => {
     const machine = await env.host.create({
       serverId: 60,

@@ -51,7 +51,10 @@ const phoneHomeSchema = z.looseObject({
 const commandSchema = z.union([z.string(), z.array(z.string())]);
 
 const cloudConfigSchema = z.looseObject({
-  hostname: z.string().optional(),
+  hostname: z
+    .string()
+    .regex(/^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$/, "must be a single DNS label")
+    .optional(),
   fqdn: z.string().optional(),
   users: z.array(userSchema).default(["default"]),
   ssh_authorized_keys: z.array(z.string()).default([]),
@@ -88,6 +91,11 @@ export function parseCloudConfig(userData: string): CloudConfig {
     );
   }
   return result.data;
+}
+
+/** The hostname cloud-init's set_hostname module settles on: `hostname`, else `fqdn`'s first label, else the server name. */
+export function configuredHostname(config: CloudConfig, serverName: string): string {
+  return config.hostname ?? config.fqdn?.split(".")[0] ?? serverName;
 }
 
 /** Decodes a `write_files` entry's content according to its `encoding`. */

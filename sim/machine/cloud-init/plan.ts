@@ -1,22 +1,40 @@
 import type { FileOp } from "../sandbox/files.ts";
-import { type CloudConfig, type CloudWriteFile, decodeWriteFileContent } from "./config.ts";
+import {
+  type CloudConfig,
+  type CloudWriteFile,
+  configuredHostname,
+  decodeWriteFileContent,
+} from "./config.ts";
 import { type AccountFiles, planUsers } from "./users.ts";
 
 /** Where cloud-init keeps what it was given and what it did for this instance. */
 export const INSTANCE_DIR = "/var/lib/cloud/instance";
 
 /**
- * Plans every file cloud-init's modules write, in their real order: write_files, then users and keys,
+ * Plans every file cloud-init's modules write, in their real order: hostname, write_files, then users and keys,
  * then deferred write_files. The box is offline, so packages and runcmd are recorded where cloud-init
  * keeps them, not executed.
  */
-export function planConfigFiles(config: CloudConfig, userData: string, accounts: AccountFiles): FileOp[] {
+export function planConfigFiles(
+  config: CloudConfig,
+  spec: { name: string; userData: string },
+  accounts: AccountFiles,
+): FileOp[] {
+  const hostname = configuredHostname(config, spec.name);
+  const fqdn = config.fqdn ?? hostname;
   const packages = config.packages.map((entry) => [entry].flat().join("="));
   const runcmd = config.runcmd.map((command) =>
     typeof command === "string" ? command : command.map(shellQuote).join(" "),
   );
   return [
-    { kind: "write", path: `${INSTANCE_DIR}/user-data.txt`, mode: "600", content: userData },
+    { kind: "write", path: `${INSTANCE_DIR}/user-data.txt`, mode: "600", content: spec.userData },
+    { kind: "write", path: "/etc/hostname", mode: "644", content: `${hostname}\n` },
+    {
+      kind: "write",
+      path: "/etc/hosts",
+      mode: "644",
+      content: `127.0.0.1 localhost\n127.0.1.1 ${fqdn} ${hostname}\n`,
+    },
     ...config.write_files.filter((file) => !file.defer).map(writeFileOp),
     ...planUsers(config, accounts),
     ...config.write_files.filter((file) => file.defer).map(writeFileOp),

@@ -3,7 +3,13 @@ import type { MachineFaultBoard } from "../faults.ts";
 import { applyFileOps, type FileOp, readFilesInside } from "../sandbox/files.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import type { MachineSpec, MachineView } from "../types.ts";
-import { type CloudConfig, type CloudPhoneHome, PHONE_HOME_FIELDS, parseCloudConfig } from "./config.ts";
+import {
+  type CloudConfig,
+  type CloudPhoneHome,
+  configuredHostname,
+  PHONE_HOME_FIELDS,
+  parseCloudConfig,
+} from "./config.ts";
 import { phoneHome } from "./phone-home.ts";
 import { INSTANCE_DIR, planConfigFiles } from "./plan.ts";
 
@@ -36,7 +42,7 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
     if (config !== null && spec.userData !== null) {
       const [passwd = "", group = ""] = await readFilesInside(sandbox, ["/etc/passwd", "/etc/group"]);
       // Nobody can log in before the users exist, so "running" needs recording only from here on.
-      const files = planConfigFiles(config, spec.userData, { passwd, group });
+      const files = planConfigFiles(config, { name: spec.name, userData: spec.userData }, { passwd, group });
       await applyFileOps(sandbox, [statusFile("running\n"), ...files]);
       if (config.phone_home) await runPhoneHome(context, config, config.phone_home);
     }
@@ -76,7 +82,7 @@ async function runPhoneHome(
   // A box that never phones home looks, from outside, like cloud-init hung before its final stage.
   if (plan.never) await raceAbort(new Promise<never>(() => undefined), signal);
   await sleep(plan.delayMs, signal);
-  const hostname = config.hostname ?? spec.name;
+  const hostname = configuredHostname(config, spec.name);
   const known: Record<string, string> = {
     pub_key_ed25519: `${context.hostKeyLine}\n`,
     instance_id: String(spec.serverId),

@@ -36,7 +36,10 @@ for shim in /opt/sim/bin/*; do
     mount --bind "$shim" "/usr/bin/$tool"
   fi
 done
-hostname "$name"
+# The box's own /etc/hostname wins (cloud-init may have set it); the server name until then, or when
+# the file holds no valid name (systemd falls back the same way).
+configured=$(head -n 1 /etc/hostname 2>/dev/null || true)
+hostname "${configured:-$name}" 2>/dev/null || hostname "$name"
 cd "$home" 2>/dev/null || cd /
 
 # The simulator hands us sockets, but on a real box sshd gives a command pipes, and tools rely on that
