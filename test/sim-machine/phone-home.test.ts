@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Server } from "bun";
-import { bootAndSettle, cloudConfig, startTestHost, type TestHost, waitFor } from "./support.ts";
+import { waitFor } from "../sim/helpers.ts";
+import { bootAndSettle, cloudConfig, startTestHost, type TestHost } from "./support.ts";
 
 // Sandboxed commands take tens of ms each; leave room for a loaded 2-core machine.
 setDefaultTimeout(20_000);

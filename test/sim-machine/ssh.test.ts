@@ -4,6 +4,7 @@ import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
 import { generateSshKeyPair } from "../../jobs/remote/keygen.ts";
 import type { MachineView } from "../../sim/machine/types.ts";
+import { waitFor } from "../sim/helpers.ts";
 import {
   bootAndSettle,
   cloudConfig,
@@ -12,7 +13,6 @@ import {
   sshRun,
   startTestHost,
   type TestHost,
-  waitFor,
 } from "./support.ts";
 
 // Sandboxed commands take tens of ms each; leave room for a loaded 2-core machine.

@@ -6,6 +6,7 @@ import { generateSshKeyPair } from "../../jobs/remote/keygen.ts";
 import { findFreePort } from "../../sim/free-port.ts";
 import { createMachineHost } from "../../sim/machine/host.ts";
 import type { Machine, MachineHost, MachineHostOptions, MachineView } from "../../sim/machine/types.ts";
+import { waitFor } from "../sim/helpers.ts";
 
 /** A login key pair for tests, in OpenSSH format. */
 const loginKey = generateSshKeyPair("tester");
@@ -47,17 +48,6 @@ export function cloudConfig(extra = ""): string {
     `      - ${userKey.public}`,
     extra,
   ].join("\n");
-}
-
-/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = check();
-    if (value !== undefined) return value;
-    await Bun.sleep(10);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 /** Boots the machine and waits until cloud-init has finished (done or error). */
