@@ -24,7 +24,7 @@ export function planConfigFiles(
   const fqdn = config.fqdn ?? hostname;
   const packages = config.packages.map((entry) => [entry].flat().join("="));
   const runcmd = config.runcmd.map((command) =>
-    typeof command === "string" ? command : command.map(shellQuote).join(" "),
+    typeof command === "string" ? command : command.map(shlexQuote).join(" "),
   );
   return [
     { kind: "write", path: `${INSTANCE_DIR}/user-data.txt`, mode: "600", content: spec.userData },
@@ -66,6 +66,7 @@ function lines(entries: string[]): string {
   return entries.map((entry) => `${entry}\n`).join("");
 }
 
-function shellQuote(word: string): string {
+/** Python's shlex.quote, which cloud-init uses for list commands: safe words stay bare (jobs/remote's shellQuote always quotes). */
+function shlexQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
