@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client, utils } from "ssh2";
+import { Client } from "ssh2";
+import { parsePinnedHostKey } from "../../jobs/remote/host-key.ts";
 import { generateSshKeyPair } from "../../jobs/remote/keygen.ts";
 import { findFreePort } from "../../sim/free-port.ts";
 import { createMachineHost } from "../../sim/machine/host.ts";
@@ -65,15 +66,6 @@ export interface ExecResult {
   stderr: string;
 }
 
-/** The raw public key blob of an OpenSSH public key line. */
-export function keyBlob(publicLine: string): Buffer {
-  const parsed = utils.parseKey(publicLine);
-  if (parsed instanceof Error) throw parsed;
-  const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (!key) throw new Error("no key in line");
-  return key.getPublicSSH();
-}
-
 export interface ConnectOptions {
   /** Default "rachel". */
   username?: string;
@@ -97,7 +89,7 @@ export function connect(view: MachineView, options: ConnectOptions = {}): Promis
       privateKey,
       readyTimeout: 10_000,
       algorithms: { serverHostKey: ["ssh-ed25519"] },
-      hostVerifier: (key: Buffer) => key.equals(keyBlob(pinnedHostKey)),
+      hostVerifier: (key: Buffer) => key.equals(parsePinnedHostKey(pinnedHostKey).blob),
     });
   });
 }
