@@ -1,6 +1,7 @@
 /** `bun run api`: the HTTP API process. Builds the real clients from config and serves until SIGTERM. */
-import { exitWhenDrained } from "../cli/exit.ts";
+
 import { loadConfigOrExit } from "../core/config.ts";
+import { exitWhenDrained } from "../core/exit.ts";
 import { createLogger } from "../core/log.ts";
 import { createMetrics } from "../core/metrics.ts";
 import { appDatabasePath, migrateDatabase, openDatabase } from "../db/index.ts";

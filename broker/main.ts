@@ -4,9 +4,9 @@
  * and a child gets an environment holding only the broker's own settings.
  */
 import { mkdirSync } from "node:fs";
-import { exitWhenDrained } from "../cli/exit.ts";
 import { isHttpOk, pollUntil, WaitTimeoutError } from "../cli/wait.ts";
 import { loadConfigOrExit } from "../core/config.ts";
+import { exitWhenDrained } from "../core/exit.ts";
 import { createLogger } from "../core/log.ts";
 import { type BunqueueServer, spawnBunqueueServer } from "./bunqueue-server.ts";
 import { findUnbindablePort } from "./ports.ts";
