@@ -2,7 +2,6 @@ export type { ActionsApi, WaitForActionsOptions } from "./actions.ts";
 export type { CallOptions } from "./call-options.ts";
 export { createHetznerClient, type HetznerClient, type HetznerClientOptions } from "./client.ts";
 export type { DatacentersApi } from "./datacenters.ts";
-export { defaultHetznerEndpoint, HetznerConfigError, hetznerOptionsFromEnv } from "./env.ts";
 export {
   HetznerActionError,
   HetznerActionTimeoutError,
