@@ -80,7 +80,14 @@ export async function probeIsolation(scratchDir: string): Promise<Isolation> {
     const probe = new Sandbox(rootDir, "probe", { available: true, ...candidate });
     const result = await probe.run(["true"]);
     if (result.exitCode === 0) return { available: true, ...candidate };
-    return { available: false, reason: `namespace sandbox failed: ${result.stderr.trim() || "no output"}` };
+    const hint =
+      candidate.owner === null
+        ? ""
+        : ` (running as root, sandboxes run as uid ${candidate.owner}: every directory above ${scratchDir} must be searchable by others)`;
+    return {
+      available: false,
+      reason: `namespace sandbox failed: ${result.stderr.trim() || "no output"}${hint}`,
+    };
   } catch (error) {
     return { available: false, reason: `namespace sandbox failed: ${(error as Error).message}` };
   } finally {
