@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { sleep } from "./abort.ts";
+import { sleep } from "../core/abort.ts";
 import { type CallOptions, nullIfNotFound } from "./call-options.ts";
 import { HetznerActionError, HetznerActionTimeoutError } from "./errors.ts";
 import type { HetznerHttp } from "./http.ts";

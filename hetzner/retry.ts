@@ -1,5 +1,5 @@
 import { backOff } from "exponential-backoff";
-import { raceAbort } from "./abort.ts";
+import { raceAbort } from "../core/abort.ts";
 import { HetznerError } from "./errors.ts";
 
 /** The client's one retry policy: which failures are transient, and how long to back off between attempts. */

@@ -3,7 +3,7 @@
  * exits 1 on a bad .env, and Restart=on-failure makes that a loop), so the unit must be `active` at every
  * check across a settle period; the first other state fails with the last journal lines attached.
  */
-import { sleep } from "../../hetzner/abort.ts";
+import { sleep } from "../../core/abort.ts";
 import { UnitNotActiveError } from "./errors.ts";
 import { scrubSecrets } from "./scrub.ts";
 import type { RemoteSession } from "./session.ts";

@@ -1,6 +1,6 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { generateSshKeyPair } from "../../jobs/remote/keygen.ts";
+import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
 import { runCloudInit } from "./cloud-init/run.ts";
 import type { MachineFaultBoard } from "./faults.ts";
 import { createSandboxLayout } from "./sandbox/layout.ts";
@@ -28,7 +28,7 @@ export async function createMachine(spec: MachineSpec, deps: MachineDeps): Promi
   // A new server gets a fresh disk, even when a dataDir is reused across simulator runs.
   await rm(sandboxDir, { recursive: true, force: true });
   try {
-    // Not ssh2's keygen: it mangles about 1 ed25519 key in 256 (see keygen.ts).
+    // Not ssh2's keygen: it mangles about 1 ed25519 key in 256 (see core/ssh-keygen.ts).
     const hostKey = generateSshKeyPair(`root@${spec.name}`);
     await createSandboxLayout(sandboxDir, spec.name, deps.isolation.available ? deps.isolation.owner : null);
     const sandbox = new Sandbox(sandboxDir, spec.name, deps.isolation);

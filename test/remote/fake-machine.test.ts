@@ -7,6 +7,7 @@ import { statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
 import {
   RACHEL8_PATHS,
   RACHEL8_UNIT_NAME,
@@ -15,9 +16,7 @@ import {
   renderEnv,
 } from "../../jobs/provision/rachel8.ts";
 import { UnitNotActiveError } from "../../jobs/remote/errors.ts";
-import { parsePinnedHostKey } from "../../jobs/remote/host-key.ts";
 import { injectSecrets, type SecretFile } from "../../jobs/remote/inject.ts";
-import { generateSshKeyPair } from "../../jobs/remote/keygen.ts";
 import type { RemoteSession } from "../../jobs/remote/session.ts";
 import { connectPinned } from "../../jobs/remote/ssh.ts";
 import { verifyActive } from "../../jobs/remote/verify.ts";
@@ -48,33 +47,6 @@ function secretFiles(): SecretFile[] {
   ];
 }
 
-/**
- * The simulator makes host keys with ssh2's keygen, which gets ~1 in 256 wrong (see jobs/remote/keygen.ts);
- * connectPinned rightly refuses those, so take the next machine rather than flake. Bounded.
- */
-async function createWellKeyedMachine(host: MachineHost, userData: string): Promise<Machine> {
-  for (let serverId = 4101; serverId < 4105; serverId++) {
-    const candidate = await host.create({
-      serverId,
-      name: "remote-test",
-      ipv4: `127.41.0.${serverId % 100}`,
-      userData,
-    });
-    if (isWellFormed(candidate.view().hostKeyEd25519)) return candidate;
-    await candidate.destroy();
-  }
-  throw new Error("four simulated machines in a row had a malformed host key");
-}
-
-function isWellFormed(hostKey: string): boolean {
-  try {
-    parsePinnedHostKey(hostKey);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe("injectSecrets + verifyActive against the simulator's fake machine", () => {
   let dataDir: string;
   let host: MachineHost;
@@ -101,7 +73,7 @@ describe("injectSecrets + verifyActive against the simulator's fake machine", ()
       `      - ${key.publicKey}`,
       "",
     ].join("\n");
-    machine = await createWellKeyedMachine(host, userData);
+    machine = await host.create({ serverId: 4101, name: "remote-test", ipv4: "127.41.0.1", userData });
     machine.boot();
     const deadline = Date.now() + CLOUD_INIT_DEADLINE_MS;
     while (machine.view().cloudInit.state !== "done" && Date.now() < deadline) await Bun.sleep(20);

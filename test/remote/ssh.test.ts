@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createServer, type Server } from "node:net";
+import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
 import { HostKeyMismatchError, isRemoteError, RemoteError } from "../../jobs/remote/errors.ts";
-import { generateSshKeyPair } from "../../jobs/remote/keygen.ts";
 import type { RemoteSession } from "../../jobs/remote/session.ts";
 import { type ConnectPinnedOptions, connectPinned } from "../../jobs/remote/ssh.ts";
 import { findFreePort } from "../../sim/free-port.ts";

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
-import { generateSshKeyPair } from "../../jobs/remote/keygen.ts";
+import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
 import type { MachineView } from "../../sim/machine/types.ts";
 import { waitFor } from "../sim/helpers.ts";
 import {

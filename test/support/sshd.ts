@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { utils } from "ssh2";
-import { generateSshKeyPair, type SshKeyPair } from "../../jobs/remote/keygen.ts";
+import { generateSshKeyPair, type SshKeyPair } from "../../core/ssh-keygen.ts";
 import { findFreePort } from "../../sim/free-port.ts";
 
 const SSHD = "/usr/sbin/sshd";

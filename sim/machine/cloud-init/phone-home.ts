@@ -1,6 +1,6 @@
 import http from "node:http";
 import https from "node:https";
-import { sleep } from "../../../hetzner/abort.ts";
+import { sleep } from "../../../core/abort.ts";
 
 /** How long one phone_home POST may take before it counts as a failed attempt, in ms. */
 const ATTEMPT_TIMEOUT_MS = 10_000;

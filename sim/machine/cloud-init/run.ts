@@ -1,4 +1,4 @@
-import { raceAbort, sleep } from "../../../hetzner/abort.ts";
+import { raceAbort, sleep } from "../../../core/abort.ts";
 import type { MachineFaultBoard } from "../faults.ts";
 import { applyFileOps, type FileOp, readFilesInside } from "../sandbox/files.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
