@@ -9,27 +9,71 @@
 import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
-export const instances = sqliteTable("instances", {
+/** new → provisioning → ready | failed; deprovisioning → deprovisioned. */
+export const instanceStatuses = [
+  "new",
+  "provisioning",
+  "ready",
+  "failed",
+  "deprovisioning",
+  "deprovisioned",
+] as const;
+export type InstanceStatus = (typeof instanceStatuses)[number];
+
+/** A paying customer and their secrets, sealed per row and field; `shreddedAt` set once they are destroyed. */
+export const customers = sqliteTable("customers", {
   id: text("id").primaryKey(),
-  customerId: text("customer_id"),
-  status: text("status").notNull().default("new"),
-  currentStep: text("current_step"),
-  hetznerServerId: integer("hetzner_server_id"),
-  sshKeyId: integer("ssh_key_id"),
-  ipv4: text("ipv4"),
-  ipv6: text("ipv6"),
-  errorStep: text("error_step"),
-  errorCode: text("error_code"),
-  errorMessage: text("error_message"),
+  /** Sealed (context `customer:<id>:telegramBotToken`); null after shred. */
+  telegramBotToken: text("telegram_bot_token"),
+  ownerTelegramUserId: integer("owner_telegram_user_id"),
+  /** Sealed JSON of the Claude OAuth credentials (context `customer:<id>:claudeCredentials`); null after shred. */
+  claudeCredentials: text("claude_credentials"),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
-  readyAt: integer("ready_at"),
-  // Fencing lease: who may write step results for this instance, until when, and a token that grows on
-  // every acquisition so a stale holder's conditional writes match nothing.
-  leaseOwner: text("lease_owner"),
-  leaseExpiresAt: integer("lease_expires_at"),
-  leaseToken: integer("lease_token").notNull().default(0),
+  shreddedAt: integer("shredded_at"),
 });
+
+export const instances = sqliteTable(
+  "instances",
+  {
+    id: text("id").primaryKey(),
+    customerId: text("customer_id"),
+    status: text("status").notNull().default("new"),
+    currentStep: text("current_step"),
+    hetznerServerId: integer("hetzner_server_id"),
+    sshKeyId: integer("ssh_key_id"),
+    ipv4: text("ipv4"),
+    ipv6: text("ipv6"),
+    errorStep: text("error_step"),
+    errorCode: text("error_code"),
+    errorMessage: text("error_message"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    readyAt: integer("ready_at"),
+    /** Hetzner server name, `rachel-<id>`; deterministic so a retried create finds its own server. */
+    serverName: text("server_name"),
+    /** Hetzner location the server was created in (after any capacity fallback). */
+    location: text("location"),
+    /** OpenSSH public key the provisioner logs in with. */
+    sshPublicKey: text("ssh_public_key"),
+    /** Sealed OpenSSH private key (context `instance:<id>:sshPrivateKey`). */
+    sshPrivateKey: text("ssh_private_key"),
+    /** Sealed single-use token of the cloud-init callback (context `instance:<id>:callbackToken`). */
+    callbackToken: text("callback_token"),
+    callbackReceivedAt: integer("callback_received_at"),
+    /** `ssh-ed25519 AAAA…` the server reported in its callback; the only host key SSH will accept. */
+    reportedHostKey: text("reported_host_key"),
+    firewallId: integer("firewall_id"),
+    deprovisionedAt: integer("deprovisioned_at"),
+    // Fencing lease: who may write step results for this instance, until when, and a token that grows on
+    // every acquisition so a stale holder's conditional writes match nothing.
+    leaseOwner: text("lease_owner"),
+    leaseExpiresAt: integer("lease_expires_at"),
+    leaseToken: integer("lease_token").notNull().default(0),
+  },
+  // Requests look up a customer's live instance on every provision and deprovision.
+  (t) => [index("instances_customer").on(t.customerId)],
+);
 
 export const operationStatuses = ["queued", "running", "parked", "succeeded", "failed"] as const;
 export type OperationStatus = (typeof operationStatuses)[number];
@@ -111,3 +155,10 @@ export const signals = sqliteTable(
   },
   (t) => [index("signals_pending").on(t.instanceId, t.name).where(sql`${t.consumedAt} is null`)],
 );
+
+/** Hetzner resources shared by every instance (e.g. the control-plane firewall), created once and cached by name. */
+export const sharedResources = sqliteTable("shared_resources", {
+  name: text("name").primaryKey(),
+  hetznerId: integer("hetzner_id").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
