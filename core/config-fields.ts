@@ -3,6 +3,7 @@
  * includes the variable's value, because some variables are secrets.
  */
 import { createSecretKey, type KeyObject } from "node:crypto";
+import { isIP } from "node:net";
 import { z } from "zod";
 import { KEY_BYTES, KEY_ID_PATTERN } from "./secrets.ts";
 
@@ -93,3 +94,64 @@ function decodeKey(text: string): KeyObject | undefined {
   const bytes = Buffer.from(text, "base64");
   return bytes.length === KEY_BYTES ? createSecretKey(bytes) : undefined;
 }
+
+/** A lowercase Hetzner name such as a location, server type or image ("nbg1", "cx23", "ubuntu-24.04"). */
+const HCLOUD_NAME = /^[a-z0-9][a-z0-9._-]*$/;
+
+export const hcloudName = () => z.string().regex(HCLOUD_NAME, { error: "must be a lowercase Hetzner name" });
+
+/** A comma list of Hetzner names, at least one, in the given order. */
+export const hcloudNameList = () =>
+  z.string().transform((raw, ctx) => {
+    const names = raw.split(",").map((entry) => entry.trim());
+    if (names.every((name) => HCLOUD_NAME.test(name))) return names;
+    ctx.issues.push({
+      code: "custom",
+      message: "must be a comma list of lowercase Hetzner names",
+      input: raw,
+    });
+    return z.NEVER;
+  });
+
+/**
+ * A comma list of IP addresses or CIDR blocks, normalized to CIDR (a bare address gets /32 or /128)
+ * because Hetzner firewall rules take CIDR only.
+ */
+export const cidrList = () =>
+  z.string().transform((raw, ctx) => {
+    const blocks: string[] = [];
+    raw.split(",").forEach((entry, index) => {
+      const block = toCidr(entry.trim());
+      if (block === undefined) {
+        ctx.issues.push({
+          code: "custom",
+          message: `entry ${index + 1}: must be an IP address or CIDR`,
+          input: "",
+        });
+      } else {
+        blocks.push(block);
+      }
+    });
+    return blocks;
+  });
+
+function toCidr(entry: string): string | undefined {
+  const [address = "", prefix, ...rest] = entry.split("/");
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return undefined;
+  const maxPrefix = version === 4 ? 32 : 128;
+  if (prefix === undefined) return `${address}/${maxPrefix}`;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= maxPrefix ? `${address}/${Number(prefix)}` : undefined;
+}
+
+const REPO_PROTOCOLS = new Set(["https:", "http:", "ssh:", "git:"]);
+
+/** A git repository URL (https, http, ssh or git) without a password, which would end up in user-data. */
+export const repoUrl = () =>
+  z.string().refine(
+    (raw) => {
+      const url = URL.parse(raw);
+      return url !== null && REPO_PROTOCOLS.has(url.protocol) && !url.password && !/\s/.test(raw);
+    },
+    { error: "must be an https, http, ssh or git URL without a password" },
+  );

@@ -12,6 +12,9 @@ import { z } from "zod";
 import {
   aesKey,
   booleanFlag,
+  cidrList,
+  hcloudName,
+  hcloudNameList,
   host,
   httpUrl,
   integer,
@@ -20,6 +23,7 @@ import {
   logLevel,
   oldKeys,
   port,
+  repoUrl,
   text,
 } from "./config-fields.ts";
 import { deepFreeze } from "./deep-freeze.ts";
@@ -67,6 +71,24 @@ export interface Config {
   readonly heartbeatMs: number;
   /** Port of the worker's GET /metrics server; 0 disables it. WORKER_METRICS_PORT, default 9464. */
   readonly workerMetricsPort: number;
+  /** Base URL servers reach the API at (cloud-init callbacks), no trailing slash. PUBLIC_BASE_URL, default `http://<API_HOST>:<API_PORT>`. */
+  readonly publicBaseUrl: string;
+  /** CIDR blocks allowed to SSH into customer servers (bare IPs get /32 or /128). CONTROL_PLANE_IPS, default ["127.0.0.1/32"]. */
+  readonly controlPlaneIps: readonly string[];
+  /** Hetzner locations to create servers in, preferred first. PROVISION_LOCATIONS, default ["nbg1", "fsn1", "hel1"]. */
+  readonly provisionLocations: readonly string[];
+  /** Hetzner server type of customer servers. SERVER_TYPE, default "cx23". */
+  readonly serverType: string;
+  /** Hetzner image of customer servers. SERVER_IMAGE, default "ubuntu-24.04". */
+  readonly serverImage: string;
+  /** Port customer servers' sshd listens on. SSH_PORT, default 22. */
+  readonly sshPort: number;
+  /** Deadline for a new server's cloud-init callback, in ms. CLOUD_INIT_TIMEOUT_MS, default 600000. */
+  readonly cloudInitTimeoutMs: number;
+  /** How long the app must stay active after start to count as verified, in ms. VERIFY_SETTLE_MS, default 10000. */
+  readonly verifySettleMs: number;
+  /** Git repository of the deployed app. APP_REPO_URL, default "https://github.com/polly3223/Rachel8.git". */
+  readonly appRepoUrl: string;
 }
 
 const envSchema = z
@@ -91,6 +113,15 @@ const envSchema = z
     LEASE_TTL_MS: integer(1, MAX_MS).default(30_000),
     HEARTBEAT_MS: integer(1, MAX_MS).default(5_000),
     WORKER_METRICS_PORT: integer(0, 65535).default(9464),
+    PUBLIC_BASE_URL: httpUrl().optional(),
+    CONTROL_PLANE_IPS: cidrList().default(["127.0.0.1/32"]),
+    PROVISION_LOCATIONS: hcloudNameList().default(["nbg1", "fsn1", "hel1"]),
+    SERVER_TYPE: hcloudName().default("cx23"),
+    SERVER_IMAGE: hcloudName().default("ubuntu-24.04"),
+    SSH_PORT: port().default(22),
+    CLOUD_INIT_TIMEOUT_MS: integer(1, MAX_MS).default(600_000),
+    VERIFY_SETTLE_MS: integer(0, MAX_MS).default(10_000),
+    APP_REPO_URL: repoUrl().default("https://github.com/polly3223/Rachel8.git"),
   })
   .superRefine((env, ctx) => {
     if (env.SECRETS_OLD_KEYS.some(([id]) => id === env.SECRETS_KEY_ID)) {
@@ -131,7 +162,21 @@ function toConfig(env: Env): Config {
     leaseTtlMs: env.LEASE_TTL_MS,
     heartbeatMs: env.HEARTBEAT_MS,
     workerMetricsPort: env.WORKER_METRICS_PORT,
+    publicBaseUrl: env.PUBLIC_BASE_URL ?? `http://${urlHost(env.API_HOST)}:${env.API_PORT}`,
+    controlPlaneIps: env.CONTROL_PLANE_IPS,
+    provisionLocations: env.PROVISION_LOCATIONS,
+    serverType: env.SERVER_TYPE,
+    serverImage: env.SERVER_IMAGE,
+    sshPort: env.SSH_PORT,
+    cloudInitTimeoutMs: env.CLOUD_INIT_TIMEOUT_MS,
+    verifySettleMs: env.VERIFY_SETTLE_MS,
+    appRepoUrl: env.APP_REPO_URL,
   };
+}
+
+/** An IPv6 literal needs brackets inside a URL. */
+function urlHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
 }
 
 /** Every variable the schema reads, in schema order (their `_FILE` variants are in SECRET_VARIABLES). */

@@ -1,0 +1,85 @@
+import { describe, expect, test } from "bun:test";
+import { type Config, ConfigError, generateDevSecrets, loadConfig } from "../../core/config.ts";
+
+const required = () => ({ ...generateDevSecrets(), HCLOUD_TOKEN: "hcloud-token-value" });
+
+function problemsOf(env: Record<string, string | undefined>): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("provisioning settings", () => {
+  test("default as documented; the public base URL follows the API's host and port", () => {
+    expect(loadConfig({ ...required(), API_PORT: "9001" })).toMatchObject({
+      publicBaseUrl: "http://127.0.0.1:9001",
+      controlPlaneIps: ["127.0.0.1/32"],
+      provisionLocations: ["nbg1", "fsn1", "hel1"],
+      serverType: "cx23",
+      serverImage: "ubuntu-24.04",
+      sshPort: 22,
+      cloudInitTimeoutMs: 600_000,
+      verifySettleMs: 10_000,
+      appRepoUrl: "https://github.com/polly3223/Rachel8.git",
+    } satisfies Partial<Config>);
+    expect(loadConfig({ ...required(), API_HOST: "::1" }).publicBaseUrl).toBe("http://[::1]:8080");
+  });
+
+  test("parse every variable, normalizing addresses to CIDR blocks", () => {
+    const config = loadConfig({
+      ...required(),
+      PUBLIC_BASE_URL: "https://provisioner.example.test/",
+      CONTROL_PLANE_IPS: "203.0.113.7, 198.51.100.0/24,2001:db8::1,2001:db8:1::/48",
+      PROVISION_LOCATIONS: "hel1,nbg1",
+      SERVER_TYPE: "cx33",
+      SERVER_IMAGE: "debian-12",
+      SSH_PORT: "2222",
+      CLOUD_INIT_TIMEOUT_MS: "5000",
+      VERIFY_SETTLE_MS: "0",
+      APP_REPO_URL: "ssh://git@git.example.test/rachel8.git",
+    });
+    expect(config).toMatchObject({
+      publicBaseUrl: "https://provisioner.example.test",
+      controlPlaneIps: ["203.0.113.7/32", "198.51.100.0/24", "2001:db8::1/128", "2001:db8:1::/48"],
+      provisionLocations: ["hel1", "nbg1"],
+      serverType: "cx33",
+      serverImage: "debian-12",
+      sshPort: 2222,
+      cloudInitTimeoutMs: 5000,
+      verifySettleMs: 0,
+      appRepoUrl: "ssh://git@git.example.test/rachel8.git",
+    } satisfies Partial<Config>);
+  });
+
+  test("report every invalid value by name and entry", () => {
+    expect(
+      problemsOf({
+        ...required(),
+        PUBLIC_BASE_URL: "https://example.test/?token=x",
+        CONTROL_PLANE_IPS: "10.0.0.1,10.0.0.0/33,not-an-ip,::1/129",
+        PROVISION_LOCATIONS: "nbg1,,FSN1",
+        SERVER_TYPE: "CX 23",
+        SERVER_IMAGE: "",
+        SSH_PORT: "0",
+        CLOUD_INIT_TIMEOUT_MS: "0",
+        VERIFY_SETTLE_MS: "-5",
+        APP_REPO_URL: "https://user:pw@example.test/app.git",
+      }),
+    ).toEqual([
+      "PUBLIC_BASE_URL: must be an http(s) URL without credentials or query",
+      "CONTROL_PLANE_IPS: entry 2: must be an IP address or CIDR",
+      "CONTROL_PLANE_IPS: entry 3: must be an IP address or CIDR",
+      "CONTROL_PLANE_IPS: entry 4: must be an IP address or CIDR",
+      "PROVISION_LOCATIONS: must be a comma list of lowercase Hetzner names",
+      "SERVER_TYPE: must be a lowercase Hetzner name",
+      "SSH_PORT: must be an integer 1-65535",
+      "CLOUD_INIT_TIMEOUT_MS: must be an integer 1-86400000",
+      "VERIFY_SETTLE_MS: must be an integer 0-86400000",
+      "APP_REPO_URL: must be an https, http, ssh or git URL without a password",
+    ]);
+  });
+});
