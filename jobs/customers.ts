@@ -1,0 +1,173 @@
+/**
+ * Customers and their secrets (Telegram bot token, owner id, Claude OAuth credentials), sealed at rest per
+ * row and field so a sealed value copied to another customer or column fails to open. Deprovisioning
+ * crypto-shreds them: the sealed columns are nulled, so nothing of the customer's remains decryptable.
+ */
+import { eq } from "drizzle-orm";
+import { z } from "zod";
+import type { Sealer } from "../core/secrets.ts";
+import type { Db } from "../db/index.ts";
+import { customers } from "../db/schema.ts";
+import { PermanentError } from "./errors.ts";
+import { Rachel8ConfigError, renderCredentials, renderEnv } from "./provision/rachel8.ts";
+
+export interface CustomerSecrets {
+  /** Rachel8's TELEGRAM_BOT_TOKEN, `<digits>:<35+ chars>`. */
+  telegramBotToken: string;
+  /** Rachel8's OWNER_TELEGRAM_USER_ID, a positive integer. */
+  ownerTelegramUserId: number;
+  /** Claude Code's subscription OAuth credentials; `expiresAt` in ms since the epoch. */
+  claude: { accessToken: string; refreshToken: string; expiresAt: number; scopes: string[] };
+}
+
+export interface CustomerStore {
+  /** Creates or replaces the customer's secrets (also after a shred); throws InvalidCustomerSecretsError naming bad fields. */
+  upsert(customerId: string, secrets: CustomerSecrets): void;
+  /** The customer's secrets; throws UnknownCustomerError or CustomerSecretsGoneError (both permanent). */
+  open(customerId: string): CustomerSecrets;
+  /** Crypto-shred: nulls the sealed columns and sets shreddedAt. Idempotent; an unknown customer has nothing to shred. */
+  shred(customerId: string): void;
+}
+
+export interface CustomerStoreDeps {
+  db: Db;
+  sealer: Sealer;
+  /** Clock, in epoch ms; default Date.now. */
+  now?: () => number;
+}
+
+/** Customer ids go into sealing contexts (`customer:<id>:<field>`), so no ":" and nothing unbounded. */
+const CUSTOMER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The customer's secrets fail Rachel8's rules (or the id is malformed); `fields` names them, never their values. */
+export class InvalidCustomerSecretsError extends PermanentError {
+  constructor(readonly fields: readonly string[]) {
+    super(`invalid customer secrets: ${fields.join(", ")}`, { code: "invalid_customer_secrets" });
+  }
+}
+
+export class UnknownCustomerError extends PermanentError {
+  constructor(customerId: string) {
+    super(`unknown customer ${customerId}`, { code: "unknown_customer" });
+  }
+}
+
+/** The customer's secrets were crypto-shredded (deprovisioned); nothing can bring them back. */
+export class CustomerSecretsGoneError extends PermanentError {
+  constructor(customerId: string) {
+    super(`secrets of customer ${customerId} were shredded`, { code: "customer_secrets_gone" });
+  }
+}
+
+/** Only the customer's own values are under test; the rest of the .env is fixed by the provisioner. */
+const ENV_FIELDS_OWNED_BY_PROVISIONER = {
+  sharedFolderPath: "/home/rachel/shared",
+  nodeEnv: "production",
+  logLevel: "info",
+} as const;
+
+const ENV_FIELD_NAMES: Record<string, string> = {
+  TELEGRAM_BOT_TOKEN: "telegramBotToken",
+  OWNER_TELEGRAM_USER_ID: "ownerTelegramUserId",
+};
+
+const claudeSchema = z.object({
+  accessToken: z.string(),
+  refreshToken: z.string(),
+  expiresAt: z.number(),
+  scopes: z.array(z.string()),
+});
+
+/** Checks the secrets with Rachel8's own rules (jobs/provision/rachel8.ts), collecting every bad field. */
+function validateSecrets(customerId: string, secrets: CustomerSecrets): void {
+  const fields: string[] = [];
+  if (!CUSTOMER_ID.test(customerId)) fields.push("customerId");
+  const collect = (render: () => unknown, rename: (field: string) => string) => {
+    try {
+      render();
+    } catch (err) {
+      if (!(err instanceof Rachel8ConfigError)) throw err;
+      fields.push(...err.fields.map(rename));
+    }
+  };
+  collect(
+    () => renderEnv({ ...ENV_FIELDS_OWNED_BY_PROVISIONER, ...secrets }),
+    (field) => ENV_FIELD_NAMES[field] ?? field,
+  );
+  // The owner id is stored in an integer column: a string would pass Rachel8's rule but not the type.
+  if (typeof secrets.ownerTelegramUserId !== "number" && !fields.includes("ownerTelegramUserId")) {
+    fields.push("ownerTelegramUserId");
+  }
+  collect(
+    () => renderCredentials(secrets.claude),
+    (field) => field.replace(/^claudeAiOauth\./, "claude."),
+  );
+  if (fields.length > 0) throw new InvalidCustomerSecretsError(fields);
+}
+
+const context = (customerId: string, field: "telegramBotToken" | "claudeCredentials") =>
+  `customer:${customerId}:${field}`;
+
+export function createCustomerStore(deps: CustomerStoreDeps): CustomerStore {
+  const { db, sealer } = deps;
+  const now = deps.now ?? Date.now;
+
+  return {
+    upsert(customerId, secrets) {
+      validateSecrets(customerId, secrets);
+      const { accessToken, refreshToken, expiresAt, scopes } = secrets.claude;
+      const sealed = {
+        telegramBotToken: sealer.seal(secrets.telegramBotToken, context(customerId, "telegramBotToken")),
+        ownerTelegramUserId: secrets.ownerTelegramUserId,
+        claudeCredentials: sealer.seal(
+          JSON.stringify({ accessToken, refreshToken, expiresAt, scopes }),
+          context(customerId, "claudeCredentials"),
+        ),
+        updatedAt: now(),
+        shreddedAt: null,
+      };
+      db.insert(customers)
+        .values({ id: customerId, createdAt: sealed.updatedAt, ...sealed })
+        .onConflictDoUpdate({ target: customers.id, set: sealed })
+        .run();
+    },
+
+    open(customerId) {
+      const row = db.select().from(customers).where(eq(customers.id, customerId)).get();
+      if (!row) throw new UnknownCustomerError(customerId);
+      if (
+        row.shreddedAt !== null ||
+        row.telegramBotToken === null ||
+        row.claudeCredentials === null ||
+        row.ownerTelegramUserId === null
+      ) {
+        throw new CustomerSecretsGoneError(customerId);
+      }
+      const claudeJson = sealer.open(row.claudeCredentials, context(customerId, "claudeCredentials"));
+      return {
+        telegramBotToken: sealer.open(row.telegramBotToken, context(customerId, "telegramBotToken")),
+        ownerTelegramUserId: row.ownerTelegramUserId,
+        claude: claudeSchema.parse(JSON.parse(claudeJson)),
+      };
+    },
+
+    shred(customerId) {
+      const row = db
+        .select({ shreddedAt: customers.shreddedAt })
+        .from(customers)
+        .where(eq(customers.id, customerId))
+        .get();
+      if (!row) return;
+      const at = now();
+      db.update(customers)
+        .set({
+          telegramBotToken: null,
+          claudeCredentials: null,
+          shreddedAt: row.shreddedAt ?? at,
+          updatedAt: at,
+        })
+        .where(eq(customers.id, customerId))
+        .run();
+    },
+  };
+}
