@@ -1,0 +1,139 @@
+/**
+ * The whole service against the Hetzner simulator: an in-process simulator on loopback, then broker, api
+ * and worker as child processes configured to use it, plus this process's own handles on the app database
+ * and the broker. Used by `bun run demo`, the end-to-end tests and the provision benchmark.
+ */
+import { type Config, generateDevSecrets, loadConfig } from "../core/config.ts";
+import { createSealer, type Sealer } from "../core/secrets.ts";
+import { appDatabasePath, type Db, openDatabase } from "../db/index.ts";
+import { connectJobQueue, type JobQueue } from "../jobs/queue.ts";
+import { findFreePort } from "../sim/free-port.ts";
+import { type SimTimings, type Simulator, startSimulator } from "../sim/index.ts";
+import { type LocalService, type LocalStack, startLocalStack } from "./local-stack.ts";
+
+export interface SimulatedStackOptions {
+  /** DATA_DIR of the service (app and broker databases); must exist. */
+  dataDir: string;
+  /** The simulator's time scale: 1 = Hetzner's real durations, 0.05 = twenty times faster. */
+  timeScale: number;
+  /** Realistic, unscaled simulator durations (ms); default the simulator's. */
+  simTimings?: Partial<SimTimings>;
+  /** Variables added to (or overriding) every process's environment, e.g. VERIFY_SETTLE_MS. */
+  env?: Record<string, string>;
+  /** Receives every output line of broker, api and worker. */
+  onLine: (service: LocalService, line: string) => void;
+}
+
+export interface SimulatedStack {
+  readonly sim: Simulator;
+  readonly stack: LocalStack;
+  /** The environment every service process got. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly config: Config;
+  readonly dataDir: string;
+  /** e.g. "http://127.0.0.1:41234" */
+  readonly apiUrl: string;
+  /** This process's connection to the app database (the api migrated it). */
+  readonly db: Db;
+  readonly queue: JobQueue;
+  readonly sealer: Sealer;
+  /** Stops the services (worker and api, then broker), closes the handles, then stops the simulator; idempotent. */
+  stop(): Promise<void>;
+}
+
+/** The provisioner's settings for a simulated world: short waits, loopback everywhere. */
+export const SIMULATED_DEFAULTS = {
+  /** Deadline of the cloud-init callback wait (ms); the simulator's boot takes seconds at demo scale. */
+  CLOUD_INIT_TIMEOUT_MS: "60000",
+  /** How long the unit must stay active (ms); short, since the simulated unit has nothing to crash on. */
+  VERIFY_SETTLE_MS: "500",
+  CONTROL_PLANE_IPS: "127.0.0.1/32",
+  LOG_LEVEL: "info",
+} as const;
+
+/** Starts the simulator and the three services wired to it; stops what started if anything fails. */
+export async function startSimulatedStack(options: SimulatedStackOptions): Promise<SimulatedStack> {
+  const sim = await startSimulator({
+    timeScale: options.timeScale,
+    ...(options.simTimings ? { timings: options.simTimings } : {}),
+  });
+  try {
+    const env = await serviceEnvironment(sim, options);
+    const config = loadConfig(env);
+    const stack = await startLocalStack({ env, config, onLine: options.onLine });
+    return connectHandles({ sim, stack, env, config, dataDir: options.dataDir });
+  } catch (err) {
+    await sim.stop();
+    throw err;
+  }
+}
+
+async function connectHandles(parts: {
+  sim: Simulator;
+  stack: LocalStack;
+  env: Record<string, string>;
+  config: Config;
+  dataDir: string;
+}): Promise<SimulatedStack> {
+  const { sim, stack, config } = parts;
+  const db = openDatabase(appDatabasePath(config.dataDir));
+  const queue = connectJobQueue({
+    host: config.brokerHost,
+    port: config.brokerPort,
+    token: config.brokerToken,
+    db,
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      await stack.stop();
+      await queue.close();
+      db.$client.close();
+      await sim.stop();
+    })();
+    return stopping;
+  };
+  return {
+    ...parts,
+    apiUrl: `http://${config.apiHost}:${config.apiPort}`,
+    db,
+    queue,
+    sealer: createSealer(config.secretsKeys),
+    stop,
+  };
+}
+
+async function serviceEnvironment(
+  sim: Simulator,
+  options: SimulatedStackOptions,
+): Promise<Record<string, string>> {
+  const [apiPort, brokerPort, brokerHttpPort, workerMetricsPort] = await distinctFreePorts(4);
+  const inherited = ["PATH", "HOME", "TMPDIR"].flatMap((name) => {
+    const value = process.env[name];
+    return value === undefined ? [] : [[name, value] as const];
+  });
+  return {
+    ...Object.fromEntries(inherited),
+    ...generateDevSecrets(),
+    ...SIMULATED_DEFAULTS,
+    DATA_DIR: options.dataDir,
+    API_HOST: "127.0.0.1",
+    API_PORT: String(apiPort),
+    BROKER_HOST: "127.0.0.1",
+    BROKER_PORT: String(brokerPort),
+    BROKER_HTTP_PORT: String(brokerHttpPort),
+    WORKER_METRICS_PORT: String(workerMetricsPort),
+    HCLOUD_ENDPOINT: sim.endpoint,
+    HCLOUD_TOKEN: sim.token,
+    PUBLIC_BASE_URL: `http://127.0.0.1:${apiPort}`,
+    SSH_PORT: String(sim.sshPort),
+    ...options.env,
+  };
+}
+
+/** `count` free loopback ports, all different (the kernel may hand out a just-released port again). */
+async function distinctFreePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await findFreePort());
+  return [...ports];
+}
