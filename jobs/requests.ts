@@ -1,0 +1,137 @@
+/**
+ * The one internal entry point to ask for a customer's server to be provisioned or deprovisioned (the demo
+ * and tests now; payment webhooks and operator tooling call it too). A customer has at most one live
+ * instance: repeated requests join it and its operation instead of creating another.
+ */
+import { randomBytes } from "node:crypto";
+import { and, desc, eq, notInArray } from "drizzle-orm";
+import type { Db, DbSession } from "../db/index.ts";
+import { customers, instances, operations } from "../db/schema.ts";
+import { CustomerSecretsGoneError, UnknownCustomerError } from "./customers.ts";
+import type { JobQueue } from "./queue.ts";
+
+export const PROVISION_OPERATION = "provision";
+export const DEPROVISION_OPERATION = "deprovision";
+
+export interface RequestResult {
+  instanceId: string;
+  /** The operation (and broker job) id that carries out the request. */
+  operationId: string;
+  /** false when the request joined an instance's existing operation. */
+  created: boolean;
+}
+
+export interface Requests {
+  /**
+   * Provisions the customer's live instance, creating it if there is none. A request while a provision is
+   * queued or running joins it; for a ready instance it returns the provision that made it ready; after a
+   * failure it starts a fresh run. Throws UnknownCustomerError, or CustomerSecretsGoneError once shredded.
+   */
+  requestProvision(customerId: string): Promise<RequestResult>;
+  /** Deprovisions the customer's newest instance not yet deprovisioned; null when there is none. Throws UnknownCustomerError. */
+  requestDeprovision(customerId: string): Promise<RequestResult | null>;
+}
+
+export interface RequestsDeps {
+  db: Db;
+  queue: JobQueue;
+  /** Clock, in epoch ms; default Date.now. */
+  now?: () => number;
+}
+
+const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
+const INSTANCE_ID_CHARS = 12;
+
+/** "i" + 12 lowercase base32 characters (60 random bits): a valid hostname label and Hetzner label value. */
+export function newInstanceId(): string {
+  // 256 is a multiple of 32, so masking a byte keeps every character equally likely.
+  return `i${Array.from(randomBytes(INSTANCE_ID_CHARS), (byte) => BASE32[byte & 31]).join("")}`;
+}
+
+/** The Hetzner server name of an instance; deterministic so a retried create finds its own server. */
+export function serverNameOf(instanceId: string): string {
+  return `rachel-${instanceId}`;
+}
+
+function requireCustomer(db: DbSession, customerId: string): { shreddedAt: number | null } {
+  const customer = db
+    .select({ shreddedAt: customers.shreddedAt })
+    .from(customers)
+    .where(eq(customers.id, customerId))
+    .get();
+  if (!customer) throw new UnknownCustomerError(customerId);
+  return customer;
+}
+
+/** Newest instance of the customer, not in the given statuses. */
+function newestInstance(db: DbSession, customerId: string, excluded: string[]) {
+  return db
+    .select({ id: instances.id, status: instances.status })
+    .from(instances)
+    .where(and(eq(instances.customerId, customerId), notInArray(instances.status, excluded)))
+    .orderBy(desc(instances.createdAt), desc(instances.id))
+    .get();
+}
+
+function latestOperationId(db: DbSession, instanceId: string, operation: string): string | undefined {
+  return db
+    .select({ id: operations.id })
+    .from(operations)
+    .where(and(eq(operations.instanceId, instanceId), eq(operations.operation, operation)))
+    .orderBy(desc(operations.seq))
+    .get()?.id;
+}
+
+/**
+ * The customer's live instance (no deprovision ever requested for it), or a new one. An IMMEDIATE
+ * transaction, so concurrent requests from several processes agree on one instance.
+ */
+function findOrCreateLiveInstance(db: Db, customerId: string, now: number): { id: string; status: string } {
+  return db.transaction(
+    (tx) => {
+      const customer = requireCustomer(tx, customerId);
+      if (customer.shreddedAt !== null) throw new CustomerSecretsGoneError(customerId);
+      const candidate = newestInstance(tx, customerId, ["deprovisioning", "deprovisioned"]);
+      if (candidate && latestOperationId(tx, candidate.id, DEPROVISION_OPERATION) === undefined) {
+        return candidate;
+      }
+      const id = newInstanceId();
+      tx.insert(instances)
+        .values({
+          id,
+          customerId,
+          serverName: serverNameOf(id),
+          status: "new",
+          createdAt: now,
+          updatedAt: now,
+        })
+        .run();
+      return { id, status: "new" };
+    },
+    { behavior: "immediate" },
+  );
+}
+
+export function createRequests(deps: RequestsDeps): Requests {
+  const { db, queue } = deps;
+  const now = deps.now ?? Date.now;
+
+  return {
+    async requestProvision(customerId) {
+      const instance = findOrCreateLiveInstance(db, customerId, now());
+      const done =
+        instance.status === "ready" ? latestOperationId(db, instance.id, PROVISION_OPERATION) : undefined;
+      if (done !== undefined) return { instanceId: instance.id, operationId: done, created: false };
+      const { jobId, created } = await queue.enqueue(PROVISION_OPERATION, instance.id);
+      return { instanceId: instance.id, operationId: jobId, created };
+    },
+
+    async requestDeprovision(customerId) {
+      requireCustomer(db, customerId);
+      const instance = newestInstance(db, customerId, ["deprovisioned"]);
+      if (!instance) return null;
+      const { jobId, created } = await queue.enqueue(DEPROVISION_OPERATION, instance.id);
+      return { instanceId: instance.id, operationId: jobId, created };
+    },
+  };
+}
