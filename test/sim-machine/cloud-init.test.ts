@@ -70,7 +70,7 @@ describe("cloud-init emulation", () => {
     }
   });
 
-  test("applies write_files (encodings, permissions, append, defer) and records packages and runcmd unexecuted", async () => {
+  test("applies write_files (encodings, permissions, append, defer), installs packages offline, writes runcmd", async () => {
     const gzipped = Buffer.from(Bun.gzipSync(Buffer.from("zipped\n"))).toString("base64");
     const view = await bootWith(
       cloudConfig(
@@ -89,8 +89,7 @@ describe("cloud-init emulation", () => {
           "  - { path: /home/rachel/later.txt, defer: true, content: after users }",
           "packages: [git, curl]",
           "runcmd:",
-          "  - touch /ran",
-          "  - [systemctl, enable, 'rachel8 bot']",
+          "  - [touch, '/ran here']",
         ].join("\n"),
       ),
     );
@@ -100,14 +99,40 @@ describe("cloud-init emulation", () => {
     expect(readFileSync(box("opt/b64.txt"), "utf8")).toBe("decoded\n");
     expect(readFileSync(box("opt/gz.txt"), "utf8")).toBe("zipped\n");
     expect(readFileSync(box("home/rachel/later.txt"), "utf8")).toBe("after users");
-    expect(readFileSync(box("var/lib/cloud/instance/sim-packages-not-installed"), "utf8")).toBe(
-      "git\ncurl\n",
-    );
+    expect(readFileSync(box("var/lib/sim-apt/installed"), "utf8")).toBe("git\ncurl\n");
     expect(readFileSync(box("var/lib/cloud/instance/scripts/runcmd"), "utf8")).toBe(
-      "#!/bin/sh\ntouch /ran\nsystemctl enable 'rachel8 bot'\n",
+      "#!/bin/sh\ntouch '/ran here'\n",
     );
-    expect(existsSync(box("ran"))).toBe(false);
+    expect(existsSync(box("ran here"))).toBe(true);
     expect(existsSync(box("var/lib/cloud/instance/boot-finished"))).toBe(true);
+    expect(view.cloudInit).toMatchObject({ state: "done", error: null });
+  });
+
+  test("runcmd runs in order, past a failing entry, into the output log; a failing script is an error", async () => {
+    const view = await bootWith(
+      cloudConfig(
+        [
+          "runcmd:",
+          "  - [sh, -c, 'echo first; exit 4']",
+          "  - echo second > /second",
+          "  - [sh, -c, 'echo last >&2; exit 3']",
+        ].join("\n"),
+      ),
+    );
+    const box = (path: string) => join(view.sandboxDir, path);
+    expect(readFileSync(box("second"), "utf8")).toBe("second\n");
+    expect(readFileSync(box("var/log/cloud-init-output.log"), "utf8")).toBe("first\nlast\n");
+    expect(view.cloudInit.state).toBe("error");
+    expect(view.cloudInit.error).toContain("(scripts_user) Runparts: 1 failures (runcmd, exit 3)");
+    expect(existsSync(box("var/lib/cloud/instance/boot-finished"))).toBe(true);
+    const client = await connect(view);
+    try {
+      const status = await exec(client, "cloud-init status --long");
+      expect(status.code).toBe(1);
+      expect(status.stdout).toContain("status: error\nerrors:\n\t- (scripts_user) Runparts");
+    } finally {
+      client.end();
+    }
   });
 
   test("hostname: renames the box, as set_hostname does", async () => {

@@ -59,6 +59,8 @@ const cloudConfigSchema = z.looseObject({
   users: z.array(userSchema).default(["default"]),
   ssh_authorized_keys: z.array(z.string()).default([]),
   write_files: z.array(writeFileSchema).default([]),
+  package_update: z.boolean().default(false),
+  package_upgrade: z.boolean().default(false),
   packages: z.array(stringOrList).default([]),
   runcmd: z.array(commandSchema).default([]),
   phone_home: phoneHomeSchema.optional(),

@@ -12,8 +12,7 @@ export const INSTANCE_DIR = "/var/lib/cloud/instance";
 
 /**
  * Plans every file cloud-init's modules write, in their real order: hostname, write_files, then users and keys,
- * then deferred write_files. The box is offline, so packages and runcmd are recorded where cloud-init
- * keeps them, not executed.
+ * then deferred write_files, and the runcmd script where cloud-init keeps it (final-stage.ts runs it).
  */
 export function planConfigFiles(
   config: CloudConfig,
@@ -22,7 +21,6 @@ export function planConfigFiles(
 ): FileOp[] {
   const hostname = configuredHostname(config, spec.name);
   const fqdn = config.fqdn ?? hostname;
-  const packages = config.packages.map((entry) => [entry].flat().join("="));
   const runcmd = config.runcmd.map((command) =>
     typeof command === "string" ? command : command.map(shlexQuote).join(" "),
   );
@@ -38,12 +36,6 @@ export function planConfigFiles(
     ...config.write_files.filter((file) => !file.defer).map(writeFileOp),
     ...planUsers(config, accounts),
     ...config.write_files.filter((file) => file.defer).map(writeFileOp),
-    {
-      kind: "write",
-      path: `${INSTANCE_DIR}/sim-packages-not-installed`,
-      mode: "644",
-      content: lines(packages),
-    },
     {
       kind: "write",
       path: `${INSTANCE_DIR}/scripts/runcmd`,

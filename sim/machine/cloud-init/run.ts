@@ -10,6 +10,7 @@ import {
   PHONE_HOME_FIELDS,
   parseCloudConfig,
 } from "./config.ts";
+import { type FailedModule, runFinalStage } from "./final-stage.ts";
 import { phoneHome } from "./phone-home.ts";
 import { INSTANCE_DIR, planConfigFiles } from "./plan.ts";
 
@@ -32,30 +33,28 @@ export interface CloudInitContext {
   signal: AbortSignal;
 }
 
-/** Emulates one first boot: apply the cloud-config, then phone home. Never rejects; failures become state `error`. */
+/**
+ * Emulates one first boot: apply the cloud-config, run packages and runcmd, then phone home. Never
+ * rejects; failures become state `error` (a failed module, as in cloud-init, does not stop later ones).
+ */
 export async function runCloudInit(context: CloudInitContext): Promise<void> {
   const { status, sandbox, spec } = context;
   status.state = "running";
   try {
     const config = spec.userData === null ? null : parseCloudConfig(spec.userData);
     await sleep(context.cloudInitMs * context.timeScale, context.signal);
+    let failed: FailedModule[] = [];
     if (config !== null && spec.userData !== null) {
       const [passwd = "", group = ""] = await readFilesInside(sandbox, ["/etc/passwd", "/etc/group"]);
       // Nobody can log in before the users exist, so "running" needs recording only from here on.
       const files = planConfigFiles(config, { name: spec.name, userData: spec.userData }, { passwd, group });
       await applyFileOps(sandbox, [statusFile("running\n"), ...files]);
+      failed = await runFinalStage(sandbox, config);
+      context.signal.throwIfAborted();
       if (config.phone_home) await runPhoneHome(context, config, config.phone_home);
     }
     context.signal.throwIfAborted();
-    const finishedAt = `${new Date().toISOString()}\n`;
-    const finished: FileOp = {
-      kind: "write",
-      path: `${INSTANCE_DIR}/boot-finished`,
-      mode: "644",
-      content: finishedAt,
-    };
-    await applyFileOps(sandbox, [finished, statusFile("done\n")]);
-    status.state = "done";
+    await finish(context, failed);
   } catch (error) {
     if (context.signal.aborted) return;
     status.state = "error";
@@ -64,6 +63,25 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
       status.error = `${status.error}; status not recorded in the box: ${statusError.message}`;
     });
   }
+}
+
+/** Writes boot-finished (cloud-init writes it even after failed modules) and the final state. */
+async function finish(context: CloudInitContext, failed: FailedModule[]): Promise<void> {
+  const finished: FileOp = {
+    kind: "write",
+    path: `${INSTANCE_DIR}/boot-finished`,
+    mode: "644",
+    content: `${new Date().toISOString()}\n`,
+  };
+  const reasons = failed.map((entry) => `(${entry.module}) ${entry.reason}`);
+  const state = reasons.length === 0 ? "done\n" : `error\n${reasons.join("\n")}\n`;
+  await applyFileOps(context.sandbox, [finished, statusFile(state)]);
+  if (reasons.length === 0) {
+    context.status.state = "done";
+    return;
+  }
+  context.status.state = "error";
+  context.status.error = `cloud-init modules failed: ${reasons.join("; ")}`;
 }
 
 function statusFile(content: string): FileOp {

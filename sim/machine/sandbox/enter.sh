@@ -28,6 +28,11 @@ cd "$root"
 pivot_root . .
 umount -l .
 cd /
+# /usr/local is the box's own, writable (first-boot scripts install there), and starts empty as on a
+# fresh image. After the pivot, like the shims below, so the source resolves inside the box.
+if [ -d /opt/sim/usr-local ] && [ -d /usr/local ] && [ ! -L /usr/local ]; then
+  mount --bind /opt/sim/usr-local /usr/local
+fi
 # The simulated tools also answer at the host's own paths (/usr/bin/systemctl ...), where those exist.
 # Only now, after the pivot: the box controls /opt/sim/bin, so its symlinks must resolve inside the box.
 for shim in /opt/sim/bin/*; do

@@ -5,8 +5,29 @@ import { join } from "node:path";
 /** The host directories bind-mounted read-only into every sandbox (or mirrored as symlinks on merged-/usr hosts). */
 const HOST_PROGRAM_DIRS = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 const DEVICES = ["null", "zero", "full", "random", "urandom"];
-const SHIMS = ["sudo", "systemctl", "journalctl", "cloud-init"];
+/** PATH tools the box gets, each name mapped to its file in ../shims/ (apt is apt-get). */
+const SHIMS: Record<string, string> = {
+  sudo: "sudo",
+  runuser: "runuser",
+  systemctl: "systemctl",
+  journalctl: "journalctl",
+  "cloud-init": "cloud-init",
+  "apt-get": "apt-get",
+  apt: "apt-get",
+  "dpkg-query": "dpkg-query",
+  curl: "curl",
+  git: "git",
+};
 const SHIM_DIR = new URL("../shims/", import.meta.url);
+/** What the offline tools serve (the Bun installer, the simulated bun, the Rachel8 checkout), under /opt/sim/lib. */
+const OFFLINE_DIR = new URL("../offline/", import.meta.url);
+const OFFLINE_FILES = [
+  "bun-installer.sh",
+  "bun",
+  "rachel8.sh",
+  "rachel8/package.json",
+  "rachel8/src/index.ts",
+];
 
 /** PATH inside the box: the simulated tools shadow the host's real ones. */
 export const SANDBOX_PATH = "/opt/sim/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -37,12 +58,18 @@ export async function createSandboxLayout(
     "var/log",
     "var/lib/cloud/instance",
     "opt/sim/bin",
+    "opt/sim/lib/rachel8/src",
+    "opt/sim/usr-local/bin",
+    "opt/sim/usr-local/lib",
+    "opt/sim/usr-local/sbin",
+    "opt/sim/usr-local/share",
   ]) {
     await mkdir(join(rootDir, dir), { recursive: true });
   }
   await writeDevices(rootDir);
   await writeEtc(rootDir, hostname);
   await installShims(join(rootDir, "opt/sim/bin"));
+  await installOfflineFiles(join(rootDir, "opt/sim/lib"));
   await mkdir(join(rootDir, "tmp"), { recursive: true });
   await chmod(join(rootDir, "tmp"), 0o1777);
   await chmod(join(rootDir, "root"), 0o700);
@@ -82,10 +109,18 @@ async function writeEtc(rootDir: string, hostname: string): Promise<void> {
 }
 
 async function installShims(binDir: string): Promise<void> {
-  for (const shim of SHIMS) {
-    const target = join(binDir, shim);
-    await Bun.write(target, Bun.file(new URL(shim, SHIM_DIR)));
+  for (const [tool, file] of Object.entries(SHIMS)) {
+    const target = join(binDir, tool);
+    await Bun.write(target, Bun.file(new URL(file, SHIM_DIR)));
     await chmod(target, 0o755);
+  }
+}
+
+async function installOfflineFiles(libDir: string): Promise<void> {
+  for (const file of OFFLINE_FILES) {
+    const target = join(libDir, file);
+    await Bun.write(target, Bun.file(new URL(file, OFFLINE_DIR)));
+    await chmod(target, file.endsWith(".json") || file.endsWith(".ts") ? 0o644 : 0o755);
   }
 }
 
