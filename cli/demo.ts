@@ -1,0 +1,168 @@
+/**
+ * `bun run demo [--keep] [--verbose]`: the product end to end against the Hetzner simulator, no account
+ * needed. Starts simulator, broker, api and worker; registers a customer with fake (but valid) secrets;
+ * provisions with live per-step progress and a phase timing table; then deprovisions and shows that
+ * nothing is left. `--keep` stops before deprovisioning and runs until Ctrl-C; `--verbose` streams the
+ * services' logs. Exits 0 on success, 1 with a message on any failure.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { eq } from "drizzle-orm";
+import { instances } from "../db/schema.ts";
+import { createHetznerClient } from "../hetzner/client.ts";
+import { createCustomerStore } from "../jobs/customers.ts";
+import { createRequests } from "../jobs/requests.ts";
+import { DEFAULT_TIMINGS } from "../sim/api/world.ts";
+import { fakeCustomerSecrets } from "./demo-customer.ts";
+import { followOperation } from "./follow-operation.ts";
+import { checkLeftovers } from "./leftovers.ts";
+import type { OperationSummary } from "./operation-progress.ts";
+import { formatPhaseTable, formatStepEvent } from "./operation-report.ts";
+import { type SimulatedStack, startSimulatedStack } from "./simulated-stack.ts";
+
+/** Hetzner's durations times this: a provision takes seconds instead of a minute or two. */
+const TIME_SCALE = 0.05;
+/** Bound of one operation in the demo, in ms. */
+const OPERATION_TIMEOUT_MS = 180_000;
+/** Service log lines kept to show when something fails. */
+const KEPT_LOG_LINES = 40;
+
+class DemoFailure extends Error {
+  override readonly name = "DemoFailure";
+}
+
+const { values: flags } = parseArgs({
+  options: { keep: { type: "boolean", default: false }, verbose: { type: "boolean", default: false } },
+});
+const say = (message: string) => process.stdout.write(`${message}\n`);
+// Ctrl-C at any point stops everything cleanly: the services run in their own process groups and would outlive us.
+const interrupted = new AbortController();
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => interrupted.abort(new DemoFailure(`interrupted (${signal})`)));
+}
+const recentLogs: string[] = [];
+const dataDir = mkdtempSync(join(tmpdir(), "rachel-demo-"));
+
+const exitCode = await runDemo().catch((err: unknown) => {
+  say(`\ndemo failed: ${err instanceof Error ? err.message : String(err)}`);
+  if (recentLogs.length > 0) say(`last service log lines:\n${recentLogs.join("\n")}`);
+  return 1;
+});
+rmSync(dataDir, { recursive: true, force: true });
+process.exit(exitCode);
+
+async function runDemo(): Promise<number> {
+  say(describeTimeScale());
+  say(`starting simulator, broker, api and worker (data in ${dataDir}) …`);
+  const world = await startSimulatedStack({ dataDir, timeScale: TIME_SCALE, onLine: keepLogLine });
+  // A service that dies mid-demo ends the wait at once with its name instead of a timeout later.
+  const serviceDied = new AbortController();
+  void world.stack.firstExit.then(({ service, code }) =>
+    serviceDied.abort(new DemoFailure(`${service} exited with code ${code}`)),
+  );
+  const stopWaiting = AbortSignal.any([serviceDied.signal, interrupted.signal]);
+  try {
+    const customerId = `demo-${randomBytes(4).toString("hex")}`;
+    const customers = createCustomerStore({ db: world.db, sealer: world.sealer });
+    const requests = createRequests({ db: world.db, queue: world.queue });
+    customers.upsert(customerId, fakeCustomerSecrets());
+    say(`customer ${customerId} registered (fake Telegram and Claude secrets, sealed at rest)`);
+
+    const provision = await requests.requestProvision(customerId);
+    say(`\nprovision requested: instance ${provision.instanceId}`);
+    const provisioned = await follow(world, provision.operationId, stopWaiting);
+    say(`\n${formatPhaseTable("provision phases", provisioned)}`);
+    showInstance(world, provision.instanceId);
+
+    if (flags.keep) return await keepRunning(world, provision.instanceId, serviceDied.signal);
+
+    const deprovision = await requests.requestDeprovision(customerId);
+    if (!deprovision) throw new DemoFailure(`no live instance to deprovision for ${customerId}`);
+    say("\ndeprovision requested");
+    const deprovisioned = await follow(world, deprovision.operationId, stopWaiting);
+    say(`\n${formatPhaseTable("deprovision phases", deprovisioned)}`);
+    await showNothingLeft(world, customerId, provision.instanceId);
+    say("\ndemo complete");
+    return 0;
+  } finally {
+    await world.stop();
+  }
+}
+
+async function follow(
+  world: SimulatedStack,
+  operationId: string,
+  signal: AbortSignal,
+): Promise<OperationSummary> {
+  const summary = await followOperation(world.db, operationId, {
+    timeoutMs: OPERATION_TIMEOUT_MS,
+    onStep: (row) => say(formatStepEvent(row)),
+    signal,
+  });
+  if (summary.status !== "succeeded") {
+    say(formatPhaseTable("phases so far", summary));
+    throw new DemoFailure(
+      `${operationId} failed at ${summary.errorStep ?? "?"}: ${summary.errorMessage ?? ""}`,
+    );
+  }
+  return summary;
+}
+
+function showInstance(world: SimulatedStack, instanceId: string): void {
+  const instance = world.db.select().from(instances).where(eq(instances.id, instanceId)).get();
+  if (!instance) throw new DemoFailure(`instance ${instanceId} is missing from the database`);
+  say(
+    `\ninstance ${instance.id}: ${instance.status}, server ${instance.serverName} (#${instance.hetznerServerId}) ` +
+      `at ${instance.ipv4} in ${instance.location}`,
+  );
+}
+
+async function showNothingLeft(world: SimulatedStack, customerId: string, instanceId: string): Promise<void> {
+  const hetzner = createHetznerClient({ endpoint: world.sim.endpoint, token: world.sim.token });
+  const checks = await checkLeftovers({ db: world.db, hetzner, customerId, instanceId });
+  say("\nwhat is left");
+  for (const check of checks) say(`  ${check.ok ? "✓" : "✗"} ${check.what}: ${check.found}`);
+  const failed = checks.filter((check) => !check.ok);
+  if (failed.length > 0)
+    throw new DemoFailure(`left behind: ${failed.map((check) => check.what).join(", ")}`);
+}
+
+/** --keep: everything stays up for exploring until Ctrl-C (or a service dies), then stops cleanly. */
+async function keepRunning(
+  world: SimulatedStack,
+  instanceId: string,
+  serviceDied: AbortSignal,
+): Promise<number> {
+  say(`\nkept running (Ctrl-C stops everything):`);
+  say(`  api        ${world.apiUrl}`);
+  say(
+    `  simulator  ${world.sim.endpoint} (token ${world.sim.token}); machines: ${world.sim.baseUrl}/_sim/machines`,
+  );
+  say(`  instance   ${instanceId}`);
+  const stopped = AbortSignal.any([interrupted.signal, serviceDied]);
+  if (!stopped.aborted)
+    await new Promise((resolve) => stopped.addEventListener("abort", resolve, { once: true }));
+  say("stopping …");
+  if (serviceDied.aborted) throw serviceDied.reason;
+  return 0;
+}
+
+function keepLogLine(service: string, line: string): void {
+  const tagged = `[${service}] ${line}`;
+  if (flags.verbose) say(tagged);
+  recentLogs.push(tagged);
+  if (recentLogs.length > KEPT_LOG_LINES) recentLogs.shift();
+}
+
+function describeTimeScale(): string {
+  const scaled = (ms: number) => `${((ms * TIME_SCALE) / 1000).toFixed(2)} s`;
+  const t = DEFAULT_TIMINGS;
+  return (
+    `simulator time scale ${TIME_SCALE}: create ${scaled(t.createServerMs)}, start ${scaled(t.startServerMs)}, ` +
+    `cloud-init ${scaled(t.cloudInitMs)}, delete ${scaled(t.deleteServerMs)} (Hetzner: ${t.createServerMs / 1000} s, ` +
+    `${t.startServerMs / 1000} s, ${t.cloudInitMs / 1000} s, ${t.deleteServerMs / 1000} s)`
+  );
+}
