@@ -11,6 +11,8 @@ export interface RouteContext {
   requestId: string;
   /** Child logger already bound to this request id. */
   log: Logger;
+  /** Address of the TCP peer (no proxy is trusted, so this is the caller); null for in-process requests. */
+  clientIp: string | null;
   deps: ApiDependencies;
 }
 

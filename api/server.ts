@@ -4,7 +4,7 @@ import { errorJson, errorResponse } from "./error-mapper.ts";
 import { createHttpMetrics } from "./http-metrics.ts";
 import { registerOperationMetrics } from "./operation-metrics.ts";
 import { REQUEST_ID_HEADER, requestIdOf } from "./request-id.ts";
-import { createRouter, type Route, type RouteMatch } from "./router.ts";
+import { createRouter, type Route, type RouteContext, type RouteMatch } from "./router.ts";
 import { routes as defaultRoutes } from "./routes/index.ts";
 
 export interface ApiServerOptions extends ApiDependencies {
@@ -17,8 +17,8 @@ export interface ApiServerOptions extends ApiDependencies {
 export interface ApiServer {
   /** Base URL the server listens on, e.g. http://127.0.0.1:8080 */
   readonly url: string;
-  /** Handles one request in-process, exactly as the listening server would. */
-  handle(request: Request): Promise<Response>;
+  /** Handles one request in-process, as the listening server would for a peer at `clientIp` (default none). */
+  handle(request: Request, clientIp?: string | null): Promise<Response>;
   /**
    * Stops accepting connections and lets in-flight requests finish for up to `drainMs`
    * (default config.shutdownTimeoutMs), then closes what is left. Idempotent.
@@ -39,14 +39,14 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   const httpMetrics = createHttpMetrics(deps.metrics);
   registerOperationMetrics(deps.metrics, deps.db);
 
-  const handle = async (request: Request): Promise<Response> => {
+  const handle = async (request: Request, clientIp: string | null = null): Promise<Response> => {
     const startedAt = performance.now();
     const requestId = requestIdOf(request);
     const log = deps.log.child({ requestId });
     const { pathname } = new URL(request.url);
     const matched = match(request.method, pathname);
     const route = matched.kind === "found" ? matched.route.path : UNMATCHED_ROUTE;
-    const response = await respond(matched, request, requestId, log, deps);
+    const response = await respond(matched, { request, requestId, log, clientIp }, deps);
     response.headers.set(REQUEST_ID_HEADER, requestId);
     const durationMs = performance.now() - startedAt;
     httpMetrics.observe(metricMethod(request.method), route, response.status, durationMs);
@@ -59,7 +59,11 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     return response;
   };
 
-  const server: Server<undefined> = Bun.serve({ hostname: deps.config.apiHost, port, fetch: handle });
+  const server: Server<undefined> = Bun.serve({
+    hostname: deps.config.apiHost,
+    port,
+    fetch: (request, self) => handle(request, peerAddress(self.requestIP(request)?.address)),
+  });
   let stopping: Promise<void> | undefined;
   const stop = (drainMs = deps.config.shutdownTimeoutMs) => {
     stopping ??= drain(server, drainMs, deps);
@@ -68,13 +72,18 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   return { url: server.url.origin, handle, stop };
 }
 
+/** An IPv4 peer on a dual-stack socket shows as "::ffff:a.b.c.d"; routes compare plain addresses. */
+function peerAddress(address: string | undefined): string | null {
+  if (address === undefined) return null;
+  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+}
+
 async function respond(
   matched: RouteMatch,
-  request: Request,
-  requestId: string,
-  log: ApiDependencies["log"],
+  incoming: Pick<RouteContext, "request" | "requestId" | "log" | "clientIp">,
   deps: ApiDependencies,
 ): Promise<Response> {
+  const { requestId, log } = incoming;
   if (matched.kind === "not_found") {
     return errorJson(404, { code: "not_found", message: "no such route", requestId });
   }
@@ -84,7 +93,7 @@ async function respond(
     return response;
   }
   try {
-    return await matched.route.handle({ request, params: matched.params, requestId, log, deps });
+    return await matched.route.handle({ ...incoming, params: matched.params, deps });
   } catch (err) {
     return errorResponse(err, requestId, log);
   }
