@@ -36,7 +36,11 @@ export function createWaitFor(
       return pending.data;
     }
     const deadline = state.parked?.signal === name ? state.parked.deadline : now() + opts.timeoutMs;
-    if (now() >= deadline) throw new WaitTimeoutError(name, deadline);
+    if (now() >= deadline) {
+      // That wait is over: a later call in this attempt (a step waiting in stages) starts a new one.
+      state.parked = undefined;
+      throw new WaitTimeoutError(name, deadline);
+    }
     throw new ParkForSignal(name, deadline);
   };
 }
