@@ -37,22 +37,24 @@ export async function runOperationJob(
   jobs: ReadonlyMap<string, JobDefinition>,
   job: Job<unknown>,
 ): Promise<OperationResult> {
-  const { payload, definition, op } = resolveDelivery(deps, jobs, job);
-  // A late duplicate delivery of an operation that already ended changes nothing.
-  if (op.status === "succeeded") return { operationId: op.id, status: "succeeded" };
-  if (op.status === "failed") {
-    throw new UnrecoverableError(`operation ${op.id} already failed: ${op.errorMessage}`);
-  }
+  const { payload, definition, op: delivered } = resolveDelivery(deps, jobs, job);
+  if (hasEnded(delivered)) return settleEnded(delivered);
   const owner = `${deps.workerId}/${job.token}`;
-  const acquired = acquireLease(deps.db, op.instanceId, owner, deps.leaseTtlMs, deps.now());
+  const acquired = acquireLease(deps.db, delivered.instanceId, owner, deps.leaseTtlMs, deps.now());
   if ("heldUntil" in acquired) {
-    deps.metrics.jobFinished(op.operation, "lease_busy");
+    deps.metrics.jobFinished(delivered.operation, "lease_busy");
     deps.log.info(
-      { instanceId: op.instanceId, jobId: job.id, operation: op.operation },
+      { instanceId: delivered.instanceId, jobId: job.id, operation: delivered.operation },
       "instance lease busy; job parked",
     );
     const delayMs = Math.min(Math.max(acquired.heldUntil - deps.now(), 0), deps.leaseBusyDelayMs);
     throw await parkJob(job, payload, { reason: "lease_busy", step: null, until: deps.now() + delayMs });
+  }
+  // Another operation may have ended this one (a deprovision cancels a parked provision) while we waited.
+  const op = loadOperation(deps.db, delivered.id) ?? delivered;
+  if (hasEnded(op)) {
+    releaseLease(deps.db, acquired.lease);
+    return settleEnded(op);
   }
   const heartbeat = startHeartbeat(deps, job, acquired.lease);
   const run: StepRun = {
@@ -76,6 +78,16 @@ export async function runOperationJob(
   } finally {
     heartbeat.stop();
   }
+}
+
+function hasEnded(op: OperationRecord): boolean {
+  return op.status === "succeeded" || op.status === "failed";
+}
+
+/** A late duplicate delivery of an operation that already ended (or was cancelled) changes nothing. */
+function settleEnded(op: OperationRecord): OperationResult {
+  if (op.status === "succeeded") return { operationId: op.id, status: "succeeded" };
+  throw new UnrecoverableError(`operation ${op.id} already failed: ${op.errorMessage}`);
 }
 
 /** Parses the payload and finds its job definition and operation record; anything missing is unrecoverable. */
