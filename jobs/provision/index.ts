@@ -1,0 +1,34 @@
+/**
+ * The provision job: a paid customer's instance becomes a running, verified Rachel8 bot on its own server.
+ * This file only sequences the steps; each lives in steps/ with its idempotency rule. On a final failure
+ * the runner undoes the finished steps newest first (server, then SSH key) and marks the instance failed.
+ */
+import { PROVISION_OPERATION } from "../requests.ts";
+import type { JobDefinition } from "../step.ts";
+import { awaitCloudInitStep } from "./steps/await-cloud-init.ts";
+import { createServerStep } from "./steps/create-server.ts";
+import type { ProvisionDeps } from "./steps/deps.ts";
+import { finalizeStep } from "./steps/finalize.ts";
+import { firewallStep } from "./steps/firewall.ts";
+import { injectSecretsStep } from "./steps/inject-secrets.ts";
+import { sshKeyStep } from "./steps/ssh-key.ts";
+import { verifyStep } from "./steps/verify.ts";
+
+export type { ProvisionDeps, ProvisionSettings } from "./steps/deps.ts";
+export type { FinalizeOutput, PhaseTiming } from "./steps/finalize.ts";
+
+export function createProvisionJob(deps: ProvisionDeps): JobDefinition {
+  return {
+    name: PROVISION_OPERATION,
+    instanceStatus: { running: "provisioning", succeeded: "ready" },
+    steps: [
+      sshKeyStep(deps),
+      firewallStep(deps),
+      createServerStep(deps),
+      awaitCloudInitStep(deps),
+      injectSecretsStep(deps),
+      verifyStep(deps),
+      finalizeStep(deps),
+    ],
+  };
+}

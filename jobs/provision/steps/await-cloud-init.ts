@@ -1,0 +1,92 @@
+/**
+ * Step await-cloud-init: a durable wait (no worker slot held) for the server's phone_home callback, which
+ * carries the host key SSH will pin. Waits in two stages so a failed create/start is caught without
+ * polling on the happy path: first until a normal boot has started, then ONE batched look at the
+ * create/start actions (failing fast with the action's error), then for the rest of the deadline.
+ * Idempotent: the deadline counts from the server's creation, so a re-run never extends it.
+ */
+import { type Action, HetznerActionError } from "../../../hetzner/index.ts";
+import { PermanentError, WaitTimeoutError } from "../../errors.ts";
+import type { Step } from "../../step.ts";
+import { CLOUD_INIT_READY_SIGNAL } from "../callback-token.ts";
+import type { CreateServerOutput } from "./create-server.ts";
+import type { ProvisionDeps } from "./deps.ts";
+import { hetznerStepRetry } from "./retry-policies.ts";
+
+export interface AwaitCloudInitOutput {
+  /** The server's ed25519 host key as its callback reported it; the only key SSH accepts. */
+  hostKey: string;
+}
+
+/** Latest point of the one action check, in ms after creation; a real create + start takes about 30 s. */
+const DEFAULT_ACTION_CHECK_AFTER_MS = 60_000;
+
+export function awaitCloudInitStep(deps: ProvisionDeps): Step<AwaitCloudInitOutput> {
+  const now = deps.now ?? Date.now;
+  const totalMs = deps.settings.cloudInitTimeoutMs;
+  const checkAfterMs = deps.actionCheckAfterMs ?? Math.min(DEFAULT_ACTION_CHECK_AFTER_MS, totalMs / 2);
+  return {
+    name: "await-cloud-init",
+    // The wait is the retry: a timed-out callback or a failed action does not come right by trying again.
+    retry: { ...hetznerStepRetry, attempts: 1 },
+    // One attempt spans the whole wait, parks included; the bound only covers the running parts.
+    timeoutMs: 60_000,
+    async run(ctx) {
+      const server = ctx.outputs["create-server"] as CreateServerOutput;
+      const finalDeadline = server.createdAt + totalMs;
+      try {
+        return readySignal(await ctx.waitFor(CLOUD_INIT_READY_SIGNAL, { timeoutMs: checkAfterMs }));
+      } catch (err) {
+        if (!(err instanceof WaitTimeoutError)) throw err;
+      }
+      const pending = await pendingActions(deps, server, ctx.signal);
+      if (now() >= finalDeadline) {
+        throw new CloudInitTimeoutError(server.serverId, finalDeadline, totalMs, pending);
+      }
+      const data = await ctx.waitFor(CLOUD_INIT_READY_SIGNAL, { timeoutMs: finalDeadline - now() });
+      return readySignal(data);
+    },
+  };
+}
+
+/** Throws the failure of a create/start action that ended in error; returns what is still running. */
+async function pendingActions(
+  deps: ProvisionDeps,
+  server: CreateServerOutput,
+  signal: AbortSignal,
+): Promise<Action[]> {
+  if (server.actionIds.length === 0) return [];
+  const actions = await deps.hetzner.actions.getMany(server.actionIds, { signal });
+  const failed = actions.find((action) => action.status === "error");
+  if (failed) {
+    throw new HetznerActionError(
+      failed.id,
+      failed.command,
+      failed.error?.code ?? "unknown_error",
+      failed.error?.message ?? "no detail",
+    );
+  }
+  return actions.filter((action) => action.status === "running");
+}
+
+function readySignal(data: Record<string, unknown>): AwaitCloudInitOutput {
+  const hostKey = data.hostKey;
+  if (typeof hostKey !== "string" || !hostKey.startsWith("ssh-ed25519 ")) {
+    throw new PermanentError("the cloud-init callback reported no ssh-ed25519 host key", {
+      code: "invalid_callback",
+    });
+  }
+  return { hostKey };
+}
+
+/** The callback never came; names the server and whatever Hetzner still had running. */
+export class CloudInitTimeoutError extends WaitTimeoutError {
+  constructor(serverId: number, deadline: number, timeoutMs: number, running: readonly Action[]) {
+    super(CLOUD_INIT_READY_SIGNAL, deadline);
+    const actions =
+      running.length > 0
+        ? `; actions still running: ${running.map((a) => `${a.command} ${a.progress}%`).join(", ")}`
+        : "; its create and start actions had succeeded";
+    this.message = `server ${serverId} sent no cloud-init callback within ${timeoutMs} ms${actions}`;
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Step create-server: one POST /servers with the instance's name, labels, key, firewall and cloud-init
+ * user-data; ids and addresses are persisted the moment the API answers. No action is polled here: the
+ * callback says when the machine is up. Idempotent: a server already under our name and labels is adopted.
+ */
+import { type CreatedServer, isHetznerError, type Server } from "../../../hetzner/index.ts";
+import { JobError, PermanentError } from "../../errors.ts";
+import type { Step } from "../../step.ts";
+import { issueCallbackToken } from "../callback-token.ts";
+import { buildUserData } from "../cloud-init.ts";
+import type { ProvisionDeps } from "./deps.ts";
+import type { FirewallOutput } from "./firewall.ts";
+import { loadInstance, updateInstance } from "./instance-row.ts";
+import { APP_USER, isOwnedBy, ownershipLabels, resourceNameFor } from "./ownership.ts";
+import { deleteInstanceServer } from "./remove-server.ts";
+import { hetznerStepRetry } from "./retry-policies.ts";
+import type { SshKeyOutput } from "./ssh-key.ts";
+
+export interface CreateServerOutput {
+  serverId: number;
+  location: string;
+  /** create_server and the chained start_server; empty for an adopted server (its actions are unknown). */
+  actionIds: number[];
+  /** When the server was created or adopted, in epoch ms: the cloud-init deadline counts from here. */
+  createdAt: number;
+}
+
+export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> {
+  const now = deps.now ?? Date.now;
+  return {
+    name: "create-server",
+    retry: hetznerStepRetry,
+    timeoutMs: 120_000,
+    async run(ctx) {
+      const { sshKeyId } = ctx.outputs["ssh-key"] as SshKeyOutput;
+      const { firewallId } = ctx.outputs.firewall as FirewallOutput;
+      const userData = userDataFor(deps, ctx.instanceId);
+      const created = await createInFirstFreeLocation(deps, ctx.instanceId, {
+        sshKeyId,
+        firewallId,
+        userData,
+        signal: ctx.signal,
+      });
+      const server = created.server;
+      const location = server.location.name;
+      updateInstance(
+        deps.db,
+        ctx.instanceId,
+        {
+          hetznerServerId: server.id,
+          serverName: server.name,
+          location,
+          ipv4: server.public_net.ipv4?.ip ?? null,
+          ipv6: server.public_net.ipv6?.ip ?? null,
+        },
+        now(),
+      );
+      const actionIds = created.action ? [created.action.id, ...created.nextActions.map((a) => a.id)] : [];
+      return { serverId: server.id, location, actionIds, createdAt: now() };
+    },
+    async compensate(ctx) {
+      await deleteInstanceServer(deps, ctx.instanceId, { signal: ctx.signal, awaitDeletion: true });
+    },
+  };
+}
+
+function userDataFor(deps: ProvisionDeps, instanceId: string): string {
+  const row = loadInstance(deps.db, instanceId);
+  if (row.sshPublicKey === null) throw new PermanentError(`instance ${instanceId} has no SSH public key`);
+  const token = issueCallbackToken(deps.db, deps.sealer, instanceId);
+  const base = deps.settings.publicBaseUrl.replace(/\/+$/, "");
+  return buildUserData({
+    instanceId,
+    username: APP_USER,
+    authorizedKey: row.sshPublicKey,
+    callbackUrl: `${base}/v1/cloud-init/${instanceId}/ready?token=${encodeURIComponent(token)}`,
+    appRepoUrl: deps.settings.appRepoUrl,
+  });
+}
+
+interface CreateRequest {
+  sshKeyId: number;
+  firewallId: number;
+  userData: string;
+  signal: AbortSignal;
+}
+
+/** A created server, or an adopted one (no actions known). */
+type Outcome = Pick<CreatedServer, "server" | "nextActions"> & { action: CreatedServer["action"] | null };
+
+/** Tries the configured locations in order; only a capacity refusal moves on to the next one. */
+async function createInFirstFreeLocation(
+  deps: ProvisionDeps,
+  instanceId: string,
+  request: CreateRequest,
+): Promise<Outcome> {
+  const { settings } = deps;
+  const name = resourceNameFor(instanceId);
+  for (const location of settings.provisionLocations) {
+    try {
+      return await deps.hetzner.servers.create(
+        {
+          name,
+          serverType: settings.serverType,
+          image: settings.serverImage,
+          location,
+          userData: request.userData,
+          labels: ownershipLabels(instanceId),
+          sshKeys: [request.sshKeyId],
+          firewalls: [request.firewallId],
+        },
+        { signal: request.signal },
+      );
+    } catch (err) {
+      if (isHetznerError(err, "resource_unavailable")) continue;
+      if (isHetznerError(err, "uniqueness_error")) {
+        return { server: await adoptServer(deps, instanceId, request.signal), action: null, nextActions: [] };
+      }
+      throw explainRefusal(err, settings.serverType);
+    }
+  }
+  throw new JobError(
+    "no_capacity",
+    `no capacity for ${settings.serverType} in any of ${settings.provisionLocations.join(", ")}`,
+  );
+}
+
+/** The name is taken: our own server from an attempt whose answer was lost, or a stranger's (left alone). */
+async function adoptServer(deps: ProvisionDeps, instanceId: string, signal: AbortSignal): Promise<Server> {
+  const name = resourceNameFor(instanceId);
+  const [existing] = await deps.hetzner.servers.listAll({ name, signal });
+  if (!existing) {
+    // Hetzner frees a deleted server's name only when its delete_server action ends: try again later.
+    throw new JobError("name_held", `server name ${name} is still held by a server being deleted`);
+  }
+  if (!isOwnedBy(existing.labels, instanceId)) {
+    throw new PermanentError(
+      `a server named ${name} exists without this instance's labels; not adopting it`,
+      {
+        code: "server_name_conflict",
+      },
+    );
+  }
+  if (existing.status === "deleting") {
+    throw new JobError("name_held", `server ${name} (${existing.id}) is being deleted; its name frees soon`);
+  }
+  return existing;
+}
+
+/** Refusals no retry can fix, worded for the operator who has to act on them. */
+function explainRefusal(err: unknown, serverType: string): unknown {
+  if (isHetznerError(err, "resource_limit_exceeded")) {
+    return new PermanentError(
+      `Hetzner refused to create a ${serverType}: the project's server limit is reached; raise it in the Hetzner console or delete unused servers, then retry`,
+      { code: "resource_limit_exceeded", cause: err },
+    );
+  }
+  if (isHetznerError(err, "invalid_input")) {
+    return new PermanentError(
+      `Hetzner rejected the server request as invalid (check SERVER_TYPE, SERVER_IMAGE, PROVISION_LOCATIONS): ${err.message}`,
+      { code: "invalid_input", cause: err },
+    );
+  }
+  return err;
+}

@@ -1,0 +1,35 @@
+/** What the provision steps are built from: injected once by the worker entry point, never read from env. */
+import type { Config } from "../../../core/config.ts";
+import type { Sealer } from "../../../core/secrets.ts";
+import type { Db } from "../../../db/index.ts";
+import type { HetznerClient } from "../../../hetzner/index.ts";
+import type { CustomerStore } from "../../customers.ts";
+
+/** The config fields provisioning reads (see core/config.ts for units and defaults). */
+export type ProvisionSettings = Pick<
+  Config,
+  | "publicBaseUrl"
+  | "controlPlaneIps"
+  | "provisionLocations"
+  | "serverType"
+  | "serverImage"
+  | "sshPort"
+  | "cloudInitTimeoutMs"
+  | "verifySettleMs"
+  | "appRepoUrl"
+>;
+
+export interface ProvisionDeps {
+  db: Db;
+  hetzner: HetznerClient;
+  customers: CustomerStore;
+  sealer: Sealer;
+  settings: ProvisionSettings;
+  /**
+   * When await-cloud-init checks the create/start actions once (one batched request), in ms after the
+   * server was created; default min(60000, cloudInitTimeoutMs / 2): a normal boot has started by then.
+   */
+  actionCheckAfterMs?: number;
+  /** Clock, in epoch ms; default Date.now. */
+  now?: () => number;
+}

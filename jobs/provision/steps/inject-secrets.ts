@@ -1,0 +1,65 @@
+/**
+ * Step inject-secrets: the customer's Claude credentials and Rachel8 .env (mode 0600, atomic) and the
+ * systemd unit, sent over SSH stdin in one round trip, then the unit enabled and started. Secrets never
+ * touch user-data, payloads, logs or the step output.
+ * Idempotent: unchanged files are left alone and the unit is merely (re)started.
+ */
+import type { CustomerSecrets } from "../../customers.ts";
+import { PermanentError } from "../../errors.ts";
+import { injectSecrets, type SecretFile } from "../../remote/inject.ts";
+import type { Step } from "../../step.ts";
+import { RACHEL8_PATHS, RACHEL8_UNIT_NAME, rachel8Unit, renderCredentials, renderEnv } from "../rachel8.ts";
+import { connectToServer } from "./connect-server.ts";
+import type { ProvisionDeps } from "./deps.ts";
+import { loadInstance } from "./instance-row.ts";
+import { APP_HOME, APP_USER } from "./ownership.ts";
+import { sshStepRetry } from "./retry-policies.ts";
+
+export interface InjectSecretsOutput {
+  /** Which files had to change on this run (paths only). */
+  changedFiles: string[];
+  action: "started" | "restarted";
+}
+
+export function injectSecretsStep(deps: ProvisionDeps): Step<InjectSecretsOutput> {
+  return {
+    name: "inject-secrets",
+    retry: sshStepRetry,
+    timeoutMs: 150_000,
+    async run(ctx) {
+      const files = secretFiles(customerSecretsOf(deps, ctx.instanceId));
+      const session = await connectToServer(deps, ctx.instanceId, ctx.outputs, ctx.signal);
+      try {
+        const unit = { name: RACHEL8_UNIT_NAME, text: rachel8Unit({ user: APP_USER, home: APP_HOME }) };
+        const result = await injectSecrets(session, files, unit, { signal: ctx.signal });
+        return { changedFiles: result.changedFiles, action: result.action };
+      } finally {
+        await session.close();
+      }
+    },
+  };
+}
+
+/** The secrets of the instance's customer; permanent errors when there is no customer or they were shredded. */
+export function customerSecretsOf(deps: ProvisionDeps, instanceId: string): CustomerSecrets {
+  const customerId = loadInstance(deps.db, instanceId).customerId;
+  if (customerId === null) throw new PermanentError(`instance ${instanceId} has no customer`);
+  return deps.customers.open(customerId);
+}
+
+/** The two files Rachel8 and Claude Code read, rendered (and validated) from the customer's secrets. */
+export function secretFiles(secrets: CustomerSecrets): SecretFile[] {
+  return [
+    { path: RACHEL8_PATHS.credentials, content: renderCredentials(secrets.claude) },
+    {
+      path: RACHEL8_PATHS.env,
+      content: renderEnv({
+        telegramBotToken: secrets.telegramBotToken,
+        ownerTelegramUserId: secrets.ownerTelegramUserId,
+        sharedFolderPath: `${APP_HOME}/${RACHEL8_PATHS.sharedDir}`,
+        nodeEnv: "production",
+        logLevel: "info",
+      }),
+    },
+  ];
+}
