@@ -1,0 +1,51 @@
+/**
+ * Step cancel-provision: a provision of this instance that is queued or parked (e.g. waiting for its
+ * callback) is ended as cancelled, so it can never create anything after the teardown. A provision that
+ * is running steps holds the instance lease, so this step only runs once it has parked or finished.
+ * Idempotent: only active provisions are touched.
+ */
+import { and, eq, inArray } from "drizzle-orm";
+import { operations } from "../../db/schema.ts";
+import { activeOperationStatuses } from "../operations.ts";
+import { PROVISION_OPERATION } from "../requests.ts";
+import type { Step } from "../step.ts";
+import type { DeprovisionDeps } from "./deps.ts";
+
+export interface CancelProvisionOutput {
+  /** Ids of the provision operations cancelled (empty when none was in flight). */
+  cancelled: string[];
+}
+
+export function cancelProvisionStep(deps: DeprovisionDeps): Step<CancelProvisionOutput> {
+  const now = deps.now ?? Date.now;
+  return {
+    name: "cancel-provision",
+    retry: { attempts: 3, initialDelayMs: 200, maxDelayMs: 2_000 },
+    timeoutMs: 10_000,
+    async run(ctx) {
+      const active = and(
+        eq(operations.instanceId, ctx.instanceId),
+        eq(operations.operation, PROVISION_OPERATION),
+        inArray(operations.status, [...activeOperationStatuses]),
+      );
+      const cancelled = deps.db
+        .update(operations)
+        .set({
+          status: "failed",
+          errorStep: "cancel-provision",
+          errorCode: "cancelled",
+          errorMessage: `cancelled by deprovision ${ctx.jobId}`,
+          waitSignal: null,
+          waitDeadline: null,
+          finishedAt: now(),
+          updatedAt: now(),
+        })
+        .where(active)
+        .returning({ id: operations.id })
+        .all()
+        .map((row) => row.id);
+      if (cancelled.length > 0) ctx.log.info({ cancelled }, "in-flight provision cancelled");
+      return { cancelled };
+    },
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * Step shred-secrets: crypto-shred. The customer's sealed secrets and the instance's sealed SSH private
+ * key and callback token are nulled, so nothing of them remains decryptable; deprovisionedAt is stamped.
+ * Idempotent: nulling what is already null changes nothing.
+ */
+import { loadInstance, updateInstance } from "../provision/steps/instance-row.ts";
+import type { Step } from "../step.ts";
+import type { DeprovisionDeps } from "./deps.ts";
+
+export function shredSecretsStep(deps: DeprovisionDeps): Step<null> {
+  const now = deps.now ?? Date.now;
+  return {
+    name: "shred-secrets",
+    retry: { attempts: 3, initialDelayMs: 200, maxDelayMs: 2_000 },
+    timeoutMs: 10_000,
+    async run(ctx) {
+      const { customerId } = loadInstance(deps.db, ctx.instanceId);
+      if (customerId !== null) deps.customers.shred(customerId);
+      updateInstance(
+        deps.db,
+        ctx.instanceId,
+        { sshPrivateKey: null, callbackToken: null, deprovisionedAt: now() },
+        now(),
+      );
+      return null;
+    },
+  };
+}
