@@ -1,4 +1,11 @@
+import { createDeprovisionJob, type DeprovisionDeps } from "./deprovision/index.ts";
+import { createProvisionJob, type ProvisionDeps } from "./provision/index.ts";
 import type { JobDefinition } from "./step.ts";
 
-/** Every operation the production worker runs. The provision and deprovision jobs join this list. */
-export const productionJobs: readonly JobDefinition[] = [];
+/** Everything the production jobs are built from; worker/main.ts makes it from config. */
+export type ProductionJobDeps = ProvisionDeps & DeprovisionDeps;
+
+/** Every operation the production worker runs. */
+export function createProductionJobs(deps: ProductionJobDeps): readonly JobDefinition[] {
+  return [createProvisionJob(deps), createDeprovisionJob(deps)];
+}

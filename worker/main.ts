@@ -1,5 +1,21 @@
-/** `bun run worker`: the worker process with the production jobs; runs until SIGTERM. */
-import { productionJobs } from "../jobs/registry.ts";
+/** `bun run worker`: the worker process with the production jobs, built from config; runs until SIGTERM. */
+import { createSealer } from "../core/secrets.ts";
+import { createHetznerClient } from "../hetzner/index.ts";
+import { createCustomerStore } from "../jobs/customers.ts";
+import { createProductionJobs } from "../jobs/registry.ts";
 import { runWorkerProcess } from "./process.ts";
 
-await runWorkerProcess(() => productionJobs);
+await runWorkerProcess((config, { db, log }) => {
+  const sealer = createSealer(config.secretsKeys);
+  return createProductionJobs({
+    db,
+    sealer,
+    hetzner: createHetznerClient({
+      endpoint: config.hcloudEndpoint,
+      token: config.hcloudToken,
+      log: log.child({ component: "hetzner" }),
+    }),
+    customers: createCustomerStore({ db, sealer }),
+    settings: config,
+  });
+});

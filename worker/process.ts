@@ -1,22 +1,38 @@
 /** The worker process around startWorker: config, logger, metrics and signal handling, shared by every entry. */
 import { type Config, loadConfigOrExit } from "../core/config.ts";
 import { exitWhenDrained } from "../core/exit.ts";
-import { createLogger } from "../core/log.ts";
+import { createLogger, type Logger } from "../core/log.ts";
 import { createMetrics } from "../core/metrics.ts";
+import { appDatabasePath, type Db, migrateDatabase, openDatabase } from "../db/index.ts";
 import type { JobDefinition } from "../jobs/step.ts";
 import { startWorker } from "./start.ts";
 
+/** What a job factory may build its dependencies from besides config: the process's database and logger. */
+export interface WorkerProcessRuntime {
+  db: Db;
+  log: Logger;
+}
+
 /** Reads config once, starts the worker with the jobs `jobsFor` builds, and stops it gracefully on SIGTERM/SIGINT. */
-export async function runWorkerProcess(jobsFor: (config: Config) => readonly JobDefinition[]): Promise<void> {
+export async function runWorkerProcess(
+  jobsFor: (config: Config, runtime: WorkerProcessRuntime) => readonly JobDefinition[],
+): Promise<void> {
   const config = loadConfigOrExit(process.env);
   const log = createLogger({ level: config.logLevel, pretty: config.logPretty, name: "worker" });
-  const worker = await startWorker({ config, jobs: jobsFor(config), log, metrics: createMetrics() });
+  // Opened here, not in startWorker, so the jobs' steps and the runner share one connection.
+  const db = openDatabase(appDatabasePath(config.dataDir));
+  migrateDatabase(db);
+  const jobs = jobsFor(config, { db, log });
+  const worker = await startWorker({ config, jobs, log, metrics: createMetrics(), db });
 
   const onSignal = (signal: NodeJS.Signals) => {
     log.info({ signal }, "signal received");
     // stop() is idempotent: a second SIGTERM joins the shutdown already under way.
     worker.stop().then(
-      () => exitWhenDrained(0),
+      () => {
+        db.$client.close();
+        exitWhenDrained(0);
+      },
       (err: unknown) => {
         log.fatal({ err }, "worker shutdown failed");
         exitWhenDrained(1);
