@@ -2,7 +2,7 @@
 import type { Db } from "../db/index.ts";
 import {
   type OperationSummary,
-  type StepRunView,
+  type StepEvent,
   summarizeOperation,
   watchStepRuns,
 } from "./operation-progress.ts";
@@ -12,7 +12,7 @@ export interface FollowOptions {
   /** Give up after this long, in ms. */
   timeoutMs: number;
   /** Called for every new or changed step run, in order. */
-  onStep: (row: StepRunView) => void;
+  onStep: (row: StepEvent) => void;
   /** Aborting stops the wait (e.g. a service process died); polling rejects with its reason. */
   signal?: AbortSignal;
 }

@@ -17,6 +17,14 @@ export interface StepRunView {
   durationMs: number | null;
   errorCode: string | null;
   errorMessage: string | null;
+  startedAt: number;
+  finishedAt: number | null;
+}
+
+/** A step event with the time since the step (this run, this kind) first started, e.g. before a durable wait. */
+export interface StepEvent extends StepRunView {
+  /** finishedAt minus the first attempt's start, in ms; null while unfinished. */
+  elapsedMs: number | null;
 }
 
 /** One step's share of an operation's last run. */
@@ -37,14 +45,18 @@ export interface OperationSummary {
 }
 
 /** Returns, on each call, the step runs of the operation that are new or changed status since the last call. */
-export function watchStepRuns(db: Db, operationId: string): () => StepRunView[] {
+export function watchStepRuns(db: Db, operationId: string): () => StepEvent[] {
   const seen = new Map<number, StepRunStatus>();
+  const firstStart = new Map<string, number>();
   return () => {
-    const changed: StepRunView[] = [];
+    const changed: StepEvent[] = [];
     for (const row of readStepRuns(db, operationId)) {
+      const key = `${row.run}:${row.kind}:${row.step}`;
+      const startedAt = Math.min(firstStart.get(key) ?? row.startedAt, row.startedAt);
+      firstStart.set(key, startedAt);
       if (seen.get(row.id) === row.status) continue;
       seen.set(row.id, row.status);
-      changed.push(row);
+      changed.push({ ...row, elapsedMs: row.finishedAt === null ? null : row.finishedAt - startedAt });
     }
     return changed;
   };
@@ -93,6 +105,8 @@ function readStepRuns(db: Db, operationId: string): StepRunView[] {
       durationMs: stepRuns.durationMs,
       errorCode: stepRuns.errorCode,
       errorMessage: stepRuns.errorMessage,
+      startedAt: stepRuns.startedAt,
+      finishedAt: stepRuns.finishedAt,
     })
     .from(stepRuns)
     .where(eq(stepRuns.operationId, operationId))

@@ -1,11 +1,11 @@
 /** How the demo shows an operation: one line per step event, and the phase timing table at the end. */
-import type { OperationSummary, StepRunView } from "./operation-progress.ts";
+import type { OperationSummary, StepEvent } from "./operation-progress.ts";
 
-/** e.g. "  ✓ create-server (attempt 1) 512 ms" or "  … await-cloud-init waiting". */
-export function formatStepEvent(row: StepRunView): string {
+/** e.g. "  ✓ create-server (attempt 2) 512 ms" (since the step first started) or "  … await-cloud-init waiting". */
+export function formatStepEvent(row: StepEvent): string {
   const what = row.kind === "compensate" ? `undo ${row.step}` : row.step;
   const attempt = row.attempt > 1 ? ` (attempt ${row.attempt})` : "";
-  const duration = row.durationMs === null ? "" : ` ${row.durationMs} ms`;
+  const duration = row.elapsedMs === null ? "" : ` ${row.elapsedMs} ms`;
   switch (row.status) {
     case "running":
       return `  ▸ ${what}${attempt} started`;
