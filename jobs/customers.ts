@@ -1,14 +1,15 @@
 /**
  * Customers and their secrets (Telegram bot token, owner id, Claude OAuth credentials), sealed at rest per
  * row and field so a sealed value copied to another customer or column fails to open. Deprovisioning
- * crypto-shreds them: the sealed columns are nulled, so nothing of the customer's remains decryptable.
+ * crypto-shreds them: the sealed columns are nulled and the freed bytes scrubbed from the database files,
+ * so nothing of the customer's remains decryptable.
  */
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Sealer } from "../core/secrets.ts";
 import type { Db } from "../db/index.ts";
 import { customers } from "../db/schema.ts";
-import { PermanentError } from "./errors.ts";
+import { JobError, PermanentError } from "./errors.ts";
 import { Rachel8ConfigError, renderCredentials, renderEnv } from "./provision/rachel8.ts";
 
 export interface CustomerSecrets {
@@ -25,7 +26,11 @@ export interface CustomerStore {
   upsert(customerId: string, secrets: CustomerSecrets): void;
   /** The customer's secrets; throws UnknownCustomerError or CustomerSecretsGoneError (both permanent). */
   open(customerId: string): CustomerSecrets;
-  /** Crypto-shred: nulls the sealed columns and sets shreddedAt. Idempotent; an unknown customer has nothing to shred. */
+  /**
+   * Crypto-shred: nulls the sealed columns, sets shreddedAt, then checkpoints the WAL so the old ciphertext
+   * is gone from the files too (it also scrubs anything else this connection nulled before). Idempotent; an
+   * unknown customer has nothing to shred. Throws ShredIncompleteError (transient) while readers block that.
+   */
   shred(customerId: string): void;
 }
 
@@ -56,6 +61,16 @@ export class UnknownCustomerError extends PermanentError {
 export class CustomerSecretsGoneError extends PermanentError {
   constructor(customerId: string) {
     super(`secrets of customer ${customerId} were shredded`, { code: "customer_secrets_gone" });
+  }
+}
+
+/** The columns are nulled, but a reader kept the checkpoint from scrubbing the old values from the files. */
+export class ShredIncompleteError extends JobError {
+  constructor(customerId: string) {
+    super(
+      "shred_incomplete",
+      `secrets of customer ${customerId} are nulled but not yet scrubbed from the database files`,
+    );
   }
 }
 
@@ -111,6 +126,8 @@ const context = (customerId: string, field: "telegramBotToken" | "claudeCredenti
 export function createCustomerStore(deps: CustomerStoreDeps): CustomerStore {
   const { db, sealer } = deps;
   const now = deps.now ?? Date.now;
+  // Without it SQLite leaves a nulled value's old bytes in the page's free space, still decryptable.
+  db.$client.run("PRAGMA secure_delete = ON");
 
   return {
     upsert(customerId, secrets) {
@@ -168,6 +185,13 @@ export function createCustomerStore(deps: CustomerStoreDeps): CustomerStore {
         })
         .where(eq(customers.id, customerId))
         .run();
+      scrubFreedPages(db, customerId);
     },
   };
+}
+
+/** Copies the WAL into the main file and truncates it, so no old page image holds the nulled ciphertext. */
+function scrubFreedPages(db: Db, customerId: string): void {
+  const result = db.$client.query<{ busy: number }, []>("PRAGMA wal_checkpoint(TRUNCATE)").get();
+  if (result?.busy !== 0) throw new ShredIncompleteError(customerId);
 }

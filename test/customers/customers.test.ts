@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { isSecretsError } from "../../core/secrets.ts";
-import { customers } from "../../db/schema.ts";
+import { customers, instances } from "../../db/schema.ts";
 import {
   CustomerSecretsGoneError,
   createCustomerStore,
@@ -11,6 +11,7 @@ import {
   UnknownCustomerError,
 } from "../../jobs/customers.ts";
 import { PermanentError } from "../../jobs/errors.ts";
+import { issueCallbackToken } from "../../jobs/provision/callback-token.ts";
 import { customerSecrets, openTestDatabase, type TestDatabase } from "./fixtures.ts";
 
 let t: TestDatabase;
@@ -140,6 +141,28 @@ describe("customer store", () => {
     expect(err).toBeInstanceOf(CustomerSecretsGoneError);
     expect(err).toBeInstanceOf(PermanentError);
     expect((err as CustomerSecretsGoneError).code).toBe("customer_secrets_gone");
+  });
+
+  test("shred scrubs the old ciphertext from the database files, with what the connection nulled before it", () => {
+    const store = createCustomerStore({ db: t.db, sealer: t.sealer });
+    store.upsert("c1", customerSecrets("scrub"));
+    t.db.insert(instances).values({ id: "i1", customerId: "c1", createdAt: 1, updatedAt: 1 }).run();
+    issueCallbackToken(t.db, t.sealer, "i1");
+    t.db.$client.run("PRAGMA wal_checkpoint(TRUNCATE)");
+    const sealedValues = [
+      ...Object.values(t.db.select().from(customers).get() ?? {}),
+      t.db.select().from(instances).get()?.callbackToken,
+    ].filter((value): value is string => typeof value === "string" && value.startsWith("v1:"));
+    expect(sealedValues).toHaveLength(3);
+
+    t.db.update(instances).set({ callbackToken: null }).run();
+    store.shred("c1");
+    const files = ["app.sqlite", "app.sqlite-wal"]
+      .filter((name) => existsSync(join(t.dir, name)))
+      .map((name) => readFileSync(join(t.dir, name), "latin1"))
+      .join("");
+    // The ciphertext part after "v1:k1:<iv>:" is what a leaked file plus the key would open.
+    for (const sealed of sealedValues) expect(files).not.toContain(sealed.split(":")[3]);
   });
 
   test("a shredded customer who subscribes again gets fresh secrets", () => {
