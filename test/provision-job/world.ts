@@ -24,8 +24,8 @@ import { type Runtime, startRuntime } from "../runner/harness.ts";
 
 /** 1/100 of Hetzner's timings: create 100 ms, start 200 ms, cloud-init 400 ms (plus the real first-boot commands). */
 const TIME_SCALE = 0.01;
-/** The simulator deletes a server in 5 s × TIME_SCALE; the one poll comes a little after. */
-const EXPECTED_DELETION_MS = 100;
+/** The simulator deletes in 5 s × TIME_SCALE, plus the real teardown of its fake machine (sandbox, sshd). */
+const EXPECTED_DELETION_MS = 1_000;
 
 export interface CallbackEndpoint {
   readonly baseUrl: string;

@@ -1,0 +1,96 @@
+/**
+ * The deprovision job: server and key gone from Hetzner in 3 requests, nothing decryptable left in the
+ * database, safe to repeat, and a provision parked on its callback is cancelled rather than outliving it.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
+import { pollUntil } from "../../cli/wait.ts";
+import { customers, operations } from "../../db/schema.ts";
+import { CustomerSecretsGoneError } from "../../jobs/customers.ts";
+import { CLOUD_INIT_READY_SIGNAL } from "../../jobs/provision/callback-token.ts";
+import type { RunningWorker } from "../../worker/start.ts";
+import { type ProvisionWorld, startProvisionWorld } from "./world.ts";
+
+describe("deprovision job", () => {
+  let world: ProvisionWorld;
+  let worker: RunningWorker | undefined;
+
+  beforeAll(async () => {
+    world = await startProvisionWorld();
+  });
+  afterEach(async () => {
+    await worker?.stop();
+    worker = undefined;
+    world.sim.faults.clear();
+  });
+  afterAll(async () => {
+    await world?.dispose();
+  });
+
+  /** Nothing at Hetzner, nothing sealed left for the instance or its customer. */
+  async function expectTornDown(instanceId: string, customerId: string) {
+    const name = `rachel-${instanceId}`;
+    expect(await world.hetzner.servers.listAll({ name })).toEqual([]);
+    expect(await world.hetzner.sshKeys.listAll({ name })).toEqual([]);
+    expect(world.instance(instanceId)).toMatchObject({
+      status: "deprovisioned",
+      hetznerServerId: null,
+      sshKeyId: null,
+      sshPrivateKey: null,
+      callbackToken: null,
+    });
+    const customer = world.runtime.db.select().from(customers).where(eq(customers.id, customerId)).get();
+    expect(customer).toMatchObject({ telegramBotToken: null, claudeCredentials: null });
+    expect(() => world.customers.open(customerId)).toThrow(CustomerSecretsGoneError);
+  }
+
+  test("tears a ready instance down in 3 Hetzner requests; a second deprovision changes nothing", async () => {
+    worker = await world.startWorker();
+    const { customerId } = world.addCustomer("teardown");
+    const provision = await world.requests.requestProvision(customerId);
+    expect(await world.finish(provision.operationId)).toMatchObject({ status: "succeeded" });
+
+    world.sim.clearRequests();
+    const deprovision = await world.requests.requestDeprovision(customerId);
+    if (!deprovision) throw new Error("nothing to deprovision");
+    expect(await world.finish(deprovision.operationId)).toMatchObject({ status: "succeeded" });
+    expect(world.sim.requests().map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      "DELETE /servers/{id} 200",
+      "GET /actions 200",
+      "DELETE /ssh_keys/{id} 204",
+    ]);
+    await expectTornDown(provision.instanceId, customerId);
+
+    expect(await world.requests.requestDeprovision(customerId)).toBeNull();
+    const again = await world.runtime.queue.enqueue("deprovision", provision.instanceId);
+    expect(again.created).toBe(true);
+    expect(await world.finish(again.jobId)).toMatchObject({ status: "succeeded" });
+    await expectTornDown(provision.instanceId, customerId);
+  }, 60_000);
+
+  test("a provision parked on its callback is cancelled; it never resumes, and nothing is left", async () => {
+    worker = await world.startWorker();
+    world.sim.faults.add({ kind: "phone_home_never" });
+    const { customerId } = world.addCustomer("inflight");
+    const provision = await world.requests.requestProvision(customerId);
+    const provisionOp = () =>
+      world.runtime.db.select().from(operations).where(eq(operations.id, provision.operationId)).get();
+    await pollUntil(() => provisionOp()?.waitSignal === CLOUD_INIT_READY_SIGNAL, {
+      timeoutMs: 30_000,
+      description: "the provision to park on its callback",
+    });
+
+    const deprovision = await world.requests.requestDeprovision(customerId);
+    if (!deprovision) throw new Error("nothing to deprovision");
+    expect(await world.finish(deprovision.operationId)).toMatchObject({ status: "succeeded" });
+    expect(provisionOp()).toMatchObject({ status: "failed", errorCode: "cancelled" });
+    await expectTornDown(provision.instanceId, customerId);
+
+    // A late callback wakes nothing: the cancelled provision's delivery stops without a step.
+    await world.runtime.queue.signal(provision.instanceId, CLOUD_INIT_READY_SIGNAL, { hostKey: "late" });
+    const followUp = await world.runtime.queue.enqueue("deprovision", provision.instanceId);
+    expect(await world.finish(followUp.jobId)).toMatchObject({ status: "succeeded" });
+    expect(provisionOp()).toMatchObject({ status: "failed", errorCode: "cancelled" });
+    await expectTornDown(provision.instanceId, customerId);
+  }, 60_000);
+});
