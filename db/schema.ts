@@ -9,16 +9,11 @@
 import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
-/** new → provisioning → ready | failed; deprovisioning → deprovisioned. */
-export const instanceStatuses = [
-  "new",
-  "provisioning",
-  "ready",
-  "failed",
-  "deprovisioning",
-  "deprovisioned",
-] as const;
-export type InstanceStatus = (typeof instanceStatuses)[number];
+/**
+ * Lifecycle of an instance: new → provisioning → ready | failed; deprovisioning → deprovisioned. The
+ * column stays free text: the runner writes a job's own running status (default "running").
+ */
+export type InstanceStatus = "new" | "provisioning" | "ready" | "failed" | "deprovisioning" | "deprovisioned";
 
 /** A paying customer and their secrets, sealed per row and field; `shreddedAt` set once they are destroyed. */
 export const customers = sqliteTable("customers", {

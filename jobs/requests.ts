@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { and, desc, eq, notInArray } from "drizzle-orm";
 import type { Db, DbSession } from "../db/index.ts";
-import { customers, instances, operations } from "../db/schema.ts";
+import { customers, type InstanceStatus, instances, operations } from "../db/schema.ts";
 import { CustomerSecretsGoneError, UnknownCustomerError } from "./customers.ts";
 import type { JobQueue } from "./queue.ts";
 
@@ -64,7 +64,7 @@ function requireCustomer(db: DbSession, customerId: string): { shreddedAt: numbe
 }
 
 /** Newest instance of the customer, not in the given statuses. */
-function newestInstance(db: DbSession, customerId: string, excluded: string[]) {
+function newestInstance(db: DbSession, customerId: string, excluded: InstanceStatus[]) {
   return db
     .select({ id: instances.id, status: instances.status })
     .from(instances)
