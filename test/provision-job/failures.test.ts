@@ -51,7 +51,7 @@ describe("provision job failures", () => {
   }, 60_000);
 
   test("a failed start_server is caught by the one action check, long before the callback deadline", async () => {
-    worker = await world.startWorker({ actionCheckAfterMs: 500, settings: { cloudInitTimeoutMs: 50_000 } });
+    worker = await world.startWorker({ actionCheckAfterMs: 1_500, settings: { cloudInitTimeoutMs: 50_000 } });
     world.sim.faults.add({ kind: "action_error", command: "start_server" });
     const { customerId } = world.addCustomer("nostart");
     world.sim.clearRequests();
