@@ -5,6 +5,7 @@ import { runCloudInit } from "./cloud-init/run.ts";
 import type { MachineFaultBoard } from "./faults.ts";
 import { createSandboxLayout } from "./sandbox/layout.ts";
 import { type Isolation, Sandbox } from "./sandbox/sandbox.ts";
+import { startServiceSupervisor } from "./services/supervisor.ts";
 import { type SshEndpoint, startSshEndpoint } from "./ssh/endpoint.ts";
 import type { Machine, MachineSpec, MachineView } from "./types.ts";
 
@@ -84,6 +85,10 @@ class FakeMachine implements Machine {
   boot(): void {
     // cloud-init runs its modules once per instance; later boots (reboots) do not repeat them.
     if (this.#firstBoot || this.#lifetime.signal.aborted) return;
+    // Without isolation nothing runs in the box; cloud-init reports why.
+    if (this.deps.isolation.available) {
+      startServiceSupervisor(this.sandbox, this.deps.timeScale, this.deps.onError, this.#lifetime.signal);
+    }
     this.#firstBoot = runCloudInit({
       spec: this.spec,
       sandbox: this.sandbox,

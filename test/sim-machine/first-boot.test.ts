@@ -6,9 +6,16 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Client } from "ssh2";
-import { buildUserData, SETUP_COMPLETE_MARKER } from "../../jobs/provision/cloud-init.ts";
+import { SETUP_COMPLETE_MARKER } from "../../jobs/provision/cloud-init.ts";
 import type { MachineView } from "../../sim/machine/types.ts";
-import { bootAndSettle, connect, exec, startTestHost, type TestHost, userKey } from "./support.ts";
+import {
+  bootAndSettle,
+  connect,
+  exec,
+  provisionerUserData,
+  startTestHost,
+  type TestHost,
+} from "./support.ts";
 
 // Sandboxed commands take tens of ms each and first boot runs a few dozen; leave room for a loaded box.
 setDefaultTimeout(30_000);
@@ -36,11 +43,8 @@ beforeAll(async () => {
       return new Response("ok");
     },
   });
-  const userData = buildUserData({
-    instanceId: INSTANCE_ID,
-    username: "rachel",
-    authorizedKey: userKey.public,
-    callbackUrl: `http://127.0.0.1:${callback.port}/v1/cloud-init/${INSTANCE_ID}/ready?token=first-boot`,
+  const userData = provisionerUserData(INSTANCE_ID, {
+    callbackBase: `http://127.0.0.1:${callback.port}`,
     bunVersion: "1.2.3",
   });
   const machine = await env.host.create({ serverId: 71, name: "first-boot", ipv4: "127.77.7.71", userData });

@@ -20,7 +20,7 @@ Description=Rachel8 bot
 ConditionPathExists=/home/rachel/.env
 
 [Service]
-ExecStart=/usr/bin/true
+ExecStart=/bin/sleep infinity
 
 [Install]
 WantedBy=multi-user.target

@@ -19,15 +19,20 @@ const SHIMS: Record<string, string> = {
   git: "git",
 };
 const SHIM_DIR = new URL("../shims/", import.meta.url);
-/** What the offline tools serve (the Bun installer, the simulated bun, the Rachel8 checkout), under /opt/sim/lib. */
-const OFFLINE_DIR = new URL("../offline/", import.meta.url);
-const OFFLINE_FILES = [
-  "bun-installer.sh",
-  "bun",
-  "rachel8.sh",
-  "rachel8/package.json",
-  "rachel8/src/index.ts",
-];
+/**
+ * Files under /opt/sim/lib, each mapped to its source in sim/machine: the service manager and what the
+ * offline tools serve (the Bun installer, the simulated bun, the Rachel8 checkout).
+ */
+const LIB_FILES: Record<string, string> = {
+  "sim-units.sh": "services/units.sh",
+  "systemd-supervisor.sh": "services/supervisor.sh",
+  "bun-installer.sh": "offline/bun-installer.sh",
+  bun: "offline/bun",
+  "rachel8.sh": "offline/rachel8.sh",
+  "rachel8/package.json": "offline/rachel8/package.json",
+  "rachel8/src/index.ts": "offline/rachel8/src/index.ts",
+};
+const MACHINE_DIR = new URL("../", import.meta.url);
 
 /** PATH inside the box: the simulated tools shadow the host's real ones. */
 export const SANDBOX_PATH = "/opt/sim/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -69,7 +74,7 @@ export async function createSandboxLayout(
   await writeDevices(rootDir);
   await writeEtc(rootDir, hostname);
   await installShims(join(rootDir, "opt/sim/bin"));
-  await installOfflineFiles(join(rootDir, "opt/sim/lib"));
+  await installLibFiles(join(rootDir, "opt/sim/lib"));
   await mkdir(join(rootDir, "tmp"), { recursive: true });
   await chmod(join(rootDir, "tmp"), 0o1777);
   await chmod(join(rootDir, "root"), 0o700);
@@ -116,10 +121,10 @@ async function installShims(binDir: string): Promise<void> {
   }
 }
 
-async function installOfflineFiles(libDir: string): Promise<void> {
-  for (const file of OFFLINE_FILES) {
+async function installLibFiles(libDir: string): Promise<void> {
+  for (const [file, source] of Object.entries(LIB_FILES)) {
     const target = join(libDir, file);
-    await Bun.write(target, Bun.file(new URL(file, OFFLINE_DIR)));
+    await Bun.write(target, Bun.file(new URL(source, MACHINE_DIR)));
     await chmod(target, file.endsWith(".json") || file.endsWith(".ts") ? 0o644 : 0o755);
   }
 }
