@@ -15,7 +15,7 @@ import { sshKeyStep } from "./steps/ssh-key.ts";
 import { verifyStep } from "./steps/verify.ts";
 
 export type { ProvisionDeps, ProvisionSettings } from "./steps/deps.ts";
-export type { FinalizeOutput, PhaseTiming } from "./steps/finalize.ts";
+export type { FinalizeOutput } from "./steps/finalize.ts";
 
 export function createProvisionJob(deps: ProvisionDeps): JobDefinition {
   return {
