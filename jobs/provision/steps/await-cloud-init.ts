@@ -18,8 +18,11 @@ export interface AwaitCloudInitOutput {
   hostKey: string;
 }
 
-/** Latest point of the one action check, in ms after creation; a real create + start takes about 30 s. */
-const DEFAULT_ACTION_CHECK_AFTER_MS = 60_000;
+/**
+ * Latest point of the one action check, in ms: a normal boot (create ~10 s, start ~20 s, cloud-init
+ * ~40-60 s) has phoned home by then, so the happy path never spends a request on it.
+ */
+const DEFAULT_ACTION_CHECK_AFTER_MS = 120_000;
 
 export function awaitCloudInitStep(deps: ProvisionDeps): Step<AwaitCloudInitOutput> {
   const now = deps.now ?? Date.now;

@@ -59,7 +59,11 @@ export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> 
       return { serverId: server.id, location, actionIds, createdAt: now() };
     },
     async compensate(ctx) {
-      await deleteInstanceServer(deps, ctx.instanceId, { signal: ctx.signal, awaitDeletion: true });
+      await deleteInstanceServer(deps, ctx.instanceId, {
+        signal: ctx.signal,
+        awaitDeletion: true,
+        expectedDeletionMs: deps.expectedServerDeletionMs,
+      });
     },
   };
 }

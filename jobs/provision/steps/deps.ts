@@ -26,10 +26,15 @@ export interface ProvisionDeps {
   sealer: Sealer;
   settings: ProvisionSettings;
   /**
-   * When await-cloud-init checks the create/start actions once (one batched request), in ms after the
-   * server was created; default min(60000, cloudInitTimeoutMs / 2): a normal boot has started by then.
+   * When await-cloud-init, still without a callback, checks the create/start actions once (one batched
+   * request), in ms after the wait began; default min(120000, cloudInitTimeoutMs / 2), past a normal boot.
    */
   actionCheckAfterMs?: number;
+  /**
+   * How long Hetzner takes to delete a server, in ms; the one poll of delete_server comes after it.
+   * Default 5000 (Hetzner's usual; a simulator at a compressed time scale needs less).
+   */
+  expectedServerDeletionMs?: number;
   /** Clock, in epoch ms; default Date.now. */
   now?: () => number;
 }

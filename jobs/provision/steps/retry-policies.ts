@@ -11,7 +11,7 @@ export const hetznerStepRetry: RetryPolicy = {
   attempts: 4,
   initialDelayMs: 2_000,
   maxDelayMs: 30_000,
-  isPermanent: (err) => isHetznerError(err) && !err.retryable && !isHetznerError(err, "not_found"),
+  isPermanent: (err) => isHetznerError(err) && !err.retryable,
 };
 
 /** SSH to a fresh server: refused connections and drops pass; a wrong host key or auth never does. */
