@@ -37,6 +37,14 @@ export class MachineFaultBoard {
     return true;
   }
 
+  /** How the box's offline apt-get should fail: "lock" (dpkg lock held), "fail" (mirror unreachable), or null. */
+  aptFault(serverId: number): "lock" | "fail" | null {
+    const applying = this.#faults.filter((fault) => appliesTo(fault, serverId));
+    if (applying.some((fault) => fault.kind === "apt_lock_held")) return "lock";
+    if (applying.some((fault) => fault.kind === "apt_unreachable")) return "fail";
+    return null;
+  }
+
   phoneHomePlan(serverId: number): PhoneHomePlan {
     const applying = this.#faults.filter((fault) => appliesTo(fault, serverId));
     return {

@@ -24,7 +24,11 @@ export type MachineFault =
   /** Waits `delayMs` real milliseconds (not multiplied by timeScale) before the first phone_home attempt. */
   | { kind: "phone_home_late"; delayMs: number; serverId?: number }
   /** Drops the next `times` SSH connections (default 1) right after the handshake starts. */
-  | { kind: "ssh_drop"; times?: number; serverId?: number };
+  | { kind: "ssh_drop"; times?: number; serverId?: number }
+  /** apt-get update/install fail as with an unreachable mirror (exit 100), for machines booting while armed. */
+  | { kind: "apt_unreachable"; serverId?: number }
+  /** apt-get finds the dpkg lock held (unattended-upgrades at first boot, exit 100), for machines booting while armed. */
+  | { kind: "apt_lock_held"; serverId?: number };
 
 /** What the control API (`GET /_sim/machines`) shows about a machine. */
 export interface MachineView {

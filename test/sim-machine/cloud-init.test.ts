@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { MachineView } from "../../sim/machine/types.ts";
 import {
   bootAndSettle,
   cloudConfig,
@@ -133,6 +134,24 @@ describe("cloud-init emulation", () => {
     } finally {
       client.end();
     }
+  });
+
+  test("apt faults: a held dpkg lock or an unreachable mirror fail the package step, and runcmd still runs", async () => {
+    env.host.faults.add({ kind: "apt_lock_held", serverId: nextId });
+    const locked = await bootWith(
+      cloudConfig("packages: [git]\nruncmd:\n  - dpkg-query -W git || echo git missing\n"),
+    );
+    env.host.faults.add({ kind: "apt_unreachable", serverId: nextId });
+    const offline = await bootWith(cloudConfig("packages: [git]\n"));
+    env.host.faults.clear();
+    const log = (view: MachineView) =>
+      readFileSync(join(view.sandboxDir, "var/log/cloud-init-output.log"), "utf8");
+    expect(locked.cloudInit.state).toBe("error");
+    expect(locked.cloudInit.error).toContain("(package_update_upgrade_install) apt-get failed");
+    expect(log(locked)).toContain("E: Could not get lock /var/lib/dpkg/lock-frontend.");
+    expect(log(locked)).toContain("dpkg-query: no packages found matching git\ngit missing\n");
+    expect(offline.cloudInit.state).toBe("error");
+    expect(log(offline)).toContain("Temporary failure resolving 'archive.ubuntu.com'");
   });
 
   test("hostname: renames the box, as set_hostname does", async () => {

@@ -48,7 +48,7 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
       const [passwd = "", group = ""] = await readFilesInside(sandbox, ["/etc/passwd", "/etc/group"]);
       // Nobody can log in before the users exist, so "running" needs recording only from here on.
       const files = planConfigFiles(config, { name: spec.name, userData: spec.userData }, { passwd, group });
-      await applyFileOps(sandbox, [statusFile("running\n"), ...files]);
+      await applyFileOps(sandbox, [statusFile("running\n"), aptFaultFile(context), ...files]);
       failed = await runFinalStage(sandbox, config);
       context.signal.throwIfAborted();
       if (config.phone_home) await runPhoneHome(context, config, config.phone_home);
@@ -82,6 +82,14 @@ async function finish(context: CloudInitContext, failed: FailedModule[]): Promis
   }
   context.status.state = "error";
   context.status.error = `cloud-init modules failed: ${reasons.join("; ")}`;
+}
+
+/** Where the box's offline apt-get looks for an armed fault (see shims/apt-get). */
+const APT_FAULT_FILE = "/run/sim-faults/apt";
+
+function aptFaultFile(context: CloudInitContext): FileOp {
+  const fault = context.faults.aptFault(context.spec.serverId);
+  return { kind: "write", path: APT_FAULT_FILE, mode: "644", content: fault === null ? "" : `${fault}\n` };
 }
 
 function statusFile(content: string): FileOp {
