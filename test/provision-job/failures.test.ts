@@ -66,6 +66,21 @@ describe("provision job failures", () => {
     await expectNothingAtHetzner(requested.instanceId);
   }, 60_000);
 
+  test("the project's server limit fails at once with an operator's message; the key is rolled back", async () => {
+    worker = await world.startWorker();
+    world.sim.faults.add({ kind: "server_limit" });
+    const { customerId } = world.addCustomer("limit");
+    world.sim.clearRequests();
+    const requested = await world.requests.requestProvision(customerId);
+    const summary = await world.finish(requested.operationId);
+    expect(summary).toMatchObject({ status: "failed", errorStep: "create-server" });
+    expect(summary.errorMessage).toContain("server limit is reached");
+    expect(world.instance(requested.instanceId).errorCode).toBe("resource_limit_exceeded");
+    // Permanent: one POST /servers, no retry of it.
+    expect(world.sim.requests().filter((r) => r.method === "POST" && r.path === "/servers")).toHaveLength(1);
+    await expectNothingAtHetzner(requested.instanceId);
+  }, 60_000);
+
   test("an answer lost after the server was created: the retry meets uniqueness_error and adopts it", async () => {
     let lost = false;
     const real = world.hetzner;
