@@ -14,7 +14,7 @@ import { sharedLabels } from "./ownership.ts";
 import { hetznerStepRetry } from "./retry-policies.ts";
 
 /** Name of the firewall at Hetzner and of its row in shared_resources. */
-export const CONTROL_PLANE_FIREWALL = "rachel-control-plane-ssh";
+const CONTROL_PLANE_FIREWALL = "rachel-control-plane-ssh";
 
 export interface FirewallOutput {
   firewallId: number;
