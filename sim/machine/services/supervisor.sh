@@ -124,6 +124,9 @@ ended() {
 }
 
 run_unit() {
+  stopping=no main=""
+  # First, so a stop that arrives while the unit file is still being read is not lost.
+  trap 'stopping=yes; [ -z "$main" ] || kill -TERM "$main" 2>/dev/null' TERM
   unit=$1 token=$2
   file=$UNIT_DIR/$unit
   name=$(title "$unit" "$file")
@@ -140,9 +143,9 @@ run_unit() {
   burst=$(unit_value "$file" StartLimitBurst 5)
   interval=$(seconds "$(unit_value "$file" StartLimitIntervalSec 10s)")
   ident=$(unit_value "$file" SyslogIdentifier "${program##*/}")
-  stopping=no main="" restarts=0
-  trap 'stopping=yes; [ -z "$main" ] || kill -TERM "$main" 2>/dev/null' TERM
+  restarts=0
   while :; do
+    if [ "$stopping" = yes ]; then stopped; return; fi
     if ! start_allowed "$unit" "$burst" "$interval"; then
       journal "$unit" "$unit: Start request repeated too quickly."
       journal "$unit" "$unit: Failed with result 'start-limit-hit'."
