@@ -1,0 +1,222 @@
+/**
+ * Provisioning end to end against the simulator with real broker, api and worker processes: Hetzner
+ * requests per provision and per deprovision (the simulator's request log), and orchestration overhead,
+ * i.e. time-to-ready minus the simulator's configured create, start and cloud-init latencies and the
+ * configured verify settle, for one provision at a time and for 50 at once. `bun bench/provision.ts`.
+ * SSH round trips per injection are measured against a real sshd by bench/inject.ts.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { eq } from "drizzle-orm";
+import { fakeCustomerSecrets } from "../cli/demo-customer.ts";
+import { followOperation } from "../cli/follow-operation.ts";
+import type { OperationSummary } from "../cli/operation-progress.ts";
+import { type SimulatedStack, startSimulatedStack } from "../cli/simulated-stack.ts";
+import { instances, operations } from "../db/schema.ts";
+import { createHetznerClient, type HetznerClient } from "../hetzner/client.ts";
+import { createCustomerStore } from "../jobs/customers.ts";
+import { createRequests, type Requests } from "../jobs/requests.ts";
+import { DEFAULT_TIMINGS } from "../sim/api/world.ts";
+import { type BenchFigure, printFigures } from "./runtime.ts";
+
+const TIME_SCALE = 0.02;
+/** VERIFY_SETTLE_MS for the bench; a configured wait, so it is subtracted like the simulated latencies. */
+const VERIFY_SETTLE_MS = 200;
+const SEQUENTIAL_PROVISIONS = 10;
+const CONCURRENT_PROVISIONS = 50;
+/** Configured create, start and cloud-init latencies at the bench's scale, in ms. */
+const SIMULATED_BOOT_MS =
+  (DEFAULT_TIMINGS.createServerMs + DEFAULT_TIMINGS.startServerMs + DEFAULT_TIMINGS.cloudInitMs) * TIME_SCALE;
+/** The time a provision must take however fast the orchestration is, in ms. */
+const SIMULATED_LATENCY_MS = SIMULATED_BOOT_MS + VERIFY_SETTLE_MS;
+
+interface Bench {
+  world: SimulatedStack;
+  customers: ReturnType<typeof createCustomerStore>;
+  requests: Requests;
+  hetzner: HetznerClient;
+}
+
+export async function runProvisionBench(): Promise<BenchFigure[]> {
+  const dataDir = mkdtempSync(join(tmpdir(), "rachel-bench-"));
+  const world = await startSimulatedStack({
+    dataDir,
+    timeScale: TIME_SCALE,
+    env: { LOG_LEVEL: "warn", VERIFY_SETTLE_MS: String(VERIFY_SETTLE_MS) },
+    onLine: (service, line) => process.stderr.write(`[${service}] ${line}\n`),
+  });
+  try {
+    const bench = {
+      world,
+      customers: createCustomerStore({ db: world.db, sealer: world.sealer }),
+      requests: createRequests({ db: world.db, queue: world.queue }),
+      hetzner: createHetznerClient({ endpoint: world.sim.endpoint, token: world.sim.token }),
+    };
+    return await measure(bench);
+  } finally {
+    await world.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** One provision's timeline, in epoch ms, and the Hetzner requests it made (when it ran alone). */
+interface ProvisionSample {
+  requests: number;
+  requestedAt: number;
+  /** When the simulator created the server (its `created`). */
+  serverCreatedAt: number;
+  /** When the machine's phone_home was answered, by the simulator's record. */
+  phoneHomeAt: number;
+  /** When the api stored the callback. */
+  callbackAt: number;
+  finishedAt: number;
+  /** Each step's duration in the run that succeeded, by step name, in ms. */
+  phases: Map<string, number>;
+}
+
+async function measure(bench: Bench): Promise<BenchFigure[]> {
+  // The first provision also creates the shared control-plane firewall; it is reported on its own.
+  const first = await provisionAlone(bench, "bench-first");
+  const sequential: ProvisionSample[] = [];
+  for (let i = 0; i < SEQUENTIAL_PROVISIONS; i++)
+    sequential.push(await provisionAlone(bench, `bench-seq-${i}`));
+  const deprovisionRequests: number[] = [];
+  for (let i = 0; i < SEQUENTIAL_PROVISIONS; i++) {
+    deprovisionRequests.push(await deprovisionCounted(bench, `bench-seq-${i}`));
+  }
+  const concurrent = await Promise.all(
+    Array.from({ length: CONCURRENT_PROVISIONS }, (_, i) => provision(bench, `bench-par-${i}`)),
+  );
+  return [
+    figure("Hetzner requests, first provision (creates the shared firewall)", first.requests, ""),
+    figure(
+      "Hetzner requests per provision (max of later ones)",
+      max(sequential.map((s) => s.requests)),
+      "",
+      3,
+    ),
+    figure("Hetzner requests per deprovision (max)", max(deprovisionRequests), "", 3),
+    ...overheadFigures(`one at a time (${SEQUENTIAL_PROVISIONS})`, sequential, 500),
+    ...overheadFigures(`${CONCURRENT_PROVISIONS} at once`, concurrent, 2000),
+  ];
+}
+
+/**
+ * The issue's overhead (time to ready minus configured latencies and settle) with its target, and, to
+ * show where it goes, the simulator's own boot work beyond its configured latencies (sandbox, files,
+ * phone_home) and what is left for the orchestration once that is subtracted too.
+ */
+function overheadFigures(
+  label: string,
+  samples: readonly ProvisionSample[],
+  targetMs: number,
+): BenchFigure[] {
+  const overhead = samples.map((s) => s.finishedAt - s.requestedAt - SIMULATED_LATENCY_MS);
+  const simulatorWork = samples.map((s) => s.phoneHomeAt - s.serverCreatedAt - SIMULATED_BOOT_MS);
+  const orchestration = overhead.map((value, i) => value - (simulatorWork[i] ?? 0));
+  const afterCallback = samples.map((s) => s.finishedAt - s.callbackAt - VERIFY_SETTLE_MS);
+  return [
+    figure(`overhead p50, ${label}`, percentile(overhead, 50), "ms"),
+    figure(`overhead p95, ${label}`, percentile(overhead, 95), "ms", targetMs),
+    figure(`  of which simulator boot work beyond its latencies, p95`, percentile(simulatorWork, 95), "ms"),
+    figure(`  orchestration alone (overhead minus that), p95`, percentile(orchestration, 95), "ms"),
+    figure(
+      `  callback to ready minus settle (resume, inject, verify), p95`,
+      percentile(afterCallback, 95),
+      "ms",
+    ),
+    ...[...(samples[0]?.phases.keys() ?? [])].map((step) =>
+      figure(
+        `  phase ${step}, p95`,
+        percentile(
+          samples.map((s) => s.phases.get(step) ?? Number.NaN),
+          95,
+        ),
+        "ms",
+      ),
+    ),
+  ];
+}
+
+function figure(name: string, value: number, unit: string, target = Number.POSITIVE_INFINITY): BenchFigure {
+  return { name, value, unit, target };
+}
+
+function max(values: readonly number[]): number {
+  return Math.max(...values);
+}
+
+/** A provision with nothing else running, counting its Hetzner requests. */
+async function provisionAlone(bench: Bench, customerId: string): Promise<ProvisionSample> {
+  bench.world.sim.clearRequests();
+  return provision(bench, customerId);
+}
+
+/** Requests a provision, waits for it, and reads its timeline from the app database and the simulator. */
+async function provision(bench: Bench, customerId: string): Promise<ProvisionSample> {
+  const { world } = bench;
+  bench.customers.upsert(customerId, fakeCustomerSecrets("bench"));
+  const requestedAt = Date.now();
+  const { operationId, instanceId } = await bench.requests.requestProvision(customerId);
+  const summary = await finishOrThrow(world, operationId);
+  const requests = world.sim.requests().length;
+  const finishedAt = world.db
+    .select()
+    .from(operations)
+    .where(eq(operations.id, operationId))
+    .get()?.finishedAt;
+  const instance = world.db.select().from(instances).where(eq(instances.id, instanceId)).get();
+  const serverId = instance?.hetznerServerId;
+  if (!finishedAt || !instance?.callbackReceivedAt || !serverId)
+    throw new Error(`${operationId} has no timeline`);
+  const server = await bench.hetzner.servers.get(serverId);
+  const phoneHome = world.sim.machines
+    .list()
+    .find((machine) => machine.serverId === serverId)
+    ?.view().cloudInit.phoneHome.deliveredAt;
+  if (!server || !phoneHome)
+    throw new Error(`server ${serverId} or its phone_home is missing at the simulator`);
+  return {
+    requests,
+    requestedAt,
+    serverCreatedAt: Date.parse(server.created),
+    phoneHomeAt: Date.parse(phoneHome),
+    callbackAt: instance.callbackReceivedAt,
+    finishedAt,
+    phases: new Map(summary.phases.map((phase) => [phase.step, phase.durationMs])),
+  };
+}
+
+async function deprovisionCounted(bench: Bench, customerId: string): Promise<number> {
+  bench.world.sim.clearRequests();
+  const deprovision = await bench.requests.requestDeprovision(customerId);
+  if (!deprovision) throw new Error(`${customerId} has no live instance to deprovision`);
+  await finishOrThrow(bench.world, deprovision.operationId);
+  return bench.world.sim.requests().length;
+}
+
+async function finishOrThrow(world: SimulatedStack, operationId: string): Promise<OperationSummary> {
+  const summary = await followOperation(world.db, operationId, {
+    timeoutMs: 120_000,
+    onStep: () => undefined,
+  });
+  if (summary.status !== "succeeded") {
+    throw new Error(`${operationId} failed at ${summary.errorStep}: ${summary.errorMessage}`);
+  }
+  return summary;
+}
+
+/** Nearest-rank percentile (bench/runtime.ts keeps its own unexported). */
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+if (import.meta.main) {
+  const met = printFigures(
+    `provision (simulator time scale ${TIME_SCALE}; subtracted per provision: ${SIMULATED_LATENCY_MS} ms)`,
+    await runProvisionBench(),
+  );
+  process.exit(met ? 0 : 1);
+}
