@@ -6,6 +6,7 @@
 # TimeoutStopSec=, and writes TOKEN to <state>/ack once the request took effect.
 # Usage: sh supervisor.sh TIME_SCALE   (every unit duration is multiplied by it)
 set -u
+# shellcheck source=units.sh
 . /opt/sim/lib/sim-units.sh
 scale=$1
 host=$(hostname)
