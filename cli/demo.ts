@@ -142,6 +142,7 @@ async function keepRunning(
     `  simulator  ${world.sim.endpoint} (token ${world.sim.token}); machines: ${world.sim.baseUrl}/_sim/machines`,
   );
   say(`  instance   ${instanceId}`);
+  say(`  data       ${world.dataDir} (removed on exit)`);
   const stopped = AbortSignal.any([interrupted.signal, serviceDied]);
   if (!stopped.aborted)
     await new Promise((resolve) => stopped.addEventListener("abort", resolve, { once: true }));
