@@ -121,6 +121,39 @@ describe("final failure: compensation and re-run", () => {
     expect(instance).toMatchObject({ status: "ready", errorStep: null, errorCode: null });
   });
 
+  test("on a re-run, every step after one that runs again runs again too, with the new outputs", async () => {
+    const events: string[] = [];
+    let made = 0;
+    let failNext = true;
+    const job: JobDefinition = {
+      name: "demo",
+      steps: [
+        recordingStep(events, "make", { compensate: true, body: async () => ({ thing: ++made }) }),
+        recordingStep(events, "use", { body: async (ctx) => ({ used: ctx.outputs.make }) }),
+        recordingStep(events, "flaky", {
+          body: async (ctx) => {
+            if (failNext) {
+              failNext = false;
+              throw new PermanentError("host refused", { code: "host_key_mismatch" });
+            }
+            return ctx.outputs.use;
+          },
+        }),
+      ],
+    };
+    await runtime.startWorker([job]);
+    const { jobId } = await runtime.queue.enqueue("demo", "inst-rerun-after");
+    await waitForOperation(runtime.db, jobId, "failed");
+    await runtime.queue.retry("inst-rerun-after", "demo");
+    await waitForOperation(runtime.db, jobId, "succeeded");
+    // "use" has no compensation, yet it read what the undone "make" produced: it must not be skipped.
+    expect(events.slice(4)).toEqual(["run:make", "run:use", "run:flaky"]);
+    const flaky = stepRunsOf(runtime.db, jobId).filter(
+      (row) => row.step === "flaky" && row.status === "succeeded",
+    );
+    expect(flaky.map((row) => JSON.parse(row.output ?? "null"))).toEqual([{ used: { thing: 2 } }]);
+  });
+
   test("retry() re-adds an operation whose broker job failed outside the runner (e.g. broker attempts exhausted)", async () => {
     const { brokerHost: host, brokerPort: port, brokerToken: token } = runtime.config;
     const connection = { host, port, token };

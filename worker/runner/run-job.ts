@@ -23,7 +23,7 @@ import {
   type OperationRecord,
 } from "./operation-state.ts";
 import { type ParkReason, parkJob } from "./park.ts";
-import { loadStepHistory } from "./step-store.ts";
+import { forgetStepsAfter, loadStepHistory } from "./step-store.ts";
 
 const defaultInstanceStatus = { running: "running", succeeded: "ready" } as const;
 
@@ -143,7 +143,8 @@ async function driveSteps(
   const { op, lease } = run;
   const status = definition.instanceStatus ?? defaultInstanceStatus;
   fence(db, lease, now(), (tx) => markRunning(tx, op, status.running, now()));
-  run.history = loadStepHistory(db, op.id, op.run);
+  const stepOrder = definition.steps.map((step) => step.name);
+  run.history = loadStepHistory(db, op.id, op.run, stepOrder);
   if (op.errorStep !== null && op.errorCode !== null) {
     // A previous delivery decided the failure and died during compensation: finish the rollback.
     return failOperation(deps, definition, run, {
@@ -154,6 +155,7 @@ async function driveSteps(
   }
   for (const step of definition.steps) {
     if (run.history.finished.has(step.name)) continue;
+    forgetStepsAfter(run.history.finished, stepOrder, step.name);
     const outcome = await executeStep(deps, run, step);
     switch (outcome.kind) {
       case "succeeded":

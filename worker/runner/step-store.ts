@@ -4,8 +4,10 @@
  *
  * Rule for re-runs: a step counts as finished from its succeeded run until a later failed run or a later
  * finished compensation (succeeded or failed) of it. So a compensated step runs again on the next run;
- * steps are idempotent, so re-running one whose undo failed adopts what it left behind. Interrupted
- * rows (shutdown, crash) change nothing.
+ * steps are idempotent, so re-running one whose undo failed adopts what it left behind. And once a step
+ * runs again, every step after it in the job is unfinished too: their outputs came from what it made before
+ * (a re-created server needs its own callback, not the old one's host key). Interrupted rows change nothing
+ * else.
  */
 import { and, asc, eq } from "drizzle-orm";
 import type { DbSession } from "../../db/index.ts";
@@ -18,7 +20,13 @@ export interface StepHistory {
   failedAttempts: Map<string, number>;
 }
 
-export function loadStepHistory(db: DbSession, operationId: string, run: number): StepHistory {
+/** `stepOrder`: the job's step names in order. */
+export function loadStepHistory(
+  db: DbSession,
+  operationId: string,
+  run: number,
+  stepOrder: readonly string[],
+): StepHistory {
   const rows = db
     .select({
       step: stepRuns.step,
@@ -34,6 +42,7 @@ export function loadStepHistory(db: DbSession, operationId: string, run: number)
   const finished = new Map<string, unknown>();
   const failedAttempts = new Map<string, number>();
   for (const row of rows) {
+    if (row.kind === "run") forgetStepsAfter(finished, stepOrder, row.step);
     if (row.kind === "run" && row.status === "succeeded") {
       finished.set(row.step, row.output === null ? null : JSON.parse(row.output));
     } else if (row.status === "failed" || (row.kind === "compensate" && row.status === "succeeded")) {
@@ -44,6 +53,15 @@ export function loadStepHistory(db: DbSession, operationId: string, run: number)
     }
   }
   return { finished, failedAttempts };
+}
+
+/** A step runs again: the steps after it in `stepOrder` are no longer finished. */
+export function forgetStepsAfter(
+  finished: Map<string, unknown>,
+  stepOrder: readonly string[],
+  step: string,
+): void {
+  for (const later of stepOrder.slice(stepOrder.indexOf(step) + 1)) finished.delete(later);
 }
 
 export interface AttemptStart {
