@@ -122,6 +122,18 @@ describe("provision job", () => {
     expect(keys).toEqual([]);
   }, 60_000);
 
+  test("a re-run after a failure past the callback creates a new server whose own callback is accepted", async () => {
+    worker = await world.startWorker({ settings: { cloudInitTimeoutMs: 10_000 } });
+    world.callback.reportHostKey = generateSshKeyPair("impostor").publicKey.replace(/ impostor$/, "");
+    const { customerId } = world.addCustomer("rerun");
+    const requested = await world.requests.requestProvision(customerId);
+    expect(await world.finish(requested.operationId)).toMatchObject({ status: "failed" });
+    world.callback.reportHostKey = undefined;
+    const rerun = await world.runtime.queue.retry(requested.instanceId, "provision");
+    expect(await world.finish(rerun.jobId)).toMatchObject({ status: "succeeded" });
+    expect(world.instance(requested.instanceId)).toMatchObject({ status: "ready" });
+  }, 60_000);
+
   test("capacity fallback: the first location refuses, the next one gets the server", async () => {
     worker = await world.startWorker();
     world.sim.faults.add({ kind: "location_unavailable", location: "nbg1" });

@@ -1,19 +1,21 @@
 /**
  * A real world for the provision and deprovision jobs, in this process: the runner harness (a spawned
  * bunqueue broker, a migrated SQLite file, in-process workers), the Hetzner simulator at a compressed time
- * scale with its fake machines, and a callback endpoint that does what the API's does: checks the
- * instance's token, then signals the waiting job with the host key the machine's phone_home reported.
+ * scale with its fake machines, and the API's real cloud-init callback route behind a loopback endpoint
+ * that can swap the host key a machine reports (to play a machine that is not the one that phoned home).
  */
 
 import { eq } from "drizzle-orm";
+import { createApiServer } from "../../api/server.ts";
 import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import { followOperation } from "../../cli/follow-operation.ts";
 import type { OperationSummary } from "../../cli/operation-progress.ts";
+import { createLogger } from "../../core/log.ts";
+import { createMetrics } from "../../core/metrics.ts";
 import { createSealer, type Sealer } from "../../core/secrets.ts";
 import { instances } from "../../db/schema.ts";
 import { createHetznerClient, type HetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
 import { type CustomerSecrets, type CustomerStore, createCustomerStore } from "../../jobs/customers.ts";
-import { CLOUD_INIT_READY_SIGNAL, verifyCallbackToken } from "../../jobs/provision/callback-token.ts";
 import { DEFAULT_APP_REPO_URL } from "../../jobs/provision/cloud-init.ts";
 import type { ProvisionDeps } from "../../jobs/provision/index.ts";
 import { createProductionJobs, type ProductionJobDeps } from "../../jobs/registry.ts";
@@ -29,9 +31,7 @@ const EXPECTED_DELETION_MS = 1_000;
 
 export interface CallbackEndpoint {
   readonly baseUrl: string;
-  /** Callbacks accepted so far (right token), by instance id. */
-  readonly accepted: string[];
-  /** When set, the signal carries this host key instead of the one the machine reported. */
+  /** When set, the callback reports this host key instead of the one the machine's phone_home sent. */
   reportHostKey: string | undefined;
 }
 
@@ -62,7 +62,7 @@ export async function startProvisionWorld(): Promise<ProvisionWorld> {
   const runtime = await startRuntime();
   const sim = await startSimulator({ timeScale: TIME_SCALE });
   const sealer = createSealer(runtime.config.secretsKeys);
-  const callback = startCallbackEndpoint(runtime, sealer);
+  const callback = startCallbackEndpoint(runtime);
   const hetzner = createHetznerClient({
     endpoint: sim.endpoint,
     token: sim.token,
@@ -125,31 +125,36 @@ export async function startProvisionWorld(): Promise<ProvisionWorld> {
   };
 }
 
-const READY_PATH = /^\/v1\/cloud-init\/([a-z0-9]+)\/ready$/;
-
-function startCallbackEndpoint(runtime: Runtime, sealer: Sealer) {
-  const accepted: string[] = [];
+/** Serves the API's routes on loopback, passing each peer's address through as the API would see it. */
+function startCallbackEndpoint(runtime: Runtime) {
+  const api = createApiServer({
+    config: runtime.config,
+    db: runtime.db,
+    queue: runtime.queue,
+    log: createLogger({ level: "silent" }),
+    metrics: createMetrics(),
+    port: 0,
+  });
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
-    async fetch(request) {
-      const url = new URL(request.url);
-      const instanceId = READY_PATH.exec(url.pathname)?.[1];
-      if (request.method !== "POST" || instanceId === undefined) return new Response(null, { status: 404 });
-      const token = url.searchParams.get("token") ?? "";
-      if (!verifyCallbackToken(runtime.db, sealer, instanceId, token))
-        return new Response(null, { status: 403 });
+    async fetch(request, self) {
+      const peer = self.requestIP(request)?.address ?? null;
+      if (endpoint.reportHostKey === undefined) return api.handle(request, peer);
       const form = new URLSearchParams(await request.text());
-      const hostKey = endpoint.reportHostKey ?? form.get("pub_key_ed25519") ?? "";
-      accepted.push(instanceId);
-      await runtime.queue.signal(instanceId, CLOUD_INIT_READY_SIGNAL, { hostKey });
-      return new Response(null, { status: 200 });
+      form.set("pub_key_ed25519", endpoint.reportHostKey);
+      return api.handle(
+        new Request(request.url, { method: request.method, headers: request.headers, body: form }),
+        peer,
+      );
     },
   });
-  const endpoint: CallbackEndpoint = {
-    baseUrl: `http://127.0.0.1:${server.port}`,
-    accepted,
-    reportHostKey: undefined,
+  const endpoint: CallbackEndpoint = { baseUrl: `http://127.0.0.1:${server.port}`, reportHostKey: undefined };
+  return {
+    endpoint,
+    stop: async () => {
+      await server.stop(true);
+      await api.stop(0);
+    },
   };
-  return { endpoint, stop: () => server.stop(true) };
 }

@@ -43,6 +43,9 @@ export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> 
       });
       const server = created.server;
       const location = server.location.name;
+      // A new machine phones home anew: a callback kept from a server an earlier run deleted would make the
+      // API answer this one's as a repeat and never wake the wait. An adopted server keeps what it reported.
+      const callbackReset = created.action ? { reportedHostKey: null, callbackReceivedAt: null } : {};
       updateInstance(
         deps.db,
         ctx.instanceId,
@@ -52,6 +55,7 @@ export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> 
           location,
           ipv4: server.public_net.ipv4?.ip ?? null,
           ipv6: server.public_net.ipv6?.ip ?? null,
+          ...callbackReset,
         },
         now(),
       );
