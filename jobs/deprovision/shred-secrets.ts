@@ -15,13 +15,14 @@ export function shredSecretsStep(deps: DeprovisionDeps): Step<null> {
     timeoutMs: 10_000,
     async run(ctx) {
       const { customerId } = loadInstance(deps.db, ctx.instanceId);
-      if (customerId !== null) deps.customers.shred(customerId);
       updateInstance(
         deps.db,
         ctx.instanceId,
         { sshPrivateKey: null, callbackToken: null, deprovisionedAt: now() },
         now(),
       );
+      // Last: the customer shred checkpoints the WAL, which is what wipes the instance's old ciphertext too.
+      if (customerId !== null) deps.customers.shred(customerId);
       return null;
     },
   };

@@ -3,8 +3,10 @@
  * database, safe to repeat, and a provision parked on its callback is cancelled rather than outliving it.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
 import { eq } from "drizzle-orm";
 import { pollUntil } from "../../cli/wait.ts";
+import { appDatabasePath } from "../../db/index.ts";
 import { customers, operations } from "../../db/schema.ts";
 import { CustomerSecretsGoneError } from "../../jobs/customers.ts";
 import { CLOUD_INIT_READY_SIGNAL } from "../../jobs/provision/callback-token.ts";
@@ -44,12 +46,37 @@ describe("deprovision job", () => {
     expect(() => world.customers.open(customerId)).toThrow(CustomerSecretsGoneError);
   }
 
+  /** The sealed values an instance and its customer hold right now (ciphertext, as stored). */
+  function sealedValuesOf(instanceId: string, customerId: string): string[] {
+    const instance = world.instance(instanceId);
+    const customer = world.runtime.db.select().from(customers).where(eq(customers.id, customerId)).get();
+    const values = [
+      instance.sshPrivateKey,
+      instance.callbackToken,
+      customer?.telegramBotToken,
+      customer?.claudeCredentials,
+    ];
+    return values.filter((value): value is string => typeof value === "string");
+  }
+
+  /** Not a byte of those ciphertexts is left in the database file or its WAL (free pages included). */
+  function expectGoneFromDisk(sealed: readonly string[]) {
+    const path = appDatabasePath(world.runtime.config.dataDir);
+    const files = [path, `${path}-wal`].filter((file) => existsSync(file));
+    for (const file of files) {
+      const bytes = readFileSync(file).toString("latin1");
+      for (const value of sealed) expect(bytes.includes(value.split(":").at(-1) ?? value)).toBe(false);
+    }
+  }
+
   test("tears a ready instance down in 3 Hetzner requests; a second deprovision changes nothing", async () => {
     worker = await world.startWorker();
     const { customerId } = world.addCustomer("teardown");
     const provision = await world.requests.requestProvision(customerId);
     expect(await world.finish(provision.operationId)).toMatchObject({ status: "succeeded" });
 
+    const sealed = sealedValuesOf(provision.instanceId, customerId);
+    expect(sealed).toHaveLength(4);
     world.sim.clearRequests();
     const deprovision = await world.requests.requestDeprovision(customerId);
     if (!deprovision) throw new Error("nothing to deprovision");
@@ -60,6 +87,7 @@ describe("deprovision job", () => {
       "DELETE /ssh_keys/{id} 204",
     ]);
     await expectTornDown(provision.instanceId, customerId);
+    expectGoneFromDisk(sealed);
 
     expect(await world.requests.requestDeprovision(customerId)).toBeNull();
     const again = await world.runtime.queue.enqueue("deprovision", provision.instanceId);
