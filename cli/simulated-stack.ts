@@ -42,7 +42,7 @@ export interface SimulatedStack {
 }
 
 /** The provisioner's settings for a simulated world: short waits, loopback everywhere. */
-export const SIMULATED_DEFAULTS = {
+const SIMULATED_DEFAULTS = {
   /** Deadline of the cloud-init callback wait (ms); the simulator's boot takes seconds at demo scale. */
   CLOUD_INIT_TIMEOUT_MS: "60000",
   /** How long the unit must stay active (ms); short, since the simulated unit has nothing to crash on. */
