@@ -105,6 +105,22 @@ describe("first boot with the provisioner's user-data", () => {
     ).toBe("package.json\nsrc\n");
   });
 
+  test("chown accepts the box's users and groups, and refuses unknown ones as chown does", async () => {
+    expect(await exec(rachel, "sudo chown -R rachel:rachel ~/rachel8 && echo ok")).toEqual({
+      code: 0,
+      stdout: "ok\n",
+      stderr: "",
+    });
+    expect(await exec(rachel, "sudo chown ghost ~/rachel8")).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: "chown: invalid user: 'ghost'\n",
+    });
+    expect((await exec(rachel, "sudo chown rachel /nope")).stderr).toBe(
+      "chown: cannot access '/nope': No such file or directory\n",
+    );
+  });
+
   test("dpkg-query knows what apt-get installed, and nothing else", async () => {
     expect(await exec(rachel, `dpkg-query -W ${STATUS_FORMAT} git`)).toEqual({
       code: 0,

@@ -8,6 +8,7 @@ const DEVICES = ["null", "zero", "full", "random", "urandom"];
 /** PATH tools the box gets, each name mapped to its file in ../shims/ (apt is apt-get). */
 const SHIMS: Record<string, string> = {
   sudo: "sudo",
+  chown: "chown",
   runuser: "runuser",
   systemctl: "systemctl",
   journalctl: "journalctl",
