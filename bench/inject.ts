@@ -7,7 +7,7 @@ import { injectSecrets, type SecretFile, type UnitFile } from "../jobs/remote/in
 import { connectPinned } from "../jobs/remote/ssh.ts";
 import { startMachine } from "../test/remote/machine-fixture.ts";
 import { sshdUnavailableReason } from "../test/support/sshd.ts";
-import { type BenchFigure, printFigures } from "./runtime.ts";
+import { type BenchFigure, printFigures } from "./support/figures.ts";
 
 const rounds = 20;
 const MAX_ROUND_TRIPS = 3;

@@ -11,14 +11,14 @@ import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { fakeCustomerSecrets } from "../cli/demo-customer.ts";
 import { followOperation } from "../cli/follow-operation.ts";
-import type { OperationSummary } from "../cli/operation-progress.ts";
 import { type SimulatedStack, startSimulatedStack } from "../cli/simulated-stack.ts";
 import { instances, operations } from "../db/schema.ts";
 import { createHetznerClient, type HetznerClient } from "../hetzner/client.ts";
 import { createCustomerStore } from "../jobs/customers.ts";
+import type { OperationSummary } from "../jobs/operation-progress.ts";
 import { createRequests, type Requests } from "../jobs/requests.ts";
 import { DEFAULT_TIMINGS } from "../sim/api/world.ts";
-import { type BenchFigure, printFigures } from "./runtime.ts";
+import { type BenchFigure, figure, percentile, printFigures } from "./support/figures.ts";
 
 const TIME_SCALE = 0.02;
 /** VERIFY_SETTLE_MS for the bench; a configured wait, so it is subtracted like the simulated latencies. */
@@ -139,10 +139,6 @@ function overheadFigures(
   ];
 }
 
-function figure(name: string, value: number, unit: string, target = Number.POSITIVE_INFINITY): BenchFigure {
-  return { name, value, unit, target };
-}
-
 function max(values: readonly number[]): number {
   return Math.max(...values);
 }
@@ -205,12 +201,6 @@ async function finishOrThrow(world: SimulatedStack, operationId: string): Promis
     throw new Error(`${operationId} failed at ${summary.errorStep}: ${summary.errorMessage}`);
   }
   return summary;
-}
-
-/** Nearest-rank percentile (bench/runtime.ts keeps its own unexported). */
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
 
 if (import.meta.main) {

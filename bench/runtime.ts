@@ -11,14 +11,7 @@ import type { JobDefinition } from "../jobs/step.ts";
 import { type Runtime, startRuntime } from "../test/runner/harness.ts";
 import { createTestStack } from "../test/support/processes.ts";
 import { TEST_OPERATIONS } from "../test/support/test-jobs.ts";
-
-export interface BenchFigure {
-  name: string;
-  value: number;
-  unit: string;
-  /** The figure must be at most this. */
-  target: number;
-}
+import { type BenchFigure, figure, percentile, printFigures } from "./support/figures.ts";
 
 const enqueueJobs = 500;
 const warmupJobs = 20;
@@ -28,12 +21,6 @@ const parkedForSignals = 200;
 export async function runRuntimeBench(): Promise<BenchFigure[]> {
   const latencies = await measureLatencies();
   const rssMb = await measureWorkerRss();
-  const figure = (name: string, value: number, unit: string, target = Number.POSITIVE_INFINITY) => ({
-    name,
-    value,
-    unit,
-    target,
-  });
   return [
     figure(`enqueue-to-start p50 (${enqueueJobs} jobs)`, percentile(latencies.enqueueToStart, 50), "ms"),
     figure(`enqueue-to-start p99 (${enqueueJobs} jobs)`, percentile(latencies.enqueueToStart, 99), "ms", 50),
@@ -191,25 +178,6 @@ async function measureSignalToResume(runtime: Runtime, resumed: Map<string, numb
     latencies.push(resumedAt - signalledAt);
   }
   return latencies;
-}
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, index)] ?? Number.NaN;
-}
-
-export function printFigures(title: string, figures: readonly BenchFigure[]): boolean {
-  console.log(title);
-  let met = true;
-  for (const figure of figures) {
-    const hasTarget = Number.isFinite(figure.target);
-    const ok = !hasTarget || figure.value <= figure.target;
-    met &&= ok;
-    const target = hasTarget ? ` (target <= ${figure.target} ${figure.unit}: ${ok ? "met" : "MISSED"})` : "";
-    console.log(`  ${figure.name}: ${figure.value.toFixed(1)} ${figure.unit}${target}`);
-  }
-  return met;
 }
 
 if (import.meta.main) {

@@ -3,7 +3,7 @@
  * real fake machine (SSH listener, sandbox) behind it, and what that costs in memory. `bun bench/simulator.ts`.
  */
 import { startSimulator } from "../sim/index.ts";
-import { type BenchFigure, printFigures } from "./runtime.ts";
+import { type BenchFigure, printFigures } from "./support/figures.ts";
 
 const servers = 100;
 const listRounds = 200;

@@ -14,12 +14,12 @@ import { eq } from "drizzle-orm";
 import { instances } from "../db/schema.ts";
 import { createHetznerClient } from "../hetzner/client.ts";
 import { createCustomerStore } from "../jobs/customers.ts";
+import type { OperationSummary } from "../jobs/operation-progress.ts";
 import { createRequests } from "../jobs/requests.ts";
 import { DEFAULT_TIMINGS } from "../sim/api/world.ts";
 import { fakeCustomerSecrets } from "./demo-customer.ts";
 import { followOperation } from "./follow-operation.ts";
 import { checkLeftovers } from "./leftovers.ts";
-import type { OperationSummary } from "./operation-progress.ts";
 import { formatPhaseTable, formatStepEvent } from "./operation-report.ts";
 import { type SimulatedStack, startSimulatedStack } from "./simulated-stack.ts";
 

@@ -5,7 +5,7 @@ import {
   type StepEvent,
   summarizeOperation,
   watchStepRuns,
-} from "./operation-progress.ts";
+} from "../jobs/operation-progress.ts";
 import { pollUntil } from "./wait.ts";
 
 export interface FollowOptions {

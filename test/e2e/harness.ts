@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { followOperation } from "../../cli/follow-operation.ts";
 import type { LocalService } from "../../cli/local-stack.ts";
-import type { OperationSummary } from "../../cli/operation-progress.ts";
 import { type SimulatedStack, startSimulatedStack } from "../../cli/simulated-stack.ts";
 import { type CustomerStore, createCustomerStore } from "../../jobs/customers.ts";
+import type { OperationSummary } from "../../jobs/operation-progress.ts";
 import { createRequests, type Requests } from "../../jobs/requests.ts";
 
 export interface E2eWorld extends SimulatedStack {
