@@ -89,6 +89,11 @@ export interface Config {
   readonly verifySettleMs: number;
   /** Git repository of the deployed app. APP_REPO_URL, default "https://github.com/polly3223/Rachel8.git". */
   readonly appRepoUrl: string;
+  /**
+   * How long Hetzner takes to delete a server, in ms: a deprovision polls the delete action once after it.
+   * EXPECTED_SERVER_DELETION_MS, default 5000 (Hetzner's usual; a time-compressed simulator needs less).
+   */
+  readonly expectedServerDeletionMs: number;
 }
 
 const envSchema = z
@@ -122,6 +127,7 @@ const envSchema = z
     CLOUD_INIT_TIMEOUT_MS: integer(1, MAX_MS).default(600_000),
     VERIFY_SETTLE_MS: integer(0, MAX_MS).default(10_000),
     APP_REPO_URL: repoUrl().default("https://github.com/polly3223/Rachel8.git"),
+    EXPECTED_SERVER_DELETION_MS: integer(0, MAX_MS).default(5_000),
   })
   .superRefine((env, ctx) => {
     if (env.SECRETS_OLD_KEYS.some(([id]) => id === env.SECRETS_KEY_ID)) {
@@ -171,6 +177,7 @@ function toConfig(env: Env): Config {
     cloudInitTimeoutMs: env.CLOUD_INIT_TIMEOUT_MS,
     verifySettleMs: env.VERIFY_SETTLE_MS,
     appRepoUrl: env.APP_REPO_URL,
+    expectedServerDeletionMs: env.EXPECTED_SERVER_DELETION_MS,
   };
 }
 

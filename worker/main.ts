@@ -17,5 +17,6 @@ await runWorkerProcess((config, { db, log }) => {
     }),
     customers: createCustomerStore({ db, sealer }),
     settings: config,
+    expectedServerDeletionMs: config.expectedServerDeletionMs,
   });
 });

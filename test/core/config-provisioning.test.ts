@@ -25,6 +25,7 @@ describe("provisioning settings", () => {
       cloudInitTimeoutMs: 600_000,
       verifySettleMs: 10_000,
       appRepoUrl: "https://github.com/polly3223/Rachel8.git",
+      expectedServerDeletionMs: 5_000,
     } satisfies Partial<Config>);
     expect(loadConfig({ ...required(), API_HOST: "::1" }).publicBaseUrl).toBe("http://[::1]:8080");
   });
@@ -41,6 +42,7 @@ describe("provisioning settings", () => {
       CLOUD_INIT_TIMEOUT_MS: "5000",
       VERIFY_SETTLE_MS: "0",
       APP_REPO_URL: "ssh://git@git.example.test/rachel8.git",
+      EXPECTED_SERVER_DELETION_MS: "250",
     });
     expect(config).toMatchObject({
       publicBaseUrl: "https://provisioner.example.test",
@@ -52,6 +54,7 @@ describe("provisioning settings", () => {
       cloudInitTimeoutMs: 5000,
       verifySettleMs: 0,
       appRepoUrl: "ssh://git@git.example.test/rachel8.git",
+      expectedServerDeletionMs: 250,
     } satisfies Partial<Config>);
   });
 
