@@ -39,6 +39,8 @@ const simFaultSchema = z.discriminatedUnion("kind", [
     times: z.number().int().positive().optional(),
     serverId: z.number().int().optional(),
   }),
+  z.object({ kind: z.literal("apt_unreachable"), serverId: z.number().int().optional() }),
+  z.object({ kind: z.literal("apt_lock_held"), serverId: z.number().int().optional() }),
 ]);
 
 export type SimFault =
@@ -72,7 +74,13 @@ export function faultFromJson(body: unknown): SimFault {
 
 export type RequestFault = Extract<SimFault, { kind: "error" | "drop" }>;
 
-const MACHINE_KINDS = new Set(["phone_home_never", "phone_home_late", "ssh_drop"]);
+const MACHINE_KINDS = new Set([
+  "phone_home_never",
+  "phone_home_late",
+  "ssh_drop",
+  "apt_unreachable",
+  "apt_lock_held",
+]);
 
 function isMachineFault(fault: SimFault): fault is MachineFault {
   return MACHINE_KINDS.has(fault.kind);

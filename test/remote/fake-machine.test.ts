@@ -71,6 +71,9 @@ describe("injectSecrets + verifyActive against the simulator's fake machine", ()
       "    shell: /bin/bash",
       "    ssh_authorized_keys:",
       `      - ${key.publicKey}`,
+      // The unit runs ~/.bun/bin/bun in ~/rachel8: install both as first boot does (the box's stand-ins are offline fakes).
+      "runcmd:",
+      "  - [runuser, -u, rachel, --, bash, -c, 'cd && curl -fsSL https://bun.sh/install | bash && git clone -q https://github.com/polly3223/Rachel8.git rachel8']",
       "",
     ].join("\n");
     machine = await host.create({ serverId: 4101, name: "remote-test", ipv4: "127.41.0.1", userData });

@@ -146,9 +146,16 @@ describe("machine faults", () => {
     const never = sim.faults.add({ kind: "phone_home_never", serverId: 7 });
     sim.faults.add({ kind: "phone_home_late", delayMs: 500 });
     sim.faults.add({ kind: "ssh_drop", times: 2 });
-    expect(sim.machines.faults.list()).toHaveLength(3);
+    sim.faults.add({ kind: "apt_unreachable" });
+    sim.faults.add({ kind: "apt_lock_held", serverId: 7 });
+    expect(sim.machines.faults.list()).toHaveLength(5);
     sim.faults.remove(never);
-    expect(sim.machines.faults.list().map((f) => f.kind)).toEqual(["phone_home_late", "ssh_drop"]);
+    expect(sim.machines.faults.list().map((f) => f.kind)).toEqual([
+      "phone_home_late",
+      "ssh_drop",
+      "apt_unreachable",
+      "apt_lock_held",
+    ]);
     sim.faults.clear();
     expect(sim.machines.faults.list()).toEqual([]);
     expect(sim.faults.list()).toEqual([]);
