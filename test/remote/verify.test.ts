@@ -54,6 +54,23 @@ describe.skipIf(!enabled)("verifyActive (real sshd, systemd stand-in)", () => {
     expect(result.activeForMs).toBeGreaterThanOrEqual(1_000);
   });
 
+  test("the whole settle period is one SSH round trip, passing or failing", async () => {
+    await injectSecrets(machine.session, [envFile(goodEnv())], unit);
+    const beforePass = machine.serverExecs();
+    const passed = await verifyActive(machine.session, RACHEL8_UNIT_NAME, { settleMs: 600, pollMs: 100 });
+    expect(passed.checks).toBe(7);
+    expect(machine.serverExecs() - beforePass).toBe(1);
+
+    await injectSecrets(machine.session, [envFile(goodEnv().replace(TOKEN, BAD_TOKEN))], unit);
+    const beforeFail = machine.serverExecs();
+    const err = await verifyActive(machine.session, RACHEL8_UNIT_NAME, {
+      settleMs: CRASH_SETTLE_MS,
+      pollMs: 100,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnitNotActiveError);
+    expect(machine.serverExecs() - beforeFail).toBe(1);
+  });
+
   test("an app that exits on a bad .env fails with its journal, the leaked token scrubbed", async () => {
     await injectSecrets(machine.session, [envFile(goodEnv().replace(TOKEN, BAD_TOKEN))], unit);
     const err = await verifyActive(machine.session, RACHEL8_UNIT_NAME, {
