@@ -5,9 +5,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { Sealer } from "../../core/secrets.ts";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
 import type { CustomerSecrets } from "../../jobs/customers.ts";
 import { RACHEL8_PATHS } from "../../jobs/provision/rachel8.ts";
+import { sshPrivateKeyContext } from "../../jobs/provision/steps/instance-row.ts";
 import { APP_HOME } from "../../jobs/provision/steps/ownership.ts";
 import type { RunningWorker } from "../../worker/start.ts";
 import { type ProvisionWorld, startProvisionWorld } from "./world.ts";
@@ -84,6 +86,29 @@ describe("provision job", () => {
       "POST /servers",
     ]);
   }, 60_000);
+
+  test("inject-secrets hands its SSH session to verify: one handshake per provision", async () => {
+    const { customerId } = world.addCustomer("handover");
+    const openedContexts: string[] = [];
+    // Every new SSH connection unseals the instance's private key first; a reused one does not.
+    const { sealer } = world;
+    const countingSealer: Sealer = {
+      currentKeyId: sealer.currentKeyId,
+      seal: (plaintext, context) => sealer.seal(plaintext, context),
+      open(sealed, context) {
+        openedContexts.push(context);
+        return sealer.open(sealed, context);
+      },
+      needsRotation: (sealed) => sealer.needsRotation(sealed),
+      reseal: (sealed, context) => sealer.reseal(sealed, context),
+    };
+    worker = await world.startWorker({ sealer: countingSealer });
+    const requested = await world.requests.requestProvision(customerId);
+    const summary = await world.finish(requested.operationId);
+    expect(summary.status).toBe("succeeded");
+    const keyContext = sshPrivateKeyContext(requested.instanceId);
+    expect(openedContexts.filter((context) => context === keyContext)).toHaveLength(1);
+  });
 
   test("duplicate provision requests share one operation and make one server", async () => {
     worker = await world.startWorker();

@@ -2,14 +2,15 @@
  * Step inject-secrets: the customer's Claude credentials and Rachel8 .env (mode 0600, atomic) and the
  * systemd unit, sent over SSH stdin in one round trip, then the unit enabled and started. Secrets never
  * touch user-data, payloads, logs or the step output.
- * Idempotent: unchanged files are left alone and the unit is merely (re)started.
+ * Idempotent: unchanged files are left alone and the unit is merely (re)started. The open session is
+ * handed over to verify.
  */
 import type { CustomerSecrets } from "../../customers.ts";
 import { PermanentError } from "../../errors.ts";
 import { injectSecrets, type SecretFile } from "../../remote/inject.ts";
 import type { Step } from "../../step.ts";
 import { RACHEL8_PATHS, RACHEL8_UNIT_NAME, rachel8Unit, renderCredentials, renderEnv } from "../rachel8.ts";
-import { connectToServer } from "./connect-server.ts";
+import { connectToServer, handOverSession } from "./connect-server.ts";
 import type { ProvisionDeps } from "./deps.ts";
 import { loadInstance } from "./instance-row.ts";
 import { APP_HOME, APP_USER } from "./ownership.ts";
@@ -29,13 +30,16 @@ export function injectSecretsStep(deps: ProvisionDeps): Step<InjectSecretsOutput
     async run(ctx) {
       const files = secretFiles(customerSecretsOf(deps, ctx.instanceId));
       const session = await connectToServer(deps, ctx.instanceId, ctx.outputs, ctx.signal);
-      try {
-        const unit = { name: RACHEL8_UNIT_NAME, text: rachel8Unit({ user: APP_USER, home: APP_HOME }) };
-        const result = await injectSecrets(session, files, unit, { signal: ctx.signal });
-        return { changedFiles: result.changedFiles, action: result.action };
-      } finally {
-        await session.close();
-      }
+      const unit = { name: RACHEL8_UNIT_NAME, text: rachel8Unit({ user: APP_USER, home: APP_HOME }) };
+      const result = await injectSecrets(session, files, unit, { signal: ctx.signal }).catch(
+        async (err: unknown) => {
+          await session.close();
+          throw err;
+        },
+      );
+      // verify comes next: it reuses this connection instead of a second handshake.
+      await handOverSession(session);
+      return { changedFiles: result.changedFiles, action: result.action };
     },
   };
 }
