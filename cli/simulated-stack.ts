@@ -47,6 +47,11 @@ const SIMULATED_DEFAULTS = {
   CLOUD_INIT_TIMEOUT_MS: "60000",
   /** How long the unit must stay active (ms); short, since the simulated unit has nothing to crash on. */
   VERIFY_SETTLE_MS: "500",
+  /**
+   * Steps in flight at once. A provision holds a slot only while a step runs, and its steps wait on SSH and
+   * HTTP (verify sleeps through its whole settle period), so slots, not the two cores, were the queue.
+   */
+  WORKER_CONCURRENCY: "64",
   CONTROL_PLANE_IPS: "127.0.0.1/32",
   LOG_LEVEL: "info",
 } as const;
