@@ -84,7 +84,7 @@ export interface MachineHostOptions {
   sshPort: number;
   /** Multiplies simulated durations (cloud-init run time, phone_home retry spacing). 1 = realistic. */
   timeScale: number;
-  /** Realistic (unscaled) time cloud-init takes before phone_home, in ms. */
+  /** Realistic (unscaled) time from boot to phone_home, in ms; the box's first-boot work runs within it. */
   cloudInitMs: number;
   /**
    * Receives failures no caller is waiting for (e.g. an SSH login whose account lookup broke inside the

@@ -36,13 +36,15 @@ export interface CloudInitContext {
 /**
  * Emulates one first boot: apply the cloud-config, run packages and runcmd, then phone home. Never
  * rejects; failures become state `error` (a failed module, as in cloud-init, does not stop later ones).
+ * The configured cloud-init time includes that work, as on a real machine: phone_home goes out once it
+ * has passed (or when the work ends, if that takes longer), so the box's own CPU time is not added on top.
  */
 export async function runCloudInit(context: CloudInitContext): Promise<void> {
   const { status, sandbox, spec } = context;
   status.state = "running";
+  const finalStageAt = performance.now() + context.cloudInitMs * context.timeScale;
   try {
     const config = spec.userData === null ? null : parseCloudConfig(spec.userData);
-    await sleep(context.cloudInitMs * context.timeScale, context.signal);
     let failed: FailedModule[] = [];
     if (config !== null && spec.userData !== null) {
       const [passwd = "", group = ""] = await readFilesInside(sandbox, ["/etc/passwd", "/etc/group"]);
@@ -50,8 +52,10 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
       const files = planConfigFiles(config, { name: spec.name, userData: spec.userData }, { passwd, group });
       await applyFileOps(sandbox, [statusFile("running\n"), aptFaultFile(context), ...files]);
       failed = await runFinalStage(sandbox, config);
-      context.signal.throwIfAborted();
+      await sleep(Math.max(0, finalStageAt - performance.now()), context.signal);
       if (config.phone_home) await runPhoneHome(context, config, config.phone_home);
+    } else {
+      await sleep(Math.max(0, finalStageAt - performance.now()), context.signal);
     }
     context.signal.throwIfAborted();
     await finish(context, failed);
