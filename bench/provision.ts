@@ -17,6 +17,10 @@ import { instances, operations } from "../db/schema.ts";
 import { createHetznerClient, type HetznerClient } from "../hetzner/client.ts";
 import { createCustomerStore } from "../jobs/customers.ts";
 import type { OperationSummary } from "../jobs/operation-progress.ts";
+import { RACHEL8_UNIT_NAME } from "../jobs/provision/rachel8.ts";
+import { sshPrivateKeyContext } from "../jobs/provision/steps/instance-row.ts";
+import { APP_USER } from "../jobs/provision/steps/ownership.ts";
+import { connectPinned } from "../jobs/remote/ssh.ts";
 import { createRequests, type Requests } from "../jobs/requests.ts";
 import { DEFAULT_TIMINGS } from "../sim/api/world.ts";
 import { type BenchFigure, figure, percentile, printFigures } from "./support/figures.ts";
@@ -61,6 +65,7 @@ export async function runProvisionBench(): Promise<BenchFigure[]> {
 
 /** One provision's timeline, in epoch ms, and the Hetzner requests it made (when it ran alone). */
 interface ProvisionSample {
+  instanceId: string;
   requests: number;
   requestedAt: number;
   /** When the simulator created the server (its `created`). */
@@ -80,6 +85,7 @@ async function measure(bench: Bench): Promise<BenchFigure[]> {
   const sequential: ProvisionSample[] = [];
   for (let i = 0; i < SEQUENTIAL_PROVISIONS; i++)
     sequential.push(await provisionAlone(bench, `bench-seq-${i}`));
+  const sshCost = await simulatedSshCost(bench, sequential);
   const deprovisionRequests: number[] = [];
   for (let i = 0; i < SEQUENTIAL_PROVISIONS; i++) {
     deprovisionRequests.push(await deprovisionCounted(bench, `bench-seq-${i}`));
@@ -97,6 +103,7 @@ async function measure(bench: Bench): Promise<BenchFigure[]> {
     ),
     figure("Hetzner requests per deprovision (max)", max(deprovisionRequests), "", 3),
     ...overheadFigures(`one at a time (${SEQUENTIAL_PROVISIONS})`, sequential, 500),
+    ...sshCost,
     ...overheadFigures(`${CONCURRENT_PROVISIONS} at once`, concurrent, 2000),
   ];
 }
@@ -179,6 +186,7 @@ async function provision(bench: Bench, customerId: string): Promise<ProvisionSam
   if (!server || !phoneHome)
     throw new Error(`server ${serverId} or its phone_home is missing at the simulator`);
   return {
+    instanceId,
     requests,
     requestedAt,
     serverCreatedAt: Date.parse(server.created),
@@ -187,6 +195,37 @@ async function provision(bench: Bench, customerId: string): Promise<ProvisionSam
     finishedAt,
     phases: new Map(summary.phases.map((phase) => [phase.step, phase.durationMs])),
   };
+}
+
+/**
+ * What one SSH handshake and one short command cost against a simulated machine, measured alone: the
+ * machines' SSH server and shell run on this box (the simulator is in this process), so this part of the
+ * inject-secrets and verify phases is the simulator's work, not the provisioner's.
+ */
+async function simulatedSshCost(bench: Bench, samples: readonly ProvisionSample[]): Promise<BenchFigure[]> {
+  const handshakes: number[] = [];
+  const execs: number[] = [];
+  for (const { instanceId } of samples) {
+    const row = bench.world.db.select().from(instances).where(eq(instances.id, instanceId)).get();
+    if (!row?.ipv4 || !row.sshPrivateKey || !row.reportedHostKey)
+      throw new Error(`${instanceId} has no address or keys`);
+    const started = performance.now();
+    const session = await connectPinned({
+      host: row.ipv4,
+      port: bench.world.config.sshPort,
+      username: APP_USER,
+      privateKey: bench.world.sealer.open(row.sshPrivateKey, sshPrivateKeyContext(instanceId)),
+      expectedHostKey: row.reportedHostKey,
+    });
+    const connected = performance.now();
+    await session.exec(`systemctl is-active ${RACHEL8_UNIT_NAME}`).finally(() => session.close());
+    handshakes.push(connected - started);
+    execs.push(performance.now() - connected);
+  }
+  return [
+    figure("  simulated machine alone: SSH handshake, p50", percentile(handshakes, 50), "ms"),
+    figure("  simulated machine alone: one exec (systemctl is-active), p50", percentile(execs, 50), "ms"),
+  ];
 }
 
 async function deprovisionCounted(bench: Bench, customerId: string): Promise<number> {
