@@ -22,7 +22,7 @@ import { sshPrivateKeyContext } from "../jobs/provision/steps/instance-row.ts";
 import { APP_USER } from "../jobs/provision/steps/ownership.ts";
 import { connectPinned } from "../jobs/remote/ssh.ts";
 import { createRequests, type Requests } from "../jobs/requests.ts";
-import { DEFAULT_TIMINGS } from "../sim/api/world.ts";
+import { DEFAULT_TIMINGS } from "../sim/index.ts";
 import { type BenchFigure, figure, percentile, printFigures } from "./support/figures.ts";
 
 const TIME_SCALE = 0.02;

@@ -16,7 +16,7 @@ import { createHetznerClient } from "../hetzner/client.ts";
 import { createCustomerStore } from "../jobs/customers.ts";
 import type { OperationSummary } from "../jobs/operation-progress.ts";
 import { createRequests } from "../jobs/requests.ts";
-import { DEFAULT_TIMINGS } from "../sim/api/world.ts";
+import { DEFAULT_TIMINGS } from "../sim/index.ts";
 import { fakeCustomerSecrets } from "./demo-customer.ts";
 import { followOperation } from "./follow-operation.ts";
 import { checkLeftovers } from "./leftovers.ts";

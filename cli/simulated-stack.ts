@@ -47,11 +47,6 @@ const SIMULATED_DEFAULTS = {
   CLOUD_INIT_TIMEOUT_MS: "60000",
   /** How long the unit must stay active (ms); short, since the simulated unit has nothing to crash on. */
   VERIFY_SETTLE_MS: "500",
-  /**
-   * Steps in flight at once. A provision holds a slot only while a step runs, and its steps wait on SSH and
-   * HTTP (verify sleeps through its whole settle period), so slots, not the two cores, were the queue.
-   */
-  WORKER_CONCURRENCY: "64",
   CONTROL_PLANE_IPS: "127.0.0.1/32",
   LOG_LEVEL: "info",
 } as const;
@@ -132,8 +127,17 @@ async function serviceEnvironment(
     HCLOUD_TOKEN: sim.token,
     PUBLIC_BASE_URL: `http://127.0.0.1:${apiPort}`,
     SSH_PORT: String(sim.sshPort),
+    EXPECTED_SERVER_DELETION_MS: String(expectedDeletionMs(sim)),
     ...options.env,
   };
+}
+
+/** Margin over the scaled delete time for the simulator tearing the machine down before the action succeeds (ms). */
+const MACHINE_TEARDOWN_MARGIN_MS = 250;
+
+/** When the deprovision's one poll of delete_server should come: after the simulator's scaled deletion. */
+function expectedDeletionMs(sim: Simulator): number {
+  return Math.ceil(sim.timings.deleteServerMs * sim.timeScale) + MACHINE_TEARDOWN_MARGIN_MS;
 }
 
 /** `count` free loopback ports, all different (the kernel may hand out a just-released port again). */

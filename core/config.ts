@@ -59,7 +59,10 @@ export interface Config {
   readonly hcloudToken: string;
   /** Hetzner Cloud API base URL, no trailing slash. HCLOUD_ENDPOINT, default "https://api.hetzner.cloud/v1". */
   readonly hcloudEndpoint: string;
-  /** Jobs one worker process runs at once. WORKER_CONCURRENCY, default 8. */
+  /**
+   * Jobs one worker process runs at once. WORKER_CONCURRENCY, default 64: steps are I/O-bound (SSH, HTTP)
+   * and verify holds its slot through the settle period, so a burst of provisions needs many slots.
+   */
   readonly workerConcurrency: number;
   /** Bound on graceful shutdown before a process gives up on in-flight work, in ms. SHUTDOWN_TIMEOUT_MS, default 20000. */
   readonly shutdownTimeoutMs: number;
@@ -112,7 +115,7 @@ const envSchema = z
     LOG_PRETTY: booleanFlag().default(false),
     HCLOUD_TOKEN: text(),
     HCLOUD_ENDPOINT: httpUrl().default("https://api.hetzner.cloud/v1"),
-    WORKER_CONCURRENCY: integer(1, 1000).default(8),
+    WORKER_CONCURRENCY: integer(1, 1000).default(64),
     SHUTDOWN_TIMEOUT_MS: integer(1, MAX_MS).default(20_000),
     JOB_LOCK_MS: integer(1, MAX_MS).default(30_000),
     LEASE_TTL_MS: integer(1, MAX_MS).default(30_000),

@@ -5,7 +5,7 @@
 import { createMachineHost } from "./machine/host.ts";
 import { launchSimulator, type Simulator, type SimulatorOptions } from "./simulator.ts";
 
-export type { SimTimings } from "./api/world.ts";
+export { DEFAULT_TIMINGS, type SimTimings } from "./api/world.ts";
 export type { SimFault } from "./faults.ts";
 export type { MachineFault, MachineHost, MachineView } from "./machine/types.ts";
 export type { SimRequestRecord } from "./request-log.ts";

@@ -45,6 +45,10 @@ export interface Simulator {
   readonly baseUrl: string;
   readonly token: string;
   readonly sshPort: number;
+  /** Multiplier of every simulated duration (1 = realistic). */
+  readonly timeScale: number;
+  /** The realistic, unscaled durations in effect (defaults merged with the options). */
+  readonly timings: Readonly<SimTimings>;
   faults: { add(f: SimFault): string; remove(id: string): void; clear(): void; list(): SimFault[] };
   /** Every request served: method, path template (e.g. "/servers/{id}"), status, time. */
   requests(): SimRequestRecord[];
@@ -142,6 +146,8 @@ export async function launchSimulator(
     baseUrl,
     token,
     sshPort,
+    timeScale: clock.timeScale,
+    timings: Object.freeze({ ...timings }),
     faults: {
       add: (f) => faults.add(f),
       remove: (id) => faults.remove(id),

@@ -40,7 +40,7 @@ describe("loadConfig", () => {
       logLevel: "info",
       logPretty: false,
       hcloudEndpoint: "https://api.hetzner.cloud/v1",
-      workerConcurrency: 8,
+      workerConcurrency: 64,
       shutdownTimeoutMs: 20000,
       jobLockMs: 30000,
       leaseTtlMs: 30000,
