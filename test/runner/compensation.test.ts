@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Queue, UnrecoverableError, Worker } from "bunqueue/client";
 import { eq } from "drizzle-orm";
 import { pollUntil } from "../../cli/wait.ts";
@@ -6,19 +6,10 @@ import { instances } from "../../db/schema.ts";
 import { PermanentError } from "../../jobs/errors.ts";
 import { operationsQueueName } from "../../jobs/payload.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
-import { type Runtime, startRuntime } from "./harness.ts";
+import { runtimePerTest } from "./harness.ts";
 import { quickRetry, recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
 
-// Each test spawns a broker and waits on real jobs; give a loaded 2-core machine room.
-setDefaultTimeout(30_000);
-
-let runtime: Runtime;
-beforeEach(async () => {
-  runtime = await startRuntime();
-});
-afterEach(async () => {
-  await runtime.dispose();
-});
+const runtime = runtimePerTest();
 
 describe("final failure: compensation and re-run", () => {
   test("compensations of the succeeded steps run in reverse order and are recorded", async () => {
@@ -37,12 +28,12 @@ describe("final failure: compensation and re-run", () => {
         }),
       ],
     };
-    await runtime.startWorker([job]);
-    const { jobId } = await runtime.queue.enqueue("demo", "inst-saga");
-    await waitForOperation(runtime.db, jobId, "failed");
+    await runtime.current.startWorker([job]);
+    const { jobId } = await runtime.current.queue.enqueue("demo", "inst-saga");
+    await waitForOperation(runtime.current.db, jobId, "failed");
     // d failed, so only c and a (which have compensations) are undone, newest first.
     expect(events).toEqual(["run:a", "run:b", "run:c", "run:d", "undo:c", "undo:a"]);
-    const compensations = stepRunsOf(runtime.db, jobId).filter((row) => row.kind === "compensate");
+    const compensations = stepRunsOf(runtime.current.db, jobId).filter((row) => row.kind === "compensate");
     expect(compensations.map((row) => [row.step, row.status])).toEqual([
       ["c", "succeeded"],
       ["a", "succeeded"],
@@ -70,9 +61,9 @@ describe("final failure: compensation and re-run", () => {
         }),
       ],
     };
-    await runtime.startWorker([job]);
-    const { jobId } = await runtime.queue.enqueue("demo", "inst-stuck");
-    await waitForOperation(runtime.db, jobId, "failed");
+    await runtime.current.startWorker([job]);
+    const { jobId } = await runtime.current.queue.enqueue("demo", "inst-stuck");
+    await waitForOperation(runtime.current.db, jobId, "failed");
     expect(events).toEqual([
       "run:a",
       "run:stuck",
@@ -82,7 +73,7 @@ describe("final failure: compensation and re-run", () => {
       "undo:stuck",
       "undo:a",
     ]);
-    const errors = runtime.logs.filter((line) => line.msg.startsWith("compensation failed"));
+    const errors = runtime.current.logs.filter((line) => line.msg.startsWith("compensation failed"));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ step: "stuck", compensation: true });
   });
@@ -107,17 +98,17 @@ describe("final failure: compensation and re-run", () => {
         recordingStep(events, "last"),
       ],
     };
-    await runtime.startWorker([job]);
-    const { jobId } = await runtime.queue.enqueue("demo", "inst-retry");
-    await waitForOperation(runtime.db, jobId, "failed");
+    await runtime.current.startWorker([job]);
+    const { jobId } = await runtime.current.queue.enqueue("demo", "inst-retry");
+    await waitForOperation(runtime.current.db, jobId, "failed");
     expect(events).toEqual(["run:kept", "run:undone", "run:flaky", "undo:undone"]);
 
-    const { jobId: retried } = await runtime.queue.retry("inst-retry", "demo");
+    const { jobId: retried } = await runtime.current.queue.retry("inst-retry", "demo");
     expect(retried).toBe(jobId);
-    const op = await waitForOperation(runtime.db, jobId, "succeeded");
+    const op = await waitForOperation(runtime.current.db, jobId, "succeeded");
     expect(op.run).toBe(2);
     expect(events.slice(4)).toEqual(["run:undone", "run:flaky", "run:last"]);
-    const instance = runtime.db.select().from(instances).where(eq(instances.id, "inst-retry")).get();
+    const instance = runtime.current.db.select().from(instances).where(eq(instances.id, "inst-retry")).get();
     expect(instance).toMatchObject({ status: "ready", errorStep: null, errorCode: null });
   });
 
@@ -141,21 +132,21 @@ describe("final failure: compensation and re-run", () => {
         }),
       ],
     };
-    await runtime.startWorker([job]);
-    const { jobId } = await runtime.queue.enqueue("demo", "inst-rerun-after");
-    await waitForOperation(runtime.db, jobId, "failed");
-    await runtime.queue.retry("inst-rerun-after", "demo");
-    await waitForOperation(runtime.db, jobId, "succeeded");
+    await runtime.current.startWorker([job]);
+    const { jobId } = await runtime.current.queue.enqueue("demo", "inst-rerun-after");
+    await waitForOperation(runtime.current.db, jobId, "failed");
+    await runtime.current.queue.retry("inst-rerun-after", "demo");
+    await waitForOperation(runtime.current.db, jobId, "succeeded");
     // "use" has no compensation, yet it read what the undone "make" produced: it must not be skipped.
     expect(events.slice(4)).toEqual(["run:make", "run:use", "run:flaky"]);
-    const flaky = stepRunsOf(runtime.db, jobId).filter(
+    const flaky = stepRunsOf(runtime.current.db, jobId).filter(
       (row) => row.step === "flaky" && row.status === "succeeded",
     );
     expect(flaky.map((row) => JSON.parse(row.output ?? "null"))).toEqual([{ used: { thing: 2 } }]);
   });
 
   test("retry() re-adds an operation whose broker job failed outside the runner (e.g. broker attempts exhausted)", async () => {
-    const { brokerHost: host, brokerPort: port, brokerToken: token } = runtime.config;
+    const { brokerHost: host, brokerPort: port, brokerToken: token } = runtime.current.config;
     const connection = { host, port, token };
     // A foreign consumer fails the job in the broker before any runner sees it; the operation stays queued.
     const saboteur = new Worker(
@@ -166,7 +157,7 @@ describe("final failure: compensation and re-run", () => {
       { connection },
     );
     saboteur.on("error", () => {});
-    const { jobId } = await runtime.queue.enqueue("demo", "inst-stuck-job");
+    const { jobId } = await runtime.current.queue.enqueue("demo", "inst-stuck-job");
     const broker = new Queue(operationsQueueName, { connection });
     await pollUntil(async () => (await broker.getJobState(jobId)) === "failed", {
       timeoutMs: 10_000,
@@ -176,17 +167,17 @@ describe("final failure: compensation and re-run", () => {
     await broker.disconnect();
 
     const events: string[] = [];
-    await runtime.startWorker([{ name: "demo", steps: [recordingStep(events, "a")] }]);
-    expect(await runtime.queue.retry("inst-stuck-job", "demo")).toEqual({ jobId });
-    await waitForOperation(runtime.db, jobId, "succeeded");
+    await runtime.current.startWorker([{ name: "demo", steps: [recordingStep(events, "a")] }]);
+    expect(await runtime.current.queue.retry("inst-stuck-job", "demo")).toEqual({ jobId });
+    await waitForOperation(runtime.current.db, jobId, "succeeded");
     expect(events).toEqual(["run:a"]);
   });
 
   test("retry() refuses when there is no failed operation to re-run", async () => {
-    await runtime.startWorker([{ name: "demo", steps: [recordingStep([], "a")] }]);
-    await expect(runtime.queue.retry("inst-none", "demo")).rejects.toThrow("no demo operation");
-    const { jobId } = await runtime.queue.enqueue("demo", "inst-done");
-    await waitForOperation(runtime.db, jobId, "succeeded");
-    await expect(runtime.queue.retry("inst-done", "demo")).rejects.toThrow("nothing to re-run");
+    await runtime.current.startWorker([{ name: "demo", steps: [recordingStep([], "a")] }]);
+    await expect(runtime.current.queue.retry("inst-none", "demo")).rejects.toThrow("no demo operation");
+    const { jobId } = await runtime.current.queue.enqueue("demo", "inst-done");
+    await waitForOperation(runtime.current.db, jobId, "succeeded");
+    await expect(runtime.current.queue.retry("inst-done", "demo")).rejects.toThrow("nothing to re-run");
   });
 });

@@ -1,22 +1,13 @@
-import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { pollUntil } from "../../cli/wait.ts";
 import { signals } from "../../db/schema.ts";
 import { UnknownInstanceError } from "../../jobs/errors.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
-import { type Runtime, startRuntime } from "./harness.ts";
+import { runtimePerTest } from "./harness.ts";
 import { recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
 
-// Each test spawns a broker and waits on real jobs; give a loaded 2-core machine room.
-setDefaultTimeout(30_000);
-
-let runtime: Runtime;
-beforeEach(async () => {
-  runtime = await startRuntime();
-});
-afterEach(async () => {
-  await runtime.dispose();
-});
+const runtime = runtimePerTest();
 
 describe("durable wait", () => {
   test("a parked wait is resumed by a signal within milliseconds and gets the signal's data", async () => {
@@ -36,22 +27,22 @@ describe("durable wait", () => {
         recordingStep(events, "verify"),
       ],
     };
-    await runtime.startWorker([job]);
-    const { jobId } = await runtime.queue.enqueue("demo", "inst-wait");
-    const parked = await waitForOperation(runtime.db, jobId, "parked");
+    await runtime.current.startWorker([job]);
+    const { jobId } = await runtime.current.queue.enqueue("demo", "inst-wait");
+    const parked = await waitForOperation(runtime.current.db, jobId, "parked");
     expect(parked.waitSignal).toBe("cloud-init-done");
     const signalledAt = performance.now();
-    await runtime.queue.signal("inst-wait", "cloud-init-done", { bootSeconds: 42 });
-    await waitForOperation(runtime.db, jobId, "succeeded");
+    await runtime.current.queue.signal("inst-wait", "cloud-init-done", { bootSeconds: 42 });
+    await waitForOperation(runtime.current.db, jobId, "succeeded");
     const latencyMs = resumedAt - signalledAt;
     console.log(`signal-to-resume latency: ${latencyMs.toFixed(1)} ms`);
     expect(latencyMs).toBeGreaterThan(0);
     expect(events).toEqual(["run:create", "run:await-boot", "run:await-boot", "run:verify"]);
-    const wait = stepRunsOf(runtime.db, jobId).filter((row) => row.step === "await-boot");
+    const wait = stepRunsOf(runtime.current.db, jobId).filter((row) => row.step === "await-boot");
     // The wait and its resumption are one attempt.
     expect(wait.map((row) => [row.attempt, row.status])).toEqual([[1, "succeeded"]]);
     expect(JSON.parse(wait[0]?.output ?? "null")).toEqual({ bootSeconds: 42 });
-    const signal = runtime.db.select().from(signals).where(eq(signals.instanceId, "inst-wait")).get();
+    const signal = runtime.current.db.select().from(signals).where(eq(signals.instanceId, "inst-wait")).get();
     expect(signal?.consumedAt).toBeGreaterThan(0);
   });
 
@@ -65,9 +56,9 @@ describe("durable wait", () => {
         }),
       ],
     };
-    await runtime.startWorker([job]);
-    const { jobId } = await runtime.queue.enqueue("demo", "inst-deadline");
-    const op = await waitForOperation(runtime.db, jobId, "failed");
+    await runtime.current.startWorker([job]);
+    const { jobId } = await runtime.current.queue.enqueue("demo", "inst-deadline");
+    const op = await waitForOperation(runtime.current.db, jobId, "failed");
     expect(op.errorCode).toBe("wait_timeout");
     expect(op.errorMessage).toContain('"cloud-init-done"');
     expect(events).toEqual(["run:await-boot", "run:await-boot"]);
@@ -80,11 +71,11 @@ describe("durable wait", () => {
         recordingStep([], "await-boot", { body: (ctx) => ctx.waitFor("ready", { timeoutMs: 60_000 }) }),
       ],
     };
-    const { jobId } = await runtime.queue.enqueue("demo", "inst-early");
-    await runtime.queue.signal("inst-early", "ready", { early: true });
-    await runtime.startWorker([job]);
-    await waitForOperation(runtime.db, jobId, "succeeded");
-    expect(stepRunsOf(runtime.db, jobId).map((row) => row.status)).toEqual(["succeeded"]);
+    const { jobId } = await runtime.current.queue.enqueue("demo", "inst-early");
+    await runtime.current.queue.signal("inst-early", "ready", { early: true });
+    await runtime.current.startWorker([job]);
+    await waitForOperation(runtime.current.db, jobId, "succeeded");
+    expect(stepRunsOf(runtime.current.db, jobId).map((row) => row.status)).toEqual(["succeeded"]);
   });
 
   test("a signal landing between the check and the park is not lost: the runner re-checks and resumes", async () => {
@@ -98,16 +89,17 @@ describe("durable wait", () => {
               return await ctx.waitFor("ready", { timeoutMs: 60_000 });
             } catch (parking) {
               // The signal lands after the check found nothing and before the job is parked.
-              if (events.length === 1) await runtime.queue.signal("inst-race", "ready", { raced: true });
+              if (events.length === 1)
+                await runtime.current.queue.signal("inst-race", "ready", { raced: true });
               throw parking;
             }
           },
         }),
       ],
     };
-    await runtime.startWorker([job]);
-    const { jobId } = await runtime.queue.enqueue("demo", "inst-race");
-    await waitForOperation(runtime.db, jobId, "succeeded", 5000);
+    await runtime.current.startWorker([job]);
+    const { jobId } = await runtime.current.queue.enqueue("demo", "inst-race");
+    await waitForOperation(runtime.current.db, jobId, "succeeded", 5000);
     expect(events).toEqual(["run:await-boot", "run:await-boot"]);
   });
 
@@ -116,19 +108,21 @@ describe("durable wait", () => {
       name: "demo",
       steps: [recordingStep([], "await-boot", { body: (ctx) => ctx.waitFor("ready", { timeoutMs: 300 }) })],
     };
-    await runtime.startWorker([job, { name: "setup", steps: [recordingStep([], "noop")] }]);
-    const setup = await runtime.queue.enqueue("setup", "inst-stale-signal");
-    await waitForOperation(runtime.db, setup.jobId, "succeeded");
-    await runtime.queue.signal("inst-stale-signal", "ready", { stale: true });
+    await runtime.current.startWorker([job, { name: "setup", steps: [recordingStep([], "noop")] }]);
+    const setup = await runtime.current.queue.enqueue("setup", "inst-stale-signal");
+    await waitForOperation(runtime.current.db, setup.jobId, "succeeded");
+    await runtime.current.queue.signal("inst-stale-signal", "ready", { stale: true });
     const signalledAt = Date.now();
     // The operation must be requested in a later millisecond than the stale signal.
     await pollUntil(() => Date.now() > signalledAt, { timeoutMs: 1000, description: "the clock to move on" });
-    const { jobId } = await runtime.queue.enqueue("demo", "inst-stale-signal");
-    const op = await waitForOperation(runtime.db, jobId, "failed");
+    const { jobId } = await runtime.current.queue.enqueue("demo", "inst-stale-signal");
+    const op = await waitForOperation(runtime.current.db, jobId, "failed");
     expect(op.errorCode).toBe("wait_timeout");
   });
 
   test("signalling an unknown instance is refused", async () => {
-    await expect(runtime.queue.signal("nobody", "ready", {})).rejects.toBeInstanceOf(UnknownInstanceError);
+    await expect(runtime.current.queue.signal("nobody", "ready", {})).rejects.toBeInstanceOf(
+      UnknownInstanceError,
+    );
   });
 });

@@ -1,33 +1,24 @@
-import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Queue } from "bunqueue/client";
 import { eq } from "drizzle-orm";
 import { pollUntil } from "../../cli/wait.ts";
 import { operations } from "../../db/schema.ts";
 import { operationsQueueName } from "../../jobs/payload.ts";
 import { connectJobQueue } from "../../jobs/queue.ts";
-import { type Runtime, startRuntime } from "./harness.ts";
+import { runtimePerTest } from "./harness.ts";
 import { recordingStep, waitForOperation } from "./steps.ts";
 
-// Each test spawns a broker and waits on real jobs; give a loaded 2-core machine room.
-setDefaultTimeout(30_000);
-
-let runtime: Runtime;
-beforeEach(async () => {
-  runtime = await startRuntime();
-});
-afterEach(async () => {
-  await runtime.dispose();
-});
+const runtime = runtimePerTest();
 
 function brokerQueue() {
-  const { brokerHost: host, brokerPort: port, brokerToken: token } = runtime.config;
+  const { brokerHost: host, brokerPort: port, brokerToken: token } = runtime.current.config;
   return new Queue(operationsQueueName, { connection: { host, port, token } });
 }
 
 describe("enqueue", () => {
   test("a duplicate enqueue returns the existing operation and adds no second job", async () => {
-    const first = await runtime.queue.enqueue("demo", "inst-dup");
-    const again = await runtime.queue.enqueue("demo", "inst-dup");
+    const first = await runtime.current.queue.enqueue("demo", "inst-dup");
+    const again = await runtime.current.queue.enqueue("demo", "inst-dup");
     expect(first).toEqual({ jobId: "demo:inst-dup:1", created: true });
     expect(again).toEqual({ jobId: "demo:inst-dup:1", created: false });
     const broker = brokerQueue();
@@ -46,14 +37,18 @@ describe("enqueue", () => {
 
   test("enqueue after a completed operation creates a new operation with the next id", async () => {
     const events: string[] = [];
-    await runtime.startWorker([{ name: "demo", steps: [recordingStep(events, "a")] }]);
-    const first = await runtime.queue.enqueue("demo", "inst-again");
-    await waitForOperation(runtime.db, first.jobId, "succeeded");
-    const second = await runtime.queue.enqueue("demo", "inst-again");
+    await runtime.current.startWorker([{ name: "demo", steps: [recordingStep(events, "a")] }]);
+    const first = await runtime.current.queue.enqueue("demo", "inst-again");
+    await waitForOperation(runtime.current.db, first.jobId, "succeeded");
+    const second = await runtime.current.queue.enqueue("demo", "inst-again");
     expect(second).toEqual({ jobId: "demo:inst-again:2", created: true });
-    await waitForOperation(runtime.db, second.jobId, "succeeded");
+    await waitForOperation(runtime.current.db, second.jobId, "succeeded");
     expect(events).toEqual(["run:a", "run:a"]);
-    const rows = runtime.db.select().from(operations).where(eq(operations.instanceId, "inst-again")).all();
+    const rows = runtime.current.db
+      .select()
+      .from(operations)
+      .where(eq(operations.instanceId, "inst-again"))
+      .all();
     expect(rows.map((row) => [row.seq, row.status])).toEqual([
       [1, "succeeded"],
       [2, "succeeded"],
@@ -61,27 +56,30 @@ describe("enqueue", () => {
   });
 
   test("a job for an operation the worker does not know is refused with a log line, and enqueue re-adds it", async () => {
-    await runtime.startWorker([{ name: "demo", steps: [recordingStep([], "a")] }]);
-    const { jobId } = await runtime.queue.enqueue("unknown-op", "inst-unknown");
-    await pollUntil(() => runtime.logs.find((line) => line.msg.startsWith("job refused")), {
+    await runtime.current.startWorker([{ name: "demo", steps: [recordingStep([], "a")] }]);
+    const { jobId } = await runtime.current.queue.enqueue("unknown-op", "inst-unknown");
+    await pollUntil(() => runtime.current.logs.find((line) => line.msg.startsWith("job refused")), {
       timeoutMs: 10_000,
       description: "the refusal log line",
     });
-    expect(runtime.logs.find((line) => line.msg.startsWith("job refused"))).toMatchObject({
+    expect(runtime.current.logs.find((line) => line.msg.startsWith("job refused"))).toMatchObject({
       jobId,
       msg: "job refused: no job definition for operation unknown-op",
     });
     // The operation stays requested, so enqueueing it again (e.g. once a worker knows it) adds the job anew.
-    expect(await runtime.queue.enqueue("unknown-op", "inst-unknown")).toEqual({ jobId, created: false });
+    expect(await runtime.current.queue.enqueue("unknown-op", "inst-unknown")).toEqual({
+      jobId,
+      created: false,
+    });
   });
 
   test("ping answers true with the broker up and false, within its bound, with no broker", async () => {
-    expect(await runtime.queue.ping()).toBe(true);
+    expect(await runtime.current.queue.ping()).toBe(true);
     const nowhere = connectJobQueue({
       host: "127.0.0.1",
       port: 9,
       token: "wrong",
-      db: runtime.db,
+      db: runtime.current.db,
       pingTimeoutMs: 300,
       commandTimeoutMs: 300,
     });

@@ -2,6 +2,7 @@
  * A real runtime for runner tests: a bunqueue broker spawned on free loopback ports with a token, a
  * freshly migrated SQLite file in a temp dir, a queue client, and in-process workers from startWorker.
  */
+import { afterEach, beforeEach, setDefaultTimeout } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -47,6 +48,28 @@ const testSettings = {
 export interface RuntimeOptions {
   /** Keep every worker log line in `logs` (default true); benchmarks turn it off to measure memory. */
   collectLogs?: boolean;
+}
+
+/**
+ * Gives every test of the calling file a fresh runtime (its own broker and database), disposed after it.
+ * Each test spawns a broker and waits on real jobs, so the file's timeout leaves a loaded 2-core machine room.
+ */
+export function runtimePerTest(): { readonly current: Runtime } {
+  setDefaultTimeout(30_000);
+  let runtime: Runtime | undefined;
+  beforeEach(async () => {
+    runtime = await startRuntime();
+  });
+  afterEach(async () => {
+    await runtime?.dispose();
+    runtime = undefined;
+  });
+  return {
+    get current() {
+      if (!runtime) throw new Error("the runtime exists only inside a test");
+      return runtime;
+    },
+  };
 }
 
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {

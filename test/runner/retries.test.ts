@@ -1,21 +1,12 @@
-import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { pollUntil } from "../../cli/wait.ts";
 import { instances } from "../../db/schema.ts";
 import { PermanentError } from "../../jobs/errors.ts";
-import { type Runtime, startRuntime } from "./harness.ts";
+import { runtimePerTest } from "./harness.ts";
 import { gate, quickRetry, recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
 
-// Each test spawns a broker and waits on real jobs; give a loaded 2-core machine room.
-setDefaultTimeout(30_000);
-
-let runtime: Runtime;
-beforeEach(async () => {
-  runtime = await startRuntime();
-});
-afterEach(async () => {
-  await runtime.dispose();
-});
+const runtime = runtimePerTest();
 
 class FlakyError extends Error {
   readonly code = "flaky";
@@ -33,11 +24,11 @@ describe("retries per step policy", () => {
         return { ok: true };
       },
     });
-    await runtime.startWorker([{ name: "demo", steps: [recordingStep(events, "first"), flaky] }]);
-    const { jobId } = await runtime.queue.enqueue("demo", "inst-flaky");
-    await waitForOperation(runtime.db, jobId, "succeeded");
+    await runtime.current.startWorker([{ name: "demo", steps: [recordingStep(events, "first"), flaky] }]);
+    const { jobId } = await runtime.current.queue.enqueue("demo", "inst-flaky");
+    await waitForOperation(runtime.current.db, jobId, "succeeded");
     expect(events).toEqual(["run:first", "run:flaky", "run:flaky", "run:flaky"]);
-    const rows = stepRunsOf(runtime.db, jobId).filter((row) => row.step === "flaky");
+    const rows = stepRunsOf(runtime.current.db, jobId).filter((row) => row.step === "flaky");
     expect(rows.map((row) => [row.attempt, row.status, row.errorCode])).toEqual([
       [1, "failed", "flaky"],
       [2, "failed", "flaky"],
@@ -53,22 +44,25 @@ describe("retries per step policy", () => {
         throw new PermanentError("server type does not exist", { code: "invalid_input" });
       },
     });
-    await runtime.startWorker([{ name: "demo", steps: [broken, recordingStep(events, "never")] }]);
-    const { jobId } = await runtime.queue.enqueue("demo", "inst-perm");
-    const op = await waitForOperation(runtime.db, jobId, "failed");
+    await runtime.current.startWorker([{ name: "demo", steps: [broken, recordingStep(events, "never")] }]);
+    const { jobId } = await runtime.current.queue.enqueue("demo", "inst-perm");
+    const op = await waitForOperation(runtime.current.db, jobId, "failed");
     expect(events).toEqual(["run:broken"]);
     expect(op).toMatchObject({ errorStep: "broken", errorCode: "invalid_input" });
-    const instance = runtime.db.select().from(instances).where(eq(instances.id, "inst-perm")).get();
+    const instance = runtime.current.db.select().from(instances).where(eq(instances.id, "inst-perm")).get();
     expect(instance).toMatchObject({
       status: "failed",
       errorStep: "broken",
       errorCode: "invalid_input",
       errorMessage: "server type does not exist",
     });
-    await pollUntil(async () => (await runtime.queue.ping()) && (await jobState(jobId)) === "failed", {
-      timeoutMs: 5000,
-      description: "the broker job to be failed",
-    });
+    await pollUntil(
+      async () => (await runtime.current.queue.ping()) && (await jobState(jobId)) === "failed",
+      {
+        timeoutMs: 5000,
+        description: "the broker job to be failed",
+      },
+    );
   });
 
   test("a step whose policy marks an error permanent is not retried; exhausted attempts fail the operation", async () => {
@@ -79,9 +73,9 @@ describe("retries per step policy", () => {
         throw new FlakyError("still down");
       },
     });
-    await runtime.startWorker([{ name: "demo", steps: [step] }]);
-    const { jobId } = await runtime.queue.enqueue("demo", "inst-exhaust");
-    const op = await waitForOperation(runtime.db, jobId, "failed");
+    await runtime.current.startWorker([{ name: "demo", steps: [step] }]);
+    const { jobId } = await runtime.current.queue.enqueue("demo", "inst-exhaust");
+    const op = await waitForOperation(runtime.current.db, jobId, "failed");
     expect(events).toEqual(["run:limited", "run:limited"]);
     expect(op.errorCode).toBe("flaky");
   });
@@ -98,22 +92,22 @@ describe("retries per step policy", () => {
         return null;
       },
     });
-    await runtime.startWorker(
+    await runtime.current.startWorker(
       [
         { name: "backoff", steps: [slow] },
         { name: "other", steps: [recordingStep(events, "other")] },
       ],
       { workerConcurrency: 1 },
     );
-    const first = await runtime.queue.enqueue("backoff", "inst-a");
+    const first = await runtime.current.queue.enqueue("backoff", "inst-a");
     // Wait until the first job is parked (backing off), then give the single slot other work.
-    await waitForOperation(runtime.db, first.jobId, "parked");
-    const second = await runtime.queue.enqueue("other", "inst-b");
-    await waitForOperation(runtime.db, second.jobId, "succeeded");
-    const firstOp = runtime.db.select().from(instances).where(eq(instances.id, "inst-a")).get();
+    await waitForOperation(runtime.current.db, first.jobId, "parked");
+    const second = await runtime.current.queue.enqueue("other", "inst-b");
+    await waitForOperation(runtime.current.db, second.jobId, "succeeded");
+    const firstOp = runtime.current.db.select().from(instances).where(eq(instances.id, "inst-a")).get();
     expect(events.slice(0, 2)).toEqual(["run:backoff", "run:other"]);
     expect(firstOp?.leaseOwner).toBeNull();
-    await waitForOperation(runtime.db, first.jobId, "succeeded");
+    await waitForOperation(runtime.current.db, first.jobId, "succeeded");
   });
 
   test("a step past its timeout is aborted and retried as a transient StepTimeoutError", async () => {
@@ -133,10 +127,10 @@ describe("retries per step policy", () => {
         return null;
       },
     });
-    await runtime.startWorker([{ name: "demo", steps: [hang] }]);
-    const { jobId } = await runtime.queue.enqueue("demo", "inst-timeout");
-    await waitForOperation(runtime.db, jobId, "succeeded");
-    const rows = stepRunsOf(runtime.db, jobId);
+    await runtime.current.startWorker([{ name: "demo", steps: [hang] }]);
+    const { jobId } = await runtime.current.queue.enqueue("demo", "inst-timeout");
+    await waitForOperation(runtime.current.db, jobId, "succeeded");
+    const rows = stepRunsOf(runtime.current.db, jobId);
     expect(rows.map((row) => [row.status, row.errorCode])).toEqual([
       ["failed", "step_timeout"],
       ["succeeded", null],
@@ -148,9 +142,9 @@ async function jobState(jobId: string): Promise<string> {
   const { Queue } = await import("bunqueue/client");
   const queue = new Queue("instance-operations", {
     connection: {
-      host: runtime.config.brokerHost,
-      port: runtime.config.brokerPort,
-      token: runtime.config.brokerToken,
+      host: runtime.current.config.brokerHost,
+      port: runtime.current.config.brokerPort,
+      token: runtime.current.config.brokerToken,
     },
   });
   try {

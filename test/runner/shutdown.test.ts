@@ -1,23 +1,14 @@
-import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { instances } from "../../db/schema.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
-import { type Runtime, startRuntime } from "./harness.ts";
+import { runtimePerTest } from "./harness.ts";
 import { gate, recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
 
 /** bunqueue's server checks for expired job locks this often (its stallCheckMs). */
 const brokerLockSweepMs = 5000;
 
-// Each test spawns a broker and waits on real jobs; give a loaded 2-core machine room.
-setDefaultTimeout(30_000);
-
-let runtime: Runtime;
-beforeEach(async () => {
-  runtime = await startRuntime();
-});
-afterEach(async () => {
-  await runtime.dispose();
-});
+const runtime = runtimePerTest();
 
 describe("graceful shutdown", () => {
   test("a step in flight finishes during stop(), outliving the broker lock without a second delivery", async () => {
@@ -40,18 +31,18 @@ describe("graceful shutdown", () => {
       ],
     };
     // The step gets 75 % of this to finish: far more than its 7 s, so only a re-delivery could fail the test.
-    const worker = await runtime.startWorker([job], { ...lock, shutdownTimeoutMs: 20_000 });
-    const { jobId } = await runtime.queue.enqueue("demo", "inst-graceful");
+    const worker = await runtime.current.startWorker([job], { ...lock, shutdownTimeoutMs: 20_000 });
+    const { jobId } = await runtime.current.queue.enqueue("demo", "inst-graceful");
     await started.opened;
     // A second worker stands by, ready to take the job if the broker re-delivered it.
-    await runtime.startWorker([job], lock);
+    await runtime.current.startWorker([job], lock);
     const stopping = worker.stop();
     expect(worker.stop()).toBe(stopping);
     await stopping;
-    const op = await waitForOperation(runtime.db, jobId, "succeeded", 1000);
+    const op = await waitForOperation(runtime.current.db, jobId, "succeeded", 1000);
     expect(op.status).toBe("succeeded");
     expect(events).toEqual(["run:long"]);
-    expect(runtime.logs.filter((line) => line.msg.includes("lease busy"))).toEqual([]);
+    expect(runtime.current.logs.filter((line) => line.msg.includes("lease busy"))).toEqual([]);
   });
 
   test("a step that outlasts the bound is aborted, recorded as interrupted, and resumed by the next worker", async () => {
@@ -78,19 +69,19 @@ describe("graceful shutdown", () => {
         recordingStep(events, "last"),
       ],
     };
-    const worker = await runtime.startWorker([job], { shutdownTimeoutMs: 400 });
-    const { jobId } = await runtime.queue.enqueue("demo", "inst-abort");
+    const worker = await runtime.current.startWorker([job], { shutdownTimeoutMs: 400 });
+    const { jobId } = await runtime.current.queue.enqueue("demo", "inst-abort");
     await started.opened;
     await worker.stop();
-    const parked = await waitForOperation(runtime.db, jobId, "parked", 2000);
+    const parked = await waitForOperation(runtime.current.db, jobId, "parked", 2000);
     expect(parked.status).toBe("parked");
-    const instance = runtime.db.select().from(instances).where(eq(instances.id, "inst-abort")).get();
+    const instance = runtime.current.db.select().from(instances).where(eq(instances.id, "inst-abort")).get();
     expect(instance?.leaseOwner).toBeNull();
 
-    await runtime.startWorker([job]);
-    await waitForOperation(runtime.db, jobId, "succeeded");
+    await runtime.current.startWorker([job]);
+    await waitForOperation(runtime.current.db, jobId, "succeeded");
     expect(events).toEqual(["run:first", "run:stuck", "run:stuck", "run:last"]);
-    const rows = stepRunsOf(runtime.db, jobId);
+    const rows = stepRunsOf(runtime.current.db, jobId);
     expect(rows.map((row) => [row.step, row.attempt, row.status])).toEqual([
       ["first", 1, "succeeded"],
       ["stuck", 1, "interrupted"],

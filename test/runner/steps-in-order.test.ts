@@ -1,20 +1,11 @@
-import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { instances } from "../../db/schema.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
-import { type Runtime, startRuntime } from "./harness.ts";
+import { runtimePerTest } from "./harness.ts";
 import { recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
 
-// Each test spawns a broker and waits on real jobs; give a loaded 2-core machine room.
-setDefaultTimeout(30_000);
-
-let runtime: Runtime;
-beforeEach(async () => {
-  runtime = await startRuntime();
-});
-afterEach(async () => {
-  await runtime.dispose();
-});
+const runtime = runtimePerTest();
 
 describe("steps run in order and persist", () => {
   test("each step's outcome and output is stored before the next starts; outputs flow to later steps", async () => {
@@ -33,22 +24,22 @@ describe("steps run in order and persist", () => {
         recordingStep(events, "c"),
       ],
     };
-    await runtime.startWorker([job]);
-    const { jobId, created } = await runtime.queue.enqueue("demo", "inst-1");
+    await runtime.current.startWorker([job]);
+    const { jobId, created } = await runtime.current.queue.enqueue("demo", "inst-1");
     expect(created).toBe(true);
     expect(jobId).toBe("demo:inst-1:1");
-    const op = await waitForOperation(runtime.db, jobId, "succeeded");
+    const op = await waitForOperation(runtime.current.db, jobId, "succeeded");
     expect(op.run).toBe(1);
     expect(events).toEqual(["run:a", "run:b", "run:c"]);
     expect(seen).toEqual([{ serverId: 7 }]);
-    const rows = stepRunsOf(runtime.db, jobId);
+    const rows = stepRunsOf(runtime.current.db, jobId);
     expect(rows.map((row) => [row.step, row.kind, row.attempt, row.status])).toEqual([
       ["a", "run", 1, "succeeded"],
       ["b", "run", 1, "succeeded"],
       ["c", "run", 1, "succeeded"],
     ]);
     expect(JSON.parse(rows[0]?.output ?? "null")).toEqual({ serverId: 7 });
-    const instance = runtime.db.select().from(instances).where(eq(instances.id, "inst-1")).get();
+    const instance = runtime.current.db.select().from(instances).where(eq(instances.id, "inst-1")).get();
     expect(instance?.status).toBe("ready");
     expect(instance?.readyAt).toBeGreaterThan(0);
     expect(instance?.leaseOwner).toBeNull();
@@ -56,12 +47,12 @@ describe("steps run in order and persist", () => {
 
   test("every attempt writes one structured log line and updates the metrics", async () => {
     const events: string[] = [];
-    await runtime.startWorker([
+    await runtime.current.startWorker([
       { name: "demo", steps: [recordingStep(events, "a"), recordingStep(events, "b")] },
     ]);
-    const { jobId } = await runtime.queue.enqueue("demo", "inst-log");
-    await waitForOperation(runtime.db, jobId, "succeeded");
-    const lines = runtime.logs.filter((line) => line.msg === "step attempt");
+    const { jobId } = await runtime.current.queue.enqueue("demo", "inst-log");
+    await waitForOperation(runtime.current.db, jobId, "succeeded");
+    const lines = runtime.current.logs.filter((line) => line.msg === "step attempt");
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatchObject({
       instanceId: "inst-log",
@@ -73,7 +64,7 @@ describe("steps run in order and persist", () => {
       errorCode: null,
     });
     expect(typeof lines[0]?.durationMs).toBe("number");
-    const text = runtime.metrics.render();
+    const text = runtime.current.metrics.render();
     expect(text).toContain('job_outcomes_total{operation="demo",outcome="succeeded"} 1');
     expect(text).toContain('step_duration_seconds_count{step="b",outcome="succeeded"} 1');
   });
