@@ -41,6 +41,11 @@ export interface Config {
   readonly apiHost: string;
   /** TCP port of the HTTP API. API_PORT, default 8080. */
   readonly apiPort: number;
+  /**
+   * Bearer token other services present to register customers (PUT /v1/customers/…); unset, that route
+   * answers 503. SERVICE_TOKEN or SERVICE_TOKEN_FILE, optional, secret, at least 32 characters; default unset.
+   */
+  readonly serviceToken: string | undefined;
   /** Host of the bunqueue broker. BROKER_HOST, default "127.0.0.1". */
   readonly brokerHost: string;
   /** TCP (client protocol) port of the broker. BROKER_PORT, default 6789. */
@@ -104,6 +109,8 @@ const envSchema = z
     DATA_DIR: text().default("./data"),
     API_HOST: host().default("127.0.0.1"),
     API_PORT: port().default(8080),
+    // Optional: the broker and worker share this schema and never use it (see api/routes/customers.ts).
+    SERVICE_TOKEN: text().min(32, { error: "must be at least 32 characters" }).optional(),
     BROKER_HOST: host().default("127.0.0.1"),
     BROKER_PORT: port().default(6789),
     BROKER_HTTP_PORT: port().default(6790),
@@ -153,6 +160,7 @@ function toConfig(env: Env): Config {
     dataDir: env.DATA_DIR,
     apiHost: env.API_HOST,
     apiPort: env.API_PORT,
+    serviceToken: env.SERVICE_TOKEN,
     brokerHost: env.BROKER_HOST,
     brokerPort: env.BROKER_PORT,
     brokerHttpPort: env.BROKER_HTTP_PORT,
@@ -193,7 +201,13 @@ function urlHost(host: string): string {
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
 /** Variables that hold secrets; each may instead be given as `<NAME>_FILE`, a path to read it from. */
-export const SECRET_VARIABLES = ["BROKER_TOKEN", "SECRETS_KEY", "SECRETS_OLD_KEYS", "HCLOUD_TOKEN"] as const;
+export const SECRET_VARIABLES = [
+  "BROKER_TOKEN",
+  "SECRETS_KEY",
+  "SECRETS_OLD_KEYS",
+  "HCLOUD_TOKEN",
+  "SERVICE_TOKEN",
+] as const;
 
 /** Every problem found in the environment, one `NAME: what is wrong` line each. */
 export class ConfigError extends Error {
