@@ -1,0 +1,86 @@
+/** Drift between Hetzner's servers and the instances: zombies to delete, ready instances whose server is gone. */
+import { type Fleet, hasActiveOperation, type ServerOwner } from "./fleet.ts";
+import {
+  type Decision,
+  LOST_STATUS,
+  type ObservedInstance,
+  type ObservedServer,
+  type SweepPolicy,
+} from "./types.ts";
+
+/** Why the server is owned by nobody, or null while an instance still owns it (or will adopt it). */
+function zombieReason(server: ObservedServer, owner: ServerOwner): string | null {
+  const { instance, claimedInstanceId } = owner;
+  if (instance === null) {
+    return claimedInstanceId === null
+      ? "labelled managed-by rachel-provisioner but names no instance"
+      : `its instance ${claimedInstanceId} does not exist in the database`;
+  }
+  if (instance.status === "deprovisioned") return `its instance ${instance.id} is deprovisioned`;
+  if (instance.status === "failed" && !hasActiveOperation(instance)) {
+    return `its instance ${instance.id} failed and its rollback left this server behind`;
+  }
+  if (
+    instance.status === "ready" &&
+    instance.hetznerServerId !== null &&
+    instance.hetznerServerId !== server.id
+  ) {
+    return `its instance ${instance.id} is ready on server ${instance.hetznerServerId}; this one is a duplicate`;
+  }
+  return null;
+}
+
+export function zombieDecisions(fleet: Fleet, now: number, policy: SweepPolicy): Decision[] {
+  const decisions: Decision[] = [];
+  for (const server of fleet.state.servers) {
+    // A create still in flight has not saved its id yet; the grace period keeps the sweep from racing it.
+    if (now - server.createdAt < policy.zombieGraceMs) continue;
+    const owner = fleet.ownerOf(server);
+    const why = zombieReason(server, owner);
+    if (why === null) continue;
+    decisions.push({
+      kind: "delete-zombie-server",
+      serverId: server.id,
+      serverName: server.name,
+      instanceId: owner.claimedInstanceId,
+      reason: `server ${server.name} (${server.id}) is a zombie: ${why}`,
+    });
+  }
+  return decisions;
+}
+
+function isReadyWithoutServer(fleet: Fleet, instance: ObservedInstance): boolean {
+  if (instance.status !== "ready" || hasActiveOperation(instance)) return false;
+  return instance.hetznerServerId === null || !fleet.serverIds.has(instance.hetznerServerId);
+}
+
+function reprovisionDecision(fleet: Fleet, instance: ObservedInstance): Decision | null {
+  const customerId = instance.customerId;
+  if (customerId === null || fleet.paymentOf(customerId) === "cancelled") return null;
+  return {
+    kind: "enqueue-provision",
+    customerId,
+    instanceId: instance.id,
+    reason: `instance ${instance.id} lost its server; the policy re-provisions lost instances`,
+  };
+}
+
+export function lostDecisions(fleet: Fleet, policy: SweepPolicy): Decision[] {
+  const decisions: Decision[] = [];
+  for (const instance of fleet.state.instances) {
+    const newlyLost = isReadyWithoutServer(fleet, instance);
+    if (newlyLost) {
+      decisions.push({
+        kind: "mark-instance-lost",
+        instanceId: instance.id,
+        serverId: instance.hetznerServerId,
+        reason: `instance ${instance.id} is ready but its server ${instance.hetznerServerId ?? "(none saved)"} is gone at Hetzner`,
+      });
+    }
+    const lost = newlyLost || (instance.status === LOST_STATUS && !hasActiveOperation(instance));
+    if (!lost || !policy.reprovisionLost) continue;
+    const reprovision = reprovisionDecision(fleet, instance);
+    if (reprovision) decisions.push(reprovision);
+  }
+  return decisions;
+}
