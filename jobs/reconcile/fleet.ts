@@ -1,13 +1,7 @@
 /** Links what Hetzner lists to the instances the database records, once per sweep, so each rule looks up in O(1). */
 import { activeOperationStatuses } from "../operations.ts";
 import { isOwnedBy, resourceNameFor } from "../provision/steps/ownership.ts";
-import type {
-  ObservedCustomer,
-  ObservedInstance,
-  ObservedServer,
-  PaymentState,
-  SweepState,
-} from "./types.ts";
+import type { ObservedInstance, ObservedServer, PaymentState, SweepState } from "./types.ts";
 
 /** Who a server belongs to: the instance found, and the instance id its labels claim (even when unknown). */
 export interface ServerOwner {
@@ -47,7 +41,7 @@ export function indexFleet(state: SweepState): Fleet {
   const byServerId = new Map<number, ObservedInstance>();
   for (const i of state.instances) if (i.hetznerServerId !== null) byServerId.set(i.hetznerServerId, i);
   const byName = new Map(state.instances.map((i) => [resourceNameFor(i.id), i]));
-  const payments = new Map(state.customers.map((c: ObservedCustomer) => [c.id, c.payment]));
+  const payments = new Map(state.customers.map((c) => [c.id, c.payment]));
   const byCustomer = groupBy(state.instances, (i) => i.customerId);
 
   function ownerOf(server: ObservedServer): ServerOwner {

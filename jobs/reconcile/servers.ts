@@ -35,6 +35,8 @@ export function zombieDecisions(fleet: Fleet, now: number, policy: SweepPolicy):
   for (const server of fleet.state.servers) {
     // A create still in flight has not saved its id yet; the grace period keeps the sweep from racing it.
     if (now - server.createdAt < policy.zombieGraceMs) continue;
+    // Deletion is an async action at Hetzner; a server already deleting must not be deleted twice.
+    if (server.status === "deleting") continue;
     const owner = fleet.ownerOf(server);
     const why = zombieReason(server, owner);
     if (why === null) continue;

@@ -121,3 +121,20 @@ export function applyDecisions(state: SweepState, decisions: readonly Decision[]
   for (const d of decisions) applyOne(s, d, now);
   return { ...state, servers: s.servers, instances: s.instances, liveJobIds: s.liveJobIds };
 }
+
+/** A decision as `kind subject`, so each table row states what it expects in one line. */
+export function brief(d: Decision): string {
+  switch (d.kind) {
+    case "delete-zombie-server":
+      return `${d.kind} ${d.serverId}`;
+    case "mark-instance-lost":
+      return `${d.kind} ${d.instanceId}`;
+    case "fail-operation":
+    case "resume-operation":
+      return `${d.kind} ${d.operationId}`;
+    case "enqueue-deprovision":
+      return `${d.kind} ${d.instanceId}`;
+    case "enqueue-provision":
+      return `${d.kind} ${d.customerId} ${d.instanceId ?? "-"}`;
+  }
+}

@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { tick } from "../../jobs/reconcile/tick.ts";
-import type { Decision, SweepPolicy, SweepState } from "../../jobs/reconcile/types.ts";
+import type { SweepPolicy, SweepState } from "../../jobs/reconcile/types.ts";
 import {
   applyDecisions,
+  brief,
   customer,
   HOUR_MS,
   healthyFleet,
@@ -13,23 +14,6 @@ import {
   server,
   sweepState,
 } from "./fleet-builders.ts";
-
-/** A decision as `kind subject`, so each table row states what it expects in one line. */
-function brief(d: Decision): string {
-  switch (d.kind) {
-    case "delete-zombie-server":
-      return `${d.kind} ${d.serverId}`;
-    case "mark-instance-lost":
-      return `${d.kind} ${d.instanceId}`;
-    case "fail-operation":
-    case "resume-operation":
-      return `${d.kind} ${d.operationId}`;
-    case "enqueue-deprovision":
-      return `${d.kind} ${d.instanceId}`;
-    case "enqueue-provision":
-      return `${d.kind} ${d.customerId} ${d.instanceId ?? "-"}`;
-  }
-}
 
 interface Case {
   name: string;
@@ -119,6 +103,11 @@ const cases: Case[] = [
     name: "grace period: exactly at its end the zombie is deleted",
     state: sweepState({ servers: [server(7, "ighost", { createdAt: NOW - GRACE })] }),
     expected: ["delete-zombie-server 7"],
+  },
+  {
+    name: "zombie whose deletion Hetzner is already carrying out is not deleted twice",
+    state: sweepState({ servers: [server(7, "ighost", { status: "deleting" })] }),
+    expected: [],
   },
   {
     name: "second server of a ready instance is a duplicate zombie",
