@@ -35,11 +35,13 @@ export const SECRET_FIELD_NAMES = [
   "webhookSecret",
   "clientSecret",
   "sshPrivateKey",
+  "serviceToken",
   // The environment's own names, for when an env object is logged.
   "BROKER_TOKEN",
   "HCLOUD_TOKEN",
   "SECRETS_KEY",
   "SECRETS_OLD_KEYS",
+  "SERVICE_TOKEN",
 ] as const;
 
 /** Header names whose values are secrets, also caught under `headers` nested two levels deep. */

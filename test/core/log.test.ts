@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
+import { SECRET_VARIABLES } from "../../core/config.ts";
 import { createLogger, type LoggerOptions, REDACTED, SECRET_FIELD_NAMES } from "../../core/log.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "core-log-"));
@@ -89,4 +90,9 @@ test("pretty output is human-readable and still censored", () => {
   expect(text).toContain(REDACTED);
   expect(text).not.toContain(token);
   expect(() => JSON.parse(text)).toThrow();
+});
+
+test("every secret configuration variable is redacted by its own name", () => {
+  const redacted: readonly string[] = SECRET_FIELD_NAMES;
+  expect(SECRET_VARIABLES.filter((name) => !redacted.includes(name))).toEqual([]);
 });
