@@ -6,7 +6,7 @@ import { generateDevSecrets } from "../core/config.ts";
 export const DEV_ENV_FILE = "dev.env";
 
 /**
- * The local development secrets (BROKER_TOKEN, SECRETS_KEY): generated on first use and kept in
+ * The local development secrets (BROKER_TOKEN, SECRETS_KEY, SERVICE_TOKEN): generated on first use and kept in
  * DATA_DIR/dev.env (mode 0600) so restarts keep talking to the same broker and opening the same data.
  */
 export function loadOrCreateDevSecrets(dataDir: string): Record<string, string> {
