@@ -5,7 +5,7 @@ import { exitWhenDrained } from "../core/exit.ts";
 import { createLogger } from "../core/log.ts";
 import { createMetrics } from "../core/metrics.ts";
 import { appDatabasePath, migrateDatabase, openDatabase } from "../db/index.ts";
-import { connectJobQueue } from "../jobs/queue.ts";
+import { brokerConnection, connectJobQueue } from "../jobs/queue.ts";
 import { createApiServer } from "./server.ts";
 
 /** Time allowed past the drain bound for closing the broker client and the database (ms). */
@@ -15,12 +15,7 @@ const config = loadConfigOrExit(process.env);
 const log = createLogger({ level: config.logLevel, pretty: config.logPretty, name: "api" });
 const db = openDatabase(appDatabasePath(config.dataDir));
 migrateDatabase(db);
-const queue = connectJobQueue({
-  host: config.brokerHost,
-  port: config.brokerPort,
-  token: config.brokerToken,
-  db,
-});
+const queue = connectJobQueue({ ...brokerConnection(config), db });
 const server = createApiServer({ config, db, queue, log, metrics: createMetrics() });
 log.info({ url: server.url }, "api listening");
 

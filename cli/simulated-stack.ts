@@ -6,7 +6,7 @@
 import { type Config, generateDevSecrets, loadConfig } from "../core/config.ts";
 import { createSealer, type Sealer } from "../core/secrets.ts";
 import { appDatabasePath, type Db, openDatabase } from "../db/index.ts";
-import { connectJobQueue, type JobQueue } from "../jobs/queue.ts";
+import { brokerConnection, connectJobQueue, type JobQueue } from "../jobs/queue.ts";
 import { findFreePort } from "../sim/free-port.ts";
 import { type SimTimings, type Simulator, startSimulator } from "../sim/index.ts";
 import { type LocalService, type LocalStack, startLocalStack } from "./local-stack.ts";
@@ -77,12 +77,7 @@ async function connectHandles(parts: {
 }): Promise<SimulatedStack> {
   const { sim, stack, config } = parts;
   const db = openDatabase(appDatabasePath(config.dataDir));
-  const queue = connectJobQueue({
-    host: config.brokerHost,
-    port: config.brokerPort,
-    token: config.brokerToken,
-    db,
-  });
+  const queue = connectJobQueue({ ...brokerConnection(config), db });
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {

@@ -1,9 +1,15 @@
 /** The producer side of the runtime: what the API (and operators) use to start, signal and re-run jobs. */
 import { Queue } from "bunqueue/client";
+import type { Config } from "../core/config.ts";
 import type { Db } from "../db/index.ts";
 import { openOperation, reopenFailedOperation } from "./operations.ts";
 import { type OperationPayload, operationsQueueName } from "./payload.ts";
 import { recordSignal } from "./signals.ts";
+
+/** The broker address and token from config: what every producer and the worker connect with. */
+export function brokerConnection(config: Config): { host: string; port: number; token: string } {
+  return { host: config.brokerHost, port: config.brokerPort, token: config.brokerToken };
+}
 
 export interface JobQueueOptions {
   /** Broker host (loopback in production). */

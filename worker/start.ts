@@ -7,6 +7,7 @@ import { METRICS_CONTENT_TYPE, type MetricsRegistry } from "../core/metrics.ts";
 import { appDatabasePath, type Db, migrateDatabase, openDatabase } from "../db/index.ts";
 import { ShutdownError } from "../jobs/errors.ts";
 import { operationsQueueName } from "../jobs/payload.ts";
+import { brokerConnection } from "../jobs/queue.ts";
 import type { JobDefinition } from "../jobs/step.ts";
 import type { RunnerDeps } from "./runner/deps.ts";
 import { releaseLeasesOf } from "./runner/lease.ts";
@@ -62,7 +63,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   };
   const jobs = new Map(opts.jobs.map((job) => [job.name, job]));
   const worker = new Worker(operationsQueueName, (job) => runOperationJob(deps, jobs, job), {
-    connection: { host: config.brokerHost, port: config.brokerPort, token: config.brokerToken },
+    connection: brokerConnection(config),
     concurrency: config.workerConcurrency,
     lockDuration: config.jobLockMs,
     // Long-poll the broker: a new or promoted job starts at once instead of at the next 50 ms idle poll.

@@ -12,7 +12,7 @@ import { type Config, loadConfig } from "../../core/config.ts";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics, type MetricsRegistry } from "../../core/metrics.ts";
 import { appDatabasePath, type Db, migrateDatabase, openDatabase } from "../../db/index.ts";
-import { connectJobQueue, type JobQueue } from "../../jobs/queue.ts";
+import { brokerConnection, connectJobQueue, type JobQueue } from "../../jobs/queue.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
 import { type RunningWorker, startWorker } from "../../worker/start.ts";
 import { freePorts } from "../support/processes.ts";
@@ -78,12 +78,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   let broker = await startBroker(config, dataDir);
   const db = openDatabase(appDatabasePath(dataDir));
   migrateDatabase(db);
-  const queue = connectJobQueue({
-    host: config.brokerHost,
-    port: config.brokerPort,
-    token: config.brokerToken,
-    db,
-  });
+  const queue = connectJobQueue({ ...brokerConnection(config), db });
   const logs: LogRecord[] = [];
   const log =
     options.collectLogs === false
