@@ -2,7 +2,7 @@
  * The deprovision job: server and key gone from Hetzner in 3 requests, nothing decryptable left in the
  * database, safe to repeat, and a provision parked on its callback is cancelled rather than outliving it.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { eq } from "drizzle-orm";
 import { pollUntil } from "../../cli/wait.ts";
@@ -10,46 +10,38 @@ import { appDatabasePath } from "../../db/index.ts";
 import { customers, operations } from "../../db/schema.ts";
 import { CustomerSecretsGoneError } from "../../jobs/customers.ts";
 import { CLOUD_INIT_READY_SIGNAL } from "../../jobs/provision/callback-token.ts";
-import type { RunningWorker } from "../../worker/start.ts";
-import { type ProvisionWorld, startProvisionWorld } from "./world.ts";
+import { provisionWorldForFile } from "./world.ts";
 
 describe("deprovision job", () => {
-  let world: ProvisionWorld;
-  let worker: RunningWorker | undefined;
-
-  beforeAll(async () => {
-    world = await startProvisionWorld();
-  });
-  afterEach(async () => {
-    await worker?.stop();
-    worker = undefined;
-    world.sim.faults.clear();
-  });
-  afterAll(async () => {
-    await world?.dispose();
-  });
+  const fixture = provisionWorldForFile();
 
   /** Nothing at Hetzner, nothing sealed left for the instance or its customer. */
   async function expectTornDown(instanceId: string, customerId: string) {
-    const name = `rachel-${instanceId}`;
-    expect(await world.hetzner.servers.listAll({ name })).toEqual([]);
-    expect(await world.hetzner.sshKeys.listAll({ name })).toEqual([]);
-    expect(world.instance(instanceId)).toMatchObject({
+    expect(await fixture.current.leftAtHetzner(instanceId)).toEqual({ servers: [], sshKeys: [] });
+    expect(fixture.current.instance(instanceId)).toMatchObject({
       status: "deprovisioned",
       hetznerServerId: null,
       sshKeyId: null,
       sshPrivateKey: null,
       callbackToken: null,
     });
-    const customer = world.runtime.db.select().from(customers).where(eq(customers.id, customerId)).get();
+    const customer = fixture.current.runtime.db
+      .select()
+      .from(customers)
+      .where(eq(customers.id, customerId))
+      .get();
     expect(customer).toMatchObject({ telegramBotToken: null, claudeCredentials: null });
-    expect(() => world.customers.open(customerId)).toThrow(CustomerSecretsGoneError);
+    expect(() => fixture.current.customers.open(customerId)).toThrow(CustomerSecretsGoneError);
   }
 
   /** The sealed values an instance and its customer hold right now (ciphertext, as stored). */
   function sealedValuesOf(instanceId: string, customerId: string): string[] {
-    const instance = world.instance(instanceId);
-    const customer = world.runtime.db.select().from(customers).where(eq(customers.id, customerId)).get();
+    const instance = fixture.current.instance(instanceId);
+    const customer = fixture.current.runtime.db
+      .select()
+      .from(customers)
+      .where(eq(customers.id, customerId))
+      .get();
     const values = [
       instance.sshPrivateKey,
       instance.callbackToken,
@@ -61,7 +53,7 @@ describe("deprovision job", () => {
 
   /** Not a byte of those ciphertexts is left in the database file or its WAL (free pages included). */
   function expectGoneFromDisk(sealed: readonly string[]) {
-    const path = appDatabasePath(world.runtime.config.dataDir);
+    const path = appDatabasePath(fixture.current.runtime.config.dataDir);
     const files = [path, `${path}-wal`].filter((file) => existsSync(file));
     for (const file of files) {
       const bytes = readFileSync(file).toString("latin1");
@@ -70,18 +62,18 @@ describe("deprovision job", () => {
   }
 
   test("tears a ready instance down in 3 Hetzner requests; a second deprovision changes nothing", async () => {
-    worker = await world.startWorker();
-    const { customerId } = world.addCustomer("teardown");
-    const provision = await world.requests.requestProvision(customerId);
-    expect(await world.finish(provision.operationId)).toMatchObject({ status: "succeeded" });
+    await fixture.current.startWorker();
+    const { customerId } = fixture.current.addCustomer("teardown");
+    const provision = await fixture.current.requests.requestProvision(customerId);
+    expect(await fixture.current.finish(provision.operationId)).toMatchObject({ status: "succeeded" });
 
     const sealed = sealedValuesOf(provision.instanceId, customerId);
     expect(sealed).toHaveLength(4);
-    world.sim.clearRequests();
-    const deprovision = await world.requests.requestDeprovision(customerId);
+    fixture.current.sim.clearRequests();
+    const deprovision = await fixture.current.requests.requestDeprovision(customerId);
     if (!deprovision) throw new Error("nothing to deprovision");
-    expect(await world.finish(deprovision.operationId)).toMatchObject({ status: "succeeded" });
-    expect(world.sim.requests().map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+    expect(await fixture.current.finish(deprovision.operationId)).toMatchObject({ status: "succeeded" });
+    expect(fixture.current.sim.requests().map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
       "DELETE /servers/{id} 200",
       "GET /actions 200",
       "DELETE /ssh_keys/{id} 204",
@@ -89,35 +81,41 @@ describe("deprovision job", () => {
     await expectTornDown(provision.instanceId, customerId);
     expectGoneFromDisk(sealed);
 
-    expect(await world.requests.requestDeprovision(customerId)).toBeNull();
-    const again = await world.runtime.queue.enqueue("deprovision", provision.instanceId);
+    expect(await fixture.current.requests.requestDeprovision(customerId)).toBeNull();
+    const again = await fixture.current.runtime.queue.enqueue("deprovision", provision.instanceId);
     expect(again.created).toBe(true);
-    expect(await world.finish(again.jobId)).toMatchObject({ status: "succeeded" });
+    expect(await fixture.current.finish(again.jobId)).toMatchObject({ status: "succeeded" });
     await expectTornDown(provision.instanceId, customerId);
   }, 60_000);
 
   test("a provision parked on its callback is cancelled; it never resumes, and nothing is left", async () => {
-    worker = await world.startWorker();
-    world.sim.faults.add({ kind: "phone_home_never" });
-    const { customerId } = world.addCustomer("inflight");
-    const provision = await world.requests.requestProvision(customerId);
+    await fixture.current.startWorker();
+    fixture.current.sim.faults.add({ kind: "phone_home_never" });
+    const { customerId } = fixture.current.addCustomer("inflight");
+    const provision = await fixture.current.requests.requestProvision(customerId);
     const provisionOp = () =>
-      world.runtime.db.select().from(operations).where(eq(operations.id, provision.operationId)).get();
+      fixture.current.runtime.db
+        .select()
+        .from(operations)
+        .where(eq(operations.id, provision.operationId))
+        .get();
     await pollUntil(() => provisionOp()?.waitSignal === CLOUD_INIT_READY_SIGNAL, {
       timeoutMs: 30_000,
       description: "the provision to park on its callback",
     });
 
-    const deprovision = await world.requests.requestDeprovision(customerId);
+    const deprovision = await fixture.current.requests.requestDeprovision(customerId);
     if (!deprovision) throw new Error("nothing to deprovision");
-    expect(await world.finish(deprovision.operationId)).toMatchObject({ status: "succeeded" });
+    expect(await fixture.current.finish(deprovision.operationId)).toMatchObject({ status: "succeeded" });
     expect(provisionOp()).toMatchObject({ status: "failed", errorCode: "cancelled" });
     await expectTornDown(provision.instanceId, customerId);
 
     // A late callback wakes nothing: the cancelled provision's delivery stops without a step.
-    await world.runtime.queue.signal(provision.instanceId, CLOUD_INIT_READY_SIGNAL, { hostKey: "late" });
-    const followUp = await world.runtime.queue.enqueue("deprovision", provision.instanceId);
-    expect(await world.finish(followUp.jobId)).toMatchObject({ status: "succeeded" });
+    await fixture.current.runtime.queue.signal(provision.instanceId, CLOUD_INIT_READY_SIGNAL, {
+      hostKey: "late",
+    });
+    const followUp = await fixture.current.runtime.queue.enqueue("deprovision", provision.instanceId);
+    expect(await fixture.current.finish(followUp.jobId)).toMatchObject({ status: "succeeded" });
     expect(provisionOp()).toMatchObject({ status: "failed", errorCode: "cancelled" });
     await expectTornDown(provision.instanceId, customerId);
   }, 60_000);

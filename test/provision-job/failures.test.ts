@@ -2,46 +2,30 @@
  * The provision job when things go wrong at Hetzner or on the machine: each failure ends with the
  * instance failed (step and reason recorded) and nothing left at Hetzner; a lost answer is adopted.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { type HetznerClient, HetznerNetworkError } from "../../hetzner/index.ts";
-import type { RunningWorker } from "../../worker/start.ts";
-import { type ProvisionWorld, startProvisionWorld } from "./world.ts";
+import { provisionWorldForFile } from "./world.ts";
 
 describe("provision job failures", () => {
-  let world: ProvisionWorld;
-  let worker: RunningWorker | undefined;
-
-  beforeAll(async () => {
-    world = await startProvisionWorld();
-  });
-  afterEach(async () => {
-    await worker?.stop();
-    worker = undefined;
-    world.sim.faults.clear();
-  });
-  afterAll(async () => {
-    await world?.dispose();
-  });
+  const fixture = provisionWorldForFile();
 
   /** Nothing of the instance left at Hetzner: no server, no SSH key under its name. */
   async function expectNothingAtHetzner(instanceId: string) {
-    const name = `rachel-${instanceId}`;
-    expect(await world.hetzner.servers.listAll({ name })).toEqual([]);
-    expect(await world.hetzner.sshKeys.listAll({ name })).toEqual([]);
+    expect(await fixture.current.leftAtHetzner(instanceId)).toEqual({ servers: [], sshKeys: [] });
   }
 
   test("callback never arrives: the deadline fails the instance, naming what was pending, and rolls back", async () => {
-    worker = await world.startWorker({
+    await fixture.current.startWorker({
       actionCheckAfterMs: 500,
       settings: { cloudInitTimeoutMs: 2_000 },
     });
-    world.sim.faults.add({ kind: "phone_home_never" });
-    const { customerId } = world.addCustomer("silent");
-    const requested = await world.requests.requestProvision(customerId);
-    const summary = await world.finish(requested.operationId);
+    fixture.current.sim.faults.add({ kind: "phone_home_never" });
+    const { customerId } = fixture.current.addCustomer("silent");
+    const requested = await fixture.current.requests.requestProvision(customerId);
+    const summary = await fixture.current.finish(requested.operationId);
     expect(summary).toMatchObject({ status: "failed", errorStep: "await-cloud-init" });
     expect(summary.errorMessage).toContain("sent no cloud-init callback within 2000 ms");
-    expect(world.instance(requested.instanceId)).toMatchObject({
+    expect(fixture.current.instance(requested.instanceId)).toMatchObject({
       status: "failed",
       errorCode: "wait_timeout",
       hetznerServerId: null,
@@ -51,39 +35,44 @@ describe("provision job failures", () => {
   }, 60_000);
 
   test("a failed start_server is caught by the one action check, long before the callback deadline", async () => {
-    worker = await world.startWorker({ actionCheckAfterMs: 1_500, settings: { cloudInitTimeoutMs: 50_000 } });
-    world.sim.faults.add({ kind: "action_error", command: "start_server" });
-    const { customerId } = world.addCustomer("nostart");
-    world.sim.clearRequests();
-    const requested = await world.requests.requestProvision(customerId);
-    const summary = await world.finish(requested.operationId, 30_000);
+    await fixture.current.startWorker({
+      actionCheckAfterMs: 1_500,
+      settings: { cloudInitTimeoutMs: 50_000 },
+    });
+    fixture.current.sim.faults.add({ kind: "action_error", command: "start_server" });
+    const { customerId } = fixture.current.addCustomer("nostart");
+    fixture.current.sim.clearRequests();
+    const requested = await fixture.current.requests.requestProvision(customerId);
+    const summary = await fixture.current.finish(requested.operationId, 30_000);
     expect(summary).toMatchObject({ status: "failed", errorStep: "await-cloud-init" });
     expect(summary.errorMessage).toContain("start_server");
-    expect(world.instance(requested.instanceId).errorCode).toBe("action_failed");
-    const calls = world.sim.requests().map((r) => `${r.method} ${r.path}`);
+    expect(fixture.current.instance(requested.instanceId).errorCode).toBe("action_failed");
+    const calls = fixture.current.sim.requests().map((r) => `${r.method} ${r.path}`);
     const beforeRollback = calls.slice(0, calls.indexOf("DELETE /servers/{id}"));
     expect(beforeRollback.filter((call) => call === "GET /actions")).toHaveLength(1);
     await expectNothingAtHetzner(requested.instanceId);
   }, 60_000);
 
   test("the project's server limit fails at once with an operator's message; the key is rolled back", async () => {
-    worker = await world.startWorker();
-    world.sim.faults.add({ kind: "server_limit" });
-    const { customerId } = world.addCustomer("limit");
-    world.sim.clearRequests();
-    const requested = await world.requests.requestProvision(customerId);
-    const summary = await world.finish(requested.operationId);
+    await fixture.current.startWorker();
+    fixture.current.sim.faults.add({ kind: "server_limit" });
+    const { customerId } = fixture.current.addCustomer("limit");
+    fixture.current.sim.clearRequests();
+    const requested = await fixture.current.requests.requestProvision(customerId);
+    const summary = await fixture.current.finish(requested.operationId);
     expect(summary).toMatchObject({ status: "failed", errorStep: "create-server" });
     expect(summary.errorMessage).toContain("server limit is reached");
-    expect(world.instance(requested.instanceId).errorCode).toBe("resource_limit_exceeded");
+    expect(fixture.current.instance(requested.instanceId).errorCode).toBe("resource_limit_exceeded");
     // Permanent: one POST /servers, no retry of it.
-    expect(world.sim.requests().filter((r) => r.method === "POST" && r.path === "/servers")).toHaveLength(1);
+    expect(
+      fixture.current.sim.requests().filter((r) => r.method === "POST" && r.path === "/servers"),
+    ).toHaveLength(1);
     await expectNothingAtHetzner(requested.instanceId);
   }, 60_000);
 
   test("an answer lost after the server was created: the retry meets uniqueness_error and adopts it", async () => {
     let lost = false;
-    const real = world.hetzner;
+    const real = fixture.current.hetzner;
     const lossy: HetznerClient = {
       ...real,
       servers: {
@@ -96,20 +85,20 @@ describe("provision job failures", () => {
         },
       },
     };
-    worker = await world.startWorker({ hetzner: lossy });
-    const { customerId } = world.addCustomer("lost");
-    const servers = world.sim.serverCount();
-    world.sim.clearRequests();
-    const requested = await world.requests.requestProvision(customerId);
-    expect(await world.finish(requested.operationId)).toMatchObject({ status: "succeeded" });
-    expect(world.sim.serverCount()).toBe(servers + 1);
-    const creates = world.sim.requests().filter((r) => r.path.startsWith("/servers"));
+    await fixture.current.startWorker({ hetzner: lossy });
+    const { customerId } = fixture.current.addCustomer("lost");
+    const servers = fixture.current.sim.serverCount();
+    fixture.current.sim.clearRequests();
+    const requested = await fixture.current.requests.requestProvision(customerId);
+    expect(await fixture.current.finish(requested.operationId)).toMatchObject({ status: "succeeded" });
+    expect(fixture.current.sim.serverCount()).toBe(servers + 1);
+    const creates = fixture.current.sim.requests().filter((r) => r.path.startsWith("/servers"));
     expect(creates.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
       "POST /servers 201",
       "POST /servers 409",
       "GET /servers 200",
     ]);
     const [server] = await real.servers.listAll({ name: `rachel-${requested.instanceId}` });
-    expect(world.instance(requested.instanceId).hetznerServerId).toBe(server?.id ?? -1);
+    expect(fixture.current.instance(requested.instanceId).hetznerServerId).toBe(server?.id ?? -1);
   }, 60_000);
 });

@@ -5,6 +5,7 @@
  * that can swap the host key a machine reports (to play a machine that is not the one that phoned home).
  */
 
+import { afterAll, afterEach, beforeAll } from "bun:test";
 import { eq } from "drizzle-orm";
 import { createApiServer } from "../../api/server.ts";
 import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
@@ -13,7 +14,13 @@ import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { createSealer, type Sealer } from "../../core/secrets.ts";
 import { instances } from "../../db/schema.ts";
-import { createHetznerClient, type HetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
+import {
+  createHetznerClient,
+  type HetznerClient,
+  RateLimitBudget,
+  type Server,
+  type SshKey,
+} from "../../hetzner/index.ts";
 import { type CustomerSecrets, type CustomerStore, createCustomerStore } from "../../jobs/customers.ts";
 import type { OperationSummary } from "../../jobs/operation-progress.ts";
 import { DEFAULT_APP_REPO_URL } from "../../jobs/provision/cloud-init.ts";
@@ -49,6 +56,8 @@ export interface ProvisionWorld {
   addCustomer(marker: string): { customerId: string; secrets: CustomerSecrets };
   finish(operationId: string, timeoutMs?: number): Promise<OperationSummary>;
   instance(instanceId: string): typeof instances.$inferSelect;
+  /** The servers and SSH keys at Hetzner under the instance's name (both empty once it is torn down). */
+  leftAtHetzner(instanceId: string): Promise<{ servers: Server[]; sshKeys: SshKey[] }>;
   /** Hetzner API requests the simulator served since the last `sim.clearRequests()`. */
   requestCount(): number;
   dispose(): Promise<void>;
@@ -116,6 +125,13 @@ export async function startProvisionWorld(): Promise<ProvisionWorld> {
       if (!row) throw new Error(`no instance ${instanceId}`);
       return row;
     },
+    async leftAtHetzner(instanceId) {
+      const name = `rachel-${instanceId}`;
+      return {
+        servers: await hetzner.servers.listAll({ name }),
+        sshKeys: await hetzner.sshKeys.listAll({ name }),
+      };
+    },
     requestCount: () => sim.requests().length,
     async dispose() {
       await runtime.dispose();
@@ -155,6 +171,39 @@ function startCallbackEndpoint(runtime: Runtime) {
     stop: async () => {
       await server.stop(true);
       await api.stop(0);
+    },
+  };
+}
+
+/**
+ * One world for the calling file's tests: started before the first, disposed after the last; after each
+ * test the workers it started are stopped, faults cleared and the host-key override dropped.
+ */
+export function provisionWorldForFile(): { readonly current: ProvisionWorld } {
+  let world: ProvisionWorld | undefined;
+  const workers: RunningWorker[] = [];
+  beforeAll(async () => {
+    const started = await startProvisionWorld();
+    const startWorker = started.startWorker;
+    started.startWorker = async (overrides) => {
+      const worker = await startWorker(overrides);
+      workers.push(worker);
+      return worker;
+    };
+    world = started;
+  });
+  afterEach(async () => {
+    for (const worker of workers.splice(0)) await worker.stop();
+    world?.sim.faults.clear();
+    if (world) world.callback.reportHostKey = undefined;
+  });
+  afterAll(async () => {
+    await world?.dispose();
+  });
+  return {
+    get current() {
+      if (!world) throw new Error("the provision world exists only inside a test");
+      return world;
     },
   };
 }
