@@ -1,21 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { type Config, ConfigError, generateDevSecrets, loadConfig } from "../../core/config.ts";
-
-const required = () => ({ ...generateDevSecrets(), HCLOUD_TOKEN: "hcloud-token-value" });
-
-function problemsOf(env: Record<string, string | undefined>): readonly string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
-}
+import { type Config, loadConfig } from "../../core/config.ts";
+import { problemsOf, requiredEnv } from "./config-support.ts";
 
 describe("provisioning settings", () => {
   test("default as documented; the public base URL follows the API's host and port", () => {
-    expect(loadConfig({ ...required(), API_PORT: "9001" })).toMatchObject({
+    expect(loadConfig({ ...requiredEnv(), API_PORT: "9001" })).toMatchObject({
       publicBaseUrl: "http://127.0.0.1:9001",
       controlPlaneIps: ["127.0.0.1/32"],
       provisionLocations: ["nbg1", "fsn1", "hel1"],
@@ -27,12 +16,12 @@ describe("provisioning settings", () => {
       appRepoUrl: "https://github.com/polly3223/Rachel8.git",
       expectedServerDeletionMs: 5_000,
     } satisfies Partial<Config>);
-    expect(loadConfig({ ...required(), API_HOST: "::1" }).publicBaseUrl).toBe("http://[::1]:8080");
+    expect(loadConfig({ ...requiredEnv(), API_HOST: "::1" }).publicBaseUrl).toBe("http://[::1]:8080");
   });
 
   test("parse every variable, normalizing addresses to CIDR blocks", () => {
     const config = loadConfig({
-      ...required(),
+      ...requiredEnv(),
       PUBLIC_BASE_URL: "https://provisioner.example.test/",
       CONTROL_PLANE_IPS: "203.0.113.7, 198.51.100.0/24,2001:db8::1,2001:db8:1::/48",
       PROVISION_LOCATIONS: "hel1,nbg1",
@@ -61,7 +50,7 @@ describe("provisioning settings", () => {
   test("report every invalid value by name and entry", () => {
     expect(
       problemsOf({
-        ...required(),
+        ...requiredEnv(),
         PUBLIC_BASE_URL: "https://example.test/?token=x",
         CONTROL_PLANE_IPS: "10.0.0.1,10.0.0.0/33,not-an-ip,::1/129",
         PROVISION_LOCATIONS: "nbg1,,FSN1",

@@ -3,23 +3,13 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Config, ConfigError, generateDevSecrets, loadConfig } from "../../core/config.ts";
+import { type Config, generateDevSecrets, loadConfig } from "../../core/config.ts";
+import { problemsOf, requiredEnv } from "./config-support.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "core-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const key = () => randomBytes(32).toString("base64");
-const required = () => ({ ...generateDevSecrets(), HCLOUD_TOKEN: "hcloud-token-value" });
-
-function problemsOf(env: Record<string, string | undefined>): readonly string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 function writeSecret(name: string, content: string): string {
   const path = join(dir, name);
@@ -29,7 +19,7 @@ function writeSecret(name: string, content: string): string {
 
 describe("loadConfig", () => {
   test("applies every documented default when only the required secrets are set", () => {
-    const config = loadConfig(required());
+    const config = loadConfig(requiredEnv());
     expect(config).toMatchObject({
       dataDir: "./data",
       apiHost: "127.0.0.1",
@@ -53,7 +43,7 @@ describe("loadConfig", () => {
 
   test("parses every variable", () => {
     const config = loadConfig({
-      ...required(),
+      ...requiredEnv(),
       DATA_DIR: "/var/lib/rachel",
       API_HOST: "0.0.0.0",
       API_PORT: "9000",
@@ -94,8 +84,8 @@ describe("loadConfig", () => {
   });
 
   test("treats empty values as unset", () => {
-    expect(loadConfig({ ...required(), API_PORT: "", LOG_LEVEL: "" }).apiPort).toBe(8080);
-    expect(problemsOf({ ...required(), BROKER_TOKEN: "" })).toEqual(["BROKER_TOKEN: required"]);
+    expect(loadConfig({ ...requiredEnv(), API_PORT: "", LOG_LEVEL: "" }).apiPort).toBe(8080);
+    expect(problemsOf({ ...requiredEnv(), BROKER_TOKEN: "" })).toEqual(["BROKER_TOKEN: required"]);
   });
 
   test("reports every missing variable by name, one per line", () => {
@@ -110,7 +100,7 @@ describe("loadConfig", () => {
     const badKey = "c2VjcmV0LWJ1dC10b28tc2hvcnQ=";
     const badOld = `old:${randomBytes(16).toString("base64")}`;
     const problems = problemsOf({
-      ...required(),
+      ...requiredEnv(),
       API_PORT: "80a",
       BROKER_PORT: "70000",
       BROKER_HTTP_PORT: "0",
@@ -144,23 +134,23 @@ describe("loadConfig", () => {
 
   test("refuses an endpoint that would carry credentials into logs", () => {
     for (const endpoint of ["https://user:pw@api.example.test/v1", "https://api.example.test/v1?token=x"]) {
-      expect(problemsOf({ ...required(), HCLOUD_ENDPOINT: endpoint })).toEqual([
+      expect(problemsOf({ ...requiredEnv(), HCLOUD_ENDPOINT: endpoint })).toEqual([
         "HCLOUD_ENDPOINT: must be an http(s) URL without credentials or query",
       ]);
     }
   });
 
   test("checks settings against each other", () => {
-    expect(problemsOf({ ...required(), HEARTBEAT_MS: "30000" })).toEqual([
+    expect(problemsOf({ ...requiredEnv(), HEARTBEAT_MS: "30000" })).toEqual([
       "HEARTBEAT_MS: must be less than JOB_LOCK_MS and LEASE_TTL_MS",
     ]);
-    expect(problemsOf({ ...required(), SECRETS_OLD_KEYS: `k1:${key()}` })).toEqual([
+    expect(problemsOf({ ...requiredEnv(), SECRETS_OLD_KEYS: `k1:${key()}` })).toEqual([
       "SECRETS_OLD_KEYS: must not repeat SECRETS_KEY_ID",
     ]);
   });
 
   test("returns a deeply frozen object", () => {
-    const config = loadConfig(required());
+    const config = loadConfig(requiredEnv());
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.secretsKeys)).toBe(true);
     expect(() => {
@@ -189,13 +179,13 @@ describe("*_FILE variants", () => {
   });
 
   test("setting both the variable and its _FILE names both", () => {
-    const problems = problemsOf({ ...required(), BROKER_TOKEN_FILE: writeSecret("both", "x") });
+    const problems = problemsOf({ ...requiredEnv(), BROKER_TOKEN_FILE: writeSecret("both", "x") });
     expect(problems).toEqual(["BROKER_TOKEN, BROKER_TOKEN_FILE: set only one of them"]);
   });
 
   test("a missing, unreadable (a directory) or empty file names the _FILE variable, not a missing value", () => {
     const missing = join(dir, "does-not-exist");
-    const { HCLOUD_TOKEN: _omitted, ...rest } = required();
+    const { HCLOUD_TOKEN: _omitted, ...rest } = requiredEnv();
     const problems = problemsOf({
       ...rest,
       BROKER_TOKEN: undefined,
@@ -213,7 +203,7 @@ describe("*_FILE variants", () => {
 
   test("a secret read from a file is validated like the variable, without echoing it", () => {
     const problems = problemsOf({
-      ...required(),
+      ...requiredEnv(),
       SECRETS_KEY: undefined,
       SECRETS_KEY_FILE: writeSecret("short-key", "dG9vLXNob3J0\n"),
     });
