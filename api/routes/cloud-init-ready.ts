@@ -7,7 +7,6 @@
  * be refused; that would need a trusted-proxy setting, which is deliberately not offered yet.
  * The token travels in the URL, so nothing here logs the URL (the request log line carries the path only).
  */
-import { SQLiteError } from "bun:sqlite";
 import { and, eq, isNull } from "drizzle-orm";
 import { createSealer } from "../../core/secrets.ts";
 import type { Db } from "../../db/index.ts";
@@ -93,14 +92,13 @@ async function readHostKey(request: Request): Promise<string> {
 async function accept(ctx: RouteContext, instanceId: string, hostKey: string): Promise<Response> {
   const { db, queue } = ctx.deps;
   const receivedAt = Date.now();
-  const stored = whenDatabaseAnswers(ctx, () =>
-    db
-      .update(instances)
-      .set({ reportedHostKey: hostKey, callbackReceivedAt: receivedAt, updatedAt: receivedAt })
-      .where(and(eq(instances.id, instanceId), isNull(instances.callbackReceivedAt)))
-      .returning({ id: instances.id })
-      .all(),
-  );
+  // A failing database write is the error mapper's 503, so phone_home tries again.
+  const stored = db
+    .update(instances)
+    .set({ reportedHostKey: hostKey, callbackReceivedAt: receivedAt, updatedAt: receivedAt })
+    .where(and(eq(instances.id, instanceId), isNull(instances.callbackReceivedAt)))
+    .returning({ id: instances.id })
+    .all();
   // A concurrent duplicate got there first: it stored and signalled.
   if (stored.length === 0) return Response.json({ status: "already_received" });
   try {
@@ -127,17 +125,4 @@ function forgetReport(db: Db, instanceId: string, receivedAt: number): void {
     .set({ reportedHostKey: null, callbackReceivedAt: null })
     .where(and(eq(instances.id, instanceId), eq(instances.callbackReceivedAt, receivedAt)))
     .run();
-}
-
-/** Runs a database write; a database failure (busy, locked, disk) is a 503 the caller can retry. */
-function whenDatabaseAnswers<T>(ctx: RouteContext, write: () => T): T {
-  try {
-    return write();
-  } catch (err) {
-    if (err instanceof SQLiteError) {
-      ctx.log.error({ err }, "cloud-init callback: database write failed");
-      throw new HttpError(503, "unavailable", "database unavailable; try again");
-    }
-    throw err;
-  }
 }

@@ -7,7 +7,6 @@
  *
  * Not yet: re-injecting changed secrets into a customer's ready server (the `reconfigure` job).
  */
-import { SQLiteError } from "bun:sqlite";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
@@ -127,29 +126,24 @@ function invalidFields(requestId: string, fields: readonly string[]): Response {
 
 /**
  * Seals and stores the secrets; whether the customer existed is read in the same immediate transaction,
- * so two concurrent first registrations answer one 201 and one 200. A busy or failing database is a 503.
+ * so two concurrent first registrations answer one 201 and one 200. A failing database is the error
+ * mapper's 503.
  */
 function register(ctx: RouteContext, customerId: string, secrets: CustomerSecrets): RegistrationAnswer {
   const { db, config } = ctx.deps;
   const updatedAt = Date.now();
   const store = createCustomerStore({ db, sealer: createSealer(config.secretsKeys), now: () => updatedAt });
-  try {
-    const created = db.transaction(
-      (tx) => {
-        const existing = tx
-          .select({ id: customers.id })
-          .from(customers)
-          .where(eq(customers.id, customerId))
-          .get();
-        store.upsert(customerId, secrets);
-        return existing === undefined;
-      },
-      { behavior: "immediate" },
-    );
-    return { customerId, created, updatedAt: new Date(updatedAt).toISOString() };
-  } catch (err) {
-    if (!(err instanceof SQLiteError)) throw err;
-    ctx.log.error({ customerId, err }, "customer registration: database write failed");
-    throw new HttpError(503, "unavailable", "database unavailable; try again");
-  }
+  const created = db.transaction(
+    (tx) => {
+      const existing = tx
+        .select({ id: customers.id })
+        .from(customers)
+        .where(eq(customers.id, customerId))
+        .get();
+      store.upsert(customerId, secrets);
+      return existing === undefined;
+    },
+    { behavior: "immediate" },
+  );
+  return { customerId, created, updatedAt: new Date(updatedAt).toISOString() };
 }

@@ -48,6 +48,14 @@ const testRoutes: Route[] = [
   { method: "GET", path: "/boom", handle: () => Promise.reject(new Error("db password=hunter2 leaked")) },
   {
     method: "POST",
+    path: "/broken-write",
+    handle: async ({ deps }) => {
+      deps.db.$client.run("INSERT INTO no_such_table VALUES (1)");
+      return new Response(null, { status: 204 });
+    },
+  },
+  {
+    method: "POST",
     path: "/things/:thingId/notes/:note",
     handle: ({ params }) => {
       if (params.thingId === "missing") throw new HttpError(404, "thing_not_found", "no such thing");
@@ -167,6 +175,19 @@ describe("api server", () => {
     expect(
       logLines.some((line) => line.requestId === "boom-1" && JSON.stringify(line).includes("hunter2")),
     ).toBe(true);
+  });
+
+  test("a failing database write is a 503 the caller may retry, without the database's message", async () => {
+    const response = await get("/broken-write", { method: "POST", headers: { "x-request-id": "db-1" } });
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({
+      code: "unavailable",
+      message: "database unavailable; try again",
+      requestId: "db-1",
+    });
+    expect(logLines.some((line) => line.requestId === "db-1" && line.msg === "database write failed")).toBe(
+      true,
+    );
   });
 
   test("one wide log line per request, labelled by route template", async () => {
