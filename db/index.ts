@@ -1,4 +1,4 @@
-import { Database } from "bun:sqlite";
+import { Database, SQLiteError } from "bun:sqlite";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
@@ -23,13 +23,30 @@ export function appDatabasePath(dataDir: string): string {
 /** Opens (creating if needed) the shared database file; WAL so the API and worker read while one writes. */
 export function openDatabase(path: string): Db {
   const client = new Database(path, { create: true, strict: true });
-  // The busy timeout first: switching to WAL takes a lock another process may be holding at start.
   client.run(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
-  client.run("PRAGMA journal_mode = WAL");
+  useWriteAheadLog(client);
   client.run("PRAGMA foreign_keys = ON");
   // WAL with synchronous=NORMAL is durable across process crashes, which is the failure we design for.
   client.run("PRAGMA synchronous = NORMAL");
   return drizzle({ client, schema });
+}
+
+/**
+ * Switches a file to WAL. SQLite answers SQLITE_BUSY at once, without its busy handler, when another process is
+ * switching the same new file at that moment (about 1 start in 25 with the API and worker started together),
+ * so the switch is retried here until the busy timeout.
+ */
+function useWriteAheadLog(client: Database): void {
+  const deadline = Date.now() + busyTimeoutMs;
+  for (;;) {
+    try {
+      client.run("PRAGMA journal_mode = WAL");
+      return;
+    } catch (err) {
+      if (!(err instanceof SQLiteError && err.code === "SQLITE_BUSY") || Date.now() >= deadline) throw err;
+      Bun.sleepSync(5 + Math.random() * 20);
+    }
+  }
 }
 
 /** Applies every migration in migrations/ not yet applied (drizzle's journal); safe to call from both processes. */

@@ -40,7 +40,7 @@ describe("database", () => {
   test("the API and the worker starting at once on a new file both migrate it without error", async () => {
     const migrateInChild = (path: string) =>
       Bun.spawn([process.execPath, "-e", migrateScript(path)], { stdout: "pipe", stderr: "pipe" });
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 10; round++) {
       const path = join(dir, `race-${round}.db`);
       const children = [migrateInChild(path), migrateInChild(path)];
       const outcomes = await Promise.all(
