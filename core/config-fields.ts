@@ -33,6 +33,15 @@ export function integer(min: number, max: number) {
 
 export const port = () => integer(1, 65535);
 
+/** A bearer token another service or an operator presents: long enough that guessing is hopeless. */
+export const bearerToken = () => text().min(32, { error: "must be at least 32 characters" });
+
+/** A webhook signing secret as the provider shows it: `whsec_` then its base64 key. */
+export const webhookSecret = () =>
+  text().regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, {
+    error: "must be whsec_ followed by the provider's base64 secret",
+  });
+
 export const booleanFlag = () =>
   z
     .enum(["true", "false", "1", "0"], { error: "must be true or false" })

@@ -11,6 +11,7 @@ import { writeSync } from "node:fs";
 import { z } from "zod";
 import {
   aesKey,
+  bearerToken,
   booleanFlag,
   cidrList,
   hcloudName,
@@ -25,6 +26,7 @@ import {
   port,
   repoUrl,
   text,
+  webhookSecret,
 } from "./config-fields.ts";
 import { deepFreeze } from "./deep-freeze.ts";
 import { readSecretFiles } from "./secret-files.ts";
@@ -46,6 +48,21 @@ export interface Config {
    * answers 503. SERVICE_TOKEN or SERVICE_TOKEN_FILE, optional, secret, at least 32 characters; default unset.
    */
   readonly serviceToken: string | undefined;
+  /**
+   * Bearer token operators present to /v1/ops/… (`bun run ops`); unset, those routes answer 503.
+   * OPS_TOKEN or OPS_TOKEN_FILE, optional, secret, at least 32 characters; default unset.
+   */
+  readonly opsToken: string | undefined;
+  /**
+   * Secret that verifies `POST /v1/webhooks/standard` (Standard Webhooks); unset, that route answers 503.
+   * STANDARD_WEBHOOK_SECRET or STANDARD_WEBHOOK_SECRET_FILE, optional, secret, `whsec_…`; default unset.
+   */
+  readonly standardWebhookSecret: string | undefined;
+  /**
+   * Secret that verifies `POST /v1/webhooks/stripe` (Stripe-Signature); unset, that route answers 503.
+   * STRIPE_WEBHOOK_SECRET or STRIPE_WEBHOOK_SECRET_FILE, optional, secret, `whsec_…`; default unset.
+   */
+  readonly stripeWebhookSecret: string | undefined;
   /** Host of the bunqueue broker. BROKER_HOST, default "127.0.0.1". */
   readonly brokerHost: string;
   /** TCP (client protocol) port of the broker. BROKER_PORT, default 6789. */
@@ -102,6 +119,14 @@ export interface Config {
    * EXPECTED_SERVER_DELETION_MS, default 5000 (Hetzner's usual; a time-compressed simulator needs less).
    */
   readonly expectedServerDeletionMs: number;
+  /** Interval of the scheduled reconcile sweep, in ms. RECONCILE_INTERVAL_MS, default 300000 (5 min). */
+  readonly reconcileIntervalMs: number;
+  /** Age below which a server of ours nobody owns is spared by the sweep, in ms. RECONCILE_ZOMBIE_GRACE_MS, default 600000. */
+  readonly reconcileZombieGraceMs: number;
+  /** How long an unfinished job may go without progress and without a broker job before the sweep acts, in ms. RECONCILE_STUCK_AFTER_MS, default 900000. */
+  readonly reconcileStuckAfterMs: number;
+  /** Whether the sweep provisions a lost instance (ready, server gone) again. REPROVISION_LOST, default false. */
+  readonly reprovisionLost: boolean;
 }
 
 const envSchema = z
@@ -110,7 +135,10 @@ const envSchema = z
     API_HOST: host().default("127.0.0.1"),
     API_PORT: port().default(8080),
     // Optional: the broker and worker share this schema and never use it (see api/routes/customers.ts).
-    SERVICE_TOKEN: text().min(32, { error: "must be at least 32 characters" }).optional(),
+    SERVICE_TOKEN: bearerToken().optional(),
+    OPS_TOKEN: bearerToken().optional(),
+    STANDARD_WEBHOOK_SECRET: webhookSecret().optional(),
+    STRIPE_WEBHOOK_SECRET: webhookSecret().optional(),
     BROKER_HOST: host().default("127.0.0.1"),
     BROKER_PORT: port().default(6789),
     BROKER_HTTP_PORT: port().default(6790),
@@ -138,6 +166,10 @@ const envSchema = z
     VERIFY_SETTLE_MS: integer(0, MAX_MS).default(10_000),
     APP_REPO_URL: repoUrl().default("https://github.com/polly3223/Rachel8.git"),
     EXPECTED_SERVER_DELETION_MS: integer(0, MAX_MS).default(5_000),
+    RECONCILE_INTERVAL_MS: integer(1000, MAX_MS).default(300_000),
+    RECONCILE_ZOMBIE_GRACE_MS: integer(0, MAX_MS).default(600_000),
+    RECONCILE_STUCK_AFTER_MS: integer(1000, MAX_MS).default(900_000),
+    REPROVISION_LOST: booleanFlag().default(false),
   })
   .superRefine((env, ctx) => {
     if (env.SECRETS_OLD_KEYS.some(([id]) => id === env.SECRETS_KEY_ID)) {
@@ -161,6 +193,9 @@ function toConfig(env: Env): Config {
     apiHost: env.API_HOST,
     apiPort: env.API_PORT,
     serviceToken: env.SERVICE_TOKEN,
+    opsToken: env.OPS_TOKEN,
+    standardWebhookSecret: env.STANDARD_WEBHOOK_SECRET,
+    stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET,
     brokerHost: env.BROKER_HOST,
     brokerPort: env.BROKER_PORT,
     brokerHttpPort: env.BROKER_HTTP_PORT,
@@ -189,6 +224,10 @@ function toConfig(env: Env): Config {
     verifySettleMs: env.VERIFY_SETTLE_MS,
     appRepoUrl: env.APP_REPO_URL,
     expectedServerDeletionMs: env.EXPECTED_SERVER_DELETION_MS,
+    reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
+    reconcileZombieGraceMs: env.RECONCILE_ZOMBIE_GRACE_MS,
+    reconcileStuckAfterMs: env.RECONCILE_STUCK_AFTER_MS,
+    reprovisionLost: env.REPROVISION_LOST,
   };
 }
 
@@ -207,6 +246,9 @@ export const SECRET_VARIABLES = [
   "SECRETS_OLD_KEYS",
   "HCLOUD_TOKEN",
   "SERVICE_TOKEN",
+  "OPS_TOKEN",
+  "STANDARD_WEBHOOK_SECRET",
+  "STRIPE_WEBHOOK_SECRET",
 ] as const;
 
 /** Every problem found in the environment, one `NAME: what is wrong` line each. */

@@ -36,12 +36,18 @@ export const SECRET_FIELD_NAMES = [
   "clientSecret",
   "sshPrivateKey",
   "serviceToken",
+  "opsToken",
+  "standardWebhookSecret",
+  "stripeWebhookSecret",
   // The environment's own names, for when an env object is logged.
   "BROKER_TOKEN",
   "HCLOUD_TOKEN",
   "SECRETS_KEY",
   "SECRETS_OLD_KEYS",
   "SERVICE_TOKEN",
+  "OPS_TOKEN",
+  "STANDARD_WEBHOOK_SECRET",
+  "STRIPE_WEBHOOK_SECRET",
 ] as const;
 
 /** Header names whose values are secrets, also caught under `headers` nested two levels deep. */

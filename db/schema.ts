@@ -7,13 +7,21 @@
  * Timestamps are epoch milliseconds.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
- * Lifecycle of an instance: new → provisioning → ready | failed; deprovisioning → deprovisioned. The
- * column stays free text: the runner writes a job's own running status (default "running").
+ * Lifecycle of an instance: new → provisioning → ready | failed; deprovisioning → deprovisioned; a ready
+ * instance whose server vanished at Hetzner is marked lost by the reconcile sweep. The column stays free
+ * text: the runner writes a job's own running status (default "running").
  */
-export type InstanceStatus = "new" | "provisioning" | "ready" | "failed" | "deprovisioning" | "deprovisioned";
+export type InstanceStatus =
+  | "new"
+  | "provisioning"
+  | "ready"
+  | "failed"
+  | "lost"
+  | "deprovisioning"
+  | "deprovisioned";
 
 /** A paying customer and their secrets, sealed per row and field; `shreddedAt` set once they are destroyed. */
 export const customers = sqliteTable("customers", {
@@ -157,3 +165,82 @@ export const sharedResources = sqliteTable("shared_resources", {
   hetznerId: integer("hetzner_id").notNull(),
   createdAt: integer("created_at").notNull(),
 });
+
+/** What a subscription's newest event means for its customer's server. */
+export const paymentStates = ["paid", "cancelled"] as const;
+export type PaymentState = (typeof paymentStates)[number];
+
+/**
+ * Every verified payment webhook event, once per provider and event id: what makes a redelivery a no-op,
+ * and the audit trail of why a customer was provisioned or deprovisioned. Never holds a secret.
+ */
+export const paymentEvents = sqliteTable(
+  "payment_events",
+  {
+    provider: text("provider").notNull(),
+    eventId: text("event_id").notNull(),
+    type: text("type").notNull(),
+    customerId: text("customer_id"),
+    subscriptionId: text("subscription_id"),
+    /** When the provider created the event, epoch ms: events of one subscription apply in this order. */
+    occurredAt: integer("occurred_at").notNull(),
+    receivedAt: integer("received_at").notNull(),
+    /** The state the event asks for; null for an event type that is acknowledged and ignored. */
+    paymentState: text("payment_state", { enum: paymentStates }),
+    /** How it was handled (applied, stale, ignored, awaiting the customer's registration…); null until then. */
+    outcome: text("outcome"),
+    /** Set once handled: from then on a redelivery answers 200 and changes nothing. */
+    handledAt: integer("handled_at"),
+  },
+  (t) => [primaryKey({ columns: [t.provider, t.eventId] })],
+);
+
+/**
+ * The payment state of each subscription, as set by its newest event by creation time: a stale `active`
+ * arriving after a `deleted` loses to it. A customer is paid while any of their subscriptions is.
+ */
+export const subscriptions = sqliteTable(
+  "subscriptions",
+  {
+    provider: text("provider").notNull(),
+    subscriptionId: text("subscription_id").notNull(),
+    customerId: text("customer_id").notNull(),
+    paymentState: text("payment_state", { enum: paymentStates }).notNull(),
+    /** The event that set the state, and its creation time (epoch ms); only a newer event replaces it. */
+    eventId: text("event_id").notNull(),
+    eventOccurredAt: integer("event_occurred_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.provider, t.subscriptionId] }),
+    index("subscriptions_customer").on(t.customerId),
+  ],
+);
+
+export const sweepStatuses = ["queued", "running", "succeeded", "failed"] as const;
+export type SweepStatus = (typeof sweepStatuses)[number];
+
+/** One reconcile sweep, scheduled or asked for by an operator: what it saw, decided and did. */
+export const sweeps = sqliteTable(
+  "sweeps",
+  {
+    /** Also the broker job id. */
+    id: text("id").primaryKey(),
+    /** `schedule` or `operator`. */
+    trigger: text("trigger").notNull(),
+    dryRun: integer("dry_run", { mode: "boolean" }).notNull(),
+    status: text("status", { enum: sweepStatuses }).notNull(),
+    requestedAt: integer("requested_at").notNull(),
+    startedAt: integer("started_at"),
+    finishedAt: integer("finished_at"),
+    /** Servers carrying our label that the sweep listed at Hetzner. */
+    serversSeen: integer("servers_seen"),
+    /** Hetzner requests the sweep made (listing plus actions). */
+    hetznerRequests: integer("hetzner_requests"),
+    /** JSON array: each decision with its outcome (`planned` in a dry run, `applied` or `failed` with the error). */
+    decisions: text("decisions"),
+    errorCode: text("error_code"),
+    errorMessage: text("error_message"),
+  },
+  (t) => [index("sweeps_requested").on(t.requestedAt)],
+);
