@@ -16,6 +16,7 @@ import { CLOUD_INIT_READY_SIGNAL, verifyCallbackToken } from "../../jobs/provisi
 import { RemoteError } from "../../jobs/remote/errors.ts";
 import { parsePinnedHostKey } from "../../jobs/remote/host-key.ts";
 import { findPendingSignal } from "../../jobs/signals.ts";
+import { readBody } from "../body.ts";
 import { HttpError } from "../http-error.ts";
 import type { Route, RouteContext } from "../router.ts";
 
@@ -64,10 +65,7 @@ async function readHostKey(request: Request): Promise<string> {
   if (!type.toLowerCase().startsWith(FORM_TYPE)) {
     throw new HttpError(400, "malformed_body", `body must be ${FORM_TYPE}`);
   }
-  const body = await request.text();
-  if (Buffer.byteLength(body) > MAX_BODY_BYTES) {
-    throw new HttpError(400, "malformed_body", `body must be at most ${MAX_BODY_BYTES} bytes`);
-  }
+  const body = (await readBody(request, MAX_BODY_BYTES)).toString("utf8");
   const line = new URLSearchParams(body).get("pub_key_ed25519")?.trim() ?? "";
   if (line === "" || line === "N/A") {
     throw new HttpError(422, "invalid_field", "pub_key_ed25519 is missing");

@@ -7,7 +7,6 @@
  *
  * Not yet: re-injecting changed secrets into a customer's ready server (the `reconfigure` job).
  */
-import { createHash, timingSafeEqual } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { createSealer } from "../../core/secrets.ts";
@@ -17,6 +16,8 @@ import {
   createCustomerStore,
   InvalidCustomerSecretsError,
 } from "../../jobs/customers.ts";
+import { presentsBearerToken, unauthorized } from "../bearer-token.ts";
+import { readJson } from "../body.ts";
 import type { ErrorBody } from "../error-mapper.ts";
 import { HttpError } from "../http-error.ts";
 import type { Route, RouteContext } from "../router.ts";
@@ -53,8 +54,8 @@ export const customersRoute: Route = {
     if (serviceToken === undefined) {
       throw new HttpError(503, "not_configured", "customer registration is off: SERVICE_TOKEN is not set");
     }
-    if (!presentsToken(ctx.request, serviceToken)) return unauthorized(ctx.requestId);
-    const parsed = registrationSchema.safeParse(await readJson(ctx.request));
+    if (!presentsBearerToken(ctx.request, serviceToken)) return unauthorized(ctx.requestId);
+    const parsed = registrationSchema.safeParse(await readJson(ctx.request, MAX_BODY_BYTES));
     if (!parsed.success) return invalidFields(ctx.requestId, fieldsOf(parsed.error));
     const customerId = ctx.params.customerId ?? "";
     try {
@@ -67,42 +68,6 @@ export const customersRoute: Route = {
     }
   },
 };
-
-/** Constant-time: both sides are hashed to one length first, so neither length nor prefix leaks. */
-function presentsToken(request: Request, serviceToken: string): boolean {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get("authorization") ?? "");
-  const presented = match?.[1] ?? "";
-  return presented !== "" && timingSafeEqual(sha256(presented), sha256(serviceToken));
-}
-
-const sha256 = (text: string) => createHash("sha256").update(text).digest();
-
-function unauthorized(requestId: string): Response {
-  const body: ErrorBody = { code: "unauthorized", message: "missing or wrong bearer token", requestId };
-  return Response.json(body, { status: 401, headers: { "www-authenticate": "Bearer" } });
-}
-
-/** The body as JSON, read no further than MAX_BODY_BYTES: 413 beyond it, 400 when it is not JSON. */
-async function readJson(request: Request): Promise<unknown> {
-  const declared = Number(request.headers.get("content-length") ?? 0);
-  if (declared > MAX_BODY_BYTES) throw tooLarge();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  // A chunked body states no length, so the limit is enforced while reading.
-  for await (const chunk of request.body ?? []) {
-    size += chunk.byteLength;
-    if (size > MAX_BODY_BYTES) throw tooLarge();
-    chunks.push(chunk);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-  } catch (err) {
-    if (err instanceof SyntaxError) throw new HttpError(400, "malformed_json", "body must be a JSON object");
-    throw err;
-  }
-}
-
-const tooLarge = () => new HttpError(413, "too_large", `body must be at most ${MAX_BODY_BYTES} bytes`);
 
 /** Dotted field paths (array positions dropped, as the store names them); unknown keys are named too. */
 function fieldsOf(error: z.ZodError): string[] {

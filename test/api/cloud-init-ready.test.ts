@@ -211,7 +211,7 @@ describe("POST /v1/cloud-init/:instanceId/ready", () => {
       [new URLSearchParams({ hostname: "x" }).toString(), {}, 422, "pub_key_ed25519"],
       [phoneHomeForm({ pub_key_ed25519: "ssh-ed25519 AAAAnot-base64!" }), {}, 422, "pub_key_ed25519"],
       [phoneHomeForm({ pub_key_ed25519: "ssh-rsa AAAAB3NzaC1yc2E=" }), {}, 422, "pub_key_ed25519"],
-      ["a".repeat(70_000), {}, 400, "at most"],
+      ["a".repeat(70_000), {}, 413, "at most"],
     ];
     for (const [body, opts, status, message] of cases) {
       const answer = await post(readyPath(), body, opts);
