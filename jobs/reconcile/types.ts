@@ -6,7 +6,7 @@
  * server of ours that nobody owns any more; a *lost* instance was ready but its server is gone.
  * Timestamps are epoch milliseconds.
  */
-import type { OperationStatus } from "../../db/schema.ts";
+import type { OperationStatus, PaymentState } from "../../db/schema.ts";
 import type { Server } from "../../hetzner/schemas.ts";
 
 /** A Hetzner server carrying our `managed-by` label, as listed by the sweep. */
@@ -41,11 +41,9 @@ export interface ObservedInstance {
   operation: ObservedOperation | null;
 }
 
-/** A customer's payment state as the payment webhooks recorded it. */
-export type PaymentState = "paid" | "cancelled";
-
 export interface ObservedCustomer {
   id: string;
+  /** As the payment webhooks recorded it: paid while any of the customer's subscriptions is. */
   payment: PaymentState;
 }
 
