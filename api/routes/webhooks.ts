@@ -1,0 +1,161 @@
+/**
+ * POST /v1/webhooks/{provider} — payment webhooks from `standard` (Standard Webhooks, as Polar sends them)
+ * or `stripe`. The raw body is verified with the provider's own library before anything is parsed; the
+ * answer comes only once the event's work is durably queued or its decision recorded, so a 2xx never
+ * stands for work that may be lost: 200 `{status}` with the outcome, `duplicate` for a redelivery.
+ * Neither the body nor a signature header is ever logged.
+ */
+import type { Config } from "../../core/config.ts";
+import type { Counter, MetricsRegistry } from "../../core/metrics.ts";
+import { errorCodeOf } from "../../jobs/errors.ts";
+import {
+  type PaymentProvider,
+  paymentProviders,
+  WebhookRejectedError,
+  type WebhookRejection,
+  type WebhookVerifier,
+} from "../../jobs/payments/event.ts";
+import { PaymentNotAppliedError, receivePaymentEvent } from "../../jobs/payments/receive.ts";
+import { standardWebhookVerifier } from "../../jobs/payments/standard.ts";
+import { stripeWebhookVerifier } from "../../jobs/payments/stripe.ts";
+import { createRequests } from "../../jobs/requests.ts";
+import { readBody } from "../body.ts";
+import type { ErrorBody } from "../error-mapper.ts";
+import { HttpError } from "../http-error.ts";
+import type { Route, RouteContext } from "../router.ts";
+
+/** Subscription events are a few KB; Stripe's largest events stay well under this. */
+const MAX_BODY_BYTES = 256 * 1024;
+
+const PROVIDERS: Readonly<
+  Record<
+    PaymentProvider,
+    {
+      variable: string;
+      secret(config: Config): string | undefined;
+      verifier(secret: string): WebhookVerifier;
+    }
+  >
+> = {
+  standard: {
+    variable: "STANDARD_WEBHOOK_SECRET",
+    secret: (config) => config.standardWebhookSecret,
+    verifier: standardWebhookVerifier,
+  },
+  stripe: {
+    variable: "STRIPE_WEBHOOK_SECRET",
+    secret: (config) => config.stripeWebhookSecret,
+    verifier: stripeWebhookVerifier,
+  },
+};
+
+const STATUS_OF_REJECTION: Readonly<Record<WebhookRejection, number>> = {
+  missing_headers: 400,
+  malformed_json: 400,
+  invalid_signature: 401,
+  invalid_fields: 422,
+};
+
+export const webhooksRoute: Route = {
+  method: "POST",
+  path: "/v1/webhooks/:provider",
+  handle: async (ctx) => {
+    const provider = providerOf(ctx.params.provider ?? "");
+    const verifier = verifierOf(ctx.deps.config, provider);
+    const outcomes = outcomeCounter(ctx.deps.metrics);
+    try {
+      const response = await receive(ctx, provider, verifier);
+      outcomes.inc({ provider, outcome: response.outcome });
+      return Response.json({ status: response.outcome });
+    } catch (err) {
+      outcomes.inc({ provider, outcome: outcomeOfError(err) });
+      return refusal(ctx, provider, err);
+    }
+  },
+};
+
+async function receive(ctx: RouteContext, provider: PaymentProvider, verifier: WebhookVerifier) {
+  const { db, queue } = ctx.deps;
+  const rawBody = (await readBody(ctx.request, MAX_BODY_BYTES)).toString("utf8");
+  const event = await verifier.verify(rawBody, ctx.request.headers);
+  const received = await receivePaymentEvent({ db, requests: createRequests({ db, queue }) }, event);
+  ctx.log.info(
+    {
+      provider,
+      eventId: event.eventId,
+      type: event.type,
+      customerId: event.subscription?.customerId ?? null,
+      outcome: received.outcome,
+      operationId: received.applied?.request?.operationId ?? null,
+    },
+    "payment webhook",
+  );
+  return received;
+}
+
+function providerOf(name: string): PaymentProvider {
+  const provider = paymentProviders.find((known) => known === name);
+  if (provider === undefined) {
+    throw new HttpError(
+      404,
+      "unknown_provider",
+      `unknown provider; use one of: ${paymentProviders.join(", ")}`,
+    );
+  }
+  return provider;
+}
+
+/** One verifier per provider and config: keys are decoded once, not per request. */
+const verifiers = new WeakMap<Config, Map<PaymentProvider, WebhookVerifier>>();
+
+function verifierOf(config: Config, provider: PaymentProvider): WebhookVerifier {
+  const byProvider = verifiers.get(config) ?? new Map<PaymentProvider, WebhookVerifier>();
+  verifiers.set(config, byProvider);
+  const known = byProvider.get(provider);
+  if (known !== undefined) return known;
+  const { variable, secret, verifier } = PROVIDERS[provider];
+  const value = secret(config);
+  if (value === undefined) {
+    throw new HttpError(503, "not_configured", `${provider} webhooks are off: ${variable} is not set`);
+  }
+  const created = verifier(value);
+  byProvider.set(provider, created);
+  return created;
+}
+
+/** The registry refuses a second definition, so each registry's counter is defined once. */
+const counters = new WeakMap<MetricsRegistry, Counter<"provider" | "outcome">>();
+
+function outcomeCounter(metrics: MetricsRegistry): Counter<"provider" | "outcome"> {
+  let counter = counters.get(metrics);
+  if (counter === undefined) {
+    counter = metrics.counter({
+      name: "payment_webhooks_total",
+      help: "Payment webhooks by provider and outcome (an event outcome, or the error code of a refusal).",
+      labelNames: ["provider", "outcome"],
+    });
+    counters.set(metrics, counter);
+  }
+  return counter;
+}
+
+function outcomeOfError(err: unknown): string {
+  if (err instanceof WebhookRejectedError || err instanceof HttpError) return err.code;
+  if (err instanceof PaymentNotAppliedError) return "unavailable";
+  return errorCodeOf(err);
+}
+
+/** Rejections answer with their own status; a failed enqueue is a 503 the provider retries. */
+function refusal(ctx: RouteContext, provider: PaymentProvider, err: unknown): Response {
+  if (err instanceof PaymentNotAppliedError) {
+    ctx.log.error({ provider, err }, "payment webhook not applied");
+    throw new HttpError(503, "unavailable", "the event is recorded but its work could not be queued; retry");
+  }
+  if (!(err instanceof WebhookRejectedError)) throw err;
+  ctx.log.warn({ provider, code: err.code }, "payment webhook refused");
+  const body: ErrorBody = { code: err.code, message: err.message, requestId: ctx.requestId };
+  const named = err.code === "missing_headers" ? { headers: err.fields } : { fields: err.fields };
+  return Response.json(err.fields.length > 0 ? { ...body, ...named } : body, {
+    status: STATUS_OF_REJECTION[err.code],
+  });
+}

@@ -1,0 +1,74 @@
+/**
+ * Applying a customer's current payment state: paid → provision, cancelled → deprovision. The customer's
+ * state (paid while any of their subscriptions is), not one event's, so racing events and several
+ * subscriptions converge on what is true now. Both requests are idempotent: they join the customer's
+ * existing operation. Call it after every state change and after a customer registers.
+ */
+import { eq } from "drizzle-orm";
+import type { Db } from "../../db/index.ts";
+import { type PaymentState, subscriptions } from "../../db/schema.ts";
+import { CustomerSecretsGoneError, UnknownCustomerError } from "../customers.ts";
+import type { RequestResult, Requests } from "../requests.ts";
+
+export interface PaymentDeps {
+  db: Db;
+  requests: Requests;
+}
+
+export interface AppliedPaymentState {
+  /** The customer's payment state now; null when no subscription of theirs is known. */
+  state: PaymentState | null;
+  /** The provision or deprovision started or joined; null when nothing was requested. */
+  request: RequestResult | null;
+  /** The customer is not registered, or their secrets were shredded: applied again once they register. */
+  awaitingCustomer: boolean;
+}
+
+/** Paid while any of the customer's subscriptions is paid; null when none is known. */
+export function currentPaymentState(db: Db, customerId: string): PaymentState | null {
+  const states = db
+    .select({ paymentState: subscriptions.paymentState })
+    .from(subscriptions)
+    .where(eq(subscriptions.customerId, customerId))
+    .all();
+  if (states.length === 0) return null;
+  return states.some((row) => row.paymentState === "paid") ? "paid" : "cancelled";
+}
+
+/**
+ * Applications run one at a time per customer in this process, so the last one reads the newest state: a
+ * provision read as paid is never enqueued after a deprovision that read a later cancellation.
+ */
+const inFlight = new Map<string, Promise<void>>();
+
+/** Requests what the customer's current payment state calls for; broker or database failures are thrown. */
+export function applyPaymentState(deps: PaymentDeps, customerId: string): Promise<AppliedPaymentState> {
+  const previous = inFlight.get(customerId) ?? Promise.resolve();
+  const applied = previous.then(() => applyNow(deps, customerId));
+  const settled = applied.then(
+    () => undefined,
+    () => undefined,
+  );
+  inFlight.set(customerId, settled);
+  void settled.then(() => {
+    if (inFlight.get(customerId) === settled) inFlight.delete(customerId);
+  });
+  return applied;
+}
+
+async function applyNow({ db, requests }: PaymentDeps, customerId: string): Promise<AppliedPaymentState> {
+  const state = currentPaymentState(db, customerId);
+  if (state === null) return { state, request: null, awaitingCustomer: false };
+  try {
+    const request =
+      state === "paid"
+        ? await requests.requestProvision(customerId)
+        : await requests.requestDeprovision(customerId);
+    return { state, request, awaitingCustomer: false };
+  } catch (err) {
+    if (err instanceof UnknownCustomerError || err instanceof CustomerSecretsGoneError) {
+      return { state, request: null, awaitingCustomer: true };
+    }
+    throw err;
+  }
+}
