@@ -4,6 +4,7 @@ import { customersRoute } from "./customers.ts";
 import { healthzRoute } from "./healthz.ts";
 import { metricsRoute } from "./metrics.ts";
 import { readyzRoute } from "./readyz.ts";
+import { webhooksRoute } from "./webhooks.ts";
 
 /** Every route the API serves; adding one is a new file plus one line here. */
 export const routes: readonly Route[] = [
@@ -12,4 +13,5 @@ export const routes: readonly Route[] = [
   metricsRoute,
   cloudInitReadyRoute,
   customersRoute,
+  webhooksRoute,
 ];
