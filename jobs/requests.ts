@@ -8,6 +8,7 @@ import { and, desc, eq, notInArray } from "drizzle-orm";
 import type { Db, DbSession } from "../db/index.ts";
 import { customers, type InstanceStatus, instances, operations } from "../db/schema.ts";
 import { CustomerSecretsGoneError, UnknownCustomerError } from "./customers.ts";
+import { UnknownInstanceError } from "./errors.ts";
 import type { JobQueue } from "./queue.ts";
 
 export const PROVISION_OPERATION = "provision";
@@ -30,6 +31,11 @@ export interface Requests {
   requestProvision(customerId: string): Promise<RequestResult>;
   /** Deprovisions the customer's newest instance not yet deprovisioned; null when there is none. Throws UnknownCustomerError. */
   requestDeprovision(customerId: string): Promise<RequestResult | null>;
+  /**
+   * Deprovisions one instance by its id (the operator's entry point); joins a deprovision already under way;
+   * null when the instance is already deprovisioned. Throws UnknownInstanceError.
+   */
+  requestInstanceDeprovision(instanceId: string): Promise<RequestResult | null>;
 }
 
 export interface RequestsDeps {
@@ -132,6 +138,18 @@ export function createRequests(deps: RequestsDeps): Requests {
       if (!instance) return null;
       const { jobId, created } = await queue.enqueue(DEPROVISION_OPERATION, instance.id);
       return { instanceId: instance.id, operationId: jobId, created };
+    },
+
+    async requestInstanceDeprovision(instanceId) {
+      const instance = db
+        .select({ status: instances.status })
+        .from(instances)
+        .where(eq(instances.id, instanceId))
+        .get();
+      if (!instance) throw new UnknownInstanceError(instanceId);
+      if (instance.status === "deprovisioned") return null;
+      const { jobId, created } = await queue.enqueue(DEPROVISION_OPERATION, instanceId);
+      return { instanceId, operationId: jobId, created };
     },
   };
 }
