@@ -1,0 +1,236 @@
+/**
+ * One webhook world per test file: a real broker process and SQLite file (the runner harness), an API server
+ * listening on loopback with both webhook secrets, and deliveries signed with the providers' own libraries.
+ */
+import { afterAll, beforeAll, setDefaultTimeout } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { Queue } from "bunqueue/client";
+import { and, eq, inArray } from "drizzle-orm";
+import { Webhook } from "standardwebhooks";
+import Stripe from "stripe";
+import { type ApiServer, createApiServer } from "../../api/server.ts";
+import type { Config } from "../../core/config.ts";
+import { createLogger } from "../../core/log.ts";
+import { createMetrics, type MetricsRegistry } from "../../core/metrics.ts";
+import { createSealer } from "../../core/secrets.ts";
+import { instances, operations, paymentEvents } from "../../db/schema.ts";
+import { createCustomerStore } from "../../jobs/customers.ts";
+import { operationsQueueName } from "../../jobs/payload.ts";
+import type { PaymentDeps } from "../../jobs/payments/apply.ts";
+import { createRequests } from "../../jobs/requests.ts";
+import { customerSecrets } from "../customers/fixtures.ts";
+import { type Runtime, startRuntime } from "../runner/harness.ts";
+
+export const newWebhookSecret = () => `whsec_${randomBytes(32).toString("base64")}`;
+
+export interface Delivery {
+  body: string;
+  headers: Record<string, string>;
+}
+
+export interface Answer {
+  status: number;
+  text: string;
+  body: Record<string, unknown>;
+}
+
+export interface WebhookWorld {
+  runtime: Runtime;
+  api: ApiServer;
+  config: Config;
+  metrics: MetricsRegistry;
+  /** Every log line the API wrote, raw, to search for secrets. */
+  logText: string[];
+  /** What the registration route will call once the lead wires it: apply after registering. */
+  paymentDeps: PaymentDeps;
+  register(customerId: string): void;
+  post(provider: string, delivery: Delivery, baseUrl?: string): Promise<Answer>;
+  /** Ids of every job waiting in the broker's operations queue. */
+  brokerJobIds(): Promise<string[]>;
+  /** The operations on the customer's instances, oldest first. */
+  operationsOf(customerId: string): { id: string; operation: string }[];
+  eventRow(provider: string, eventId: string): typeof paymentEvents.$inferSelect | undefined;
+}
+
+/** Builds the world before the file's tests and disposes it after; one broker per file keeps files fast. */
+export function webhookWorldForFile(): { readonly current: WebhookWorld } {
+  setDefaultTimeout(30_000);
+  let world: WebhookWorld | undefined;
+  let dispose: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    ({ world, dispose } = await startWebhookWorld());
+  });
+  afterAll(async () => {
+    await dispose?.();
+  });
+  return {
+    get current() {
+      if (!world) throw new Error("the webhook world exists only inside a test");
+      return world;
+    },
+  };
+}
+
+async function startWebhookWorld(): Promise<{ world: WebhookWorld; dispose: () => Promise<void> }> {
+  const runtime = await startRuntime({ collectLogs: false });
+  const config: Config = {
+    ...runtime.config,
+    standardWebhookSecret: newWebhookSecret(),
+    stripeWebhookSecret: newWebhookSecret(),
+  };
+  const logText: string[] = [];
+  const log = createLogger({ level: "debug", destination: { write: (line: string) => logText.push(line) } });
+  const metrics = createMetrics();
+  const { db, queue } = runtime;
+  const api = createApiServer({ config, db, queue, log, metrics, port: 0 });
+  const store = createCustomerStore({ db, sealer: createSealer(config.secretsKeys) });
+  const world: WebhookWorld = {
+    runtime,
+    api,
+    config,
+    metrics,
+    logText,
+    paymentDeps: { db, requests: createRequests({ db, queue }) },
+    register: (customerId) => store.upsert(customerId, customerSecrets(customerId)),
+    post: (provider, delivery, baseUrl = api.url) =>
+      postDelivery(`${baseUrl}/v1/webhooks/${provider}`, delivery),
+    brokerJobIds: () => waitingJobIds(config),
+    operationsOf: (customerId) => operationsOf(runtime, customerId),
+    eventRow: (provider, eventId) =>
+      db
+        .select()
+        .from(paymentEvents)
+        .where(and(eq(paymentEvents.provider, provider), eq(paymentEvents.eventId, eventId)))
+        .get(),
+  };
+  const dispose = async () => {
+    await api.stop(100);
+    await runtime.dispose();
+  };
+  return { world, dispose };
+}
+
+export async function postDelivery(url: string, delivery: Delivery): Promise<Answer> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...delivery.headers },
+    body: delivery.body,
+  });
+  const text = await response.text();
+  return { status: response.status, text, body: JSON.parse(text || "{}") };
+}
+
+async function waitingJobIds(config: Config): Promise<string[]> {
+  const { brokerHost: host, brokerPort: port, brokerToken: token } = config;
+  const broker = new Queue(operationsQueueName, { connection: { host, port, token } });
+  try {
+    return (await broker.getWaitingAsync(0, 100_000)).map((job) => job.id);
+  } finally {
+    await broker.disconnect();
+  }
+}
+
+function operationsOf(runtime: Runtime, customerId: string): { id: string; operation: string }[] {
+  const ids = runtime.db
+    .select({ id: instances.id })
+    .from(instances)
+    .where(eq(instances.customerId, customerId))
+    .all()
+    .map((row) => row.id);
+  if (ids.length === 0) return [];
+  return runtime.db
+    .select({ id: operations.id, operation: operations.operation })
+    .from(operations)
+    .where(inArray(operations.instanceId, ids))
+    .orderBy(operations.createdAt, operations.seq)
+    .all();
+}
+
+export interface StandardEventOptions {
+  type?: string;
+  customerId: string;
+  subscriptionId: string;
+  /** Creation time of the event; default now. */
+  occurredAt?: Date;
+}
+
+/** Our Standard Webhooks payload (see the README's "Payment webhooks"). */
+export function standardPayload(options: StandardEventOptions): string {
+  return JSON.stringify({
+    type: options.type ?? "subscription.active",
+    timestamp: (options.occurredAt ?? new Date()).toISOString(),
+    data: { id: options.subscriptionId, customer_id: options.customerId },
+  });
+}
+
+/** Signed as a Standard Webhooks sender signs: `webhook-*` headers, one signature per secret (rotation). */
+export function signStandard(
+  body: string,
+  secrets: readonly string[],
+  options: { id?: string; signedAt?: Date } = {},
+): Delivery {
+  const id = options.id ?? `msg_${randomBytes(8).toString("hex")}`;
+  const signedAt = options.signedAt ?? new Date();
+  const signature = secrets.map((secret) => new Webhook(secret).sign(id, signedAt, body)).join(" ");
+  return {
+    body,
+    headers: {
+      "webhook-id": id,
+      "webhook-timestamp": String(Math.floor(signedAt.getTime() / 1000)),
+      "webhook-signature": signature,
+    },
+  };
+}
+
+export interface StripeEventOptions {
+  type?: string;
+  id?: string;
+  customerId: string;
+  subscriptionId: string;
+  status?: string;
+  /** Creation time of the event; default now. */
+  occurredAt?: Date;
+}
+
+export function stripePayload(options: StripeEventOptions): string {
+  return JSON.stringify({
+    id: options.id ?? `evt_${randomBytes(8).toString("hex")}`,
+    object: "event",
+    type: options.type ?? "customer.subscription.created",
+    created: Math.floor((options.occurredAt ?? new Date()).getTime() / 1000),
+    data: {
+      object: {
+        id: options.subscriptionId,
+        object: "subscription",
+        status: options.status ?? "active",
+        metadata: { customer_id: options.customerId },
+      },
+    },
+  });
+}
+
+const stripeCrypto = Stripe.createSubtleCryptoProvider();
+
+/** Signed with stripe's own test helper; several secrets give several v1= entries (rotation). */
+export async function signStripe(
+  body: string,
+  secrets: readonly string[],
+  options: { signedAt?: Date } = {},
+): Promise<Delivery> {
+  const timestamp = Math.floor((options.signedAt ?? new Date()).getTime() / 1000);
+  const headers = await Promise.all(
+    secrets.map((secret) =>
+      Stripe.webhooks.generateTestHeaderStringAsync({
+        payload: body,
+        secret,
+        timestamp,
+        cryptoProvider: stripeCrypto,
+      }),
+    ),
+  );
+  const signatures = headers.map((header) => header.slice(header.indexOf(",") + 1));
+  return { body, headers: { "stripe-signature": [`t=${timestamp}`, ...signatures].join(",") } };
+}
+
+/** Six minutes ago: beyond both providers' 5-minute tolerance. */
+export const expiredDate = () => new Date(Date.now() - 6 * 60 * 1000);
