@@ -1,0 +1,37 @@
+/**
+ * GET /v1/ops/status — the fleet at a glance for `bun run ops status`: instances by state, jobs by status,
+ * failed jobs, the broker's queue depths (null with the reason when the broker does not answer in time,
+ * so the rest is still shown) and the last reconcile sweep.
+ */
+
+import {
+  type QueueDepths,
+  QueueDepthsUnavailableError,
+  readQueueDepths,
+} from "../../jobs/ops/queue-depths.ts";
+import { fleetStatus } from "../../jobs/ops/status.ts";
+import { brokerConnection } from "../../jobs/queue.ts";
+import { refuseNonOperator } from "../ops/access.ts";
+import { refuseQuery } from "../ops/query.ts";
+import type { Route } from "../router.ts";
+
+export const opsStatusRoute: Route = {
+  method: "GET",
+  path: "/v1/ops/status",
+  handle: async (ctx) => {
+    const refused = refuseNonOperator(ctx);
+    if (refused) return refused;
+    refuseQuery(ctx.request);
+    const status = fleetStatus(ctx.deps.db);
+    let queue: QueueDepths | null = null;
+    let queueError: string | null = null;
+    try {
+      queue = await readQueueDepths(brokerConnection(ctx.deps.config));
+    } catch (err) {
+      if (!(err instanceof QueueDepthsUnavailableError)) throw err;
+      ctx.log.warn({ err }, "queue depths unavailable");
+      queueError = err.message;
+    }
+    return Response.json({ ...status, queue, queueError });
+  },
+};
