@@ -3,6 +3,12 @@ import { cloudInitReadyRoute } from "./cloud-init-ready.ts";
 import { customersRoute } from "./customers.ts";
 import { healthzRoute } from "./healthz.ts";
 import { metricsRoute } from "./metrics.ts";
+import { opsDeprovisionRoute } from "./ops-deprovision.ts";
+import { opsInstanceRoute } from "./ops-instance.ts";
+import { opsInstancesRoute } from "./ops-instances.ts";
+import { opsJobsRoute } from "./ops-jobs.ts";
+import { opsRetryRoute } from "./ops-retry.ts";
+import { opsStatusRoute } from "./ops-status.ts";
 import { readyzRoute } from "./readyz.ts";
 import { webhooksRoute } from "./webhooks.ts";
 
@@ -13,5 +19,11 @@ export const routes: readonly Route[] = [
   metricsRoute,
   cloudInitReadyRoute,
   customersRoute,
+  opsStatusRoute,
+  opsInstancesRoute,
+  opsInstanceRoute,
+  opsJobsRoute,
+  opsRetryRoute,
+  opsDeprovisionRoute,
   webhooksRoute,
 ];
