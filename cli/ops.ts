@@ -1,0 +1,49 @@
+/**
+ * `bun run ops <command>`: the operator's CLI over the ops API (`--help` lists the commands). Exit codes:
+ * 0 done; 1 the API refused or failed (its code, message and requestId printed); 2 wrong command line or
+ * environment (the bad argument or variable named); 3 the API is unreachable.
+ */
+import { parseOpsArgs, USAGE, UsageError } from "./ops/args.ts";
+import { createOpsClient, OpsApiError, OpsApiUnreachableError } from "./ops/client.ts";
+import { loadOpsEnv, OpsEnvError } from "./ops/env.ts";
+import { runOpsCommand } from "./ops/run.ts";
+import { WaitTimeoutError } from "./wait.ts";
+
+const EXIT_API_ERROR = 1;
+const EXIT_USAGE = 2;
+const EXIT_UNREACHABLE = 3;
+
+process.exitCode = await main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`ops: ${failureText(err)}\n`);
+  return exitCodeOf(err);
+});
+
+async function main(argv: string[]): Promise<number> {
+  const invocation = parseOpsArgs(argv);
+  if (invocation.command === null) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const client = createOpsClient(loadOpsEnv(process.env));
+  const lines = await runOpsCommand(client, invocation.command, invocation.json);
+  process.stdout.write(`${lines.join("\n")}\n`);
+  return 0;
+}
+
+function failureText(err: unknown): string {
+  if (err instanceof OpsApiError) {
+    return `${err.code} (HTTP ${err.status}): ${err.message} [requestId ${err.requestId ?? "none"}]`;
+  }
+  if (err instanceof UsageError || err instanceof OpsApiUnreachableError || err instanceof WaitTimeoutError) {
+    return err.message;
+  }
+  if (err instanceof OpsEnvError)
+    return err.problems.map((problem) => `environment: ${problem}`).join("\nops: ");
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}
+
+function exitCodeOf(err: unknown): number {
+  if (err instanceof UsageError || err instanceof OpsEnvError) return EXIT_USAGE;
+  if (err instanceof OpsApiUnreachableError) return EXIT_UNREACHABLE;
+  return EXIT_API_ERROR;
+}

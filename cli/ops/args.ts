@@ -1,0 +1,131 @@
+/** The `bun run ops` command line: commands, their arguments and options, and the usage errors. */
+import { parseArgs } from "node:util";
+
+/** A wrong command line; the message names the bad argument. Exit code 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+export type OpsCommand =
+  | { name: "status" }
+  | { name: "instances"; state: string | undefined; limit: string | undefined; cursor: string | undefined }
+  | { name: "instance"; instanceId: string }
+  | { name: "jobs"; limit: string | undefined; cursor: string | undefined }
+  | { name: "retry"; id: string }
+  | { name: "deprovision"; instanceId: string }
+  | { name: "reconcile"; dryRun: boolean };
+
+export interface OpsInvocation {
+  /** Print the API's JSON instead of tables. */
+  json: boolean;
+  /** null when --help was asked for. */
+  command: OpsCommand | null;
+}
+
+export const USAGE = `usage: bun run ops <command> [--json]
+
+commands:
+  status                          instances by state, jobs by status, queue depths, failed jobs, last sweep
+  instances [--state S]           instances, newest first (--limit N, 1-200, default 50; --cursor C for the next page)
+  instance <instanceId>           one instance: operations, steps with attempts, durations and errors, timeline
+  jobs --failed                   failed jobs with instance, step, error and when (--limit, --cursor)
+  retry <instanceId|jobId>        re-run a failed job from its failed step (never a second server)
+  deprovision <instanceId>        tear the instance's server down and shred its secrets
+  reconcile [--dry-run]           run a reconcile sweep now (--dry-run: only show what it would do)
+
+options:
+  --json                          print the API's JSON answer
+  -h, --help                      this text
+
+environment:
+  OPS_API_URL                     the API's base URL (default http://API_HOST:API_PORT, i.e. http://127.0.0.1:8080)
+  OPS_TOKEN or OPS_TOKEN_FILE     the operator token (default: OPS_TOKEN in DATA_DIR/dev.env, as bun run dev writes it)
+
+exit codes: 0 done, 1 the API refused or failed (its code, message and requestId are printed),
+            2 wrong command line or environment, 3 the API is unreachable`;
+
+/** Options each command accepts besides --json and --help. */
+const COMMAND_OPTIONS: Record<OpsCommand["name"], readonly string[]> = {
+  status: [],
+  instances: ["state", "limit", "cursor"],
+  instance: [],
+  jobs: ["failed", "limit", "cursor"],
+  retry: [],
+  deprovision: [],
+  reconcile: ["dry-run"],
+};
+const ARGUMENT_OF: Partial<Record<OpsCommand["name"], string>> = {
+  instance: "<instanceId>",
+  retry: "<instanceId|jobId>",
+  deprovision: "<instanceId>",
+};
+
+export function parseOpsArgs(argv: readonly string[]): OpsInvocation {
+  const { values, positionals } = parseStrict(argv);
+  if (values.help) return { json: values.json, command: null };
+  const [name, ...rest] = positionals;
+  if (name === undefined) throw new UsageError("missing <command>; try --help");
+  if (!isCommandName(name)) throw new UsageError(`unknown command "${name}"; try --help`);
+  for (const option of ["state", "limit", "cursor", "failed", "dry-run"] as const) {
+    if (values[option] !== undefined && !COMMAND_OPTIONS[name].includes(option)) {
+      throw new UsageError(`--${option} is not an option of ${name}`);
+    }
+  }
+  const argument = ARGUMENT_OF[name];
+  if (argument === undefined && rest.length > 0)
+    throw new UsageError(`${name} takes no argument, got "${rest[0]}"`);
+  if (argument !== undefined && rest.length !== 1) {
+    throw new UsageError(`${name} needs exactly one ${argument}, got ${rest.length}`);
+  }
+  return { json: values.json, command: commandOf(name, rest[0] ?? "", values) };
+}
+
+type Values = ReturnType<typeof parseStrict>["values"];
+
+function commandOf(name: OpsCommand["name"], argument: string, values: Values): OpsCommand {
+  switch (name) {
+    case "status":
+      return { name };
+    case "instances":
+      return { name, state: values.state, limit: values.limit, cursor: values.cursor };
+    case "instance":
+      return { name, instanceId: argument };
+    case "jobs":
+      if (!values.failed) throw new UsageError("jobs needs --failed (the only list of jobs there is)");
+      return { name, limit: values.limit, cursor: values.cursor };
+    case "retry":
+      return { name, id: argument };
+    case "deprovision":
+      return { name, instanceId: argument };
+    case "reconcile":
+      return { name, dryRun: values["dry-run"] === true };
+  }
+}
+
+function parseStrict(argv: readonly string[]) {
+  try {
+    const parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+        state: { type: "string" },
+        limit: { type: "string" },
+        cursor: { type: "string" },
+        failed: { type: "boolean" },
+        "dry-run": { type: "boolean" },
+      },
+    });
+    return { values: parsed.values, positionals: parsed.positionals };
+  } catch (err) {
+    // node:util names the bad option in its message ("Unknown option '--x'"); that is what the operator needs.
+    if (err instanceof TypeError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+function isCommandName(name: string): name is OpsCommand["name"] {
+  return name in COMMAND_OPTIONS;
+}

@@ -1,0 +1,99 @@
+/** Tables for `ops status`, `ops instances` and `ops jobs --failed`. */
+import type { InstanceView } from "../../jobs/ops/instances.ts";
+import type { JobView } from "../../jobs/ops/jobs.ts";
+import type { Page } from "../../jobs/ops/page.ts";
+import type { QueueDepths } from "../../jobs/ops/queue-depths.ts";
+import type { FleetStatus, SweepBrief } from "../../jobs/ops/status.ts";
+import { formatFields, formatTable } from "./table.ts";
+
+/** The status answer: the fleet from the database plus the broker's depths (null when it did not answer). */
+export interface StatusAnswer extends FleetStatus {
+  queue: QueueDepths | null;
+  queueError: string | null;
+}
+
+export function renderStatus(status: StatusAnswer): string[] {
+  const states = Object.entries(status.instancesByState);
+  const operations = Object.entries(status.jobsByStatus);
+  const statuses = [...new Set(operations.flatMap(([, byStatus]) => Object.keys(byStatus)))];
+  return [
+    "instances",
+    ...formatTable(
+      ["state", "count"],
+      states.map(([state, total]) => [state, total]),
+    ),
+    "",
+    "jobs",
+    ...(operations.length === 0
+      ? ["  none yet"]
+      : formatTable(
+          ["operation", ...statuses],
+          operations.map(([operation, byStatus]) => [operation, ...statuses.map((s) => byStatus[s] ?? 0)]),
+        )),
+    "",
+    ...formatFields([
+      ["failed jobs", status.failedJobs],
+      [
+        "broker queue",
+        status.queue === null ? `unavailable: ${status.queueError ?? "no answer"}` : depths(status.queue),
+      ],
+      ["last sweep", status.lastSweep === null ? "none yet" : sweepLine(status.lastSweep)],
+    ]),
+  ];
+}
+
+function depths(queue: QueueDepths): string {
+  return `waiting ${queue.waiting + queue.prioritized}, active ${queue.active}, delayed ${queue.delayed}, failed ${queue.failed}`;
+}
+
+function sweepLine(sweep: SweepBrief): string {
+  const kind = sweep.dryRun ? "dry run" : "sweep";
+  const when = sweep.finishedAt ?? sweep.requestedAt ?? "?";
+  const seen = sweep.serversSeen === null ? "" : `, ${sweep.serversSeen} servers seen`;
+  const cost = sweep.hetznerRequests === null ? "" : `, ${sweep.hetznerRequests} Hetzner requests`;
+  const error = sweep.errorCode === null ? "" : ` (${sweep.errorCode})`;
+  return `${sweep.id}: ${sweep.trigger} ${kind} ${sweep.status}${error} at ${when}${seen}${cost}, ${sweep.decisions} decisions`;
+}
+
+export function renderInstances(page: Page<InstanceView>): string[] {
+  if (page.items.length === 0) return ["no instances", ...nextPage(page)];
+  return [
+    ...formatTable(
+      ["instance", "state", "customer", "server", "ipv4", "location", "created", "error"],
+      page.items.map((instance) => [
+        instance.id,
+        instance.state,
+        instance.customerId,
+        instance.hetznerServerId,
+        instance.ipv4,
+        instance.location,
+        instance.createdAt,
+        instance.errorCode === null ? null : `${instance.errorCode} at ${instance.errorStep ?? "?"}`,
+      ]),
+    ),
+    ...nextPage(page),
+  ];
+}
+
+export function renderFailedJobs(page: Page<JobView>): string[] {
+  if (page.items.length === 0) return ["no failed jobs", ...nextPage(page)];
+  return [
+    ...formatTable(
+      ["job", "instance", "customer", "step", "error", "failed at", "message"],
+      page.items.map((job) => [
+        job.jobId,
+        job.instanceId,
+        job.customerId,
+        job.errorStep,
+        job.errorCode,
+        job.finishedAt ?? job.updatedAt,
+        job.errorMessage,
+      ]),
+    ),
+    ...nextPage(page),
+  ];
+}
+
+function nextPage(page: Page<unknown>): string[] {
+  return page.nextCursor === null ? [] : ["", `more: add --cursor ${page.nextCursor}`];
+}

@@ -1,0 +1,82 @@
+/**
+ * Runs one ops command against the API and returns what to print: the API's JSON, or lines for people.
+ * The answers are typed with the API's own view types (same repository), not re-validated here.
+ */
+import type { InstanceDetail } from "../../jobs/ops/instance-detail.ts";
+import type { InstanceView } from "../../jobs/ops/instances.ts";
+import type { JobView } from "../../jobs/ops/jobs.ts";
+import type { Page } from "../../jobs/ops/page.ts";
+import type { RetryOutcome } from "../../jobs/ops/retry.ts";
+import type { RequestResult } from "../../jobs/requests.ts";
+import { pollUntil } from "../wait.ts";
+import type { OpsCommand } from "./args.ts";
+import type { OpsClient } from "./client.ts";
+import { renderDeprovision, renderRetry, renderSweep, type SweepRecord } from "./render-actions.ts";
+import { renderFailedJobs, renderInstances, renderStatus, type StatusAnswer } from "./render-fleet.ts";
+import { renderInstance } from "./render-instance.ts";
+
+/** How long `ops reconcile` waits for a sweep the API accepted (202) to finish, in ms. */
+const SWEEP_WAIT_MS = 120_000;
+
+/** The lines to print: the API's JSON (pretty) with `json`, else the readable report. */
+export async function runOpsCommand(
+  client: OpsClient,
+  command: OpsCommand,
+  json: boolean,
+): Promise<string[]> {
+  const { body, lines } = await callFor(client, command);
+  return json ? [JSON.stringify(body, null, 2)] : lines(body);
+}
+
+interface Called {
+  body: unknown;
+  lines: (body: unknown) => string[];
+}
+
+const segment = encodeURIComponent;
+
+async function callFor(client: OpsClient, command: OpsCommand): Promise<Called> {
+  switch (command.name) {
+    case "status":
+      return { ...(await client.get("/v1/ops/status")), lines: (b) => renderStatus(b as StatusAnswer) };
+    case "instances": {
+      const query = { state: command.state, limit: command.limit, cursor: command.cursor };
+      const answer = await client.get("/v1/ops/instances", query);
+      return { ...answer, lines: (b) => renderInstances(b as Page<InstanceView>) };
+    }
+    case "instance": {
+      const answer = await client.get(`/v1/ops/instances/${segment(command.instanceId)}`);
+      return { ...answer, lines: (b) => renderInstance(b as InstanceDetail) };
+    }
+    case "jobs": {
+      const query = { status: "failed", limit: command.limit, cursor: command.cursor };
+      const answer = await client.get("/v1/ops/jobs", query);
+      return { ...answer, lines: (b) => renderFailedJobs(b as Page<JobView>) };
+    }
+    case "retry": {
+      const answer = await client.post(`/v1/ops/retry/${segment(command.id)}`);
+      return { ...answer, lines: (b) => renderRetry(b as RetryOutcome) };
+    }
+    case "deprovision": {
+      const answer = await client.post(`/v1/ops/instances/${segment(command.instanceId)}/deprovision`);
+      return { ...answer, lines: (b) => renderDeprovision(b as RequestResult) };
+    }
+    case "reconcile":
+      return { body: await reconcile(client, command.dryRun), lines: (b) => renderSweep(b as SweepRecord) };
+  }
+}
+
+/** Asks for a sweep; one still running (202) is followed until it has finished. */
+async function reconcile(client: OpsClient, dryRun: boolean): Promise<unknown> {
+  const started = await client.post("/v1/ops/reconcile", { dryRun });
+  if (started.status !== 202) return started.body;
+  const { id } = started.body as SweepRecord;
+  return pollUntil(
+    async () => {
+      const answer = await client.get(`/v1/ops/sweeps/${segment(id)}`);
+      const status = (answer.body as SweepRecord).status;
+      return status === "succeeded" || status === "failed" ? answer.body : undefined;
+    },
+    { timeoutMs: SWEEP_WAIT_MS, intervalMs: 250, description: `sweep ${id} to finish` },
+  );
+}
