@@ -1,15 +1,21 @@
 /**
  * An SSH session to an instance's server, as its app user, pinned to the host key its callback reported.
- * inject-secrets hands its session over to verify, the next step, so a provision pays one handshake, not
- * two: a per-process hand-over keyed by instance, address and pinned key, taken once, closed when idle.
+ * inject-secrets hands its session over to verify, the next step, so a provision (or a reconfigure) pays
+ * one handshake, not two: a per-process hand-over keyed by instance, address and pinned key, taken once,
+ * closed when idle.
  */
 import { PermanentError } from "../../errors.ts";
 import type { RemoteSession } from "../../remote/session.ts";
 import { connectPinned } from "../../remote/ssh.ts";
 import type { AwaitCloudInitOutput } from "./await-cloud-init.ts";
-import type { ProvisionDeps } from "./deps.ts";
-import { loadInstance, sshPrivateKeyContext } from "./instance-row.ts";
+import type { ProvisionDeps, ProvisionSettings } from "./deps.ts";
+import { type InstanceRow, loadInstance, sshPrivateKeyContext } from "./instance-row.ts";
 import { APP_USER } from "./ownership.ts";
+
+/** What the steps that work over SSH on an existing server need: no Hetzner client. */
+export type RemoteStepDeps = Pick<ProvisionDeps, "db" | "sealer" | "customers"> & {
+  settings: Pick<ProvisionSettings, "sshPort" | "verifySettleMs">;
+};
 
 /** How long a handed-over session waits for the next step before it is closed, in ms. */
 const HANDOVER_IDLE_MS = 10_000;
@@ -23,15 +29,17 @@ const handedOver = new Map<string, { session: RemoteSession; idle: ReturnType<ty
  * unsealed only in memory, for this connection.
  */
 export async function connectToServer(
-  deps: ProvisionDeps,
+  deps: RemoteStepDeps,
   instanceId: string,
   outputs: Readonly<Record<string, unknown>>,
   signal: AbortSignal,
 ): Promise<RemoteSession> {
-  const { hostKey } = outputs["await-cloud-init"] as AwaitCloudInitOutput;
   const row = loadInstance(deps.db, instanceId);
-  if (row.ipv4 === null || row.sshPrivateKey === null) {
-    throw new PermanentError(`instance ${instanceId} has no server address or SSH key to connect with`);
+  const hostKey = pinnedHostKey(row, outputs);
+  if (row.ipv4 === null || row.sshPrivateKey === null || hostKey === null) {
+    throw new PermanentError(
+      `instance ${instanceId} has no server address, SSH key or reported host key to connect with`,
+    );
   }
   const key = `${instanceId} ${row.ipv4}:${deps.settings.sshPort} ${hostKey}`;
   const waiting = handedOver.get(key);
@@ -50,6 +58,15 @@ export async function connectToServer(
   });
   sessionKeys.set(session, key);
   return session;
+}
+
+/**
+ * The key this provision's callback delivered; for a later operation on a ready server (a reconfigure),
+ * the one the callback stored on the instance.
+ */
+function pinnedHostKey(row: InstanceRow, outputs: Readonly<Record<string, unknown>>): string | null {
+  const received = outputs["await-cloud-init"] as AwaitCloudInitOutput | undefined;
+  return received?.hostKey ?? row.reportedHostKey;
 }
 
 /**

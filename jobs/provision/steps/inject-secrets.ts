@@ -3,15 +3,15 @@
  * systemd unit, sent over SSH stdin in one round trip, then the unit enabled and started. Secrets never
  * touch user-data, payloads, logs or the step output.
  * Idempotent: unchanged files are left alone and the unit is merely (re)started. The open session is
- * handed over to verify.
+ * handed over to verify. The secrets are read when the attempt starts, so a reconfigure (which reuses this
+ * step) delivers whatever is stored by then.
  */
 import type { CustomerSecrets } from "../../customers.ts";
 import { PermanentError } from "../../errors.ts";
 import { injectSecrets, type SecretFile } from "../../remote/inject.ts";
 import type { Step } from "../../step.ts";
 import { RACHEL8_PATHS, RACHEL8_UNIT_NAME, rachel8Unit, renderCredentials, renderEnv } from "../rachel8.ts";
-import { connectToServer, handOverSession } from "./connect-server.ts";
-import type { ProvisionDeps } from "./deps.ts";
+import { connectToServer, handOverSession, type RemoteStepDeps } from "./connect-server.ts";
 import { loadInstance } from "./instance-row.ts";
 import { APP_HOME, APP_USER } from "./ownership.ts";
 import { sshStepRetry } from "./retry-policies.ts";
@@ -22,7 +22,7 @@ export interface InjectSecretsOutput {
   action: "started" | "restarted";
 }
 
-export function injectSecretsStep(deps: ProvisionDeps): Step<InjectSecretsOutput> {
+export function injectSecretsStep(deps: RemoteStepDeps): Step<InjectSecretsOutput> {
   return {
     name: "inject-secrets",
     retry: sshStepRetry,
@@ -45,7 +45,7 @@ export function injectSecretsStep(deps: ProvisionDeps): Step<InjectSecretsOutput
 }
 
 /** The secrets of the instance's customer; permanent errors when there is no customer or they were shredded. */
-export function customerSecretsOf(deps: ProvisionDeps, instanceId: string): CustomerSecrets {
+export function customerSecretsOf(deps: RemoteStepDeps, instanceId: string): CustomerSecrets {
   const customerId = loadInstance(deps.db, instanceId).customerId;
   if (customerId === null) throw new PermanentError(`instance ${instanceId} has no customer`);
   return deps.customers.open(customerId);

@@ -6,8 +6,7 @@ import { secretPieces } from "../../remote/scrub.ts";
 import { verifyActive } from "../../remote/verify.ts";
 import type { Step } from "../../step.ts";
 import { RACHEL8_UNIT_NAME } from "../rachel8.ts";
-import { connectToServer } from "./connect-server.ts";
-import type { ProvisionDeps } from "./deps.ts";
+import { connectToServer, type RemoteStepDeps } from "./connect-server.ts";
 import { customerSecretsOf, secretFiles } from "./inject-secrets.ts";
 import { sshStepRetry } from "./retry-policies.ts";
 
@@ -17,7 +16,7 @@ export interface VerifyOutput {
   activeForMs: number;
 }
 
-export function verifyStep(deps: ProvisionDeps): Step<VerifyOutput> {
+export function verifyStep(deps: RemoteStepDeps): Step<VerifyOutput> {
   return {
     name: "verify",
     retry: sshStepRetry,
