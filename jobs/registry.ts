@@ -1,5 +1,6 @@
 import { createDeprovisionJob, type DeprovisionDeps } from "./deprovision/index.ts";
 import { createProvisionJob, type ProvisionDeps } from "./provision/index.ts";
+import { createReconfigureJob } from "./reconfigure/index.ts";
 import type { JobDefinition } from "./step.ts";
 
 /** Everything the production jobs are built from; worker/main.ts makes it from config. */
@@ -7,5 +8,5 @@ export type ProductionJobDeps = ProvisionDeps & DeprovisionDeps;
 
 /** Every operation the production worker runs. */
 export function createProductionJobs(deps: ProductionJobDeps): readonly JobDefinition[] {
-  return [createProvisionJob(deps), createDeprovisionJob(deps)];
+  return [createProvisionJob(deps), createDeprovisionJob(deps), createReconfigureJob(deps)];
 }
