@@ -3,19 +3,27 @@
  * token, owner id, Claude OAuth credentials), or replaces them. Service-to-service: `Authorization: Bearer
  * <SERVICE_TOKEN>`. The secrets are checked with the deployed app's own rules (through the customer store)
  * so a bad value is a field-level 422 here, not a crash-looping server later; they are sealed at rest, and
- * neither the answer nor any log line carries them.
- *
- * Not yet: re-injecting changed secrets into a customer's ready server (the `reconfigure` job).
+ * neither the answer nor any log line carries them. Replaced secrets of a customer whose server runs are
+ * delivered to it by a `reconfigure` job (jobs/reconfigure/); when that cannot be enqueued now the answer
+ * is a 503 and the secrets stay stored, so the caller's retry of this idempotent request finishes the job.
  */
+import { isDeepStrictEqual } from "node:util";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { createSealer } from "../../core/secrets.ts";
 import { customers } from "../../db/schema.ts";
 import {
   type CustomerSecrets,
+  CustomerSecretsGoneError,
+  type CustomerStore,
   createCustomerStore,
   InvalidCustomerSecretsError,
 } from "../../jobs/customers.ts";
+import {
+  type ReconfigureDecision,
+  ReconfigureEnqueueError,
+  requestReconfigure,
+} from "../../jobs/reconfigure/request.ts";
 import { presentsBearerToken, unauthorized } from "../bearer-token.ts";
 import { readJson } from "../body.ts";
 import type { ErrorBody } from "../error-mapper.ts";
@@ -42,9 +50,14 @@ export interface RegistrationAnswer {
   customerId: string;
   /** True when this request created the customer (201), false when it replaced their secrets (200). */
   created: boolean;
-  /** When the secrets were stored, ISO 8601. */
+  /** When the secrets were stored, ISO 8601 (an unchanged PUT keeps the earlier time). */
   updatedAt: string;
+  /** The reconfigure that brings the stored secrets to the customer's running server; null when none is needed. */
+  reconfigure: { instanceId: string; operationId: string } | null;
 }
+
+/** Seconds a caller waits before retrying while an operation on the instance is finishing. */
+const BUSY_RETRY_AFTER_SECONDS = 5;
 
 export const customersRoute: Route = {
   method: "PUT",
@@ -58,14 +71,30 @@ export const customersRoute: Route = {
     const parsed = registrationSchema.safeParse(await readJson(ctx.request, MAX_BODY_BYTES));
     if (!parsed.success) return invalidFields(ctx.requestId, fieldsOf(parsed.error));
     const customerId = ctx.params.customerId ?? "";
+    let stored: StoredSecrets;
     try {
-      const answer = register(ctx, customerId, parsed.data);
-      ctx.log.info({ customerId, created: answer.created }, "customer registered");
-      return Response.json(answer, { status: answer.created ? 201 : 200 });
+      stored = register(ctx, customerId, parsed.data);
     } catch (err) {
       if (err instanceof InvalidCustomerSecretsError) return invalidFields(ctx.requestId, err.fields);
       throw err;
     }
+    const decision = await reconfigureAfterRegistration(ctx, customerId);
+    if (decision.kind === "busy") return instanceBusy(ctx, customerId, decision);
+    const reconfigure =
+      decision.kind === "enqueued"
+        ? { instanceId: decision.instanceId, operationId: decision.operationId }
+        : null;
+    ctx.log.info(
+      { customerId, created: stored.created, secretsChanged: stored.changed, reconfigure },
+      "customer registered",
+    );
+    const answer: RegistrationAnswer = {
+      customerId,
+      created: stored.created,
+      updatedAt: new Date(stored.updatedAt).toISOString(),
+      reconfigure,
+    };
+    return Response.json(answer, { status: stored.created ? 201 : 200 });
   },
 };
 
@@ -89,26 +118,81 @@ function invalidFields(requestId: string, fields: readonly string[]): Response {
   return Response.json({ ...body, fields }, { status: 422 });
 }
 
+interface StoredSecrets {
+  created: boolean;
+  /** False when the request repeated the stored secrets: nothing was written. */
+  changed: boolean;
+  /** When the stored secrets were written, epoch ms. */
+  updatedAt: number;
+}
+
 /**
- * Seals and stores the secrets; whether the customer existed is read in the same immediate transaction,
- * so two concurrent first registrations answer one 201 and one 200. A failing database is the error
- * mapper's 503.
+ * Seals and stores the secrets unless they are the stored ones; whether the customer existed is read in
+ * the same immediate transaction, so two concurrent first registrations answer one 201 and one 200. A
+ * failing database is the error mapper's 503.
  */
-function register(ctx: RouteContext, customerId: string, secrets: CustomerSecrets): RegistrationAnswer {
+function register(ctx: RouteContext, customerId: string, secrets: CustomerSecrets): StoredSecrets {
   const { db, config } = ctx.deps;
-  const updatedAt = Date.now();
-  const store = createCustomerStore({ db, sealer: createSealer(config.secretsKeys), now: () => updatedAt });
-  const created = db.transaction(
+  let writtenAt = 0;
+  const store = createCustomerStore({ db, sealer: createSealer(config.secretsKeys), now: () => writtenAt });
+  return db.transaction(
     (tx) => {
+      // Taken under the write lock, so it orders against the start of a reconfigure reading the secrets.
+      writtenAt = Date.now();
       const existing = tx
-        .select({ id: customers.id })
+        .select({ updatedAt: customers.updatedAt })
         .from(customers)
         .where(eq(customers.id, customerId))
         .get();
+      if (existing !== undefined && isStored(store, customerId, secrets)) {
+        return { created: false, changed: false, updatedAt: existing.updatedAt };
+      }
       store.upsert(customerId, secrets);
-      return existing === undefined;
+      return { created: existing === undefined, changed: true, updatedAt: writtenAt };
     },
     { behavior: "immediate" },
   );
-  return { customerId, created, updatedAt: new Date(updatedAt).toISOString() };
+}
+
+/** An unchanged PUT writes nothing: a new time would count as a change the server has not received. */
+function isStored(store: CustomerStore, customerId: string, secrets: CustomerSecrets): boolean {
+  try {
+    return isDeepStrictEqual(store.open(customerId), secrets);
+  } catch (err) {
+    if (err instanceof CustomerSecretsGoneError) return false;
+    throw err;
+  }
+}
+
+/** The stored secrets are safe either way; a broker that does not answer is a 503 the caller retries. */
+async function reconfigureAfterRegistration(
+  ctx: RouteContext,
+  customerId: string,
+): Promise<ReconfigureDecision> {
+  try {
+    return await requestReconfigure(ctx.deps, customerId);
+  } catch (err) {
+    if (!(err instanceof ReconfigureEnqueueError)) throw err;
+    ctx.log.error({ err, customerId }, "reconfigure not enqueued; the secrets are stored");
+    throw new HttpError(
+      503,
+      "unavailable",
+      "the secrets are stored, but the job queue did not answer: retry this request to deliver them to the server",
+    );
+  }
+}
+
+/** 503 with Retry-After: the operation running on the instance read the previous secrets; a retry follows it up. */
+function instanceBusy(
+  ctx: RouteContext,
+  customerId: string,
+  busy: Extract<ReconfigureDecision, { kind: "busy" }>,
+): Response {
+  ctx.log.warn({ customerId, instanceId: busy.instanceId, operationId: busy.operationId }, "instance busy");
+  const body: ErrorBody = {
+    code: "instance_busy",
+    message: `the secrets are stored; ${busy.operationId} is still running on the server with the previous ones: retry this request once it has ended to deliver them`,
+    requestId: ctx.requestId,
+  };
+  return Response.json(body, { status: 503, headers: { "retry-after": String(BUSY_RETRY_AFTER_SECONDS) } });
 }

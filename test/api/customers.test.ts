@@ -93,7 +93,12 @@ describe("PUT /v1/customers/:customerId", () => {
     const logStart = logText.length;
     const answer = await putJson("cust-create", customerSecrets("createMarker"));
     expect(answer.status).toBe(201);
-    expect(answer.body).toEqual({ customerId: "cust-create", created: true, updatedAt: expect.any(String) });
+    expect(answer.body).toEqual({
+      customerId: "cust-create",
+      created: true,
+      updatedAt: expect.any(String),
+      reconfigure: null,
+    });
     expect(Date.parse(String(answer.body.updatedAt))).toBe(customerRow("cust-create")?.updatedAt ?? 0);
     expect(store.open("cust-create")).toEqual(customerSecrets("createMarker"));
     const row = JSON.stringify(customerRow("cust-create"));
