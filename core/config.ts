@@ -294,10 +294,16 @@ export function loadConfigOrExit(env: Readonly<Record<string, string | undefined
 }
 
 /** Fresh random values for local development (`bun run dev`, demos); never for production. */
-export function generateDevSecrets(): { BROKER_TOKEN: string; SECRETS_KEY: string; SERVICE_TOKEN: string } {
+export function generateDevSecrets(): {
+  BROKER_TOKEN: string;
+  SECRETS_KEY: string;
+  SERVICE_TOKEN: string;
+  OPS_TOKEN: string;
+} {
   return {
     BROKER_TOKEN: randomBytes(32).toString("base64url"),
     SECRETS_KEY: randomBytes(32).toString("base64"),
     SERVICE_TOKEN: randomBytes(32).toString("base64url"),
+    OPS_TOKEN: randomBytes(32).toString("base64url"),
   };
 }
