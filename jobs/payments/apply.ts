@@ -4,11 +4,11 @@
  * subscriptions converge on what is true now. Both requests are idempotent: they join the customer's
  * existing operation. Call it after every state change and after a customer registers.
  */
-import { eq } from "drizzle-orm";
 import type { Db } from "../../db/index.ts";
-import { type PaymentState, subscriptions } from "../../db/schema.ts";
+import type { PaymentState } from "../../db/schema.ts";
 import { CustomerSecretsGoneError, UnknownCustomerError } from "../customers.ts";
 import type { RequestResult, Requests } from "../requests.ts";
+import { paymentStatements } from "./statements.ts";
 
 export interface PaymentDeps {
   db: Db;
@@ -26,11 +26,7 @@ export interface AppliedPaymentState {
 
 /** Paid while any of the customer's subscriptions is paid; null when none is known. */
 export function currentPaymentState(db: Db, customerId: string): PaymentState | null {
-  const states = db
-    .select({ paymentState: subscriptions.paymentState })
-    .from(subscriptions)
-    .where(eq(subscriptions.customerId, customerId))
-    .all();
+  const states = paymentStatements(db).customerStates.all({ customerId });
   if (states.length === 0) return null;
   return states.some((row) => row.paymentState === "paid") ? "paid" : "cancelled";
 }

@@ -4,10 +4,9 @@
  * then event id as a deterministic tie-break), so a stale `active` arriving after a `deleted` changes
  * nothing. The event counts as handled only once its work is durably queued (`markHandled`).
  */
-import { and, eq } from "drizzle-orm";
-import type { Db, DbSession } from "../../db/index.ts";
-import { paymentEvents, subscriptions } from "../../db/schema.ts";
+import type { Db } from "../../db/index.ts";
 import type { PaymentEvent } from "./event.ts";
+import { type PaymentStatements, paymentStatements } from "./statements.ts";
 
 /**
  * `applied`: the event set its subscription's state (or is the event that set it); `stale`: a newer event
@@ -19,25 +18,23 @@ export type RecordedOutcome = "applied" | "stale" | "ignored" | "no_change";
 export type Intake = { kind: "duplicate" } | { kind: "recorded"; outcome: RecordedOutcome };
 
 export function recordPaymentEvent(db: Db, event: PaymentEvent, receivedAt: number): Intake {
+  const statements = paymentStatements(db);
+  const key = { provider: event.provider, eventId: event.eventId };
   return db.transaction(
-    (tx): Intake => {
-      const inserted = tx
-        .insert(paymentEvents)
-        .values({
-          provider: event.provider,
-          eventId: event.eventId,
-          type: event.type,
-          customerId: event.subscription?.customerId ?? null,
-          subscriptionId: event.subscription?.id ?? null,
-          occurredAt: event.occurredAt,
-          receivedAt,
-          paymentState: event.paymentState,
-        })
-        .onConflictDoNothing()
-        .returning({ eventId: paymentEvents.eventId })
-        .all();
-      if (inserted.length === 0 && handledAt(tx, event) !== null) return { kind: "duplicate" };
-      return { kind: "recorded", outcome: updateSubscription(tx, event, receivedAt) };
+    (): Intake => {
+      const inserted = statements.insertEvent.all({
+        ...key,
+        type: event.type,
+        customerId: event.subscription?.customerId ?? null,
+        subscriptionId: event.subscription?.id ?? null,
+        occurredAt: event.occurredAt,
+        receivedAt,
+        paymentState: event.paymentState,
+      });
+      if (inserted.length === 0 && (statements.eventHandledAt.get(key)?.handledAt ?? null) !== null) {
+        return { kind: "duplicate" };
+      }
+      return { kind: "recorded", outcome: updateSubscription(statements, event, receivedAt) };
     },
     { behavior: "immediate" },
   );
@@ -45,46 +42,33 @@ export function recordPaymentEvent(db: Db, event: PaymentEvent, receivedAt: numb
 
 /** Marks the event handled with its final outcome: from now on a redelivery is a duplicate. */
 export function markHandled(db: Db, event: PaymentEvent, outcome: string, at: number): void {
-  db.update(paymentEvents)
-    .set({ outcome, handledAt: at })
-    .where(and(eq(paymentEvents.provider, event.provider), eq(paymentEvents.eventId, event.eventId)))
-    .run();
+  paymentStatements(db).markHandled.run({
+    provider: event.provider,
+    eventId: event.eventId,
+    outcome,
+    handledAt: at,
+  });
 }
 
-function handledAt(tx: DbSession, event: PaymentEvent): number | null {
-  const row = tx
-    .select({ handledAt: paymentEvents.handledAt })
-    .from(paymentEvents)
-    .where(and(eq(paymentEvents.provider, event.provider), eq(paymentEvents.eventId, event.eventId)))
-    .get();
-  return row?.handledAt ?? null;
-}
-
-function updateSubscription(tx: DbSession, event: PaymentEvent, now: number): RecordedOutcome {
+function updateSubscription(
+  statements: PaymentStatements,
+  event: PaymentEvent,
+  now: number,
+): RecordedOutcome {
   const { subscription, paymentState } = event;
   if (subscription === null) return "ignored";
   if (paymentState === null) return "no_change";
-  const where = and(
-    eq(subscriptions.provider, event.provider),
-    eq(subscriptions.subscriptionId, subscription.id),
-  );
-  const current = tx
-    .select({ eventId: subscriptions.eventId, occurredAt: subscriptions.eventOccurredAt })
-    .from(subscriptions)
-    .where(where)
-    .get();
+  const key = { provider: event.provider, subscriptionId: subscription.id };
+  const current = statements.subscriptionVersion.get(key);
   if (current !== undefined && isOlder(event, current)) return "stale";
-  const state = {
+  statements.upsertSubscription.run({
+    ...key,
     customerId: subscription.customerId,
     paymentState,
     eventId: event.eventId,
-    eventOccurredAt: event.occurredAt,
+    occurredAt: event.occurredAt,
     updatedAt: now,
-  };
-  tx.insert(subscriptions)
-    .values({ provider: event.provider, subscriptionId: subscription.id, ...state })
-    .onConflictDoUpdate({ target: [subscriptions.provider, subscriptions.subscriptionId], set: state })
-    .run();
+  });
   return "applied";
 }
 

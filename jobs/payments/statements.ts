@@ -1,0 +1,88 @@
+/**
+ * The payment tables' queries, prepared once per database connection: building a drizzle query costs
+ * several times more than SQLite takes to run it, and intake runs them for every webhook.
+ */
+import { and, eq, sql } from "drizzle-orm";
+import type { Db } from "../../db/index.ts";
+import { paymentEvents, subscriptions } from "../../db/schema.ts";
+
+const p = sql.placeholder;
+const eventKey = and(eq(paymentEvents.provider, p("provider")), eq(paymentEvents.eventId, p("eventId")));
+
+function prepare(db: Db) {
+  return {
+    /** Returns the event id when inserted, nothing when the (provider, eventId) row exists. */
+    insertEvent: db
+      .insert(paymentEvents)
+      .values({
+        provider: p("provider"),
+        eventId: p("eventId"),
+        type: p("type"),
+        customerId: p("customerId"),
+        subscriptionId: p("subscriptionId"),
+        occurredAt: p("occurredAt"),
+        receivedAt: p("receivedAt"),
+        paymentState: p("paymentState"),
+      })
+      .onConflictDoNothing()
+      .returning({ eventId: paymentEvents.eventId })
+      .prepare(),
+    eventHandledAt: db
+      .select({ handledAt: paymentEvents.handledAt })
+      .from(paymentEvents)
+      .where(eventKey)
+      .prepare(),
+    markHandled: db
+      .update(paymentEvents)
+      .set({ outcome: sql`${p("outcome")}`, handledAt: sql`${p("handledAt")}` })
+      .where(eventKey)
+      .prepare(),
+    subscriptionVersion: db
+      .select({ eventId: subscriptions.eventId, occurredAt: subscriptions.eventOccurredAt })
+      .from(subscriptions)
+      .where(
+        and(eq(subscriptions.provider, p("provider")), eq(subscriptions.subscriptionId, p("subscriptionId"))),
+      )
+      .prepare(),
+    upsertSubscription: db
+      .insert(subscriptions)
+      .values({
+        provider: p("provider"),
+        subscriptionId: p("subscriptionId"),
+        customerId: p("customerId"),
+        paymentState: p("paymentState"),
+        eventId: p("eventId"),
+        eventOccurredAt: p("occurredAt"),
+        updatedAt: p("updatedAt"),
+      })
+      .onConflictDoUpdate({
+        target: [subscriptions.provider, subscriptions.subscriptionId],
+        set: {
+          customerId: sql`excluded.customer_id`,
+          paymentState: sql`excluded.payment_state`,
+          eventId: sql`excluded.event_id`,
+          eventOccurredAt: sql`excluded.event_occurred_at`,
+          updatedAt: sql`excluded.updated_at`,
+        },
+      })
+      .prepare(),
+    customerStates: db
+      .select({ paymentState: subscriptions.paymentState })
+      .from(subscriptions)
+      .where(eq(subscriptions.customerId, p("customerId")))
+      .prepare(),
+  };
+}
+
+export type PaymentStatements = ReturnType<typeof prepare>;
+
+const byDb = new WeakMap<Db, PaymentStatements>();
+
+export function paymentStatements(db: Db): PaymentStatements {
+  let statements = byDb.get(db);
+  if (statements === undefined) {
+    statements = prepare(db);
+    byDb.set(db, statements);
+  }
+  return statements;
+}
