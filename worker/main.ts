@@ -5,18 +5,23 @@ import { createCustomerStore } from "../jobs/customers.ts";
 import { createProductionJobs } from "../jobs/registry.ts";
 import { runWorkerProcess } from "./process.ts";
 
-await runWorkerProcess((config, { db, log }) => {
-  const sealer = createSealer(config.secretsKeys);
-  return createProductionJobs({
-    db,
-    sealer,
-    hetzner: createHetznerClient({
-      endpoint: config.hcloudEndpoint,
-      token: config.hcloudToken,
-      log: log.child({ component: "hetzner" }),
-    }),
-    customers: createCustomerStore({ db, sealer }),
-    settings: config,
-    expectedServerDeletionMs: config.expectedServerDeletionMs,
-  });
-});
+await runWorkerProcess(
+  (config, { db, log }) => {
+    const sealer = createSealer(config.secretsKeys);
+    return createProductionJobs({
+      db,
+      sealer,
+      hetzner: createHetznerClient({
+        endpoint: config.hcloudEndpoint,
+        token: config.hcloudToken,
+        log: log.child({ component: "hetzner" }),
+      }),
+      customers: createCustomerStore({ db, sealer }),
+      settings: config,
+      expectedServerDeletionMs: config.expectedServerDeletionMs,
+    });
+  },
+  // The sweep's own client (same shared rate-limit budget) so it counts only its own requests.
+  (config) => (log) =>
+    createHetznerClient({ endpoint: config.hcloudEndpoint, token: config.hcloudToken, log }),
+);

@@ -4,8 +4,10 @@ import { exitWhenDrained } from "../core/exit.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { createMetrics } from "../core/metrics.ts";
 import { appDatabasePath, type Db, migrateDatabase, openDatabase } from "../db/index.ts";
+import type { SweepDeps } from "../jobs/reconcile/sweep.ts";
 import type { JobDefinition } from "../jobs/step.ts";
 import { startWorker } from "./start.ts";
+import { startSweeper } from "./sweeper.ts";
 
 /** What a job factory may build its dependencies from besides config: the process's database and logger. */
 export interface WorkerProcessRuntime {
@@ -13,9 +15,13 @@ export interface WorkerProcessRuntime {
   log: Logger;
 }
 
-/** Reads config once, starts the worker with the jobs `jobsFor` builds, and stops it gracefully on SIGTERM/SIGINT. */
+/**
+ * Reads config once, starts the worker with the jobs `jobsFor` builds, and stops it gracefully on SIGTERM/SIGINT.
+ * With `sweepHetznerFor`, the process also runs the scheduled reconcile sweep with the Hetzner clients it builds.
+ */
 export async function runWorkerProcess(
   jobsFor: (config: Config, runtime: WorkerProcessRuntime) => readonly JobDefinition[],
+  sweepHetznerFor?: (config: Config) => SweepDeps["hetznerFor"],
 ): Promise<void> {
   const config = loadConfigOrExit(process.env);
   const log = createLogger({ level: config.logLevel, pretty: config.logPretty, name: "worker" });
@@ -23,12 +29,22 @@ export async function runWorkerProcess(
   const db = openDatabase(appDatabasePath(config.dataDir));
   migrateDatabase(db);
   const jobs = jobsFor(config, { db, log });
-  const worker = await startWorker({ config, jobs, log, metrics: createMetrics(), db });
+  const metrics = createMetrics();
+  const worker = await startWorker({ config, jobs, log, metrics, db });
+  const sweeper = sweepHetznerFor
+    ? await startSweeper({
+        config,
+        db,
+        log: log.child({ component: "reconcile" }),
+        metrics,
+        hetznerFor: sweepHetznerFor(config),
+      })
+    : undefined;
 
   const onSignal = (signal: NodeJS.Signals) => {
     log.info({ signal }, "signal received");
     // stop() is idempotent: a second SIGTERM joins the shutdown already under way.
-    worker.stop().then(
+    Promise.all([worker.stop(), sweeper?.stop()]).then(
       () => {
         db.$client.close();
         exitWhenDrained(0);

@@ -1,0 +1,122 @@
+/**
+ * What one sweep sees, mapped into the SweepState `tick` decides on: our servers at Hetzner (every page of
+ * the label selector), each instance with its newest operation, each registered customer's payment state,
+ * and which unfinished operations still have a live broker job.
+ */
+import { eq, inArray, sql } from "drizzle-orm";
+import type { Db } from "../../db/index.ts";
+import { customers, instances, operations, type PaymentState, subscriptions } from "../../db/schema.ts";
+import type { Server, ServersApi } from "../../hetzner/index.ts";
+import { activeOperationStatuses } from "../operations.ts";
+import { sharedLabels } from "../provision/steps/ownership.ts";
+import type { ObservedCustomer, ObservedInstance, ObservedServer, SweepState } from "./types.ts";
+
+export interface ObserveDeps {
+  hetzner: { servers: Pick<ServersApi, "listAll"> };
+  db: Db;
+  /** Which of these operation ids have a live job in the broker (waiting, delayed, active…). */
+  liveJobIds(ids: readonly string[]): Promise<ReadonlySet<string>>;
+  /** Aborts the listing (the sweep's deadline). */
+  signal?: AbortSignal;
+}
+
+/** `managed-by=rachel-provisioner`: every server we ever made carries it, shared or per instance. */
+export const OWNED_SERVERS_SELECTOR = Object.entries(sharedLabels())
+  .map(([key, value]) => `${key}=${value}`)
+  .join(",");
+
+function toObserved(server: Server, now: number): ObservedServer {
+  const created = Date.parse(server.created);
+  return {
+    id: server.id,
+    name: server.name,
+    labels: server.labels,
+    status: server.status,
+    // An unreadable creation time counts as brand new, so the grace period spares the server rather than not.
+    createdAt: Number.isNaN(created) ? now : created,
+  };
+}
+
+/** Every server carrying our label, 50 per request (one request up to 50 servers). */
+export async function listOwnedServers(
+  hetzner: ObserveDeps["hetzner"],
+  now: number,
+  signal?: AbortSignal,
+): Promise<ObservedServer[]> {
+  const servers = await hetzner.servers.listAll({ labelSelector: OWNED_SERVERS_SELECTOR, signal });
+  return servers.map((server) => toObserved(server, now));
+}
+
+/** Every instance with its newest operation of any kind (by creation, then insertion order). */
+export function readInstances(db: Db): ObservedInstance[] {
+  const newest = sql`(select o.id from operations o where o.instance_id = ${instances.id}
+    order by o.created_at desc, o.rowid desc limit 1)`;
+  const rows = db
+    .select({ instance: instances, operation: operations })
+    .from(instances)
+    .leftJoin(operations, eq(operations.id, newest))
+    .all();
+  return rows.map(({ instance, operation }) => ({
+    id: instance.id,
+    customerId: instance.customerId,
+    status: instance.status,
+    hetznerServerId: instance.hetznerServerId,
+    operation:
+      operation === null
+        ? null
+        : {
+            id: operation.id,
+            operation: operation.operation,
+            status: operation.status,
+            updatedAt: operation.updatedAt,
+            waitDeadline: operation.waitDeadline,
+          },
+  }));
+}
+
+/**
+ * Registered customers with a subscription: paid while any subscription is paid. A paid customer whose
+ * secrets were shredded is left out: a provision cannot run until they register again.
+ */
+export function readCustomers(db: Db): ObservedCustomer[] {
+  const rows = db
+    .select({
+      id: subscriptions.customerId,
+      anyPaid: sql<number>`max(${subscriptions.paymentState} = 'paid')`,
+      shreddedAt: sql<number | null>`max(${customers.shreddedAt})`,
+    })
+    .from(subscriptions)
+    .innerJoin(customers, eq(customers.id, subscriptions.customerId))
+    .groupBy(subscriptions.customerId)
+    .all();
+  return rows.flatMap((row) => {
+    const payment: PaymentState = row.anyPaid === 1 ? "paid" : "cancelled";
+    return payment === "paid" && row.shreddedAt !== null ? [] : [{ id: row.id, payment }];
+  });
+}
+
+/** Ids of the operations the database says are unfinished: the only ones the broker is asked about. */
+export function readUnfinishedOperationIds(db: Db): string[] {
+  return db
+    .select({ id: operations.id })
+    .from(operations)
+    .where(inArray(operations.status, [...activeOperationStatuses]))
+    .all()
+    .map((row) => row.id);
+}
+
+/** Observes everything a sweep decides on; the listing is the only Hetzner traffic. */
+export async function observeSweepState(
+  deps: ObserveDeps,
+  now: number,
+): Promise<{ state: SweepState; serversSeen: number }> {
+  const servers = await listOwnedServers(deps.hetzner, now, deps.signal);
+  // Read after the listing: a server created meanwhile is then matched by an instance row, not a zombie.
+  const state: SweepState = {
+    servers,
+    instances: readInstances(deps.db),
+    customers: readCustomers(deps.db),
+    liveJobIds: await deps.liveJobIds(readUnfinishedOperationIds(deps.db)),
+  };
+  return { state, serversSeen: servers.length };
+}

@@ -1,0 +1,166 @@
+/**
+ * One recorded sweep: claim it (never two at once), observe, decide with the pure `tick`, apply (or only
+ * plan, in a dry run), and record what it saw, decided and did, with its Hetzner request count.
+ */
+import type { Logger } from "../../core/log.ts";
+import type { Db } from "../../db/index.ts";
+import { type HetznerClient, type HetznerLogger, isHetznerError } from "../../hetzner/index.ts";
+import type { JobQueue } from "../queue.ts";
+import type { Requests } from "../requests.ts";
+import type { SweepBroker } from "./broker.ts";
+import { applyDecisions } from "./execute.ts";
+import { observeSweepState } from "./observe.ts";
+import type { SweepMetrics } from "./sweep-metrics.ts";
+import {
+  claimSweep,
+  finishSweep,
+  type RecordedDecision,
+  recordSkippedSweep,
+  type SweepRequest,
+  type SweepResult,
+} from "./sweep-store.ts";
+import { tick } from "./tick.ts";
+import type { SweepPolicy } from "./types.ts";
+
+export interface SweepDeps {
+  db: Db;
+  /**
+   * Builds the Hetzner client of one sweep. It must write one debug line per HTTP attempt to `log`, as
+   * createHetznerClient does: that is how the sweep counts its requests without counting other jobs'.
+   */
+  hetznerFor(log: HetznerLogger): Pick<HetznerClient, "servers">;
+  broker: Pick<SweepBroker, "liveJobIds">;
+  queue: Pick<JobQueue, "enqueue" | "retry">;
+  requests: Pick<Requests, "requestProvision">;
+  policy: SweepPolicy;
+  log: Logger;
+  metrics: SweepMetrics;
+  /** Clock, in epoch ms; default Date.now. */
+  now?: () => number;
+  /**
+   * Longest a sweep may run before its remaining actions are abandoned, in ms; default 600000 (10 min). A
+   * running sweep older than this plus a minute counts as abandoned by a dead worker and no longer blocks others.
+   */
+  timeoutMs?: number;
+  /** Aborts the sweep in hand (worker shutdown); it is recorded failed. */
+  shutdown?: AbortSignal;
+}
+
+export type SweepRun =
+  | { kind: "ran"; result: SweepResult }
+  /** Another sweep is running; nothing was done or recorded. */
+  | { kind: "busy"; runningId: string }
+  /** This sweep had already ended (a repeated delivery). */
+  | { kind: "finished" };
+
+const DEFAULT_TIMEOUT_MS = 600_000;
+const ABANDON_MARGIN_MS = 60_000;
+
+/** Wraps the process logger so every Hetzner request of this sweep is counted. */
+function countingHetznerLog(log: Logger): { log: HetznerLogger; count(): number } {
+  let requests = 0;
+  return {
+    log: {
+      debug(fields, message) {
+        requests += 1;
+        log.debug(fields, message);
+      },
+      warn: (fields, message) => log.warn(fields, message),
+    },
+    count: () => requests,
+  };
+}
+
+function sweepError(err: unknown): { code: string; message: string } {
+  const message = err instanceof Error ? err.message : String(err);
+  if (isHetznerError(err)) return { code: `hetzner_${err.code}`, message };
+  if (err instanceof DOMException && err.name === "TimeoutError") return { code: "timeout", message };
+  return { code: "sweep_failed", message };
+}
+
+function logDecision(deps: SweepDeps, sweepId: string, recorded: RecordedDecision, err: unknown): void {
+  deps.metrics.decisionRecorded(recorded.kind, recorded.outcome);
+  const fields = { ...recorded, sweepId };
+  if (recorded.outcome === "failed") deps.log.warn({ ...fields, err }, "reconcile decision failed");
+  else deps.log.info(fields, "reconcile decision");
+}
+
+async function observeDecideApply(
+  deps: SweepDeps,
+  request: SweepRequest,
+  hetzner: Pick<HetznerClient, "servers">,
+  signal: AbortSignal,
+): Promise<Omit<SweepResult, "hetznerRequests">> {
+  const now = deps.now ?? Date.now;
+  const observed = await observeSweepState(
+    { hetzner, db: deps.db, liveJobIds: (ids) => deps.broker.liveJobIds(ids), signal },
+    now(),
+  );
+  const decisions = tick(observed.state, now(), deps.policy);
+  const onRecorded = (recorded: RecordedDecision, err: unknown) =>
+    logDecision(deps, request.id, recorded, err);
+  const recorded = request.dryRun
+    ? decisions.map((decision) => {
+        const planned: RecordedDecision = { ...decision, outcome: "planned" };
+        onRecorded(planned, null);
+        return planned;
+      })
+    : await applyDecisions({ ...deps, now, hetzner, signal }, decisions, onRecorded);
+  return { status: "succeeded", serversSeen: observed.serversSeen, decisions: recorded };
+}
+
+/** Runs the sweep unless another is running; records its outcome either way it runs. */
+export async function runSweep(deps: SweepDeps, request: SweepRequest): Promise<SweepRun> {
+  const now = deps.now ?? Date.now;
+  const timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const claim = claimSweep(deps.db, request, now(), timeoutMs + ABANDON_MARGIN_MS);
+  if (claim.kind !== "claimed") return claim;
+  const started = now();
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = deps.shutdown ? AbortSignal.any([timeout, deps.shutdown]) : timeout;
+  const counting = countingHetznerLog(deps.log);
+  let result: SweepResult;
+  try {
+    const done = await observeDecideApply(deps, request, deps.hetznerFor(counting.log), signal);
+    result = { ...done, hetznerRequests: counting.count() };
+  } catch (err) {
+    deps.log.error({ err, sweepId: request.id }, "reconcile sweep failed");
+    const error = sweepError(err);
+    result = { status: "failed", serversSeen: null, hetznerRequests: counting.count(), decisions: [], error };
+  }
+  finishSweep(deps.db, request.id, result, now());
+  deps.metrics.sweepFinished(result.status, now() - started, now());
+  deps.log.info(
+    {
+      sweepId: request.id,
+      trigger: request.trigger,
+      dryRun: request.dryRun,
+      status: result.status,
+      serversSeen: result.serversSeen,
+      hetznerRequests: result.hetznerRequests,
+      decisions: result.decisions.length,
+      failedDecisions: result.decisions.filter((d) => d.outcome === "failed").length,
+      durationMs: now() - started,
+    },
+    "reconcile sweep",
+  );
+  return { kind: "ran", result };
+}
+
+/**
+ * One delivery of a sweep job. Another sweep running: a scheduled sweep is recorded as skipped (the running
+ * one covers it), an operator's sweep answers `wait` so its caller retries it shortly.
+ */
+export async function deliverSweep(deps: SweepDeps, request: SweepRequest): Promise<"done" | "wait"> {
+  const run = await runSweep(deps, request);
+  if (run.kind !== "busy") return "done";
+  if (request.trigger === "operator") return "wait";
+  const now = (deps.now ?? Date.now)();
+  recordSkippedSweep(deps.db, request, run.runningId, now);
+  deps.metrics.sweepFinished("skipped", 0, now);
+  deps.log.info(
+    { sweepId: request.id, runningId: run.runningId },
+    "reconcile sweep skipped: another is running",
+  );
+  return "done";
+}
