@@ -1,0 +1,108 @@
+/**
+ * The reconcile sweep over HTTP, for operators (`bun run ops reconcile [--dry-run]`), behind `Authorization:
+ * Bearer <OPS_TOKEN>`:
+ * - `POST /v1/ops/reconcile` with optional JSON `{"dryRun": boolean}` (default false) asks the worker for a
+ *   sweep and waits for it: 200 with the finished sweep record, or 202 with the record so far when it is
+ *   still queued (another sweep running) or running after the wait. `Prefer: wait=N` (seconds, at most 30,
+ *   the default) shortens the wait. Broker down: 503 `unavailable`, the sweep recorded failed.
+ * - `GET /v1/ops/sweeps/:id` returns one sweep record; 404 `unknown_sweep`.
+ * Both routes live here because they are one resource: the sweep and its record.
+ */
+import { z } from "zod";
+import { brokerConnection } from "../../jobs/queue.ts";
+import { connectSweepBroker } from "../../jobs/reconcile/broker.ts";
+import {
+  awaitSweep,
+  requestOperatorSweep,
+  SweepNotQueuedError,
+} from "../../jobs/reconcile/operator-sweep.ts";
+import { readSweep } from "../../jobs/reconcile/sweep-record.ts";
+import { presentsBearerToken, unauthorized } from "../bearer-token.ts";
+import { parseJson, readBody } from "../body.ts";
+import { HttpError } from "../http-error.ts";
+import type { Route, RouteContext } from "../router.ts";
+
+/** `{"dryRun": true}` is 15 bytes; the limit only stops a caller from making us buffer megabytes. */
+const MAX_BODY_BYTES = 1024;
+/** Longest the route waits for the sweep to finish, in ms (a sweep of 300 servers takes about a second). */
+const MAX_WAIT_MS = 30_000;
+/** Broker commands fail after this long, in ms, so a broker outage is a prompt 503. */
+const BROKER_TIMEOUT_MS = 5000;
+
+const bodySchema = z.strictObject({ dryRun: z.boolean().optional() });
+
+/** 503 while OPS_TOKEN is unset, 401 for a missing or wrong token; null when the caller may go on. */
+function refuseUnlessOperator(ctx: RouteContext): Response | null {
+  const opsToken = ctx.deps.config.opsToken;
+  if (opsToken === undefined) {
+    throw new HttpError(503, "not_configured", "operator access is off: OPS_TOKEN is not set");
+  }
+  return presentsBearerToken(ctx.request, opsToken) ? null : unauthorized(ctx.requestId);
+}
+
+/** The body's dryRun; an empty body means the default. 422 naming each bad field. */
+async function readDryRun(request: Request): Promise<boolean> {
+  const text = (await readBody(request, MAX_BODY_BYTES)).toString("utf8");
+  if (text.trim() === "") return false;
+  const parsed = bodySchema.safeParse(parseJson(text));
+  if (parsed.success) return parsed.data.dryRun ?? false;
+  const fields = parsed.error.issues.flatMap((issue) =>
+    issue.code === "unrecognized_keys" ? issue.keys : [issue.path.join(".") || "(body)"],
+  );
+  throw new HttpError(
+    422,
+    "invalid_fields",
+    `invalid ${[...new Set(fields)].join(", ")}: the body is {"dryRun": boolean}, dryRun optional`,
+  );
+}
+
+/** `Prefer: wait=N` (RFC 7240) in seconds, capped at the route's maximum. */
+function waitMsOf(request: Request): number {
+  const match = /(?:^|[,;\s])wait=(\d+)/i.exec(request.headers.get("prefer") ?? "");
+  return match?.[1] === undefined ? MAX_WAIT_MS : Math.min(Number(match[1]) * 1000, MAX_WAIT_MS);
+}
+
+export const opsReconcileRoute: Route = {
+  method: "POST",
+  path: "/v1/ops/reconcile",
+  handle: async (ctx) => {
+    const refused = refuseUnlessOperator(ctx);
+    if (refused) return refused;
+    const dryRun = await readDryRun(ctx.request);
+    const broker = connectSweepBroker({
+      ...brokerConnection(ctx.deps.config),
+      commandTimeoutMs: BROKER_TIMEOUT_MS,
+    });
+    let sweepId: string;
+    try {
+      sweepId = await requestOperatorSweep(ctx.deps.db, broker, dryRun, Date.now());
+    } catch (err) {
+      if (!(err instanceof SweepNotQueuedError)) throw err;
+      ctx.log.warn({ err, sweepId: err.sweepId }, "operator sweep not queued");
+      throw new HttpError(
+        503,
+        "unavailable",
+        `the broker is unreachable; sweep ${err.sweepId} was not queued`,
+      );
+    } finally {
+      await broker.close();
+    }
+    ctx.log.info({ sweepId, dryRun }, "operator sweep requested");
+    const record = await awaitSweep(ctx.deps.db, sweepId, waitMsOf(ctx.request), ctx.request.signal);
+    const finished = record.status === "succeeded" || record.status === "failed";
+    return Response.json(record, { status: finished ? 200 : 202 });
+  },
+};
+
+export const opsSweepRoute: Route = {
+  method: "GET",
+  path: "/v1/ops/sweeps/:sweepId",
+  handle: (ctx) => {
+    const refused = refuseUnlessOperator(ctx);
+    if (refused) return refused;
+    const sweepId = ctx.params.sweepId ?? "";
+    const record = readSweep(ctx.deps.db, sweepId);
+    if (record === null) throw new HttpError(404, "unknown_sweep", `no sweep ${sweepId}`);
+    return Response.json(record);
+  },
+};
