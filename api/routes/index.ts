@@ -7,6 +7,7 @@ import { opsDeprovisionRoute } from "./ops-deprovision.ts";
 import { opsInstanceRoute } from "./ops-instance.ts";
 import { opsInstancesRoute } from "./ops-instances.ts";
 import { opsJobsRoute } from "./ops-jobs.ts";
+import { opsReconcileRoute, opsSweepRoute } from "./ops-reconcile.ts";
 import { opsRetryRoute } from "./ops-retry.ts";
 import { opsStatusRoute } from "./ops-status.ts";
 import { readyzRoute } from "./readyz.ts";
@@ -25,5 +26,7 @@ export const routes: readonly Route[] = [
   opsJobsRoute,
   opsRetryRoute,
   opsDeprovisionRoute,
+  opsReconcileRoute,
+  opsSweepRoute,
   webhooksRoute,
 ];
