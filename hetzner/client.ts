@@ -1,7 +1,7 @@
 import { actionsApi } from "./actions.ts";
 import { datacentersApi } from "./datacenters.ts";
 import { firewallsApi } from "./firewalls.ts";
-import { createHetznerHttp, type HetznerLogger } from "./http.ts";
+import { createHetznerHttp, type HetznerLogger, type HetznerRequestEvent } from "./http.ts";
 import { locationsApi } from "./locations.ts";
 import { type RateLimitBudget, sharedRateLimitBudget } from "./rate-limit.ts";
 import { defaultRetryPolicy, type RetryOptions } from "./retry.ts";
@@ -21,6 +21,8 @@ export interface HetznerClientOptions {
   retry?: RetryOptions;
   /** Receives one debug line per HTTP attempt and a warn line per retry. */
   log?: HetznerLogger;
+  /** Called after every HTTP attempt, retries included (metrics: requests by outcome, 429s); default none. */
+  onRequest?: (event: HetznerRequestEvent) => void;
 }
 
 export function createHetznerClient(options: HetznerClientOptions) {
@@ -32,6 +34,7 @@ export function createHetznerClient(options: HetznerClientOptions) {
     requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
     retry: { ...defaultRetryPolicy, ...options.retry },
     log: options.log,
+    onRequest: options.onRequest,
   });
   return {
     servers: serversApi(http),

@@ -16,6 +16,16 @@ export interface HetznerLogger {
   warn(fields: object, message: string): void;
 }
 
+/** One HTTP attempt as metrics see it; no path, whose raw ids would make every server its own series. */
+export interface HetznerRequestEvent {
+  method: HetznerRequest<unknown>["method"];
+  /** HTTP status, or null when no response arrived (network error, timeout, abort). */
+  status: number | null;
+  /** "ok" for a 2xx, else the error code (e.g. rate_limit_exceeded, not_found, network_error). */
+  outcome: string;
+  durationMs: number;
+}
+
 export interface HttpSettings {
   /** API base including /v1, without a trailing slash. */
   endpoint: string;
@@ -25,6 +35,8 @@ export interface HttpSettings {
   requestTimeoutMs: number;
   retry: RetryPolicy;
   log: HetznerLogger | undefined;
+  /** Called after every HTTP attempt (retries included); for metrics. */
+  onRequest: ((event: HetznerRequestEvent) => void) | undefined;
 }
 
 export type QueryValue = string | number | boolean | readonly (string | number)[] | undefined;
@@ -77,6 +89,7 @@ async function sendOnce<T>(settings: HttpSettings, request: HetznerRequest<T>, l
     const durationMs = Math.round(performance.now() - started);
     const remaining = settings.budget.remaining();
     settings.log?.debug({ request: label, status, code, waitedMs, durationMs, remaining }, "hetzner request");
+    settings.onRequest?.({ method: request.method, status, outcome: code ?? "ok", durationMs });
   }
 }
 

@@ -20,7 +20,7 @@ export type {
   FirewallsApi,
   ListFirewallsFilter,
 } from "./firewalls.ts";
-export type { HetznerLogger } from "./http.ts";
+export type { HetznerLogger, HetznerRequestEvent } from "./http.ts";
 export type { LocationsApi } from "./locations.ts";
 export {
   RateLimitBudget,
