@@ -128,7 +128,11 @@ function lastDeliveryStart(db: DbSession, instanceId: string): number | null {
       .from(stepRuns)
       .where(
         and(
-          eq(stepRuns.instanceId, instanceId),
+          // Through the instance's operations, so the lookup uses step_runs' (operation, step) index.
+          inArray(
+            stepRuns.operationId,
+            db.select({ id: operations.id }).from(operations).where(eq(operations.instanceId, instanceId)),
+          ),
           eq(stepRuns.step, DELIVERY_STEP),
           eq(stepRuns.kind, "run"),
           inArray(stepRuns.status, ["succeeded", "running"]),
