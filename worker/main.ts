@@ -6,7 +6,7 @@ import { createProductionJobs } from "../jobs/registry.ts";
 import { runWorkerProcess } from "./process.ts";
 
 await runWorkerProcess(
-  (config, { db, log }) => {
+  (config, { db, log, onHetznerRequest }) => {
     const sealer = createSealer(config.secretsKeys);
     return createProductionJobs({
       db,
@@ -15,6 +15,7 @@ await runWorkerProcess(
         endpoint: config.hcloudEndpoint,
         token: config.hcloudToken,
         log: log.child({ component: "hetzner" }),
+        onRequest: onHetznerRequest,
       }),
       customers: createCustomerStore({ db, sealer }),
       settings: config,
@@ -22,6 +23,12 @@ await runWorkerProcess(
     });
   },
   // The sweep's own client (same shared rate-limit budget) so it counts only its own requests.
-  (config) => (log) =>
-    createHetznerClient({ endpoint: config.hcloudEndpoint, token: config.hcloudToken, log }),
+  (config, { onHetznerRequest }) =>
+    (log) =>
+      createHetznerClient({
+        endpoint: config.hcloudEndpoint,
+        token: config.hcloudToken,
+        log,
+        onRequest: onHetznerRequest,
+      }),
 );

@@ -4,8 +4,12 @@ import { exitWhenDrained } from "../core/exit.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { createMetrics } from "../core/metrics.ts";
 import { appDatabasePath, type Db, migrateDatabase, openDatabase } from "../db/index.ts";
+import { type HetznerRequestEvent, sharedRateLimitBudget } from "../hetzner/index.ts";
+import { brokerConnection } from "../jobs/queue.ts";
 import type { SweepDeps } from "../jobs/reconcile/sweep.ts";
 import type { JobDefinition } from "../jobs/step.ts";
+import { createHetznerMetrics } from "./hetzner-metrics.ts";
+import { registerQueueDepthMetrics } from "./queue-depth-metrics.ts";
 import { startWorker } from "./start.ts";
 import { startSweeper } from "./sweeper.ts";
 
@@ -13,6 +17,8 @@ import { startSweeper } from "./sweeper.ts";
 export interface WorkerProcessRuntime {
   db: Db;
   log: Logger;
+  /** Feeds this process's Hetzner request metrics: every Hetzner client's `onRequest`. */
+  onHetznerRequest: (event: HetznerRequestEvent) => void;
 }
 
 /**
@@ -21,15 +27,17 @@ export interface WorkerProcessRuntime {
  */
 export async function runWorkerProcess(
   jobsFor: (config: Config, runtime: WorkerProcessRuntime) => readonly JobDefinition[],
-  sweepHetznerFor?: (config: Config) => SweepDeps["hetznerFor"],
+  sweepHetznerFor?: (config: Config, runtime: WorkerProcessRuntime) => SweepDeps["hetznerFor"],
 ): Promise<void> {
   const config = loadConfigOrExit(process.env);
   const log = createLogger({ level: config.logLevel, pretty: config.logPretty, name: "worker" });
   // Opened here, not in startWorker, so the jobs' steps and the runner share one connection.
   const db = openDatabase(appDatabasePath(config.dataDir));
   migrateDatabase(db);
-  const jobs = jobsFor(config, { db, log });
   const metrics = createMetrics();
+  const runtime = { db, log, onHetznerRequest: createHetznerMetrics(metrics, sharedRateLimitBudget) };
+  registerQueueDepthMetrics(metrics, brokerConnection(config), log);
+  const jobs = jobsFor(config, runtime);
   const worker = await startWorker({ config, jobs, log, metrics, db });
   const sweeper = sweepHetznerFor
     ? await startSweeper({
@@ -37,7 +45,7 @@ export async function runWorkerProcess(
         db,
         log: log.child({ component: "reconcile" }),
         metrics,
-        hetznerFor: sweepHetznerFor(config),
+        hetznerFor: sweepHetznerFor(config, runtime),
       })
     : undefined;
 
