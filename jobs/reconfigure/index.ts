@@ -1,7 +1,8 @@
 /**
- * The reconfigure job: a customer's changed secrets reach their running server. The provision's own
- * inject-secrets and verify steps run again over SSH, pinned to the host key the server reported at its
- * first boot, with the instance's stored key: no new server, no Hetzner request, no cloud-init.
+ * The reconfigure job: a customer's changed secrets reach their running server. After the unit's start
+ * limit is reset (a deliberate restart must not be refused), the provision's own inject-secrets and verify
+ * steps run again over SSH, pinned to the host key the server reported at its first boot, with the
+ * instance's stored key: no new server, no Hetzner request, no cloud-init.
  * Forward-only (no compensations): a failure must never touch the server, so the runner only marks the
  * operation and instance failed with the step and reason, and the server stays as it is.
  */
@@ -10,6 +11,7 @@ import { injectSecretsStep } from "../provision/steps/inject-secrets.ts";
 import { verifyStep } from "../provision/steps/verify.ts";
 import type { JobDefinition } from "../step.ts";
 import { RECONFIGURE_OPERATION } from "./request.ts";
+import { resetStartLimitStep } from "./reset-start-limit.ts";
 
 /** A reconfigure needs the database, the sealer, the customer store and the SSH settings; no Hetzner client. */
 export type ReconfigureDeps = RemoteStepDeps;
@@ -18,6 +20,6 @@ export function createReconfigureJob(deps: ReconfigureDeps): JobDefinition {
   return {
     name: RECONFIGURE_OPERATION,
     instanceStatus: { running: "reconfiguring", succeeded: "ready" },
-    steps: [injectSecretsStep(deps), verifyStep(deps)],
+    steps: [resetStartLimitStep(deps), injectSecretsStep(deps), verifyStep(deps)],
   };
 }

@@ -33,7 +33,11 @@ describe("reconfigure job", () => {
     });
     const summary = await world.finish(operationId);
     expect(summary).toMatchObject({ status: "succeeded", errorMessage: null });
-    expect(summary.phases.map((phase) => phase.step)).toEqual(["inject-secrets", "verify"]);
+    expect(summary.phases.map((phase) => phase.step)).toEqual([
+      "reset-start-limit",
+      "inject-secrets",
+      "verify",
+    ]);
 
     const files = machineFiles(instanceId);
     expect(files.env).toContain(`TELEGRAM_BOT_TOKEN=${after.telegramBotToken}\n`);
@@ -54,6 +58,19 @@ describe("reconfigure job", () => {
     for (const secret of [...secretValues(before), ...secretValues(after)]) {
       expect(outside).not.toContain(secret);
     }
+  }, 60_000);
+
+  test("reconfigures in quick succession are not refused by the unit's start limit (5 starts per interval)", async () => {
+    const { world, put, machineFiles } = fixture.current;
+    await world.startWorker();
+    const { customerId, instanceId } = await fixture.current.provisioned("often");
+    let latest = fakeCustomerSecrets("often0");
+    for (let seq = 1; seq <= 6; seq++) {
+      latest = fakeCustomerSecrets(`often${seq}`);
+      expect((await put(customerId, latest)).status).toBe(200);
+      expect(await world.finish(`reconfigure:${instanceId}:${seq}`)).toMatchObject({ status: "succeeded" });
+    }
+    expect(machineFiles(instanceId).env).toContain(`TELEGRAM_BOT_TOKEN=${latest.telegramBotToken}\n`);
   }, 60_000);
 
   test("an identical PUT changes nothing and enqueues nothing", async () => {
