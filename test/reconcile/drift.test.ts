@@ -65,5 +65,11 @@ test("one sweep repairs every kind of drift, and the next decides nothing", asyn
   const second = await sweeper.sweep();
   expect(second.decisions).toEqual([]);
   expect(second.status).toBe("succeeded");
+  const metrics = sweeper.metrics.render();
+  expect(metrics).toContain('reconcile_sweeps_total{outcome="succeeded"} 2');
+  expect(metrics).toContain('reconcile_decisions_total{kind="resume-operation",outcome="applied"} 2');
+  expect(metrics).toContain('reconcile_decisions_total{kind="delete-zombie-server",outcome="applied"} 1');
+  expect(metrics).toMatch(/reconcile_sweep_duration_seconds_count 2/);
+  expect(metrics).toMatch(/reconcile_last_sweep_timestamp_seconds \d/);
   await sweeper.broker.close();
 });
