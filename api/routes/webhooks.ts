@@ -15,7 +15,11 @@ import {
   type WebhookRejection,
   type WebhookVerifier,
 } from "../../jobs/payments/event.ts";
-import { PaymentNotAppliedError, receivePaymentEvent } from "../../jobs/payments/receive.ts";
+import {
+  PaymentNotAppliedError,
+  type ReceivedPaymentEvent,
+  receivePaymentEvent,
+} from "../../jobs/payments/receive.ts";
 import { standardWebhookVerifier } from "../../jobs/payments/standard.ts";
 import { stripeWebhookVerifier } from "../../jobs/payments/stripe.ts";
 import { createRequests } from "../../jobs/requests.ts";
@@ -64,17 +68,22 @@ export const webhooksRoute: Route = {
     const verifier = verifierOf(ctx.deps.config, provider);
     const outcomes = outcomeCounter(ctx.deps.metrics);
     try {
-      const response = await receive(ctx, provider, verifier);
-      outcomes.inc({ provider, outcome: response.outcome });
-      return Response.json({ status: response.outcome });
+      const received = await receive(ctx, provider, verifier);
+      outcomes.inc({ provider, outcome: received.outcome });
+      return Response.json({ status: received.outcome });
     } catch (err) {
       outcomes.inc({ provider, outcome: outcomeOfError(err) });
-      return refusal(ctx, provider, err);
+      return failureResponse(ctx, provider, err);
     }
   },
 };
 
-async function receive(ctx: RouteContext, provider: PaymentProvider, verifier: WebhookVerifier) {
+/** Verifies, records and applies one webhook, and logs it in one line without its body or signature. */
+async function receive(
+  ctx: RouteContext,
+  provider: PaymentProvider,
+  verifier: WebhookVerifier,
+): Promise<ReceivedPaymentEvent> {
   const { db, queue } = ctx.deps;
   const rawBody = (await readBody(ctx.request, MAX_BODY_BYTES)).toString("utf8");
   const event = await verifier.verify(rawBody, ctx.request.headers);
@@ -145,8 +154,11 @@ function outcomeOfError(err: unknown): string {
   return errorCodeOf(err);
 }
 
-/** Rejections answer with their own status; a failed enqueue is a 503 the provider retries. */
-function refusal(ctx: RouteContext, provider: PaymentProvider, err: unknown): Response {
+/**
+ * Rejections answer with their own status; a failed enqueue becomes a 503 the provider retries; anything
+ * else (413, a database failure) goes on to the error mapper.
+ */
+function failureResponse(ctx: RouteContext, provider: PaymentProvider, err: unknown): Response {
   if (err instanceof PaymentNotAppliedError) {
     ctx.log.error({ provider, err }, "payment webhook not applied");
     throw new HttpError(503, "unavailable", "the event is recorded but its work could not be queued; retry");
