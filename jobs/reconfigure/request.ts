@@ -43,7 +43,6 @@ interface NewestOperation {
   id: string;
   operation: string;
   status: (typeof operations.$inferSelect)["status"];
-  run: number;
 }
 
 type Plan = ReconfigureDecision | { kind: "enqueue"; instanceId: string };
@@ -112,7 +111,6 @@ function newestOperation(db: DbSession, instanceId: string): NewestOperation | u
       id: operations.id,
       operation: operations.operation,
       status: operations.status,
-      run: operations.run,
     })
     .from(operations)
     .where(eq(operations.instanceId, instanceId))
@@ -142,7 +140,10 @@ function lastDeliveryStart(db: DbSession, instanceId: string): number | null {
   );
 }
 
-/** True once the operation's current run has read secrets (an attempt of its delivery step succeeded or runs). */
+/**
+ * True once the operation has read secrets: an attempt of its delivery step succeeded (in any run: a re-run
+ * from a later failed step does not deliver again) or is under way.
+ */
 function hasStartedDelivery(db: DbSession, op: NewestOperation): boolean {
   const row = db
     .select({ id: stepRuns.id })
@@ -150,7 +151,6 @@ function hasStartedDelivery(db: DbSession, op: NewestOperation): boolean {
     .where(
       and(
         eq(stepRuns.operationId, op.id),
-        eq(stepRuns.run, op.run),
         eq(stepRuns.step, DELIVERY_STEP),
         eq(stepRuns.kind, "run"),
         inArray(stepRuns.status, ["succeeded", "running"]),

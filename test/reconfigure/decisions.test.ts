@@ -148,6 +148,17 @@ describe("requestReconfigure decides", () => {
     expect(await decide()).toMatchObject({ kind: "enqueued" });
   });
 
+  test("a reconfigure re-run from its verify step does not deliver again: the request waits for it", async () => {
+    instance("reconfiguring");
+    operation("provision", "succeeded", { status: "succeeded", startedAt: 10 });
+    const rerun = operation(RECONFIGURE_OPERATION, "queued", {
+      status: "succeeded",
+      startedAt: STORED_AT - 1,
+    });
+    database.db.update(operations).set({ run: 2 }).where(eq(operations.id, rerun)).run();
+    expect(await decide()).toEqual({ kind: "busy", instanceId: INSTANCE, operationId: rerun });
+  });
+
   test("a reconfigure that failed (server kept) gets another for newer secrets", async () => {
     instance("failed");
     operation("provision", "succeeded", { status: "succeeded", startedAt: 10 });
