@@ -17,10 +17,10 @@ import {
   SweepNotQueuedError,
 } from "../../jobs/reconcile/operator-sweep.ts";
 import { readSweep } from "../../jobs/reconcile/sweep-record.ts";
-import { presentsBearerToken, unauthorized } from "../bearer-token.ts";
 import { parseJson, readBody } from "../body.ts";
 import { HttpError } from "../http-error.ts";
-import type { Route, RouteContext } from "../router.ts";
+import { refuseNonOperator } from "../ops/access.ts";
+import type { Route } from "../router.ts";
 
 /** `{"dryRun": true}` is 15 bytes; the limit only stops a caller from making us buffer megabytes. */
 const MAX_BODY_BYTES = 1024;
@@ -30,15 +30,6 @@ const MAX_WAIT_MS = 30_000;
 const BROKER_TIMEOUT_MS = 5000;
 
 const bodySchema = z.strictObject({ dryRun: z.boolean().optional() });
-
-/** 503 while OPS_TOKEN is unset, 401 for a missing or wrong token; null when the caller may go on. */
-function refuseUnlessOperator(ctx: RouteContext): Response | null {
-  const opsToken = ctx.deps.config.opsToken;
-  if (opsToken === undefined) {
-    throw new HttpError(503, "not_configured", "operator access is off: OPS_TOKEN is not set");
-  }
-  return presentsBearerToken(ctx.request, opsToken) ? null : unauthorized(ctx.requestId);
-}
 
 /** The body's dryRun; an empty body means the default. 422 naming each bad field. */
 async function readDryRun(request: Request): Promise<boolean> {
@@ -66,7 +57,7 @@ export const opsReconcileRoute: Route = {
   method: "POST",
   path: "/v1/ops/reconcile",
   handle: async (ctx) => {
-    const refused = refuseUnlessOperator(ctx);
+    const refused = refuseNonOperator(ctx);
     if (refused) return refused;
     const dryRun = await readDryRun(ctx.request);
     const broker = connectSweepBroker({
@@ -98,7 +89,7 @@ export const opsSweepRoute: Route = {
   method: "GET",
   path: "/v1/ops/sweeps/:sweepId",
   handle: (ctx) => {
-    const refused = refuseUnlessOperator(ctx);
+    const refused = refuseNonOperator(ctx);
     if (refused) return refused;
     const sweepId = ctx.params.sweepId ?? "";
     const record = readSweep(ctx.deps.db, sweepId);
