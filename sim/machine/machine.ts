@@ -28,11 +28,12 @@ export async function createMachine(spec: MachineSpec, deps: MachineDeps): Promi
   const sandboxDir = join(deps.dataDir, String(spec.serverId));
   // A new server gets a fresh disk, even when a dataDir is reused across simulator runs.
   await rm(sandboxDir, { recursive: true, force: true });
+  let sandbox: Sandbox | null = null;
   try {
     // Not ssh2's keygen: it mangles about 1 ed25519 key in 256 (see core/ssh-keygen.ts).
     const hostKey = generateSshKeyPair(`root@${spec.name}`);
     await createSandboxLayout(sandboxDir, spec.name, deps.isolation.available ? deps.isolation.owner : null);
-    const sandbox = new Sandbox(sandboxDir, spec.name, deps.isolation);
+    sandbox = await Sandbox.open(sandboxDir, spec.name, deps.isolation);
     const endpoint = await startSshEndpoint({
       address: spec.ipv4,
       port: deps.sshPort,
@@ -43,6 +44,7 @@ export async function createMachine(spec: MachineSpec, deps: MachineDeps): Promi
     });
     return new FakeMachine(spec, deps, sandbox, endpoint, hostKey.publicKey);
   } catch (error) {
+    await sandbox?.close();
     await rm(sandboxDir, { recursive: true, force: true });
     throw error;
   }

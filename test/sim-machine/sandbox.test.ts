@@ -28,7 +28,7 @@ describe("the namespace sandbox", () => {
   test("without namespaces, commands fail with the probe's reason instead of running unsandboxed", async () => {
     const rootDir = join(scratch, "no-namespaces");
     await createSandboxLayout(rootDir, "nobox", null);
-    const sandbox = new Sandbox(rootDir, "nobox", {
+    const sandbox = await Sandbox.open(rootDir, "nobox", {
       available: false,
       reason: "user namespaces are disabled",
     });

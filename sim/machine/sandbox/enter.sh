@@ -1,49 +1,15 @@
-# Runs as "root" inside fresh user+mount+pid+net+ipc+uts namespaces (see sandbox.ts); makes the
-# sandbox directory the whole filesystem, then runs the command. Until the pivot, the host's tree is
-# visible, so nothing the box controls may be used as a mount SOURCE before it (targets are harmless:
-# mounts land in this private namespace and are detached with the old root).
-# Usage: sh -c "$(cat enter.sh)" enter ROOT HOSTNAME HOME COMMAND [ARG...]
+# Runs as "root" for each command of the box, already inside the machine's namespaces and root (see
+# namespace.sh) and in a pid namespace, /proc and hostname of its own; then runs the command.
+# Usage: sh -c "$(cat enter.sh)" enter HOSTNAME HOME COMMAND [ARG...]
 set -eu
-root=$1
-name=$2
-home=$3
-shift 3
+name=$1
+home=$2
+shift 2
 
-# pivot_root needs the new root to be a mount point.
-mount --bind "$root" "$root"
-# The host's programs, read-only and without setuid: the box can run them but not change them.
-for dir in usr bin sbin lib lib32 lib64 libx32 etc/alternatives; do
-  if [ -d "/$dir" ] && [ ! -L "/$dir" ] && [ -d "$root/$dir" ]; then
-    mount --bind "/$dir" "$root/$dir"
-    mount -o remount,bind,ro,nosuid,nodev "$root/$dir"
-  fi
-done
-for dev in null zero full random urandom; do
-  mount --bind "/dev/$dev" "$root/dev/$dev"
-done
-mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
-
-# Swap roots and detach the old one, so no path (not even a chroot escape) leads back to the host.
-cd "$root"
-pivot_root . .
-umount -l .
-cd /
-# /usr/local is the box's own, writable (first-boot scripts install there), and starts empty as on a
-# fresh image. After the pivot, like the shims below, so the source resolves inside the box.
-if [ -d /opt/sim/usr-local ] && [ -d /usr/local ] && [ ! -L /usr/local ]; then
-  mount --bind /opt/sim/usr-local /usr/local
-fi
-# The simulated tools also answer at the host's own paths (/usr/bin/systemctl ...), where those exist.
-# Only now, after the pivot: the box controls /opt/sim/bin, so its symlinks must resolve inside the box.
-for shim in /opt/sim/bin/*; do
-  tool=${shim##*/}
-  if [ -f "$shim" ] && [ -f "/usr/bin/$tool" ]; then
-    mount --bind "$shim" "/usr/bin/$tool"
-  fi
-done
 # The box's own /etc/hostname wins (cloud-init may have set it); the server name until then, or when
 # the file holds no valid name (systemd falls back the same way).
-configured=$(head -n 1 /etc/hostname 2>/dev/null || true)
+configured=""
+read -r configured 2>/dev/null </etc/hostname || true
 hostname "${configured:-$name}" 2>/dev/null || hostname "$name"
 cd "$home" 2>/dev/null || cd /
 

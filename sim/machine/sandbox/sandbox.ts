@@ -4,33 +4,21 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { MachineError } from "../errors.ts";
 import { createSandboxLayout, LOGIN_SHELL, SANDBOX_PATH } from "./layout.ts";
+import { MachineNamespaces } from "./namespace.ts";
 
 const ENTER_SCRIPT = await Bun.file(new URL("./enter.sh", import.meta.url)).text();
 
 /** The uid sandboxes run as when the simulator is root, so "root" inside is `nobody` outside. */
 export const SANDBOX_UID_WHEN_ROOT = 65534;
 
-/**
- * Namespaces every command gets: its own users ("root" mapped to the caller), mounts, pids (the whole
- * tree dies with the launcher), network (a loopback that is down), IPC, hostname and cgroup view.
- */
-const UNSHARE = [
-  "unshare",
-  "--user",
-  "--map-root-user",
-  "--mount",
-  "--pid",
-  "--fork",
-  "--kill-child",
-  "--net",
-  "--ipc",
-  "--uts",
-  "--cgroup",
-];
-
 /** How commands get isolated on this host, decided once by `probeIsolation`. */
 export type Isolation =
-  | { available: true; launcher: string[]; owner: number | null }
+  | {
+      available: true;
+      /** The argv prefix (setpriv, ending in `--`) every process of a box starts under. */
+      privilegeDrop: string[];
+      owner: number | null;
+    }
   | { available: false; reason: string };
 
 export interface SandboxUser {
@@ -47,14 +35,14 @@ export interface SandboxResult {
 
 export const SANDBOX_ROOT_USER: SandboxUser = { name: "root", home: "/root", shell: LOGIN_SHELL };
 
-/** Builds the launcher: as root, drop to nobody first so no namespace is ever owned by the host's root. */
-function isolationLauncher(): { launcher: string[]; owner: number | null } {
+/** As root, drop to nobody first so no namespace is ever owned by the host's root. */
+function isolationCandidate(): { privilegeDrop: string[]; owner: number | null } {
   const isRoot = process.getuid?.() === 0;
   const drop = isRoot
     ? [`--reuid=${SANDBOX_UID_WHEN_ROOT}`, `--regid=${SANDBOX_UID_WHEN_ROOT}`, "--clear-groups"]
     : [];
   return {
-    launcher: ["setpriv", ...drop, "--no-new-privs", "--", ...UNSHARE, "--"],
+    privilegeDrop: ["setpriv", ...drop, "--no-new-privs", "--"],
     owner: isRoot ? SANDBOX_UID_WHEN_ROOT : null,
   };
 }
@@ -73,23 +61,23 @@ export function prepareSandboxParent(dir: string): void {
 
 /** Runs `true` in a throwaway sandbox under `scratchDir`; never falls back to running unsandboxed. */
 export async function probeIsolation(scratchDir: string): Promise<Isolation> {
-  const candidate = isolationLauncher();
+  const candidate = isolationCandidate();
   const rootDir = join(scratchDir, `.probe-${process.pid}-${Date.now()}`);
-  try {
-    await createSandboxLayout(rootDir, "probe", candidate.owner);
-    const probe = new Sandbox(rootDir, "probe", { available: true, ...candidate });
-    const result = await probe.run(["true"]);
-    if (result.exitCode === 0) return { available: true, ...candidate };
+  const unavailable = (why: string): Isolation => {
     const hint =
       candidate.owner === null
         ? ""
         : ` (running as root, sandboxes run as uid ${candidate.owner}: every directory above ${scratchDir} must be searchable by others)`;
-    return {
-      available: false,
-      reason: `namespace sandbox failed: ${result.stderr.trim() || "no output"}${hint}`,
-    };
+    return { available: false, reason: `namespace sandbox failed: ${why}${hint}` };
+  };
+  try {
+    await createSandboxLayout(rootDir, "probe", candidate.owner);
+    const probe = await Sandbox.open(rootDir, "probe", { available: true, ...candidate });
+    const result = await probe.run(["true"]).finally(() => probe.close());
+    if (result.exitCode === 0) return { available: true, ...candidate };
+    return unavailable(result.stderr.trim() || "no output");
   } catch (error) {
-    return { available: false, reason: `namespace sandbox failed: ${(error as Error).message}` };
+    return unavailable((error as Error).message);
   } finally {
     await rm(rootDir, { recursive: true, force: true });
   }
@@ -100,19 +88,32 @@ export class Sandbox {
   readonly #running = new Set<ChildProcessWithoutNullStreams>();
   #closed = false;
 
-  constructor(
+  private constructor(
     readonly rootDir: string,
     private readonly hostname: string,
     private readonly isolation: Isolation,
+    private readonly namespaces: MachineNamespaces | null,
   ) {}
+
+  /**
+   * The sandbox over `rootDir` (a layout from `createSandboxLayout`), its namespaces set up and held
+   * until `close`. Without isolation every command fails with the probe's reason.
+   */
+  static async open(rootDir: string, hostname: string, isolation: Isolation): Promise<Sandbox> {
+    const namespaces = isolation.available
+      ? await MachineNamespaces.hold(rootDir, isolation.privilegeDrop)
+      : null;
+    return new Sandbox(rootDir, hostname, isolation, namespaces);
+  }
 
   /** Starts `argv` inside the box as `user` (whose identity is recorded in the environment; see README). */
   spawn(argv: string[], user: SandboxUser = SANDBOX_ROOT_USER): ChildProcessWithoutNullStreams {
     if (!this.isolation.available) throw new MachineError("sandbox_unavailable", this.isolation.reason);
-    if (this.#closed) throw new MachineError("sandbox_unavailable", "the machine has been destroyed");
-    const [launcher, ...launcherArgs] = this.isolation.launcher;
-    if (launcher === undefined) throw new MachineError("sandbox_unavailable", "empty sandbox launcher");
-    const enter = ["/bin/sh", "-c", ENTER_SCRIPT, "enter", this.rootDir, this.hostname, user.home];
+    if (this.#closed || this.namespaces === null) {
+      throw new MachineError("sandbox_unavailable", "the machine has been destroyed");
+    }
+    const [launcher = "setpriv", ...launcherArgs] = this.namespaces.launcher();
+    const enter = ["/bin/sh", "-c", ENTER_SCRIPT, "enter", this.hostname, user.home];
     const child = spawn(launcher, [...launcherArgs, ...enter, ...argv], {
       env: {
         PATH: SANDBOX_PATH,
@@ -169,7 +170,10 @@ export class Sandbox {
     return result.stdout;
   }
 
-  /** Kills every process of this machine and refuses new ones; killing a launcher ends its whole pid namespace. */
+  /**
+   * Kills every process of this machine and its namespace holder, and refuses new ones; killing a
+   * launcher ends its command's whole pid namespace.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     const exits = [...this.#running].map(
@@ -180,6 +184,6 @@ export class Sandbox {
         }),
     );
     for (const child of this.#running) child.kill("SIGKILL");
-    await Promise.all(exits);
+    await Promise.all([...exits, this.namespaces?.close()]);
   }
 }
