@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gte, sql, sum } from "drizzle-orm";
+import { and, count, eq, gte, sql, sum } from "drizzle-orm";
 import type { MetricsRegistry } from "../core/metrics.ts";
 import type { Db } from "../db/index.ts";
 import { instances, operations } from "../db/schema.ts";
@@ -14,11 +14,6 @@ const timeToReadyBucketsSeconds = [5, 15, 30, 60, 90, 120, 180, 300, 600, 1200, 
  * database by each API process (every succeeded provision is observed once, the first scrape catching up).
  */
 export function registerFleetMetrics(metrics: MetricsRegistry, db: Db): void {
-  const timeToReady = metrics.histogram({
-    name: "provision_time_to_ready_seconds",
-    help: "From the provision request to the instance ready, over every succeeded provision (re-runs included).",
-    buckets: timeToReadyBucketsSeconds,
-  });
   const observeNewlyReady = readyTimesSince(db);
   metrics.gauge({
     name: "instances",
@@ -35,6 +30,12 @@ export function registerFleetMetrics(metrics: MetricsRegistry, db: Db): void {
       for (const row of rows) gauge.set({ state: row.state }, row.total);
       for (const seconds of observeNewlyReady()) timeToReady.observe({}, seconds);
     },
+  });
+  // Registered after the gauge whose collect feeds it, so a scrape renders what that collect just observed.
+  const timeToReady = metrics.histogram({
+    name: "provision_time_to_ready_seconds",
+    help: "From the provision request to the instance ready, over every succeeded provision (re-runs included).",
+    buckets: timeToReadyBucketsSeconds,
   });
   metrics.gauge({
     name: "provision_runs",
@@ -66,11 +67,19 @@ function provisionRuns(db: Db): { started: number; succeeded: number; failed: nu
   return { started: Number(row?.started ?? 0), succeeded: row?.succeeded ?? 0, failed: row?.failed ?? 0 };
 }
 
+/**
+ * How far before the newest finish seen a finish may still appear: another process computes finishedAt before
+ * its transaction commits, so a slightly older finish can become visible after a newer one. In ms.
+ */
+const LATE_COMMIT_SLACK_MS = 60_000;
+
 /** Returns, on each call, the request-to-ready seconds of provisions that succeeded since the last call. */
 function readyTimesSince(db: Db): () => number[] {
-  let watermark = 0;
-  let seenAtWatermark = new Set<string>();
+  let newestFinish = 0;
+  /** Finish time by operation id of what was observed within the slack window: never observed twice. */
+  const observed = new Map<string, number>();
   return () => {
+    const since = newestFinish - LATE_COMMIT_SLACK_MS;
     const rows = db
       .select({ id: operations.id, createdAt: operations.createdAt, finishedAt: operations.finishedAt })
       .from(operations)
@@ -78,19 +87,18 @@ function readyTimesSince(db: Db): () => number[] {
         and(
           eq(operations.operation, PROVISION_OPERATION),
           eq(operations.status, "succeeded"),
-          gte(operations.finishedAt, watermark),
+          gte(operations.finishedAt, since),
         ),
       )
-      .orderBy(asc(operations.finishedAt))
       .all();
-    const fresh = rows.filter((row) => !seenAtWatermark.has(row.id));
+    const fresh = rows.filter((row) => !observed.has(row.id));
     for (const row of fresh) {
-      const finishedAt = row.finishedAt ?? watermark;
-      if (finishedAt > watermark) {
-        watermark = finishedAt;
-        seenAtWatermark = new Set();
-      }
-      seenAtWatermark.add(row.id);
+      const finishedAt = row.finishedAt ?? row.createdAt;
+      observed.set(row.id, finishedAt);
+      newestFinish = Math.max(newestFinish, finishedAt);
+    }
+    for (const [id, finishedAt] of observed) {
+      if (finishedAt < newestFinish - LATE_COMMIT_SLACK_MS) observed.delete(id);
     }
     return fresh.map((row) => ((row.finishedAt ?? row.createdAt) - row.createdAt) / 1000);
   };

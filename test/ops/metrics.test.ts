@@ -1,0 +1,150 @@
+/**
+ * The operator's metrics render: fleet series from the database on the API's /metrics, Hetzner request
+ * series from the client hook against the simulator, and the broker's queue depths from a real broker.
+ */
+import { describe, expect, test } from "bun:test";
+import { pollUntil } from "../../cli/wait.ts";
+import { createLogger } from "../../core/log.ts";
+import { createMetrics } from "../../core/metrics.ts";
+import { createHetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
+import { brokerConnection } from "../../jobs/queue.ts";
+import { startSimulator } from "../../sim/index.ts";
+import { createHetznerMetrics } from "../../worker/hetzner-metrics.ts";
+import { registerQueueDepthMetrics } from "../../worker/queue-depth-metrics.ts";
+import { createTestStack } from "../support/processes.ts";
+import { opsApiForFile } from "./ops-api.ts";
+import { seedInstance, seedOperation } from "./seed.ts";
+
+const world = opsApiForFile();
+const T0 = Date.UTC(2026, 10, 26, 3, 0, 0);
+
+async function scrape(): Promise<string> {
+  const response = await fetch(`${world.ops.api.url}/metrics`);
+  return response.text();
+}
+
+describe("API /metrics: the fleet from the database", () => {
+  test("instances by state, provision runs by outcome, and time to ready observed once per provision", async () => {
+    const { db } = world.runtime;
+    const provision = (
+      status: "succeeded" | "failed" | "running",
+      run: number,
+      readyAfterMs: number | null,
+      requestedAt = T0,
+    ) => {
+      const instanceId = seedInstance(db, {
+        createdAt: T0,
+        status: status === "succeeded" ? "ready" : status === "failed" ? "failed" : "provisioning",
+      });
+      seedOperation(db, {
+        instanceId,
+        createdAt: requestedAt,
+        status,
+        run,
+        finishedAt: readyAfterMs === null ? null : requestedAt + readyAfterMs,
+      });
+    };
+    provision("succeeded", 1, 40_000);
+    provision("succeeded", 2, 100_000);
+    provision("failed", 3, 20_000);
+    provision("running", 1, null);
+
+    const first = await scrape();
+    expect(first).toContain('instances{state="ready"} 2');
+    expect(first).toContain('instances{state="failed"} 1');
+    expect(first).toContain('instances{state="lost"} 0');
+    expect(first).toContain('provision_runs{outcome="started"} 7');
+    expect(first).toContain('provision_runs{outcome="succeeded"} 2');
+    // Runs before the current one all failed (1 + 2), plus the current failed one.
+    expect(first).toContain('provision_runs{outcome="failed"} 4');
+    expect(first).toContain("provision_time_to_ready_seconds_count 2");
+    expect(first).toContain("provision_time_to_ready_seconds_sum 140");
+    expect(first).toContain('provision_time_to_ready_seconds_bucket{le="60"} 1');
+
+    expect(await scrape()).toContain("provision_time_to_ready_seconds_count 2");
+    provision("succeeded", 1, 30_000, T0 + 100_000);
+    // Committed late: it finished before the newest one seen, within the slack, and still counts once.
+    provision("succeeded", 1, 10_000, T0 + 80_000);
+    const third = await scrape();
+    expect(third).toContain("provision_time_to_ready_seconds_count 4");
+    expect(third).toContain("provision_time_to_ready_seconds_sum 180");
+    expect(await scrape()).toContain("provision_time_to_ready_seconds_count 4");
+  });
+});
+
+describe("worker metrics", () => {
+  test("Hetzner requests by method and outcome, 429s, and the rate-limit budget left", async () => {
+    const sim = await startSimulator({ timeScale: 0.01 });
+    try {
+      const registry = createMetrics();
+      const budget = new RateLimitBudget();
+      const onRequest = createHetznerMetrics(registry, budget);
+      expect(registry.render()).toContain("hetzner_rate_limit_remaining NaN");
+      const hetzner = createHetznerClient({
+        endpoint: sim.endpoint,
+        token: sim.token,
+        budget,
+        retry: { startingDelayMs: 10, maxDelayMs: 20 },
+        onRequest,
+      });
+      sim.faults.add({
+        kind: "error",
+        method: "GET",
+        path: "/servers",
+        status: 429,
+        code: "rate_limit_exceeded",
+        times: 1,
+      });
+      await hetzner.servers.listAll({});
+      expect(await hetzner.servers.get(999_999)).toBeNull();
+      const text = registry.render();
+      expect(text).toContain('hetzner_requests_total{method="GET",outcome="rate_limit_exceeded"} 1');
+      expect(text).toContain('hetzner_requests_total{method="GET",outcome="ok"} 1');
+      expect(text).toContain('hetzner_requests_total{method="GET",outcome="not_found"} 1');
+      expect(text).toContain("hetzner_rate_limited_total 1");
+      expect(text).toMatch(/hetzner_rate_limit_remaining \d+\n/);
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  test("queue depths come from the broker, read with a bound at scrape time", async () => {
+    const { runtime } = world;
+    const registry = createMetrics();
+    registerQueueDepthMetrics(registry, brokerConnection(runtime.config), createLogger({ level: "silent" }));
+    seedInstance(runtime.db, { id: "iqueuedepth01", createdAt: T0 });
+    await runtime.queue.enqueue("provision", "iqueuedepth01");
+    // Each render starts a read and shows the one before it.
+    const text = await pollUntil(
+      () => {
+        const rendered = registry.render();
+        return rendered.includes('broker_queue_jobs{state="waiting"}') ? rendered : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 50, description: "queue depths in the metrics" },
+    );
+    expect(text).toMatch(/broker_queue_jobs\{state="waiting"\} [1-9]/);
+    expect(text).toContain('broker_queue_jobs{state="failed"} 0');
+    expect(text).toContain("broker_queue_read_failures_total 0");
+  });
+});
+
+test("a real worker process serves the Hetzner and queue-depth series on its /metrics", async () => {
+  const stack = await createTestStack();
+  try {
+    await stack.start("broker");
+    await stack.start("worker");
+    const url = `http://127.0.0.1:${stack.env.WORKER_METRICS_PORT}/metrics`;
+    const text = await pollUntil(
+      async () => {
+        const rendered = await (await fetch(url)).text();
+        return rendered.includes("broker_queue_jobs{") ? rendered : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 100, description: "the worker's queue-depth series" },
+    );
+    expect(text).toContain("# TYPE hetzner_requests_total counter");
+    expect(text).toContain("hetzner_rate_limit_remaining");
+    expect(text).toContain('broker_queue_jobs{state="active"} 0');
+  } finally {
+    await stack.dispose();
+  }
+}, 60_000);
