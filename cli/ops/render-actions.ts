@@ -1,5 +1,6 @@
 /** What `ops retry`, `ops deprovision` and `ops reconcile` report once the API accepted them. */
 import type { RetryOutcome } from "../../jobs/ops/retry.ts";
+import type { SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
 import type { RequestResult } from "../../jobs/requests.ts";
 import { formatTable } from "./table.ts";
 
@@ -23,30 +24,18 @@ export function renderDeprovision(requested: RequestResult): string[] {
   ];
 }
 
-/** One decision of a sweep as the API reports it (the sweep's record may carry more fields). */
-export interface SweepDecision {
-  kind: string;
-  reason: string;
-  outcome: string;
-  error?: string;
-}
-
-/** A sweep record as POST /v1/ops/reconcile and GET /v1/ops/sweeps/{id} answer it. */
-export interface SweepRecord {
-  id: string;
-  dryRun: boolean;
-  status: string;
-  serversSeen: number | null;
-  hetznerRequests: number | null;
-  decisions: SweepDecision[];
-}
-
 export function renderSweep(sweep: SweepRecord): string[] {
   const kind = sweep.dryRun ? "dry run (nothing changed)" : "sweep";
   const header = `${kind} ${sweep.id}: ${sweep.status}, ${sweep.serversSeen ?? "?"} servers seen, ${sweep.hetznerRequests ?? "?"} Hetzner requests`;
-  if (sweep.decisions.length === 0) return [header, "  nothing to do"];
+  const notes = [
+    ...(sweep.error === null ? [] : [`  failed: ${sweep.error.code}: ${sweep.error.message}`]),
+    ...(sweep.skipped === null ? [] : [`  skipped: ${sweep.skipped}`]),
+  ];
+  if (sweep.decisions.length === 0)
+    return [header, ...notes, ...(notes.length === 0 ? ["  nothing to do"] : [])];
   return [
     header,
+    ...notes,
     ...formatTable(
       ["decision", "outcome", "reason"],
       sweep.decisions.map((d) => [

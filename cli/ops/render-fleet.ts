@@ -3,7 +3,8 @@ import type { InstanceView } from "../../jobs/ops/instances.ts";
 import type { JobView } from "../../jobs/ops/jobs.ts";
 import type { Page } from "../../jobs/ops/page.ts";
 import type { QueueDepths } from "../../jobs/ops/queue-depths.ts";
-import type { FleetStatus, SweepBrief } from "../../jobs/ops/status.ts";
+import type { FleetStatus } from "../../jobs/ops/status.ts";
+import type { SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
 import { formatFields, formatTable } from "./table.ts";
 
 /** The status answer: the fleet from the database plus the broker's depths (null when it did not answer). */
@@ -46,13 +47,13 @@ function depths(queue: QueueDepths): string {
   return `waiting ${queue.waiting + queue.prioritized}, active ${queue.active}, delayed ${queue.delayed}, failed ${queue.failed}`;
 }
 
-function sweepLine(sweep: SweepBrief): string {
+function sweepLine(sweep: SweepRecord): string {
   const kind = sweep.dryRun ? "dry run" : "sweep";
-  const when = sweep.finishedAt ?? sweep.requestedAt ?? "?";
+  const when = sweep.finishedAt ?? sweep.requestedAt;
   const seen = sweep.serversSeen === null ? "" : `, ${sweep.serversSeen} servers seen`;
   const cost = sweep.hetznerRequests === null ? "" : `, ${sweep.hetznerRequests} Hetzner requests`;
-  const error = sweep.errorCode === null ? "" : ` (${sweep.errorCode})`;
-  return `${sweep.id}: ${sweep.trigger} ${kind} ${sweep.status}${error} at ${when}${seen}${cost}, ${sweep.decisions} decisions`;
+  const error = sweep.error === null ? "" : ` (${sweep.error.code})`;
+  return `${sweep.id}: ${sweep.trigger} ${kind} ${sweep.status}${error} at ${when}${seen}${cost}, ${sweep.decisions.length} decisions`;
 }
 
 export function renderInstances(page: Page<InstanceView>): string[] {

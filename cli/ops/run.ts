@@ -7,11 +7,12 @@ import type { InstanceView } from "../../jobs/ops/instances.ts";
 import type { JobView } from "../../jobs/ops/jobs.ts";
 import type { Page } from "../../jobs/ops/page.ts";
 import type { RetryOutcome } from "../../jobs/ops/retry.ts";
+import type { SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
 import type { RequestResult } from "../../jobs/requests.ts";
 import { pollUntil } from "../wait.ts";
 import type { OpsCommand } from "./args.ts";
 import type { OpsClient } from "./client.ts";
-import { renderDeprovision, renderRetry, renderSweep, type SweepRecord } from "./render-actions.ts";
+import { renderDeprovision, renderRetry, renderSweep } from "./render-actions.ts";
 import { renderFailedJobs, renderInstances, renderStatus, type StatusAnswer } from "./render-fleet.ts";
 import { renderInstance } from "./render-instance.ts";
 

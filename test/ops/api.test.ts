@@ -80,7 +80,12 @@ describe("status", () => {
     expect(body.failedJobs).toBeGreaterThanOrEqual(1);
     expect(body.queue).toEqual({ waiting: 0, prioritized: 0, active: 0, delayed: 0, failed: 0, paused: 0 });
     expect(body.queueError).toBeNull();
-    expect(body.lastSweep).toMatchObject({ id: "sweep-1", serversSeen: 3, hetznerRequests: 1, decisions: 1 });
+    expect(body.lastSweep).toMatchObject({
+      id: "sweep-1",
+      serversSeen: 3,
+      hetznerRequests: 1,
+      decisions: [{}],
+    });
   });
 
   test("a broker that does not answer leaves the queue null with the reason; the rest is still shown", async () => {
