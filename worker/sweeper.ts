@@ -74,8 +74,10 @@ export async function startSweeper(opts: StartSweeperOptions): Promise<RunningSw
 
   let stopping: Promise<void> | undefined;
   const stop = async () => {
+    // Stop taking sweeps first, then abort the one in hand so close() does not wait out its actions.
+    const closed = worker.close();
     shutdown.abort(new Error("worker shutting down"));
-    await worker.close();
+    await closed;
     await scheduling;
     await Promise.all([broker.close(), queue.close()]);
   };
