@@ -28,9 +28,10 @@ export interface PaymentEvent {
 
 /** One provider's signature check and payload parsing, built once per secret. */
 export interface WebhookVerifier {
-  /** Signed headers the provider always sends (lower-case); missing ones are a 400 before any crypto. */
-  readonly signatureHeaders: readonly string[];
-  /** Verifies the raw body against the headers and parses it; throws WebhookRejectedError. */
+  /**
+   * Checks the signature headers are present (before any crypto), verifies the raw body against them and
+   * parses it; throws WebhookRejectedError.
+   */
   verify(rawBody: string, headers: Headers): Promise<PaymentEvent>;
 }
 

@@ -36,7 +36,6 @@ const subscriptionEventSchema = z.object({
 export function standardWebhookVerifier(secret: string): WebhookVerifier {
   const webhook = new Webhook(secret);
   return {
-    signatureHeaders: SIGNATURE_HEADERS,
     async verify(rawBody, headers) {
       requireHeaders(headers, SIGNATURE_HEADERS);
       const signed = Object.fromEntries(SIGNATURE_HEADERS.map((name) => [name, headers.get(name) ?? ""]));

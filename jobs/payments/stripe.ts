@@ -61,7 +61,6 @@ const cryptoProvider = Stripe.createSubtleCryptoProvider();
 /** A verifier for one Stripe endpoint secret (`whsec_…`). */
 export function stripeWebhookVerifier(secret: string): WebhookVerifier {
   return {
-    signatureHeaders: SIGNATURE_HEADERS,
     async verify(rawBody, headers) {
       requireHeaders(headers, SIGNATURE_HEADERS);
       const header = headers.get("stripe-signature") ?? "";
