@@ -32,7 +32,12 @@ export async function requestOperatorSweep(
   try {
     await broker.requestSweep(id, { trigger: "operator", dryRun });
   } catch (err) {
-    failQueuedSweep(db, id, { code: "broker_unavailable", message: "the broker did not take the sweep job" }, now);
+    failQueuedSweep(
+      db,
+      id,
+      { code: "broker_unavailable", message: "the broker did not take the sweep job" },
+      now,
+    );
     throw new SweepNotQueuedError(id, err);
   }
   return id;
@@ -45,7 +50,12 @@ const POLL_INTERVAL_MS = 100;
  * The sweep's record once it has finished, or as it stands after `waitMs`; rejects with the signal's reason
  * when the caller goes away.
  */
-export async function awaitSweep(db: Db, id: string, waitMs: number, signal?: AbortSignal): Promise<SweepRecord> {
+export async function awaitSweep(
+  db: Db,
+  id: string,
+  waitMs: number,
+  signal?: AbortSignal,
+): Promise<SweepRecord> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     const record = readSweep(db, id);
