@@ -39,7 +39,6 @@ export async function receivePaymentEvent(
   const intake = recordPaymentEvent(deps.db, event, now());
   if (intake.kind === "duplicate") return { outcome: "duplicate", applied: null };
   if (intake.outcome !== "applied" || event.subscription === null) {
-    markHandled(deps.db, event, intake.outcome, now());
     return { outcome: intake.outcome, applied: null };
   }
   let applied: AppliedPaymentState;

@@ -2,7 +2,8 @@
  * Recording a verified payment event. Intake is one IMMEDIATE transaction: the event is stored once per
  * provider and event id, and its subscription's state is replaced only by a newer event (creation time,
  * then event id as a deterministic tie-break), so a stale `active` arriving after a `deleted` changes
- * nothing. The event counts as handled only once its work is durably queued (`markHandled`).
+ * nothing. An event with nothing to apply is handled in that same transaction; one that changed its
+ * subscription counts as handled only once its work is durably queued (`markHandled`).
  */
 import type { Db } from "../../db/index.ts";
 import type { PaymentEvent } from "./event.ts";
@@ -14,7 +15,10 @@ import { type PaymentStatements, paymentStatements } from "./statements.ts";
  */
 export type RecordedOutcome = "applied" | "stale" | "ignored" | "no_change";
 
-/** A redelivery of a handled event is a duplicate; anything else (a redelivery of an unhandled one too) is recorded. */
+/**
+ * A redelivery of a handled event is a duplicate; anything else (a redelivery of an unhandled one too) is
+ * recorded, and handled already unless its outcome is `applied`.
+ */
 export type Intake = { kind: "duplicate" } | { kind: "recorded"; outcome: RecordedOutcome };
 
 export function recordPaymentEvent(db: Db, event: PaymentEvent, receivedAt: number): Intake {
@@ -34,7 +38,9 @@ export function recordPaymentEvent(db: Db, event: PaymentEvent, receivedAt: numb
       if (inserted.length === 0 && (statements.eventHandledAt.get(key)?.handledAt ?? null) !== null) {
         return { kind: "duplicate" };
       }
-      return { kind: "recorded", outcome: updateSubscription(statements, event, receivedAt) };
+      const outcome = updateSubscription(statements, event, receivedAt);
+      if (outcome !== "applied") statements.markHandled.run({ ...key, outcome, handledAt: receivedAt });
+      return { kind: "recorded", outcome };
     },
     { behavior: "immediate" },
   );
