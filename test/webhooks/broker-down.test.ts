@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { Queue } from "bunqueue/client";
+import { pollUntil } from "../../cli/wait.ts";
 import { loadConfig } from "../../core/config.ts";
 import { createSealer } from "../../core/secrets.ts";
 import { appDatabasePath, type Db, openDatabase } from "../../db/index.ts";
@@ -74,8 +75,17 @@ test("broker down: 503 and the event stays unhandled; back up, the redelivery is
   }
 
   await stack.start("broker");
-  const redelivered = await postDelivery(url, delivery);
-  expect(redelivered).toMatchObject({ status: 200, body: { status: "applied" } });
+  // As the provider does: redeliver until accepted; until the client has reconnected each try is a 503.
+  const redelivered = await pollUntil(
+    async () => {
+      const answer = await postDelivery(url, delivery);
+      if (answer.status === 200) return answer;
+      expect(answer).toMatchObject({ status: 503, body: { code: "unavailable" } });
+      return undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 200, description: "the redelivery to be accepted" },
+  );
+  expect(redelivered.body).toEqual({ status: "applied" });
   const [during] = operationIdOf("down-during");
   expect(operationIdOf("down-during")).toHaveLength(1);
   expect(await brokerJobState(during ?? "")).toBe("waiting");
