@@ -47,31 +47,28 @@ export async function listOwnedServers(
   return servers.map((server) => toObserved(server, now));
 }
 
-/** Every instance with its newest operation of any kind (by creation, then insertion order). */
+/** Every instance with its newest operation of any kind (by creation, then insertion order); no secret column is read. */
 export function readInstances(db: Db): ObservedInstance[] {
   const newest = sql`(select o.id from operations o where o.instance_id = ${instances.id}
     order by o.created_at desc, o.rowid desc limit 1)`;
   const rows = db
-    .select({ instance: instances, operation: operations })
+    .select({
+      id: instances.id,
+      customerId: instances.customerId,
+      status: instances.status,
+      hetznerServerId: instances.hetznerServerId,
+      operation: {
+        id: operations.id,
+        operation: operations.operation,
+        status: operations.status,
+        updatedAt: operations.updatedAt,
+        waitDeadline: operations.waitDeadline,
+      },
+    })
     .from(instances)
     .leftJoin(operations, eq(operations.id, newest))
     .all();
-  return rows.map(({ instance, operation }) => ({
-    id: instance.id,
-    customerId: instance.customerId,
-    status: instance.status,
-    hetznerServerId: instance.hetznerServerId,
-    operation:
-      operation === null
-        ? null
-        : {
-            id: operation.id,
-            operation: operation.operation,
-            status: operation.status,
-            updatedAt: operation.updatedAt,
-            waitDeadline: operation.waitDeadline,
-          },
-  }));
+  return rows.map((row) => ({ ...row, operation: row.operation ?? null }));
 }
 
 /**
