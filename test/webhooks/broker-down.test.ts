@@ -68,8 +68,8 @@ test("broker down: 503 and the event stays unhandled; back up, the redelivery is
     )
     .get(eventId);
   expect(row).toEqual({ handled_at: null });
+  await stack.waitForLog("api", (line) => line.json?.msg === "payment webhook not applied");
   const apiLog = stack.logs("api").map((line) => line.text);
-  expect(apiLog.filter((line) => line.includes("payment webhook not applied"))).toHaveLength(1);
   for (const value of [secret, stack.env.BROKER_TOKEN ?? "", delivery.headers["webhook-signature"] ?? ""]) {
     expect(apiLog.join("\n")).not.toContain(value);
   }
