@@ -55,6 +55,8 @@ export async function runWebhooksBench(): Promise<BenchFigure[]> {
         `  statuses: unique ${describe(unique.statuses)}; with duplicates ${describe(withDuplicates.statuses)}; ` +
           `broker jobs waiting ${jobs} (expected ${WARMUP_EVENTS + MEASURED_EVENTS + uniqueCount})`,
       );
+      const failure = stack.logs("api").find((line) => line.json?.msg === "payment webhook not applied");
+      if (failure !== undefined) console.log(`  first 503's cause: ${failure.text.slice(0, 600)}`);
       return [...figuresOf("unique events", unique), ...figuresOf("30% duplicates", withDuplicates)];
     } finally {
       db.$client.close();
