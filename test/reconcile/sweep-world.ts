@@ -81,7 +81,7 @@ export function sweeperFor(world: ProvisionWorld, policy: SweepPolicy = EAGER_PO
 /** An instance row as a provision would have left it. */
 export function insertInstance(
   db: Db,
-  row: { customerId: string; status: string; hetznerServerId?: number | null; id?: string },
+  row: { customerId: string | null; status: string; hetznerServerId?: number | null; id?: string },
 ): string {
   const id = row.id ?? newInstanceId();
   const now = Date.now();
@@ -109,16 +109,21 @@ export function insertOperation(db: Db, instanceId: string, operation: string, s
   return id;
 }
 
-/** What the payment webhooks record for a customer's subscription. */
-export function subscribe(db: Db, customerId: string, state: PaymentState): void {
+/** What the payment webhooks record for a customer's subscription (one per customer unless named). */
+export function subscribe(
+  db: Db,
+  customerId: string,
+  state: PaymentState,
+  subscriptionId = `sub-${customerId}`,
+): void {
   const now = Date.now();
   db.insert(subscriptions)
     .values({
       provider: "test",
-      subscriptionId: `sub-${customerId}`,
+      subscriptionId,
       customerId,
       paymentState: state,
-      eventId: `evt-${customerId}-${state}`,
+      eventId: `evt-${subscriptionId}-${state}`,
       eventOccurredAt: now,
       updatedAt: now,
     })
