@@ -38,7 +38,12 @@ describe("bun run dev", () => {
     const secretsPath = join(dataDir, DEV_ENV_FILE);
     expect(statSync(secretsPath).mode & 0o777).toBe(0o600);
     const secrets = parseEnvFile(readFileSync(secretsPath, "utf8"));
-    expect(Object.keys(secrets).sort()).toEqual(["BROKER_TOKEN", "SECRETS_KEY", "SERVICE_TOKEN"]);
+    expect(Object.keys(secrets).sort()).toEqual([
+      "BROKER_TOKEN",
+      "OPS_TOKEN",
+      "SECRETS_KEY",
+      "SERVICE_TOKEN",
+    ]);
     expect(await isHttpOk(`http://127.0.0.1:${env.API_PORT}/readyz`)).toBe(true);
     // Pretty logs pass through pino-pretty's thread, so a process's first line may trail its readiness.
     for (const service of ["[broker]", "[api]", "[worker]"]) {
