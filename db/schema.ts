@@ -10,15 +10,18 @@ import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
- * Lifecycle of an instance: new → provisioning → ready | failed; deprovisioning → deprovisioned; a ready
- * instance whose server vanished at Hetzner is marked lost by the reconcile sweep. The column stays free
- * text: the runner writes a job's own running status (default "running").
+ * Lifecycle of an instance: new → provisioning → ready | failed; ready → reconfiguring → ready | degraded
+ * (new secrets not delivered; the server stays); deprovisioning → deprovisioned; a ready instance whose
+ * server vanished at Hetzner is marked lost by the reconcile sweep. The column stays free text: the runner
+ * writes a job's own running status (default "running").
  */
 export type InstanceStatus =
   | "new"
   | "provisioning"
   | "ready"
   | "failed"
+  | "reconfiguring"
+  | "degraded"
   | "lost"
   | "deprovisioning"
   | "deprovisioned";

@@ -55,8 +55,8 @@ export interface JobDefinition {
   name: string;
   steps: readonly Step[];
   /**
-   * Instance status while the operation runs and after it succeeds (default "running" / "ready";
-   * reaching "ready" also stamps ready_at). A final failure always sets "failed".
+   * Instance status while the operation runs, after it succeeds and after a final failure (default
+   * "running" / "ready" / "failed"; reaching "ready" also stamps ready_at).
    */
-  instanceStatus?: { running: string; succeeded: string };
+  instanceStatus?: { running: string; succeeded: string; failed?: string };
 }

@@ -4,7 +4,7 @@
  * steps run again over SSH, pinned to the host key the server reported at its first boot, with the
  * instance's stored key: no new server, no Hetzner request, no cloud-init.
  * Forward-only (no compensations): a failure must never touch the server, so the runner only marks the
- * operation and instance failed with the step and reason, and the server stays as it is.
+ * operation failed and the instance degraded with the step and reason, and the server stays as it is.
  */
 import type { RemoteStepDeps } from "../provision/steps/connect-server.ts";
 import { injectSecretsStep } from "../provision/steps/inject-secrets.ts";
@@ -19,7 +19,8 @@ export type ReconfigureDeps = RemoteStepDeps;
 export function createReconfigureJob(deps: ReconfigureDeps): JobDefinition {
   return {
     name: RECONFIGURE_OPERATION,
-    instanceStatus: { running: "reconfiguring", succeeded: "ready" },
+    // Degraded, not failed: the server is still there and running, and must never be taken for a rolled-back one.
+    instanceStatus: { running: "reconfiguring", succeeded: "ready", failed: "degraded" },
     steps: [resetStartLimitStep(deps), injectSecretsStep(deps), verifyStep(deps)],
   };
 }

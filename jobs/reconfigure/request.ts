@@ -94,7 +94,7 @@ function planReconfigure(db: DbSession, customerId: string): Plan {
 
 /**
  * A server that runs (or is being given) the customer's secrets: ready, provisioning or being reconfigured,
- * or failed by a reconfigure (the server is still there; new secrets may be the fix). Never one a
+ * or degraded by a failed reconfigure (the server is still there; new secrets may be the fix). Never one a
  * deprovision was asked for, one whose provision failed (rolled back), or a lost one.
  */
 function hasServerToUpdate(status: string, op: NewestOperation): boolean {
@@ -102,7 +102,7 @@ function hasServerToUpdate(status: string, op: NewestOperation): boolean {
   if (activeOperationStatuses.includes(op.status)) {
     return op.operation === PROVISION_OPERATION || op.operation === RECONFIGURE_OPERATION;
   }
-  return status === "ready" || (status === "failed" && op.operation === RECONFIGURE_OPERATION);
+  return status === "ready" || status === "degraded";
 }
 
 function newestOperation(db: DbSession, instanceId: string): NewestOperation | undefined {

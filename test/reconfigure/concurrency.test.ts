@@ -107,7 +107,7 @@ describe("reconfigure requests meeting other work", () => {
     rmSync(entry);
     await put(customerId, fakeCustomerSecrets("repairOne"));
     expect(await world.finish(`reconfigure:${instanceId}:1`)).toMatchObject({ status: "failed" });
-    expect(world.instance(instanceId).status).toBe("failed");
+    expect(world.instance(instanceId).status).toBe("degraded");
 
     writeFileSync(entry, entryText);
     const fixed = fakeCustomerSecrets("repairTwo");

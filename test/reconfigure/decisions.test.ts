@@ -159,8 +159,8 @@ describe("requestReconfigure decides", () => {
     expect(await decide()).toEqual({ kind: "busy", instanceId: INSTANCE, operationId: rerun });
   });
 
-  test("a reconfigure that failed (server kept) gets another for newer secrets", async () => {
-    instance("failed");
+  test("a reconfigure that failed (server kept, instance degraded) gets another for newer secrets", async () => {
+    instance("degraded");
     operation("provision", "succeeded", { status: "succeeded", startedAt: 10 });
     operation(RECONFIGURE_OPERATION, "failed", { status: "succeeded", startedAt: STORED_AT - 1 });
     expect(await decide()).toMatchObject({ kind: "enqueued" });

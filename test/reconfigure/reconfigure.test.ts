@@ -150,7 +150,7 @@ describe("reconfigure job", () => {
     expect(summary.errorMessage).toContain("unit rachel8.service is");
     expect(summary.errorMessage).toContain('Module not found "src/index.ts"');
     expect(world.instance(instanceId)).toMatchObject({
-      status: "failed",
+      status: "degraded",
       errorStep: "verify",
       errorCode: "unit_not_active",
       hetznerServerId: serverId,

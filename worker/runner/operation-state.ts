@@ -105,6 +105,7 @@ export function markFailing(
 export function markFailed(
   tx: DbSession,
   op: OperationRecord,
+  instanceStatus: string,
   error: { step: string; code: string; message: string },
   now: number,
 ): void {
@@ -114,7 +115,7 @@ export function markFailed(
     .run();
   tx.update(instances)
     .set({
-      status: "failed",
+      status: instanceStatus,
       currentStep: null,
       errorStep: error.step,
       errorCode: error.code,

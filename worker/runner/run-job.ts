@@ -25,7 +25,7 @@ import {
 import { type ParkReason, parkJob } from "./park.ts";
 import { forgetStepsAfter, loadStepHistory } from "./step-store.ts";
 
-const defaultInstanceStatus = { running: "running", succeeded: "ready" } as const;
+const defaultInstanceStatus = { running: "running", succeeded: "ready", failed: "failed" } as const;
 
 export interface OperationResult {
   operationId: string;
@@ -224,7 +224,8 @@ async function failOperation(
   const { db, now } = deps;
   fence(db, run.lease, now(), (tx) => markFailing(tx, run.op, error, now()));
   await compensateFinishedSteps(deps, run, definition);
-  fence(db, run.lease, now(), (tx) => markFailed(tx, run.op, error, now()));
+  const failedStatus = definition.instanceStatus?.failed ?? defaultInstanceStatus.failed;
+  fence(db, run.lease, now(), (tx) => markFailed(tx, run.op, failedStatus, error, now()));
   releaseLease(db, run.lease);
   deps.metrics.jobFinished(run.op.operation, "failed");
   deps.log.error(
