@@ -25,8 +25,8 @@ export interface RequestResult {
 export interface Requests {
   /**
    * Provisions the customer's live instance, creating it if there is none. A request while a provision is
-   * queued or running joins it; for a ready instance it returns the provision that made it ready; after a
-   * failure it starts a fresh run. Throws UnknownCustomerError, or CustomerSecretsGoneError once shredded.
+   * queued or running joins it; for an instance whose provision succeeded (ready, or reconfigured since) it
+   * returns that provision; after a failed provision or a lost server it starts a fresh run. Throws UnknownCustomerError, or CustomerSecretsGoneError once shredded.
    */
   requestProvision(customerId: string): Promise<RequestResult>;
   /** Deprovisions the customer's newest instance not yet deprovisioned; null when there is none. Throws UnknownCustomerError. */
@@ -79,13 +79,28 @@ function newestInstance(db: DbSession, customerId: string, excluded: InstanceSta
     .get();
 }
 
-function latestOperationId(db: DbSession, instanceId: string, operation: string): string | undefined {
+function latestOperation(db: DbSession, instanceId: string, operation: string) {
   return db
-    .select({ id: operations.id })
+    .select({ id: operations.id, status: operations.status })
     .from(operations)
     .where(and(eq(operations.instanceId, instanceId), eq(operations.operation, operation)))
     .orderBy(desc(operations.seq))
-    .get()?.id;
+    .get();
+}
+
+function latestOperationId(db: DbSession, instanceId: string, operation: string): string | undefined {
+  return latestOperation(db, instanceId, operation)?.id;
+}
+
+/**
+ * The provision that already gave this instance its server, if any: its newest provision succeeded and the
+ * server was not lost since. Whatever ran after (a reconfigure, even a failed one) keeps that server, and a
+ * second provision would adopt it, wait for a callback that never comes, and roll it back.
+ */
+function provisionThatServes(db: DbSession, instance: { id: string; status: string }): string | undefined {
+  if (instance.status === "lost") return undefined;
+  const provision = latestOperation(db, instance.id, PROVISION_OPERATION);
+  return provision?.status === "succeeded" ? provision.id : undefined;
 }
 
 /**
@@ -125,8 +140,7 @@ export function createRequests(deps: RequestsDeps): Requests {
   return {
     async requestProvision(customerId) {
       const instance = findOrCreateLiveInstance(db, customerId, now());
-      const done =
-        instance.status === "ready" ? latestOperationId(db, instance.id, PROVISION_OPERATION) : undefined;
+      const done = provisionThatServes(db, instance);
       if (done !== undefined) return { instanceId: instance.id, operationId: done, created: false };
       const { jobId, created } = await queue.enqueue(PROVISION_OPERATION, instance.id);
       return { instanceId: instance.id, operationId: jobId, created };

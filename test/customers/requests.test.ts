@@ -83,6 +83,29 @@ describe("requestProvision", () => {
     ).toHaveLength(1);
   });
 
+  test("an instance reconfiguring or degraded by a failed reconfigure keeps its provision: nothing is enqueued", async () => {
+    const first = await requests().requestProvision(customerId);
+    setOperationStatus(first.operationId, "succeeded");
+    for (const status of ["reconfiguring", "degraded"]) {
+      setInstanceStatus(first.instanceId, status);
+      expect(await requests().requestProvision(customerId)).toEqual({ ...first, created: false });
+    }
+    expect(
+      runtime.db.select().from(operations).where(eq(operations.instanceId, first.instanceId)).all(),
+    ).toHaveLength(1);
+  });
+
+  test("a lost instance (its server gone) gets a new provision on the same instance", async () => {
+    const first = await requests().requestProvision(customerId);
+    setOperationStatus(first.operationId, "succeeded");
+    setInstanceStatus(first.instanceId, "lost");
+    expect(await requests().requestProvision(customerId)).toEqual({
+      instanceId: first.instanceId,
+      operationId: `provision:${first.instanceId}:2`,
+      created: true,
+    });
+  });
+
   test("after a failed provision a request starts a fresh run on the same instance", async () => {
     const first = await requests().requestProvision(customerId);
     setOperationStatus(first.operationId, "failed");
