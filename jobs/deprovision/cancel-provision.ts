@@ -1,18 +1,19 @@
 /**
- * Step cancel-provision: a provision of this instance that is queued or parked (e.g. waiting for its
- * callback) is ended as cancelled, so it can never create anything after the teardown. A provision that
- * is running steps holds the instance lease, so this step only runs once it has parked or finished.
- * Idempotent: only active provisions are touched.
+ * Step cancel-provision: a provision or reconfigure of this instance that is queued or parked (e.g. waiting
+ * for its callback) is ended as cancelled, so nothing can create a server or reach for the shredded secrets
+ * after the teardown. One that is running steps holds the instance lease, so this step only runs once it has
+ * parked or finished. Idempotent: only active operations are touched.
  */
 import { and, eq, inArray } from "drizzle-orm";
 import { operations } from "../../db/schema.ts";
 import { activeOperationStatuses } from "../operations.ts";
+import { RECONFIGURE_OPERATION } from "../reconfigure/request.ts";
 import { PROVISION_OPERATION } from "../requests.ts";
 import type { Step } from "../step.ts";
 import type { DeprovisionDeps } from "./deps.ts";
 
 export interface CancelProvisionOutput {
-  /** Ids of the provision operations cancelled (empty when none was in flight). */
+  /** Ids of the provision and reconfigure operations cancelled (empty when none was in flight). */
   cancelled: string[];
 }
 
@@ -25,7 +26,7 @@ export function cancelProvisionStep(deps: DeprovisionDeps): Step<CancelProvision
     async run(ctx) {
       const active = and(
         eq(operations.instanceId, ctx.instanceId),
-        eq(operations.operation, PROVISION_OPERATION),
+        inArray(operations.operation, [PROVISION_OPERATION, RECONFIGURE_OPERATION]),
         inArray(operations.status, [...activeOperationStatuses]),
       );
       const cancelled = deps.db
@@ -44,7 +45,7 @@ export function cancelProvisionStep(deps: DeprovisionDeps): Step<CancelProvision
         .returning({ id: operations.id })
         .all()
         .map((row) => row.id);
-      if (cancelled.length > 0) ctx.log.info({ cancelled }, "in-flight provision cancelled");
+      if (cancelled.length > 0) ctx.log.info({ cancelled }, "in-flight operations cancelled");
       return { cancelled };
     },
   };

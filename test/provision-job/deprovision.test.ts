@@ -9,7 +9,9 @@ import { pollUntil } from "../../cli/wait.ts";
 import { appDatabasePath } from "../../db/index.ts";
 import { customers, operations } from "../../db/schema.ts";
 import { CustomerSecretsGoneError } from "../../jobs/customers.ts";
+import { openOperation } from "../../jobs/operations.ts";
 import { CLOUD_INIT_READY_SIGNAL } from "../../jobs/provision/callback-token.ts";
+import { RECONFIGURE_OPERATION } from "../../jobs/reconfigure/request.ts";
 import { provisionWorldForFile } from "./world.ts";
 
 describe("deprovision job", () => {
@@ -117,6 +119,25 @@ describe("deprovision job", () => {
     const followUp = await fixture.current.runtime.queue.enqueue("deprovision", provision.instanceId);
     expect(await fixture.current.finish(followUp.jobId)).toMatchObject({ status: "succeeded" });
     expect(provisionOp()).toMatchObject({ status: "failed", errorCode: "cancelled" });
+    await expectTornDown(provision.instanceId, customerId);
+  }, 60_000);
+
+  test("a reconfigure still queued is cancelled too: it never reaches for the shredded secrets", async () => {
+    await fixture.current.startWorker();
+    const { customerId } = fixture.current.addCustomer("queued-reconfigure");
+    const provision = await fixture.current.requests.requestProvision(customerId);
+    expect(await fixture.current.finish(provision.operationId)).toMatchObject({ status: "succeeded" });
+    // Recorded but not yet handed to the broker: what a reconfigure waiting behind the deprovision looks like.
+    const { db } = fixture.current.runtime;
+    const reconfigure = openOperation(db, RECONFIGURE_OPERATION, provision.instanceId, Date.now());
+
+    const deprovision = await fixture.current.requests.requestDeprovision(customerId);
+    if (!deprovision) throw new Error("nothing to deprovision");
+    expect(await fixture.current.finish(deprovision.operationId)).toMatchObject({ status: "succeeded" });
+    expect(db.select().from(operations).where(eq(operations.id, reconfigure.id)).get()).toMatchObject({
+      status: "failed",
+      errorCode: "cancelled",
+    });
     await expectTornDown(provision.instanceId, customerId);
   }, 60_000);
 });
