@@ -11,7 +11,7 @@ import { activeOperationStatuses } from "../operations.ts";
 import type { JobQueue } from "../queue.ts";
 import { DEPROVISION_OPERATION, type Requests } from "../requests.ts";
 import type { RecordedDecision } from "./sweep-store.ts";
-import { type Decision, LOST_STATUS } from "./types.ts";
+import { type Decision, LOST_STATUS, SERVING_STATUSES } from "./types.ts";
 
 export interface ExecuteDeps {
   db: Db;
@@ -43,11 +43,11 @@ function markInstanceLost(deps: ExecuteDeps, instanceId: string, reason: string)
       errorMessage: reason,
       updatedAt: deps.now(),
     })
-    .where(and(eq(instances.id, instanceId), eq(instances.status, "ready")))
+    .where(and(eq(instances.id, instanceId), inArray(instances.status, [...SERVING_STATUSES])))
     .returning({ id: instances.id })
     .all();
   if (marked.length === 0)
-    throw new StaleDecisionError(`instance ${instanceId} is no longer ready; left as it is`);
+    throw new StaleDecisionError(`instance ${instanceId} is no longer ready or degraded; left as it is`);
 }
 
 /** Fails the operation and, unless already deprovisioned, its instance, naming the step it was stuck in. */

@@ -1,12 +1,23 @@
-/** Drift between Hetzner's servers and the instances: zombies to delete, ready instances whose server is gone. */
+/** Drift between Hetzner's servers and the instances: zombies to delete, serving instances whose server is gone. */
+import { DEPROVISION_OPERATION, PROVISION_OPERATION } from "../requests.ts";
 import { type Fleet, hasActiveOperation, type ServerOwner } from "./fleet.ts";
 import {
   type Decision,
   LOST_STATUS,
   type ObservedInstance,
   type ObservedServer,
+  SERVING_STATUSES,
   type SweepPolicy,
 } from "./types.ts";
+
+/** Operations after whose failure an instance should have no server: a provision rolled back, a teardown. */
+const SERVERLESS_AFTER_FAILURE: readonly string[] = [PROVISION_OPERATION, DEPROVISION_OPERATION];
+
+/** Failed, nothing running, and the failure was one that leaves no server (not, say, a reconfigure). */
+function failedWithoutServer(instance: ObservedInstance): boolean {
+  if (instance.status !== "failed" || hasActiveOperation(instance)) return false;
+  return instance.operation === null || SERVERLESS_AFTER_FAILURE.includes(instance.operation.operation);
+}
 
 /** Why the server is owned by nobody, or null while an instance still owns it (or will adopt it). */
 function zombieReason(server: ObservedServer, owner: ServerOwner): string | null {
@@ -17,15 +28,15 @@ function zombieReason(server: ObservedServer, owner: ServerOwner): string | null
       : `its instance ${claimedInstanceId} does not exist in the database`;
   }
   if (instance.status === "deprovisioned") return `its instance ${instance.id} is deprovisioned`;
-  if (instance.status === "failed" && !hasActiveOperation(instance)) {
+  if (failedWithoutServer(instance)) {
     return `its instance ${instance.id} failed and its rollback left this server behind`;
   }
   if (
-    instance.status === "ready" &&
+    SERVING_STATUSES.includes(instance.status) &&
     instance.hetznerServerId !== null &&
     instance.hetznerServerId !== server.id
   ) {
-    return `its instance ${instance.id} is ready on server ${instance.hetznerServerId}; this one is a duplicate`;
+    return `its instance ${instance.id} is ${instance.status} on server ${instance.hetznerServerId}; this one is a duplicate`;
   }
   return null;
 }
@@ -51,8 +62,8 @@ export function zombieDecisions(fleet: Fleet, now: number, policy: SweepPolicy):
   return decisions;
 }
 
-function isReadyWithoutServer(fleet: Fleet, instance: ObservedInstance): boolean {
-  if (instance.status !== "ready" || hasActiveOperation(instance)) return false;
+function isServingWithoutServer(fleet: Fleet, instance: ObservedInstance): boolean {
+  if (!SERVING_STATUSES.includes(instance.status) || hasActiveOperation(instance)) return false;
   return instance.hetznerServerId === null || !fleet.serverIds.has(instance.hetznerServerId);
 }
 
@@ -70,13 +81,13 @@ function reprovisionDecision(fleet: Fleet, instance: ObservedInstance): Decision
 export function lostDecisions(fleet: Fleet, policy: SweepPolicy): Decision[] {
   const decisions: Decision[] = [];
   for (const instance of fleet.state.instances) {
-    const newlyLost = isReadyWithoutServer(fleet, instance);
+    const newlyLost = isServingWithoutServer(fleet, instance);
     if (newlyLost) {
       decisions.push({
         kind: "mark-instance-lost",
         instanceId: instance.id,
         serverId: instance.hetznerServerId,
-        reason: `instance ${instance.id} is ready but its server ${instance.hetznerServerId ?? "(none saved)"} is gone at Hetzner`,
+        reason: `instance ${instance.id} is ${instance.status} but its server ${instance.hetznerServerId ?? "(none saved)"} is gone at Hetzner`,
       });
     }
     const lost = newlyLost || (instance.status === LOST_STATUS && !hasActiveOperation(instance));

@@ -72,8 +72,11 @@ export const DEFAULT_SWEEP_POLICY: Readonly<SweepPolicy> = Object.freeze({
   reprovisionLost: false,
 });
 
-/** Instance status the sweep sets when a ready instance's server is gone. */
+/** Instance status the sweep sets when a serving instance's server is gone. */
 export const LOST_STATUS = "lost";
+
+/** Instance statuses whose server serves the customer: ready, or degraded (a failed reconfigure kept it). */
+export const SERVING_STATUSES: readonly string[] = ["ready", "degraded"];
 
 export type Decision =
   | {
