@@ -1,7 +1,7 @@
 /**
  * POST /v1/ops/instances/{instanceId}/deprovision — `bun run ops deprovision`: tears the instance's server
  * down and shreds its secrets. 202 with the deprovision job (joined when one is under way, `created: false`);
- * 404 unknown instance; 409 `already_deprovisioned`.
+ * 404 unknown instance; 409 `already_deprovisioned`; 503 `unavailable` when the broker does not take the job.
  */
 import { UnknownInstanceError } from "../../jobs/errors.ts";
 import { createRequests } from "../../jobs/requests.ts";
@@ -19,16 +19,16 @@ export const opsDeprovisionRoute: Route = {
     refuseQuery(ctx.request);
     const instanceId = ctx.params.instanceId ?? "";
     const requests = createRequests({ db: ctx.deps.db, queue: ctx.deps.queue });
-    try {
-      const requested = await requests.requestInstanceDeprovision(instanceId);
-      if (requested === null) {
-        throw new HttpError(409, "already_deprovisioned", `instance ${instanceId} is already deprovisioned`);
-      }
-      ctx.log.info({ ...requested }, "operator deprovision");
-      return Response.json(requested, { status: 202 });
-    } catch (err) {
+    const requested = await requests.requestInstanceDeprovision(instanceId).catch((err: unknown) => {
       if (err instanceof UnknownInstanceError) throw new HttpError(404, "unknown_instance", err.message);
-      throw err;
+      // The deprovision is recorded before its job is added, so asking again re-adds it.
+      ctx.log.error({ err, instanceId }, "operator deprovision not queued");
+      throw new HttpError(503, "unavailable", `the deprovision of ${instanceId} was not queued: try again`);
+    });
+    if (requested === null) {
+      throw new HttpError(409, "already_deprovisioned", `instance ${instanceId} is already deprovisioned`);
     }
+    ctx.log.info({ ...requested }, "operator deprovision");
+    return Response.json(requested, { status: 202 });
   },
 };

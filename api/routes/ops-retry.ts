@@ -1,9 +1,15 @@
 /**
  * POST /v1/ops/retry/{id} — `bun run ops retry`: `id` is an instance id (its newest operation) or a job id.
  * A failed operation runs again from its failed step, as the same operation, so a provision never makes a
- * second server. 202 with what runs; 404 unknown id; 409 `nothing_to_retry` when it succeeded or was replaced.
+ * second server. 202 with what runs; 404 unknown id; 409 `nothing_to_retry` when it succeeded or was replaced;
+ * 503 `unavailable` when the broker does not take the job (the re-run is recorded: asking again re-adds it).
  */
-import { NothingToRetryError, retryOperation, UnknownRetryTargetError } from "../../jobs/ops/retry.ts";
+import {
+  NothingToRetryError,
+  RetryNotQueuedError,
+  retryOperation,
+  UnknownRetryTargetError,
+} from "../../jobs/ops/retry.ts";
 import { HttpError } from "../http-error.ts";
 import { refuseNonOperator } from "../ops/access.ts";
 import { refuseQuery } from "../ops/query.ts";
@@ -23,6 +29,10 @@ export const opsRetryRoute: Route = {
     } catch (err) {
       if (err instanceof UnknownRetryTargetError) throw new HttpError(404, "not_found", err.message);
       if (err instanceof NothingToRetryError) throw new HttpError(409, err.code, err.message);
+      if (err instanceof RetryNotQueuedError) {
+        ctx.log.error({ err }, "operator retry not queued");
+        throw new HttpError(503, "unavailable", `${err.message}: try again`);
+      }
       throw err;
     }
   },

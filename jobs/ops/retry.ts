@@ -25,6 +25,15 @@ export class NothingToRetryError extends JobError {
   }
 }
 
+/** The re-run is recorded but the broker did not take its job; asking again (or the sweep) re-adds it. */
+export class RetryNotQueuedError extends JobError {
+  constructor(jobId: string, cause: unknown) {
+    super("queue_unavailable", `${jobId} is marked for a re-run but the job queue did not take it`, {
+      cause,
+    });
+  }
+}
+
 export interface RetryOutcome {
   instanceId: string;
   /** The operation (and broker job) that runs again. */
@@ -38,7 +47,7 @@ export interface RetryOutcome {
 
 type OperationRow = typeof operations.$inferSelect;
 
-/** Re-runs what `id` names. Throws UnknownRetryTargetError or NothingToRetryError. */
+/** Re-runs what `id` names. Throws UnknownRetryTargetError, NothingToRetryError or RetryNotQueuedError. */
 export async function retryOperation(db: Db, queue: JobQueue, id: string): Promise<RetryOutcome> {
   const target = targetOf(db, id);
   if (target.status === "succeeded") {
@@ -48,20 +57,18 @@ export async function retryOperation(db: Db, queue: JobQueue, id: string): Promi
   if (newest !== undefined && newest.id !== target.id) {
     throw new NothingToRetryError(`${target.id} was replaced by ${newest.id} (${newest.status})`);
   }
-  try {
-    const { jobId } = await queue.retry(target.instanceId, target.operation);
-    return {
-      instanceId: target.instanceId,
-      jobId,
-      operation: target.operation,
-      previousStatus: target.status,
-      resumesAt: activeOperationStatuses.includes(target.status) ? null : target.errorStep,
-    };
-  } catch (err) {
+  const { jobId } = await queue.retry(target.instanceId, target.operation).catch((err: unknown) => {
     // Another operator's retry or the runner changed it between our read and the queue's transaction.
     if (err instanceof InvalidJobError) throw new NothingToRetryError(err.message);
-    throw err;
-  }
+    throw new RetryNotQueuedError(target.id, err);
+  });
+  return {
+    instanceId: target.instanceId,
+    jobId,
+    operation: target.operation,
+    previousStatus: target.status,
+    resumesAt: activeOperationStatuses.includes(target.status) ? null : target.errorStep,
+  };
 }
 
 /** The job of that id, else the instance's newest operation of any kind. */

@@ -5,6 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { operations } from "../../db/schema.ts";
+import { brokerConnection, connectJobQueue } from "../../jobs/queue.ts";
 import { freePorts } from "../support/processes.ts";
 import { OPS_TOKEN, opsApiForFile, startOpsApi } from "./ops-api.ts";
 import { SECRET_MARKERS, seedInstance, seedOperation, seedStepRun, seedSweep } from "./seed.ts";
@@ -376,6 +377,45 @@ describe("retry and deprovision", () => {
       code: "already_deprovisioned",
     });
   });
+});
+
+test("a broker that does not take the job: retry and deprovision are 503, recorded, and asking again queues them", async () => {
+  const { db, config } = world.runtime;
+  const [closedPort] = await freePorts(1);
+  const deadQueue = connectJobQueue({
+    ...brokerConnection(config),
+    port: closedPort ?? 9,
+    db,
+    commandTimeoutMs: 300,
+  });
+  const blind = startOpsApi({ config, db, queue: deadQueue });
+  try {
+    const failed = seedInstance(db, { createdAt: T0 + 500_000, status: "failed" });
+    const job = seedOperation(db, {
+      instanceId: failed,
+      createdAt: T0 + 500_000,
+      status: "failed",
+      errorStep: "verify",
+    });
+    const retry = await blind.call("POST", `/v1/ops/retry/${failed}`);
+    expect({ status: retry.status, code: retry.body.code }).toEqual({ status: 503, code: "unavailable" });
+    expect(String(retry.body.message)).toContain("try again");
+    expect(db.select().from(operations).where(eq(operations.id, job)).get()?.status).toBe("queued");
+    const again = await world.ops.call("POST", `/v1/ops/retry/${failed}`);
+    expect(again.body).toMatchObject({ jobId: job, previousStatus: "queued" });
+
+    const ready = seedInstance(db, { createdAt: T0 + 500_001 });
+    const deprovision = await blind.call("POST", `/v1/ops/instances/${ready}/deprovision`);
+    expect({ status: deprovision.status, code: deprovision.body.code }).toEqual({
+      status: 503,
+      code: "unavailable",
+    });
+    const joined = await world.ops.call("POST", `/v1/ops/instances/${ready}/deprovision`);
+    expect(joined.body).toMatchObject({ operationId: `deprovision:${ready}:1`, created: false });
+  } finally {
+    await blind.api.stop(100);
+    await deadQueue.close();
+  }
 });
 
 test("no answer and no log line of the ops API carries a sealed secret or the ops token", async () => {
