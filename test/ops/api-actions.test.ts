@@ -1,0 +1,123 @@
+/** The ops API's actions: retry by instance or job id, deprovision by instance id, and a broker that is down. */
+import { describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
+import { operations } from "../../db/schema.ts";
+import { brokerConnection, connectJobQueue } from "../../jobs/queue.ts";
+import { freePorts } from "../support/processes.ts";
+import { opsApiForFile, startOpsApi } from "./ops-api.ts";
+import { seedInstance, seedOperation } from "./seed.ts";
+
+const world = opsApiForFile();
+const T0 = Date.UTC(2026, 10, 26, 5, 0, 0);
+
+describe("retry and deprovision", () => {
+  test("retry: unknown id 404, a succeeded job 409, a replaced one 409, a failed one resumes from its failed step", async () => {
+    const { db } = world.runtime;
+    expect((await world.ops.call("POST", "/v1/ops/retry/inope")).status).toBe(404);
+
+    const done = seedInstance(db, { createdAt: T0 + 300_000 });
+    seedOperation(db, { instanceId: done, createdAt: T0 + 300_000 });
+    const succeeded = await world.ops.call("POST", `/v1/ops/retry/${done}`);
+    expect({ status: succeeded.status, code: succeeded.body.code }).toEqual({
+      status: 409,
+      code: "nothing_to_retry",
+    });
+
+    const bare = seedInstance(db, { createdAt: T0 + 300_001, status: "new" });
+    expect((await world.ops.call("POST", `/v1/ops/retry/${bare}`)).body.code).toBe("nothing_to_retry");
+
+    const broken = seedInstance(db, { createdAt: T0 + 300_002, status: "failed" });
+    const old = seedOperation(db, { instanceId: broken, createdAt: T0 + 300_002, status: "failed" });
+    const newest = seedOperation(db, {
+      instanceId: broken,
+      seq: 2,
+      createdAt: T0 + 300_003,
+      status: "failed",
+      errorStep: "create-server",
+    });
+    const replaced = await world.ops.call("POST", `/v1/ops/retry/${encodeURIComponent(old)}`);
+    expect({ status: replaced.status, code: replaced.body.code }).toEqual({
+      status: 409,
+      code: "nothing_to_retry",
+    });
+    expect(String(replaced.body.message)).toContain(newest);
+
+    const retried = await world.ops.call("POST", `/v1/ops/retry/${broken}`);
+    expect(retried.status).toBe(202);
+    expect(retried.body).toEqual({
+      instanceId: broken,
+      jobId: newest,
+      operation: "provision",
+      previousStatus: "failed",
+      resumesAt: "create-server",
+    });
+    expect(db.select().from(operations).where(eq(operations.id, newest)).get()).toMatchObject({
+      status: "queued",
+      run: 2,
+    });
+    // Still queued (no worker here): a second retry only makes sure its broker job exists.
+    const again = await world.ops.call("POST", `/v1/ops/retry/${encodeURIComponent(newest)}`);
+    expect(again.body).toMatchObject({ jobId: newest, previousStatus: "queued", resumesAt: null });
+  });
+
+  test("deprovision by instance: 202 with the job, joined when repeated; 404 unknown; 409 already deprovisioned", async () => {
+    const { db } = world.runtime;
+    const ready = seedInstance(db, { createdAt: T0 + 400_000 });
+    const first = await world.ops.call("POST", `/v1/ops/instances/${ready}/deprovision`);
+    expect(first.status).toBe(202);
+    expect(first.body).toEqual({ instanceId: ready, operationId: `deprovision:${ready}:1`, created: true });
+    const second = await world.ops.call("POST", `/v1/ops/instances/${ready}/deprovision`);
+    expect(second.body).toMatchObject({ operationId: `deprovision:${ready}:1`, created: false });
+
+    const unknown = await world.ops.call("POST", "/v1/ops/instances/inope/deprovision");
+    expect({ status: unknown.status, code: unknown.body.code }).toEqual({
+      status: 404,
+      code: "unknown_instance",
+    });
+    const gone = seedInstance(db, { createdAt: T0 + 400_001, status: "deprovisioned" });
+    const again = await world.ops.call("POST", `/v1/ops/instances/${gone}/deprovision`);
+    expect({ status: again.status, code: again.body.code }).toEqual({
+      status: 409,
+      code: "already_deprovisioned",
+    });
+  });
+});
+
+test("a broker that does not take the job: retry and deprovision are 503, recorded, and asking again queues them", async () => {
+  const { db, config } = world.runtime;
+  const [closedPort] = await freePorts(1);
+  const deadQueue = connectJobQueue({
+    ...brokerConnection(config),
+    port: closedPort ?? 9,
+    db,
+    commandTimeoutMs: 300,
+  });
+  const blind = startOpsApi({ config, db, queue: deadQueue });
+  try {
+    const failed = seedInstance(db, { createdAt: T0 + 500_000, status: "failed" });
+    const job = seedOperation(db, {
+      instanceId: failed,
+      createdAt: T0 + 500_000,
+      status: "failed",
+      errorStep: "verify",
+    });
+    const retry = await blind.call("POST", `/v1/ops/retry/${failed}`);
+    expect({ status: retry.status, code: retry.body.code }).toEqual({ status: 503, code: "unavailable" });
+    expect(String(retry.body.message)).toContain("try again");
+    expect(db.select().from(operations).where(eq(operations.id, job)).get()?.status).toBe("queued");
+    const again = await world.ops.call("POST", `/v1/ops/retry/${failed}`);
+    expect(again.body).toMatchObject({ jobId: job, previousStatus: "queued" });
+
+    const ready = seedInstance(db, { createdAt: T0 + 500_001 });
+    const deprovision = await blind.call("POST", `/v1/ops/instances/${ready}/deprovision`);
+    expect({ status: deprovision.status, code: deprovision.body.code }).toEqual({
+      status: 503,
+      code: "unavailable",
+    });
+    const joined = await world.ops.call("POST", `/v1/ops/instances/${ready}/deprovision`);
+    expect(joined.body).toMatchObject({ operationId: `deprovision:${ready}:1`, created: false });
+  } finally {
+    await blind.api.stop(100);
+    await deadQueue.close();
+  }
+});
