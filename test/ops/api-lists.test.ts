@@ -1,7 +1,7 @@
 /** The ops API's lists and the instance view: shapes, keyset pages, filters, and every bad parameter named. */
 import { describe, expect, test } from "bun:test";
 import { opsApiForFile } from "./ops-api.ts";
-import { SECRET_MARKERS, seedInstance, seedOperation, seedStepRun } from "./seed.ts";
+import { SECRET_MARKERS, seedCapacityFailure, seedInstance, seedOperation } from "./seed.ts";
 
 const world = opsApiForFile();
 const T0 = Date.UTC(2026, 10, 26, 5, 0, 0);
@@ -34,62 +34,7 @@ describe("instances", () => {
   });
 
   test("an instance shows its customer, Hetzner ids, addresses, operations with steps, attempts and a timeline", async () => {
-    const { db } = world.runtime;
-    const id = seedInstance(db, {
-      createdAt: T0 + 120_000,
-      status: "failed",
-      customerId: "cust-detail",
-      hetznerServerId: 42,
-      sshKeyId: 7,
-      firewallId: 9,
-      ipv4: "127.1.0.9",
-      location: "nbg1",
-      errorStep: "create-server",
-      errorCode: "no_capacity",
-      errorMessage: "no capacity for cx23 in any of nbg1, fsn1, hel1",
-    });
-    const at = T0 + 120_000;
-    const op = seedOperation(db, {
-      instanceId: id,
-      createdAt: at,
-      status: "failed",
-      errorStep: "create-server",
-      errorCode: "no_capacity",
-      errorMessage: "no capacity for cx23 in any of nbg1, fsn1, hel1",
-      finishedAt: at + 900,
-    });
-    seedStepRun(db, {
-      instanceId: id,
-      operationId: op,
-      step: "ssh-key",
-      startedAt: at + 10,
-      finishedAt: at + 20,
-      durationMs: 10,
-    });
-    for (const attempt of [1, 2]) {
-      seedStepRun(db, {
-        instanceId: id,
-        operationId: op,
-        step: "create-server",
-        attempt,
-        status: "failed",
-        startedAt: at + 100 * attempt,
-        finishedAt: at + 100 * attempt + 50,
-        durationMs: 50,
-        errorCode: "no_capacity",
-        errorMessage: "no capacity for cx23 in any of nbg1, fsn1, hel1",
-      });
-    }
-    seedStepRun(db, {
-      instanceId: id,
-      operationId: op,
-      step: "ssh-key",
-      kind: "compensate",
-      startedAt: at + 400,
-      finishedAt: at + 410,
-      durationMs: 10,
-    });
-
+    const { id, op } = seedCapacityFailure(world.runtime.db, T0 + 120_000);
     const { status, body, text } = await world.ops.call("GET", `/v1/ops/instances/${id}`);
     expect(status).toBe(200);
     expect(body.instance).toMatchObject({

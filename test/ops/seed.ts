@@ -63,3 +63,56 @@ export function seedSweep(
     .values({ trigger: "operator", dryRun: true, status: "succeeded", ...values })
     .run();
 }
+
+const NO_CAPACITY = "no capacity for cx23 in any of nbg1, fsn1, hel1";
+
+/**
+ * A provision that failed at `at` for lack of capacity: ssh-key succeeded (10 ms), create-server failed twice
+ * (50 ms each, 150 ms from first start to last end), the key was rolled back, the operation took 900 ms.
+ */
+export function seedCapacityFailure(db: Db, at: number): { id: string; op: string } {
+  const failure = { errorStep: "create-server", errorCode: "no_capacity", errorMessage: NO_CAPACITY };
+  const id = seedInstance(db, {
+    createdAt: at,
+    status: "failed",
+    customerId: "cust-detail",
+    hetznerServerId: 42,
+    sshKeyId: 7,
+    firewallId: 9,
+    ipv4: "127.1.0.9",
+    location: "nbg1",
+    ...failure,
+  });
+  const op = seedOperation(db, {
+    instanceId: id,
+    createdAt: at,
+    status: "failed",
+    finishedAt: at + 900,
+    ...failure,
+  });
+  const run = { instanceId: id, operationId: op };
+  seedStepRun(db, { ...run, step: "ssh-key", startedAt: at + 10, finishedAt: at + 20, durationMs: 10 });
+  for (const attempt of [1, 2]) {
+    const startedAt = at + 100 * attempt;
+    seedStepRun(db, {
+      ...run,
+      step: "create-server",
+      attempt,
+      status: "failed",
+      startedAt,
+      finishedAt: startedAt + 50,
+      durationMs: 50,
+      errorCode: "no_capacity",
+      errorMessage: NO_CAPACITY,
+    });
+  }
+  seedStepRun(db, {
+    ...run,
+    step: "ssh-key",
+    kind: "compensate",
+    startedAt: at + 400,
+    finishedAt: at + 410,
+    durationMs: 10,
+  });
+  return { id, op };
+}
