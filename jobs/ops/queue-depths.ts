@@ -35,7 +35,8 @@ export class QueueDepthsUnavailableError extends JobError {
 
 /**
  * Counts of the operations queue, on a connection of its own that is closed afterwards: rare callers
- * (an operator's status, a scrape) need no long-lived client. Throws QueueDepthsUnavailableError.
+ * (an operator's status, a scrape) need no long-lived client. `timeoutMs` bounds the whole read, in ms
+ * (default QUEUE_DEPTHS_TIMEOUT_MS, 1000). Throws QueueDepthsUnavailableError.
  */
 export async function readQueueDepths(
   broker: BrokerAddress,
