@@ -6,12 +6,15 @@
  * neither the answer nor any log line carries them. Replaced secrets of a customer whose server runs are
  * delivered to it by a `reconfigure` job (jobs/reconfigure/); when that cannot be enqueued now the answer
  * is a 503 and the secrets stay stored, so the caller's retry of this idempotent request finishes the job.
+ * Payment events that arrived before the customer registered are acted on here: a paid customer's
+ * provision (or a cancelled one's deprovision) is requested by every PUT, idempotently.
  */
+import { SQLiteError } from "bun:sqlite";
 import { isDeepStrictEqual } from "node:util";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { createSealer } from "../../core/secrets.ts";
-import { customers } from "../../db/schema.ts";
+import { customers, type PaymentState } from "../../db/schema.ts";
 import {
   type CustomerSecrets,
   CustomerSecretsGoneError,
@@ -19,11 +22,13 @@ import {
   createCustomerStore,
   InvalidCustomerSecretsError,
 } from "../../jobs/customers.ts";
+import { applyPaymentState } from "../../jobs/payments/apply.ts";
 import {
   type ReconfigureDecision,
   ReconfigureEnqueueError,
   requestReconfigure,
 } from "../../jobs/reconfigure/request.ts";
+import { createRequests } from "../../jobs/requests.ts";
 import { presentsBearerToken, unauthorized } from "../bearer-token.ts";
 import { readJson } from "../body.ts";
 import type { ErrorBody } from "../error-mapper.ts";
@@ -54,6 +59,8 @@ export interface RegistrationAnswer {
   updatedAt: string;
   /** The reconfigure that brings the stored secrets to the customer's running server; null when none is needed. */
   reconfigure: { instanceId: string; operationId: string } | null;
+  /** The payment state the webhooks recorded (null when none yet) and the provision or deprovision it started or joined. */
+  payment: { state: PaymentState | null; operationId: string | null };
 }
 
 /** Seconds a caller waits before retrying while an operation on the instance is finishing. */
@@ -78,6 +85,7 @@ export const customersRoute: Route = {
       if (err instanceof InvalidCustomerSecretsError) return invalidFields(ctx.requestId, err.fields);
       throw err;
     }
+    const payment = await applyRecordedPayment(ctx, customerId);
     const decision = await reconfigureAfterRegistration(ctx, customerId);
     if (decision.kind === "busy") return instanceBusy(ctx, customerId, decision);
     const reconfigure =
@@ -85,7 +93,7 @@ export const customersRoute: Route = {
         ? { instanceId: decision.instanceId, operationId: decision.operationId }
         : null;
     ctx.log.info(
-      { customerId, created: stored.created, secretsChanged: stored.changed, reconfigure },
+      { customerId, created: stored.created, secretsChanged: stored.changed, reconfigure, payment },
       "customer registered",
     );
     const answer: RegistrationAnswer = {
@@ -93,6 +101,7 @@ export const customersRoute: Route = {
       created: stored.created,
       updatedAt: new Date(stored.updatedAt).toISOString(),
       reconfigure,
+      payment,
     };
     return Response.json(answer, { status: stored.created ? 201 : 200 });
   },
@@ -161,6 +170,26 @@ function isStored(store: CustomerStore, customerId: string, secrets: CustomerSec
   } catch (err) {
     if (err instanceof CustomerSecretsGoneError) return false;
     throw err;
+  }
+}
+
+/** The stored secrets are safe either way; a job queue that does not take the request is a 503 the caller retries. */
+async function applyRecordedPayment(
+  ctx: RouteContext,
+  customerId: string,
+): Promise<RegistrationAnswer["payment"]> {
+  const requests = createRequests({ db: ctx.deps.db, queue: ctx.deps.queue });
+  try {
+    const applied = await applyPaymentState({ db: ctx.deps.db, requests }, customerId);
+    return { state: applied.state, operationId: applied.request?.operationId ?? null };
+  } catch (err) {
+    if (err instanceof SQLiteError) throw err;
+    ctx.log.error({ err, customerId }, "payment state not applied; the secrets are stored");
+    throw new HttpError(
+      503,
+      "unavailable",
+      "the secrets are stored, but the job queue did not take the paid customer's provision: retry this request",
+    );
   }
 }
 

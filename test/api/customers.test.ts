@@ -98,6 +98,7 @@ describe("PUT /v1/customers/:customerId", () => {
       created: true,
       updatedAt: expect.any(String),
       reconfigure: null,
+      payment: { state: null, operationId: null },
     });
     expect(Date.parse(String(answer.body.updatedAt))).toBe(customerRow("cust-create")?.updatedAt ?? 0);
     expect(store.open("cust-create")).toEqual(customerSecrets("createMarker"));

@@ -2,7 +2,6 @@ import { describe, expect, test } from "bun:test";
 import { createApiServer } from "../../api/server.ts";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
-import { applyPaymentState } from "../../jobs/payments/apply.ts";
 import {
   type Delivery,
   expiredDate,
@@ -153,12 +152,17 @@ describe("POST /v1/webhooks/standard", () => {
     const delivery = signStandard(standardPayload({ customerId, subscriptionId }), [secret()]);
     expect(await post(delivery)).toMatchObject({ status: 200, body: { status: "awaiting_customer" } });
     expect(world.current.operationsOf(customerId)).toEqual([]);
-    world.current.register(customerId);
-    const applied = await applyPaymentState(world.current.paymentDeps, customerId);
-    expect(applied).toMatchObject({ state: "paid", awaitingCustomer: false, request: { created: true } });
-    expect(world.current.operationsOf(customerId).map((op) => op.id)).toEqual([
-      applied.request?.operationId ?? "",
-    ]);
+    const registered = await world.current.registerViaApi(customerId);
+    expect(registered).toMatchObject({ status: 201, body: { payment: { state: "paid" } } });
+    const operationId = String((registered.body.payment as { operationId: unknown }).operationId);
+    expect(world.current.operationsOf(customerId).map((op) => op.id)).toEqual([operationId]);
+    expect(await world.current.brokerJobIds()).toContain(operationId);
+    // Registering again (the onboarding service retrying) joins the same provision.
+    expect(await world.current.registerViaApi(customerId)).toMatchObject({
+      status: 200,
+      body: { payment: { state: "paid", operationId } },
+    });
+    expect(world.current.operationsOf(customerId)).toHaveLength(1);
     expect((await post(delivery)).body).toEqual({ status: "duplicate" });
   });
 

@@ -41,9 +41,11 @@ export interface WebhookWorld {
   metrics: MetricsRegistry;
   /** Every log line the API wrote, raw, to search for secrets. */
   logText: string[];
-  /** What the registration route will call once the lead wires it: apply after registering. */
+  /** What the registration route calls after registering: apply the recorded payment state. */
   paymentDeps: PaymentDeps;
   register(customerId: string): void;
+  /** Registers through the real route, as the onboarding service does. */
+  registerViaApi(customerId: string): Promise<Answer>;
   post(provider: string, delivery: Delivery, baseUrl?: string): Promise<Answer>;
   /** Ids of every job waiting in the broker's operations queue. */
   brokerJobIds(): Promise<string[]>;
@@ -77,6 +79,7 @@ async function startWebhookWorld(): Promise<{ world: WebhookWorld; dispose: () =
     ...runtime.config,
     standardWebhookSecret: newWebhookSecret(),
     stripeWebhookSecret: newWebhookSecret(),
+    serviceToken: randomBytes(32).toString("base64url"),
   };
   const logText: string[] = [];
   const log = createLogger({ level: "debug", destination: { write: (line: string) => logText.push(line) } });
@@ -92,6 +95,7 @@ async function startWebhookWorld(): Promise<{ world: WebhookWorld; dispose: () =
     logText,
     paymentDeps: { db, requests: createRequests({ db, queue }) },
     register: (customerId) => store.upsert(customerId, customerSecrets(customerId)),
+    registerViaApi: (customerId) => putCustomer(`${api.url}/v1/customers/${customerId}`, config, customerId),
     post: (provider, delivery, baseUrl = api.url) =>
       postDelivery(`${baseUrl}/v1/webhooks/${provider}`, delivery),
     brokerJobIds: () => waitingJobIds(config),
@@ -115,6 +119,16 @@ export async function postDelivery(url: string, delivery: Delivery): Promise<Ans
     method: "POST",
     headers: { "content-type": "application/json", ...delivery.headers },
     body: delivery.body,
+  });
+  const text = await response.text();
+  return { status: response.status, text, body: JSON.parse(text || "{}") };
+}
+
+async function putCustomer(url: string, config: Config, customerId: string): Promise<Answer> {
+  const response = await fetch(url, {
+    method: "PUT",
+    headers: { "content-type": "application/json", authorization: `Bearer ${config.serviceToken}` },
+    body: JSON.stringify(customerSecrets(customerId)),
   });
   const text = await response.text();
   return { status: response.status, text, body: JSON.parse(text || "{}") };
