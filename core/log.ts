@@ -1,5 +1,5 @@
 /**
- * The service logger: pino JSON lines, with every secret-bearing field censored by path before a line
+ * The service logger: pino JSON lines, with every secret-bearing field censored by name before a line
  * is written, so a token passed in a log object (even nested, in an error or in headers) never leaves.
  */
 import pino from "pino";
@@ -11,7 +11,7 @@ export type Logger = pino.Logger;
 /** What replaces a secret's value in a log line. */
 export const REDACTED = "[redacted]";
 
-/** Field names whose values are secrets wherever they appear (top level, one or two levels deep). */
+/** Field names whose values are secrets wherever they appear (top level and up to three levels deep). */
 export const SECRET_FIELD_NAMES = [
   "token",
   "accessToken",
@@ -50,22 +50,33 @@ export const SECRET_FIELD_NAMES = [
   "STRIPE_WEBHOOK_SECRET",
 ] as const;
 
-/** Header names whose values are secrets, also caught under `headers` nested two levels deep. */
-const SECRET_HEADER_NAMES = ["authorization", "cookie", "set-cookie", "x-api-key"] as const;
+const SECRET_KEYS: ReadonlySet<string> = new Set(SECRET_FIELD_NAMES);
+/** How deep logged objects are searched: keys at the top level and up to three levels down (headers in a request in an error). */
+const MAX_DEPTH = 3;
 
-/** Builds the redact paths; pino matches only explicit paths and `*` wildcards, so each depth is listed. */
-export function secretRedactPaths(): string[] {
-  const paths: string[] = [];
-  for (const name of SECRET_FIELD_NAMES) {
-    paths.push(topLevel(name), `*${member(name)}`, `*.*${member(name)}`);
+/**
+ * A copy of `value` with every secret-named key censored, down to MAX_DEPTH; untouched parts are shared, not
+ * copied. Errors are serialized first so their own fields are searched too. One walk per line: pino's
+ * path-based redact re-walked each line once per path (about 150 of them), some 100 µs a line.
+ */
+function censor(value: unknown, depth: number): unknown {
+  if (value === null || typeof value !== "object" || depth > MAX_DEPTH) return value;
+  const source: object = value instanceof Error ? pino.stdSerializers.err(value) : value;
+  if (Array.isArray(source)) {
+    const items = source.map((item) => censor(item, depth + 1));
+    return items.some((item, index) => item !== source[index]) ? items : source;
   }
-  for (const name of SECRET_HEADER_NAMES) paths.push(`*.*.headers${member(name)}`);
-  return paths;
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, inner] of Object.entries(source)) {
+    const replaced = SECRET_KEYS.has(key) ? REDACTED : censor(inner, depth + 1);
+    if (replaced === inner) continue;
+    copy ??= { ...source };
+    copy[key] = replaced;
+  }
+  return copy ?? source;
 }
 
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
-const member = (name: string): string => (IDENTIFIER.test(name) ? `.${name}` : `["${name}"]`);
-const topLevel = (name: string): string => (IDENTIFIER.test(name) ? name : `["${name}"]`);
+const censorLine = (object: Record<string, unknown>) => censor(object, 0) as Record<string, unknown>;
 
 export interface LoggerOptions {
   /** Minimum level written. Default "info". */
@@ -81,7 +92,7 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const settings: pino.LoggerOptions = {
     level: options.level ?? "info",
-    redact: { paths: secretRedactPaths(), censor: REDACTED },
+    formatters: { log: censorLine, bindings: censorLine },
     timestamp: pino.stdTimeFunctions.isoTime,
     ...(options.name === undefined ? {} : { name: options.name }),
   };
