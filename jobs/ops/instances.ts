@@ -1,7 +1,7 @@
 /** The operator's view of instances: what each is, where its server is, and why it failed, never a secret. */
 import { and, desc, eq, type SQL } from "drizzle-orm";
 import type { Db } from "../../db/index.ts";
-import { instances } from "../../db/schema.ts";
+import { type InstanceStatus, instances } from "../../db/schema.ts";
 import { afterKey, isoTime, type Page, type PageRequest, pageOf } from "./page.ts";
 
 /** Every state an instance can be in, in lifecycle order (the column is free text; these are what jobs write). */
@@ -10,11 +10,12 @@ export const INSTANCE_STATES = [
   "provisioning",
   "ready",
   "failed",
-  "lost",
   "reconfiguring",
+  "degraded",
+  "lost",
   "deprovisioning",
   "deprovisioned",
-] as const;
+] as const satisfies readonly InstanceStatus[];
 
 /** An instance without its sealed key, callback token or lease. Times are ISO 8601. */
 export interface InstanceView {
