@@ -54,9 +54,11 @@ test("one sweep repairs every kind of drift, and the next decides nothing", asyn
     .where(eq(instances.customerId, drift.paid))
     .get();
   if (!paidOp) throw new Error("the paid customer's provision was not recorded");
-  for (const id of [...provisions, paidOp.id]) expect((await w.finish(id)).status).toBe("succeeded");
+  // Whole summaries, so a failure shows its step and reason.
+  for (const id of [...provisions, paidOp.id])
+    expect(await w.finish(id)).toMatchObject({ status: "succeeded" });
   const deprovision = `deprovision:${drift.cancelledInstance}:1`;
-  expect((await w.finish(deprovision)).status).toBe("succeeded");
+  expect(await w.finish(deprovision)).toMatchObject({ status: "succeeded" });
   await pollUntil(async () => (await w.hetzner.servers.get(drift.zombieServer.id)) === null, {
     timeoutMs: 15_000,
     description: "the zombie server to be gone",
