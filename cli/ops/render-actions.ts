@@ -2,7 +2,7 @@
 import type { RetryOutcome } from "../../jobs/ops/retry.ts";
 import type { SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
 import type { RequestResult } from "../../jobs/requests.ts";
-import { formatTable } from "./table.ts";
+import { counted, formatTable } from "./table.ts";
 
 export function renderRetry(outcome: RetryOutcome): string[] {
   if (outcome.resumesAt === null) {
@@ -26,7 +26,7 @@ export function renderDeprovision(requested: RequestResult): string[] {
 
 export function renderSweep(sweep: SweepRecord): string[] {
   const kind = sweep.dryRun ? "dry run (nothing changed)" : "sweep";
-  const header = `${kind} ${sweep.id}: ${sweep.status}, ${sweep.serversSeen ?? "?"} servers seen, ${sweep.hetznerRequests ?? "?"} Hetzner requests`;
+  const header = `${kind} ${sweep.id}: ${sweep.status}, ${counted(sweep.serversSeen, "server")} seen, ${counted(sweep.hetznerRequests, "Hetzner request")}`;
   const notes = [
     ...(sweep.error === null ? [] : [`  failed: ${sweep.error.code}: ${sweep.error.message}`]),
     ...(sweep.skipped === null ? [] : [`  skipped: ${sweep.skipped}`]),

@@ -5,7 +5,7 @@ import type { Page } from "../../jobs/ops/page.ts";
 import type { QueueDepths } from "../../jobs/ops/queue-depths.ts";
 import type { FleetStatus } from "../../jobs/ops/status.ts";
 import type { SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
-import { formatFields, formatTable } from "./table.ts";
+import { counted, formatFields, formatTable } from "./table.ts";
 
 /** The status answer: the fleet from the database plus the broker's depths (null when it did not answer). */
 export interface StatusAnswer extends FleetStatus {
@@ -50,10 +50,10 @@ function depths(queue: QueueDepths): string {
 function sweepLine(sweep: SweepRecord): string {
   const kind = sweep.dryRun ? "dry run" : "sweep";
   const when = sweep.finishedAt ?? sweep.requestedAt;
-  const seen = sweep.serversSeen === null ? "" : `, ${sweep.serversSeen} servers seen`;
-  const cost = sweep.hetznerRequests === null ? "" : `, ${sweep.hetznerRequests} Hetzner requests`;
+  const seen = sweep.serversSeen === null ? "" : `, ${counted(sweep.serversSeen, "server")} seen`;
+  const cost = sweep.hetznerRequests === null ? "" : `, ${counted(sweep.hetznerRequests, "Hetzner request")}`;
   const error = sweep.error === null ? "" : ` (${sweep.error.code})`;
-  return `${sweep.id}: ${sweep.trigger} ${kind} ${sweep.status}${error} at ${when}${seen}${cost}, ${sweep.decisions.length} decisions`;
+  return `${sweep.id}: ${sweep.trigger} ${kind} ${sweep.status}${error} at ${when}${seen}${cost}, ${counted(sweep.decisions.length, "decision")}`;
 }
 
 export function renderInstances(page: Page<InstanceView>): string[] {

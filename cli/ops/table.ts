@@ -28,3 +28,8 @@ export function formatFields(fields: readonly (readonly [string, Cell])[]): stri
   const width = Math.max(...fields.map(([label]) => label.length));
   return fields.map(([label, value]) => `  ${label.padEnd(width)}  ${value === null ? "-" : String(value)}`);
 }
+
+/** "1 server", "2 servers"; null (not known yet) shows as "? servers". */
+export function counted(n: number | null, noun: string): string {
+  return `${n ?? "?"} ${noun}${n === 1 ? "" : "s"}`;
+}
