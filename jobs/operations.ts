@@ -1,6 +1,7 @@
 /** The operation records that make enqueueing idempotent across history (the broker only dedupes live jobs). */
-import { and, desc, eq, inArray, max } from "drizzle-orm";
+import { and, desc, eq, inArray, max, sql } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
+import { preparedPerConnection } from "../db/prepared.ts";
 import { instances, type OperationStatus, operations } from "../db/schema.ts";
 import { InvalidJobError } from "./errors.ts";
 import { operationJobId } from "./payload.ts";
@@ -14,39 +15,59 @@ export interface OpenedOperation {
   created: boolean;
 }
 
+const p = sql.placeholder;
+
+const statements = preparedPerConnection((db) => ({
+  insertInstanceIfMissing: db
+    .insert(instances)
+    .values({ id: p("instanceId"), createdAt: p("now"), updatedAt: p("now") })
+    .onConflictDoNothing()
+    .prepare(),
+  activeOperation: db
+    .select({ id: operations.id })
+    .from(operations)
+    .where(
+      and(
+        eq(operations.instanceId, p("instanceId")),
+        eq(operations.operation, p("operation")),
+        inArray(operations.status, [...activeOperationStatuses]),
+      ),
+    )
+    .prepare(),
+  lastSeq: db
+    .select({ seq: max(operations.seq) })
+    .from(operations)
+    .where(and(eq(operations.instanceId, p("instanceId")), eq(operations.operation, p("operation"))))
+    .prepare(),
+  insertOperation: db
+    .insert(operations)
+    .values({
+      id: p("id"),
+      instanceId: p("instanceId"),
+      operation: p("operation"),
+      seq: p("seq"),
+      status: "queued",
+      run: 1,
+      createdAt: p("now"),
+      updatedAt: p("now"),
+    })
+    .prepare(),
+}));
+
 /**
  * Returns the active operation of this kind on the instance, or records a new one (seq + 1). Creates the
  * instance row if it does not exist yet. One IMMEDIATE transaction, so concurrent requests agree.
  */
 export function openOperation(db: Db, operation: string, instanceId: string, now: number): OpenedOperation {
+  const prepared = statements(db);
   return db.transaction(
-    (tx) => {
-      tx.insert(instances)
-        .values({ id: instanceId, createdAt: now, updatedAt: now })
-        .onConflictDoNothing()
-        .run();
-      const active = tx
-        .select({ id: operations.id })
-        .from(operations)
-        .where(
-          and(
-            eq(operations.instanceId, instanceId),
-            eq(operations.operation, operation),
-            inArray(operations.status, [...activeOperationStatuses]),
-          ),
-        )
-        .get();
+    () => {
+      prepared.insertInstanceIfMissing.run({ instanceId, now });
+      const active = prepared.activeOperation.get({ instanceId, operation });
       if (active) return { id: active.id, created: false };
-      const last = tx
-        .select({ seq: max(operations.seq) })
-        .from(operations)
-        .where(and(eq(operations.instanceId, instanceId), eq(operations.operation, operation)))
-        .get();
-      const seq = (last?.seq ?? 0) + 1;
+      const seq = (prepared.lastSeq.get({ instanceId, operation })?.seq ?? 0) + 1;
       const id = operationJobId(operation, instanceId, seq);
-      tx.insert(operations)
-        .values({ id, instanceId, operation, seq, status: "queued", run: 1, createdAt: now, updatedAt: now })
-        .run();
+      prepared.insertOperation.run({ id, instanceId, operation, seq, now });
       return { id, created: true };
     },
     { behavior: "immediate" },

@@ -4,8 +4,9 @@
  * instance: repeated requests join it and its operation instead of creating another.
  */
 import { randomBytes } from "node:crypto";
-import { and, desc, eq, notInArray } from "drizzle-orm";
-import type { Db, DbSession } from "../db/index.ts";
+import { and, desc, eq, notInArray, sql } from "drizzle-orm";
+import type { Db } from "../db/index.ts";
+import { preparedPerConnection } from "../db/prepared.ts";
 import { customers, type InstanceStatus, instances, operations } from "../db/schema.ts";
 import { CustomerSecretsGoneError, UnknownCustomerError } from "./customers.ts";
 import { UnknownInstanceError } from "./errors.ts";
@@ -59,37 +60,55 @@ export function serverNameOf(instanceId: string): string {
   return `rachel-${instanceId}`;
 }
 
-function requireCustomer(db: DbSession, customerId: string): { shreddedAt: number | null } {
-  const customer = db
+const p = sql.placeholder;
+
+/** Statuses a live instance is never in: a deprovision was asked for it. */
+const NOT_LIVE: InstanceStatus[] = ["deprovisioning", "deprovisioned"];
+const ENDED: InstanceStatus[] = ["deprovisioned"];
+
+const newestInstanceNotIn = (db: Db, excluded: InstanceStatus[]) =>
+  db
+    .select({ id: instances.id, status: instances.status })
+    .from(instances)
+    .where(and(eq(instances.customerId, p("customerId")), notInArray(instances.status, excluded)))
+    .orderBy(desc(instances.createdAt), desc(instances.id))
+    .prepare();
+
+const statements = preparedPerConnection((db) => ({
+  customer: db
     .select({ shreddedAt: customers.shreddedAt })
     .from(customers)
-    .where(eq(customers.id, customerId))
-    .get();
+    .where(eq(customers.id, p("customerId")))
+    .prepare(),
+  newestLiveInstance: newestInstanceNotIn(db, NOT_LIVE),
+  newestInstanceNotEnded: newestInstanceNotIn(db, ENDED),
+  latestOperation: db
+    .select({ id: operations.id, status: operations.status })
+    .from(operations)
+    .where(and(eq(operations.instanceId, p("instanceId")), eq(operations.operation, p("operation"))))
+    .orderBy(desc(operations.seq))
+    .prepare(),
+  insertInstance: db
+    .insert(instances)
+    .values({
+      id: p("id"),
+      customerId: p("customerId"),
+      serverName: p("serverName"),
+      status: "new",
+      createdAt: p("now"),
+      updatedAt: p("now"),
+    })
+    .prepare(),
+}));
+
+function requireCustomer(db: Db, customerId: string): { shreddedAt: number | null } {
+  const customer = statements(db).customer.get({ customerId });
   if (!customer) throw new UnknownCustomerError(customerId);
   return customer;
 }
 
-/** Newest instance of the customer, not in the given statuses. */
-function newestInstance(db: DbSession, customerId: string, excluded: InstanceStatus[]) {
-  return db
-    .select({ id: instances.id, status: instances.status })
-    .from(instances)
-    .where(and(eq(instances.customerId, customerId), notInArray(instances.status, excluded)))
-    .orderBy(desc(instances.createdAt), desc(instances.id))
-    .get();
-}
-
-function latestOperation(db: DbSession, instanceId: string, operation: string) {
-  return db
-    .select({ id: operations.id, status: operations.status })
-    .from(operations)
-    .where(and(eq(operations.instanceId, instanceId), eq(operations.operation, operation)))
-    .orderBy(desc(operations.seq))
-    .get();
-}
-
-function latestOperationId(db: DbSession, instanceId: string, operation: string): string | undefined {
-  return latestOperation(db, instanceId, operation)?.id;
+function latestOperation(db: Db, instanceId: string, operation: string) {
+  return statements(db).latestOperation.get({ instanceId, operation });
 }
 
 /**
@@ -97,7 +116,7 @@ function latestOperationId(db: DbSession, instanceId: string, operation: string)
  * server was not lost since. Whatever ran after (a reconfigure, even a failed one) keeps that server, and a
  * second provision would adopt it, wait for a callback that never comes, and roll it back.
  */
-function provisionThatServes(db: DbSession, instance: { id: string; status: string }): string | undefined {
+function provisionThatServes(db: Db, instance: { id: string; status: string }): string | undefined {
   if (instance.status === "lost") return undefined;
   const provision = latestOperation(db, instance.id, PROVISION_OPERATION);
   return provision?.status === "succeeded" ? provision.id : undefined;
@@ -109,24 +128,15 @@ function provisionThatServes(db: DbSession, instance: { id: string; status: stri
  */
 function findOrCreateLiveInstance(db: Db, customerId: string, now: number): { id: string; status: string } {
   return db.transaction(
-    (tx) => {
-      const customer = requireCustomer(tx, customerId);
+    () => {
+      const customer = requireCustomer(db, customerId);
       if (customer.shreddedAt !== null) throw new CustomerSecretsGoneError(customerId);
-      const candidate = newestInstance(tx, customerId, ["deprovisioning", "deprovisioned"]);
-      if (candidate && latestOperationId(tx, candidate.id, DEPROVISION_OPERATION) === undefined) {
+      const candidate = statements(db).newestLiveInstance.get({ customerId });
+      if (candidate && latestOperation(db, candidate.id, DEPROVISION_OPERATION) === undefined) {
         return candidate;
       }
       const id = newInstanceId();
-      tx.insert(instances)
-        .values({
-          id,
-          customerId,
-          serverName: serverNameOf(id),
-          status: "new",
-          createdAt: now,
-          updatedAt: now,
-        })
-        .run();
+      statements(db).insertInstance.run({ id, customerId, serverName: serverNameOf(id), now });
       return { id, status: "new" };
     },
     { behavior: "immediate" },
@@ -148,7 +158,7 @@ export function createRequests(deps: RequestsDeps): Requests {
 
     async requestDeprovision(customerId) {
       requireCustomer(db, customerId);
-      const instance = newestInstance(db, customerId, ["deprovisioned"]);
+      const instance = statements(db).newestInstanceNotEnded.get({ customerId });
       if (!instance) return null;
       const { jobId, created } = await queue.enqueue(DEPROVISION_OPERATION, instance.id);
       return { instanceId: instance.id, operationId: jobId, created };

@@ -1,9 +1,7 @@
-/**
- * The payment tables' queries, prepared once per database connection: building a drizzle query costs
- * several times more than SQLite takes to run it, and intake runs them for every webhook.
- */
+/** The payment tables' queries, prepared once per database connection: intake runs them for every webhook. */
 import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../../db/index.ts";
+import { preparedPerConnection } from "../../db/prepared.ts";
 import { paymentEvents, subscriptions } from "../../db/schema.ts";
 
 const p = sql.placeholder;
@@ -76,13 +74,4 @@ function prepare(db: Db) {
 
 export type PaymentStatements = ReturnType<typeof prepare>;
 
-const byDb = new WeakMap<Db, PaymentStatements>();
-
-export function paymentStatements(db: Db): PaymentStatements {
-  let statements = byDb.get(db);
-  if (statements === undefined) {
-    statements = prepare(db);
-    byDb.set(db, statements);
-  }
-  return statements;
-}
+export const paymentStatements = preparedPerConnection(prepare);
