@@ -66,6 +66,8 @@ export async function startSweeper(opts: StartSweeperOptions): Promise<RunningSw
   });
   // Without an 'error' listener a broker outage crashes the process; the client reconnects by itself.
   worker.on("error", (err) => log.warn({ err }, "broker connection error (sweeps)"));
+  // A sweep records its own failures; this catches what escaped it (e.g. the database failing to record).
+  worker.on("failed", (job, err) => log.error({ err, sweepId: job.id }, "sweep delivery failed"));
   const schedule = async () => {
     await broker.scheduleSweeps(config.reconcileIntervalMs);
     log.info({ intervalMs: config.reconcileIntervalMs }, "reconcile sweeps scheduled");
