@@ -92,7 +92,7 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const settings: pino.LoggerOptions = {
     level: options.level ?? "info",
-    formatters: { log: censorLine, bindings: censorLine },
+    formatters: { log: censorLine },
     timestamp: pino.stdTimeFunctions.isoTime,
     ...(options.name === undefined ? {} : { name: options.name }),
   };
