@@ -1,5 +1,5 @@
 /**
- * Webhook intake benchmark: a load generator with 32 keep-alive connections against a real API process and
+ * Webhook intake benchmark: a lean load generator (support/http-load.ts) with 32 keep-alive connections against a real API process and
  * broker process on this machine, posting pre-signed Standard Webhooks for registered customers, each of
  * which ends in a real durable enqueue. Once with unique events, once with 30% duplicates.
  * `bun run bench webhooks`.
@@ -14,6 +14,7 @@ import { customerSecrets } from "../test/customers/fixtures.ts";
 import { createTestStack, type TestStack } from "../test/support/processes.ts";
 import { type Delivery, newWebhookSecret, signStandard, standardPayload } from "../test/webhooks/world.ts";
 import { type BenchFigure, figure, percentile, printFigures } from "./support/figures.ts";
+import { runLoad } from "./support/http-load.ts";
 
 const CONNECTIONS = 32;
 const WARMUP_EVENTS = 1000;
@@ -91,33 +92,32 @@ function withRedeliveries(unique: readonly Delivery[], total: number): Delivery[
   return all;
 }
 
-/** CONNECTIONS loops, each posting the next delivery as soon as its previous answer arrived. */
+/** CONNECTIONS keep-alive connections, each posting the next delivery as soon as its previous answer arrived. */
 async function post(
   { url, apiPid }: { url: string; apiPid: number },
   deliveries: readonly Delivery[],
 ): Promise<RunResult> {
   const latenciesMs: number[] = [];
   const statuses = new Map<string, number>();
-  let next = 0;
-  const connection = async () => {
-    for (let index = next++; index < deliveries.length; index = next++) {
-      const delivery = deliveries[index] as Delivery;
-      const startedAt = performance.now();
-      const response = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...delivery.headers },
-        body: delivery.body,
-      });
-      const answer = (await response.json()) as { status?: string; code?: string };
-      latenciesMs.push(performance.now() - startedAt);
-      const key = `${response.status} ${answer.status ?? answer.code}`;
-      statuses.set(key, (statuses.get(key) ?? 0) + 1);
-    }
-  };
-  const startedAt = performance.now();
+  const { hostname, port, pathname } = new URL(url);
   const cpuBefore = await cpuMsOf(apiPid);
-  await Promise.all(Array.from({ length: CONNECTIONS }, connection));
-  const seconds = (performance.now() - startedAt) / 1000;
+  const seconds = await runLoad({
+    host: hostname,
+    port: Number(port),
+    connections: CONNECTIONS,
+    requests: deliveries.map((delivery) => ({
+      method: "POST",
+      path: pathname,
+      headers: { "content-type": "application/json", ...delivery.headers },
+      body: delivery.body,
+    })),
+    onAnswer: ({ status, body, latencyMs }) => {
+      latenciesMs.push(latencyMs);
+      const answer = JSON.parse(body) as { status?: string; code?: string };
+      const key = `${status} ${answer.status ?? answer.code}`;
+      statuses.set(key, (statuses.get(key) ?? 0) + 1);
+    },
+  });
   return { latenciesMs, seconds, statuses, apiCpuMs: (await cpuMsOf(apiPid)) - cpuBefore };
 }
 
