@@ -33,6 +33,11 @@ export function integer(min: number, max: number) {
 
 export const port = () => integer(1, 65535);
 
+/** `http://host:port` for a bound host and port; an IPv6 literal gets the brackets a URL needs. */
+export function httpOrigin(host: string, port: number): string {
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
 /** A bearer token another service or an operator presents: long enough that guessing is hopeless. */
 export const bearerToken = () => text().min(32, { error: "must be at least 32 characters" });
 

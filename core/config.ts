@@ -17,6 +17,7 @@ import {
   hcloudName,
   hcloudNameList,
   host,
+  httpOrigin,
   httpUrl,
   integer,
   keyId,
@@ -214,7 +215,7 @@ function toConfig(env: Env): Config {
     leaseTtlMs: env.LEASE_TTL_MS,
     heartbeatMs: env.HEARTBEAT_MS,
     workerMetricsPort: env.WORKER_METRICS_PORT,
-    publicBaseUrl: env.PUBLIC_BASE_URL ?? `http://${urlHost(env.API_HOST)}:${env.API_PORT}`,
+    publicBaseUrl: env.PUBLIC_BASE_URL ?? httpOrigin(env.API_HOST, env.API_PORT),
     controlPlaneIps: env.CONTROL_PLANE_IPS,
     provisionLocations: env.PROVISION_LOCATIONS,
     serverType: env.SERVER_TYPE,
@@ -229,11 +230,6 @@ function toConfig(env: Env): Config {
     reconcileStuckAfterMs: env.RECONCILE_STUCK_AFTER_MS,
     reprovisionLost: env.REPROVISION_LOST,
   };
-}
-
-/** An IPv6 literal needs brackets inside a URL. */
-function urlHost(host: string): string {
-  return host.includes(":") ? `[${host}]` : host;
 }
 
 /** Every variable the schema reads, in schema order (their `_FILE` variants are in SECRET_VARIABLES). */

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { bearerToken, host, httpUrl, port, text } from "../../core/config-fields.ts";
+import { bearerToken, host, httpOrigin, httpUrl, port, text } from "../../core/config-fields.ts";
 import { readSecretFiles } from "../../core/secret-files.ts";
 import { DEV_ENV_FILE, parseEnvFile } from "../dev-secrets.ts";
 
@@ -49,8 +49,7 @@ export function loadOpsEnv(env: Readonly<Record<string, string | undefined>>): O
   ];
   if (!parsed.success || problems.length > 0) throw new OpsEnvError(problems.map(explainMissingToken));
   const { OPS_API_URL, API_HOST, API_PORT, OPS_TOKEN } = parsed.data;
-  const hostInUrl = API_HOST.includes(":") ? `[${API_HOST}]` : API_HOST;
-  return { apiUrl: OPS_API_URL ?? `http://${hostInUrl}:${API_PORT}`, token: OPS_TOKEN };
+  return { apiUrl: OPS_API_URL ?? httpOrigin(API_HOST, API_PORT), token: OPS_TOKEN };
 }
 
 /** The token `bun run dev` generated, so the CLI works beside it without exporting anything. */
