@@ -4,6 +4,7 @@
  * subscriptions the payment webhooks would have recorded.
  */
 import { eq } from "drizzle-orm";
+import { pollUntil } from "../../cli/wait.ts";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics, type MetricsRegistry } from "../../core/metrics.ts";
 import type { Db } from "../../db/index.ts";
@@ -130,7 +131,10 @@ export function subscribe(
     .run();
 }
 
-/** A server at the simulator carrying the instance's name and ownership labels. */
+/**
+ * A server at the simulator carrying the instance's name and ownership labels, once its create has
+ * finished (until then Hetzner answers 423 locked to a delete, as to an old drifted server it would not).
+ */
 export async function createOwnedServer(world: ProvisionWorld, instanceId: string): Promise<Server> {
   const { server } = await world.hetzner.servers.create({
     name: resourceNameFor(instanceId),
@@ -138,7 +142,13 @@ export async function createOwnedServer(world: ProvisionWorld, instanceId: strin
     image: "ubuntu-24.04",
     labels: ownershipLabels(instanceId),
   });
-  return server;
+  return pollUntil(
+    async () => {
+      const current = await world.hetzner.servers.get(server.id);
+      return current !== null && !current.locked ? current : undefined;
+    },
+    { timeoutMs: 15_000, intervalMs: 20, description: `server ${server.id}'s create to finish` },
+  );
 }
 
 export function instanceRow(db: Db, id: string) {
