@@ -132,8 +132,8 @@ export function subscribe(
 }
 
 /**
- * A server at the simulator carrying the instance's name and ownership labels, once its create has
- * finished (until then Hetzner answers 423 locked to a delete, as to an old drifted server it would not).
+ * A server at the simulator carrying the instance's name and ownership labels, once it runs, as an old
+ * drifted server would (while being created Hetzner answers a delete 423 locked, and its status moves on).
  */
 export async function createOwnedServer(world: ProvisionWorld, instanceId: string): Promise<Server> {
   const { server } = await world.hetzner.servers.create({
@@ -145,9 +145,9 @@ export async function createOwnedServer(world: ProvisionWorld, instanceId: strin
   return pollUntil(
     async () => {
       const current = await world.hetzner.servers.get(server.id);
-      return current !== null && !current.locked ? current : undefined;
+      return current?.status === "running" ? current : undefined;
     },
-    { timeoutMs: 15_000, intervalMs: 20, description: `server ${server.id}'s create to finish` },
+    { timeoutMs: 15_000, intervalMs: 20, description: `server ${server.id} to run` },
   );
 }
 
