@@ -9,7 +9,7 @@ import { operationsQueueName } from "../payload.ts";
 /** The broker queue sweeps travel on; the worker consumes it one job at a time. */
 export const sweepQueueName = "reconcile-sweeps";
 /** Id of the one job scheduler: upserting it again (every worker start) replaces it, never adds a second. */
-export const sweepSchedulerId = "reconcile-sweep";
+const sweepSchedulerId = "reconcile-sweep";
 const sweepJobName = "sweep";
 
 /** What a sweep job carries. Additive changes only (old jobs may still be queued). */

@@ -25,11 +25,11 @@ export interface ExecuteDeps {
 }
 
 /** `error_code` the sweep writes on instances and operations it corrects. */
-export const SERVER_GONE_CODE = "server_gone";
-export const ABANDONED_OPERATION_CODE = "abandoned";
+const SERVER_GONE_CODE = "server_gone";
+const ABANDONED_OPERATION_CODE = "abandoned";
 
 /** The decision no longer fits: what it would correct changed after the sweep observed it. */
-export class StaleDecisionError extends Error {
+class StaleDecisionError extends Error {
   override readonly name = "StaleDecisionError";
 }
 
@@ -108,7 +108,7 @@ async function resumeOperation(deps: ExecuteDeps, operationId: string): Promise<
 }
 
 /** Carries out one decision; throws when it could not be applied. */
-export async function applyDecision(deps: ExecuteDeps, decision: Decision): Promise<void> {
+async function applyDecision(deps: ExecuteDeps, decision: Decision): Promise<void> {
   switch (decision.kind) {
     case "delete-zombie-server":
       // Already gone (null) is as good as deleted.

@@ -21,7 +21,7 @@ export interface ObserveDeps {
 }
 
 /** `managed-by=rachel-provisioner`: every server we ever made carries it, shared or per instance. */
-export const OWNED_SERVERS_SELECTOR = Object.entries(sharedLabels())
+const OWNED_SERVERS_SELECTOR = Object.entries(sharedLabels())
   .map(([key, value]) => `${key}=${value}`)
   .join(",");
 
@@ -38,7 +38,7 @@ function toObserved(server: Server, now: number): ObservedServer {
 }
 
 /** Every server carrying our label, 50 per request (one request up to 50 servers). */
-export async function listOwnedServers(
+async function listOwnedServers(
   hetzner: ObserveDeps["hetzner"],
   now: number,
   signal?: AbortSignal,

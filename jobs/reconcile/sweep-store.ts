@@ -29,7 +29,7 @@ export interface SweepRequest {
 /** `error_code` of a sweep that did nothing because another one was running; its status is `succeeded`. */
 export const SKIPPED_CODE = "skipped";
 /** `error_code` of a running sweep whose worker went away (superseded by the next claim). */
-export const ABANDONED_CODE = "abandoned";
+const ABANDONED_CODE = "abandoned";
 
 export type Claim =
   | { kind: "claimed" }
