@@ -1,27 +1,60 @@
 #!/bin/sh
 # The simulated Rachel8, run by the simulated bun as `bun run src/index.ts`. Like the real bot it reads
 # .env in its working directory: missing, it exits 0; invalid, it names the bad variables (never their
-# values) and exits 1; valid, it logs a startup line and runs until stopped.
+# values) and exits 1; valid, it logs a startup line and runs until stopped. Shell builtins only (each
+# process the box starts costs a millisecond of the host's CPU, shared by every simulated machine).
 set -eu
 [ -f .env ] || { echo "Rachel8: no .env in $PWD; run the setup first. Exiting."; exit 0; }
 
-# dotenv: KEY=VALUE lines; comments and blank lines ignored; one pair of surrounding quotes removed.
+# Removes leading blanks from $1 into $trimmed.
+trim_leading() { trimmed=${1#"${1%%[![:space:]]*}"}; }
+
+# dotenv: KEY=VALUE lines, optionally after "export "; comments and blank lines ignored; the last one wins;
+# trailing blanks removed, then one pair of surrounding double quotes, then of single quotes.
 value_of() {
-  sed -n "s/^[[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}$1[[:space:]]*=[[:space:]]*//p" .env | tail -n 1 |
-    sed -e 's/[[:space:]]*$//' -e "s/^\"\(.*\)\"\$/\1/" -e "s/^'\(.*\)'\$/\1/"
+  found=""
+  while IFS= read -r line || [ -n "$line" ]; do
+    trim_leading "$line"
+    case $trimmed in export[[:space:]]*) trim_leading "${trimmed#export}" ;; esac
+    case $trimmed in "$1"*) ;; *) continue ;; esac
+    trim_leading "${trimmed#"$1"}"
+    case $trimmed in =*) ;; *) continue ;; esac
+    trim_leading "${trimmed#=}"
+    found=$trimmed
+  done <.env
+  found=${found%"${found##*[![:space:]]}"}
+  case $found in \"*\") found=${found#\"} found=${found%\"} ;; esac
+  case $found in \'*\') found=${found#\'} found=${found%\'} ;; esac
+  printf '%s' "$found"
 }
-matches() { printf '%s' "$1" | grep -Eqx "$2"; }
+
+# Rachel8's rule for each variable, as the regular expressions it validates with.
+valid() {
+  case $1 in
+    TELEGRAM_BOT_TOKEN) # [0-9]{8,}:[A-Za-z0-9_-]{35,}
+      bot_id=${2%%:*} secret=${2#*:}
+      [ "$bot_id" != "$2" ] && [ "${#bot_id}" -ge 8 ] && [ "${#secret}" -ge 35 ] || return 1
+      case $bot_id in *[!0-9]*) return 1 ;; esac
+      case $secret in *[!A-Za-z0-9_-]*) return 1 ;; esac ;;
+    OWNER_TELEGRAM_USER_ID) # [1-9][0-9]*
+      case $2 in [1-9]*) ;; *) return 1 ;; esac
+      case $2 in *[!0-9]*) return 1 ;; esac ;;
+    SHARED_FOLDER_PATH) [ -n "$2" ] ;;
+    NODE_ENV) case $2 in development|production|test) ;; *) return 1 ;; esac ;;
+    LOG_LEVEL) case $2 in debug|info|warn|error) ;; *) return 1 ;; esac ;;
+  esac
+}
 
 problems=""
 check() {
-  if ! matches "$(value_of "$1")" "$2"; then problems="$problems
-  $1: $3"; fi
+  if ! valid "$1" "$(value_of "$1")"; then problems="$problems
+  $1: $2"; fi
 }
-check TELEGRAM_BOT_TOKEN '[0-9]{8,}:[A-Za-z0-9_-]{35,}' "must look like 123456789:AA... (a bot token from @BotFather)"
-check OWNER_TELEGRAM_USER_ID '[1-9][0-9]*' "must be a positive integer"
-check SHARED_FOLDER_PATH '.+' "must not be empty"
-check NODE_ENV 'development|production|test' "must be one of development, production, test"
-check LOG_LEVEL 'debug|info|warn|error' "must be one of debug, info, warn, error"
+check TELEGRAM_BOT_TOKEN "must look like 123456789:AA... (a bot token from @BotFather)"
+check OWNER_TELEGRAM_USER_ID "must be a positive integer"
+check SHARED_FOLDER_PATH "must not be empty"
+check NODE_ENV "must be one of development, production, test"
+check LOG_LEVEL "must be one of debug, info, warn, error"
 if [ -n "$problems" ]; then
   echo "Invalid environment configuration:$problems" >&2
   exit 1

@@ -17,29 +17,31 @@ cd "$home" 2>/dev/null || cd /
 # (`install -m 600 /dev/stdin FILE` cannot open a socket). So stdin arrives through a shell pipe, and
 # stdout/stderr through FIFOs drained by two relays. Everything is opened up front, so a command that
 # deletes /run (or all of /) or kills every process cannot wedge its own session.
-io=$(mkdir -p /run/sim-io && mktemp -d /run/sim-io/XXXXXX)
-mkfifo "$io/out" "$io/err" "$io/feeder"
+[ -d /run/sim-io ] || mkdir -p /run/sim-io
+io=$(mktemp -d /run/sim-io/XXXXXX)
+mkfifo "$io/out" "$io/err" "$io/status"
 cat <"$io/out" &
 out=$!
 cat <"$io/err" >&2 &
 err=$!
-# fd 4 carries the stdin relay's pid to the command's side of the pipe (read-write: opening never blocks).
-exec 4<>"$io/feeder"
-# A background job's stdin is /dev/null, so the real one is handed over as fd 3.
+# A background job's stdin is /dev/null, so the real one is handed over as fd 3. The command's exit
+# status comes back through a FIFO, so that nothing waits for the stdin relay (still reading while the
+# client keeps its input open).
 exec 3<&0
 set +e
-sh -c 'echo "$$" >&4; exec cat <&3 3<&- 4>&-' | {
-  "$@" >"$io/out" 2>"$io/err" 3<&- 4>&-
-  status=$?
-  # Input the command never read is dropped, as sshd drops it when the command exits (SIGPIPE,
-  # because the shell reports any other signal as "Terminated").
-  read -r feeder <&4 && kill -s PIPE "$feeder" 2>/dev/null
-  exit "$status"
-} &
+cat <&3 3<&- | {
+  "$@" >"$io/out" 2>"$io/err" 5>&-
+  echo "$?" >&5
+} 3<&- 5>"$io/status" &
 job=$!
-exec 3<&- 4>&- </dev/null
-wait "$job"
-status=$?
+exec 3<&- </dev/null
+# No status at all: the command side was killed (by a command that kills every process, say).
+if ! read -r status <"$io/status"; then
+  wait "$job"
+  status=$?
+fi
 wait "$out" "$err"
 rm -rf "$io"
+# As pid 1 of this command's namespace, exiting ends the stdin relay too: input the command never read is
+# dropped, as sshd drops it when the command exits.
 exit "$status"

@@ -13,14 +13,18 @@ export type FileOp =
   /** Creates directory `path` (and parents) with `mode`. */
   | { kind: "mkdir"; path: string; mode: string };
 
-/** Reads "op TAB mode TAB size TAB path" headers, each followed by `size` bytes of content. */
+/**
+ * Reads "op TAB mode TAB size TAB path" headers, each followed by `size` bytes of content. Parents are
+ * made only when missing (paths are absolute, so the parent is the path up to its last "/").
+ */
 const APPLY_SCRIPT = `set -e
 tab=$(printf '\\t')
+parent() { dir=\${1%/*}; [ -d "\${dir:-/}" ] || mkdir -p -- "\${dir:-/}"; }
 while IFS=$tab read -r op mode size path; do
   case $op in
     mkdir) install -d -m "$mode" -- "$path" ;;
-    write) mkdir -p -- "$(dirname -- "$path")"; head -c "$size" >"$path"; chmod "$mode" -- "$path" ;;
-    append) mkdir -p -- "$(dirname -- "$path")"; head -c "$size" >>"$path"; chmod "$mode" -- "$path" ;;
+    write) parent "$path"; head -c "$size" >"$path"; chmod "$mode" -- "$path" ;;
+    append) parent "$path"; head -c "$size" >>"$path"; chmod "$mode" -- "$path" ;;
     *) echo "unknown file operation: $op" >&2; exit 1 ;;
   esac
 done`;

@@ -26,6 +26,7 @@ const SHIM_DIR = new URL("../shims/", import.meta.url);
  */
 const LIB_FILES: Record<string, string> = {
   "sim-units.sh": "services/units.sh",
+  "sim-passwd.sh": "shims/passwd.sh",
   "systemd-supervisor.sh": "services/supervisor.sh",
   "bun-installer.sh": "offline/bun-installer.sh",
   bun: "offline/bun",

@@ -8,27 +8,35 @@
 set -u
 # shellcheck source=units.sh
 . /opt/sim/lib/sim-units.sh
+# shellcheck source=../shims/passwd.sh
+. /opt/sim/lib/sim-passwd.sh
 scale=$1
-host=$(hostname)
+read -r host </proc/sys/kernel/hostname
 
-# A systemd time span ("5s", "500ms", "1min", "2h", bare seconds) in seconds, multiplied by $2 (default 1).
-seconds() {
-  awk -v span="$1" -v factor="${2:-1}" 'BEGIN {
-    n = span + 0; unit = span; sub(/^[0-9.]+[ ]*/, "", unit)
-    if (unit == "ms") n /= 1000; else if (unit == "us") n /= 1000000
-    else if (unit == "min" || unit == "m") n *= 60; else if (unit == "h") n *= 3600
-    printf "%.6f", n * factor }'
+# Sets restart_sec and stop_timeout (scaled), restart_skipped (what scaling takes off each RestartSec=)
+# and interval, in seconds, from the unit's systemd time spans ("5s", "500ms", "1min", "2h", bare
+# seconds): one awk for all of them.
+time_spans() {
+  eval "$(awk -v scale="$scale" -v restart="$restart_span" -v stop="$stop_span" -v window="$interval_span" '
+    function seconds(span,   n, unit) {
+      n = span + 0; unit = span; sub(/^[0-9.]+[ ]*/, "", unit)
+      if (unit == "ms") n /= 1000; else if (unit == "us") n /= 1000000
+      else if (unit == "min" || unit == "m") n *= 60; else if (unit == "h") n *= 3600
+      return n }
+    BEGIN { printf "restart_sec=%.6f restart_skipped=%.6f stop_timeout=%.6f interval=%.6f\n",
+      seconds(restart) * scale, seconds(restart) * (1 - scale), seconds(stop) * scale, seconds(window) }')"
 }
-scaled() { seconds "$1" "$scale"; }
 
-# The unit's simulated clock: real time plus the part of every RestartSec= wait that scaling skipped, so
+# The skipped part of a unit's RestartSec= waits so far, in seconds (see skip_time).
+skipped_time() {
+  skipped=0
+  if [ -f "$STATE_DIR/$1/skipped" ]; then read -r skipped <"$STATE_DIR/$1/skipped" || true; fi
+}
+# The unit's simulated clock is real time plus the part of every RestartSec= wait that scaling skipped, so
 # the start limit counts starts as a real box would, however fast restarts come at a small time scale.
-clock_now() {
-  awk -v now="$(date +%s.%N)" -v skipped="$(cat "$STATE_DIR/$1/skipped" 2>/dev/null || echo 0)" \
-    'BEGIN { printf "%.6f", now + skipped }'
-}
 skip_time() {
-  awk -v before="$(cat "$STATE_DIR/$1/skipped" 2>/dev/null || echo 0)" -v add="$2" \
+  skipped_time "$1"
+  awk -v before="$skipped" -v add="$2" \
     'BEGIN { printf "%.6f\n", before + add }' >"$STATE_DIR/$1/skipped.tmp"
   mv -f "$STATE_DIR/$1/skipped.tmp" "$STATE_DIR/$1/skipped"
 }
@@ -38,16 +46,19 @@ ack() { [ -z "$2" ] || echo "$2" >"$STATE_DIR/$1/ack"; }
 # Records a start; fails when StartLimitBurst starts already happened within StartLimitIntervalSec.
 start_allowed() {
   starts="$STATE_DIR/$1/starts"
-  now=$(clock_now "$1")
-  kept=$(awk -v now="$now" -v window="$3" 'now - $1 < window' "$starts" 2>/dev/null || true)
-  count=$(printf '%s' "$kept" | grep -c . || true)
-  [ "$count" -lt "$2" ] || return 1
-  { [ -z "$kept" ] || printf '%s\n' "$kept"; echo "$now"; } >"$starts"
+  [ -f "$starts" ] || : >"$starts"
+  skipped_time "$1"
+  kept=$(awk -v now="$(date +%s.%N)" -v skipped="$skipped" -v window="$3" -v burst="$2" '
+    BEGIN { now += skipped }
+    now - $1 < window { kept[++n] = $1 }
+    END { if (n >= burst) exit 1; for (i = 1; i <= n; i++) print kept[i]; printf "%.6f\n", now }' "$starts") ||
+    return 1
+  printf '%s\n' "$kept" >"$starts"
 }
 
 # Why ExecStart cannot begin, as systemd's exit status (200/CHDIR, 203/EXEC, 217/USER), or nothing.
 spawn_problem() {
-  if [ -n "$user" ] && ! getent passwd "$user" >/dev/null; then
+  if [ -n "$user" ] && ! passwd_entry "$user"; then
     echo "217 USER Failed to determine user credentials: No such process"
   elif [ -n "$workdir" ] && [ ! -d "$workdir" ]; then
     echo "200 CHDIR Changing to the requested working directory failed: No such file or directory"
@@ -62,9 +73,8 @@ spawn_service() {
   rm -f "$fifo"
   mkfifo "$fifo"
   home=/root login=root shell=/bin/sh
-  if [ -n "$user" ]; then
-    entry=$(getent passwd "$user")
-    home=$(echo "$entry" | cut -d: -f6) login=$user shell=$(echo "$entry" | cut -d: -f7)
+  if [ -n "$user" ] && passwd_entry "$user"; then
+    home=$entry_home login=$user shell=$entry_shell
   fi
   (
     cd "${workdir:-/}" &&
@@ -124,26 +134,42 @@ ended() {
   case $restart in always|on-failure) return 0 ;; *) return 1 ;; esac
 }
 
+# Reads what run_unit needs from the unit file in one pass; the last value of a key wins, an empty one
+# means the default, as in systemd. ExecStart= loses its -@:+! prefixes, WorkingDirectory= its "-".
+load_unit() {
+  exec_start="" workdir="" user="" restart="" restart_span="" stop_span="" burst="" interval_span=""
+  ident="" description=""
+  unit_line() {
+    case $1 in
+      ExecStart) exec_start=$2 ;;
+      WorkingDirectory) workdir=${2#-} ;;
+      User) user=$2 ;;
+      Restart) restart=$2 ;;
+      RestartSec) restart_span=$2 ;;
+      TimeoutStopSec) stop_span=$2 ;;
+      StartLimitBurst) burst=$2 ;;
+      StartLimitIntervalSec) interval_span=$2 ;;
+      SyslogIdentifier) ident=$2 ;;
+      Description) description=$2 ;;
+    esac
+  }
+  unit_lines "$1"
+  exec_start=${exec_start#"${exec_start%%[!@:+!-]*}"}
+  restart=${restart:-no} restart_span=${restart_span:-100ms} stop_span=${stop_span:-90s}
+  burst=${burst:-5} interval_span=${interval_span:-10s}
+}
+
 run_unit() {
   stopping=no main=""
   # First, so a stop that arrives while the unit file is still being read is not lost.
   trap 'stopping=yes; [ -z "$main" ] || kill -TERM "$main" 2>/dev/null' TERM
   unit=$1 token=$2
-  file=$UNIT_DIR/$unit
-  name=$(title "$unit" "$file")
-  exec_start=$(unit_value "$file" ExecStart "" | sed 's/^[-@:+!]*//')
+  load_unit "$UNIT_DIR/$unit"
+  if [ -n "$description" ]; then name="$unit - $description"; else name=$unit; fi
   program=${exec_start%% *}
   case $program in /*) ;; *) program=$(command -v "$program" || echo "$program") ;; esac
-  workdir=$(unit_value "$file" WorkingDirectory "" | sed 's/^-//')
-  user=$(unit_value "$file" User "")
-  restart=$(unit_value "$file" Restart no)
-  restart_span=$(unit_value "$file" RestartSec 100ms)
-  restart_sec=$(scaled "$restart_span")
-  restart_skipped=$(seconds "$restart_span" "$(awk -v k="$scale" 'BEGIN { print 1 - k }')")
-  stop_timeout=$(scaled "$(unit_value "$file" TimeoutStopSec 90s)")
-  burst=$(unit_value "$file" StartLimitBurst 5)
-  interval=$(seconds "$(unit_value "$file" StartLimitIntervalSec 10s)")
-  ident=$(unit_value "$file" SyslogIdentifier "${program##*/}")
+  ident=${ident:-${program##*/}}
+  time_spans
   restarts=0
   while :; do
     if [ "$stopping" = yes ]; then stopped; return; fi
@@ -205,7 +231,7 @@ mkfifo -m 600 "$CONTROL"
 exec 3<>"$CONTROL"
 while IFS=' ' read -r verb unit token <&3; do
   case $unit in ''|*/*|.*) continue ;; esac
-  mkdir -p "$STATE_DIR/$unit"
+  [ -d "$STATE_DIR/$unit" ] || mkdir -p "$STATE_DIR/$unit"
   case $verb in
     start)
       if runner_alive "$unit"; then ack "$unit" "$token"; continue; fi
