@@ -23,12 +23,15 @@ await runWorkerProcess(
     });
   },
   // The sweep's own client (same shared rate-limit budget) so it counts only its own requests.
-  (config, { onHetznerRequest }) =>
-    (log) =>
+  (config, { log, onHetznerRequest }) =>
+    (onRequest) =>
       createHetznerClient({
         endpoint: config.hcloudEndpoint,
         token: config.hcloudToken,
-        log,
-        onRequest: onHetznerRequest,
+        log: log.child({ component: "hetzner" }),
+        onRequest: (event) => {
+          onHetznerRequest(event);
+          onRequest(event);
+        },
       }),
 );

@@ -4,7 +4,7 @@
  */
 import type { Logger } from "../../core/log.ts";
 import type { Db } from "../../db/index.ts";
-import { type HetznerClient, type HetznerLogger, isHetznerError } from "../../hetzner/index.ts";
+import { type HetznerClient, type HetznerRequestEvent, isHetznerError } from "../../hetzner/index.ts";
 import type { JobQueue } from "../queue.ts";
 import type { Requests } from "../requests.ts";
 import type { SweepBroker } from "./broker.ts";
@@ -25,10 +25,10 @@ import type { SweepPolicy } from "./types.ts";
 export interface SweepDeps {
   db: Db;
   /**
-   * Builds the Hetzner client of one sweep. It must write one debug line per HTTP attempt to `log`, as
-   * createHetznerClient does: that is how the sweep counts its requests without counting other jobs'.
+   * Builds the Hetzner client of one sweep, calling `onRequest` after each of its HTTP attempts (the client's
+   * own hook): that is how the sweep counts its requests without counting other jobs'.
    */
-  hetznerFor(log: HetznerLogger): Pick<HetznerClient, "servers">;
+  hetznerFor(onRequest: (event: HetznerRequestEvent) => void): Pick<HetznerClient, "servers">;
   broker: Pick<SweepBroker, "liveJobIds">;
   queue: Pick<JobQueue, "enqueue" | "retry">;
   requests: Pick<Requests, "requestProvision">;
@@ -55,21 +55,6 @@ export type SweepRun =
 
 const DEFAULT_TIMEOUT_MS = 600_000;
 const ABANDON_MARGIN_MS = 60_000;
-
-/** Wraps the process logger so every Hetzner request of this sweep is counted. */
-function countingHetznerLog(log: Logger): { log: HetznerLogger; count(): number } {
-  let requests = 0;
-  return {
-    log: {
-      debug(fields, message) {
-        requests += 1;
-        log.debug(fields, message);
-      },
-      warn: (fields, message) => log.warn(fields, message),
-    },
-    count: () => requests,
-  };
-}
 
 function sweepError(err: unknown): { code: string; message: string } {
   const message = err instanceof Error ? err.message : String(err);
@@ -118,15 +103,18 @@ export async function runSweep(deps: SweepDeps, request: SweepRequest): Promise<
   const started = now();
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = deps.shutdown ? AbortSignal.any([timeout, deps.shutdown]) : timeout;
-  const counting = countingHetznerLog(deps.log);
+  let hetznerRequests = 0;
+  const hetzner = deps.hetznerFor(() => {
+    hetznerRequests += 1;
+  });
   let result: SweepResult;
   try {
-    const done = await observeDecideApply(deps, request, deps.hetznerFor(counting.log), signal);
-    result = { ...done, hetznerRequests: counting.count() };
+    const done = await observeDecideApply(deps, request, hetzner, signal);
+    result = { ...done, hetznerRequests };
   } catch (err) {
     deps.log.error({ err, sweepId: request.id }, "reconcile sweep failed");
     const error = sweepError(err);
-    result = { status: "failed", serversSeen: null, hetznerRequests: counting.count(), decisions: [], error };
+    result = { status: "failed", serversSeen: null, hetznerRequests, decisions: [], error };
   }
   finishSweep(deps.db, request.id, result, now());
   deps.metrics.sweepFinished(result.status, now() - started, now());

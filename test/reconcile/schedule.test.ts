@@ -59,12 +59,12 @@ function startSlowSweeper(): Promise<RunningSweeper> {
     db: runtime.db,
     log: createLogger({ level: "silent" }),
     metrics: createMetrics(),
-    hetznerFor: (log) =>
+    hetznerFor: (onRequest) =>
       createHetznerClient({
         endpoint: `${proxy.url.origin}/v1`,
         token: sim.token,
         budget: new RateLimitBudget(),
-        log,
+        onRequest,
       }),
     busyRetryMs: 100,
   }).then((sweeper) => {
