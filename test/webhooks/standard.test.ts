@@ -3,8 +3,10 @@ import { createApiServer } from "../../api/server.ts";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import {
+  customerMaker,
   type Delivery,
   expiredDate,
+  minutesAgo,
   newWebhookSecret,
   signStandard,
   standardPayload,
@@ -14,15 +16,8 @@ import {
 const world = webhookWorldForFile();
 const secret = () => world.current.config.standardWebhookSecret ?? "";
 
-let seq = 0;
 /** A registered (unless told otherwise) customer and a subscription of theirs, fresh per test. */
-function customer(registered = true): { customerId: string; subscriptionId: string } {
-  const customerId = `std-cust-${++seq}`;
-  if (registered) world.current.register(customerId);
-  return { customerId, subscriptionId: `sub_std_${seq}` };
-}
-
-const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000);
+const customer = customerMaker(world, "std");
 const post = (delivery: Delivery) => world.current.post("standard", delivery);
 
 describe("POST /v1/webhooks/standard", () => {

@@ -4,8 +4,10 @@ import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { applyPaymentState } from "../../jobs/payments/apply.ts";
 import {
+  customerMaker,
   type Delivery,
   expiredDate,
+  minutesAgo,
   newWebhookSecret,
   type StripeEventOptions,
   signStripe,
@@ -16,15 +18,8 @@ import {
 const world = webhookWorldForFile();
 const secret = () => world.current.config.stripeWebhookSecret ?? "";
 
-let seq = 0;
 /** A registered (unless told otherwise) customer and a subscription of theirs, fresh per test. */
-function customer(registered = true): { customerId: string; subscriptionId: string } {
-  const customerId = `stripe-cust-${++seq}`;
-  if (registered) world.current.register(customerId);
-  return { customerId, subscriptionId: `sub_stripe_${seq}` };
-}
-
-const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000);
+const customer = customerMaker(world, "stripe");
 const post = (delivery: Delivery) => world.current.post("stripe", delivery);
 const deliver = async (options: StripeEventOptions) =>
   post(await signStripe(stripePayload(options), [secret()]));

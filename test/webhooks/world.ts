@@ -248,3 +248,18 @@ export async function signStripe(
 
 /** Six minutes ago: beyond both providers' 5-minute tolerance. */
 export const expiredDate = () => new Date(Date.now() - 6 * 60 * 1000);
+
+export const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000);
+
+/** Fresh customers with a subscription each, `<prefix>-cust-N` / `sub_<prefix>_N`; registered unless told otherwise. */
+export function customerMaker(
+  world: { readonly current: WebhookWorld },
+  prefix: string,
+): (registered?: boolean) => { customerId: string; subscriptionId: string } {
+  let seq = 0;
+  return (registered = true) => {
+    const customerId = `${prefix}-cust-${++seq}`;
+    if (registered) world.current.register(customerId);
+    return { customerId, subscriptionId: `sub_${prefix}_${seq}` };
+  };
+}
