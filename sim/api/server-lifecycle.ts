@@ -1,6 +1,8 @@
 /**
  * The server lifecycle on the simulator clock: initializing → (create_server) → starting →
  * (start_server) → running, then the fake machine boots; delete → deleting → gone, name and IP freed.
+ * As on a real cloud, the machine's disk is prepared while the server is initializing: create_server
+ * ends once its configured time has passed and the disk is ready, whichever comes later.
  */
 import type { Machine } from "../machine/types.ts";
 import type { Action } from "./actions.ts";
@@ -61,8 +63,37 @@ export async function createServer(world: World, input: CreateServerInput): Prom
         ),
       ]
     : [];
-  world.clock.after(createMs, () => finishCreate(world, server, action, nextActions[0]));
+  finishCreateWhenReady(world, server, action, nextActions[0]);
   return { server, action, nextActions };
+}
+
+/** Calls finishCreate once createServerMs has passed and the machine's disk is ready (or failed). */
+function finishCreateWhenReady(
+  world: World,
+  server: Server,
+  create: Action,
+  start: Action | undefined,
+): void {
+  let due = false;
+  let disk: { failure: Error | null } | null = null;
+  const finishIfBoth = () => {
+    if (due && disk) finishCreate(world, server, create, start, disk.failure);
+  };
+  world.clock.after(world.timings.createServerMs, () => {
+    due = true;
+    finishIfBoth();
+  });
+  const prepared = (server.machine?.prepared ?? Promise.resolve()).then(
+    () => null,
+    (err: Error) => err,
+  );
+  runInBackground(
+    world,
+    prepared.then((failure) => {
+      disk = { failure };
+      finishIfBoth();
+    }),
+  );
 }
 
 /** Attempts before giving up on finding an address no other process holds on the SSH port. */
@@ -93,8 +124,21 @@ async function createMachineOnFreeAddress(world: World, server: Server): Promise
   }
 }
 
-function finishCreate(world: World, server: Server, create: Action, start: Action | undefined): void {
+function finishCreate(
+  world: World,
+  server: Server,
+  create: Action,
+  start: Action | undefined,
+  diskFailure: Error | null,
+): void {
   server.createFinished = true;
+  if (diskFailure) {
+    world.reportError(diskFailure);
+    world.actions.fail(create, FAILED, "create_server failed: the server's disk could not be prepared");
+    if (start) world.actions.fail(start, FAILED, "server could not be created");
+    server.status = "off";
+    return;
+  }
   if (world.faults.takeActionError("create_server")) {
     world.actions.fail(create, FAILED, "create_server failed (injected fault)");
     if (start) world.actions.fail(start, FAILED, "server could not be created");

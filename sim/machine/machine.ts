@@ -23,35 +23,63 @@ export interface MachineDeps {
   onDestroyed(): void;
 }
 
-/** Creates a machine: fresh sandbox filesystem, new host key, SSH listening; not yet booted. */
+/**
+ * Creates a machine: new host key and SSH listening at once; its disk (a fresh sandbox filesystem and the
+ * namespaces over it) is prepared in the background, as a cloud prepares a disk while the server is
+ * `initializing` (see `Machine.prepared`). Not yet booted.
+ */
 export async function createMachine(spec: MachineSpec, deps: MachineDeps): Promise<Machine> {
   const sandboxDir = join(deps.dataDir, String(spec.serverId));
-  // A new server gets a fresh disk, even when a dataDir is reused across simulator runs.
-  await rm(sandboxDir, { recursive: true, force: true });
-  let sandbox: Sandbox | null = null;
+  // Not ssh2's keygen: it mangles about 1 ed25519 key in 256 (see core/ssh-keygen.ts).
+  const hostKey = generateSshKeyPair(`root@${spec.name}`);
+  const disk = prepareDisk(spec, deps, sandboxDir);
+  // Until it is awaited (a login, boot, destroy), a failed disk must not count as an unhandled rejection.
+  disk.catch(() => undefined);
   try {
-    // Not ssh2's keygen: it mangles about 1 ed25519 key in 256 (see core/ssh-keygen.ts).
-    const hostKey = generateSshKeyPair(`root@${spec.name}`);
-    await createSandboxLayout(sandboxDir, spec.name, deps.isolation.available ? deps.isolation.owner : null);
-    sandbox = await Sandbox.open(sandboxDir, spec.name, deps.isolation);
     const endpoint = await startSshEndpoint({
       address: spec.ipv4,
       port: deps.sshPort,
       hostKey: hostKey.privateKey,
-      sandbox,
+      sandbox: disk,
       shouldDrop: () => deps.faults.takeSshDrop(spec.serverId),
       onError: deps.onError,
     });
-    return new FakeMachine(spec, deps, sandbox, endpoint, hostKey.publicKey);
+    return new FakeMachine(spec, deps, { dir: sandboxDir, sandbox: disk }, endpoint, hostKey.publicKey);
   } catch (error) {
-    await sandbox?.close();
+    await removeDisk(sandboxDir, disk);
+    throw error;
+  }
+}
+
+/** The machine's filesystem and namespaces; a failure removes what was made. */
+async function prepareDisk(spec: MachineSpec, deps: MachineDeps, sandboxDir: string): Promise<Sandbox> {
+  // A new server gets a fresh disk, even when a dataDir is reused across simulator runs.
+  await rm(sandboxDir, { recursive: true, force: true });
+  try {
+    await createSandboxLayout(sandboxDir, spec.name, deps.isolation.available ? deps.isolation.owner : null);
+    return await Sandbox.open(sandboxDir, spec.name, deps.isolation);
+  } catch (error) {
     await rm(sandboxDir, { recursive: true, force: true });
     throw error;
   }
 }
 
+/** Ends the disk's processes (once it is ready, if it ever is) and removes it. */
+async function removeDisk(sandboxDir: string, disk: Promise<Sandbox>): Promise<void> {
+  const sandbox = await disk.catch(() => null);
+  await sandbox?.close();
+  await rm(sandboxDir, { recursive: true, force: true });
+}
+
+/** Where a machine's disk lives, and the disk itself once prepared. */
+interface MachineDisk {
+  dir: string;
+  sandbox: Promise<Sandbox>;
+}
+
 class FakeMachine implements Machine {
   readonly serverId: number;
+  readonly prepared: Promise<void>;
   readonly #cloudInit: MachineView["cloudInit"] = {
     state: "pending",
     error: null,
@@ -60,15 +88,21 @@ class FakeMachine implements Machine {
   readonly #lifetime = new AbortController();
   #firstBoot: Promise<void> | null = null;
   #destroyed: Promise<void> | null = null;
+  /** The disk once prepared, so a boot after that starts at once. */
+  #sandbox: Sandbox | null = null;
 
   constructor(
     private readonly spec: MachineSpec,
     private readonly deps: MachineDeps,
-    private readonly sandbox: Sandbox,
+    private readonly disk: MachineDisk,
     private readonly endpoint: SshEndpoint,
     private readonly hostKeyLine: string,
   ) {
     this.serverId = spec.serverId;
+    this.prepared = disk.sandbox.then((sandbox) => {
+      this.#sandbox = sandbox;
+    });
+    this.prepared.catch(() => undefined);
   }
 
   view(): MachineView {
@@ -78,7 +112,7 @@ class FakeMachine implements Machine {
       address: this.spec.ipv4,
       sshPort: this.deps.sshPort,
       hostKeyEd25519: this.hostKeyLine,
-      sandboxDir: this.sandbox.rootDir,
+      sandboxDir: this.disk.dir,
       userData: this.spec.userData,
       cloudInit: structuredClone(this.#cloudInit),
     };
@@ -87,14 +121,31 @@ class FakeMachine implements Machine {
   boot(): void {
     // cloud-init runs its modules once per instance; later boots (reboots) do not repeat them.
     if (this.#firstBoot || this.#lifetime.signal.aborted) return;
+    const bootedAt = performance.now();
+    if (this.#sandbox) {
+      this.#firstBoot = this.#firstBootOn(this.#sandbox, bootedAt);
+      return;
+    }
+    this.#firstBoot = this.disk.sandbox.then(
+      (sandbox) => this.#firstBootOn(sandbox, bootedAt),
+      (error: Error) => {
+        this.#cloudInit.state = "error";
+        this.#cloudInit.error = `the machine's disk could not be prepared: ${error.message}`;
+      },
+    );
+  }
+
+  #firstBootOn(sandbox: Sandbox, bootedAt: number): Promise<void> {
+    if (this.#lifetime.signal.aborted) return Promise.resolve();
     // Without isolation nothing runs in the box; cloud-init reports why.
     if (this.deps.isolation.available) {
-      startServiceSupervisor(this.sandbox, this.deps.timeScale, this.deps.onError, this.#lifetime.signal);
+      startServiceSupervisor(sandbox, this.deps.timeScale, this.deps.onError, this.#lifetime.signal);
     }
-    this.#firstBoot = runCloudInit({
+    return runCloudInit({
       spec: this.spec,
-      sandbox: this.sandbox,
+      sandbox,
       hostKeyLine: this.hostKeyLine,
+      bootedAt,
       timeScale: this.deps.timeScale,
       cloudInitMs: this.deps.cloudInitMs,
       faults: this.deps.faults,
@@ -112,9 +163,10 @@ class FakeMachine implements Machine {
     this.#lifetime.abort();
     try {
       await this.endpoint.close();
-      await this.sandbox.close();
+      const sandbox = await this.disk.sandbox.catch(() => null);
+      await sandbox?.close();
       await this.#firstBoot;
-      await rm(this.sandbox.rootDir, { recursive: true, force: true });
+      await rm(this.disk.dir, { recursive: true, force: true });
     } finally {
       this.deps.onDestroyed();
     }

@@ -55,6 +55,12 @@ export interface MachineView {
 
 export interface Machine {
   readonly serverId: number;
+  /**
+   * Resolves once the machine's disk (sandbox filesystem and namespaces) is in place, made in the
+   * background after `create`; rejects with the reason it could not be. `boot` waits for it. A machine
+   * without one (a stand-in with no disk) is ready at once.
+   */
+  readonly prepared?: Promise<void>;
   view(): MachineView;
   /** Called by the API when the server's start action finishes: runs cloud-init emulation in the background. */
   boot(): void;
@@ -63,7 +69,7 @@ export interface Machine {
 }
 
 export interface MachineHost {
-  /** Allocates the machine (SSH endpoint listening, host key generated) but does not boot it. */
+  /** Allocates the machine (SSH endpoint listening, host key generated, disk being prepared) but does not boot it. */
   create(spec: MachineSpec): Promise<Machine>;
   get(serverId: number): Machine | undefined;
   list(): Machine[];

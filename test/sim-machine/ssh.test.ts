@@ -182,6 +182,7 @@ describe("create", () => {
   test("gives a server a fresh disk even when a stale sandbox of the same id is left in dataDir", async () => {
     mkdirSync(join(env.dataDir, "6/etc/stale"), { recursive: true });
     const machine = await env.host.create({ serverId: 6, name: "box-6", ipv4: "127.77.0.6", userData: null });
+    await machine.prepared;
     expect(existsSync(join(machine.view().sandboxDir, "etc/stale"))).toBe(false);
     expect(existsSync(join(machine.view().sandboxDir, "etc/passwd"))).toBe(true);
     await expect(
@@ -217,6 +218,7 @@ describe("destroy", () => {
         ipv4: "127.77.0.5",
         userData: cloudConfig(),
       });
+      await machine.prepared;
       machine.boot();
       expect(machine.view().cloudInit.state).toBe("running");
       await machine.destroy();

@@ -24,6 +24,8 @@ export interface CloudInitContext {
   sandbox: Sandbox;
   /** OpenSSH public line of the host key, posted as `pub_key_ed25519`. */
   hostKeyLine: string;
+  /** When the machine booted (`performance.now()`): the configured cloud-init time counts from there. */
+  bootedAt: number;
   timeScale: number;
   /** Realistic, unscaled time before cloud-init reaches its final stage, in ms. */
   cloudInitMs: number;
@@ -42,7 +44,7 @@ export interface CloudInitContext {
 export async function runCloudInit(context: CloudInitContext): Promise<void> {
   const { status, sandbox, spec } = context;
   status.state = "running";
-  const finalStageAt = performance.now() + context.cloudInitMs * context.timeScale;
+  const finalStageAt = context.bootedAt + context.cloudInitMs * context.timeScale;
   try {
     const config = spec.userData === null ? null : parseCloudConfig(spec.userData);
     let failed: FailedModule[] = [];

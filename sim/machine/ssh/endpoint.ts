@@ -9,7 +9,8 @@ export interface SshEndpointOptions {
   port: number;
   /** OpenSSH-format private host key. */
   hostKey: string;
-  sandbox: Sandbox;
+  /** The box commands run in; logins wait until it is ready (a failed one refuses them). */
+  sandbox: Promise<Sandbox>;
   /** Asked on every new TCP connection; true drops it right after the client starts its handshake. */
   shouldDrop(): boolean;
   /** Receives account-lookup failures; the client itself just sees its login refused. */
@@ -47,7 +48,7 @@ function serveClient(client: Connection, options: SshEndpointOptions): void {
   // A client asks "would this key do?" before signing; both questions read the same account once.
   const accounts = new Map<string, Promise<Account | null>>();
   const lookup = (username: string) => {
-    const cached = accounts.get(username) ?? lookupAccount(options.sandbox, username);
+    const cached = accounts.get(username) ?? options.sandbox.then((box) => lookupAccount(box, username));
     accounts.set(username, cached);
     return cached;
   };
@@ -68,7 +69,9 @@ function serveClient(client: Connection, options: SshEndpointOptions): void {
     client.on("session", (acceptSession) => {
       const session = acceptSession();
       session.on("exec", (accept, _reject, info) => {
-        if (account) runExec(options.sandbox, account.user, info.command, accept());
+        // The account came from the sandbox, so it is ready by now.
+        const user = account?.user;
+        if (user) void options.sandbox.then((box) => runExec(box, user, info.command, accept()));
       });
       session.on("pty", (_accept, reject) => reject());
       session.on("shell", (_accept, reject) => reject());
