@@ -8,9 +8,13 @@ shift 2
 
 # The box's own /etc/hostname wins (cloud-init may have set it); the server name until then, or when
 # the file holds no valid name (systemd falls back the same way).
+# The namespace starts with the machine's name (see namespace.sh), so usually there is nothing to set.
 configured=""
 read -r configured 2>/dev/null </etc/hostname || true
-hostname "${configured:-$name}" 2>/dev/null || hostname "$name"
+read -r current </proc/sys/kernel/hostname
+if [ "${configured:-$name}" != "$current" ]; then
+  hostname "${configured:-$name}" 2>/dev/null || hostname "$name"
+fi
 cd "$home" 2>/dev/null || cd /
 
 # The simulator hands us sockets, but on a real box sshd gives a command pipes, and tools rely on that

@@ -22,12 +22,13 @@ const UNSHARE_MACHINE = [
   "--cgroup",
 ];
 
-/** What every command enters: all the holder's namespaces but its hostname, and the box's root as `/`. */
+/** What every command enters: all the holder's namespaces, and the box's root as `/`. */
 const ENTER_MACHINE = [
   "--user",
   "--mount",
   "--net",
   "--ipc",
+  "--uts",
   "--cgroup",
   "--root",
   "--wd",
@@ -36,7 +37,7 @@ const ENTER_MACHINE = [
 
 /**
  * What every command gets of its own: a pid namespace whose whole tree dies with the launcher, its own
- * /proc for it, and its own hostname (read from the box's /etc/hostname at each start).
+ * /proc for it, and its own hostname (the machine's, unless the box's /etc/hostname names another).
  */
 const UNSHARE_COMMAND = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "--uts"];
 
@@ -60,13 +61,17 @@ export class MachineNamespaces {
   }
 
   /**
-   * Builds the namespaces over `rootDir` and waits until the box's filesystem is in place; rejects with
-   * `sandbox_unavailable` and the setup's own error output when that fails. `privilegeDrop` is the argv
-   * prefix every process of the box starts under (setpriv, ending in `--`).
+   * Builds the namespaces over `rootDir`, named `hostname`, and waits until the box's filesystem is in
+   * place; rejects with `sandbox_unavailable` and the setup's own error output when that fails.
+   * `privilegeDrop` is the argv prefix every process of the box starts under (setpriv, ending in `--`).
    */
-  static async hold(rootDir: string, privilegeDrop: readonly string[]): Promise<MachineNamespaces> {
+  static async hold(
+    rootDir: string,
+    hostname: string,
+    privilegeDrop: readonly string[],
+  ): Promise<MachineNamespaces> {
     const [program = "setpriv", ...args] = privilegeDrop;
-    const setup = ["/bin/sh", "-c", NAMESPACE_SCRIPT, "namespace", rootDir];
+    const setup = ["/bin/sh", "-c", NAMESPACE_SCRIPT, "namespace", rootDir, fstabPath(rootDir), hostname];
     const launcher = spawn(program, [...args, ...UNSHARE_MACHINE, "--", ...setup], {
       env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" },
       stdio: "pipe",
@@ -92,6 +97,11 @@ export class MachineNamespaces {
     launcher.kill("SIGKILL");
     await closed;
   }
+}
+
+/** `path` as a field of fstab(5): blanks and backslashes as octal escapes. */
+function fstabPath(path: string): string {
+  return path.replace(/[\\ \t\n]/g, (char) => `\\${char.charCodeAt(0).toString(8).padStart(3, "0")}`);
 }
 
 /** Resolves to the holder's host pid once it reported "ready PID"; rejects with its stderr when it exits before. */

@@ -101,7 +101,7 @@ export class Sandbox {
    */
   static async open(rootDir: string, hostname: string, isolation: Isolation): Promise<Sandbox> {
     const namespaces = isolation.available
-      ? await MachineNamespaces.hold(rootDir, isolation.privilegeDrop)
+      ? await MachineNamespaces.hold(rootDir, hostname, isolation.privilegeDrop)
       : null;
     return new Sandbox(rootDir, hostname, isolation, namespaces);
   }

@@ -8,10 +8,17 @@ export interface Account {
   keys: ParsedKey[];
 }
 
-/** Prints the passwd entry, then the authorized_keys lines; exit 2 when the user does not exist. */
-const LOOKUP_SCRIPT =
-  'entry=$(getent passwd "$1") || exit 2; echo "$entry"; home=$(echo "$entry" | cut -d: -f6); ' +
-  'if [ -f "$home/.ssh/authorized_keys" ]; then cat "$home/.ssh/authorized_keys"; fi';
+/**
+ * Prints the passwd entry (name, uid, home and shell in their fields), then the authorized_keys lines;
+ * exit 2 when the user does not exist. Shell builtins only: it runs for every SSH login.
+ */
+const LOOKUP_SCRIPT = `. /opt/sim/lib/sim-passwd.sh
+passwd_entry "$1" || exit 2
+printf '%s:x:%s:::%s:%s\\n' "$entry_name" "$entry_uid" "$entry_home" "$entry_shell"
+keys="$entry_home/.ssh/authorized_keys"
+if [ -f "$keys" ]; then
+  while IFS= read -r line || [ -n "$line" ]; do printf '%s\\n' "$line"; done <"$keys"
+fi`;
 
 /** Reads a user's account from inside the box, as sshd would at login; null when there is no such user. */
 export async function lookupAccount(sandbox: Sandbox, username: string): Promise<Account | null> {
