@@ -9,11 +9,11 @@ export const OUTPUT_LOG = "/var/log/cloud-init-output.log";
  * Runs the final-stage modules that execute things, in cloud-init's order: package_update_upgrade_install
  * (through the box's offline apt-get), then scripts_user (the runcmd script, which goes on past a failing
  * entry since it is plain /bin/sh). Output is appended to OUTPUT_LOG; each failed module prints its name
- * on stdout, which never reaches the log.
+ * on stdout, which never reaches the log. Input is /dev/null, as for cloud-init under systemd.
  */
 const FINAL_STAGE_SCRIPT = `log=$1 update=$2 upgrade=$3 runcmd=$4
 shift 4
-exec 3>&1 >>"$log" 2>&1
+exec 3>&1 >>"$log" 2>&1 </dev/null
 if [ "$update" = yes ] || [ "$upgrade" = yes ] || [ $# -gt 0 ]; then
   failed=no
   apt-get update -q || failed=yes

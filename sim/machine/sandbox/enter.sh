@@ -1,10 +1,12 @@
 # Runs as "root" for each command of the box, already inside the machine's namespaces and root (see
 # namespace.sh) and in a pid namespace, /proc and hostname of its own; then runs the command.
-# Usage: sh -c "$(cat enter.sh)" enter HOSTNAME HOME COMMAND [ARG...]
+# Usage: sh -c "$(cat enter.sh)" enter HOSTNAME HOME IO COMMAND [ARG...]
+# IO: "pipes" relays stdin/stdout/stderr through pipes, as sshd gives them; "direct" leaves them as given.
 set -eu
 name=$1
 home=$2
-shift 2
+io_mode=$3
+shift 3
 
 # The box's own /etc/hostname wins (cloud-init may have set it); the server name until then, or when
 # the file holds no valid name (systemd falls back the same way).
@@ -16,6 +18,12 @@ if [ "${configured:-$name}" != "$current" ]; then
   hostname "${configured:-$name}" 2>/dev/null || hostname "$name"
 fi
 cd "$home" 2>/dev/null || cd /
+if [ "$io_mode" = direct ]; then
+  # Run as a child, not exec'd: pid 1 would ignore the signals a command expects to die of.
+  set +e
+  "$@"
+  exit "$?"
+fi
 
 # The simulator hands us sockets, but on a real box sshd gives a command pipes, and tools rely on that
 # (`install -m 600 /dev/stdin FILE` cannot open a socket). So stdin arrives through a shell pipe, and

@@ -33,6 +33,14 @@ export interface SandboxResult {
   stderr: string;
 }
 
+/**
+ * How a command's stdin, stdout and stderr reach it: "pipes", as sshd gives a session (tools may reopen
+ * /dev/stdin or /dev/stderr), relayed through FIFOs at the cost of a few processes; "direct", the
+ * simulator's own sockets, for the box's own work (cloud-init, account lookups, the service manager),
+ * none of which reopens them.
+ */
+export type SandboxIo = "pipes" | "direct";
+
 export const SANDBOX_ROOT_USER: SandboxUser = { name: "root", home: "/root", shell: LOGIN_SHELL };
 
 /** As root, drop to nobody first so no namespace is ever owned by the host's root. */
@@ -107,13 +115,17 @@ export class Sandbox {
   }
 
   /** Starts `argv` inside the box as `user` (whose identity is recorded in the environment; see README). */
-  spawn(argv: string[], user: SandboxUser = SANDBOX_ROOT_USER): ChildProcessWithoutNullStreams {
+  spawn(
+    argv: string[],
+    user: SandboxUser = SANDBOX_ROOT_USER,
+    io: SandboxIo = "direct",
+  ): ChildProcessWithoutNullStreams {
     if (!this.isolation.available) throw new MachineError("sandbox_unavailable", this.isolation.reason);
     if (this.#closed || this.namespaces === null) {
       throw new MachineError("sandbox_unavailable", "the machine has been destroyed");
     }
     const [launcher = "setpriv", ...launcherArgs] = this.namespaces.launcher();
-    const enter = ["/bin/sh", "-c", ENTER_SCRIPT, "enter", this.hostname, user.home];
+    const enter = ["/bin/sh", "-c", ENTER_SCRIPT, "enter", this.hostname, user.home, io];
     const child = spawn(launcher, [...launcherArgs, ...enter, ...argv], {
       env: {
         PATH: SANDBOX_PATH,

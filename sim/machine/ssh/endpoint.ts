@@ -115,7 +115,7 @@ async function authenticate(
 function runExec(sandbox: Sandbox, user: SandboxUser, command: string, channel: ServerChannel): void {
   let child: ChildProcessWithoutNullStreams;
   try {
-    child = sandbox.spawn([user.shell, "-c", command], user);
+    child = sandbox.spawn([user.shell, "-c", command], user, "pipes");
   } catch (error) {
     channel.stderr.write(`${(error as Error).message}\n`);
     channel.exit(255);
