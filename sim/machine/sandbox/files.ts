@@ -14,20 +14,37 @@ export type FileOp =
   | { kind: "mkdir"; path: string; mode: string };
 
 /**
- * Reads "op TAB mode TAB size TAB path" headers, each followed by `size` bytes of content. Parents are
- * made only when missing (paths are absolute, so the parent is the path up to its last "/").
+ * Reads "op TAB mode TAB umask TAB size TAB path" headers, each followed by `size` bytes of content.
+ * Parents are made only when missing (paths are absolute, so the parent is the path up to its last "/").
+ * A new file whose mode creation can give (no execute or special bits) is created under `umask`, which
+ * spares a chmod process; any other gets its mode from chmod ("-" as umask).
  */
 const APPLY_SCRIPT = `set -e
 tab=$(printf '\\t')
+saved=$(umask)
 parent() { dir=\${1%/*}; [ -d "\${dir:-/}" ] || mkdir -p -- "\${dir:-/}"; }
-while IFS=$tab read -r op mode size path; do
+while IFS=$tab read -r op mode create_umask size path; do
   case $op in
-    mkdir) install -d -m "$mode" -- "$path" ;;
-    write) parent "$path"; head -c "$size" >"$path"; chmod "$mode" -- "$path" ;;
-    append) parent "$path"; head -c "$size" >>"$path"; chmod "$mode" -- "$path" ;;
+    mkdir) install -d -m "$mode" -- "$path"; continue ;;
+    write|append) parent "$path" ;;
     *) echo "unknown file operation: $op" >&2; exit 1 ;;
   esac
+  if [ "$create_umask" != - ] && [ ! -e "$path" ] && [ ! -L "$path" ]; then
+    umask "$create_umask"
+    head -c "$size" >"$path"
+    umask "$saved"
+  elif [ "$op" = write ]; then
+    head -c "$size" >"$path"; chmod "$mode" -- "$path"
+  else
+    head -c "$size" >>"$path"; chmod "$mode" -- "$path"
+  fi
 done`;
+
+/** The umask under which creating a file gives it `mode` (octal), or "-" when only chmod can. */
+function creationUmask(mode: string): string {
+  const bits = Number.parseInt(mode, 8);
+  return (bits & 0o7111) === 0 ? (0o777 & ~bits).toString(8).padStart(3, "0") : "-";
+}
 
 /** Applies `ops` in order inside the box; the first failure stops the batch and is thrown. */
 export async function applyFileOps(sandbox: Sandbox, ops: FileOp[]): Promise<void> {
@@ -40,7 +57,8 @@ export async function applyFileOps(sandbox: Sandbox, ops: FileOp[]): Promise<voi
       );
     }
     const content = op.kind === "mkdir" ? new Uint8Array() : toBytes(op.content);
-    chunks.push(toBytes(`${op.kind}\t${op.mode}\t${content.byteLength}\t${op.path}\n`), content);
+    const header = `${op.kind}\t${op.mode}\t${creationUmask(op.mode)}\t${content.byteLength}\t${op.path}\n`;
+    chunks.push(toBytes(header), content);
   }
   await sandbox.runOrThrow(
     "cannot apply file changes",
