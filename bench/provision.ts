@@ -199,7 +199,7 @@ function cpuFigures(before: CpuSplit, after: CpuSplit): BenchFigure[] {
       "ms",
     ),
     figure(
-      `wall time that CPU needs on this box's ${cores} cores, minus the configured latencies`,
+      `floor under the ${CONCURRENT_PROVISIONS}-at-once overhead: that CPU over this box's ${cores} cores, minus the configured latencies`,
       (total * CONCURRENT_PROVISIONS) / cores - SIMULATED_BOOT_MS,
       "ms",
     ),
