@@ -82,7 +82,7 @@ export class MachineNamespaces {
 
   /** The argv prefix that runs a command inside the box; throws once the holder is gone. */
   launcher(): string[] {
-    // Checked first, so a pid is only entered while it is surely still our holder.
+    // Checked first: once the holder is gone, its pid must never be entered (it may be reused).
     if (this.#gone !== null) throw new MachineError("sandbox_unavailable", this.#gone);
     const target = `--target=${this.holderPid}`;
     return [...this.privilegeDrop, "nsenter", target, ...ENTER_MACHINE, "--", ...UNSHARE_COMMAND, "--"];
