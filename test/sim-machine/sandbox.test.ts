@@ -25,6 +25,12 @@ describe("the namespace sandbox", () => {
     expect(await probeIsolation(scratch)).toMatchObject({ available: true });
   });
 
+  test("works under a data directory whose path holds blanks (its mounts are listed fstab-escaped)", async () => {
+    const spaced = join(scratch, "with space\tand tab");
+    prepareSandboxParent(spaced);
+    expect(await probeIsolation(spaced)).toMatchObject({ available: true });
+  });
+
   test("without namespaces, commands fail with the probe's reason instead of running unsandboxed", async () => {
     const rootDir = join(scratch, "no-namespaces");
     await createSandboxLayout(rootDir, "nobox", null);
