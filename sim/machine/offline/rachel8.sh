@@ -10,7 +10,7 @@ set -eu
 trim_leading() { trimmed=${1#"${1%%[![:space:]]*}"}; }
 
 # dotenv: KEY=VALUE lines, optionally after "export "; comments and blank lines ignored; the last one wins;
-# trailing blanks removed, then one pair of surrounding double quotes, then of single quotes.
+# trailing blanks removed, then one pair of surrounding double quotes, then of single quotes. Sets $found.
 value_of() {
   found=""
   while IFS= read -r line || [ -n "$line" ]; do
@@ -25,7 +25,6 @@ value_of() {
   found=${found%"${found##*[![:space:]]}"}
   case $found in \"*\") found=${found#\"} found=${found%\"} ;; esac
   case $found in \'*\') found=${found#\'} found=${found%\'} ;; esac
-  printf '%s' "$found"
 }
 
 # Rachel8's rule for each variable, as the regular expressions it validates with.
@@ -47,7 +46,8 @@ valid() {
 
 problems=""
 check() {
-  if ! valid "$1" "$(value_of "$1")"; then problems="$problems
+  value_of "$1"
+  if ! valid "$1" "$found"; then problems="$problems
   $1: $2"; fi
 }
 check TELEGRAM_BOT_TOKEN "must look like 123456789:AA... (a bot token from @BotFather)"
@@ -62,7 +62,10 @@ fi
 
 sleeper=""
 trap 'echo "Rachel8: shutting down"; [ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null; exit 0' TERM INT
-echo "Rachel8 started: Telegram bot polling (NODE_ENV=$(value_of NODE_ENV), LOG_LEVEL=$(value_of LOG_LEVEL))"
+value_of NODE_ENV
+node_env=$found
+value_of LOG_LEVEL
+echo "Rachel8 started: Telegram bot polling (NODE_ENV=$node_env, LOG_LEVEL=$found)"
 while :; do
   sleep 3600 &
   sleeper=$!

@@ -3,7 +3,7 @@
 # alive until it is destroyed. The simulated systemctl sends "start|stop UNIT TOKEN" lines to the control
 # FIFO; a runner per unit executes ExecStart= (WorkingDirectory=, User= as far as the box allows), sends
 # its output to the journal, honours Restart=, RestartSec=, StartLimitBurst=/StartLimitIntervalSec= and
-# TimeoutStopSec=, and writes TOKEN to <state>/ack once the request took effect.
+# TimeoutStopSec=, and writes TOKEN to the requester's FIFO <state>/reply-TOKEN once the request took effect.
 # Usage: sh supervisor.sh TIME_SCALE   (every unit duration is multiplied by it)
 set -u
 # shellcheck source=units.sh
@@ -41,7 +41,13 @@ skip_time() {
   mv -f "$STATE_DIR/$1/skipped.tmp" "$STATE_DIR/$1/skipped"
 }
 
-ack() { [ -z "$2" ] || echo "$2" >"$STATE_DIR/$1/ack"; }
+# The requester made the FIFO and holds it open; opened read-write, it cannot block us once the requester
+# has gone (a FIFO it already removed is skipped).
+ack() {
+  [ -n "$2" ] || return 0
+  reply=$STATE_DIR/$1/reply-$2
+  if [ -p "$reply" ]; then echo "$2" 1<>"$reply"; fi
+}
 
 # Records a start; fails when StartLimitBurst starts already happened within StartLimitIntervalSec.
 start_allowed() {
@@ -56,14 +62,15 @@ start_allowed() {
   printf '%s\n' "$kept" >"$starts"
 }
 
-# Why ExecStart cannot begin, as systemd's exit status (200/CHDIR, 203/EXEC, 217/USER), or nothing.
+# Sets $problem to why ExecStart cannot begin, as systemd's exit status (200/CHDIR, 203/EXEC, 217/USER), or "".
 spawn_problem() {
+  problem=""
   if [ -n "$user" ] && ! passwd_entry "$user"; then
-    echo "217 USER Failed to determine user credentials: No such process"
+    problem="217 USER Failed to determine user credentials: No such process"
   elif [ -n "$workdir" ] && [ ! -d "$workdir" ]; then
-    echo "200 CHDIR Changing to the requested working directory failed: No such file or directory"
+    problem="200 CHDIR Changing to the requested working directory failed: No such file or directory"
   elif [ ! -x "$program" ]; then
-    echo "203 EXEC Failed to locate executable $program: No such file or directory"
+    problem="203 EXEC Failed to locate executable $program: No such file or directory"
   fi
 }
 
@@ -113,7 +120,9 @@ await_service() {
 stopped() {
   journal "$unit" "Stopped $name."
   set_state "$unit" inactive
-  ack "$unit" "$(cat "$STATE_DIR/$unit/stop-token" 2>/dev/null)"
+  stop_token=""
+  read -r stop_token 2>/dev/null <"$STATE_DIR/$unit/stop-token" || true
+  ack "$unit" "$stop_token"
 }
 
 # Logs how the main process ended and whether Restart= applies; returns 0 to restart.
@@ -181,7 +190,7 @@ run_unit() {
       ack "$unit" "$token"
       return
     fi
-    problem=$(spawn_problem)
+    spawn_problem
     reason=""
     [ -n "$problem" ] || spawn_service
     set_state "$unit" active
@@ -214,7 +223,8 @@ run_unit() {
 
 # A runner sets a final state (inactive, failed) as its last act, so the state says whether one is alive.
 runner_alive() {
-  case $(state_of "$1") in active|activating|deactivating) return 0 ;; *) return 1 ;; esac
+  state_of "$1"
+  case $unit_state in active|activating|deactivating) return 0 ;; *) return 1 ;; esac
 }
 
 # The machine holds stdin open for the box's lifetime. Its end means the machine is gone (even if this
@@ -231,6 +241,7 @@ mkfifo -m 600 "$CONTROL"
 exec 3<>"$CONTROL"
 while IFS=' ' read -r verb unit token <&3; do
   case $unit in ''|*/*|.*) continue ;; esac
+  case $token in *[!0-9a-f-]*) continue ;; esac
   [ -d "$STATE_DIR/$unit" ] || mkdir -p "$STATE_DIR/$unit"
   case $verb in
     start)
@@ -243,9 +254,11 @@ while IFS=' ' read -r verb unit token <&3; do
     stop)
       if runner_alive "$unit"; then
         echo "$token" >"$STATE_DIR/$unit/stop-token"
-        journal "$unit" "Stopping $(title "$unit" "$UNIT_DIR/$unit")..."
+        title "$unit" "$UNIT_DIR/$unit"
+        journal "$unit" "Stopping $title..."
         set_state "$unit" deactivating
-        kill -TERM "$(cat "$STATE_DIR/$unit/runner")"
+        read -r runner <"$STATE_DIR/$unit/runner"
+        kill -TERM "$runner"
       else
         ack "$unit" "$token"
       fi ;;

@@ -9,7 +9,8 @@ STATE_DIR=/run/sim-systemd
 CONTROL=$STATE_DIR/control
 JOURNAL=/var/log/journal/sim-journal.tsv
 
-unit_file() { [ -f "$UNIT_DIR/$1" ] && echo "$UNIT_DIR/$1"; }
+# unit_file UNIT: sets $file to the unit's file and returns 0 when it exists.
+unit_file() { file=$UNIT_DIR/$1; [ -f "$file" ]; }
 
 # unit_lines FILE: calls `unit_line KEY VALUE` (defined by the caller) for every KEY=VALUE line, with the
 # whitespace around the key and before the value dropped, as systemd reads them.
@@ -23,29 +24,23 @@ unit_lines() {
   done <"$1"
 }
 
-# Values of KEY= lines in a unit file, one per line.
-unit_key() {
-  wanted=$2
-  unit_line() { if [ "$1" = "$wanted" ]; then printf '%s\n' "$2"; fi; }
-  unit_lines "$1"
-}
-# The last value of KEY= in a unit file, or DEFAULT.
+# unit_value FILE KEY DEFAULT: sets $last to the last value of KEY= in the unit file, or DEFAULT.
 unit_value() {
   wanted=$2 last=""
   unit_line() { if [ "$1" = "$wanted" ]; then last=$2; fi; }
   unit_lines "$1"
-  echo "${last:-$3}"
+  last=${last:-$3}
 }
+# state_of UNIT: sets $unit_state.
 state_of() {
-  current=inactive
-  if [ -f "$STATE_DIR/$1/state" ]; then read -r current <"$STATE_DIR/$1/state" || true; fi
-  echo "$current"
+  unit_state=inactive
+  if [ -f "$STATE_DIR/$1/state" ]; then read -r unit_state <"$STATE_DIR/$1/state" || true; fi
 }
 
+# The state file's modification time is when the unit entered that state (systemctl status shows it).
 set_state() {
   [ -d "$STATE_DIR/$1" ] || mkdir -p "$STATE_DIR/$1"
   echo "$2" >"$STATE_DIR/$1/state"
-  date +%s >"$STATE_DIR/$1/since"
 }
 
 # journal UNIT MESSAGE [IDENT]: one line as systemd (or IDENT, e.g. "rachel8[42]") would log it.
@@ -55,7 +50,8 @@ journal() {
   printf '%s\t%s %s %s: %s\n' "$1" "$(date '+%b %d %H:%M:%S')" "$box_hostname" "${3:-systemd[1]}" "$2" >>"$JOURNAL"
 }
 
+# title UNIT FILE: sets $title to "UNIT - Description", or UNIT without one.
 title() {
-  description=$(unit_value "$2" Description "")
-  if [ -n "$description" ]; then echo "$1 - $description"; else echo "$1"; fi
+  unit_value "$2" Description ""
+  if [ -n "$last" ]; then title="$1 - $last"; else title=$1; fi
 }
