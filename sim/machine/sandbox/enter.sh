@@ -28,13 +28,15 @@ fi
 # The simulator hands us sockets, but on a real box sshd gives a command pipes, and tools rely on that
 # (`install -m 600 /dev/stdin FILE` cannot open a socket). So stdin arrives through a shell pipe, and
 # stdout/stderr through FIFOs drained by two relays. Everything is opened up front, so a command that
-# deletes /run (or all of /) or kills every process cannot wedge its own session.
+# deletes /run (or all of /) or kills every process cannot wedge its own session. The FIFOs are named
+# after the kernel's uuid, read by the shell itself (mktemp would cost the host a process).
 [ -d /run/sim-io ] || mkdir -p /run/sim-io
-io=$(mktemp -d /run/sim-io/XXXXXX)
-mkfifo "$io/out" "$io/err" "$io/status"
-cat <"$io/out" &
+read -r id </proc/sys/kernel/random/uuid
+io=/run/sim-io/$id
+mkfifo "$io.out" "$io.err" "$io.status"
+cat <"$io.out" &
 out=$!
-cat <"$io/err" >&2 &
+cat <"$io.err" >&2 &
 err=$!
 # A background job's stdin is /dev/null, so the real one is handed over as fd 3. The command's exit
 # status comes back through a FIFO, so that nothing waits for the stdin relay (still reading while the
@@ -42,18 +44,18 @@ err=$!
 exec 3<&0
 set +e
 cat <&3 3<&- | {
-  "$@" >"$io/out" 2>"$io/err" 5>&-
+  "$@" >"$io.out" 2>"$io.err" 5>&-
   echo "$?" >&5
-} 3<&- 5>"$io/status" &
+} 3<&- 5>"$io.status" &
 job=$!
 exec 3<&- </dev/null
 # No status at all: the command side was killed (by a command that kills every process, say).
-if ! read -r status <"$io/status"; then
+if ! read -r status <"$io.status"; then
   wait "$job"
   status=$?
 fi
 wait "$out" "$err"
-rm -rf "$io"
+rm -f "$io.out" "$io.err" "$io.status"
 # As pid 1 of this command's namespace, exiting ends the stdin relay too: input the command never read is
 # dropped, as sshd drops it when the command exits.
 exit "$status"
