@@ -28,6 +28,7 @@ const LIB_FILES: Record<string, string> = {
   "sim-units.sh": "services/units.sh",
   "sim-passwd.sh": "shims/passwd.sh",
   "systemd-supervisor.sh": "services/supervisor.sh",
+  "sim-unit-clock.bash": "services/unit-clock.bash",
   "bun-installer.sh": "offline/bun-installer.sh",
   bun: "offline/bun",
   "rachel8.sh": "offline/rachel8.sh",

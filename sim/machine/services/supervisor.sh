@@ -1,45 +1,23 @@
-#!/bin/sh
+#!/bin/bash
 # The box's service manager, standing in for systemd as PID 1: started once per boot by the machine and
 # alive until it is destroyed. The simulated systemctl sends "start|stop UNIT TOKEN" lines to the control
 # FIFO; a runner per unit executes ExecStart= (WorkingDirectory=, User= as far as the box allows), sends
 # its output to the journal, honours Restart=, RestartSec=, StartLimitBurst=/StartLimitIntervalSec= and
 # TimeoutStopSec=, and writes TOKEN to the requester's FIFO <state>/reply-TOKEN once the request took effect.
-# Usage: sh supervisor.sh TIME_SCALE   (every unit duration is multiplied by it)
+# Usage: bash supervisor.sh TIME_SCALE   (every unit duration is multiplied by it)
+# Bash, not sh: its builtins tell the time (EPOCHREALTIME, printf %(...)T) and do the arithmetic that every
+# start, restart and journal line needs, where date and awk would cost the host a process each.
 set -u
 # shellcheck source=units.sh
 . /opt/sim/lib/sim-units.sh
 # shellcheck source=../shims/passwd.sh
 . /opt/sim/lib/sim-passwd.sh
+# shellcheck source=unit-clock.bash
+. /opt/sim/lib/sim-unit-clock.bash
 scale=$1
+span_us "$scale"
+scale_ppm=$us
 read -r host </proc/sys/kernel/hostname
-
-# Sets restart_sec and stop_timeout (scaled), restart_skipped (what scaling takes off each RestartSec=)
-# and interval, in seconds, from the unit's systemd time spans ("5s", "500ms", "1min", "2h", bare
-# seconds): one awk for all of them.
-time_spans() {
-  eval "$(awk -v scale="$scale" -v restart="$restart_span" -v stop="$stop_span" -v window="$interval_span" '
-    function seconds(span,   n, unit) {
-      n = span + 0; unit = span; sub(/^[0-9.]+[ ]*/, "", unit)
-      if (unit == "ms") n /= 1000; else if (unit == "us") n /= 1000000
-      else if (unit == "min" || unit == "m") n *= 60; else if (unit == "h") n *= 3600
-      return n }
-    BEGIN { printf "restart_sec=%.6f restart_skipped=%.6f stop_timeout=%.6f interval=%.6f\n",
-      seconds(restart) * scale, seconds(restart) * (1 - scale), seconds(stop) * scale, seconds(window) }')"
-}
-
-# The skipped part of a unit's RestartSec= waits so far, in seconds (see skip_time).
-skipped_time() {
-  skipped=0
-  if [ -f "$STATE_DIR/$1/skipped" ]; then read -r skipped <"$STATE_DIR/$1/skipped" || true; fi
-}
-# The unit's simulated clock is real time plus the part of every RestartSec= wait that scaling skipped, so
-# the start limit counts starts as a real box would, however fast restarts come at a small time scale.
-skip_time() {
-  skipped_time "$1"
-  awk -v before="$skipped" -v add="$2" \
-    'BEGIN { printf "%.6f\n", before + add }' >"$STATE_DIR/$1/skipped.tmp"
-  mv -f "$STATE_DIR/$1/skipped.tmp" "$STATE_DIR/$1/skipped"
-}
 
 # The requester made the FIFO and holds it open; opened read-write, it cannot block us once the requester
 # has gone (a FIFO it already removed is skipped).
@@ -47,19 +25,6 @@ ack() {
   [ -n "$2" ] || return 0
   reply=$STATE_DIR/$1/reply-$2
   if [ -p "$reply" ]; then echo "$2" 1<>"$reply"; fi
-}
-
-# Records a start; fails when StartLimitBurst starts already happened within StartLimitIntervalSec.
-start_allowed() {
-  starts="$STATE_DIR/$1/starts"
-  [ -f "$starts" ] || : >"$starts"
-  skipped_time "$1"
-  kept=$(awk -v now="$(date +%s.%N)" -v skipped="$skipped" -v window="$3" -v burst="$2" '
-    BEGIN { now += skipped }
-    now - $1 < window { kept[++n] = $1 }
-    END { if (n >= burst) exit 1; for (i = 1; i <= n; i++) print kept[i]; printf "%.6f\n", now }' "$starts") ||
-    return 1
-  printf '%s\n' "$kept" >"$starts"
 }
 
 # Sets $problem to why ExecStart cannot begin, as systemd's exit status (200/CHDIR, 203/EXEC, 217/USER), or "".
@@ -76,9 +41,9 @@ spawn_problem() {
 
 # Starts ExecStart in the background as $main, its output relayed to the journal as $ident[pid].
 spawn_service() {
+  # Made once per unit: the relay of an earlier run has ended by the time a new run starts.
   fifo="$STATE_DIR/$unit/output"
-  rm -f "$fifo"
-  mkfifo "$fifo"
+  [ -p "$fifo" ] || mkfifo "$fifo"
   home=/root login=root shell=/bin/sh
   if [ -n "$user" ] && passwd_entry "$user"; then
     home=$entry_home login=$user shell=$entry_shell
@@ -92,7 +57,8 @@ spawn_service() {
   main=$!
   (
     while IFS= read -r line; do
-      printf '%s\t%s %s %s[%s]: %s\n' "$unit" "$(date '+%b %d %H:%M:%S')" "$host" "$ident" "$main" "$line" >>"$JOURNAL"
+      journal_stamp
+      printf '%s\t%s %s %s[%s]: %s\n' "$unit" "$stamp" "$host" "$ident" "$main" "$line" >>"$JOURNAL"
     done
   ) <"$fifo" &
   relay=$!

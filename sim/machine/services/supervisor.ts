@@ -19,7 +19,7 @@ export function startServiceSupervisor(
   signal: AbortSignal,
 ): void {
   const scale = String(Math.max(timeScale, MIN_UNIT_TIME_SCALE));
-  const child = sandbox.spawn(["/bin/sh", SUPERVISOR_PATH, scale]);
+  const child = sandbox.spawn(["/bin/bash", SUPERVISOR_PATH, scale]);
   let stderr = Buffer.alloc(0);
   child.stderr.on("data", (chunk: Buffer) => {
     stderr = Buffer.concat([stderr, chunk]).subarray(-STDERR_TAIL_BYTES);

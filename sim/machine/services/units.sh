@@ -43,11 +43,21 @@ set_state() {
   echo "$2" >"$STATE_DIR/$1/state"
 }
 
+# Sets $stamp to the time as syslog shows it: bash (the service manager) tells it without a process.
+journal_stamp() {
+  if [ -n "${BASH_VERSION:-}" ]; then
+    printf -v stamp '%(%b %d %H:%M:%S)T' -1
+  else
+    stamp=$(date '+%b %d %H:%M:%S')
+  fi
+}
+
 # journal UNIT MESSAGE [IDENT]: one line as systemd (or IDENT, e.g. "rachel8[42]") would log it.
 journal() {
   [ -d "${JOURNAL%/*}" ] || mkdir -p "${JOURNAL%/*}"
   read -r box_hostname </proc/sys/kernel/hostname
-  printf '%s\t%s %s %s: %s\n' "$1" "$(date '+%b %d %H:%M:%S')" "$box_hostname" "${3:-systemd[1]}" "$2" >>"$JOURNAL"
+  journal_stamp
+  printf '%s\t%s %s %s: %s\n' "$1" "$stamp" "$box_hostname" "${3:-systemd[1]}" "$2" >>"$JOURNAL"
 }
 
 # title UNIT FILE: sets $title to "UNIT - Description", or UNIT without one.
