@@ -3,7 +3,8 @@
 # alive until it is destroyed. The simulated systemctl sends "start|stop UNIT TOKEN" lines to the control
 # FIFO; a runner per unit executes ExecStart= (WorkingDirectory=, User= as far as the box allows), sends
 # its output to the journal, honours Restart=, RestartSec=, StartLimitBurst=/StartLimitIntervalSec= and
-# TimeoutStopSec=, and writes TOKEN to the requester's FIFO <state>/reply-TOKEN once the request took effect.
+# TimeoutStopSec=, and writes TOKEN to the requester's FIFO /run/sim-systemd/reply-TOKEN once the request
+# took effect.
 # Usage: bash supervisor.sh TIME_SCALE   (every unit duration is multiplied by it)
 # Bash, not sh: its builtins tell the time (EPOCHREALTIME, printf %(...)T) and do the arithmetic that every
 # start, restart and journal line needs, where date and awk would cost the host a process each.
@@ -23,7 +24,7 @@ read -r host </proc/sys/kernel/hostname
 # has gone (a FIFO it already removed is skipped).
 ack() {
   [ -n "$2" ] || return 0
-  reply=$STATE_DIR/$1/reply-$2
+  reply=$STATE_DIR/reply-$2
   if [ -p "$reply" ]; then echo "$2" 1<>"$reply"; fi
 }
 
@@ -49,10 +50,15 @@ spawn_service() {
     home=$entry_home login=$user shell=$entry_shell
   fi
   (
+    # Plain words are split here and run directly, as systemd does; anything a shell would interpret goes
+    # through sh as before (one process more).
+    case $exec_start in
+      *[\"\'\\\$\;\&\|\<\>\*\?\[\`]*) set -- /bin/sh -c "exec $exec_start" ;;
+      *) read -ra words <<<"$exec_start"; set -- "${words[@]}" ;;
+    esac
     cd "${workdir:-/}" &&
       exec env -i PATH=/opt/sim/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-        HOME="$home" USER="$login" LOGNAME="$login" SHELL="$shell" LANG=C.UTF-8 \
-        /bin/sh -c "exec $exec_start"
+        HOME="$home" USER="$login" LOGNAME="$login" SHELL="$shell" LANG=C.UTF-8 "$@"
   ) >"$fifo" 2>&1 </dev/null &
   main=$!
   (
