@@ -1,7 +1,4 @@
 import { describe, expect, test } from "bun:test";
-import { createApiServer } from "../../api/server.ts";
-import { createLogger } from "../../core/log.ts";
-import { createMetrics } from "../../core/metrics.ts";
 import {
   customerMaker,
   type Delivery,
@@ -11,6 +8,7 @@ import {
   signStandard,
   standardPayload,
   webhookWorldForFile,
+  withApiServer,
 } from "./world.ts";
 
 const world = webhookWorldForFile();
@@ -207,22 +205,11 @@ describe("POST /v1/webhooks/standard", () => {
       status: 404,
       body: { code: "unknown_provider" },
     });
-    const { runtime, config } = world.current;
-    const off = createApiServer({
-      config: { ...config, standardWebhookSecret: undefined },
-      db: runtime.db,
-      queue: runtime.queue,
-      log: createLogger({ level: "silent" }),
-      metrics: createMetrics(),
-      port: 0,
-    });
-    try {
-      const answer = await world.current.post("standard", delivery, off.url);
+    await withApiServer(world.current, { standardWebhookSecret: undefined }, async (url) => {
+      const answer = await world.current.post("standard", delivery, url);
       expect(answer).toMatchObject({ status: 503, body: { code: "not_configured" } });
       expect(String(answer.body.message)).toContain("STANDARD_WEBHOOK_SECRET");
-    } finally {
-      await off.stop(100);
-    }
+    });
   });
 
   test("outcomes are counted in payment_webhooks_total by provider and outcome", () => {

@@ -1,7 +1,4 @@
 import { describe, expect, test } from "bun:test";
-import { createApiServer } from "../../api/server.ts";
-import { createLogger } from "../../core/log.ts";
-import { createMetrics } from "../../core/metrics.ts";
 import { applyPaymentState } from "../../jobs/payments/apply.ts";
 import {
   customerMaker,
@@ -13,6 +10,7 @@ import {
   signStripe,
   stripePayload,
   webhookWorldForFile,
+  withApiServer,
 } from "./world.ts";
 
 const world = webhookWorldForFile();
@@ -201,20 +199,9 @@ describe("POST /v1/webhooks/stripe", () => {
       status: 413,
       body: { code: "too_large" },
     });
-    const { runtime, config } = world.current;
-    const off = createApiServer({
-      config: { ...config, stripeWebhookSecret: undefined },
-      db: runtime.db,
-      queue: runtime.queue,
-      log: createLogger({ level: "silent" }),
-      metrics: createMetrics(),
-      port: 0,
-    });
-    try {
-      const answer = await world.current.post("stripe", await signStripe("{}", [secret()]), off.url);
+    await withApiServer(world.current, { stripeWebhookSecret: undefined }, async (url) => {
+      const answer = await world.current.post("stripe", await signStripe("{}", [secret()]), url);
       expect(answer).toMatchObject({ status: 503, body: { code: "not_configured" } });
-    } finally {
-      await off.stop(100);
-    }
+    });
   });
 });

@@ -249,6 +249,28 @@ export async function signStripe(
 /** Six minutes ago: beyond both providers' 5-minute tolerance. */
 export const expiredDate = () => new Date(Date.now() - 6 * 60 * 1000);
 
+/** Runs `use` against a second API server on the same database and broker, with `overrides` on the config. */
+export async function withApiServer(
+  world: WebhookWorld,
+  overrides: Partial<Config>,
+  use: (url: string) => Promise<void>,
+): Promise<void> {
+  const { runtime, config } = world;
+  const api = createApiServer({
+    config: { ...config, ...overrides },
+    db: runtime.db,
+    queue: runtime.queue,
+    log: createLogger({ level: "silent" }),
+    metrics: createMetrics(),
+    port: 0,
+  });
+  try {
+    await use(api.url);
+  } finally {
+    await api.stop(100);
+  }
+}
+
 export const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000);
 
 /** Fresh customers with a subscription each, `<prefix>-cust-N` / `sub_<prefix>_N`; registered unless told otherwise. */
