@@ -2,6 +2,7 @@
 import { Queue } from "bunqueue/client";
 import type { Config } from "../core/config.ts";
 import type { Db } from "../db/index.ts";
+import { durableAdder } from "./durable-adds.ts";
 import { openOperation, reopenFailedOperation } from "./operations.ts";
 import { type OperationPayload, operationsQueueName } from "./payload.ts";
 import { recordSignal } from "./signals.ts";
@@ -66,19 +67,18 @@ export function connectJobQueue(opts: JobQueueOptions): JobQueue {
     },
   });
 
+  const add = durableAdder(queue);
   // Adding with the deterministic id is safe to repeat: the broker dedupes a live job with the same id.
-  const addJob = async (operationId: string, operation: string, instanceId: string): Promise<void> => {
-    await queue.add(
-      operation,
-      { operationId, instanceId, operation },
-      {
+  const addJob = (operationId: string, operation: string, instanceId: string): Promise<void> =>
+    add({
+      name: operation,
+      data: { operationId, instanceId, operation },
+      opts: {
         jobId: operationId,
-        durable: true,
         attempts: brokerAttempts,
         backoff: { type: "exponential", delay: brokerBackoffMs },
       },
-    );
-  };
+    });
 
   return {
     async enqueue(operation, instanceId) {
