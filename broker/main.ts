@@ -4,6 +4,7 @@
  * and a child gets an environment holding only the broker's own settings.
  */
 import { mkdirSync } from "node:fs";
+import { constants } from "node:os";
 import { isHttpOk, pollUntil, WaitTimeoutError } from "../cli/wait.ts";
 import { loadConfigOrExit } from "../core/config.ts";
 import { exitWhenDrained } from "../core/exit.ts";
@@ -11,6 +12,8 @@ import { createLogger } from "../core/log.ts";
 import { type BunqueueServer, spawnBunqueueServer } from "./bunqueue-server.ts";
 import { findUnbindablePort } from "./ports.ts";
 
+/** Exit code of a child killed by SIGTERM (128 + its number), as Bun reports it. */
+const DIED_OF_SIGTERM = 128 + constants.signals.SIGTERM;
 /** How long the server gets to bind and open its database before start-up counts as failed (ms). */
 const STARTUP_TIMEOUT_MS = 30_000;
 
@@ -54,17 +57,20 @@ async function runBroker(): Promise<number> {
   process.on("SIGTERM", forwardStop);
   process.on("SIGINT", forwardStop);
 
-  if (!(await becameReady(server))) {
+  const ready = await becameReady(server);
+  // A stop asked for while starting (systemd signals the whole group, server included) is a clean stop.
+  if (!ready && !stopping) {
     log.fatal(
       { ...endpoints, exitCode: await server.exited, serverError: server.stderrTail().join("\n") },
       `broker could not start on ${config.brokerHost}:${config.brokerPort} (tcp) / :${config.brokerHttpPort} (http)`,
     );
     return 1;
   }
-  log.info({ ...endpoints, serverPid: server.pid }, "broker ready");
+  if (ready) log.info({ ...endpoints, serverPid: server.pid }, "broker ready");
 
   const exitCode = await server.exited;
-  if (stopping && exitCode === 0) {
+  // Signalled before it installed its own handlers, the server dies of the SIGTERM itself: still the stop asked for.
+  if (stopping && (exitCode === 0 || exitCode === DIED_OF_SIGTERM)) {
     log.info("broker stopped");
     return 0;
   }

@@ -78,4 +78,18 @@ describe("broker shutdown", () => {
     expect(await broker.exited).toBe(0);
     expect(stack.logs("broker").some((line) => line.json?.msg === "Shutdown complete")).toBe(true);
   }, 30_000);
+
+  test("SIGTERM while it is still starting: a clean stop, exit 0, not a failed start", async () => {
+    const broker = stack.spawn("broker");
+    // The server's first line comes after the launcher's signal handlers are in place, and before /ready.
+    await stack.waitForLog(
+      "broker",
+      (line) => line.json?.pid === broker.pid && line.json?.server === "bunqueue",
+    );
+    broker.signal("SIGTERM");
+    expect(await broker.exited).toBe(0);
+    const lines = stack.logs("broker").filter((line) => line.json?.pid === broker.pid);
+    expect(lines.some((line) => line.json?.msg === "broker stopped")).toBe(true);
+    expect(lines.some((line) => line.json?.level === 60)).toBe(false);
+  }, 30_000);
 });
