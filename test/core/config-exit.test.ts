@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { generateDevSecrets } from "../../core/config.ts";
+import { runCommand } from "../support/run-command.ts";
 
 // A temp cwd, so Bun's automatic .env loading cannot leak a developer's settings into the child.
 const cwd = mkdtempSync(join(tmpdir(), "core-config-exit-"));
@@ -15,19 +16,11 @@ const entryPoint = `
   console.log("started on port " + config.apiPort);
 `;
 
-async function runEntryPoint(env: Record<string, string>) {
-  const child = Bun.spawn([process.execPath, "-e", entryPoint], {
+function runEntryPoint(env: Record<string, string>) {
+  return runCommand([process.execPath, "-e", entryPoint], {
     cwd,
     env: { PATH: process.env.PATH ?? "", ...env },
-    stdout: "pipe",
-    stderr: "pipe",
   });
-  const [stdout, stderr, exitCode] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { stdout, stderr, exitCode };
 }
 
 test("loadConfigOrExit prints one 'config error' line per problem and exits 1", async () => {

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { cpSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
+import { runCommand } from "../support/run-command.ts";
 
 const repoRoot = resolve(import.meta.dir, "../..");
 let dir: string;
@@ -19,13 +20,10 @@ test("db/schema.ts has no change that lacks a generated migration", async () => 
   const before = readdirSync(out).length;
   // drizzle-kit reads `out` relative to its working directory, whatever it is given.
   const args = ["--dialect", "sqlite", "--schema", "./db/schema.ts", "--out", relative(repoRoot, out)];
-  const child = Bun.spawn(["bunx", "drizzle-kit", "generate", ...args], {
+  const { exitCode, stdout } = await runCommand(["bunx", "drizzle-kit", "generate", ...args], {
     cwd: repoRoot,
-    stdout: "pipe",
-    stderr: "pipe",
   });
-  const [code, stdout] = await Promise.all([child.exited, new Response(child.stdout).text()]);
-  expect(code).toBe(0);
+  expect(exitCode).toBe(0);
   expect(stdout).toContain("No schema changes");
   expect(readdirSync(out)).toHaveLength(before);
 });

@@ -1,5 +1,6 @@
 /** Runs `bun cli/ops.ts …` as a real process, as an operator's shell would, and collects what it printed. */
 import { resolve } from "node:path";
+import { runCommand } from "../support/run-command.ts";
 
 const repoRoot = resolve(import.meta.dir, "../..");
 /** Generous for one bun start on a loaded 2-core machine. */
@@ -13,17 +14,9 @@ export interface OpsRun {
 
 /** Only the variables given (plus PATH) reach the CLI: it must not need the service's configuration. */
 export async function runOps(args: readonly string[], env: Record<string, string>): Promise<OpsRun> {
-  const child = Bun.spawn(["bun", "cli/ops.ts", ...args], {
+  return runCommand(["bun", "cli/ops.ts", ...args], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: CLI_TIMEOUT_MS,
+    timeoutMs: CLI_TIMEOUT_MS,
   });
-  const [stdout, stderr, exitCode] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { exitCode, stdout, stderr };
 }

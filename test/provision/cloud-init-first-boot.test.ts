@@ -21,14 +21,10 @@ import {
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { FIRST_BOOT_FILES } from "../../jobs/provision/cloud-init/first-boot.ts";
+import { runCommand } from "../support/run-command.ts";
 
 async function run(argv: string[], cwd?: string) {
-  const child = Bun.spawn(argv, { cwd, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, exitCode] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
+  const { exitCode, stdout, stderr } = await runCommand(argv, cwd === undefined ? {} : { cwd });
   return { exitCode, output: `${stdout}${stderr}` };
 }
 

@@ -6,6 +6,7 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runCommand } from "./run-command.ts";
 
 /** Where .ci/run unpacks Debian 13's cloud-init package (dpkg-deb -x). */
 export const UNPACKED_CLOUD_INIT_ROOT = "/opt/cloud-init-trixie";
@@ -54,19 +55,8 @@ export function findCloudInit(unpackedRoot: string = UNPACKED_CLOUD_INIT_ROOT): 
   return null;
 }
 
-async function runPython(cloudInit: CloudInit, args: string[], cwd: string) {
-  const child = Bun.spawn([SYSTEM_PYTHON, ...args], {
-    cwd,
-    env: { ...process.env, ...cloudInit.env },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, exitCode] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { exitCode, stdout, stderr };
+function runPython(cloudInit: CloudInit, args: string[], cwd: string) {
+  return runCommand([SYSTEM_PYTHON, ...args], { cwd, env: { ...process.env, ...cloudInit.env } });
 }
 
 /** Writes `userData` to a temp file, hands it to `use`, and removes the directory afterwards. */
