@@ -8,8 +8,9 @@ trap 'echo "install-app: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 repo_url=$1 app_ref=$2 bun_version=$3
 app_dir="$HOME/rachel8"
 bun="$HOME/.bun/bin/bun"
+case $0 in */*) here=${0%/*} ;; *) here=. ;; esac
 # shellcheck source=retry.sh
-source "$(dirname "$0")/retry.sh"
+source "$here/retry.sh"
 
 install_bun() {
   if [[ -x "$bun" && (-z "$bun_version" || "$("$bun" --version)" == "$bun_version") ]]; then

@@ -8,7 +8,8 @@ trap 'echo "prepare-host: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 user=$1 repo_url=$2 app_ref=$3 bun_version=$4 marker=$5
 shift 5
 packages=("$@")
-here=$(dirname "$0")
+# Parameter expansions, not dirname/cut/date: each process is time on a first boot that waits for it.
+case $0 in */*) here=${0%/*} ;; *) here=. ;; esac
 # shellcheck source=retry.sh
 source "$here/retry.sh"
 
@@ -16,11 +17,13 @@ source "$here/retry.sh"
 export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
 
 ensure_packages() {
-  local missing=() package
+  local missing=() package installed=" " name status
+  # One query for all: it lists the known ones (and exits 1 when any is unknown, which is fine here).
+  while IFS=' ' read -r name status; do
+    if [[ "$status" == "install ok installed" ]]; then installed+="$name "; fi
+  done < <(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null || true)
   for package in "${packages[@]}"; do
-    if [[ "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null)" != "install ok installed" ]]; then
-      missing+=("$package")
-    fi
+    if [[ "$installed" != *" $package "* ]]; then missing+=("$package"); fi
   done
   if ((${#missing[@]} == 0)); then
     return 0
@@ -31,12 +34,13 @@ ensure_packages() {
 }
 
 home_of() {
-  local entry
+  local entry dir
   if ! entry=$(getent passwd "$1"); then
     echo "prepare-host: user $1 does not exist (cloud-init's users step failed?)" >&2
     return 1
   fi
-  cut -d: -f6 <<<"$entry"
+  IFS=: read -r _ _ _ _ _ dir _ <<<"$entry"
+  echo "$dir"
 }
 
 ensure_packages
@@ -45,6 +49,6 @@ home=$(home_of "$user")
 runuser -u "$user" -- env -i HOME="$home" USER="$user" LOGNAME="$user" SHELL=/bin/bash LANG=C.UTF-8 \
   PATH="$home/.bun/bin:/usr/local/bin:/usr/bin:/bin" \
   /bin/bash "$here/install-app.sh" "$repo_url" "$app_ref" "$bun_version"
-install -d -m 0755 "$(dirname "$marker")"
-date -u +%Y-%m-%dT%H:%M:%SZ >"$marker"
+install -d -m 0755 "${marker%/*}"
+TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T\n' -1 >"$marker"
 echo "prepare-host: done"
