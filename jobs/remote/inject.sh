@@ -1,8 +1,11 @@
 # Remote half of injectSecrets (POSIX sh): writes secret files (0600, atomic), installs a systemd unit
-# (atomic, via sudo), daemon-reload, enable, then start it, or restart it when anything changed.
+# (atomic), daemon-reload, enable, then start it, or restart it when anything changed; everything root does
+# happens in ONE sudo call.
 # Usage: sh -c "$SCRIPT" inject UNIT_DIR UNIT_NAME FILE...   (each FILE relative to $HOME)
-# stdin: base64(FILE_1) ... base64(FILE_n) base64(unit), one line each. Contents never appear in argv.
+# stdin: FILE_1 ... FILE_n, then the unit, one line each, printable ASCII with every other byte (and "\")
+# as a printf %b octal escape (\0NNN). Contents never appear in argv.
 # stdout: "changed FILE" per replaced file, "unit-changed 0|1", "action started|restarted".
+# Builtins wherever they do: every process is a fork+exec on a box that is busy with its first boot.
 set -eu
 umask 077
 unit_dir=$1
@@ -12,7 +15,12 @@ cd "$HOME"
 # Set before any swap and cleared after the restart, so a run cut off in between restarts next time.
 pending="$HOME/.$unit_name.restart-pending"
 temps=""
-trap 'rm -f $temps' EXIT
+remove_temps() {
+  for temp in $temps; do
+    if [ -e "$temp" ] || [ -L "$temp" ]; then rm -f "$temp"; fi
+  done
+}
+trap remove_temps EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -22,10 +30,11 @@ fail() {
   exit 1
 }
 
-# Decodes the next stdin line into $1; printf is a shell builtin, so the content never reaches an argv.
+# Decodes the next stdin line into $1, created 0600 by the umask; printf is a shell builtin, so the content
+# never reaches an argv.
 next_payload_to() {
   IFS= read -r line || fail "payload ended early"
-  printf '%s' "$line" | base64 -d >"$1" || fail "could not write $1"
+  printf '%b' "$line" >"$1" || fail "could not write $1"
 }
 
 for path in "$@"; do
@@ -33,12 +42,12 @@ for path in "$@"; do
   */*) dir=${path%/*} ;;
   *) dir=. ;;
   esac
-  mkdir -p "$dir"
+  [ -d "$dir" ] || mkdir -p "$dir"
   tmp="$dir/.${path##*/}.inject-tmp"
   temps="$temps $tmp"
-  rm -f "$tmp"
+  # A leftover of a cut-off run may have any mode: removed, the new one is created by the umask's 0600.
+  if [ -e "$tmp" ] || [ -L "$tmp" ]; then rm -f "$tmp"; fi
   next_payload_to "$tmp"
-  chmod 600 "$tmp"
   if [ -f "$path" ] && cmp -s "$tmp" "$path"; then
     rm -f "$tmp"
     chmod 600 "$path"
@@ -52,26 +61,34 @@ done
 unit_tmp="$HOME/.$unit_name.inject-tmp"
 temps="$temps $unit_tmp"
 next_payload_to "$unit_tmp"
-# sudo keeps the caller's umask: without this, directories systemctl creates (*.wants/) would be 0700.
-umask 022
-unit_path="$unit_dir/$unit_name"
-if cmp -s "$unit_tmp" "$unit_path" 2>/dev/null; then
-  echo "unit-changed 0"
+if [ -f "$unit_dir/$unit_name" ] && cmp -s "$unit_tmp" "$unit_dir/$unit_name" 2>/dev/null; then
+  install_unit=no
 else
   : >"$pending"
-  sudo -n install -m 0644 "$unit_tmp" "$unit_dir/.$unit_name.inject-tmp"
-  sudo -n mv -f "$unit_dir/.$unit_name.inject-tmp" "$unit_path"
-  echo "unit-changed 1"
+  install_unit=yes
 fi
+action=start
+if [ -e "$pending" ]; then action=restart; fi
 
-# Always reload: cheap, and it repairs a run that was cut off after the unit swap.
-sudo -n systemctl daemon-reload
-sudo -n systemctl enable "$unit_name"
-if [ -e "$pending" ]; then
-  sudo -n systemctl restart "$unit_name"
+# As root: install the unit (temp beside it + rename), reload (always: cheap, and it repairs a run cut off
+# after the unit swap), enable, start or restart. sudo keeps the caller's umask: without umask 022 the
+# unit and *.wants/ would be 0600/0700.
+# shellcheck disable=SC2016 # expanded by the root shell, from its arguments
+as_root='set -eu
+umask 022
+install_unit=$1 unit_tmp=$2 unit_dir=$3 unit_name=$4 action=$5
+if [ "$install_unit" = yes ]; then
+  install -m 0644 "$unit_tmp" "$unit_dir/.$unit_name.inject-tmp"
+  mv -f "$unit_dir/.$unit_name.inject-tmp" "$unit_dir/$unit_name"
+fi
+systemctl daemon-reload
+systemctl enable "$unit_name"
+systemctl "$action" "$unit_name"'
+sudo -n /bin/sh -c "$as_root" as-root "$install_unit" "$unit_tmp" "$unit_dir" "$unit_name" "$action"
+if [ "$install_unit" = yes ]; then echo "unit-changed 1"; else echo "unit-changed 0"; fi
+if [ "$action" = restart ]; then
   rm -f "$pending"
   echo "action restarted"
 else
-  sudo -n systemctl start "$unit_name"
   echo "action started"
 fi

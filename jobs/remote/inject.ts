@@ -1,6 +1,6 @@
 /**
  * Secret injection in ONE SSH round trip: a fixed POSIX sh script (inject.sh) runs as the login user; the
- * secret files and the unit travel on its stdin, one base64 line each, never on a command line (visible in
+ * secret files and the unit travel on its stdin, one escaped line each, never on a command line (visible in
  * `ps`) nor in any message. Idempotent: unchanged content is left alone (same inode) and the unit is only
  * started; changed content is swapped in by rename and the unit restarted.
  */
@@ -65,12 +65,21 @@ function validate(files: readonly SecretFile[], unit: UnitFile, unitDir: string)
     throw bad(`unit dir ${JSON.stringify(unitDir)} is not a safe absolute path`);
 }
 
-/** One base64 line per file, then the unit: the framing inject.sh reads with `read -r`. */
+/** One line per file, then the unit: the framing inject.sh reads with `read -r` and decodes with printf %b. */
 function payload(files: readonly SecretFile[], unit: UnitFile): string {
-  const lines = [...files.map((file) => file.content), unit.text].map((text) =>
-    Buffer.from(text).toString("base64"),
-  );
-  return `${lines.join("\n")}\n`;
+  return `${[...files.map((file) => file.content), unit.text].map(escapeLine).join("\n")}\n`;
+}
+
+/** Printable ASCII as is; every other byte, and "\\", as a %b octal escape (\0NNN), so a line holds any content. */
+function escapeLine(text: string): string {
+  let line = "";
+  for (const byte of Buffer.from(text)) {
+    line +=
+      byte >= 0x20 && byte < 0x7f && byte !== 0x5c
+        ? String.fromCharCode(byte)
+        : `\\0${byte.toString(8).padStart(3, "0")}`;
+  }
+  return line;
 }
 
 function parseOutput(stdout: string): InjectResult | null {

@@ -181,4 +181,12 @@ describe.skipIf(!enabled)("injectSecrets against a real OpenSSH sshd", () => {
     }
     expect(machine.sent.length).toBe(sentBefore);
   });
+
+  test("any content arrives byte for byte: backslashes, printf escapes, percent signs, newlines, UTF-8, NUL", async () => {
+    const content = "a\\b \\c \\0101 %s %b\n\ttab\r\nnon-ASCII: é → 😀\u0000end\n\n";
+    const file: SecretFile = { path: "escape-check/bytes.txt", content };
+    await injectSecrets(machine.session, [file], unit);
+    expect(readFileSync(inHome(file.path))).toEqual(Buffer.from(content));
+    expect(statSync(inHome(file.path)).mode & 0o777).toBe(0o600);
+  });
 });
