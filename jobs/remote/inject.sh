@@ -1,7 +1,7 @@
 # Remote half of injectSecrets (POSIX sh): writes secret files (0600, atomic), installs a systemd unit
 # (atomic), daemon-reload, enable, then start it, or restart it when anything changed; everything root does
 # happens in ONE sudo call.
-# Usage: sh -c "$SCRIPT" inject UNIT_DIR UNIT_NAME FILE...   (each FILE relative to $HOME)
+# Arguments: UNIT_DIR UNIT_NAME FILE...   (each FILE relative to $HOME; set by `set --` before the script)
 # stdin: FILE_1 ... FILE_n, then the unit, one line each, printable ASCII with every other byte (and "\")
 # as a printf %b octal escape (\0NNN). Contents never appear in argv.
 # stdout: "changed FILE" per replaced file, "unit-changed 0|1", "action started|restarted".

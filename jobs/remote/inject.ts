@@ -114,7 +114,8 @@ export async function injectSecrets(
   const unitDir = unit.dir ?? DEFAULT_UNIT_DIR;
   validate(files, unit, unitDir);
   const args = [unitDir, unit.name, ...files.map((file) => file.path)].map(shellQuote).join(" ");
-  const command = `exec /bin/sh -c ${shellQuote(SCRIPT)} inject ${args}`;
+  // The session already runs the command under /bin/sh: the script runs in that shell, not in another.
+  const command = `set -- ${args}\n${SCRIPT}`;
   const result = await session.exec(command, {
     stdin: payload(files, unit),
     timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
