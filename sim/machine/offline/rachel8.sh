@@ -9,20 +9,28 @@ set -eu
 # Removes leading blanks from $1 into $trimmed.
 trim_leading() { trimmed=${1#"${1%%[![:space:]]*}"}; }
 
-# dotenv: KEY=VALUE lines, optionally after "export "; comments and blank lines ignored; the last one wins;
-# trailing blanks removed, then one pair of surrounding double quotes, then of single quotes. Sets $found.
-value_of() {
-  found=""
-  while IFS= read -r line || [ -n "$line" ]; do
-    trim_leading "$line"
-    case $trimmed in export[[:space:]]*) trim_leading "${trimmed#export}" ;; esac
-    case $trimmed in "$1"*) ;; *) continue ;; esac
-    trim_leading "${trimmed#"$1"}"
-    case $trimmed in =*) ;; *) continue ;; esac
-    trim_leading "${trimmed#=}"
-    found=$trimmed
-  done <.env
-  found=${found%"${found##*[![:space:]]}"}
+# dotenv, read in one pass: KEY=VALUE lines, optionally after "export "; comments, blank lines and other keys
+# ignored; the last one wins. Sets the raw value of each variable Rachel8 checks.
+telegram_bot_token="" owner_telegram_user_id="" shared_folder_path="" node_env="" log_level=""
+while IFS= read -r line || [ -n "$line" ]; do
+  trim_leading "$line"
+  case $trimmed in export[[:space:]]*) trim_leading "${trimmed#export}" ;; esac
+  key=${trimmed%%=*}
+  [ "$key" != "$trimmed" ] || continue
+  trim_leading "${trimmed#*=}"
+  case ${key%"${key##*[![:space:]]}"} in
+    TELEGRAM_BOT_TOKEN) telegram_bot_token=$trimmed ;;
+    OWNER_TELEGRAM_USER_ID) owner_telegram_user_id=$trimmed ;;
+    SHARED_FOLDER_PATH) shared_folder_path=$trimmed ;;
+    NODE_ENV) node_env=$trimmed ;;
+    LOG_LEVEL) log_level=$trimmed ;;
+  esac
+done <.env
+
+# A raw value as Rachel8 sees it: trailing blanks removed, then one pair of surrounding double quotes, then of
+# single quotes. Sets $found.
+unquote() {
+  found=${1%"${1##*[![:space:]]}"}
   case $found in \"*\") found=${found#\"} found=${found%\"} ;; esac
   case $found in \'*\') found=${found#\'} found=${found%\'} ;; esac
 }
@@ -45,16 +53,17 @@ valid() {
 }
 
 problems=""
+# check NAME RAW_VALUE MESSAGE: records MESSAGE when the value breaks NAME's rule.
 check() {
-  value_of "$1"
+  unquote "$2"
   if ! valid "$1" "$found"; then problems="$problems
-  $1: $2"; fi
+  $1: $3"; fi
 }
-check TELEGRAM_BOT_TOKEN "must look like 123456789:AA... (a bot token from @BotFather)"
-check OWNER_TELEGRAM_USER_ID "must be a positive integer"
-check SHARED_FOLDER_PATH "must not be empty"
-check NODE_ENV "must be one of development, production, test"
-check LOG_LEVEL "must be one of debug, info, warn, error"
+check TELEGRAM_BOT_TOKEN "$telegram_bot_token" "must look like 123456789:AA... (a bot token from @BotFather)"
+check OWNER_TELEGRAM_USER_ID "$owner_telegram_user_id" "must be a positive integer"
+check SHARED_FOLDER_PATH "$shared_folder_path" "must not be empty"
+check NODE_ENV "$node_env" "must be one of development, production, test"
+check LOG_LEVEL "$log_level" "must be one of debug, info, warn, error"
 if [ -n "$problems" ]; then
   echo "Invalid environment configuration:$problems" >&2
   exit 1
@@ -62,9 +71,9 @@ fi
 
 sleeper=""
 trap 'echo "Rachel8: shutting down"; [ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null; exit 0' TERM INT
-value_of NODE_ENV
+unquote "$node_env"
 node_env=$found
-value_of LOG_LEVEL
+unquote "$log_level"
 echo "Rachel8 started: Telegram bot polling (NODE_ENV=$node_env, LOG_LEVEL=$found)"
 while :; do
   sleep 3600 &
