@@ -40,15 +40,22 @@ spawn_problem() {
   fi
 }
 
-# Starts ExecStart in the background as $main, its output relayed to the journal as $ident[pid].
+# Starts ExecStart in the background as $main, its output relayed to the journal as $ident[pid] by $relay,
+# which reads it through a pipe of bash's own (a process substitution: no FIFO to make). The relay starts
+# first, so the service tells it its pid as the pipe's first line, before it can print anything itself.
 spawn_service() {
-  # Made once per unit: the relay of an earlier run has ended by the time a new run starts.
-  fifo="$STATE_DIR/$unit/output"
-  [ -p "$fifo" ] || mkfifo "$fifo"
   home=/root login=root shell=/bin/sh
   if [ -n "$user" ] && passwd_entry "$user"; then
     home=$entry_home login=$user shell=$entry_shell
   fi
+  exec {output}> >(
+    read -r pid
+    while IFS= read -r line; do
+      journal_stamp
+      printf '%s\t%s %s %s[%s]: %s\n' "$unit" "$stamp" "$host" "$ident" "$pid" "$line" >>"$JOURNAL"
+    done
+  )
+  relay=$!
   (
     # Plain words are split here and run directly, as systemd does; anything a shell would interpret goes
     # through sh as before (one process more).
@@ -56,18 +63,14 @@ spawn_service() {
       *[\"\'\\\$\;\&\|\<\>\*\?\[\`]*) set -- /bin/sh -c "exec $exec_start" ;;
       *) read -ra words <<<"$exec_start"; set -- "${words[@]}" ;;
     esac
-    cd "${workdir:-/}" &&
-      exec env -i PATH=/opt/sim/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-        HOME="$home" USER="$login" LOGNAME="$login" SHELL="$shell" LANG=C.UTF-8 "$@"
-  ) >"$fifo" 2>&1 </dev/null &
+    # The service's whole environment, as env -i would give it (nothing else is exported: see the boot).
+    export PATH=/opt/sim/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+      HOME="$home" USER="$login" LOGNAME="$login" SHELL="$shell" LANG=C.UTF-8
+    echo "$BASHPID"
+    cd "${workdir:-/}" && exec "$@"
+  ) >&"$output" 2>&1 {output}>&- </dev/null &
   main=$!
-  (
-    while IFS= read -r line; do
-      journal_stamp
-      printf '%s\t%s %s %s[%s]: %s\n' "$unit" "$stamp" "$host" "$ident" "$main" "$line" >>"$JOURNAL"
-    done
-  ) <"$fifo" &
-  relay=$!
+  exec {output}>&-
 }
 
 # Waits for the service to exit (after a stop request: TERM, then KILL after TimeoutStopSec); sets $code.
@@ -201,13 +204,19 @@ runner_alive() {
 
 # The machine holds stdin open for the box's lifetime. Its end means the machine is gone (even if this
 # process escaped the launcher's kill, which can happen in the instant after a fork): end every process.
-# (A background job's stdin would be /dev/null, so it reads a copy taken as fd 5.)
+# (A background job's stdin would be /dev/null, so it reads a copy taken as fd 5; read is a builtin.)
 exec 5<&0
-(cat <&5 >/dev/null; kill -KILL -1) &
+(while read -r -u 5 _; do :; done; kill -KILL -1) &
 exec 5<&-
 
-mkdir -p "$STATE_DIR" "${JOURNAL%/*}"
-rm -f "$CONTROL"
+# Nothing of the box's own environment is passed on: a service gets exactly what spawn_service exports, as
+# under env -i. (OLDPWD is exported by bash before it is ever set, so compgen does not list it yet.)
+for name in $(compgen -e) OLDPWD; do export -n "$name"; done
+
+# systemd's directories: its runtime state, the journal, and the default target's wants directory (a stock
+# image ships it, so enabling a unit needs no mkdir), made in one go.
+mkdir -p "$STATE_DIR" "${JOURNAL%/*}" "$UNIT_DIR/multi-user.target.wants"
+[ ! -e "$CONTROL" ] || rm -f "$CONTROL"
 mkfifo -m 600 "$CONTROL"
 # Held open for reading and writing: requests never see a closed pipe, and reading never hits EOF.
 exec 3<>"$CONTROL"

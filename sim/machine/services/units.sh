@@ -1,6 +1,6 @@
-# shellcheck shell=sh
-# Sourced by the simulated systemctl and the service supervisor: where units, their state and the journal
-# live, and how to read them. A unit's state is /run/sim-systemd/<unit>/state (active, activating,
+# shellcheck shell=bash
+# Sourced by the simulated systemctl and the service supervisor (both bash): where units, their state and
+# the journal live, and how to read them. A unit's state is /run/sim-systemd/<unit>/state (active, activating,
 # deactivating, failed; absent = inactive); the journal file holds "<unit>\t<syslog-style line>".
 # Unit files and state are read with shell builtins: these run on every systemctl call and unit start,
 # and each extra process costs a millisecond.
@@ -43,14 +43,8 @@ set_state() {
   echo "$2" >"$STATE_DIR/$1/state"
 }
 
-# Sets $stamp to the time as syslog shows it: bash (the service manager) tells it without a process.
-journal_stamp() {
-  if [ -n "${BASH_VERSION:-}" ]; then
-    printf -v stamp '%(%b %d %H:%M:%S)T' -1
-  else
-    stamp=$(date '+%b %d %H:%M:%S')
-  fi
-}
+# Sets $stamp to the time as syslog shows it (bash tells it without a process).
+journal_stamp() { printf -v stamp '%(%b %d %H:%M:%S)T' -1; }
 
 # journal UNIT MESSAGE [IDENT]: one line as systemd (or IDENT, e.g. "rachel8[42]") would log it.
 journal() {
