@@ -9,6 +9,7 @@ import { ShutdownError } from "../jobs/errors.ts";
 import { operationsQueueName } from "../jobs/payload.ts";
 import { brokerConnection } from "../jobs/queue.ts";
 import type { JobDefinition } from "../jobs/step.ts";
+import { brokerLongPollMs } from "./broker-poll.ts";
 import type { RunnerDeps } from "./runner/deps.ts";
 import { releaseLeasesOf } from "./runner/lease.ts";
 import { runOperationJob } from "./runner/run-job.ts";
@@ -38,8 +39,6 @@ export interface RunningWorker {
 
 /** Share of shutdownTimeoutMs the step in hand gets to finish before it is aborted. */
 const finishShareOfShutdown = 0.75;
-/** How long one pull waits at the broker for a job before asking again, in ms. */
-const brokerLongPollMs = 5000;
 
 export async function startWorker(opts: StartWorkerOptions): Promise<RunningWorker> {
   const { config, log } = opts;

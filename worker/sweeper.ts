@@ -14,6 +14,7 @@ import { connectSweepBroker, sweepPayloadSchema, sweepQueueName } from "../jobs/
 import { deliverSweep, type SweepDeps } from "../jobs/reconcile/sweep.ts";
 import { createSweepMetrics } from "../jobs/reconcile/sweep-metrics.ts";
 import { createRequests } from "../jobs/requests.ts";
+import { brokerLongPollMs } from "./broker-poll.ts";
 
 export interface StartSweeperOptions {
   /** Broker connection, reconcileIntervalMs and the sweep policy settings. */
@@ -63,6 +64,8 @@ export async function startSweeper(opts: StartSweeperOptions): Promise<RunningSw
   const worker = new Worker(sweepQueueName, (job) => processSweepJob(deps, job, busyRetryMs), {
     connection,
     concurrency: 1,
+    // Sweeps are rare: without a long poll this idle worker would ask the broker 20 times a second.
+    pollTimeout: brokerLongPollMs,
   });
   // Without an 'error' listener a broker outage crashes the process; the client reconnects by itself.
   worker.on("error", (err) => log.warn({ err }, "broker connection error (sweeps)"));
