@@ -10,9 +10,13 @@ case $tag in
   *) echo "error: Invalid version tag \"$tag\" (expected bun-vX.Y.Z)" >&2; exit 1 ;;
 esac
 install_dir=${BUN_INSTALL:-$HOME/.bun}
-mkdir -p "$install_dir/bin"
-# The version is baked into the installed executable, as a real bun binary knows its own.
-sed "s/^BUN_VERSION=.*/BUN_VERSION=$version/" /opt/sim/lib/bun >"$install_dir/bin/bun.tmp"
+[ -d "$install_dir/bin" ] || mkdir -p "$install_dir/bin"
+# The version is baked into the installed executable, as a real bun binary knows its own: the simulated bun
+# with its BUN_VERSION= line replaced, by builtins rather than sed.
+while IFS= read -r line || [ -n "$line" ]; do
+  case $line in BUN_VERSION=*) line=BUN_VERSION=$version ;; esac
+  printf '%s\n' "$line"
+done </opt/sim/lib/bun >"$install_dir/bin/bun.tmp"
 chmod 755 "$install_dir/bin/bun.tmp"
 mv -f "$install_dir/bin/bun.tmp" "$install_dir/bin/bun"
 echo "bun was installed successfully to ~${install_dir#"$HOME"}/bin/bun"
