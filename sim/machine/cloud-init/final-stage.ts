@@ -1,32 +1,48 @@
+import { MachineError } from "../errors.ts";
+import { applyFileOps } from "../sandbox/files.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import type { CloudConfig } from "./config.ts";
 import { INSTANCE_DIR } from "./plan.ts";
 
 /** Where cloud-init sends the output of its modules and of runcmd. */
 export const OUTPUT_LOG = "/var/log/cloud-init-output.log";
+/** What cloud-init writes when its final stage is over (even after failed modules). */
+export const BOOT_FINISHED = `${INSTANCE_DIR}/boot-finished`;
+/** The line the final stage prints once its modules have run (each failed one printed before it). */
+const MODULES_DONE = "modules-done";
 
 /**
  * Runs the final-stage modules that execute things, in cloud-init's order: package_update_upgrade_install
  * (through the box's offline apt-get), then scripts_user (the runcmd script, which goes on past a failing
- * entry since it is plain /bin/sh). Output is appended to OUTPUT_LOG; each failed module prints its name
+ * entry since it is plain /bin/sh). Output is appended to the output log; each failed module prints its name
  * on stdout, which never reaches the log. Input is /dev/null, as for cloud-init under systemd.
+ * Then, like cloud-init's own process, it stays until the stage is over (phone_home has run): stdin brings
+ * boot-finished's line, then the final state, which it writes; stdin closed before that means the boot was
+ * abandoned. One command for the whole stage: entering the box costs the host a few processes each time.
  */
-const FINAL_STAGE_SCRIPT = `log=$1 update=$2 upgrade=$3 runcmd=$4
-shift 4
-exec 3>&1 >>"$log" 2>&1 </dev/null
-if [ "$update" = yes ] || [ "$upgrade" = yes ] || [ $# -gt 0 ]; then
-  failed=no
-  apt-get update -q || failed=yes
-  if [ "$upgrade" = yes ]; then apt-get -y -q upgrade || failed=yes; fi
-  if [ $# -gt 0 ]; then apt-get install -y -q "$@" || failed=yes; fi
-  if [ "$failed" = yes ]; then echo "package_update_upgrade_install" >&3; fi
-fi
-if [ -f "$runcmd" ]; then
-  "$runcmd"
-  code=$?
-  if [ "$code" != 0 ]; then echo "scripts_user $code" >&3; fi
-fi
-exit 0`;
+const FINAL_STAGE_SCRIPT = `log=$1 update=$2 upgrade=$3 runcmd=$4 finished=$5 status=$6
+shift 6
+exec 4<&0 5>&2 3>&1 >>"$log" 2>&1 </dev/null
+{
+  if [ "$update" = yes ] || [ "$upgrade" = yes ] || [ $# -gt 0 ]; then
+    failed=no
+    apt-get update -q || failed=yes
+    if [ "$upgrade" = yes ]; then apt-get -y -q upgrade || failed=yes; fi
+    if [ $# -gt 0 ]; then apt-get install -y -q "$@" || failed=yes; fi
+    if [ "$failed" = yes ]; then echo "package_update_upgrade_install" >&3; fi
+  fi
+  if [ -f "$runcmd" ]; then
+    "$runcmd"
+    code=$?
+    if [ "$code" != 0 ]; then echo "scripts_user $code" >&3; fi
+  fi
+} 4<&- 5>&-
+echo ${MODULES_DONE} >&3
+exec 2>&5 5>&- 3>&-
+IFS= read -r finished_at <&4 || exit 0
+umask 022
+printf '%s\\n' "$finished_at" >"$finished" || exit 1
+while IFS= read -r line; do printf '%s\\n' "$line"; done <&4 >"$status" || exit 1`;
 
 /** A module that failed, named as cloud-init names it, with the reason `cloud-init status --long` shows. */
 export interface FailedModule {
@@ -34,11 +50,27 @@ export interface FailedModule {
   reason: string;
 }
 
-/** Runs packages and runcmd inside the box; resolves to the modules that failed (an empty list when none). */
-export async function runFinalStage(sandbox: Sandbox, config: CloudConfig): Promise<FailedModule[]> {
+/** The final stage once its modules have run, waiting to record the end of the boot. */
+export interface FinalStage {
+  /** The modules that failed (empty when none). */
+  failed: FailedModule[];
+  /** Writes `bootFinished` (one line) to BOOT_FINISHED and `state` to `statusFile`; rejects when it cannot. */
+  finish(bootFinished: string, state: string): Promise<void>;
+  /** Ends the stage without writing anything (the boot was abandoned). */
+  abandon(): void;
+}
+
+/**
+ * Runs packages and runcmd inside the box; resolves once they have run, to the stage that records the end
+ * of the boot in `statusFile` (see FinalStage).
+ */
+export async function startFinalStage(
+  sandbox: Sandbox,
+  config: CloudConfig,
+  statusFile: string,
+): Promise<FinalStage> {
   const packages = config.packages.map((entry) => [entry].flat().join("="));
-  const hasRuncmd = config.runcmd.length > 0;
-  const result = await sandbox.run([
+  const child = sandbox.spawn([
     "/bin/sh",
     "-c",
     FINAL_STAGE_SCRIPT,
@@ -46,15 +78,73 @@ export async function runFinalStage(sandbox: Sandbox, config: CloudConfig): Prom
     OUTPUT_LOG,
     config.package_update ? "yes" : "no",
     config.package_upgrade ? "yes" : "no",
-    hasRuncmd ? `${INSTANCE_DIR}/scripts/runcmd` : "",
+    config.runcmd.length > 0 ? `${INSTANCE_DIR}/scripts/runcmd` : "",
+    BOOT_FINISHED,
+    statusFile,
     ...packages,
   ]);
-  if (result.exitCode !== 0) {
-    return [{ module: "final_stage", reason: result.stderr.trim() || `exit ${result.exitCode}` }];
+  let stdout = "";
+  let stderr = "";
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.once("error", (error) =>
+      reject(new MachineError("sandbox_unavailable", `cannot start the sandbox: ${error.message}`)),
+    );
+    child.once("close", (code) => resolve(code));
+  });
+  const modulesDone = new Promise<boolean>((resolve) => {
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.endsWith(`${MODULES_DONE}\n`)) resolve(true);
+    });
+    exited.then(
+      () => resolve(false),
+      () => resolve(false),
+    );
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  if (!(await modulesDone)) {
+    const code = await exited;
+    const reason = stderr.trim() || `exit ${code}`;
+    return {
+      failed: [{ module: "final_stage", reason }],
+      finish: (bootFinished, state) => recordBootEnd(sandbox, statusFile, bootFinished, state),
+      abandon: () => undefined,
+    };
   }
-  return result.stdout
+  return {
+    failed: failedModules(stdout),
+    async finish(bootFinished, state) {
+      child.stdin.end(`${bootFinished}\n${state}`);
+      const code = await exited;
+      if (code !== 0) {
+        const reason = stderr.trim() || `exit ${code}`;
+        throw new MachineError("sandbox_command_failed", `cannot record the end of the boot: ${reason}`);
+      }
+    },
+    abandon: () => child.stdin.end(),
+  };
+}
+
+/** Writes boot-finished and the final state with a command of their own (when no final stage waits to). */
+export function recordBootEnd(
+  sandbox: Sandbox,
+  statusFile: string,
+  bootFinished: string,
+  state: string,
+): Promise<void> {
+  return applyFileOps(sandbox, [
+    { kind: "write", path: BOOT_FINISHED, mode: "644", content: `${bootFinished}\n` },
+    { kind: "write", path: statusFile, mode: "644", content: state },
+  ]);
+}
+
+/** The modules named on the stage's stdout before MODULES_DONE. */
+function failedModules(stdout: string): FailedModule[] {
+  return stdout
     .split("\n")
-    .filter((line) => line !== "")
+    .filter((line) => line !== "" && line !== MODULES_DONE)
     .map((line) => {
       const [module = line, code] = line.split(" ");
       return module === "scripts_user"

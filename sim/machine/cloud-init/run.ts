@@ -10,9 +10,9 @@ import {
   PHONE_HOME_FIELDS,
   parseCloudConfig,
 } from "./config.ts";
-import { type FailedModule, runFinalStage } from "./final-stage.ts";
+import { type FinalStage, recordBootEnd, startFinalStage } from "./final-stage.ts";
 import { phoneHome } from "./phone-home.ts";
-import { INSTANCE_DIR, planConfigFiles } from "./plan.ts";
+import { planConfigFiles } from "./plan.ts";
 
 /** Where the box keeps cloud-init's state for the `cloud-init status` tool inside it. */
 export const STATUS_FILE = "/run/sim-cloud-init/status";
@@ -45,23 +45,24 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
   const { status, sandbox, spec } = context;
   status.state = "running";
   const finalStageAt = context.bootedAt + context.cloudInitMs * context.timeScale;
+  let stage: FinalStage | null = null;
   try {
     const config = spec.userData === null ? null : parseCloudConfig(spec.userData);
-    let failed: FailedModule[] = [];
     if (config !== null && spec.userData !== null) {
       const [passwd = "", group = ""] = await readFilesInside(sandbox, ["/etc/passwd", "/etc/group"]);
       // Nobody can log in before the users exist, so "running" needs recording only from here on.
       const files = planConfigFiles(config, { name: spec.name, userData: spec.userData }, { passwd, group });
       await applyFileOps(sandbox, [statusFile("running\n"), aptFaultFile(context), ...files]);
-      failed = await runFinalStage(sandbox, config);
+      stage = await startFinalStage(sandbox, config, STATUS_FILE);
       await sleep(Math.max(0, finalStageAt - performance.now()), context.signal);
       if (config.phone_home) await runPhoneHome(context, config, config.phone_home);
     } else {
       await sleep(Math.max(0, finalStageAt - performance.now()), context.signal);
     }
     context.signal.throwIfAborted();
-    await finish(context, failed);
+    await finish(context, stage);
   } catch (error) {
+    stage?.abandon();
     if (context.signal.aborted) return;
     status.state = "error";
     status.error = (error as Error).message;
@@ -71,17 +72,16 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
   }
 }
 
-/** Writes boot-finished (cloud-init writes it even after failed modules) and the final state. */
-async function finish(context: CloudInitContext, failed: FailedModule[]): Promise<void> {
-  const finished: FileOp = {
-    kind: "write",
-    path: `${INSTANCE_DIR}/boot-finished`,
-    mode: "644",
-    content: `${new Date().toISOString()}\n`,
-  };
-  const reasons = failed.map((entry) => `(${entry.module}) ${entry.reason}`);
+/**
+ * Writes boot-finished (cloud-init writes it even after failed modules) and the final state: through the
+ * final stage, which waited for it, or with a command of its own when there was none.
+ */
+async function finish(context: CloudInitContext, stage: FinalStage | null): Promise<void> {
+  const reasons = (stage?.failed ?? []).map((entry) => `(${entry.module}) ${entry.reason}`);
   const state = reasons.length === 0 ? "done\n" : `error\n${reasons.join("\n")}\n`;
-  await applyFileOps(context.sandbox, [finished, statusFile(state)]);
+  const bootFinished = new Date().toISOString();
+  if (stage === null) await recordBootEnd(context.sandbox, STATUS_FILE, bootFinished, state);
+  else await stage.finish(bootFinished, state);
   if (reasons.length === 0) {
     context.status.state = "done";
     return;
