@@ -96,7 +96,7 @@ stopped() {
   journal "$unit" "Stopped $name."
   set_state "$unit" inactive
   stop_token=""
-  read -r stop_token 2>/dev/null <"$STATE_DIR/$unit/stop-token" || true
+  read -r stop_token 2>/dev/null <"$STATE_DIR/$unit.stop-token" || true
   ack "$unit" "$stop_token"
 }
 
@@ -223,7 +223,6 @@ exec 3<>"$CONTROL"
 while IFS=' ' read -r verb unit token <&3; do
   case $unit in ''|*/*|.*) continue ;; esac
   case $token in *[!0-9a-f-]*) continue ;; esac
-  [ -d "$STATE_DIR/$unit" ] || mkdir -p "$STATE_DIR/$unit"
   case $verb in
     start)
       if runner_alive "$unit"; then ack "$unit" "$token"; continue; fi
@@ -231,14 +230,14 @@ while IFS=' ' read -r verb unit token <&3; do
       # Set before the fork, so a second start arriving meanwhile finds the unit busy.
       set_state "$unit" activating
       run_unit "$unit" "$token" &
-      echo "$!" >"$STATE_DIR/$unit/runner" ;;
+      echo "$!" >"$STATE_DIR/$unit.runner" ;;
     stop)
       if runner_alive "$unit"; then
-        echo "$token" >"$STATE_DIR/$unit/stop-token"
+        echo "$token" >"$STATE_DIR/$unit.stop-token"
         title "$unit" "$UNIT_DIR/$unit"
         journal "$unit" "Stopping $title..."
         set_state "$unit" deactivating
-        read -r runner <"$STATE_DIR/$unit/runner"
+        read -r runner <"$STATE_DIR/$unit.runner"
         kill -TERM "$runner"
       else
         ack "$unit" "$token"

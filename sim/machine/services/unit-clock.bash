@@ -42,19 +42,19 @@ time_spans() {
 # The skipped part of a unit's RestartSec= waits so far, in µs (see skip_time).
 skipped_time() {
   skipped=0
-  if [ -f "$STATE_DIR/$1/skipped" ]; then read -r skipped <"$STATE_DIR/$1/skipped" || true; fi
+  if [ -f "$STATE_DIR/$1.skipped" ]; then read -r skipped <"$STATE_DIR/$1.skipped" || true; fi
 }
 # The unit's simulated clock is real time plus the part of every RestartSec= wait that scaling skipped, so
 # the start limit counts starts as a real box would, however fast restarts come at a small time scale.
 skip_time() {
   skipped_time "$1"
-  echo "$((skipped + $2))" >"$STATE_DIR/$1/skipped"
+  echo "$((skipped + $2))" >"$STATE_DIR/$1.skipped"
 }
 
 # start_allowed UNIT BURST INTERVAL_US: records a start (on the unit's simulated clock, in µs); fails when
 # BURST starts already happened within the interval.
 start_allowed() {
-  local starts=$STATE_DIR/$1/starts now start kept=()
+  local starts=$STATE_DIR/$1.starts now start kept=()
   skipped_time "$1"
   now=$((${EPOCHREALTIME/./} + skipped))
   if [ -f "$starts" ]; then

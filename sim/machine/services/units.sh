@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Sourced by the simulated systemctl and the service supervisor (both bash): where units, their state and
-# the journal live, and how to read them. A unit's state is /run/sim-systemd/<unit>/state (active, activating,
-# deactivating, failed; absent = inactive); the journal file holds "<unit>\t<syslog-style line>".
+# the journal live, and how to read them. A unit's state is /run/sim-systemd/<unit>.state (active,
+# activating, deactivating, failed; absent = inactive), beside its other files (<unit>.starts, ...: no
+# directory per unit to make); the journal file holds "<unit>\t<syslog-style line>".
 # Unit files and state are read with shell builtins: these run on every systemctl call and unit start,
 # and each extra process costs a millisecond.
 UNIT_DIR=/etc/systemd/system
@@ -34,13 +35,13 @@ unit_value() {
 # state_of UNIT: sets $unit_state.
 state_of() {
   unit_state=inactive
-  if [ -f "$STATE_DIR/$1/state" ]; then read -r unit_state <"$STATE_DIR/$1/state" || true; fi
+  if [ -f "$STATE_DIR/$1.state" ]; then read -r unit_state <"$STATE_DIR/$1.state" || true; fi
 }
 
 # The state file's modification time is when the unit entered that state (systemctl status shows it).
 set_state() {
-  [ -d "$STATE_DIR/$1" ] || mkdir -p "$STATE_DIR/$1"
-  echo "$2" >"$STATE_DIR/$1/state"
+  [ -d "$STATE_DIR" ] || mkdir -p "$STATE_DIR"
+  echo "$2" >"$STATE_DIR/$1.state"
 }
 
 # Sets $stamp to the time as syslog shows it (bash tells it without a process).
