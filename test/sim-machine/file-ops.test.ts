@@ -164,6 +164,19 @@ describe("applyFileOps", () => {
     expect(lstatSync(box("etc/hostname")).isFile()).toBe(true);
   });
 
+  test("a path longer than a tar header's name field is written whole", async () => {
+    const path = `/long/${"d".repeat(120)}/${"f".repeat(140)}`;
+    await applyFileOps(sandbox, [{ kind: "write", path, mode: "600", content: "far" }]);
+    expect(readFileSync(box(path), "utf8")).toBe("far");
+    expect(modeOf(path)).toBe(0o600);
+  });
+
+  test("a mode that is not octal is refused before anything runs, naming the path", async () => {
+    const bad = applyFileOps(sandbox, [{ kind: "write", path: "/etc/bad-mode", mode: "u+x", content: "" }]);
+    await expect(bad).rejects.toThrow('not an octal mode for /etc/bad-mode: "u+x"');
+    expect(() => statSync(box("etc/bad-mode"))).toThrow();
+  });
+
   test("a path that is not absolute is refused before anything runs", async () => {
     const relative = applyFileOps(sandbox, [{ kind: "write", path: "etc/x", mode: "644", content: "" }]);
     await expect(relative).rejects.toThrow('not an absolute, single-line path: "etc/x"');

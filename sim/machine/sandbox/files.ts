@@ -1,10 +1,12 @@
 import { MachineError } from "../errors.ts";
 import type { Sandbox } from "./sandbox.ts";
+import { type ArchiveFile, ustarArchive } from "./ustar.ts";
 
 /**
- * File operations on a machine's filesystem, performed by a command INSIDE its sandbox so that paths
+ * File operations on a machine's filesystem, performed by commands INSIDE its sandbox so that paths
  * resolve against the box's root and symlinks planted by the box can never redirect a write to the host.
- * Operations are batched: starting a sandbox costs tens of milliseconds.
+ * A batch costs the host a handful of processes at most (each costs about a millisecond of its CPU): one
+ * GNU tar writes every file, `install -d` makes the directories, appends are shell builtins.
  */
 
 export type FileOp =
@@ -13,32 +15,154 @@ export type FileOp =
   /** Creates directory `path` (and parents) with `mode`. */
   | { kind: "mkdir"; path: string; mode: string };
 
+/** What one command of the batch does: `install -d` some directories, extract files, or append to one. */
+type Step =
+  | { kind: "mkdir"; mode: string; paths: string[] }
+  | { kind: "tar"; files: ArchiveFile[] }
+  | { kind: "append"; path: string; mode: string; content: string | Uint8Array };
+
 /**
- * Reads "op TAB mode TAB umask TAB size TAB path" headers, each followed by `size` bytes of content.
- * Parents are made only when missing (paths are absolute, so the parent is the path up to its last "/").
- * A new file whose mode creation can give (no execute or special bits) is created under `umask`, which
- * spares a chmod process; any other gets its mode from chmod ("-" as umask).
+ * The host's GNU tar, at the same path inside the box (its /bin and /usr are the host's, read-only).
+ * -P: names are absolute in the box's own root; --overwrite --dereference: an existing file is rewritten
+ * in place and a symlink followed, as a shell's `>` does; -p --no-same-owner --touch: exactly the given
+ * mode, owned by the box's root, written now. Missing parents are made 755, as `mkdir -p` makes them.
  */
-const APPLY_SCRIPT = `set -e
-tab=$(printf '\\t')
-saved=$(umask)
-parent() { dir=\${1%/*}; [ -d "\${dir:-/}" ] || mkdir -p -- "\${dir:-/}"; }
-while IFS=$tab read -r op mode create_umask size path; do
-  case $op in
-    mkdir) install -d -m "$mode" -- "$path"; continue ;;
-    write|append) parent "$path" ;;
-    *) echo "unknown file operation: $op" >&2; exit 1 ;;
-  esac
-  if [ "$create_umask" != - ] && [ ! -e "$path" ] && [ ! -L "$path" ]; then
-    umask "$create_umask"
-    head -c "$size" >"$path"
-    umask "$saved"
-  elif [ "$op" = write ]; then
-    head -c "$size" >"$path"; chmod "$mode" -- "$path"
+const TAR_EXTRACT = "/bin/tar -x -P -p --overwrite --dereference --no-same-owner --touch -f -";
+
+/**
+ * Appends arrive as an argument (printf, a builtin) or, when binary or large, on stdin (head -c).
+ * A new file whose mode creation can give (no execute or special bits) is created under that umask,
+ * in a subshell (a fork, not a new program); any other gets its mode from chmod ("-" as umask).
+ */
+const APPEND_FUNCTIONS = `content() { if [ "$#" -gt 4 ]; then printf %s "$5"; else head -c "$4"; fi; }
+append() {
+  dir=\${1%/*}
+  [ -d "\${dir:-/}" ] || mkdir -p -- "\${dir:-/}"
+  if [ "$3" != - ] && [ ! -e "$1" ] && [ ! -L "$1" ]; then
+    (umask "$3" && content "$@" >>"$1")
   else
-    head -c "$size" >>"$path"; chmod "$mode" -- "$path"
+    content "$@" >>"$1"
+    chmod "$2" -- "$1"
   fi
-done`;
+}`;
+
+/** The largest append passed as an argument (the kernel caps one argument at 128 KiB). */
+const APPEND_ARG_MAX_BYTES = 64 * 1024;
+
+/** Order in which a batch runs when no reordered pair of entries touches related paths. */
+const RANK: Record<FileOp["kind"], number> = { mkdir: 0, write: 1, append: 2 };
+
+/**
+ * Applies `ops` inside the box, with the effect of applying them in order. The first failing command stops
+ * the batch and is thrown; within one tar, the files after a failed one are still written.
+ */
+export async function applyFileOps(sandbox: Sandbox, ops: FileOp[]): Promise<void> {
+  for (const op of ops) validate(op);
+  const steps = planSteps(ops);
+  const [only] = steps;
+  if (steps.length === 1 && only?.kind === "tar") {
+    const archive = ustarArchive(only.files);
+    await sandbox.runOrThrow("cannot apply file changes", TAR_EXTRACT.split(" "), archive);
+    return;
+  }
+  const { script, args, stdin } = batchScript(steps);
+  await sandbox.runOrThrow(
+    "cannot apply file changes",
+    ["/bin/sh", "-c", script, "apply-files", ...args],
+    Buffer.concat(stdin),
+  );
+}
+
+function validate(op: FileOp): void {
+  if (!op.path.startsWith("/") || /[\t\n\0]/.test(op.path)) {
+    throw new MachineError(
+      "sandbox_command_failed",
+      `not an absolute, single-line path: ${JSON.stringify(op.path)}`,
+    );
+  }
+  if (!/^[0-7]{1,4}$/.test(op.mode)) {
+    throw new MachineError(
+      "sandbox_command_failed",
+      `not an octal mode for ${op.path}: ${JSON.stringify(op.mode)}`,
+    );
+  }
+}
+
+/**
+ * Directories first, then every file in one tar, then the appends: the fewest commands. When that would
+ * move an entry past another on the same path or one above or below it, the batch keeps its own order.
+ */
+function planSteps(ops: FileOp[]): Step[] {
+  const grouped = ops.toSorted((a, b) => RANK[a.kind] - RANK[b.kind]);
+  const reorderIsSafe = ops.every((earlier, index) =>
+    ops
+      .slice(index + 1)
+      .every((later) => RANK[earlier.kind] <= RANK[later.kind] || !related(earlier.path, later.path)),
+  );
+  const steps: Step[] = [];
+  for (const op of reorderIsSafe ? grouped : ops) {
+    const last = steps.at(-1);
+    if (op.kind === "append") {
+      steps.push({ kind: "append", path: op.path, mode: op.mode, content: op.content });
+    } else if (op.kind === "mkdir") {
+      if (last?.kind === "mkdir" && last.mode === op.mode) last.paths.push(op.path);
+      else steps.push({ kind: "mkdir", mode: op.mode, paths: [op.path] });
+    } else {
+      const file = { path: op.path, mode: Number.parseInt(op.mode, 8), content: toBytes(op.content) };
+      if (last?.kind === "tar") last.files.push(file);
+      else steps.push({ kind: "tar", files: [file] });
+    }
+  }
+  return steps;
+}
+
+/** The same path, or one is a directory above the other. */
+function related(a: string, b: string): boolean {
+  return a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
+}
+
+/**
+ * A script running `steps` in order. Paths and texts travel as arguments (the script names them as
+ * "${N}"), file contents on stdin in step order; each stdin reader takes its own byte count, except the
+ * last, which reads to the end.
+ */
+function batchScript(steps: Step[]): { script: string; args: string[]; stdin: Uint8Array[] } {
+  const args: string[] = [];
+  const stdin: Uint8Array[] = [];
+  const arg = (value: string) => `"\${${args.push(value)}}"`;
+  const lastReader = steps.findLastIndex(readsStdin);
+  const lines = ["set -e"];
+  if (steps.some((step) => step.kind === "append")) lines.push(APPEND_FUNCTIONS);
+  steps.forEach((step, index) => {
+    if (step.kind === "mkdir") {
+      lines.push(`install -d -m ${step.mode} -- ${step.paths.map(arg).join(" ")}`);
+    } else if (step.kind === "tar") {
+      const archive = ustarArchive(step.files);
+      stdin.push(archive);
+      lines.push(index === lastReader ? TAR_EXTRACT : `head -c ${archive.byteLength} | ${TAR_EXTRACT}`);
+    } else {
+      const { path, mode, content } = step;
+      const head = `append ${arg(path)} ${mode} ${creationUmask(mode)}`;
+      if (typeof content === "string" && !readsStdin(step)) {
+        lines.push(`${head} - ${arg(content)}`);
+      } else {
+        const bytes = toBytes(content);
+        stdin.push(bytes);
+        lines.push(`${head} ${bytes.byteLength}`);
+      }
+    }
+  });
+  return { script: lines.join("\n"), args, stdin };
+}
+
+/** Tar reads its archive from stdin; an append too, unless its text can be an argument (no NUL, which ends one). */
+function readsStdin(step: Step): boolean {
+  if (step.kind !== "append") return step.kind === "tar";
+  const { content } = step;
+  return (
+    typeof content !== "string" || content.includes("\0") || Buffer.byteLength(content) > APPEND_ARG_MAX_BYTES
+  );
+}
 
 /** The umask under which creating a file gives it `mode` (octal), or "-" when only chmod can. */
 function creationUmask(mode: string): string {
@@ -46,30 +170,16 @@ function creationUmask(mode: string): string {
   return (bits & 0o7111) === 0 ? (0o777 & ~bits).toString(8).padStart(3, "0") : "-";
 }
 
-/** Applies `ops` in order inside the box; the first failure stops the batch and is thrown. */
-export async function applyFileOps(sandbox: Sandbox, ops: FileOp[]): Promise<void> {
-  const chunks: Uint8Array[] = [];
-  for (const op of ops) {
-    if (!op.path.startsWith("/") || /[\t\n]/.test(op.path)) {
-      throw new MachineError(
-        "sandbox_command_failed",
-        `not an absolute, single-line path: ${JSON.stringify(op.path)}`,
-      );
-    }
-    const content = op.kind === "mkdir" ? new Uint8Array() : toBytes(op.content);
-    const header = `${op.kind}\t${op.mode}\t${creationUmask(op.mode)}\t${content.byteLength}\t${op.path}\n`;
-    chunks.push(toBytes(header), content);
-  }
-  await sandbox.runOrThrow(
-    "cannot apply file changes",
-    ["/bin/sh", "-c", APPLY_SCRIPT],
-    Buffer.concat(chunks),
-  );
-}
-
-/** Reads absolute `paths` inside the box in one go. */
+/**
+ * Reads absolute `paths` inside the box in one go, with shell builtins only: text files (a NUL byte,
+ * which separates the files in the output, cannot be told apart anyway), byte for byte otherwise.
+ */
 export async function readFilesInside(sandbox: Sandbox, paths: string[]): Promise<string[]> {
-  const script = 'set -e; for path in "$@"; do cat -- "$path"; printf "\\0"; done';
+  const script = `set -e
+for path in "$@"; do
+  while IFS= read -r line; do printf '%s\\n' "$line"; done <"$path"
+  printf '%s\\0' "$line"
+done`;
   const output = await sandbox.runOrThrow(`cannot read ${paths.join(", ")}`, [
     "/bin/sh",
     "-c",
