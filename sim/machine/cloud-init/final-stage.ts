@@ -23,12 +23,14 @@ const MODULES_DONE = "modules-done";
 const FINAL_STAGE_SCRIPT = `log=$1 update=$2 upgrade=$3 runcmd=$4 finished=$5 status=$6
 shift 6
 exec 4<&0 5>&2 3>&1 >>"$log" 2>&1 </dev/null
+# apt-get ARGS: the box's apt-get is a sh script; sourced in a subshell, it costs a fork instead of a process.
+apt_get() { (. /opt/sim/bin/apt-get); }
 {
   if [ "$update" = yes ] || [ "$upgrade" = yes ] || [ $# -gt 0 ]; then
     failed=no
-    apt-get update -q || failed=yes
-    if [ "$upgrade" = yes ]; then apt-get -y -q upgrade || failed=yes; fi
-    if [ $# -gt 0 ]; then apt-get install -y -q "$@" || failed=yes; fi
+    apt_get update -q || failed=yes
+    if [ "$upgrade" = yes ]; then apt_get -y -q upgrade || failed=yes; fi
+    if [ $# -gt 0 ]; then apt_get install -y -q "$@" || failed=yes; fi
     if [ "$failed" = yes ]; then echo "package_update_upgrade_install" >&3; fi
   fi
   if [ -f "$runcmd" ]; then
