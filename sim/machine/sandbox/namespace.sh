@@ -6,10 +6,11 @@
 # Usage: sh -c "$(cat namespace.sh)" namespace ROOT ROOT_IN_FSTAB HOSTNAME
 # (ROOT_IN_FSTAB is ROOT escaped as fstab(5) wants it.)
 # stdout: "ready PID" once the filesystem is in place, PID being this process as the host sees it;
-# stdin: the holder lives until it closes.
+# stdin: the holder lives until it closes (the shell's read waits for that: no cat process).
 # Each group of mounts is one mount(8) over a list (every process costs the host a millisecond, and each
 # machine needs a score of mounts); the list is written where the box will find its /run, before the box
-# has ever run, and removed once used. printf, not echo, writes it: echo would decode the escapes.
+# has ever run, and left for the simulator to remove (namespace.ts) before any command of the box runs.
+# printf, not echo, writes it: echo would decode the escapes.
 set -eu
 root=$1
 fstab_root=$2
@@ -56,6 +57,5 @@ cd /
   done
 } >/run/sim-mounts
 if [ -s /run/sim-mounts ]; then mount -a --fstab /run/sim-mounts; fi
-rm -f /run/sim-mounts
 echo "ready $host_pid"
-exec cat >/dev/null
+while read -r _; do :; done

@@ -1,7 +1,11 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import { MachineError } from "../errors.ts";
 
 const NAMESPACE_SCRIPT = await Bun.file(new URL("./namespace.sh", import.meta.url)).text();
+/** Where namespace.sh writes its lists of mounts, relative to the box's root. */
+const MOUNT_LIST = "run/sim-mounts";
 
 /**
  * The machine's namespaces: its own users ("root" mapped to the caller), mounts (the box's root, set up
@@ -76,8 +80,14 @@ export class MachineNamespaces {
       env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" },
       stdio: "pipe",
     });
-    const holderPid = await readyHolderPid(launcher);
-    return new MachineNamespaces(launcher, holderPid, privilegeDrop);
+    const namespaces = new MachineNamespaces(launcher, await readyHolderPid(launcher), privilegeDrop);
+    // The holder's mount list, removed from here (an rm in the box would cost a process); no command
+    // of the box has run yet, so nothing there can have replaced /run with a symlink.
+    await rm(join(rootDir, MOUNT_LIST), { force: true }).catch(async (error: Error) => {
+      await namespaces.close();
+      throw new MachineError("sandbox_unavailable", `cannot remove the mount list: ${error.message}`);
+    });
+    return namespaces;
   }
 
   /** The argv prefix that runs a command inside the box; throws once the holder is gone. */
