@@ -7,6 +7,7 @@ import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db, DbSession } from "../../db/index.ts";
 import { instances } from "../../db/schema.ts";
 import { LeaseLostError } from "../../jobs/errors.ts";
+import { param, preparedPerHandle } from "./prepared.ts";
 
 export interface Lease {
   instanceId: string;
@@ -17,6 +18,28 @@ export interface Lease {
 
 export type LeaseAttempt = { lease: Lease } | { heldUntil: number };
 
+const takeIfFree = preparedPerHandle((db) =>
+  db
+    .update(instances)
+    .set({
+      leaseOwner: param("owner"),
+      leaseExpiresAt: param("expiresAt"),
+      leaseToken: sql`${instances.leaseToken} + 1`,
+    })
+    .where(
+      and(
+        eq(instances.id, sql.placeholder("instanceId")),
+        or(
+          isNull(instances.leaseOwner),
+          lt(instances.leaseExpiresAt, sql.placeholder("now")),
+          eq(instances.leaseOwner, sql.placeholder("owner")),
+        ),
+      ),
+    )
+    .returning({ token: instances.leaseToken })
+    .prepare(),
+);
+
 /** Takes the lease if it is free, expired or already ours; otherwise says until when it is held. */
 export function acquireLease(
   db: Db,
@@ -25,17 +48,7 @@ export function acquireLease(
   ttlMs: number,
   now: number,
 ): LeaseAttempt {
-  const row = db
-    .update(instances)
-    .set({ leaseOwner: owner, leaseExpiresAt: now + ttlMs, leaseToken: sql`${instances.leaseToken} + 1` })
-    .where(
-      and(
-        eq(instances.id, instanceId),
-        or(isNull(instances.leaseOwner), lt(instances.leaseExpiresAt, now), eq(instances.leaseOwner, owner)),
-      ),
-    )
-    .returning({ token: instances.leaseToken })
-    .get();
+  const row = takeIfFree(db).get({ instanceId, owner, expiresAt: now + ttlMs, now });
   if (row) return { lease: { instanceId, owner, token: row.token } };
   const holder = db
     .select({ expiresAt: instances.leaseExpiresAt })
@@ -56,32 +69,53 @@ export function renewLease(db: Db, lease: Lease, ttlMs: number, now: number): vo
   if (!row) throw new LeaseLostError(lease.instanceId);
 }
 
+const letGo = preparedPerHandle((db) =>
+  db
+    .update(instances)
+    .set({ leaseOwner: null, leaseExpiresAt: null })
+    .where(
+      and(
+        eq(instances.id, sql.placeholder("instanceId")),
+        eq(instances.leaseToken, sql.placeholder("token")),
+      ),
+    )
+    .prepare(),
+);
+
 /** Gives the lease up (keeping the token, which only ever grows); a no-op if it was already taken over. */
 export function releaseLease(db: Db, lease: Lease): void {
-  db.update(instances)
-    .set({ leaseOwner: null, leaseExpiresAt: null })
-    .where(and(eq(instances.id, lease.instanceId), eq(instances.leaseToken, lease.token)))
-    .run();
+  letGo(db).run({ instanceId: lease.instanceId, token: lease.token });
 }
+
+/** Touches the instance row if the lease token is still ours; returns nothing when it was taken over. */
+const touchIfHeld = preparedPerHandle((db) =>
+  db
+    .update(instances)
+    .set({ updatedAt: param("now") })
+    .where(
+      and(
+        eq(instances.id, sql.placeholder("instanceId")),
+        eq(instances.leaseToken, sql.placeholder("token")),
+      ),
+    )
+    .returning({ id: instances.id })
+    .prepare(),
+);
 
 /**
  * Runs `write` in one IMMEDIATE transaction that first touches the instance row on the condition
  * `lease_token = ours`; if that matches nothing the lease was taken over, and nothing is written.
+ * The transaction is the connection's, and `write` gets the database itself: everything it runs on that
+ * connection belongs to the transaction, and the runner's prepared statements are reused across calls.
  */
 export function fence<T>(db: Db, lease: Lease, now: number, write: (tx: DbSession) => T): T {
-  return db.transaction(
-    (tx) => {
-      const held = tx
-        .update(instances)
-        .set({ updatedAt: now })
-        .where(and(eq(instances.id, lease.instanceId), eq(instances.leaseToken, lease.token)))
-        .returning({ id: instances.id })
-        .get();
+  return db.$client
+    .transaction(() => {
+      const held = touchIfHeld(db).get({ now, instanceId: lease.instanceId, token: lease.token });
       if (!held) throw new LeaseLostError(lease.instanceId);
-      return write(tx);
-    },
-    { behavior: "immediate" },
-  );
+      return write(db);
+    })
+    .immediate();
 }
 
 /** Frees every lease a worker process still holds (its shutdown gave up on a step); returns how many. */

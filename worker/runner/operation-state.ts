@@ -1,7 +1,8 @@
 /** Writes of an operation's and its instance's state; all run inside fence(), so a stale holder writes nothing. */
-import { eq, inArray } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import type { DbSession } from "../../db/index.ts";
 import { instances, operations, signals } from "../../db/schema.ts";
+import { param, preparedPerHandle } from "./prepared.ts";
 
 export interface OperationRecord {
   id: string;
@@ -17,8 +18,8 @@ export interface OperationRecord {
   createdAt: number;
 }
 
-export function loadOperation(db: DbSession, operationId: string): OperationRecord | undefined {
-  return db
+const operationById = preparedPerHandle((db) =>
+  db
     .select({
       id: operations.id,
       instanceId: operations.instanceId,
@@ -33,8 +34,12 @@ export function loadOperation(db: DbSession, operationId: string): OperationReco
       createdAt: operations.createdAt,
     })
     .from(operations)
-    .where(eq(operations.id, operationId))
-    .get();
+    .where(eq(operations.id, sql.placeholder("operationId")))
+    .prepare(),
+);
+
+export function loadOperation(db: DbSession, operationId: string): OperationRecord | undefined {
+  return operationById(db).get({ operationId });
 }
 
 export function markRunning(tx: DbSession, op: OperationRecord, instanceStatus: string, now: number): void {
@@ -45,11 +50,16 @@ export function markRunning(tx: DbSession, op: OperationRecord, instanceStatus: 
     .run();
 }
 
+const setCurrentStep = preparedPerHandle((db) =>
+  db
+    .update(instances)
+    .set({ currentStep: param("step"), updatedAt: param("now") })
+    .where(eq(instances.id, sql.placeholder("instanceId")))
+    .prepare(),
+);
+
 export function markCurrentStep(tx: DbSession, op: OperationRecord, step: string | null, now: number): void {
-  tx.update(instances)
-    .set({ currentStep: step, updatedAt: now })
-    .where(eq(instances.id, op.instanceId))
-    .run();
+  setCurrentStep(tx).run({ instanceId: op.instanceId, step, now });
 }
 
 /** Parks the operation; `wait` names the signal a durable wait expects (cleared for a backoff park). */
@@ -70,6 +80,14 @@ export function markParked(
     .run();
 }
 
+const clearWait = preparedPerHandle((db) =>
+  db
+    .update(operations)
+    .set({ waitSignal: null, waitDeadline: null, updatedAt: param("now") })
+    .where(eq(operations.id, sql.placeholder("operationId")))
+    .prepare(),
+);
+
 /** Ends a durable wait: clears the wait and consumes the signals the step used. */
 export function endWait(
   tx: DbSession,
@@ -77,10 +95,7 @@ export function endWait(
   consumedSignalIds: readonly number[],
   now: number,
 ): void {
-  tx.update(operations)
-    .set({ waitSignal: null, waitDeadline: null, updatedAt: now })
-    .where(eq(operations.id, op.id))
-    .run();
+  clearWait(tx).run({ operationId: op.id, now });
   if (consumedSignalIds.length > 0) {
     tx.update(signals)
       .set({ consumedAt: now })

@@ -9,9 +9,10 @@
  * (a re-created server needs its own callback, not the old one's host key). Interrupted rows change nothing
  * else.
  */
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import type { DbSession } from "../../db/index.ts";
 import { type StepRunKind, type StepRunStatus, stepRuns } from "../../db/schema.ts";
+import { param, preparedPerHandle } from "./prepared.ts";
 
 export interface StepHistory {
   /** Output of every finished step, by name (undefined output is stored as null). */
@@ -20,14 +21,9 @@ export interface StepHistory {
   failedAttempts: Map<string, number>;
 }
 
-/** `stepOrder`: the job's step names in order. */
-export function loadStepHistory(
-  db: DbSession,
-  operationId: string,
-  run: number,
-  stepOrder: readonly string[],
-): StepHistory {
-  const rows = db
+/** Every attempt and compensation of an operation, oldest first. */
+const runsOf = preparedPerHandle((db) =>
+  db
     .select({
       step: stepRuns.step,
       kind: stepRuns.kind,
@@ -36,9 +32,19 @@ export function loadStepHistory(
       output: stepRuns.output,
     })
     .from(stepRuns)
-    .where(eq(stepRuns.operationId, operationId))
+    .where(eq(stepRuns.operationId, sql.placeholder("operationId")))
     .orderBy(asc(stepRuns.id))
-    .all();
+    .prepare(),
+);
+
+/** `stepOrder`: the job's step names in order. */
+export function loadStepHistory(
+  db: DbSession,
+  operationId: string,
+  run: number,
+  stepOrder: readonly string[],
+): StepHistory {
+  const rows = runsOf(db).all({ operationId });
   const finished = new Map<string, unknown>();
   const failedAttempts = new Map<string, number>();
   for (const row of rows) {
@@ -71,6 +77,40 @@ export interface AttemptStart {
   resumed: boolean;
 }
 
+/** Rows of earlier attempts of one step in one run, oldest first. */
+const attemptsOf = preparedPerHandle((db) =>
+  db
+    .select({ id: stepRuns.id, attempt: stepRuns.attempt, status: stepRuns.status })
+    .from(stepRuns)
+    .where(
+      and(
+        eq(stepRuns.operationId, sql.placeholder("operationId")),
+        eq(stepRuns.run, sql.placeholder("run")),
+        eq(stepRuns.step, sql.placeholder("step")),
+        eq(stepRuns.kind, sql.placeholder("kind")),
+      ),
+    )
+    .orderBy(asc(stepRuns.id))
+    .prepare(),
+);
+
+const insertAttempt = preparedPerHandle((db) =>
+  db
+    .insert(stepRuns)
+    .values({
+      instanceId: sql.placeholder("instanceId"),
+      operationId: sql.placeholder("operationId"),
+      run: sql.placeholder("run"),
+      step: sql.placeholder("step"),
+      kind: sql.placeholder("kind"),
+      attempt: sql.placeholder("attempt"),
+      status: "running",
+      startedAt: sql.placeholder("now"),
+    })
+    .returning({ id: stepRuns.id })
+    .prepare(),
+);
+
 /**
  * Opens the row of the next attempt of `step`: resumes a parked (waiting) attempt, marks an abandoned
  * running one (its worker died) as interrupted, else inserts attempt = failed attempts + 1.
@@ -81,19 +121,8 @@ export function beginAttempt(
   failedAttempts: number,
   now: number,
 ): AttemptStart {
-  const open = tx
-    .select({ id: stepRuns.id, attempt: stepRuns.attempt, status: stepRuns.status })
-    .from(stepRuns)
-    .where(
-      and(
-        eq(stepRuns.operationId, ids.operationId),
-        eq(stepRuns.run, ids.run),
-        eq(stepRuns.step, ids.step),
-        eq(stepRuns.kind, ids.kind),
-      ),
-    )
-    .orderBy(asc(stepRuns.id))
-    .all()
+  const open = attemptsOf(tx)
+    .all(ids)
     .filter((row) => row.status === "waiting" || row.status === "running");
   for (const row of open) {
     if (row.status === "waiting") {
@@ -111,11 +140,8 @@ export function beginAttempt(
       .run();
   }
   const attempt = failedAttempts + 1;
-  const row = tx
-    .insert(stepRuns)
-    .values({ ...ids, attempt, status: "running", startedAt: now })
-    .returning({ id: stepRuns.id })
-    .get();
+  const row = insertAttempt(tx).get({ ...ids, attempt, now });
+  if (!row) throw new Error(`no step_runs row was returned for ${ids.operationId} ${ids.step}`);
   return { rowId: row.id, attempt, resumed: false };
 }
 
@@ -127,17 +153,30 @@ export interface AttemptResult {
   output?: unknown;
 }
 
+const closeAttempt = preparedPerHandle((db) =>
+  db
+    .update(stepRuns)
+    .set({
+      status: param("status"),
+      finishedAt: param("finishedAt"),
+      durationMs: param("durationMs"),
+      errorCode: param("errorCode"),
+      errorMessage: param("errorMessage"),
+      output: param("output"),
+    })
+    .where(eq(stepRuns.id, sql.placeholder("rowId")))
+    .prepare(),
+);
+
 /** Closes an attempt's row; a waiting attempt stays open (no finished_at) until it resumes. */
 export function finishAttempt(tx: DbSession, rowId: number, result: AttemptResult, now: number): void {
-  tx.update(stepRuns)
-    .set({
-      status: result.status,
-      finishedAt: result.status === "waiting" ? null : now,
-      durationMs: result.durationMs,
-      errorCode: result.errorCode ?? null,
-      errorMessage: result.errorMessage ?? null,
-      output: result.output === undefined ? null : JSON.stringify(result.output),
-    })
-    .where(eq(stepRuns.id, rowId))
-    .run();
+  closeAttempt(tx).run({
+    rowId,
+    status: result.status,
+    finishedAt: result.status === "waiting" ? null : now,
+    durationMs: result.durationMs,
+    errorCode: result.errorCode ?? null,
+    errorMessage: result.errorMessage ?? null,
+    output: result.output === undefined ? null : JSON.stringify(result.output),
+  });
 }
