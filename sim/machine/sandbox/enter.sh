@@ -1,7 +1,9 @@
 # Runs as "root" for each command of the box, already inside the machine's namespaces and root (see
 # namespace.sh) and in a pid namespace, /proc and hostname of its own; then runs the command.
-# Usage: sh -c "$(cat enter.sh)" enter HOSTNAME HOME IO COMMAND [ARG...]
+# Usage: sh -c "$(cat enter.sh)" enter HOSTNAME HOME direct COMMAND [ARG...]
+#        bash -c "$(cat enter.sh)" enter HOSTNAME HOME pipes COMMAND [ARG...]
 # IO: "pipes" relays stdin/stdout/stderr through pipes, as sshd gives them; "direct" leaves them as given.
+# Only "pipes" needs bash (process substitution, below); sh exits before it ever reads that part.
 set -eu
 name=$1
 home=$2
@@ -26,36 +28,23 @@ if [ "$io_mode" = direct ]; then
 fi
 
 # The simulator hands us sockets, but on a real box sshd gives a command pipes, and tools rely on that
-# (`install -m 600 /dev/stdin FILE` cannot open a socket). So stdin arrives through a shell pipe, and
-# stdout/stderr through FIFOs drained by two relays. Everything is opened up front, so a command that
-# deletes /run (or all of /) or kills every process cannot wedge its own session. The FIFOs are named
-# after the kernel's uuid, read by the shell itself (mktemp would cost the host a process).
-[ -d /run/sim-io ] || mkdir -p /run/sim-io
-read -r id </proc/sys/kernel/random/uuid
-io=/run/sim-io/$id
-mkfifo "$io.out" "$io.err" "$io.status"
-cat <"$io.out" &
+# (`install -m 600 /dev/stdin FILE` cannot open a socket). bash's process substitutions make the three
+# pipes and their relays (one cat each) before the command starts, and nothing on the filesystem (no
+# FIFO to make or remove), so a command that deletes /run (or all of /) or kills every process cannot
+# wedge its own session. Each relay closes the other pipes' ends, so each sees its end of file.
+exec 3<&0 </dev/null
+exec 5> >(exec cat 3<&-)
 out=$!
-cat <"$io.err" >&2 &
+exec 6> >(exec cat >&2 3<&- 5>&-)
 err=$!
-# A background job's stdin is /dev/null, so the real one is handed over as fd 3. The command's exit
-# status comes back through a FIFO, so that nothing waits for the stdin relay (still reading while the
-# client keeps its input open).
-exec 3<&0
+exec 7< <(exec cat <&3 3<&- 5>&- 6>&-)
 set +e
-cat <&3 3<&- | {
-  "$@" >"$io.out" 2>"$io.err" 5>&-
-  echo "$?" >&5
-} 3<&- 5>"$io.status" &
-job=$!
-exec 3<&- </dev/null
-# No status at all: the command side was killed (by a command that kills every process, say).
-if ! read -r status <"$io.status"; then
-  wait "$job"
-  status=$?
-fi
+"$@" <&7 >&5 2>&6 3<&- 5>&- 6>&- 7<&-
+status=$?
+exec 5>&- 6>&- 7<&-
+# The output is relayed whole before the exit status goes out; the stdin relay is not waited for (it
+# may still be reading while the client keeps its input open).
 wait "$out" "$err"
-rm -f "$io.out" "$io.err" "$io.status"
 # As pid 1 of this command's namespace, exiting ends the stdin relay too: input the command never read is
 # dropped, as sshd drops it when the command exits.
 exit "$status"

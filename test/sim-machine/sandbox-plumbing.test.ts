@@ -1,0 +1,130 @@
+/**
+ * How a box's commands are started: the identity they run under as the host sees it, the pipes an SSH
+ * session's command gets (made without anything on the box's filesystem), and a holder that leaves
+ * nothing of its own set-up behind.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createSandboxLayout } from "../../sim/machine/sandbox/layout.ts";
+import {
+  prepareSandboxParent,
+  probeIsolation,
+  SANDBOX_ROOT_USER,
+  SANDBOX_UID_WHEN_ROOT,
+  Sandbox,
+} from "../../sim/machine/sandbox/sandbox.ts";
+import { waitFor } from "../sim/helpers.ts";
+
+// Sandboxed commands take tens of ms each; leave room for a loaded 2-core machine.
+setDefaultTimeout(20_000);
+
+const scratch = mkdtempSync(join(tmpdir(), "sim-plumbing-test-"));
+let sandbox: Sandbox;
+
+beforeAll(async () => {
+  prepareSandboxParent(scratch);
+  const isolation = await probeIsolation(scratch);
+  if (!isolation.available) throw new Error(isolation.reason);
+  const rootDir = join(scratch, "box");
+  await createSandboxLayout(rootDir, "plumbing", isolation.owner);
+  sandbox = await Sandbox.open(rootDir, "plumbing", isolation);
+});
+afterAll(async () => {
+  await sandbox.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+/** Runs `script` in the box with pipes, as an SSH session's command, feeding `stdin`. */
+function session(
+  script: string,
+  stdin = "",
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = sandbox.spawn(["/bin/sh", "-c", script], SANDBOX_ROOT_USER, "pipes");
+  return collect(child, stdin);
+}
+
+function collect(child: ChildProcessWithoutNullStreams, stdin: string) {
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  child.stdin.end(stdin);
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once("close", (code) => resolve({ code, stdout, stderr })),
+  );
+}
+
+/** The fields of a /proc/<pid>/status file that say who a process is. */
+function identity(status: string): Record<string, string> {
+  const fields = Object.fromEntries(
+    status.split("\n").map((line) => [line.split(":")[0], line.slice(line.indexOf(":") + 1).trim()]),
+  );
+  return { Uid: fields.Uid, Gid: fields.Gid, Groups: fields.Groups, NoNewPrivs: fields.NoNewPrivs };
+}
+
+describe("the namespace holder", () => {
+  test("leaves no mount list in the box's /run for its first command to find", async () => {
+    const result = await session("ls -A /run");
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    expect(result.stdout).not.toContain("sim-mounts");
+  });
+});
+
+describe("a command of the box", () => {
+  test("runs as the sandbox uid with no supplementary groups and no_new_privs, inside and as the host sees it", async () => {
+    const hostUid = String(process.getuid?.() === 0 ? SANDBOX_UID_WHEN_ROOT : process.getuid?.());
+    const hostGid = String(process.getuid?.() === 0 ? SANDBOX_UID_WHEN_ROOT : process.getgid?.());
+    const child = sandbox.spawn(["/bin/sh", "-c", "cat /proc/self/status; read -r _"]);
+    let inside = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      inside += chunk.toString();
+    });
+    const closed = new Promise((resolve) => child.once("close", resolve));
+    await waitFor("the command's status", () => inside.includes("NoNewPrivs") || undefined);
+    // The launcher's children are the command's pid 1 (enter.sh), which runs the command itself.
+    const launcher = child.pid ?? 0;
+    const [entered = ""] = readFileSync(`/proc/${launcher}/task/${launcher}/children`, "utf8")
+      .trim()
+      .split(" ");
+    const seenFromHost = [launcher, Number(entered)].map((pid) =>
+      identity(readFileSync(`/proc/${pid}/status`, "utf8")),
+    );
+    child.stdin.end("\n");
+    await closed;
+    const ids = (id: string) => [id, id, id, id].join("\t");
+    for (const seen of seenFromHost) {
+      expect(seen).toEqual({ Uid: ids(hostUid), Gid: ids(hostGid), Groups: "", NoNewPrivs: "1" });
+    }
+    expect(identity(inside)).toEqual({ Uid: ids("0"), Gid: ids("0"), Groups: "", NoNewPrivs: "1" });
+  });
+});
+
+describe("an SSH session's command", () => {
+  test("gets pipes as stdin, stdout and stderr, and no other descriptor", async () => {
+    const result = await session(
+      "for fd in 0 1 2; do stat -L -c %F /proc/self/fd/$fd; done; ls /proc/self/fd; cat; echo err >&2; exit 5",
+      "input\n",
+    );
+    expect(result).toEqual({ code: 5, stdout: "fifo\nfifo\nfifo\n0\n1\n2\n3\ninput\n", stderr: "err\n" });
+  });
+
+  test("makes nothing on the box's filesystem, so deleting /run wedges neither it nor the next one", async () => {
+    expect(await session("rm -rf /run && echo gone")).toEqual({ code: 0, stdout: "gone\n", stderr: "" });
+    expect(await session("cat; ls -A /", "still\n")).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining("still\n"),
+    });
+  });
+
+  test("ends when its command kills every process it can, relays included, with the command's status", async () => {
+    const result = await session("echo before; env kill -9 -1; sleep 30");
+    expect(result.code).toBe(137);
+  });
+});
