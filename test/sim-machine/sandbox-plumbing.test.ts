@@ -106,6 +106,18 @@ describe("a command of the box", () => {
   });
 });
 
+describe("a script of the simulator's own", () => {
+  test("runs as sh -c would run it: its arguments, stdin, exit status, and none of the entry shell's state", async () => {
+    const script =
+      'read -r line; printf "%s|" "$0" "$#" "$@" "$line" "$name$home$io_mode" "$undefined"; exit 7';
+    const result = await sandbox.runScript(script, ["a b", "", "*"], { stdin: "in put\n" });
+    expect(result).toEqual({ exitCode: 7, stdout: "sh|3|a b||*|in put|||", stderr: "" });
+    await expect(sandbox.runScriptOrThrow("cannot list", "ls /no/such", [])).rejects.toThrow(
+      "cannot list: ls: cannot access '/no/such': No such file or directory",
+    );
+  });
+});
+
 describe("an SSH session's command", () => {
   test("gets pipes as stdin, stdout and stderr, and no other descriptor", async () => {
     const result = await session(

@@ -2,7 +2,9 @@
 # namespace.sh) and in a pid namespace, /proc and hostname of its own; then runs the command.
 # Usage: sh -c "$(cat enter.sh)" enter HOSTNAME HOME direct COMMAND [ARG...]
 #        bash -c "$(cat enter.sh)" enter HOSTNAME HOME pipes COMMAND [ARG...]
-# IO: "pipes" relays stdin/stdout/stderr through pipes, as sshd gives them; "direct" leaves them as given.
+#        sh -c "$(cat enter.sh)" sh HOSTNAME HOME script SCRIPT [ARG...]
+# "pipes" relays stdin/stdout/stderr through pipes, as sshd gives them; "direct" leaves them as given;
+# "script" runs the simulator's own SCRIPT in this shell, as `sh -c SCRIPT sh ARG...` would.
 # Only "pipes" needs bash (process substitution, below); sh exits before it ever reads that part.
 set -eu
 name=$1
@@ -20,6 +22,13 @@ if [ "${configured:-$name}" != "$current" ]; then
   hostname "${configured:-$name}" 2>/dev/null || hostname "$name"
 fi
 cd "$home" 2>/dev/null || cd /
+if [ "$io_mode" = script ]; then
+  # No sh of its own (a process less): this shell's state is cleared first, as a fresh sh would have it.
+  unset name home io_mode configured current
+  set +eu
+  eval "shift; $1"
+  exit
+fi
 if [ "$io_mode" = direct ]; then
   # Run as a child, not exec'd: pid 1 would ignore the signals a command expects to die of.
   set +e

@@ -66,11 +66,7 @@ export async function applyFileOps(sandbox: Sandbox, ops: FileOp[]): Promise<voi
     return;
   }
   const { script, args, stdin } = batchScript(steps);
-  await sandbox.runOrThrow(
-    "cannot apply file changes",
-    ["/bin/sh", "-c", script, "apply-files", ...args],
-    Buffer.concat(stdin),
-  );
+  await sandbox.runScriptOrThrow("cannot apply file changes", script, args, Buffer.concat(stdin));
 }
 
 function validate(op: FileOp): void {
@@ -180,13 +176,7 @@ for path in "$@"; do
   while IFS= read -r line; do printf '%s\\n' "$line"; done <"$path"
   printf '%s\\0' "$line"
 done`;
-  const output = await sandbox.runOrThrow(`cannot read ${paths.join(", ")}`, [
-    "/bin/sh",
-    "-c",
-    script,
-    "read",
-    ...paths,
-  ]);
+  const output = await sandbox.runScriptOrThrow(`cannot read ${paths.join(", ")}`, script, paths);
   return output.split("\0").slice(0, paths.length);
 }
 
