@@ -30,7 +30,7 @@ export async function startSshEndpoint(options: SshEndpointOptions): Promise<Ssh
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     if (options.shouldDrop()) socket.once("data", () => socket.destroy());
-    else ssh.injectSocket(socket);
+    else ssh.injectSocket(coalesceWritesPerTick(socket));
   });
   await listen(listener, options.address, options.port);
   return {
@@ -84,6 +84,27 @@ function serveClient(client: Connection, options: SshEndpointOptions): void {
   });
   // A client vanishing mid-handshake is normal traffic for a server, not a simulator failure.
   client.on("error", () => client.end());
+}
+
+/**
+ * ssh2 hands every packet to the socket in three writes (length, ciphertext, tag), each a system call of
+ * its own; corked until the current tick ends, what was written in that tick leaves in one.
+ */
+function coalesceWritesPerTick(socket: Socket): Socket {
+  const write = socket.write;
+  let corked = false;
+  socket.write = function (this: Socket, ...args: Parameters<Socket["write"]>): boolean {
+    if (!corked) {
+      corked = true;
+      this.cork();
+      process.nextTick(() => {
+        corked = false;
+        this.uncork();
+      });
+    }
+    return Reflect.apply(write, this, args);
+  } as Socket["write"];
+  return socket;
 }
 
 function listen(listener: NetServer, address: string, port: number): Promise<void> {
