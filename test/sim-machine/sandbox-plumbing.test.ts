@@ -106,6 +106,31 @@ describe("a command of the box", () => {
   });
 });
 
+describe("the entry into the box", () => {
+  test("uses the host's own tools, never ones the box planted earlier on its PATH", async () => {
+    const plant = (dir: string) =>
+      `mkdir -p ${dir} && for tool in unshare nsenter setpriv sh; do printf '#!/bin/sh\\necho hijacked\\n' >${dir}/$tool; chmod 755 ${dir}/$tool; done`;
+    await sandbox.runOrThrow("planting tools", [
+      "/bin/sh",
+      "-c",
+      `${plant("/usr/local/bin")} && ${plant("/opt/sim/bin")}`,
+    ]);
+    try {
+      const result = await sandbox.run(["/bin/sh", "-c", "echo $$"]);
+      expect(result).toEqual({ exitCode: 0, stdout: "2\n", stderr: "" });
+    } finally {
+      await sandbox.runOrThrow("removing them", [
+        "/bin/rm",
+        "-f",
+        ...["unshare", "nsenter", "setpriv", "sh"].flatMap((tool) => [
+          `/usr/local/bin/${tool}`,
+          `/opt/sim/bin/${tool}`,
+        ]),
+      ]);
+    }
+  });
+});
+
 describe("a script of the simulator's own", () => {
   test("runs as sh -c would run it: its arguments, stdin, exit status, and none of the entry shell's state", async () => {
     const script =

@@ -1,4 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { MachineError } from "../errors.ts";
@@ -8,12 +9,22 @@ const NAMESPACE_SCRIPT = await Bun.file(new URL("./namespace.sh", import.meta.ur
 const MOUNT_LIST = "run/sim-mounts";
 
 /**
+ * The absolute path of one of the host's util-linux tools. Every box sees the same file there, since its
+ * /usr, /bin and /sbin are the host's, read-only; found on PATH instead, the tool that enters a box
+ * would be looked up in /opt/sim/bin or /usr/local first, where the box could have planted its own.
+ */
+export function hostTool(name: string): string {
+  const found = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"].map((dir) => `${dir}/${name}`).find(existsSync);
+  return found ?? `/usr/bin/${name}`;
+}
+
+/**
  * The machine's namespaces: its own users ("root" mapped to the caller), mounts (the box's root, set up
  * once by namespace.sh), pids (the holder is pid 1 and dies with its launcher), network (a loopback that
  * is down), IPC, hostname and cgroup view.
  */
 const UNSHARE_MACHINE = [
-  "unshare",
+  hostTool("unshare"),
   "--user",
   "--map-root-user",
   "--mount",
@@ -27,6 +38,8 @@ const UNSHARE_MACHINE = [
 ];
 
 /** What every command enters: all the holder's namespaces, and the box's root as `/`. */
+const NSENTER = hostTool("nsenter");
+
 const ENTER_MACHINE = [
   "--user",
   "--mount",
@@ -43,7 +56,7 @@ const ENTER_MACHINE = [
  * What every command gets of its own: a pid namespace whose whole tree dies with the launcher, its own
  * /proc for it, and its own hostname (the machine's, unless the box's /etc/hostname names another).
  */
-const UNSHARE_COMMAND = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "--uts"];
+const UNSHARE_COMMAND = [hostTool("unshare"), "--pid", "--fork", "--kill-child", "--mount-proc", "--uts"];
 
 /**
  * One idle process per machine holding the box's namespaces for the machine's lifetime, so a command
@@ -95,7 +108,7 @@ export class MachineNamespaces {
     // Checked first: once the holder is gone, its pid must never be entered (it may be reused).
     if (this.#gone !== null) throw new MachineError("sandbox_unavailable", this.#gone);
     const target = `--target=${this.holderPid}`;
-    return [...this.privilegeDrop, "nsenter", target, ...ENTER_MACHINE, "--", ...UNSHARE_COMMAND, "--"];
+    return [...this.privilegeDrop, NSENTER, target, ...ENTER_MACHINE, "--", ...UNSHARE_COMMAND, "--"];
   }
 
   /** Ends the holder; commands already inside keep the namespaces until they exit. */

@@ -4,7 +4,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { MachineError } from "../errors.ts";
 import { createSandboxLayout, LOGIN_SHELL, SANDBOX_PATH } from "./layout.ts";
-import { MachineNamespaces } from "./namespace.ts";
+import { hostTool, MachineNamespaces } from "./namespace.ts";
 
 const ENTER_SCRIPT = await Bun.file(new URL("./enter.sh", import.meta.url)).text();
 
@@ -50,7 +50,7 @@ function isolationCandidate(): { privilegeDrop: string[]; owner: number | null }
     ? [`--reuid=${SANDBOX_UID_WHEN_ROOT}`, `--regid=${SANDBOX_UID_WHEN_ROOT}`, "--clear-groups"]
     : [];
   return {
-    privilegeDrop: ["setpriv", ...drop, "--no-new-privs", "--"],
+    privilegeDrop: [hostTool("setpriv"), ...drop, "--no-new-privs", "--"],
     owner: isRoot ? SANDBOX_UID_WHEN_ROOT : null,
   };
 }
