@@ -162,6 +162,16 @@ describe("applyFileOps", () => {
     const intoFile = applyFileOps(sandbox, [{ kind: "mkdir", path: "/etc/hostname", mode: "755" }]);
     await expect(intoFile).rejects.toThrow(/cannot apply file changes: .*\/etc\/hostname/);
     expect(lstatSync(box("etc/hostname")).isFile()).toBe(true);
+    const afterWrite = applyFileOps(sandbox, [
+      { kind: "write", path: "/srv/in-the-way", mode: "644", content: "kept" },
+      { kind: "mkdir", path: "/srv/in-the-way", mode: "755" },
+    ]);
+    await expect(afterWrite).rejects.toThrow(/cannot apply file changes: .*\/srv\/in-the-way/);
+    expect(readFileSync(box("srv/in-the-way"), "utf8")).toBe("kept");
+    await sh("ln -s /nowhere /dangling");
+    const dangling = applyFileOps(sandbox, [{ kind: "mkdir", path: "/dangling", mode: "755" }]);
+    await expect(dangling).rejects.toThrow(/cannot apply file changes: .*\/dangling/);
+    expect(lstatSync(box("dangling")).isSymbolicLink()).toBe(true);
   });
 
   test("a path longer than a tar header's name field is written whole", async () => {

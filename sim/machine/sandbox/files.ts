@@ -1,12 +1,13 @@
 import { MachineError } from "../errors.ts";
 import type { Sandbox } from "./sandbox.ts";
-import { type ArchiveFile, ustarArchive } from "./ustar.ts";
+import { type ArchiveEntry, ustarArchive } from "./ustar.ts";
 
 /**
  * File operations on a machine's filesystem, performed by commands INSIDE its sandbox so that paths
  * resolve against the box's root and symlinks planted by the box can never redirect a write to the host.
- * A batch costs the host a handful of processes at most (each costs about a millisecond of its CPU): one
- * GNU tar writes every file, `install -d` makes the directories, appends are shell builtins.
+ * A batch costs the host one or two processes (each costs about a millisecond of its CPU): one GNU tar
+ * makes every directory and writes every file; appends are shell builtins, plus a chmod for a file that
+ * already existed.
  */
 
 export type FileOp =
@@ -15,19 +16,33 @@ export type FileOp =
   /** Creates directory `path` (and parents) with `mode`. */
   | { kind: "mkdir"; path: string; mode: string };
 
-/** What one command of the batch does: `install -d` some directories, extract files, or append to one. */
+/** What one command of the batch does: extract directories and files, or append to one file. */
 type Step =
-  | { kind: "mkdir"; mode: string; paths: string[] }
-  | { kind: "tar"; files: ArchiveFile[] }
+  | { kind: "tar"; entries: ArchiveEntry[] }
   | { kind: "append"; path: string; mode: string; content: string | Uint8Array };
 
 /**
  * The host's GNU tar, at the same path inside the box (its /bin and /usr are the host's, read-only).
  * -P: names are absolute in the box's own root; --overwrite --dereference: an existing file is rewritten
  * in place and a symlink followed, as a shell's `>` does; -p --no-same-owner --touch: exactly the given
- * mode, owned by the box's root, written now. Missing parents are made 755, as `mkdir -p` makes them.
+ * mode, owned by the box's root, written now; --keep-directory-symlink: a symlink to a directory stays.
+ * Missing parents are made 755, as `mkdir -p` makes them.
  */
-const TAR_EXTRACT = "/bin/tar -x -P -p --overwrite --dereference --no-same-owner --touch -f -";
+const TAR_EXTRACT =
+  "/bin/tar -x -P -p --overwrite --dereference --keep-directory-symlink --no-same-owner --touch -f -";
+
+/**
+ * Run before the tar that makes directory "$1" with mode "$2", so that it ends as `install -d` would:
+ * tar would replace a file in the way (install refuses it) and leaves a symlink's directory's mode as it
+ * is (install sets it).
+ */
+const DIRECTORY_FUNCTION = `directory() {
+  if { [ -e "$1" ] || [ -L "$1" ]; } && [ ! -d "$1" ]; then
+    echo "cannot create directory $1: File exists" >&2
+    return 1
+  fi
+  if [ -L "$1" ]; then chmod "$2" -- "$1"; fi
+}`;
 
 /**
  * Appends arrive as an argument (printf, a builtin) or, when binary or large, on stdin (head -c).
@@ -60,8 +75,8 @@ export async function applyFileOps(sandbox: Sandbox, ops: FileOp[]): Promise<voi
   for (const op of ops) validate(op);
   const steps = planSteps(ops);
   const [only] = steps;
-  if (steps.length === 1 && only?.kind === "tar") {
-    const archive = ustarArchive(only.files);
+  if (steps.length === 1 && only?.kind === "tar" && only.entries.every((entry) => entry.content !== null)) {
+    const archive = ustarArchive(only.entries);
     await sandbox.runOrThrow("cannot apply file changes", TAR_EXTRACT.split(" "), archive);
     return;
   }
@@ -97,16 +112,18 @@ function planSteps(ops: FileOp[]): Step[] {
   );
   const steps: Step[] = [];
   for (const op of reorderIsSafe ? grouped : ops) {
-    const last = steps.at(-1);
     if (op.kind === "append") {
       steps.push({ kind: "append", path: op.path, mode: op.mode, content: op.content });
-    } else if (op.kind === "mkdir") {
-      if (last?.kind === "mkdir" && last.mode === op.mode) last.paths.push(op.path);
-      else steps.push({ kind: "mkdir", mode: op.mode, paths: [op.path] });
+      continue;
+    }
+    const content = op.kind === "mkdir" ? null : toBytes(op.content);
+    const entry = { path: op.path, mode: Number.parseInt(op.mode, 8), content };
+    const last = steps.at(-1);
+    // A directory's check runs before its tar, so it must not come after a file the same tar writes.
+    if (last?.kind === "tar" && (content !== null || last.entries.every((made) => made.content === null))) {
+      last.entries.push(entry);
     } else {
-      const file = { path: op.path, mode: Number.parseInt(op.mode, 8), content: toBytes(op.content) };
-      if (last?.kind === "tar") last.files.push(file);
-      else steps.push({ kind: "tar", files: [file] });
+      steps.push({ kind: "tar", entries: [entry] });
     }
   }
   return steps;
@@ -129,11 +146,15 @@ function batchScript(steps: Step[]): { script: string; args: string[]; stdin: Ui
   const lastReader = steps.findLastIndex(readsStdin);
   const lines = ["set -e"];
   if (steps.some((step) => step.kind === "append")) lines.push(APPEND_FUNCTIONS);
+  if (steps.some((step) => step.kind === "tar" && step.entries.some((entry) => entry.content === null))) {
+    lines.push(DIRECTORY_FUNCTION);
+  }
   steps.forEach((step, index) => {
-    if (step.kind === "mkdir") {
-      lines.push(`install -d -m ${step.mode} -- ${step.paths.map(arg).join(" ")}`);
-    } else if (step.kind === "tar") {
-      const archive = ustarArchive(step.files);
+    if (step.kind === "tar") {
+      for (const { path, mode, content } of step.entries) {
+        if (content === null) lines.push(`directory ${arg(path)} ${mode.toString(8)}`);
+      }
+      const archive = ustarArchive(step.entries);
       stdin.push(archive);
       lines.push(index === lastReader ? TAR_EXTRACT : `head -c ${archive.byteLength} | ${TAR_EXTRACT}`);
     } else {

@@ -1,8 +1,11 @@
-/** A regular file to put in an archive: its absolute path, permission bits (octal, 07777 at most) and bytes. */
-export interface ArchiveFile {
+/**
+ * What to put in an archive at an absolute path, with permission bits (octal, 07777 at most): a regular
+ * file's bytes, or a directory (`content` null).
+ */
+export interface ArchiveEntry {
   path: string;
   mode: number;
-  content: Uint8Array;
+  content: Uint8Array | null;
 }
 
 const BLOCK = 512;
@@ -10,18 +13,19 @@ const BLOCK = 512;
 const NAME_FIELD = 100;
 
 /**
- * A POSIX ustar archive of `files`, in order, as `tar -x` reads it. Owner, group and time stamp are 0:
+ * A POSIX ustar archive of `entries`, in order, as `tar -x` reads it. Owner, group and time stamp are 0:
  * the box's tar is told to ignore them (every file there belongs to its "root", and is written now).
- * Hand-written (about 40 lines) rather than an npm dependency: regular files are all the box needs.
+ * Hand-written (about 40 lines) rather than an npm dependency: files and directories are all the box needs.
  */
-export function ustarArchive(files: readonly ArchiveFile[]): Uint8Array {
+export function ustarArchive(entries: readonly ArchiveEntry[]): Uint8Array {
   const parts: Uint8Array[] = [];
-  for (const file of files) {
-    const name = Buffer.from(file.path, "utf8");
+  for (const entry of entries) {
+    const name = Buffer.from(entry.path, "utf8");
     if (name.byteLength > NAME_FIELD) {
       parts.push(...member(Buffer.from("././@PaxHeader"), "x", 0o644, paxRecord("path", name)));
     }
-    parts.push(...member(name.subarray(0, NAME_FIELD), "0", file.mode, file.content));
+    const [type, content] = entry.content === null ? ["5", new Uint8Array()] : ["0", entry.content];
+    parts.push(...member(name.subarray(0, NAME_FIELD), type, entry.mode, content));
   }
   parts.push(new Uint8Array(BLOCK * 2));
   return Buffer.concat(parts);
