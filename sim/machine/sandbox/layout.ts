@@ -3,8 +3,8 @@ import { chmod, chown, lchown, mkdir, readdir, symlink, writeFile } from "node:f
 import { join } from "node:path";
 
 /** The host directories bind-mounted read-only into every sandbox (or mirrored as symlinks on merged-/usr hosts). */
-const HOST_PROGRAM_DIRS = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"];
-const DEVICES = ["null", "zero", "full", "random", "urandom"];
+export const HOST_PROGRAM_DIRS = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"];
+export const DEVICES = ["null", "zero", "full", "random", "urandom"];
 /** PATH tools the box gets, each name mapped to its file in ../shims/ (apt is apt-get). */
 const SHIMS: Record<string, string> = {
   sudo: "sudo",

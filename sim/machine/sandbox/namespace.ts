@@ -1,12 +1,9 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { rm } from "node:fs/promises";
-import { join } from "node:path";
 import { MachineError } from "../errors.ts";
+import { removeMountLists, writeMountLists } from "./mounts.ts";
 
 const NAMESPACE_SCRIPT = await Bun.file(new URL("./namespace.sh", import.meta.url)).text();
-/** Where namespace.sh writes its lists of mounts, relative to the box's root. */
-const MOUNT_LIST = "run/sim-mounts";
 
 /**
  * The absolute path of one of the host's util-linux tools. Every box sees the same file there, since its
@@ -88,19 +85,22 @@ export class MachineNamespaces {
     privilegeDrop: readonly string[],
   ): Promise<MachineNamespaces> {
     const [program = "setpriv", ...args] = privilegeDrop;
-    const setup = ["/bin/sh", "-c", NAMESPACE_SCRIPT, "namespace", rootDir, fstabPath(rootDir), hostname];
+    await writeMountLists(rootDir);
+    const setup = ["/bin/sh", "-c", NAMESPACE_SCRIPT, "namespace", rootDir, hostname];
     const launcher = spawn(program, [...args, ...UNSHARE_MACHINE, "--", ...setup], {
       env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" },
       stdio: "pipe",
     });
-    const namespaces = new MachineNamespaces(launcher, await readyHolderPid(launcher), privilegeDrop);
-    // The holder's mount list, removed from here (an rm in the box would cost a process); no command
-    // of the box has run yet, so nothing there can have replaced /run with a symlink.
-    await rm(join(rootDir, MOUNT_LIST), { force: true }).catch(async (error: Error) => {
-      await namespaces.close();
-      throw new MachineError("sandbox_unavailable", `cannot remove the mount list: ${error.message}`);
-    });
-    return namespaces;
+    try {
+      const holderPid = await readyHolderPid(launcher);
+      // No command of the box has run yet, so nothing there can have replaced /run with a symlink.
+      await removeMountLists(rootDir);
+      return new MachineNamespaces(launcher, holderPid, privilegeDrop);
+    } catch (error) {
+      // The caller removes a disk that could not be prepared, mount lists included.
+      launcher.kill("SIGKILL");
+      throw error;
+    }
   }
 
   /** The argv prefix that runs a command inside the box; throws once the holder is gone. */
@@ -120,11 +120,6 @@ export class MachineNamespaces {
     launcher.kill("SIGKILL");
     await closed;
   }
-}
-
-/** `path` as a field of fstab(5): blanks and backslashes as octal escapes. */
-function fstabPath(path: string): string {
-  return path.replace(/[\\ \t\n]/g, (char) => `\\${char.charCodeAt(0).toString(8).padStart(3, "0")}`);
 }
 
 /** Resolves to the holder's host pid once it reported "ready PID"; rejects with its stderr when it exits before. */
