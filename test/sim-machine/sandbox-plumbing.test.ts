@@ -134,7 +134,7 @@ describe("the entry into the box", () => {
 describe("a script of the simulator's own", () => {
   test("runs as sh -c would run it: its arguments, stdin, exit status, and none of the entry shell's state", async () => {
     const script =
-      'read -r line; printf "%s|" "$0" "$#" "$@" "$line" "$name$home$io_mode" "$undefined"; exit 7';
+      'read -r line; printf "%s|" "$0" "$#" "$@" "$line" "$name$home$mode$configured$current" "$undefined"; exit 7';
     const result = await sandbox.runScript(script, ["a b", "", "*"], { stdin: "in put\n" });
     expect(result).toEqual({ exitCode: 7, stdout: "sh|3|a b||*|in put|||", stderr: "" });
     await expect(sandbox.runScriptOrThrow("cannot list", "ls /no/such", [])).rejects.toThrow(

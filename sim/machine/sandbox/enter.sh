@@ -9,7 +9,7 @@
 set -eu
 name=$1
 home=$2
-io_mode=$3
+mode=$3
 shift 3
 
 # The box's own /etc/hostname wins (cloud-init may have set it); the server name until then, or when
@@ -22,14 +22,14 @@ if [ "${configured:-$name}" != "$current" ]; then
   hostname "${configured:-$name}" 2>/dev/null || hostname "$name"
 fi
 cd "$home" 2>/dev/null || cd /
-if [ "$io_mode" = script ]; then
+if [ "$mode" = script ]; then
   # No sh of its own (a process less): this shell's state is cleared first, as a fresh sh would have it.
-  unset name home io_mode configured current
+  unset name home mode configured current
   set +eu
   eval "shift; $1"
   exit
 fi
-if [ "$io_mode" = direct ]; then
+if [ "$mode" = direct ]; then
   # Run as a child, not exec'd: pid 1 would ignore the signals a command expects to die of.
   set +e
   "$@"
