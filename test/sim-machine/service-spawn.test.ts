@@ -1,7 +1,8 @@
 /**
  * How the service manager starts ExecStart=: with exactly the environment systemd would give a unit of ours
  * (nothing of the box's own), in WorkingDirectory=, its output relayed line by line to the journal under
- * the pid of the process that printed it.
+ * the pid of the process that printed it; and how it stops one that ignores SIGTERM (SIGKILL once
+ * TimeoutStopSec= has passed, timed without a sleep process).
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Client } from "ssh2";
@@ -67,5 +68,25 @@ describe("a unit's process", () => {
     expect(pid?.[1]).toBe(pid?.[2]);
     expect(second).toEndWith(`showpid[${pid?.[1]}]: /tmp`);
     expect(third).toEndWith(`showpid[${pid?.[1]}]: last line`);
+  });
+
+  test("one that ignores SIGTERM is killed once TimeoutStopSec= has passed, and stop returns", async () => {
+    const unit = [
+      "[Service]",
+      "SyslogIdentifier=stubborn",
+      "TimeoutStopSec=2s",
+      `ExecStart=/bin/sh -c 'trap "" TERM; echo holding; read -r _ <>/run/sim-systemd/idle'`,
+      "",
+    ].join("\n");
+    await exec(rachel, "sudo tee /etc/systemd/system/stubborn.service >/dev/null", unit);
+    expect((await exec(rachel, "sudo systemctl start stubborn")).code).toBe(0);
+    await waitFor("the service to run", async () => {
+      const journal = await exec(rachel, "journalctl -u stubborn -o cat");
+      return journal.stdout.includes("holding") ? true : undefined;
+    });
+    expect(await exec(rachel, "sudo systemctl stop stubborn")).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect((await exec(rachel, "systemctl is-active stubborn")).stdout).toBe("inactive\n");
+    const journal = (await exec(rachel, "journalctl -u stubborn -n 2 -o cat")).stdout;
+    expect(journal).toBe("Stopping stubborn.service...\nStopped stubborn.service.\n");
   });
 });

@@ -75,8 +75,15 @@ unquote "$node_env"
 node_env=$found
 unquote "$log_level"
 echo "Rachel8 started: Telegram bot polling (NODE_ENV=$node_env, LOG_LEVEL=$found)"
-while :; do
-  sleep 3600 &
-  sleeper=$!
-  wait "$sleeper" || true
-done
+# Under the service manager, wait on its idle FIFO (opened read-write: no data, no EOF; sh's read ends at the
+# signal) instead of a sleep process per start; elsewhere, sleep.
+idle=/run/sim-systemd/idle
+if [ -p "$idle" ]; then
+  while :; do read -r _ <>"$idle" || true; done
+else
+  while :; do
+    sleep 3600 &
+    sleeper=$!
+    wait "$sleeper" || true
+  done
+fi

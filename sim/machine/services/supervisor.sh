@@ -68,24 +68,28 @@ spawn_service() {
       HOME="$home" USER="$login" LOGNAME="$login" SHELL="$shell" LANG=C.UTF-8
     echo "$BASHPID"
     cd "${workdir:-/}" && exec "$@"
-  ) >&"$output" 2>&1 {output}>&- </dev/null &
+  ) >&"$output" 2>&1 {output}>&- </dev/null 3>&- 6>&- &
   main=$!
   exec {output}>&-
 }
+
+# pause SECONDS: waits that long on the idle FIFO (fd 6: nothing is ever written to it), a sleep without a
+# process. Only for the timers of background subshells: a trapped signal does not cut bash's read short.
+pause() { read -r -t "$1" -u 6 _ || [ $? -gt 128 ]; }
 
 # Waits for the service to exit (after a stop request: TERM, then KILL after TimeoutStopSec); sets $code.
 await_service() {
   wait "$main"
   code=$?
   if [ "$stopping" = yes ]; then
-    (sleep "$stop_timeout" && kill -KILL "$main" 2>/dev/null) &
+    (pause "$stop_timeout" && kill -KILL "$main" 2>/dev/null) &
     killer=$!
     wait "$main"
     code=$?
     kill "$killer" 2>/dev/null
   fi
   # The relay ends when the service's output closes; a leftover child holding it open is not waited for.
-  (sleep 1 && kill "$relay" 2>/dev/null) &
+  (pause 1 && kill "$relay" 2>/dev/null) &
   bound=$!
   wait "$relay" 2>/dev/null
   kill "$bound" 2>/dev/null
@@ -216,10 +220,10 @@ for name in $(compgen -e) OLDPWD; do export -n "$name"; done
 # systemd's directories: its runtime state, the journal, and the default target's wants directory (a stock
 # image ships it, so enabling a unit needs no mkdir), made in one go.
 mkdir -p "$STATE_DIR" "${JOURNAL%/*}" "$UNIT_DIR/multi-user.target.wants"
-[ ! -e "$CONTROL" ] || rm -f "$CONTROL"
-mkfifo -m 600 "$CONTROL"
+{ [ ! -e "$CONTROL" ] && [ ! -e "$IDLE" ]; } || rm -f "$CONTROL" "$IDLE"
+mkfifo -m 600 "$CONTROL" "$IDLE"
 # Held open for reading and writing: requests never see a closed pipe, and reading never hits EOF.
-exec 3<>"$CONTROL"
+exec 3<>"$CONTROL" 6<>"$IDLE"
 while IFS=' ' read -r verb unit token <&3; do
   case $unit in ''|*/*|.*) continue ;; esac
   case $token in *[!0-9a-f-]*) continue ;; esac

@@ -8,6 +8,8 @@
 UNIT_DIR=/etc/systemd/system
 STATE_DIR=/run/sim-systemd
 CONTROL=$STATE_DIR/control
+# A FIFO nobody writes to: opened read-write, a read on it blocks until a timeout or signal (no sleep process).
+IDLE=$STATE_DIR/idle
 JOURNAL=/var/log/journal/sim-journal.tsv
 
 # unit_file UNIT: sets $file to the unit's file and returns 0 when it exists.
