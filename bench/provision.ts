@@ -11,6 +11,12 @@
  * the same cores as the provisioner, where on Hetzner every server has CPUs of its own) and which the
  * provisioner's; for 50 at once, the CPU time of each is measured too. SSH round trips per injection are
  * measured against a real sshd by bench/inject.ts.
+ *
+ * 50 at once is judged at a time scale whose configured latencies leave the 50 simulated machines room for
+ * their own first-boot work on this box's cores, as on Hetzner, where each server boots on CPUs of its own:
+ * at the one-at-a-time scale, 50 first boots need more CPU than their 1.4 s of configured latency, so the
+ * simulator phones home late and its lateness would be counted as the provisioner's overhead. That run is
+ * still printed, unjudged; "simulator boot work beyond its latencies" says how late the machines were.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -35,20 +41,40 @@ import {
   provisionAll,
 } from "./support/provision-timeline.ts";
 
+/** Time scale of the one-at-a-time runs: boot and cloud-init take 1.4 s instead of 70 s. */
 const TIME_SCALE = 0.02;
+/** Time scale of the judged 50-at-once run: 14 s instead of 70 s (see the note above). */
+const CONCURRENT_TIME_SCALE = 0.2;
 /** VERIFY_SETTLE_MS for the bench: the provisioner's own configured wait (see the note above). */
 const VERIFY_SETTLE_MS = 200;
 const SEQUENTIAL_PROVISIONS = 10;
 const CONCURRENT_PROVISIONS = 50;
-/** Configured create, start and cloud-init latencies at the bench's scale, in ms: all the overhead excludes. */
-const SIMULATED_BOOT_MS =
-  (DEFAULT_TIMINGS.createServerMs + DEFAULT_TIMINGS.startServerMs + DEFAULT_TIMINGS.cloudInitMs) * TIME_SCALE;
+/** Configured create, start and cloud-init latencies at `timeScale`, in ms: all the overhead excludes. */
+function simulatedBootMs(timeScale: number): number {
+  const { createServerMs, startServerMs, cloudInitMs } = DEFAULT_TIMINGS;
+  return (createServerMs + startServerMs + cloudInitMs) * timeScale;
+}
 
 export async function runProvisionBench(): Promise<BenchFigure[]> {
+  return [
+    ...(await withBenchWorld(TIME_SCALE, measureAtCompressedScale)),
+    ...(await withBenchWorld(CONCURRENT_TIME_SCALE, async (bench) => {
+      // As in production, the shared firewall exists and the services have run before.
+      await provisionAlone(bench, "bench-warm-up");
+      return measureConcurrent(bench, CONCURRENT_TIME_SCALE, 2000);
+    })),
+  ];
+}
+
+/** Runs `measure` against a fresh simulated stack at `timeScale`, torn down afterwards. */
+async function withBenchWorld(
+  timeScale: number,
+  measure: (bench: BenchWorld) => Promise<BenchFigure[]>,
+): Promise<BenchFigure[]> {
   const dataDir = mkdtempSync(join(tmpdir(), "rachel-bench-"));
   const world = await startSimulatedStack({
     dataDir,
-    timeScale: TIME_SCALE,
+    timeScale,
     env: { LOG_LEVEL: "warn", VERIFY_SETTLE_MS: String(VERIFY_SETTLE_MS) },
     onLine: (service, line) => process.stderr.write(`[${service}] ${line}\n`),
   });
@@ -66,7 +92,8 @@ export async function runProvisionBench(): Promise<BenchFigure[]> {
   }
 }
 
-async function measure(bench: BenchWorld): Promise<BenchFigure[]> {
+/** Requests, the one-at-a-time overhead and SSH cost at the compressed scale, and 50 at once there, unjudged. */
+async function measureAtCompressedScale(bench: BenchWorld): Promise<BenchFigure[]> {
   // The first provision also creates the shared control-plane firewall; it is reported on its own.
   const [first] = await provisionAlone(bench, "bench-first");
   const sequential: ProvisionSample[] = [];
@@ -76,10 +103,6 @@ async function measure(bench: BenchWorld): Promise<BenchFigure[]> {
   const deprovisionRequests: number[] = [];
   for (let i = 0; i < SEQUENTIAL_PROVISIONS; i++)
     deprovisionRequests.push(await deprovision(bench, `bench-seq-${i}`));
-  const cpuBefore = cpuSplit(bench);
-  const ids = Array.from({ length: CONCURRENT_PROVISIONS }, (_, i) => `bench-par-${i}`);
-  const concurrent = await provisionAll(bench, ids);
-  const cpuAfter = cpuSplit(bench);
   return [
     figure(
       "Hetzner requests, first provision (creates the shared firewall)",
@@ -93,10 +116,26 @@ async function measure(bench: BenchWorld): Promise<BenchFigure[]> {
       3,
     ),
     figure("Hetzner requests per deprovision (max)", max(deprovisionRequests), "", 3),
-    ...overheadFigures(`one at a time (${SEQUENTIAL_PROVISIONS})`, sequential, 500),
+    ...overheadFigures(`one at a time (${SEQUENTIAL_PROVISIONS})`, sequential, TIME_SCALE, 500),
     ...sshCost,
-    ...overheadFigures(`${CONCURRENT_PROVISIONS} at once`, concurrent, 2000),
-    ...cpuFigures(cpuBefore, cpuAfter),
+    ...(await measureConcurrent(bench, TIME_SCALE)),
+  ];
+}
+
+/** 50 provisions at once: the overhead (judged against `targetMs` when given) and where its CPU went. */
+async function measureConcurrent(
+  bench: BenchWorld,
+  timeScale: number,
+  targetMs?: number,
+): Promise<BenchFigure[]> {
+  const cpuBefore = cpuSplit(bench);
+  const ids = Array.from({ length: CONCURRENT_PROVISIONS }, (_, i) => `bench-par-${i}`);
+  const concurrent = await provisionAll(bench, ids);
+  const cpuAfter = cpuSplit(bench);
+  const label = `${CONCURRENT_PROVISIONS} at once, time scale ${timeScale} (configured latencies ${simulatedBootMs(timeScale)} ms)`;
+  return [
+    ...overheadFigures(label, concurrent, timeScale, targetMs),
+    ...cpuFigures(cpuBefore, cpuAfter, timeScale),
   ];
 }
 
@@ -115,11 +154,13 @@ function provisionAlone(bench: BenchWorld, customerId: string): Promise<Provisio
 function overheadFigures(
   label: string,
   samples: readonly ProvisionSample[],
-  targetMs: number,
+  timeScale: number,
+  targetMs?: number,
 ): BenchFigure[] {
-  const withSettle = samples.map((s) => s.finishedAt - s.requestedAt - SIMULATED_BOOT_MS);
+  const bootMs = simulatedBootMs(timeScale);
+  const withSettle = samples.map((s) => s.finishedAt - s.requestedAt - bootMs);
   const overhead = withSettle.map((value) => value - VERIFY_SETTLE_MS);
-  const simulatorWork = samples.map((s) => s.phoneHomeAt - s.serverCreatedAt - SIMULATED_BOOT_MS);
+  const simulatorWork = samples.map((s) => s.phoneHomeAt - s.serverCreatedAt - bootMs);
   const orchestration = overhead.map((value, i) => value - (simulatorWork[i] ?? 0));
   const afterCallback = samples.map((s) => s.finishedAt - s.callbackAt);
   return [
@@ -178,7 +219,7 @@ function cpuSplit(bench: BenchWorld): CpuSplit {
  * CPU per provision of the 50 at once, by whose it is, and the wall time that CPU alone needs on this
  * box's cores: the floor under that run's overhead however well the work is spread.
  */
-function cpuFigures(before: CpuSplit, after: CpuSplit): BenchFigure[] {
+function cpuFigures(before: CpuSplit, after: CpuSplit, timeScale: number): BenchFigure[] {
   const per = (key: keyof CpuSplit) => (after[key] - before[key]) / CONCURRENT_PROVISIONS;
   const total = per("provisioner") + per("simulator") + per("machines");
   const cores = availableParallelism();
@@ -200,7 +241,8 @@ function cpuFigures(before: CpuSplit, after: CpuSplit): BenchFigure[] {
     ),
     figure(
       `floor under the ${CONCURRENT_PROVISIONS}-at-once overhead: that CPU over this box's ${cores} cores, minus the configured latencies`,
-      (total * CONCURRENT_PROVISIONS) / cores - SIMULATED_BOOT_MS,
+      // Zero when that CPU fits inside the configured latencies.
+      Math.max(0, (total * CONCURRENT_PROVISIONS) / cores - simulatedBootMs(timeScale)),
       "ms",
     ),
   ];
@@ -242,7 +284,7 @@ async function simulatedSshCost(
 
 if (import.meta.main) {
   const met = printFigures(
-    `provision (simulator time scale ${TIME_SCALE}; configured boot and cloud-init latencies subtracted: ${SIMULATED_BOOT_MS} ms)`,
+    "provision (overhead: time to ready minus the simulator's configured boot and cloud-init latencies)",
     await runProvisionBench(),
   );
   process.exit(met ? 0 : 1);
