@@ -1,8 +1,9 @@
 # shellcheck shell=bash
-# Sourced by the simulated systemctl and the service supervisor (both bash): where units, their state and
-# the journal live, and how to read them. A unit's state is /run/sim-systemd/<unit>.state (active,
+# Sourced by the simulated systemctl (under sh or bash) and the service supervisor (bash): where units, their
+# state and the journal live, and how to read them. A unit's state is /run/sim-systemd/<unit>.state (active,
 # activating, deactivating, failed; absent = inactive), beside its other files (<unit>.starts, ...: no
-# directory per unit to make); the journal file holds "<unit>\t<syslog-style line>".
+# directory per unit to make); the journal file holds "<unit>\t<syslog-style line>". POSIX sh but for the
+# journal's timestamp (bash's printf -v), which only bash callers reach.
 # Unit files and state are read with shell builtins: these run on every systemctl call and unit start,
 # and each extra process costs a millisecond.
 UNIT_DIR=/etc/systemd/system
