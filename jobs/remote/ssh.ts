@@ -3,7 +3,9 @@
  * authenticated channel (never trust-on-first-use by IP: Hetzner reuses addresses). Only `exec` is used,
  * so the same code works against OpenSSH and the simulator's fake machines.
  */
+import { connect as connectTcp } from "node:net";
 import { Client, type ClientErrorExtensions } from "ssh2";
+import { coalesceWritesPerTick } from "../../core/coalesce-writes.ts";
 import { HostKeyMismatchError, RemoteError } from "./errors.ts";
 import { fingerprintOf, type PinnedHostKey, parsePinnedHostKey, sameHostKey } from "./host-key.ts";
 import { PinnedSession, type RemoteSession } from "./session.ts";
@@ -42,6 +44,8 @@ export async function connectPinned(opts: ConnectPinnedOptions): Promise<RemoteS
   if (signal?.aborted) throw signal.reason;
 
   const client = new Client();
+  // Our own socket, so that each burst of packets leaves in one system call (see coalesceWritesPerTick).
+  const socket = coalesceWritesPerTick(connectTcp({ host: opts.host, port }));
   let presented: Buffer | undefined;
   return new Promise<RemoteSession>((resolve, reject) => {
     const cleanup = () => {
@@ -53,6 +57,7 @@ export async function connectPinned(opts: ConnectPinnedOptions): Promise<RemoteS
       client.removeAllListeners("close");
       client.on("error", () => undefined);
       client.destroy();
+      socket.destroy();
       reject(err);
     };
     const onAbort = () => fail(signal?.reason);
@@ -69,8 +74,7 @@ export async function connectPinned(opts: ConnectPinnedOptions): Promise<RemoteS
     });
     try {
       client.connect({
-        host: opts.host,
-        port,
+        sock: socket,
         username: opts.username,
         privateKey: opts.privateKey,
         readyTimeout: opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,

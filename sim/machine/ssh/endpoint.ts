@@ -1,6 +1,7 @@
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { createServer, type Server as NetServer, type Socket } from "node:net";
 import { type AuthContext, type Connection, type ServerChannel, Server as SshServer } from "ssh2";
+import { coalesceWritesPerTick } from "../../../core/coalesce-writes.ts";
 import type { Sandbox, SandboxUser } from "../sandbox/sandbox.ts";
 import { type Account, lookupAccount } from "./accounts.ts";
 
@@ -84,27 +85,6 @@ function serveClient(client: Connection, options: SshEndpointOptions): void {
   });
   // A client vanishing mid-handshake is normal traffic for a server, not a simulator failure.
   client.on("error", () => client.end());
-}
-
-/**
- * ssh2 hands every packet to the socket in three writes (length, ciphertext, tag), each a system call of
- * its own; corked until the current tick ends, what was written in that tick leaves in one.
- */
-function coalesceWritesPerTick(socket: Socket): Socket {
-  const write = socket.write;
-  let corked = false;
-  socket.write = function (this: Socket, ...args: Parameters<Socket["write"]>): boolean {
-    if (!corked) {
-      corked = true;
-      this.cork();
-      process.nextTick(() => {
-        corked = false;
-        this.uncork();
-      });
-    }
-    return Reflect.apply(write, this, args);
-  } as Socket["write"];
-  return socket;
 }
 
 function listen(listener: NetServer, address: string, port: number): Promise<void> {
