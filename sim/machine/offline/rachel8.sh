@@ -69,8 +69,9 @@ if [ -n "$problems" ]; then
   exit 1
 fi
 
-sleeper=""
-trap 'echo "Rachel8: shutting down"; [ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null; exit 0' TERM INT
+# The sleep below is stopped by KILL: a TERM that reaches it while it is still the forked shell, before it
+# becomes sleep, would be caught by this very trap and lost. $! is set as soon as it is forked.
+trap 'echo "Rachel8: shutting down"; [ -z "${!:-}" ] || kill -KILL "$!" 2>/dev/null; exit 0' TERM INT
 unquote "$node_env"
 node_env=$found
 unquote "$log_level"
@@ -82,8 +83,8 @@ if [ -p "$idle" ]; then
   while :; do read -r _ <>"$idle" || true; done
 else
   while :; do
-    sleep 3600 &
-    sleeper=$!
-    wait "$sleeper" || true
+    # Not on our output: nothing it holds open can outlive us.
+    sleep 3600 >/dev/null 2>&1 &
+    wait "$!" || true
   done
 fi
