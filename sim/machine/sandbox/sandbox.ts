@@ -2,6 +2,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
+import type { Subprocess } from "bun";
 import { MachineError } from "../errors.ts";
 import { createSandboxLayout, LOGIN_SHELL, SANDBOX_PATH } from "./layout.ts";
 import { hostTool, MachineNamespaces } from "./namespace.ts";
@@ -93,7 +94,7 @@ export async function probeIsolation(scratchDir: string): Promise<Isolation> {
 
 /** A machine's filesystem (`rootDir`) and the processes running in it. */
 export class Sandbox {
-  readonly #running = new Set<ChildProcessWithoutNullStreams>();
+  readonly #running = new Set<RunningCommand>();
   #closed = false;
 
   private constructor(
@@ -128,7 +129,7 @@ export class Sandbox {
     argv: string[],
     options: { stdin?: string | Uint8Array; user?: SandboxUser } = {},
   ): Promise<SandboxResult> {
-    return collect(() => this.spawn(argv, options.user), options.stdin);
+    return this.#collect("direct", argv, options.user ?? SANDBOX_ROOT_USER, options.stdin);
   }
 
   /**
@@ -141,7 +142,7 @@ export class Sandbox {
     args: string[],
     options: { stdin?: string | Uint8Array } = {},
   ): Promise<SandboxResult> {
-    return collect(() => this.#launch("script", [script, ...args], SANDBOX_ROOT_USER), options.stdin);
+    return this.#collect("script", [script, ...args], SANDBOX_ROOT_USER, options.stdin);
   }
 
   /** Like `run`, but a non-zero exit is a `sandbox_command_failed` error naming `what`. */
@@ -159,35 +160,71 @@ export class Sandbox {
     return succeeded(what, await this.runScript(script, args, stdin === undefined ? {} : { stdin }));
   }
 
-  /** Starts enter.sh in `mode` (an IO mode, or "script": `argv` is a script and its arguments). */
+  /** Starts enter.sh in `mode` with node:child_process, for callers that stream its stdio. */
   #launch(mode: SandboxIo | "script", argv: string[], user: SandboxUser): ChildProcessWithoutNullStreams {
+    const [launcher, ...args] = this.#command(mode, argv, user);
+    const child = spawn(launcher ?? "setpriv", args, { env: sandboxEnv(user), stdio: "pipe" });
+    const running = { kill: () => child.kill("SIGKILL"), exited: () => closed(child) };
+    this.#running.add(running);
+    child.once("close", () => this.#running.delete(running));
+    child.once("error", () => this.#running.delete(running));
+    // A command may exit without reading its input; writing it then fails with EPIPE, as with real sshd.
+    child.stdin.on("error", () => undefined);
+    return child;
+  }
+
+  /**
+   * Starts `argv` as `user` in "pipes" mode, as sshd starts a session's command, with Bun.spawn (about
+   * half the main thread's cost of `spawn`); its stdin, stdout and stderr are the caller's to relay.
+   */
+  startSession(argv: string[], user: SandboxUser): Subprocess<"pipe", "pipe", "pipe"> {
+    return this.#spawnTracked("pipes", argv, user, "pipe");
+  }
+
+  /** Runs enter.sh in `mode` to completion, `stdin` handed over whole, and collects its output. */
+  async #collect(
+    mode: SandboxIo | "script",
+    argv: string[],
+    user: SandboxUser,
+    stdin: string | Uint8Array = "",
+  ): Promise<SandboxResult> {
+    const child = this.#spawnTracked(mode, argv, user, Buffer.from(stdin));
+    const [stdout, stderr] = await Promise.all([textOf(child.stdout), textOf(child.stderr), child.exited]);
+    return { exitCode: child.exitCode, stdout, stderr };
+  }
+
+  /** Starts enter.sh in `mode` with Bun.spawn, output piped, and keeps it until it exits (see `close`). */
+  #spawnTracked<In extends "pipe" | Buffer>(
+    mode: SandboxIo | "script",
+    argv: string[],
+    user: SandboxUser,
+    stdin: In,
+  ): Subprocess<In, "pipe", "pipe"> {
+    const command = this.#command(mode, argv, user);
+    let child: Subprocess<In, "pipe", "pipe">;
+    try {
+      child = Bun.spawn(command, { env: sandboxEnv(user), stdin, stdout: "pipe", stderr: "pipe" });
+    } catch (error) {
+      throw new MachineError("sandbox_unavailable", `cannot start the sandbox: ${(error as Error).message}`);
+    }
+    const running = { kill: () => child.kill("SIGKILL"), exited: () => child.exited };
+    this.#running.add(running);
+    void child.exited.then(() => this.#running.delete(running));
+    return child;
+  }
+
+  /** The argv that starts enter.sh in `mode` (an IO mode, or "script": `argv` is a script and its arguments). */
+  #command(mode: SandboxIo | "script", argv: string[], user: SandboxUser): string[] {
     if (!this.isolation.available) throw new MachineError("sandbox_unavailable", this.isolation.reason);
     if (this.#closed || this.namespaces === null) {
       throw new MachineError("sandbox_unavailable", "the machine has been destroyed");
     }
-    const [launcher = "setpriv", ...launcherArgs] = this.namespaces.launcher();
     // bash only where its process substitution makes the pipes: it costs the host more to start than sh.
     const shell = mode === "pipes" ? "/bin/bash" : "/bin/sh";
     // $0 prefixes the shell's error messages, which a script's reach its caller.
     const name = mode === "script" ? "sh" : "enter";
     const enter = [shell, "-c", ENTER_SCRIPT, name, this.hostname, user.home, mode];
-    const child = spawn(launcher, [...launcherArgs, ...enter, ...argv], {
-      env: {
-        PATH: SANDBOX_PATH,
-        HOME: user.home,
-        USER: user.name,
-        LOGNAME: user.name,
-        SHELL: user.shell,
-        LANG: "C.UTF-8",
-      },
-      stdio: "pipe",
-    });
-    this.#running.add(child);
-    child.once("close", () => this.#running.delete(child));
-    child.once("error", () => this.#running.delete(child));
-    // A command may exit without reading its input; writing it then fails with EPIPE, as with real sshd.
-    child.stdin.on("error", () => undefined);
-    return child;
+    return [...this.namespaces.launcher(), ...enter, ...argv];
   }
 
   /**
@@ -196,41 +233,39 @@ export class Sandbox {
    */
   async close(): Promise<void> {
     this.#closed = true;
-    const exits = [...this.#running].map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) resolve();
-          else child.once("close", () => resolve());
-        }),
-    );
-    for (const child of this.#running) child.kill("SIGKILL");
+    const exits = [...this.#running].map((running) => running.exited());
+    for (const running of this.#running) running.kill();
     await Promise.all([...exits, this.namespaces?.close()]);
   }
 }
 
-/** Starts a command with `start`, feeds it `stdin`, and collects its output once it has closed. */
-function collect(
-  start: () => ChildProcessWithoutNullStreams,
-  stdin?: string | Uint8Array,
-): Promise<SandboxResult> {
-  return new Promise((resolve, reject) => {
-    const child = start();
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-    child.once("error", (error) =>
-      reject(new MachineError("sandbox_unavailable", `cannot start the sandbox: ${error.message}`)),
-    );
-    child.once("close", (exitCode) =>
-      resolve({
-        exitCode,
-        stdout: Buffer.concat(stdout).toString(),
-        stderr: Buffer.concat(stderr).toString(),
-      }),
-    );
-    child.stdin.end(stdin ?? "");
-  });
+/** A command of the box still running: how to kill it, and when it is gone. */
+interface RunningCommand {
+  kill(): void;
+  exited(): Promise<unknown>;
+}
+
+/** Resolves once a node child has exited and its stdio closed (at once if it had already exited). */
+function closed(child: ChildProcessWithoutNullStreams): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once("close", () => resolve()));
+}
+
+/** The environment a command of the box starts with: the user's identity (see README), nothing of the host's. */
+function sandboxEnv(user: SandboxUser): Record<string, string> {
+  return {
+    PATH: SANDBOX_PATH,
+    HOME: user.home,
+    USER: user.name,
+    LOGNAME: user.name,
+    SHELL: user.shell,
+    LANG: "C.UTF-8",
+  };
+}
+
+/** All of a stream as UTF-8, byte for byte (a leading BOM is kept). */
+async function textOf(stream: ReadableStream<Uint8Array>): Promise<string> {
+  return Buffer.from(await new Response(stream).arrayBuffer()).toString();
 }
 
 /** The output of a command that exited 0; otherwise a `sandbox_command_failed` error naming `what`. */

@@ -1,9 +1,10 @@
-import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { createServer, type Server as NetServer, type Socket } from "node:net";
+import type { Subprocess } from "bun";
 import { type AuthContext, type Connection, type ServerChannel, Server as SshServer } from "ssh2";
 import { coalesceWritesPerTick } from "../../../core/coalesce-writes.ts";
 import type { Sandbox, SandboxUser } from "../sandbox/sandbox.ts";
 import { type Account, lookupAccount } from "./accounts.ts";
+import { relayInput, relayOutput } from "./command-io.ts";
 
 export interface SshEndpointOptions {
   address: string;
@@ -114,31 +115,25 @@ async function authenticate(
 
 /** Runs `command` with the user's shell in the sandbox, wiring stdin/stdout/stderr and the exit status. */
 function runExec(sandbox: Sandbox, user: SandboxUser, command: string, channel: ServerChannel): void {
-  let child: ChildProcessWithoutNullStreams;
+  let child: Subprocess<"pipe", "pipe", "pipe">;
   try {
-    child = sandbox.spawn([user.shell, "-c", command], user, "pipes");
+    child = sandbox.startSession([user.shell, "-c", command], user);
   } catch (error) {
     channel.stderr.write(`${(error as Error).message}\n`);
     channel.exit(255);
     channel.end();
     return;
   }
-  channel.pipe(child.stdin);
-  child.stdout.pipe(channel, { end: false });
-  child.stderr.pipe(channel.stderr, { end: false });
-  child.once("error", (error) => {
-    channel.stderr.write(`cannot start the sandbox: ${error.message}\n`);
-    channel.exit(255);
-    channel.end();
-  });
-  child.once("close", (code, signal) => {
+  relayInput(channel, child.stdin);
+  const output = Promise.all([relayOutput(child.stdout, channel), relayOutput(child.stderr, channel.stderr)]);
+  void Promise.all([output, child.exited]).then(() =>
     // Output still waiting for the client's window must go out before the exit status.
     afterFlush(channel, () => {
-      if (signal) channel.exit(signal.replace(/^SIG/, ""), false, "");
-      else channel.exit(code ?? 255);
+      if (child.signalCode) channel.exit(String(child.signalCode).replace(/^SIG/, ""), false, "");
+      else channel.exit(child.exitCode ?? 255);
       channel.end();
-    });
-  });
+    }),
+  );
   // Like sshd, a client that goes away takes its command with it.
   channel.once("close", () => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
