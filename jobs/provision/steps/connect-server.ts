@@ -26,15 +26,16 @@ const handedOver = new Map<string, { session: RemoteSession; idle: ReturnType<ty
 
 /**
  * The session handed over for this instance, address and pinned key, or a new one; the private key is
- * unsealed only in memory, for this connection.
+ * unsealed only in memory, for this connection. `instance` is its id, or the row a step has just read.
  */
 export async function connectToServer(
   deps: RemoteStepDeps,
-  instanceId: string,
+  instance: string | InstanceRow,
   outputs: Readonly<Record<string, unknown>>,
   signal: AbortSignal,
 ): Promise<RemoteSession> {
-  const row = loadInstance(deps.db, instanceId);
+  const row = typeof instance === "string" ? loadInstance(deps.db, instance) : instance;
+  const instanceId = row.id;
   const hostKey = pinnedHostKey(row, outputs);
   if (row.ipv4 === null || row.sshPrivateKey === null || hostKey === null) {
     throw new PermanentError(

@@ -12,7 +12,7 @@ import { injectSecrets, type SecretFile } from "../../remote/inject.ts";
 import type { Step } from "../../step.ts";
 import { RACHEL8_PATHS, RACHEL8_UNIT_NAME, rachel8Unit, renderCredentials, renderEnv } from "../rachel8.ts";
 import { connectToServer, handOverSession, type RemoteStepDeps } from "./connect-server.ts";
-import { loadInstance } from "./instance-row.ts";
+import { type InstanceRow, loadInstance } from "./instance-row.ts";
 import { APP_HOME, APP_USER } from "./ownership.ts";
 import { sshStepRetry } from "./retry-policies.ts";
 
@@ -28,8 +28,10 @@ export function injectSecretsStep(deps: RemoteStepDeps): Step<InjectSecretsOutpu
     retry: sshStepRetry,
     timeoutMs: 150_000,
     async run(ctx) {
-      const files = secretFiles(customerSecretsOf(deps, ctx.instanceId));
-      const session = await connectToServer(deps, ctx.instanceId, ctx.outputs, ctx.signal);
+      // One read of the row for both the secrets and the connection.
+      const row = loadInstance(deps.db, ctx.instanceId);
+      const files = secretFiles(customerSecretsOf(deps, row));
+      const session = await connectToServer(deps, row, ctx.outputs, ctx.signal);
       const unit = { name: RACHEL8_UNIT_NAME, text: rachel8Unit({ user: APP_USER, home: APP_HOME }) };
       const result = await injectSecrets(session, files, unit, { signal: ctx.signal }).catch(
         async (err: unknown) => {
@@ -45,9 +47,9 @@ export function injectSecretsStep(deps: RemoteStepDeps): Step<InjectSecretsOutpu
 }
 
 /** The secrets of the instance's customer; permanent errors when there is no customer or they were shredded. */
-export function customerSecretsOf(deps: RemoteStepDeps, instanceId: string): CustomerSecrets {
-  const customerId = loadInstance(deps.db, instanceId).customerId;
-  if (customerId === null) throw new PermanentError(`instance ${instanceId} has no customer`);
+export function customerSecretsOf(deps: RemoteStepDeps, instance: InstanceRow): CustomerSecrets {
+  const { customerId } = instance;
+  if (customerId === null) throw new PermanentError(`instance ${instance.id} has no customer`);
   return deps.customers.open(customerId);
 }
 

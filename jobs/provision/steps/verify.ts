@@ -8,6 +8,7 @@ import type { Step } from "../../step.ts";
 import { RACHEL8_UNIT_NAME } from "../rachel8.ts";
 import { connectToServer, type RemoteStepDeps } from "./connect-server.ts";
 import { customerSecretsOf, secretFiles } from "./inject-secrets.ts";
+import { loadInstance } from "./instance-row.ts";
 import { sshStepRetry } from "./retry-policies.ts";
 
 export interface VerifyOutput {
@@ -23,10 +24,9 @@ export function verifyStep(deps: RemoteStepDeps): Step<VerifyOutput> {
     timeoutMs: deps.settings.verifySettleMs + 60_000,
     async run(ctx) {
       // Journal lines of a failing app may echo its secrets: every value is scrubbed from the error.
-      const redact = secretFiles(customerSecretsOf(deps, ctx.instanceId)).flatMap((file) =>
-        secretPieces(file.content),
-      );
-      const session = await connectToServer(deps, ctx.instanceId, ctx.outputs, ctx.signal);
+      const row = loadInstance(deps.db, ctx.instanceId);
+      const redact = secretFiles(customerSecretsOf(deps, row)).flatMap((file) => secretPieces(file.content));
+      const session = await connectToServer(deps, row, ctx.outputs, ctx.signal);
       try {
         return await verifyActive(session, RACHEL8_UNIT_NAME, {
           settleMs: deps.settings.verifySettleMs,
