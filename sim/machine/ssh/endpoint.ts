@@ -125,7 +125,11 @@ function runExec(sandbox: Sandbox, user: SandboxUser, command: string, channel: 
     return;
   }
   relayInput(channel, child.stdin);
-  const output = Promise.all([relayOutput(child.stdout, channel), relayOutput(child.stderr, channel.stderr)]);
+  // Settled, not fulfilled: as with sshd, the exit status goes out even if a pipe broke mid-relay.
+  const output = Promise.allSettled([
+    relayOutput(child.stdout, channel),
+    relayOutput(child.stderr, channel.stderr),
+  ]);
   void Promise.all([output, child.exited]).then(() =>
     // Output still waiting for the client's window must go out before the exit status.
     afterFlush(channel, () => {
