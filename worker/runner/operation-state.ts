@@ -42,12 +42,31 @@ export function loadOperation(db: DbSession, operationId: string): OperationReco
   return operationById(db).get({ operationId });
 }
 
+const setOperationRunning = preparedPerHandle((db) =>
+  db
+    .update(operations)
+    .set({ status: "running", updatedAt: param("now") })
+    .where(eq(operations.id, sql.placeholder("operationId")))
+    .prepare(),
+);
+
+const setInstanceWorking = preparedPerHandle((db) =>
+  db
+    .update(instances)
+    .set({
+      status: param("status"),
+      errorStep: null,
+      errorCode: null,
+      errorMessage: null,
+      updatedAt: param("now"),
+    })
+    .where(eq(instances.id, sql.placeholder("instanceId")))
+    .prepare(),
+);
+
 export function markRunning(tx: DbSession, op: OperationRecord, instanceStatus: string, now: number): void {
-  tx.update(operations).set({ status: "running", updatedAt: now }).where(eq(operations.id, op.id)).run();
-  tx.update(instances)
-    .set({ status: instanceStatus, errorStep: null, errorCode: null, errorMessage: null, updatedAt: now })
-    .where(eq(instances.id, op.instanceId))
-    .run();
+  setOperationRunning(tx).run({ operationId: op.id, now });
+  setInstanceWorking(tx).run({ instanceId: op.instanceId, status: instanceStatus, now });
 }
 
 const setCurrentStep = preparedPerHandle((db) =>
@@ -141,19 +160,33 @@ export function markFailed(
     .run();
 }
 
+const setOperationSucceeded = preparedPerHandle((db) =>
+  db
+    .update(operations)
+    .set({ status: "succeeded", finishedAt: param("now"), updatedAt: param("now") })
+    .where(eq(operations.id, sql.placeholder("operationId")))
+    .prepare(),
+);
+
+const setInstanceDone = preparedPerHandle((db) =>
+  db
+    .update(instances)
+    .set({ status: param("status"), currentStep: null, updatedAt: param("now") })
+    .where(eq(instances.id, sql.placeholder("instanceId")))
+    .prepare(),
+);
+
+// "ready" is the state customers wait for; stamping it here keeps ready_at exact.
+const setInstanceReady = preparedPerHandle((db) =>
+  db
+    .update(instances)
+    .set({ status: "ready", currentStep: null, updatedAt: param("now"), readyAt: param("now") })
+    .where(eq(instances.id, sql.placeholder("instanceId")))
+    .prepare(),
+);
+
 export function markSucceeded(tx: DbSession, op: OperationRecord, instanceStatus: string, now: number): void {
-  tx.update(operations)
-    .set({ status: "succeeded", finishedAt: now, updatedAt: now })
-    .where(eq(operations.id, op.id))
-    .run();
-  tx.update(instances)
-    .set({
-      status: instanceStatus,
-      currentStep: null,
-      updatedAt: now,
-      // "ready" is the state customers wait for; stamping it here keeps ready_at exact.
-      ...(instanceStatus === "ready" ? { readyAt: now } : {}),
-    })
-    .where(eq(instances.id, op.instanceId))
-    .run();
+  setOperationSucceeded(tx).run({ operationId: op.id, now });
+  if (instanceStatus === "ready") setInstanceReady(tx).run({ instanceId: op.instanceId, now });
+  else setInstanceDone(tx).run({ instanceId: op.instanceId, status: instanceStatus, now });
 }
