@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Client } from "ssh2";
 import { waitFor } from "../sim/helpers.ts";
-import { bootAndSettle, cloudConfig, connect, exec, startTestHost, type TestHost } from "./support.ts";
+import { bootedLogin, exec, startTestHost, type TestHost } from "./support.ts";
 
 // Sandboxed commands take tens of ms each; leave room for a loaded 2-core machine.
 setDefaultTimeout(20_000);
@@ -17,13 +17,7 @@ let rachel: Client;
 
 beforeAll(async () => {
   env = await startTestHost();
-  const machine = await env.host.create({
-    serverId: 31,
-    name: "spawn-box",
-    ipv4: "127.77.3.31",
-    userData: cloudConfig(),
-  });
-  rachel = await connect(await bootAndSettle(machine));
+  rachel = await bootedLogin(env, { serverId: 31, name: "spawn-box", ipv4: "127.77.3.31" });
 });
 afterAll(async () => {
   rachel?.end();

@@ -79,6 +79,14 @@ export async function bootAndSettle(machine: Machine): Promise<MachineView> {
   });
 }
 
+/** Creates a machine from the default test cloud-config, boots it and logs in as rachel. */
+export async function bootedLogin(
+  env: TestHost,
+  machine: { serverId: number; name: string; ipv4: string },
+): Promise<Client> {
+  return connect(await bootAndSettle(await env.host.create({ ...machine, userData: cloudConfig() })));
+}
+
 export interface ExecResult {
   code: number | null;
   stdout: string;

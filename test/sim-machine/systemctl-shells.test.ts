@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
 import type { Client } from "ssh2";
-import { bootAndSettle, cloudConfig, connect, exec, startTestHost, type TestHost } from "./support.ts";
+import { bootedLogin, exec, startTestHost, type TestHost } from "./support.ts";
 
 // Sandboxed commands take tens of ms each; leave room for a loaded 2-core machine.
 setDefaultTimeout(20_000);
@@ -29,13 +29,7 @@ let rachel: Client;
 
 beforeAll(async () => {
   env = await startTestHost();
-  const machine = await env.host.create({
-    serverId: 51,
-    name: "shells-box",
-    ipv4: "127.77.5.51",
-    userData: cloudConfig(),
-  });
-  rachel = await connect(await bootAndSettle(machine));
+  rachel = await bootedLogin(env, { serverId: 51, name: "shells-box", ipv4: "127.77.5.51" });
   const install = await exec(
     rachel,
     "sudo install -m 644 /dev/stdin /etc/systemd/system/probe.service",
