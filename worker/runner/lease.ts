@@ -5,9 +5,9 @@
  */
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db, DbSession } from "../../db/index.ts";
+import { param, preparedPerConnection } from "../../db/prepared.ts";
 import { instances } from "../../db/schema.ts";
 import { LeaseLostError } from "../../jobs/errors.ts";
-import { param, preparedPerHandle } from "./prepared.ts";
 
 export interface Lease {
   instanceId: string;
@@ -18,7 +18,7 @@ export interface Lease {
 
 export type LeaseAttempt = { lease: Lease } | { heldUntil: number };
 
-const takeIfFree = preparedPerHandle((db) =>
+const takeIfFree = preparedPerConnection((db: DbSession) =>
   db
     .update(instances)
     .set({
@@ -69,7 +69,7 @@ export function renewLease(db: Db, lease: Lease, ttlMs: number, now: number): vo
   if (!row) throw new LeaseLostError(lease.instanceId);
 }
 
-const letGo = preparedPerHandle((db) =>
+const letGo = preparedPerConnection((db: DbSession) =>
   db
     .update(instances)
     .set({ leaseOwner: null, leaseExpiresAt: null })
@@ -88,7 +88,7 @@ export function releaseLease(db: Db, lease: Lease): void {
 }
 
 /** Touches the instance row if the lease token is still ours; returns nothing when it was taken over. */
-const touchIfHeld = preparedPerHandle((db) =>
+const touchIfHeld = preparedPerConnection((db: DbSession) =>
   db
     .update(instances)
     .set({ updatedAt: param("now") })

@@ -1,8 +1,8 @@
 /** Writes of an operation's and its instance's state; all run inside fence(), so a stale holder writes nothing. */
 import { eq, inArray, sql } from "drizzle-orm";
 import type { DbSession } from "../../db/index.ts";
+import { param, preparedPerConnection } from "../../db/prepared.ts";
 import { instances, operations, signals } from "../../db/schema.ts";
-import { param, preparedPerHandle } from "./prepared.ts";
 
 export interface OperationRecord {
   id: string;
@@ -18,7 +18,7 @@ export interface OperationRecord {
   createdAt: number;
 }
 
-const operationById = preparedPerHandle((db) =>
+const operationById = preparedPerConnection((db: DbSession) =>
   db
     .select({
       id: operations.id,
@@ -42,7 +42,7 @@ export function loadOperation(db: DbSession, operationId: string): OperationReco
   return operationById(db).get({ operationId });
 }
 
-const setOperationRunning = preparedPerHandle((db) =>
+const setOperationRunning = preparedPerConnection((db: DbSession) =>
   db
     .update(operations)
     .set({ status: "running", updatedAt: param("now") })
@@ -50,7 +50,7 @@ const setOperationRunning = preparedPerHandle((db) =>
     .prepare(),
 );
 
-const setInstanceWorking = preparedPerHandle((db) =>
+const setInstanceWorking = preparedPerConnection((db: DbSession) =>
   db
     .update(instances)
     .set({
@@ -69,7 +69,7 @@ export function markRunning(tx: DbSession, op: OperationRecord, instanceStatus: 
   setInstanceWorking(tx).run({ instanceId: op.instanceId, status: instanceStatus, now });
 }
 
-const setCurrentStep = preparedPerHandle((db) =>
+const setCurrentStep = preparedPerConnection((db: DbSession) =>
   db
     .update(instances)
     .set({ currentStep: param("step"), updatedAt: param("now") })
@@ -99,7 +99,7 @@ export function markParked(
     .run();
 }
 
-const clearWait = preparedPerHandle((db) =>
+const clearWait = preparedPerConnection((db: DbSession) =>
   db
     .update(operations)
     .set({ waitSignal: null, waitDeadline: null, updatedAt: param("now") })
@@ -160,7 +160,7 @@ export function markFailed(
     .run();
 }
 
-const setOperationSucceeded = preparedPerHandle((db) =>
+const setOperationSucceeded = preparedPerConnection((db: DbSession) =>
   db
     .update(operations)
     .set({ status: "succeeded", finishedAt: param("now"), updatedAt: param("now") })
@@ -168,7 +168,7 @@ const setOperationSucceeded = preparedPerHandle((db) =>
     .prepare(),
 );
 
-const setInstanceDone = preparedPerHandle((db) =>
+const setInstanceDone = preparedPerConnection((db: DbSession) =>
   db
     .update(instances)
     .set({ status: param("status"), currentStep: null, updatedAt: param("now") })
@@ -177,7 +177,7 @@ const setInstanceDone = preparedPerHandle((db) =>
 );
 
 // "ready" is the state customers wait for; stamping it here keeps ready_at exact.
-const setInstanceReady = preparedPerHandle((db) =>
+const setInstanceReady = preparedPerConnection((db: DbSession) =>
   db
     .update(instances)
     .set({ status: "ready", currentStep: null, updatedAt: param("now"), readyAt: param("now") })

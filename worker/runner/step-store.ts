@@ -11,8 +11,8 @@
  */
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { DbSession } from "../../db/index.ts";
+import { param, preparedPerConnection } from "../../db/prepared.ts";
 import { type StepRunKind, type StepRunStatus, stepRuns } from "../../db/schema.ts";
-import { param, preparedPerHandle } from "./prepared.ts";
 
 export interface StepHistory {
   /** Output of every finished step, by name (undefined output is stored as null). */
@@ -22,7 +22,7 @@ export interface StepHistory {
 }
 
 /** Every attempt and compensation of an operation, oldest first. */
-const runsOf = preparedPerHandle((db) =>
+const runsOf = preparedPerConnection((db: DbSession) =>
   db
     .select({
       step: stepRuns.step,
@@ -78,7 +78,7 @@ export interface AttemptStart {
 }
 
 /** Rows of earlier attempts of one step in one run, oldest first. */
-const attemptsOf = preparedPerHandle((db) =>
+const attemptsOf = preparedPerConnection((db: DbSession) =>
   db
     .select({ id: stepRuns.id, attempt: stepRuns.attempt, status: stepRuns.status })
     .from(stepRuns)
@@ -94,7 +94,7 @@ const attemptsOf = preparedPerHandle((db) =>
     .prepare(),
 );
 
-const insertAttempt = preparedPerHandle((db) =>
+const insertAttempt = preparedPerConnection((db: DbSession) =>
   db
     .insert(stepRuns)
     .values({
@@ -153,7 +153,7 @@ export interface AttemptResult {
   output?: unknown;
 }
 
-const closeAttempt = preparedPerHandle((db) =>
+const closeAttempt = preparedPerConnection((db: DbSession) =>
   db
     .update(stepRuns)
     .set({
