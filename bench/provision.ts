@@ -15,8 +15,10 @@
  * 50 at once is judged at a time scale whose configured latencies leave the 50 simulated machines room for
  * their own first-boot work on this box's cores, as on Hetzner, where each server boots on CPUs of its own:
  * at the one-at-a-time scale, 50 first boots need more CPU than their 1.4 s of configured latency, so the
- * simulator phones home late and its lateness would be counted as the provisioner's overhead. That run is
- * still printed, unjudged; "simulator boot work beyond its latencies" says how late the machines were.
+ * simulator phones home seconds late and that lateness would be counted as the provisioner's overhead. That
+ * run is still printed, unjudged. "Simulator boot work beyond its latencies" says how late the machines
+ * were in each run; at 0.2 it is still some hundreds of ms at p95 (the first boots' processes delay the
+ * simulator's own timers for the later servers), and the judged overhead includes it.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
