@@ -4,7 +4,6 @@
  * nothing of its own set-up behind.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,28 +36,20 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-/** Runs `script` in the box with pipes, as an SSH session's command, feeding `stdin`. */
-function session(
+/** Runs `script` in the box with pipes, as the SSH endpoint starts a session's command, feeding `stdin`. */
+async function session(
   script: string,
   stdin = "",
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = sandbox.spawn(["/bin/sh", "-c", script], SANDBOX_ROOT_USER, "pipes");
-  return collect(child, stdin);
-}
-
-function collect(child: ChildProcessWithoutNullStreams, stdin: string) {
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  child.stdin.end(stdin);
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.once("close", (code) => resolve({ code, stdout, stderr })),
-  );
+  const child = sandbox.startSession(["/bin/sh", "-c", script], SANDBOX_ROOT_USER);
+  child.stdin.write(stdin);
+  await child.stdin.end();
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
+  return { code, stdout, stderr };
 }
 
 /** The fields of a /proc/<pid>/status file that say who a process is. */

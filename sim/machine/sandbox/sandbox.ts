@@ -40,7 +40,7 @@ export interface SandboxResult {
  * simulator's own sockets, for the box's own work (cloud-init, account lookups, the service manager),
  * none of which reopens them.
  */
-export type SandboxIo = "pipes" | "direct";
+type SandboxIo = "pipes" | "direct";
 
 export const SANDBOX_ROOT_USER: SandboxUser = { name: "root", home: "/root", shell: LOGIN_SHELL };
 
@@ -115,13 +115,21 @@ export class Sandbox {
     return new Sandbox(rootDir, hostname, isolation, namespaces);
   }
 
-  /** Starts `argv` inside the box as `user` (whose identity is recorded in the environment; see README). */
-  spawn(
-    argv: string[],
-    user: SandboxUser = SANDBOX_ROOT_USER,
-    io: SandboxIo = "direct",
-  ): ChildProcessWithoutNullStreams {
-    return this.#launch(io, argv, user);
+  /**
+   * Starts `argv` inside the box as `user` (whose identity is recorded in the environment; see README) with
+   * node:child_process, its stdio streamed, for the box's long-lived work (the service manager, cloud-init's
+   * final stage).
+   */
+  spawn(argv: string[], user: SandboxUser = SANDBOX_ROOT_USER): ChildProcessWithoutNullStreams {
+    const [launcher, ...args] = this.#command("direct", argv, user);
+    const child = spawn(launcher ?? "setpriv", args, { env: sandboxEnv(user), stdio: "pipe" });
+    const running = { kill: () => child.kill("SIGKILL"), exited: () => closed(child) };
+    this.#running.add(running);
+    child.once("close", () => this.#running.delete(running));
+    child.once("error", () => this.#running.delete(running));
+    // A command may exit without reading its input; writing it then fails with EPIPE, as with real sshd.
+    child.stdin.on("error", () => undefined);
+    return child;
   }
 
   /** Runs `argv` to completion, feeding `stdin`, and collects its output. */
@@ -158,19 +166,6 @@ export class Sandbox {
     stdin?: string | Uint8Array,
   ): Promise<string> {
     return succeeded(what, await this.runScript(script, args, stdin === undefined ? {} : { stdin }));
-  }
-
-  /** Starts enter.sh in `mode` with node:child_process, for callers that stream its stdio. */
-  #launch(mode: SandboxIo | "script", argv: string[], user: SandboxUser): ChildProcessWithoutNullStreams {
-    const [launcher, ...args] = this.#command(mode, argv, user);
-    const child = spawn(launcher ?? "setpriv", args, { env: sandboxEnv(user), stdio: "pipe" });
-    const running = { kill: () => child.kill("SIGKILL"), exited: () => closed(child) };
-    this.#running.add(running);
-    child.once("close", () => this.#running.delete(running));
-    child.once("error", () => this.#running.delete(running));
-    // A command may exit without reading its input; writing it then fails with EPIPE, as with real sshd.
-    child.stdin.on("error", () => undefined);
-    return child;
   }
 
   /**
