@@ -2,7 +2,9 @@
  * The server lifecycle on the simulator clock: initializing → (create_server) → starting →
  * (start_server) → running, then the fake machine boots; delete → deleting → gone, name and IP freed.
  * As on a real cloud, the machine's disk is prepared while the server is initializing: create_server
- * ends once its configured time has passed and the disk is ready, whichever comes later.
+ * ends once its configured time has passed and the disk is ready, whichever comes later. Each phase
+ * counts from when the previous one was due (see clock.ts), so a timer that fired late on a busy host
+ * does not push back the rest of the boot.
  */
 import type { Machine } from "../machine/types.ts";
 import type { Action } from "./actions.ts";
@@ -67,20 +69,24 @@ export async function createServer(world: World, input: CreateServerInput): Prom
   return { server, action, nextActions };
 }
 
-/** Calls finishCreate once createServerMs has passed and the machine's disk is ready (or failed). */
+/**
+ * Calls finishCreate once createServerMs has passed and the machine's disk is ready (or failed), with the
+ * later of the two moments: when create was due, or when the disk was ready.
+ */
 function finishCreateWhenReady(
   world: World,
   server: Server,
   create: Action,
   start: Action | undefined,
 ): void {
-  let due = false;
-  let disk: { failure: Error | null } | null = null;
+  let dueAt: number | null = null;
+  let disk: { failure: Error | null; readyAt: number } | null = null;
   const finishIfBoth = () => {
-    if (due && disk) finishCreate(world, server, create, start, disk.failure);
+    if (dueAt === null || disk === null) return;
+    finishCreate(world, server, create, start, disk.failure, Math.max(dueAt, disk.readyAt));
   };
-  world.clock.after(world.timings.createServerMs, () => {
-    due = true;
+  world.clock.after(world.timings.createServerMs, (due) => {
+    dueAt = due;
     finishIfBoth();
   });
   const prepared = (server.machine?.prepared ?? Promise.resolve()).then(
@@ -90,7 +96,7 @@ function finishCreateWhenReady(
   runInBackground(
     world,
     prepared.then((failure) => {
-      disk = { failure };
+      disk = { failure, readyAt: world.clock.monotonic() };
       finishIfBoth();
     }),
   );
@@ -130,6 +136,7 @@ function finishCreate(
   create: Action,
   start: Action | undefined,
   diskFailure: Error | null,
+  createdAt: number,
 ): void {
   server.createFinished = true;
   if (diskFailure) {
@@ -151,10 +158,14 @@ function finishCreate(
     return;
   }
   server.status = "starting";
-  world.clock.after(world.timings.startServerMs, () => finishStart(world, server, start));
+  world.clock.after(
+    world.timings.startServerMs,
+    (dueAt) => finishStart(world, server, start, dueAt),
+    createdAt,
+  );
 }
 
-function finishStart(world: World, server: Server, start: Action): void {
+function finishStart(world: World, server: Server, start: Action, dueAt: number): void {
   if (server.status === "deleting" || !world.servers.has(server.id)) {
     world.actions.fail(start, FAILED, "server was deleted while starting");
     return;
@@ -166,7 +177,7 @@ function finishStart(world: World, server: Server, start: Action): void {
   }
   world.actions.succeed(start);
   server.status = "running";
-  server.machine?.boot();
+  server.machine?.boot(dueAt);
 }
 
 /** Starts delete_server; the server (and its name and address) goes away only when it finishes. */

@@ -118,10 +118,10 @@ class FakeMachine implements Machine {
     };
   }
 
-  boot(): void {
+  boot(dueAt?: number): void {
     // cloud-init runs its modules once per instance; later boots (reboots) do not repeat them.
     if (this.#firstBoot || this.#lifetime.signal.aborted) return;
-    const bootedAt = performance.now();
+    const bootedAt = dueAt ?? performance.now();
     if (this.#sandbox) {
       this.#firstBoot = this.#firstBootOn(this.#sandbox, bootedAt);
       return;

@@ -62,8 +62,12 @@ export interface Machine {
    */
   readonly prepared?: Promise<void>;
   view(): MachineView;
-  /** Called by the API when the server's start action finishes: runs cloud-init emulation in the background. */
-  boot(): void;
+  /**
+   * Called by the API when the server's start action finishes: runs cloud-init emulation in the background.
+   * `dueAt` (`performance.now()` base) is when the start was due; cloud-init's configured time counts
+   * from there. Default: now.
+   */
+  boot(dueAt?: number): void;
   /** Stops the SSH endpoint and any background work; removes the sandbox. Idempotent. */
   destroy(): Promise<void>;
 }

@@ -24,7 +24,7 @@ export interface CloudInitContext {
   sandbox: Sandbox;
   /** OpenSSH public line of the host key, posted as `pub_key_ed25519`. */
   hostKeyLine: string;
-  /** When the machine booted (`performance.now()`): the configured cloud-init time counts from there. */
+  /** When the machine booted, or was due to (`performance.now()` base): the configured cloud-init time counts from there. */
   bootedAt: number;
   timeScale: number;
   /** Realistic, unscaled time before cloud-init reaches its final stage, in ms. */
