@@ -4,7 +4,7 @@
  * nothing of its own set-up behind.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSandboxLayout } from "../../sim/machine/sandbox/layout.ts";
@@ -50,6 +50,14 @@ async function session(
     child.exited,
   ]);
   return { code, stdout, stderr };
+}
+
+function readlinkOrNull(path: string): string | null {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return null;
+  }
 }
 
 /** The fields of a /proc/<pid>/status file that say who a process is. */
@@ -151,8 +159,32 @@ describe("an SSH session's command", () => {
     });
   });
 
-  test("ends when its command kills every process it can, relays included, with the command's status", async () => {
+  test("reopens its pipes by name, as tools do under sshd", async () => {
+    const result = await session("cat /dev/stdin; echo out >/dev/stdout; echo err >/dev/stderr", "in\n");
+    expect(result).toEqual({ code: 0, stdout: "in\nout\n", stderr: "err\n" });
+  });
+
+  test("ends when its command kills every process it can, with the command's status", async () => {
     const result = await session("echo before; env kill -9 -1; sleep 30");
     expect(result.code).toBe(137);
+  });
+
+  test("leaves the simulator no descriptor once over, read or not, ended or killed", async () => {
+    // The pipes this process holds (others' sockets and files may come and go meanwhile).
+    const openPipes = () =>
+      readdirSync("/proc/self/fd").flatMap((fd) => {
+        const target = readlinkOrNull(`/proc/self/fd/${fd}`);
+        return target?.startsWith("pipe:") ? [target] : [];
+      });
+    const before = new Set(openPipes());
+    await session("cat >/dev/null", "x".repeat(256 * 1024));
+    await session("exit 3", "never read\n");
+    const unread = sandbox.startSession(["/bin/sh", "-c", "sleep 30"], SANDBOX_ROOT_USER);
+    unread.stdin.write("pending");
+    unread.kill();
+    await unread.exited;
+    await Promise.all([new Response(unread.stdout).text(), new Response(unread.stderr).text()]);
+    await unread.stdin.end();
+    expect(openPipes().filter((pipe) => !before.has(pipe))).toEqual([]);
   });
 });

@@ -1,11 +1,12 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { chmodSync, mkdirSync, statSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { MachineError } from "../errors.ts";
 import { createSandboxLayout, LOGIN_SHELL, SANDBOX_PATH } from "./layout.ts";
 import { hostTool, MachineNamespaces } from "./namespace.ts";
+import { PipeInput, pipeOutput, sessionPipes } from "./os-pipe.ts";
 
 const ENTER_SCRIPT = await Bun.file(new URL("./enter.sh", import.meta.url)).text();
 
@@ -35,12 +36,23 @@ export interface SandboxResult {
 }
 
 /**
- * How a command's stdin, stdout and stderr reach it: "pipes", as sshd gives a session (tools may reopen
- * /dev/stdin or /dev/stderr), relayed at the cost of three cat processes; "direct", the
- * simulator's own sockets, for the box's own work (cloud-init, account lookups, the service manager),
- * none of which reopens them.
+ * How enter.sh starts what it is given: "direct" runs a command with the stdin, stdout and stderr it was
+ * handed (sockets for the box's own work, which never reopens them; pipes for an SSH session's command);
+ * "script" runs a script of the simulator's own in the entering shell itself.
  */
-type SandboxIo = "pipes" | "direct";
+type EnterMode = "direct" | "script";
+
+/** An SSH session's command (see `startSession`): its pipes, and how it ended. */
+export interface SessionCommand {
+  readonly stdin: PipeInput;
+  readonly stdout: ReadableStream<Uint8Array>;
+  readonly stderr: ReadableStream<Uint8Array>;
+  readonly exited: Promise<number>;
+  readonly exitCode: number | null;
+  readonly signalCode: Subprocess["signalCode"];
+  /** Ends the command's whole pid namespace. */
+  kill(): void;
+}
 
 export const SANDBOX_ROOT_USER: SandboxUser = { name: "root", home: "/root", shell: LOGIN_SHELL };
 
@@ -169,36 +181,65 @@ export class Sandbox {
   }
 
   /**
-   * Starts `argv` as `user` in "pipes" mode, as sshd starts a session's command, with Bun.spawn (about
-   * half the main thread's cost of `spawn`); its stdin, stdout and stderr are the caller's to relay.
+   * Starts `argv` as `user` as sshd starts a session's command: stdin, stdout and stderr are pipes (see
+   * os-pipe.ts), the caller's to relay. With Bun.spawn, about half the main thread's cost of `spawn`.
    */
-  startSession(argv: string[], user: SandboxUser): Subprocess<"pipe", "pipe", "pipe"> {
-    return this.#spawnTracked("pipes", argv, user, "pipe");
+  startSession(argv: string[], user: SandboxUser): SessionCommand {
+    const owner = this.isolation.available ? this.isolation.owner : null;
+    const { input, output, errors } = sessionPipes(owner);
+    let child: Subprocess<number, number, number>;
+    try {
+      child = this.#spawnTracked("direct", argv, user, input.read, output.write, errors.write);
+    } catch (error) {
+      for (const fd of [input.write, output.read, errors.read]) closeSync(fd);
+      throw error;
+    } finally {
+      // The command holds its ends now; ours would keep its stdin from ever ending, and its output too.
+      for (const fd of [input.read, output.write, errors.write]) closeSync(fd);
+    }
+    const stdin = new PipeInput(input.write);
+    // As sshd does once the command exits: nothing more can reach it.
+    void child.exited.then(() => stdin.end());
+    return {
+      stdin,
+      stdout: pipeOutput(output.read),
+      stderr: pipeOutput(errors.read),
+      exited: child.exited,
+      get exitCode() {
+        return child.exitCode;
+      },
+      get signalCode() {
+        return child.signalCode;
+      },
+      kill: () => child.kill("SIGKILL"),
+    };
   }
 
   /** Runs enter.sh in `mode` to completion, `stdin` handed over whole, and collects its output. */
   async #collect(
-    mode: SandboxIo | "script",
+    mode: EnterMode,
     argv: string[],
     user: SandboxUser,
     stdin: string | Uint8Array = "",
   ): Promise<SandboxResult> {
-    const child = this.#spawnTracked(mode, argv, user, Buffer.from(stdin));
+    const child = this.#spawnTracked(mode, argv, user, Buffer.from(stdin), "pipe", "pipe");
     const [stdout, stderr] = await Promise.all([textOf(child.stdout), textOf(child.stderr), child.exited]);
     return { exitCode: child.exitCode, stdout, stderr };
   }
 
-  /** Starts enter.sh in `mode` with Bun.spawn, output piped, and keeps it until it exits (see `close`). */
-  #spawnTracked<In extends "pipe" | Buffer>(
-    mode: SandboxIo | "script",
+  /** Starts enter.sh in `mode` with Bun.spawn and keeps it until it exits (see `close`). */
+  #spawnTracked<In extends Buffer | number, Out extends "pipe" | number>(
+    mode: EnterMode,
     argv: string[],
     user: SandboxUser,
     stdin: In,
-  ): Subprocess<In, "pipe", "pipe"> {
+    stdout: Out,
+    stderr: Out,
+  ): Subprocess<In, Out, Out> {
     const command = this.#command(mode, argv, user);
-    let child: Subprocess<In, "pipe", "pipe">;
+    let child: Subprocess<In, Out, Out>;
     try {
-      child = Bun.spawn(command, { env: sandboxEnv(user), stdin, stdout: "pipe", stderr: "pipe" });
+      child = Bun.spawn(command, { env: sandboxEnv(user), stdin, stdout, stderr });
     } catch (error) {
       throw new MachineError("sandbox_unavailable", `cannot start the sandbox: ${(error as Error).message}`);
     }
@@ -208,17 +249,15 @@ export class Sandbox {
     return child;
   }
 
-  /** The argv that starts enter.sh in `mode` (an IO mode, or "script": `argv` is a script and its arguments). */
-  #command(mode: SandboxIo | "script", argv: string[], user: SandboxUser): string[] {
+  /** The argv that starts enter.sh in `mode` ("script": `argv` is a script and its arguments). */
+  #command(mode: EnterMode, argv: string[], user: SandboxUser): string[] {
     if (!this.isolation.available) throw new MachineError("sandbox_unavailable", this.isolation.reason);
     if (this.#closed || this.namespaces === null) {
       throw new MachineError("sandbox_unavailable", "the machine has been destroyed");
     }
-    // bash only where its process substitution makes the pipes: it costs the host more to start than sh.
-    const shell = mode === "pipes" ? "/bin/bash" : "/bin/sh";
     // $0 prefixes the shell's error messages, which a script's reach its caller.
     const name = mode === "script" ? "sh" : "enter";
-    const enter = [shell, "-c", ENTER_SCRIPT, name, this.hostname, user.home, mode];
+    const enter = ["/bin/sh", "-c", ENTER_SCRIPT, name, this.hostname, user.home, mode];
     return [...this.namespaces.launcher(), ...enter, ...argv];
   }
 

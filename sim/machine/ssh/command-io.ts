@@ -1,13 +1,13 @@
 import type { Writable } from "node:stream";
-import type { FileSink } from "bun";
 import type { ServerChannel } from "ssh2";
+import type { PipeInput } from "../sandbox/os-pipe.ts";
 
 /**
  * Feeds what the client sends on `channel` to a command's stdin, then its EOF; the channel is paused
  * while the pipe is full. A command may exit without reading its input; writing it then fails with
  * EPIPE, which is dropped, as with real sshd.
  */
-export function relayInput(channel: ServerChannel, stdin: FileSink): void {
+export function relayInput(channel: ServerChannel, stdin: PipeInput): void {
   const dropBrokenPipe = () => undefined;
   channel.on("data", (chunk: Buffer) => {
     stdin.write(chunk);
@@ -16,10 +16,7 @@ export function relayInput(channel: ServerChannel, stdin: FileSink): void {
     channel.pause();
     flushed.then(() => channel.resume(), dropBrokenPipe);
   });
-  channel.once("end", () => {
-    const ended = stdin.end();
-    if (ended instanceof Promise) ended.catch(dropBrokenPipe);
-  });
+  channel.once("end", () => void stdin.end());
 }
 
 /**

@@ -1,8 +1,7 @@
 import { createServer, type Server as NetServer, type Socket } from "node:net";
-import type { Subprocess } from "bun";
 import { type AuthContext, type Connection, type ServerChannel, Server as SshServer } from "ssh2";
 import { coalesceWritesPerTick } from "../../../core/coalesce-writes.ts";
-import type { Sandbox, SandboxUser } from "../sandbox/sandbox.ts";
+import type { Sandbox, SandboxUser, SessionCommand } from "../sandbox/sandbox.ts";
 import { type Account, lookupAccount } from "./accounts.ts";
 import { relayInput, relayOutput } from "./command-io.ts";
 
@@ -115,7 +114,7 @@ async function authenticate(
 
 /** Runs `command` with the user's shell in the sandbox, wiring stdin/stdout/stderr and the exit status. */
 function runExec(sandbox: Sandbox, user: SandboxUser, command: string, channel: ServerChannel): void {
-  let child: Subprocess<"pipe", "pipe", "pipe">;
+  let child: SessionCommand;
   try {
     child = sandbox.startSession([user.shell, "-c", command], user);
   } catch (error) {
@@ -140,7 +139,7 @@ function runExec(sandbox: Sandbox, user: SandboxUser, command: string, channel: 
   );
   // Like sshd, a client that goes away takes its command with it.
   channel.once("close", () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    if (child.exitCode === null && child.signalCode === null) child.kill();
   });
 }
 
