@@ -3,7 +3,7 @@
 # happens in ONE sudo call.
 # Arguments: UNIT_DIR UNIT_NAME FILE...   (each FILE relative to $HOME; set by `set --` before the script)
 # stdin: FILE_1 ... FILE_n, then the unit, one line each, printable ASCII with every other byte (and "\")
-# as a printf %b octal escape (\0NNN). Contents never appear in argv.
+# as a printf %b octal escape (\0NNN). The files' contents never appear in argv (the unit's may: no secret).
 # stdout: "changed FILE" per replaced file, "unit-changed 0|1", "action started|restarted".
 # Builtins wherever they do: every process is a fork+exec on a box that is busy with its first boot.
 set -eu
@@ -58,33 +58,38 @@ for path in "$@"; do
   fi
 done
 
-unit_tmp="$HOME/.$unit_name.inject-tmp"
-temps="$temps $unit_tmp"
-next_payload_to "$unit_tmp"
-if [ -f "$unit_dir/$unit_name" ] && cmp -s "$unit_tmp" "$unit_dir/$unit_name" 2>/dev/null; then
-  install_unit=no
-else
-  : >"$pending"
-  install_unit=yes
+# The unit stays encoded until root writes it where it belongs; decoded here only to compare with an
+# installed one (a unit holds no secret, so its line may travel in root's argv).
+IFS= read -r unit_line || fail "payload ended early"
+install_unit=yes
+if [ -f "$unit_dir/$unit_name" ]; then
+  unit_tmp="$HOME/.$unit_name.inject-tmp"
+  temps="$temps $unit_tmp"
+  printf '%b' "$unit_line" >"$unit_tmp" || fail "could not write $unit_tmp"
+  if cmp -s "$unit_tmp" "$unit_dir/$unit_name" 2>/dev/null; then install_unit=no; fi
 fi
+if [ "$install_unit" = yes ]; then : >"$pending"; fi
 action=start
 if [ -e "$pending" ]; then action=restart; fi
 
-# As root: install the unit (temp beside it + rename), reload (always: cheap, and it repairs a run cut off
-# after the unit swap), enable, start or restart. sudo keeps the caller's umask: without umask 022 the
-# unit and *.wants/ would be 0600/0700.
+# As root: write the unit (temp beside it, mode 0644 by umask 022, + rename), reload (always: cheap, and it
+# repairs a run cut off after the unit swap), enable, start or restart. sudo keeps the caller's umask:
+# without umask 022 the unit and *.wants/ would be 0600/0700.
 # shellcheck disable=SC2016 # expanded by the root shell, from its arguments
 as_root='set -eu
 umask 022
-install_unit=$1 unit_tmp=$2 unit_dir=$3 unit_name=$4 action=$5
+install_unit=$1 unit_line=$2 unit_dir=$3 unit_name=$4 action=$5
 if [ "$install_unit" = yes ]; then
-  install -m 0644 "$unit_tmp" "$unit_dir/.$unit_name.inject-tmp"
-  mv -f "$unit_dir/.$unit_name.inject-tmp" "$unit_dir/$unit_name"
+  unit_tmp="$unit_dir/.$unit_name.inject-tmp"
+  # A leftover of a cut-off run would keep its mode: the new one must be created by the umask.
+  if [ -e "$unit_tmp" ] || [ -L "$unit_tmp" ]; then rm -f "$unit_tmp"; fi
+  printf "%b" "$unit_line" >"$unit_tmp"
+  mv -f "$unit_tmp" "$unit_dir/$unit_name"
 fi
 systemctl daemon-reload
 systemctl enable "$unit_name"
 systemctl "$action" "$unit_name"'
-sudo -n /bin/sh -c "$as_root" as-root "$install_unit" "$unit_tmp" "$unit_dir" "$unit_name" "$action"
+sudo -n /bin/sh -c "$as_root" as-root "$install_unit" "$unit_line" "$unit_dir" "$unit_name" "$action"
 if [ "$install_unit" = yes ]; then echo "unit-changed 1"; else echo "unit-changed 0"; fi
 if [ "$action" = restart ]; then
   rm -f "$pending"

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Installs Bun, the app checkout and its dependencies, and the shared folder for the app's user.
+# Installs Bun, the app checkout and its dependencies, the shared folder and Claude Code's private directory
+# for the app's user.
 # Run by prepare-host.sh as that user with HOME set. Safe to run again: each part converges.
 # Usage: install-app.sh APP_REPO_URL APP_REF BUN_VERSION   (BUN_VERSION may be empty: the newest release)
 set -Eeuo pipefail
@@ -47,4 +48,6 @@ install_bun
 checkout_app
 (cd "$app_dir" && retry "$bun" install)
 mkdir -p "$HOME/shared"
+# Where Claude Code keeps its credentials: made now, private, so the injection after boot need not.
+mkdir -p -m 700 "$HOME/.claude"
 echo "install-app: $("$bun" --version) at $app_dir, commit $(git -C "$app_dir" rev-parse HEAD)"
