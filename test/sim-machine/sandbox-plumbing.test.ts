@@ -170,21 +170,35 @@ describe("an SSH session's command", () => {
   });
 
   test("leaves the simulator no descriptor once over, read or not, ended or killed", async () => {
-    // The pipes this process holds (others' sockets and files may come and go meanwhile).
-    const openPipes = () =>
-      readdirSync("/proc/self/fd").flatMap((fd) => {
-        const target = readlinkOrNull(`/proc/self/fd/${fd}`);
-        return target?.startsWith("pipe:") ? [target] : [];
-      });
-    const before = new Set(openPipes());
-    await session("cat >/dev/null", "x".repeat(256 * 1024));
-    await session("exit 3", "never read\n");
-    const unread = sandbox.startSession(["/bin/sh", "-c", "sleep 30"], SANDBOX_ROOT_USER);
-    unread.stdin.write("pending");
-    unread.kill();
-    await unread.exited;
-    await Promise.all([new Response(unread.stdout).text(), new Response(unread.stderr).text()]);
-    await unread.stdin.end();
-    expect(openPipes().filter((pipe) => !before.has(pipe))).toEqual([]);
+    // Each command names its own pipes (their inodes, on stderr): none may stay open in this process.
+    const namePipes = "for fd in 0 1 2; do stat -L -c %i /proc/self/fd/$fd; done >&2";
+    const used: string[] = [];
+    const named = (stderr: string) => used.push(...stderr.trim().split("\n"));
+    named((await session(`${namePipes}; cat >/dev/null`, "x".repeat(256 * 1024))).stderr);
+    named((await session(`${namePipes}; exit 3`, "never read\n")).stderr);
+    const killed = sandbox.startSession(["/bin/sh", "-c", `${namePipes}; sleep 30`], SANDBOX_ROOT_USER);
+    killed.stdin.write("pending");
+    const stderr = killed.stderr.getReader();
+    let named3 = "";
+    while (named3.split("\n").length <= 3) {
+      const { value, done } = await stderr.read();
+      if (done) break;
+      named3 += new TextDecoder().decode(value);
+    }
+    named(named3);
+    killed.kill();
+    await killed.exited;
+    const drained = async () => {
+      while (!(await stderr.read()).done);
+    };
+    await Promise.all([new Response(killed.stdout).text(), drained(), killed.stdin.end()]);
+    expect(used).toHaveLength(9);
+    const stillOpen = () =>
+      readdirSync("/proc/self/fd")
+        .flatMap((fd) => readlinkOrNull(`/proc/self/fd/${fd}`) ?? [])
+        .filter((target) => used.some((inode) => target === `pipe:[${inode}]`));
+    // Bun lets go of its own hold on a reader's descriptor a moment after the end of file.
+    await waitFor("the sessions' pipes to be closed", () => (stillOpen().length === 0 ? true : undefined));
+    expect(stillOpen()).toEqual([]);
   });
 });
