@@ -2,6 +2,7 @@
  * Builds and serves one simulator: the world state, the /v1 API and the /_sim control API on one
  * Bun.serve listener bound to 127.0.0.1. The MachineHost factory is passed in (see index.ts).
  */
+import { accessSync, constants, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,7 +33,10 @@ export interface SimulatorOptions {
    * deleteServerMs (default 5000), cloudInitMs (default 40000).
    */
   timings?: Partial<SimTimings>;
-  /** Directory for machine sandboxes (default a fresh temp dir, removed on stop). */
+  /**
+   * Directory for machine sandboxes (default a fresh directory in memory, on /dev/shm where the host has
+   * it, else in the temp dir; removed on stop).
+   */
   dataDir?: string;
   /** SSH port every fake machine listens on, each on its own 127.x.y.z address (default: a free port). */
   sshPort?: number;
@@ -95,6 +99,8 @@ function checkOptions(options: SimulatorOptions): void {
 
 export type MachineHostFactory = (options: MachineHostOptions) => MachineHost;
 
+const SHARED_MEMORY_DIR = "/dev/shm";
+
 const HETZNER_RATE_LIMIT: RateLimitSettings = { capacity: 3600, refillPerSecond: 1 };
 
 function listen(port: number, api: ApiHandlerDeps, control: ControlDeps) {
@@ -111,13 +117,28 @@ function listen(port: number, api: ApiHandlerDeps, control: ControlDeps) {
   });
 }
 
+/**
+ * Where the machines' disks go by default: tmpfs when the host has it. They are scratch that dies with the
+ * simulator, and a box's first boot makes hundreds of directories and files: on a disk file system each
+ * directory costs the host 60-175 µs of CPU (ext4 here), in memory about 2 µs, and 50 machines booting at
+ * once share this host's cores.
+ */
+function scratchRoot(): string {
+  try {
+    accessSync(SHARED_MEMORY_DIR, constants.W_OK | constants.X_OK);
+    return statSync(SHARED_MEMORY_DIR).isDirectory() ? SHARED_MEMORY_DIR : tmpdir();
+  } catch {
+    return tmpdir();
+  }
+}
+
 export async function launchSimulator(
   options: SimulatorOptions,
   createMachineHost: MachineHostFactory,
 ): Promise<Simulator> {
   checkOptions(options);
   const ownsDataDir = options.dataDir === undefined;
-  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "hcloud-sim-")));
+  const dataDir = options.dataDir ?? (await mkdtemp(join(scratchRoot(), "hcloud-sim-")));
   const sshPort = options.sshPort ?? (await findFreePort());
   const clock = createClock(options.timeScale ?? 1);
   const timings = { ...DEFAULT_TIMINGS, ...options.timings };
