@@ -12,8 +12,11 @@ unit_dir=$1
 unit_name=$2
 shift 2
 cd "$HOME"
-# Set before any swap and cleared after the restart, so a run cut off in between restarts next time.
+# Set before any swap and cleared after the restart, so a run cut off in between restarts next time. Only
+# an installed unit can have a process running with the old contents: a first run just starts it.
 pending="$HOME/.$unit_name.restart-pending"
+unit_installed=no
+if [ -f "$unit_dir/$unit_name" ]; then unit_installed=yes; fi
 temps=""
 remove_temps() {
   for temp in $temps; do
@@ -52,7 +55,7 @@ for path in "$@"; do
     rm -f "$tmp"
     chmod 600 "$path"
   else
-    : >"$pending"
+    if [ "$unit_installed" = yes ]; then : >"$pending"; fi
     mv -f "$tmp" "$path"
     echo "changed $path"
   fi
@@ -62,19 +65,19 @@ done
 # installed one (a unit holds no secret, so its line may travel in root's argv).
 IFS= read -r unit_line || fail "payload ended early"
 install_unit=yes
-if [ -f "$unit_dir/$unit_name" ]; then
+if [ "$unit_installed" = yes ]; then
   unit_tmp="$HOME/.$unit_name.inject-tmp"
   temps="$temps $unit_tmp"
   printf '%b' "$unit_line" >"$unit_tmp" || fail "could not write $unit_tmp"
   if cmp -s "$unit_tmp" "$unit_dir/$unit_name" 2>/dev/null; then install_unit=no; fi
 fi
-if [ "$install_unit" = yes ]; then : >"$pending"; fi
+if [ "$install_unit" = yes ] && [ "$unit_installed" = yes ]; then : >"$pending"; fi
 action=start
 if [ -e "$pending" ]; then action=restart; fi
 
 # As root: write the unit (temp beside it, mode 0644 by umask 022, + rename), reload (always: cheap, and it
-# repairs a run cut off after the unit swap), enable, start or restart. sudo keeps the caller's umask:
-# without umask 022 the unit and *.wants/ would be 0600/0700.
+# repairs a run cut off after the unit swap), enable and start (one call), or enable and restart. sudo keeps
+# the caller's umask: without umask 022 the unit and *.wants/ would be 0600/0700.
 # shellcheck disable=SC2016 # expanded by the root shell, from its arguments
 as_root='set -eu
 umask 022
@@ -87,8 +90,12 @@ if [ "$install_unit" = yes ]; then
   mv -f "$unit_tmp" "$unit_dir/$unit_name"
 fi
 systemctl daemon-reload
-systemctl enable "$unit_name"
-systemctl "$action" "$unit_name"'
+if [ "$action" = start ]; then
+  systemctl enable --now "$unit_name"
+else
+  systemctl enable "$unit_name"
+  systemctl restart "$unit_name"
+fi'
 sudo -n /bin/sh -c "$as_root" as-root "$install_unit" "$unit_line" "$unit_dir" "$unit_name" "$action"
 if [ "$install_unit" = yes ]; then echo "unit-changed 1"; else echo "unit-changed 0"; fi
 if [ "$action" = restart ]; then

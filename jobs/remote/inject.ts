@@ -2,7 +2,7 @@
  * Secret injection in ONE SSH round trip: a fixed POSIX sh script (inject.sh) runs as the login user; the
  * secret files and the unit travel on its stdin, one escaped line each, never on a command line (visible in
  * `ps`) nor in any message. Idempotent: unchanged content is left alone (same inode) and the unit is only
- * started; changed content is swapped in by rename and the unit restarted.
+ * started; changed content is swapped in by rename and an installed unit restarted.
  */
 import { RemoteError } from "./errors.ts";
 import { scrubSecrets, secretPieces } from "./scrub.ts";
@@ -37,7 +37,10 @@ export interface InjectResult {
   /** Paths (as given) whose content was replaced; empty when all were already as wanted. */
   changedFiles: string[];
   unitChanged: boolean;
-  /** "restarted" when anything changed (or a previous run was cut off), else "started" (a no-op if running). */
+  /**
+   * "restarted" when anything changed under an already installed unit (or a previous run was cut off),
+   * else "started" (a first run, or a no-op if running).
+   */
   action: "started" | "restarted";
 }
 

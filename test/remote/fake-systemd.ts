@@ -26,7 +26,10 @@ state=@STATE@
 units=@UNITS@
 echo "$*" >>"$state/calls.log"
 cmd=$1
-unit=\${2:-}
+shift
+now=no
+if [ "\${1:-}" = --now ]; then now=yes; shift; fi
+unit=\${1:-}
 run="$state/$unit"
 
 running() { [ -f "$run/pid" ] && [ ! -f "$run/exit" ]; }
@@ -50,7 +53,9 @@ launch() {
 
 case $cmd in
 daemon-reload) ;;
-enable) [ -f "$units/$unit" ] || { echo "Unit file $unit does not exist." >&2; exit 1; } ;;
+enable)
+  [ -f "$units/$unit" ] || { echo "Unit file $unit does not exist." >&2; exit 1; }
+  if [ "$now" = yes ]; then running || launch; fi ;;
 start) running || launch ;;
 restart) stop_unit; launch ;;
 stop) stop_unit ;;
