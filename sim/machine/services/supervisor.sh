@@ -3,8 +3,7 @@
 # alive until it is destroyed. The simulated systemctl sends "start|stop UNIT TOKEN" lines to the control
 # FIFO; a runner per unit executes ExecStart= (WorkingDirectory=, User= as far as the box allows), sends
 # its output to the journal, honours Restart=, RestartSec=, StartLimitBurst=/StartLimitIntervalSec= and
-# TimeoutStopSec=, and writes TOKEN to the requester's FIFO /run/sim-systemd/reply-TOKEN once the request
-# took effect.
+# TimeoutStopSec=, and appends TOKEN to /run/sim-systemd/acks once the request took effect.
 # Usage: bash supervisor.sh TIME_SCALE   (every unit duration is multiplied by it)
 # Bash, not sh: its builtins tell the time (EPOCHREALTIME, printf %(...)T) and do the arithmetic that every
 # start, restart and journal line needs, where date and awk would cost the host a process each.
@@ -20,12 +19,10 @@ span_us "$scale"
 scale_ppm=$us
 read -r host </proc/sys/kernel/hostname
 
-# The requester made the FIFO and holds it open; opened read-write, it cannot block us once the requester
-# has gone (a FIFO it already removed is skipped).
+# One line per acknowledged request, appended whole (O_APPEND), which the requester looks for (see systemctl).
 ack() {
   [ -n "$2" ] || return 0
-  reply=$STATE_DIR/reply-$2
-  if [ -p "$reply" ]; then echo "$2" 1<>"$reply"; fi
+  echo "$2" >>"$ACKS"
 }
 
 # Sets $problem to why ExecStart cannot begin, as systemd's exit status (200/CHDIR, 203/EXEC, 217/USER), or "".

@@ -11,6 +11,8 @@ STATE_DIR=/run/sim-systemd
 CONTROL=$STATE_DIR/control
 # A FIFO nobody writes to: opened read-write, a read on it blocks until a timeout or signal (no sleep process).
 IDLE=$STATE_DIR/idle
+# The service manager's acknowledgements: the token of each request once it took effect, a line each.
+ACKS=$STATE_DIR/acks
 JOURNAL=/var/log/journal/sim-journal.tsv
 
 # unit_file UNIT: sets $file to the unit's file and returns 0 when it exists.
