@@ -17,8 +17,9 @@
  * at the one-at-a-time scale, 50 first boots need more CPU than their 1.4 s of configured latency, so the
  * simulator phones home seconds late and that lateness would be counted as the provisioner's overhead. That
  * run is still printed, unjudged. "Simulator boot work beyond its latencies" says how late the machines
- * were in each run; at 0.2 it is still some hundreds of ms at p95 (the first boots' processes delay the
- * simulator's own timers for the later servers), and the judged overhead includes it.
+ * were in each run; the simulator times each boot phase from when the previous one was due, so a late
+ * timer does not carry over, but at 0.2 its phone_home still goes out a couple of hundred ms late at p95
+ * (its own timers and HTTP on a host busy with the first injections), and the judged overhead includes it.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
