@@ -66,6 +66,8 @@ interface Case {
   path: () => string;
   status: number;
   body?: () => unknown;
+  /** The error envelope's `error.code`, asserted for error cases that set it. */
+  code?: string;
   /** Token to send instead of the simulator's. */
   token?: string;
   /** Arms a fault before the request (the fault is cleared afterwards). */
@@ -245,6 +247,37 @@ const cases: [string, Case][] = [
     { method: "GET", template: "/ssh_keys", path: () => "/ssh_keys?name=contract-key", status: 200 },
   ],
   [
+    "list ssh keys, bad token",
+    {
+      method: "GET",
+      template: "/ssh_keys",
+      path: () => "/ssh_keys",
+      status: 401,
+      code: "unauthorized",
+      token: "wrong",
+    },
+  ],
+  [
+    "list ssh keys, bad selector",
+    {
+      method: "GET",
+      template: "/ssh_keys",
+      path: () => "/ssh_keys?label_selector=a%20in",
+      status: 422,
+      code: "invalid_input",
+    },
+  ],
+  [
+    "list ssh keys, bad sort",
+    {
+      method: "GET",
+      template: "/ssh_keys",
+      path: () => "/ssh_keys?sort=fingerprint",
+      status: 422,
+      code: "invalid_input",
+    },
+  ],
+  [
     "create ssh key",
     {
       method: "POST",
@@ -292,6 +325,37 @@ const cases: [string, Case][] = [
   ],
   ["list firewalls", { method: "GET", template: "/firewalls", path: () => "/firewalls", status: 200 }],
   [
+    "list firewalls, bad token",
+    {
+      method: "GET",
+      template: "/firewalls",
+      path: () => "/firewalls",
+      status: 401,
+      code: "unauthorized",
+      token: "wrong",
+    },
+  ],
+  [
+    "list firewalls, bad selector",
+    {
+      method: "GET",
+      template: "/firewalls",
+      path: () => "/firewalls?label_selector=a%20in",
+      status: 422,
+      code: "invalid_input",
+    },
+  ],
+  [
+    "list firewalls, bad per_page",
+    {
+      method: "GET",
+      template: "/firewalls",
+      path: () => "/firewalls?per_page=0",
+      status: 422,
+      code: "invalid_input",
+    },
+  ],
+  [
     "create firewall",
     {
       method: "POST",
@@ -337,7 +401,49 @@ const cases: [string, Case][] = [
     { method: "DELETE", template: "/firewalls/{id}", path: () => `/firewalls/${ids.firewall}`, status: 204 },
   ],
   ["list locations", { method: "GET", template: "/locations", path: () => "/locations", status: 200 }],
+  [
+    "list locations, bad token",
+    {
+      method: "GET",
+      template: "/locations",
+      path: () => "/locations",
+      status: 401,
+      code: "unauthorized",
+      token: "wrong",
+    },
+  ],
+  [
+    "list locations, bad sort",
+    {
+      method: "GET",
+      template: "/locations",
+      path: () => "/locations?sort=created",
+      status: 422,
+      code: "invalid_input",
+    },
+  ],
   ["list datacenters", { method: "GET", template: "/datacenters", path: () => "/datacenters", status: 200 }],
+  [
+    "list datacenters, bad token",
+    {
+      method: "GET",
+      template: "/datacenters",
+      path: () => "/datacenters",
+      status: 401,
+      code: "unauthorized",
+      token: "wrong",
+    },
+  ],
+  [
+    "list datacenters, bad page",
+    {
+      method: "GET",
+      template: "/datacenters",
+      path: () => "/datacenters?page=-1",
+      status: 422,
+      code: "invalid_input",
+    },
+  ],
   [
     "list server types",
     { method: "GET", template: "/server_types", path: () => "/server_types", status: 200 },
@@ -354,6 +460,7 @@ describe("simulator responses conform to the Hetzner OpenAPI file", () => {
       expect(contract.checkResponse(c.method, c.template, reply.status, reply.body)).toEqual([]);
       if (reply.status >= 400)
         expect(reply.body.error.details === null || typeof reply.body.error.details === "object").toBe(true);
+      if (c.code !== undefined) expect(reply.body.error.code).toBe(c.code);
     } finally {
       if (faultId) sim.faults.remove(faultId);
     }
