@@ -97,7 +97,19 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     ...(options.name === undefined ? {} : { name: options.name }),
   };
   const destination = options.destination ?? pino.destination(1);
-  return pino(settings, options.pretty ? prettyStream(destination) : destination);
+  return censorChildBindings(pino(settings, options.pretty ? prettyStream(destination) : destination));
+}
+
+/**
+ * Fields given to child() are written on every line of the child, but pino's formatters see them only at
+ * the root. Every child (at any depth: each inherits this from the root) gets them censored first.
+ */
+function censorChildBindings(root: Logger): Logger {
+  const child = Object.getPrototypeOf(root).child as Logger["child"];
+  root.child = function censoredChild(this: Logger, bindings, options) {
+    return child.call(this, censorLine(bindings), options);
+  } as Logger["child"];
+  return root;
 }
 
 /**

@@ -71,6 +71,27 @@ test("secrets inside logged errors and request headers are censored; other field
   expect(deep.http.req.headers).toEqual({ authorization: REDACTED, "x-api-key": REDACTED });
 });
 
+test("secret fields bound to a child logger are censored on its every line", () => {
+  const { log, read } = fileLogger({ name: "worker" });
+  const token = secret("token");
+  const privateKey = secret("privateKey");
+  const child = log.child({ instanceId: "i-1", token, ssh: { privateKey } });
+  child.info("first");
+  child.child({ jobId: "j-1" }).warn("second");
+
+  const text = read();
+  expect(text).not.toContain(token);
+  expect(text).not.toContain(privateKey);
+  const lines = text
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line));
+  expect(lines).toHaveLength(2);
+  for (const line of lines)
+    expect(line).toMatchObject({ instanceId: "i-1", token: REDACTED, ssh: { privateKey: REDACTED } });
+  expect(lines[1].jobId).toBe("j-1");
+});
+
 test("lines below the configured level are not written", () => {
   const { log, read } = fileLogger({ level: "warn" });
   log.info("quiet");
