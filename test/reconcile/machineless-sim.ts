@@ -6,7 +6,7 @@ import type { Machine, MachineHost, MachineSpec, MachineView } from "../../sim/m
 import { launchSimulator, type Simulator, type SimulatorOptions } from "../../sim/simulator.ts";
 
 /** A machine that never boots: its view says so, and there is nothing to destroy. */
-function idleMachine(spec: MachineSpec): Machine {
+export function idleMachine(spec: MachineSpec): Machine {
   const view: MachineView = {
     serverId: spec.serverId,
     name: spec.name,
@@ -24,11 +24,12 @@ function idleMachine(spec: MachineSpec): Machine {
   return { serverId: spec.serverId, view: () => view, boot: () => undefined, destroy: async () => {} };
 }
 
-function idleMachineHost(): MachineHost {
+/** A machine host whose machines `machineFor` makes: no SSH, no disk, no cloud-init of their own. */
+export function standInMachineHost(machineFor: (spec: MachineSpec) => Machine): MachineHost {
   const machines = new Map<number, Machine>();
   return {
     async create(spec) {
-      const machine = idleMachine(spec);
+      const machine = machineFor(spec);
       machines.set(spec.serverId, machine);
       return machine;
     },
@@ -42,5 +43,5 @@ function idleMachineHost(): MachineHost {
 }
 
 export function startMachinelessSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
-  return launchSimulator(options, idleMachineHost);
+  return launchSimulator(options, () => standInMachineHost(idleMachine));
 }

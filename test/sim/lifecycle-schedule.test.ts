@@ -4,8 +4,9 @@
  * cloud-init, and a disk that is ready late starts the start phase from then, not from its own timer.
  */
 import { afterEach, expect, test } from "bun:test";
-import type { Machine, MachineHost, MachineSpec, MachineView } from "../../sim/machine/types.ts";
+import type { MachineHost } from "../../sim/machine/types.ts";
 import { launchSimulator, type Simulator } from "../../sim/simulator.ts";
+import { idleMachine, standInMachineHost } from "../reconcile/machineless-sim.ts";
 import { call, serverBody, waitFor } from "./helpers.ts";
 
 const CREATE_MS = 200;
@@ -18,45 +19,12 @@ interface RecordedBoot {
 
 /** Machines whose disk is ready when the test says, recording when and for which due time they boot. */
 function recordingHost(diskReady: Promise<void>, boots: RecordedBoot[]): () => MachineHost {
-  return () => {
-    const machines = new Map<number, Machine>();
-    const machineFor = (spec: MachineSpec): Machine => {
-      const view: MachineView = {
-        serverId: spec.serverId,
-        name: spec.name,
-        address: spec.ipv4,
-        sshPort: 0,
-        hostKeyEd25519: "",
-        sandboxDir: "",
-        userData: spec.userData,
-        cloudInit: {
-          state: "pending",
-          error: null,
-          phoneHome: { url: null, attempts: 0, lastStatus: null, deliveredAt: null },
-        },
-      };
-      return {
-        serverId: spec.serverId,
-        prepared: diskReady,
-        view: () => view,
-        boot: (dueAt) => boots.push({ dueAt, bootedAt: performance.now() }),
-        destroy: async () => {},
-      };
-    };
-    return {
-      async create(spec) {
-        const machine = machineFor(spec);
-        machines.set(spec.serverId, machine);
-        return machine;
-      },
-      get: (serverId) => machines.get(serverId),
-      list: () => [...machines.values()],
-      faults: { add: () => undefined, clear: () => undefined, list: () => [] },
-      async close() {
-        machines.clear();
-      },
-    };
-  };
+  return () =>
+    standInMachineHost((spec) => ({
+      ...idleMachine(spec),
+      prepared: diskReady,
+      boot: (dueAt) => boots.push({ dueAt, bootedAt: performance.now() }),
+    }));
 }
 
 let sim: Simulator | undefined;
