@@ -4,6 +4,7 @@ import type { Db } from "../db/index.ts";
 import { instances, operations } from "../db/schema.ts";
 import { INSTANCE_STATES } from "../jobs/ops/instances.ts";
 import { PROVISION_OPERATION } from "../jobs/requests.ts";
+import { newlyFinished } from "./newly-finished.ts";
 
 /** Request-to-ready spans seconds (simulator) to tens of minutes (a slow cloud-init), in seconds. */
 const timeToReadyBucketsSeconds = [5, 15, 30, 60, 90, 120, 180, 300, 600, 1200, 1800, 3600];
@@ -28,14 +29,15 @@ export function registerFleetMetrics(metrics: MetricsRegistry, db: Db): void {
       // Every known state is written, so a state that empties shows 0 rather than its last value.
       for (const state of INSTANCE_STATES) gauge.set({ state }, 0);
       for (const row of rows) gauge.set({ state: row.state }, row.total);
-      for (const seconds of observeNewlyReady()) timeToReady.observe({}, seconds);
     },
   });
-  // Registered after the gauge whose collect feeds it, so a scrape renders what that collect just observed.
-  const timeToReady = metrics.histogram({
+  metrics.histogram({
     name: "provision_time_to_ready_seconds",
     help: "From the provision request to the instance ready, over every succeeded provision (re-runs included).",
     buckets: timeToReadyBucketsSeconds,
+    collect: (timeToReady) => {
+      for (const seconds of observeNewlyReady()) timeToReady.observe({}, seconds);
+    },
   });
   metrics.gauge({
     name: "provision_runs",
@@ -67,21 +69,16 @@ function provisionRuns(db: Db): { started: number; succeeded: number; failed: nu
   return { started: Number(row?.started ?? 0), succeeded: row?.succeeded ?? 0, failed: row?.failed ?? 0 };
 }
 
-/**
- * How far before the newest finish seen a finish may still appear: another process computes finishedAt before
- * its transaction commits, so a slightly older finish can become visible after a newer one. In ms.
- */
-const LATE_COMMIT_SLACK_MS = 60_000;
-
 /** Returns, on each call, the request-to-ready seconds of provisions that succeeded since the last call. */
 function readyTimesSince(db: Db): () => number[] {
-  let newestFinish = 0;
-  /** Finish time by operation id of what was observed within the slack window: never observed twice. */
-  const observed = new Map<string, number>();
-  return () => {
-    const since = newestFinish - LATE_COMMIT_SLACK_MS;
-    const rows = db
-      .select({ id: operations.id, createdAt: operations.createdAt, finishedAt: operations.finishedAt })
+  const newlyReady = newlyFinished((since) =>
+    db
+      .select({
+        id: operations.id,
+        createdAt: operations.createdAt,
+        // Never null: the where clause compares it.
+        finishedAt: sql<number>`${operations.finishedAt}`,
+      })
       .from(operations)
       .where(
         and(
@@ -90,16 +87,7 @@ function readyTimesSince(db: Db): () => number[] {
           gte(operations.finishedAt, since),
         ),
       )
-      .all();
-    const fresh = rows.filter((row) => !observed.has(row.id));
-    for (const row of fresh) {
-      const finishedAt = row.finishedAt ?? row.createdAt;
-      observed.set(row.id, finishedAt);
-      newestFinish = Math.max(newestFinish, finishedAt);
-    }
-    for (const [id, finishedAt] of observed) {
-      if (finishedAt < newestFinish - LATE_COMMIT_SLACK_MS) observed.delete(id);
-    }
-    return fresh.map((row) => ((row.finishedAt ?? row.createdAt) - row.createdAt) / 1000);
-  };
+      .all(),
+  );
+  return () => newlyReady().map((row) => (row.finishedAt - row.createdAt) / 1000);
 }

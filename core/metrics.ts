@@ -36,6 +36,8 @@ export interface GaugeOptions<L extends string> extends MetricOptions<L> {
 export interface HistogramOptions<L extends string> extends MetricOptions<L> {
   /** Upper bounds of the buckets, ascending, in the metric's unit. Default DEFAULT_BUCKETS (seconds). */
   buckets?: readonly number[];
+  /** Called with the histogram at each render to observe what happened since (e.g. new rows). Default none. */
+  collect?: (histogram: Histogram<L>) => void;
 }
 
 export interface Counter<L extends string> {
@@ -187,7 +189,7 @@ function createHistogram<L extends string>(options: HistogramOptions<L>): Histog
     state.sum += value;
     state.count += 1;
   };
-  return {
+  const histogram: Histogram<L> = {
     observe,
     startTimer(labels) {
       const started = performance.now();
@@ -197,7 +199,11 @@ function createHistogram<L extends string>(options: HistogramOptions<L>): Histog
         return seconds;
       };
     },
+  };
+  return {
+    ...histogram,
     render() {
+      options.collect?.(histogram);
       const samples = series.all().flatMap(({ pairs, value }) => {
         let cumulative = 0;
         const buckets = bounds.map((bound, i) => {

@@ -95,6 +95,22 @@ describe("createMetrics", () => {
     expect(metrics.render()).toContain("process_resident_memory_bytes 2048\n");
   });
 
+  test("histograms observe through collect at render time, before they render", () => {
+    const metrics = createMetrics();
+    let finished = [0.5];
+    metrics.histogram({
+      name: "rows_seconds",
+      help: "Rows read at render.",
+      buckets: [1],
+      collect: (rows) => {
+        for (const seconds of finished) rows.observe({}, seconds);
+        finished = [];
+      },
+    });
+    expect(metrics.render()).toContain("rows_seconds_count 1\n");
+    expect(metrics.render()).toContain("rows_seconds_count 1\n");
+  });
+
   test("unlabelled metrics show 0 before their first update; labelled ones show nothing", () => {
     const metrics = createMetrics();
     metrics.counter({ name: "boots_total", help: "Boots." });
