@@ -3,15 +3,17 @@ import type { MetricsRegistry } from "../core/metrics.ts";
 import type { Db } from "../db/index.ts";
 import { operationStatuses, operations } from "../db/schema.ts";
 import { registerFleetMetrics } from "./fleet-metrics.ts";
+import { registerStepRunMetrics } from "./step-run-metrics.ts";
 
 /**
- * Job outcomes (and, through registerFleetMetrics, instances by state, provision runs and time to ready) as
- * seen by the shared database, read at scrape time: any process that serves /metrics can
- * report them, and they survive worker restarts (the worker's own counters and step-duration histograms
- * are served by the worker on WORKER_METRICS_PORT).
+ * Job outcomes (and, through registerFleetMetrics and registerStepRunMetrics, instances by state, provision
+ * runs, time to ready and step durations) as seen by the shared database, read at scrape time: any process
+ * that serves /metrics can report them, and they survive worker restarts (the worker's own counters and
+ * step_duration_seconds cover only what it ran since it started, served on WORKER_METRICS_PORT).
  */
 export function registerOperationMetrics(metrics: MetricsRegistry, db: Db): void {
   registerFleetMetrics(metrics, db);
+  registerStepRunMetrics(metrics, db);
   const gauge = metrics.gauge({
     name: "job_operations",
     help: "Jobs (operations) in the application database, by operation and status.",

@@ -142,7 +142,11 @@ export const stepRuns = sqliteTable(
     /** JSON of the step's output: non-secret ids only. */
     output: text("output"),
   },
-  (t) => [index("step_runs_operation_step").on(t.operationId, t.step)],
+  (t) => [
+    index("step_runs_operation_step").on(t.operationId, t.step),
+    // Each API scrape reads only the step runs finished since its previous one.
+    index("step_runs_finished").on(t.finishedAt),
+  ],
 );
 
 export const signals = sqliteTable(

@@ -13,7 +13,7 @@ import { createHetznerMetrics } from "../../worker/hetzner-metrics.ts";
 import { registerQueueDepthMetrics } from "../../worker/queue-depth-metrics.ts";
 import { createTestStack } from "../support/processes.ts";
 import { opsApiForFile } from "./ops-api.ts";
-import { seedInstance, seedOperation } from "./seed.ts";
+import { seedInstance, seedOperation, seedStepRun } from "./seed.ts";
 
 const world = opsApiForFile();
 const T0 = Date.UTC(2026, 10, 26, 3, 0, 0);
@@ -69,6 +69,63 @@ describe("API /metrics: the fleet from the database", () => {
     expect(third).toContain("provision_time_to_ready_seconds_count 4");
     expect(third).toContain("provision_time_to_ready_seconds_sum 180");
     expect(await scrape()).toContain("provision_time_to_ready_seconds_count 4");
+  });
+
+  test("step durations: each finished attempt and compensation observed once, open attempts never", async () => {
+    const { db } = world.runtime;
+    // A deprovision, so the provision series of the test above are untouched whatever the order.
+    const instanceId = seedInstance(db, { createdAt: T0, status: "deprovisioning" });
+    const operationId = seedOperation(db, {
+      instanceId,
+      operation: "deprovision",
+      createdAt: T0,
+      status: "running",
+    });
+    const stepRun = (step: string, values: Partial<Parameters<typeof seedStepRun>[1]>) =>
+      seedStepRun(db, { instanceId, operationId, step, startedAt: T0, ...values });
+    const series = (step: string, kind: string, outcome: string) =>
+      `{operation="deprovision",step="${step}",kind="${kind}",outcome="${outcome}"`;
+    const deleteFailed = series("delete-server", "run", "failed");
+    const deleteSucceeded = series("delete-server", "run", "succeeded");
+    const cancelUndone = series("cancel-provision", "compensate", "succeeded");
+    const shredInterrupted = series("shred-secrets", "run", "interrupted");
+
+    stepRun("delete-server", { status: "failed", finishedAt: T0 + 1_000, durationMs: 50 });
+    stepRun("delete-server", { attempt: 2, finishedAt: T0 + 100_000, durationMs: 90_000 });
+    stepRun("cancel-provision", { kind: "compensate", finishedAt: T0 + 110_000, durationMs: 8 });
+    // Open attempts: running has no finish; waiting has a duration so far but no finish.
+    stepRun("shred-secrets", { status: "running" });
+    stepRun("delete-ssh-key", { status: "waiting", durationMs: 3_000 });
+    // Interrupted by a shutdown (timed) counts; abandoned by a dead worker (no duration) cannot be timed.
+    stepRun("shred-secrets", { status: "interrupted", finishedAt: T0 + 120_000, durationMs: 4_000 });
+    stepRun("shred-secrets", { status: "interrupted", attempt: 2, finishedAt: T0 + 121_000 });
+
+    for (const text of [await scrape(), await scrape()]) {
+      expect(text).toContain("# TYPE step_run_duration_seconds histogram");
+      expect(text).toContain(`step_run_duration_seconds_bucket${deleteFailed},le="0.025"} 0\n`);
+      expect(text).toContain(`step_run_duration_seconds_bucket${deleteFailed},le="0.1"} 1\n`);
+      expect(text).toContain(`step_run_duration_seconds_count${deleteFailed}} 1\n`);
+      expect(text).toContain(`step_run_duration_seconds_bucket${deleteSucceeded},le="60"} 0\n`);
+      expect(text).toContain(`step_run_duration_seconds_bucket${deleteSucceeded},le="120"} 1\n`);
+      expect(text).toContain(`step_run_duration_seconds_sum${deleteSucceeded}} 90\n`);
+      expect(text).toContain(`step_run_duration_seconds_bucket${cancelUndone},le="0.025"} 1\n`);
+      expect(text).toContain(`step_run_duration_seconds_count${shredInterrupted}} 1\n`);
+      expect(text).toContain(`step_run_duration_seconds_sum${shredInterrupted}} 4\n`);
+      expect(text).not.toMatch(/step_run_duration_seconds\w*\{[^}]*outcome="(running|waiting)"/);
+      expect(text).not.toContain('step="delete-ssh-key"');
+    }
+
+    stepRun("delete-ssh-key", { finishedAt: T0 + 200_000, durationMs: 200 });
+    expect(await scrape()).toContain(`step_run_duration_seconds_count${deleteSucceeded}} 1\n`);
+    // Committed late: it finished before the newest one seen, within the slack, and still counts once.
+    stepRun("delete-server", { attempt: 3, finishedAt: T0 + 160_000, durationMs: 30_000 });
+    for (const text of [await scrape(), await scrape()]) {
+      expect(text).toContain(
+        `step_run_duration_seconds_count${series("delete-ssh-key", "run", "succeeded")}} 1\n`,
+      );
+      expect(text).toContain(`step_run_duration_seconds_count${deleteSucceeded}} 2\n`);
+      expect(text).toContain(`step_run_duration_seconds_sum${deleteSucceeded}} 120\n`);
+    }
   });
 });
 

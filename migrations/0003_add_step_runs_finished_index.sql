@@ -1,0 +1,1 @@
+CREATE INDEX `step_runs_finished` ON `step_runs` (`finished_at`);
