@@ -34,8 +34,8 @@ export interface SimulatorOptions {
    */
   timings?: Partial<SimTimings>;
   /**
-   * Directory for machine sandboxes (default a fresh directory in memory, on /dev/shm where the host has
-   * it, else in the temp dir; removed on stop).
+   * Directory for machine sandboxes (default a fresh directory in $TMPDIR when set, else in memory on
+   * /dev/shm where the host has it, else in the temp dir; removed on stop).
    */
   dataDir?: string;
   /** SSH port every fake machine listens on, each on its own 127.x.y.z address (default: a free port). */
@@ -118,12 +118,13 @@ function listen(port: number, api: ApiHandlerDeps, control: ControlDeps) {
 }
 
 /**
- * Where the machines' disks go by default: tmpfs when the host has it. They are scratch that dies with the
- * simulator, and a box's first boot makes hundreds of directories and files: on a disk file system each
- * directory costs the host 60-175 µs of CPU (ext4 here), in memory about 2 µs, and 50 machines booting at
- * once share this host's cores.
+ * Where the machines' disks go by default: $TMPDIR when it is set, else tmpfs when the host has it. They are
+ * scratch that dies with the simulator, and a box's first boot makes hundreds of directories and files: on a
+ * disk file system each directory costs the host 60-175 µs of CPU (ext4 here), in memory about 2 µs, and
+ * 50 machines booting at once share this host's cores.
  */
 function scratchRoot(): string {
+  if (process.env.TMPDIR) return tmpdir();
   try {
     accessSync(SHARED_MEMORY_DIR, constants.W_OK | constants.X_OK);
     return statSync(SHARED_MEMORY_DIR).isDirectory() ? SHARED_MEMORY_DIR : tmpdir();
