@@ -9,7 +9,7 @@ import { closeSync, fchownSync } from "node:fs";
 import type { FileSink } from "bun";
 import { MachineError } from "../errors.ts";
 
-/** Only the simulator's own end may ever be inherited by a child, and only where Bun.spawn dup2s it. */
+/** A pipe end reaches a child only where Bun.spawn places it as stdin, stdout or stderr, never inherited. */
 const O_CLOEXEC = 0o2000000;
 
 const libc = dlopen("libc.so.6", { pipe2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 } });
