@@ -140,6 +140,21 @@ export async function launchSimulator(
   checkOptions(options);
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(scratchRoot(), "hcloud-sim-")));
+  try {
+    return await serve(options, createMachineHost, dataDir, ownsDataDir);
+  } catch (error) {
+    // A simulator that never started leaves nothing behind (its disks live in memory by default).
+    if (ownsDataDir) await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function serve(
+  options: SimulatorOptions,
+  createMachineHost: MachineHostFactory,
+  dataDir: string,
+  ownsDataDir: boolean,
+): Promise<Simulator> {
   const sshPort = options.sshPort ?? (await findFreePort());
   const clock = createClock(options.timeScale ?? 1);
   const timings = { ...DEFAULT_TIMINGS, ...options.timings };
@@ -156,11 +171,17 @@ export async function launchSimulator(
   const bucket = new TokenBucket(options.rateLimit ?? HETZNER_RATE_LIMIT);
   const log = new RequestLog();
   const routes = apiRoutes(world);
-  const server = listen(
-    options.port ?? 0,
-    { token, routes, bucket, faults, log, now: clock.now },
-    { machines, faults, log, bucket },
-  );
+  let server: ReturnType<typeof listen>;
+  try {
+    server = listen(
+      options.port ?? 0,
+      { token, routes, bucket, faults, log, now: clock.now },
+      { machines, faults, log, bucket },
+    );
+  } catch (error) {
+    await machines.close();
+    throw error;
+  }
   const baseUrl = `http://127.0.0.1:${server.port}`;
 
   return {
