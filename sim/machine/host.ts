@@ -58,7 +58,9 @@ export function createMachineHost(options: MachineHostOptions): MachineHost {
     },
     async close() {
       closed = true;
-      await Promise.all([...machines.values()].map((machine) => machine.destroy()));
+      // The probe writes (and removes) a throwaway box in dataDir: a caller that removes dataDir next
+      // must not race it, or its recursive mkdir brings dataDir back.
+      await Promise.all([isolation, ...[...machines.values()].map((machine) => machine.destroy())]);
     },
   };
 }

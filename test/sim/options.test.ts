@@ -5,6 +5,21 @@ import { join } from "node:path";
 import { SimulatorOptionsError, startSimulator } from "../../sim/index.ts";
 import { call, serverBody, waitForStatus } from "./helpers.ts";
 
+/** What `run` leaves in a private TMPDIR, where a simulator puts its disks when TMPDIR is set. */
+async function leftInTmpdir(run: () => Promise<void>): Promise<string[]> {
+  const scratch = await mkdtemp(join(tmpdir(), "sim-options-"));
+  const previous = process.env.TMPDIR;
+  process.env.TMPDIR = scratch;
+  try {
+    await run();
+    return await readdir(scratch);
+  } finally {
+    if (previous === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = previous;
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
 describe("startSimulator options", () => {
   test("bad options are rejected with every offending option named", async () => {
     const attempt = startSimulator({
@@ -23,20 +38,22 @@ describe("startSimulator options", () => {
   });
 
   test("a simulator that cannot start leaves no data directory behind", async () => {
-    const scratch = await mkdtemp(join(tmpdir(), "sim-options-"));
-    const previous = process.env.TMPDIR;
-    // Its disks go to a set TMPDIR, so this one shows what it leaves.
-    process.env.TMPDIR = scratch;
     const busy = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
     try {
-      await expect(startSimulator({ port: busy.port })).rejects.toThrow();
-      expect(await readdir(scratch)).toEqual([]);
+      const left = await leftInTmpdir(async () => {
+        await expect(startSimulator({ port: busy.port })).rejects.toThrow();
+      });
+      expect(left).toEqual([]);
     } finally {
-      if (previous === undefined) delete process.env.TMPDIR;
-      else process.env.TMPDIR = previous;
       await busy.stop(true);
-      await rm(scratch, { recursive: true, force: true });
     }
+  });
+
+  test("a simulator stopped at once, while it still probes its sandbox, leaves no data directory", async () => {
+    const left = await leftInTmpdir(async () => {
+      for (let i = 0; i < 5; i++) await (await startSimulator()).stop();
+    });
+    expect(left).toEqual([]);
   });
 
   test("time scale 0 makes every simulated duration instant", async () => {
