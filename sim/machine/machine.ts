@@ -6,6 +6,7 @@ import type { MachineFaultBoard } from "./faults.ts";
 import { createSandboxLayout } from "./sandbox/layout.ts";
 import { type Isolation, Sandbox } from "./sandbox/sandbox.ts";
 import { startServiceSupervisor } from "./services/supervisor.ts";
+import { startAccountReader } from "./ssh/accounts.ts";
 import { type SshEndpoint, startSshEndpoint } from "./ssh/endpoint.ts";
 import type { Machine, MachineSpec, MachineView } from "./types.ts";
 
@@ -140,6 +141,7 @@ class FakeMachine implements Machine {
     // Without isolation nothing runs in the box; cloud-init reports why.
     if (this.deps.isolation.available) {
       startServiceSupervisor(sandbox, this.deps.timeScale, this.deps.onError, this.#lifetime.signal);
+      startAccountReader(sandbox);
     }
     return runCloudInit({
       spec: this.spec,

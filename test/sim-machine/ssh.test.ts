@@ -131,6 +131,37 @@ describe("a booted machine's SSH endpoint", () => {
     await expect(connect(view, { username: "mallory" })).rejects.toThrow("authentication methods failed");
   });
 
+  test("reads authorized_keys at every login, as sshd does: a key added later logs in, a removed one no longer", async () => {
+    const later = generateSshKeyPair("later");
+    const keys = "/home/rachel/.ssh/authorized_keys";
+    await sshRun(view, `printf '%s\\n' '${later.publicKey}' >>${keys}`);
+    const client = await connect(view, { privateKey: later.privateKey });
+    expect((await exec(client, "echo \"$USER\"")).stdout).toBe("rachel\n");
+    client.end();
+    await sshRun(view, `grep -v later ${keys} >${keys}.new && mv ${keys}.new ${keys}`);
+    await expect(connect(view, { privateKey: later.privateKey })).rejects.toThrow(
+      "authentication methods failed",
+    );
+  });
+
+  test("refuses a user name no account can have without asking the box, and logins go on", async () => {
+    await expect(connect(view, { username: "rachel x" })).rejects.toThrow("authentication methods failed");
+    await expect(connect(view, { username: "rachel\nroot" })).rejects.toThrow(
+      "authentication methods failed",
+    );
+    expect((await sshRun(view, "echo fine")).stdout).toBe("fine\n");
+  });
+
+  test("logins go on through a lookup of their own once the box's account reader has gone", async () => {
+    const [reader] = pidsWithMarker("read -r token user");
+    expect(reader).toBeDefined();
+    process.kill(reader ?? 0, "SIGKILL");
+    await waitFor("the account reader to exit", () =>
+      pidsWithMarker("read -r token user").length === 0 ? true : undefined,
+    );
+    expect((await sshRun(view, "echo still")).stdout).toBe("still\n");
+  });
+
   test("rejects shells, sftp and port forwarding", async () => {
     const client = await connect(view);
     try {
