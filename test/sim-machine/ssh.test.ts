@@ -136,7 +136,7 @@ describe("a booted machine's SSH endpoint", () => {
     const keys = "/home/rachel/.ssh/authorized_keys";
     await sshRun(view, `printf '%s\\n' '${later.publicKey}' >>${keys}`);
     const client = await connect(view, { privateKey: later.privateKey });
-    expect((await exec(client, "echo \"$USER\"")).stdout).toBe("rachel\n");
+    expect((await exec(client, 'echo "$USER"')).stdout).toBe("rachel\n");
     client.end();
     await sshRun(view, `grep -v later ${keys} >${keys}.new && mv ${keys}.new ${keys}`);
     await expect(connect(view, { privateKey: later.privateKey })).rejects.toThrow(
