@@ -2,7 +2,7 @@
  * Builds and serves one simulator: the world state, the /v1 API and the /_sim control API on one
  * Bun.serve listener bound to 127.0.0.1. The MachineHost factory is passed in (see index.ts).
  */
-import { accessSync, constants, statSync } from "node:fs";
+import { accessSync, constants } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -127,7 +127,7 @@ function scratchRoot(): string {
   if (process.env.TMPDIR) return tmpdir();
   try {
     accessSync(SHARED_MEMORY_DIR, constants.W_OK | constants.X_OK);
-    return statSync(SHARED_MEMORY_DIR).isDirectory() ? SHARED_MEMORY_DIR : tmpdir();
+    return SHARED_MEMORY_DIR;
   } catch {
     return tmpdir();
   }

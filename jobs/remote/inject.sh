@@ -69,9 +69,8 @@ if [ "$unit_installed" = yes ]; then
   unit_tmp="$HOME/.$unit_name.inject-tmp"
   temps="$temps $unit_tmp"
   printf '%b' "$unit_line" >"$unit_tmp" || fail "could not write $unit_tmp"
-  if cmp -s "$unit_tmp" "$unit_dir/$unit_name" 2>/dev/null; then install_unit=no; fi
+  if cmp -s "$unit_tmp" "$unit_dir/$unit_name" 2>/dev/null; then install_unit=no; else : >"$pending"; fi
 fi
-if [ "$install_unit" = yes ] && [ "$unit_installed" = yes ]; then : >"$pending"; fi
 action=start
 if [ -e "$pending" ]; then action=restart; fi
 

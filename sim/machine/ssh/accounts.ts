@@ -76,7 +76,7 @@ async function lookupByScript(sandbox: Sandbox, username: string): Promise<Looku
       `account lookup for ${username} failed: ${result.stderr.trim()}`,
     );
   }
-  return { status: result.exitCode, lines: result.stdout.split("\n").filter((line) => line !== "") };
+  return { status: result.exitCode, lines: result.stdout.split("\n") };
 }
 
 /** One long-lived shell in the box answering lookups in order; null answers once it has gone. */
