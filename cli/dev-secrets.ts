@@ -6,9 +6,9 @@ import { generateDevSecrets } from "../core/config.ts";
 export const DEV_ENV_FILE = "dev.env";
 
 /**
- * The local development secrets (BROKER_TOKEN, SECRETS_KEY, SERVICE_TOKEN, OPS_TOKEN): generated on first use
- * and kept in DATA_DIR/dev.env (mode 0600) so restarts keep talking to the same broker and opening the same
- * data. A file from before a secret existed gets just that one added; what it holds is never replaced.
+ * The local development secrets (BROKER_TOKEN, SECRETS_KEY, SERVICE_TOKEN, OPS_TOKEN and the two webhook
+ * secrets): generated on first use and kept in DATA_DIR/dev.env (mode 0600) so restarts keep talking to the
+ * same broker and opening the same data. A file from before a secret existed gets just that one added; what it holds is never replaced.
  */
 export function loadOrCreateDevSecrets(dataDir: string): Record<string, string> {
   const path = join(dataDir, DEV_ENV_FILE);

@@ -289,17 +289,24 @@ export function loadConfigOrExit(env: Readonly<Record<string, string | undefined
   }
 }
 
-/** Fresh random values for local development (`bun run dev`, demos); never for production. */
+/**
+ * Fresh random values for local development (`bun run dev`, demos); never for production. The webhook
+ * secrets are there so the README's signed curl recipes can be tried against a local stack.
+ */
 export function generateDevSecrets(): {
   BROKER_TOKEN: string;
   SECRETS_KEY: string;
   SERVICE_TOKEN: string;
   OPS_TOKEN: string;
+  STANDARD_WEBHOOK_SECRET: string;
+  STRIPE_WEBHOOK_SECRET: string;
 } {
   return {
     BROKER_TOKEN: randomBytes(32).toString("base64url"),
     SECRETS_KEY: randomBytes(32).toString("base64"),
     SERVICE_TOKEN: randomBytes(32).toString("base64url"),
     OPS_TOKEN: randomBytes(32).toString("base64url"),
+    STANDARD_WEBHOOK_SECRET: `whsec_${randomBytes(24).toString("base64")}`,
+    STRIPE_WEBHOOK_SECRET: `whsec_${randomBytes(24).toString("base64")}`,
   };
 }

@@ -43,6 +43,8 @@ describe("bun run dev", () => {
       "OPS_TOKEN",
       "SECRETS_KEY",
       "SERVICE_TOKEN",
+      "STANDARD_WEBHOOK_SECRET",
+      "STRIPE_WEBHOOK_SECRET",
     ]);
     expect(await isHttpOk(`http://127.0.0.1:${env.API_PORT}/readyz`)).toBe(true);
     // Pretty logs pass through pino-pretty's thread, so a process's first line may trail its readiness.
