@@ -31,7 +31,7 @@ export interface SimulatedStack {
   readonly env: Readonly<Record<string, string>>;
   readonly config: Config;
   readonly dataDir: string;
-  /** e.g. "http://127.0.0.1:41234" */
+  /** The private API's URL (customers, ops), e.g. "http://127.0.0.1:41234"; `stack.apiUrls` has both. */
   readonly apiUrl: string;
   /** This process's connection to the app database (the api migrated it). */
   readonly db: Db;
@@ -90,7 +90,7 @@ async function connectHandles(parts: {
   };
   return {
     ...parts,
-    apiUrl: `http://${config.apiHost}:${config.apiPort}`,
+    apiUrl: stack.apiUrls.private,
     db,
     queue,
     sealer: createSealer(config.secretsKeys),
