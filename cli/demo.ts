@@ -18,18 +18,20 @@ import { createHetznerClient } from "../hetzner/client.ts";
 import { createCustomerStore } from "../jobs/customers.ts";
 import type { OperationSummary } from "../jobs/operation-progress.ts";
 import { createRequests } from "../jobs/requests.ts";
-import { DEFAULT_TIMINGS } from "../sim/index.ts";
 import { fakeCustomerSecrets } from "./demo-customer.ts";
 import { writeDevSecrets } from "./dev-secrets.ts";
 import { followOperation } from "./follow-operation.ts";
 import { checkLeftovers } from "./leftovers.ts";
 import { formatPhaseTable, formatStepEvent } from "./operation-report.ts";
-import { type SimulatedStack, startSimulatedStack } from "./simulated-stack.ts";
+import {
+  COMPRESSED_TIME_SCALE,
+  describeTimeScale,
+  type SimulatedStack,
+  startSimulatedStack,
+} from "./simulated-stack.ts";
 import { writeSshAccess } from "./ssh-access.ts";
 import { formatTryNext, tryNextCommands } from "./try-next.ts";
 
-/** Hetzner's durations times this: a provision takes seconds instead of a minute or two. */
-const TIME_SCALE = 0.05;
 /** Bound of one operation in the demo, in ms. */
 const OPERATION_TIMEOUT_MS = 180_000;
 /** Service log lines kept to show when something fails. */
@@ -60,9 +62,9 @@ rmSync(dataDir, { recursive: true, force: true });
 process.exit(exitCode);
 
 async function runDemo(): Promise<number> {
-  say(describeTimeScale());
+  say(describeTimeScale(COMPRESSED_TIME_SCALE));
   say(`starting simulator, broker, api and worker (data in ${dataDir}) …`);
-  const world = await startSimulatedStack({ dataDir, timeScale: TIME_SCALE, onLine: keepLogLine });
+  const world = await startSimulatedStack({ dataDir, timeScale: COMPRESSED_TIME_SCALE, onLine: keepLogLine });
   // A service that dies mid-demo ends the wait at once with its name instead of a timeout later.
   const serviceDied = new AbortController();
   void world.stack.firstExit.then(({ service, code }) =>
@@ -183,14 +185,4 @@ function keepLogLine(service: string, line: string): void {
   if (flags.verbose) say(tagged);
   recentLogs.push(tagged);
   if (recentLogs.length > KEPT_LOG_LINES) recentLogs.shift();
-}
-
-function describeTimeScale(): string {
-  const scaled = (ms: number) => `${((ms * TIME_SCALE) / 1000).toFixed(2)} s`;
-  const t = DEFAULT_TIMINGS;
-  return (
-    `simulator time scale ${TIME_SCALE}: create ${scaled(t.createServerMs)}, start ${scaled(t.startServerMs)}, ` +
-    `cloud-init ${scaled(t.cloudInitMs)}, delete ${scaled(t.deleteServerMs)} (Hetzner: ${t.createServerMs / 1000} s, ` +
-    `${t.startServerMs / 1000} s, ${t.cloudInitMs / 1000} s, ${t.deleteServerMs / 1000} s)`
-  );
 }
