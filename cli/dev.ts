@@ -110,7 +110,9 @@ function printTryNext(started: LocalStack, running: Config): void {
     ["STANDARD_WEBHOOK_SECRET", running.standardWebhookSecret],
   ].flatMap(([name = "", value]) => (devSecrets[name] === value ? [] : [name]));
   if (overridden.length > 0) {
-    say(`no commands to try: ${overridden.join(", ")} set in your environment, not from ${envFile}`);
+    say(
+      `no commands to try printed: they read ${envFile}, but your environment sets ${overridden.join(", ")}`,
+    );
     return;
   }
   const target = {

@@ -140,3 +140,24 @@ test(
   },
   { timeout: 120_000 },
 );
+
+test(
+  "a secret set in the shell, which the commands would not read from dev.env, means no commands are printed",
+  async () => {
+    const dev = await startDev({
+      HCLOUD_TOKEN: "not-a-real-token",
+      HCLOUD_ENDPOINT: "http://127.0.0.1:9/v1",
+      OPS_TOKEN: "an-operator-token-set-in-the-shell-itself",
+    });
+    try {
+      expect(dev.lines).toContain(
+        `[dev] no commands to try printed: they read ${join(dataDir, "dev.env")}, but your environment sets OPS_TOKEN`,
+      );
+      expect(dev.lines.some((line) => line.startsWith("try next"))).toBe(false);
+      expect(await interrupt(dev)).toBe(0);
+    } finally {
+      dev.process.kill("SIGKILL");
+    }
+  },
+  { timeout: 120_000 },
+);
