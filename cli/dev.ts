@@ -33,13 +33,7 @@ const devSecrets = loadOrCreateDevSecrets(dataDir);
 const shell = definedOnly(process.env);
 const useSimulator = HETZNER_SETTINGS.every((name) => !shell[name]);
 
-let sim: Simulator | undefined;
-if (useSimulator) {
-  say(`no Hetzner settings (${HETZNER_SETTINGS.join(", ")}): using the built-in simulator instead`);
-  say(describeTimeScale(COMPRESSED_TIME_SCALE));
-  sim = await startSimulator({ timeScale: COMPRESSED_TIME_SCALE });
-  say(`simulator at ${sim.endpoint} (token ${sim.token}); set HCLOUD_TOKEN to use Hetzner`);
-}
+const sim = useSimulator ? await startAnnouncedSimulator() : undefined;
 const env: Record<string, string> = {
   ...devSecrets,
   LOG_PRETTY: "true",
@@ -85,6 +79,14 @@ const stopAll = (reason: string, exitCode: number) => {
 process.on("SIGINT", () => stopAll("SIGINT", 0));
 process.on("SIGTERM", () => stopAll("SIGTERM", 0));
 void stack.firstExit.then(({ service, code }) => stopAll(`${service} exited with code ${code}`, 1));
+
+async function startAnnouncedSimulator(): Promise<Simulator> {
+  say(`no Hetzner settings (${HETZNER_SETTINGS.join(", ")}): using the built-in simulator instead`);
+  say(describeTimeScale(COMPRESSED_TIME_SCALE));
+  const started = await startSimulator({ timeScale: COMPRESSED_TIME_SCALE });
+  say(`simulator at ${started.endpoint} (token ${started.token}); set HCLOUD_TOKEN to use Hetzner`);
+  return started;
+}
 
 /** The configuration, or `config error: …` lines and exit 1 (after stopping the simulator). */
 async function loadConfigOrStop(source: Record<string, string>): Promise<Config> {
