@@ -100,7 +100,9 @@ export function formatTryNext(target: TryNextTarget, commands: readonly TryComma
 
 function sshCommand(ssh: SshAccess): TryCommand {
   return {
-    what: "the bot's unit on its server, over SSH pinned to the host key it reported (a decrypted copy of its sealed key, removed on exit)",
+    what:
+      "the bot's unit on its server: SSH pinned to the host key it reported, with a decrypted copy of its sealed " +
+      "key (removed on exit); the simulated machine runs commands, not login shells",
     command:
       `ssh -i ${shellQuote(ssh.privateKeyFile)} -o IdentitiesOnly=yes -o UserKnownHostsFile=${shellQuote(ssh.knownHostsFile)} ` +
       `-o StrictHostKeyChecking=yes -p ${ssh.port} ${ssh.user}@${ssh.host} systemctl status ${RACHEL8_UNIT_NAME}`,
