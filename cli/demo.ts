@@ -2,8 +2,9 @@
  * `bun run demo [--keep] [--verbose]`: the product end to end against the Hetzner simulator, no account
  * needed. Starts simulator, broker, api and worker; registers a customer with fake (but valid) secrets;
  * provisions with live per-step progress and a phase timing table; then deprovisions and shows that
- * nothing is left. `--keep` stops before deprovisioning and runs until Ctrl-C; `--verbose` streams the
- * services' logs. Exits 0 on success, 1 with a message on any failure.
+ * nothing is left. `--keep` stops before deprovisioning, prints commands to try next against the running
+ * stack (cli/try-next.ts) and runs until Ctrl-C; `--verbose` streams the services' logs. Exits 0 on
+ * success, 1 with a message on any failure.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -11,20 +12,26 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { eq } from "drizzle-orm";
+import { DEV_SECRET_NAMES } from "../core/config.ts";
 import { instances } from "../db/schema.ts";
 import { createHetznerClient } from "../hetzner/client.ts";
 import { createCustomerStore } from "../jobs/customers.ts";
 import type { OperationSummary } from "../jobs/operation-progress.ts";
 import { createRequests } from "../jobs/requests.ts";
-import { DEFAULT_TIMINGS } from "../sim/index.ts";
 import { fakeCustomerSecrets } from "./demo-customer.ts";
+import { writeDevSecrets } from "./dev-secrets.ts";
 import { followOperation } from "./follow-operation.ts";
 import { checkLeftovers } from "./leftovers.ts";
 import { formatPhaseTable, formatStepEvent } from "./operation-report.ts";
-import { type SimulatedStack, startSimulatedStack } from "./simulated-stack.ts";
+import {
+  COMPRESSED_TIME_SCALE,
+  describeTimeScale,
+  type SimulatedStack,
+  startSimulatedStack,
+} from "./simulated-stack.ts";
+import { writeSshAccess } from "./ssh-access.ts";
+import { formatTryNext, tryNextCommands } from "./try-next.ts";
 
-/** Hetzner's durations times this: a provision takes seconds instead of a minute or two. */
-const TIME_SCALE = 0.05;
 /** Bound of one operation in the demo, in ms. */
 const OPERATION_TIMEOUT_MS = 180_000;
 /** Service log lines kept to show when something fails. */
@@ -55,9 +62,9 @@ rmSync(dataDir, { recursive: true, force: true });
 process.exit(exitCode);
 
 async function runDemo(): Promise<number> {
-  say(describeTimeScale());
+  say(describeTimeScale(COMPRESSED_TIME_SCALE));
   say(`starting simulator, broker, api and worker (data in ${dataDir}) …`);
-  const world = await startSimulatedStack({ dataDir, timeScale: TIME_SCALE, onLine: keepLogLine });
+  const world = await startSimulatedStack({ dataDir, timeScale: COMPRESSED_TIME_SCALE, onLine: keepLogLine });
   // A service that dies mid-demo ends the wait at once with its name instead of a timeout later.
   const serviceDied = new AbortController();
   void world.stack.firstExit.then(({ service, code }) =>
@@ -77,7 +84,7 @@ async function runDemo(): Promise<number> {
     say(`\n${formatPhaseTable("provision phases", provisioned)}`);
     showInstance(world, provision.instanceId);
 
-    if (flags.keep) return await keepRunning(world, provision.instanceId, serviceDied.signal);
+    if (flags.keep) return await keepRunning(world, customerId, provision.instanceId, serviceDied.signal);
 
     const deprovision = await requests.requestDeprovision(customerId);
     if (!deprovision) throw new DemoFailure(`no live instance to deprovision for ${customerId}`);
@@ -130,19 +137,41 @@ async function showNothingLeft(world: SimulatedStack, customerId: string, instan
     throw new DemoFailure(`left behind: ${failed.map((check) => check.what).join(", ")}`);
 }
 
-/** --keep: everything stays up for exploring until Ctrl-C (or a service dies), then stops cleanly. */
+/**
+ * --keep: everything stays up for exploring until Ctrl-C (or a service dies), then stops cleanly. The
+ * secrets and the instance's SSH key go into the data directory (0600) for the printed commands to use.
+ */
 async function keepRunning(
   world: SimulatedStack,
+  customerId: string,
   instanceId: string,
   serviceDied: AbortSignal,
 ): Promise<number> {
-  say(`\nkept running (Ctrl-C stops everything):`);
-  say(`  api        ${world.apiUrl}`);
-  say(
-    `  simulator  ${world.sim.endpoint} (token ${world.sim.token}); machines: ${world.sim.baseUrl}/_sim/machines`,
-  );
-  say(`  instance   ${instanceId}`);
-  say(`  data       ${world.dataDir} (removed on exit)`);
+  const secrets = Object.fromEntries(DEV_SECRET_NAMES.map((name) => [name, world.env[name] ?? ""]));
+  const envFile = writeDevSecrets(world.dataDir, secrets, "bun run demo --keep");
+  const ssh = writeSshAccess({
+    db: world.db,
+    sealer: world.sealer,
+    instanceId,
+    sshPort: world.config.sshPort,
+    dir: join(world.dataDir, "ssh"),
+  });
+  say(`\nkept running:`);
+  say(`  private api  ${world.stack.apiUrls.private} (customers, ops)`);
+  say(`  public api   ${world.stack.apiUrls.public} (webhooks, cloud-init callback)`);
+  say(`  simulator    ${world.sim.endpoint} (token ${world.sim.token})`);
+  say(`  instance     ${instanceId} of customer ${customerId}`);
+  say(`  data         ${world.dataDir} (secrets in ${envFile}; all removed on exit)`);
+  const target = {
+    apiUrls: world.stack.apiUrls,
+    dataDir: world.dataDir,
+    envFile,
+    simBaseUrl: world.sim.baseUrl,
+    instance: { id: instanceId, customerId, ssh },
+    newCustomer: { id: `demo-${randomBytes(4).toString("hex")}`, secrets: fakeCustomerSecrets() },
+  };
+  say(`\n${formatTryNext(target, tryNextCommands(target))}`);
+  say("Ctrl-C stops everything and removes the data directory.");
   const stopped = AbortSignal.any([interrupted.signal, serviceDied]);
   if (!stopped.aborted)
     await new Promise((resolve) => stopped.addEventListener("abort", resolve, { once: true }));
@@ -156,14 +185,4 @@ function keepLogLine(service: string, line: string): void {
   if (flags.verbose) say(tagged);
   recentLogs.push(tagged);
   if (recentLogs.length > KEPT_LOG_LINES) recentLogs.shift();
-}
-
-function describeTimeScale(): string {
-  const scaled = (ms: number) => `${((ms * TIME_SCALE) / 1000).toFixed(2)} s`;
-  const t = DEFAULT_TIMINGS;
-  return (
-    `simulator time scale ${TIME_SCALE}: create ${scaled(t.createServerMs)}, start ${scaled(t.startServerMs)}, ` +
-    `cloud-init ${scaled(t.cloudInitMs)}, delete ${scaled(t.deleteServerMs)} (Hetzner: ${t.createServerMs / 1000} s, ` +
-    `${t.startServerMs / 1000} s, ${t.cloudInitMs / 1000} s, ${t.deleteServerMs / 1000} s)`
-  );
 }

@@ -1,6 +1,7 @@
 /** Broker, api and worker as child processes of one command (`bun run dev`, demos), started in order. */
 import { join, resolve } from "node:path";
 import type { Config } from "../core/config.ts";
+import { httpOrigin } from "../core/config-fields.ts";
 import { httpReady, type ServiceProcess, startService } from "./service-process.ts";
 
 export type LocalService = "broker" | "api" | "worker";
@@ -18,8 +19,18 @@ export interface LocalStackOptions {
   readyTimeoutMs?: number;
 }
 
+/**
+ * Where the started API answers: `private` serves customers, ops and metrics, `public` the payment webhooks
+ * and the cloud-init callback. One listener serves both today; `apiUrlsOf` is the one place that knows.
+ */
+export interface ApiUrls {
+  readonly private: string;
+  readonly public: string;
+}
+
 export interface LocalStack {
   readonly services: ReadonlyMap<LocalService, ServiceProcess>;
+  readonly apiUrls: ApiUrls;
   /** Resolves with the first service that exits on its own (while the stack is not stopping). */
   readonly firstExit: Promise<{ service: LocalService; code: number }>;
   /** Stops worker and api (SIGTERM, bounded), then the broker; idempotent. */
@@ -65,7 +76,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const firstExit = Promise.race(
     [...services].map(([service, child]) => child.exited.then((code) => ({ service, code }))),
   );
-  return { services, firstExit, stop };
+  return { services, apiUrls: apiUrlsOf(options.config), firstExit, stop };
+}
+
+/** The API's URLs under this configuration, as seen from this machine. */
+export function apiUrlsOf(config: Config): ApiUrls {
+  const origin = httpOrigin(config.apiHost, config.apiPort);
+  return { private: origin, public: origin };
 }
 
 function startOrder({ config, workerEntry }: LocalStackOptions) {
@@ -81,7 +98,7 @@ function startOrder({ config, workerEntry }: LocalStackOptions) {
       "api",
       {
         entry: join(repoRoot, "api/main.ts"),
-        isReady: httpReady(`http://${config.apiHost}:${config.apiPort}/readyz`),
+        isReady: httpReady(`${apiUrlsOf(config).private}/readyz`),
       },
     ],
     [

@@ -8,7 +8,7 @@ import { createSealer, type Sealer } from "../core/secrets.ts";
 import { appDatabasePath, type Db, openDatabase } from "../db/index.ts";
 import { brokerConnection, connectJobQueue, type JobQueue } from "../jobs/queue.ts";
 import { findFreePort } from "../sim/free-port.ts";
-import { type SimTimings, type Simulator, startSimulator } from "../sim/index.ts";
+import { DEFAULT_TIMINGS, type SimTimings, type Simulator, startSimulator } from "../sim/index.ts";
 import { type LocalService, type LocalStack, startLocalStack } from "./local-stack.ts";
 
 export interface SimulatedStackOptions {
@@ -31,7 +31,7 @@ export interface SimulatedStack {
   readonly env: Readonly<Record<string, string>>;
   readonly config: Config;
   readonly dataDir: string;
-  /** e.g. "http://127.0.0.1:41234" */
+  /** The private API's URL (customers, ops), e.g. "http://127.0.0.1:41234"; `stack.apiUrls` has both. */
   readonly apiUrl: string;
   /** This process's connection to the app database (the api migrated it). */
   readonly db: Db;
@@ -41,14 +41,16 @@ export interface SimulatedStack {
   stop(): Promise<void>;
 }
 
+/** Hetzner's durations times this: a provision takes seconds instead of a minute or two (demo, `bun run dev`). */
+export const COMPRESSED_TIME_SCALE = 0.05;
+
 /** The provisioner's settings for a simulated world: short waits, loopback everywhere. */
-const SIMULATED_DEFAULTS = {
+export const SIMULATED_DEFAULTS = {
   /** Deadline of the cloud-init callback wait (ms); the simulator's boot takes seconds at demo scale. */
   CLOUD_INIT_TIMEOUT_MS: "60000",
   /** How long the unit must stay active (ms); short, since the simulated unit has nothing to crash on. */
   VERIFY_SETTLE_MS: "500",
   CONTROL_PLANE_IPS: "127.0.0.1/32",
-  LOG_LEVEL: "info",
 } as const;
 
 /** Starts the simulator and the three services wired to it; stops what started if anything fails. */
@@ -90,7 +92,7 @@ async function connectHandles(parts: {
   };
   return {
     ...parts,
-    apiUrl: `http://${config.apiHost}:${config.apiPort}`,
+    apiUrl: stack.apiUrls.private,
     db,
     queue,
     sealer: createSealer(config.secretsKeys),
@@ -111,6 +113,7 @@ async function serviceEnvironment(
     ...Object.fromEntries(inherited),
     ...generateDevSecrets(),
     ...SIMULATED_DEFAULTS,
+    LOG_LEVEL: "info",
     DATA_DIR: options.dataDir,
     API_HOST: "127.0.0.1",
     API_PORT: String(apiPort),
@@ -118,13 +121,31 @@ async function serviceEnvironment(
     BROKER_PORT: String(brokerPort),
     BROKER_HTTP_PORT: String(brokerHttpPort),
     WORKER_METRICS_PORT: String(workerMetricsPort),
-    HCLOUD_ENDPOINT: sim.endpoint,
-    HCLOUD_TOKEN: sim.token,
     PUBLIC_BASE_URL: `http://127.0.0.1:${apiPort}`,
-    SSH_PORT: String(sim.sshPort),
-    EXPECTED_SERVER_DELETION_MS: String(expectedDeletionMs(sim)),
+    ...simulatorWiring(sim),
     ...options.env,
   };
+}
+
+/** What points the services at `sim`: its endpoint and token, its machines' SSH port, its deletion time. */
+export function simulatorWiring(sim: Simulator): Record<string, string> {
+  return {
+    HCLOUD_ENDPOINT: sim.endpoint,
+    HCLOUD_TOKEN: sim.token,
+    SSH_PORT: String(sim.sshPort),
+    EXPECTED_SERVER_DELETION_MS: String(expectedDeletionMs(sim)),
+  };
+}
+
+/** One line: the time scale and what it makes of the simulator's create, start, cloud-init and delete. */
+export function describeTimeScale(timeScale: number): string {
+  const scaled = (ms: number) => `${((ms * timeScale) / 1000).toFixed(2)} s`;
+  const t = DEFAULT_TIMINGS;
+  return (
+    `simulator time scale ${timeScale}: create ${scaled(t.createServerMs)}, start ${scaled(t.startServerMs)}, ` +
+    `cloud-init ${scaled(t.cloudInitMs)}, delete ${scaled(t.deleteServerMs)} (Hetzner: ${t.createServerMs / 1000} s, ` +
+    `${t.startServerMs / 1000} s, ${t.cloudInitMs / 1000} s, ${t.deleteServerMs / 1000} s)`
+  );
 }
 
 /** Margin over the scaled delete time for the simulator tearing the machine down before the action succeeds (ms). */

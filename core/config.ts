@@ -289,17 +289,27 @@ export function loadConfigOrExit(env: Readonly<Record<string, string | undefined
   }
 }
 
-/** Fresh random values for local development (`bun run dev`, demos); never for production. */
-export function generateDevSecrets(): {
-  BROKER_TOKEN: string;
-  SECRETS_KEY: string;
-  SERVICE_TOKEN: string;
-  OPS_TOKEN: string;
-} {
+/** The variables generateDevSecrets makes. */
+export const DEV_SECRET_NAMES = [
+  "BROKER_TOKEN",
+  "SECRETS_KEY",
+  "SERVICE_TOKEN",
+  "OPS_TOKEN",
+  "STANDARD_WEBHOOK_SECRET",
+  "STRIPE_WEBHOOK_SECRET",
+] as const;
+
+/**
+ * Fresh random values for local development (`bun run dev`, demos); never for production. The webhook
+ * secrets are there so the README's signed curl recipes can be tried against a local stack.
+ */
+export function generateDevSecrets(): Record<(typeof DEV_SECRET_NAMES)[number], string> {
   return {
     BROKER_TOKEN: randomBytes(32).toString("base64url"),
     SECRETS_KEY: randomBytes(32).toString("base64"),
     SERVICE_TOKEN: randomBytes(32).toString("base64url"),
     OPS_TOKEN: randomBytes(32).toString("base64url"),
+    STANDARD_WEBHOOK_SECRET: `whsec_${randomBytes(24).toString("base64")}`,
+    STRIPE_WEBHOOK_SECRET: `whsec_${randomBytes(24).toString("base64")}`,
   };
 }

@@ -1,10 +1,10 @@
 /** Shared by the configuration tests: the smallest valid environment, and the problems loadConfig reports. */
 import { ConfigError, generateDevSecrets, loadConfig } from "../../core/config.ts";
 
-/** Exactly the required variables (the optional SERVICE_TOKEN and OPS_TOKEN of the dev secrets left out). */
+/** Exactly the required variables (the dev secrets' optional tokens and webhook secrets left out). */
 export function requiredEnv(): Record<string, string> {
-  const { SERVICE_TOKEN: _, OPS_TOKEN: __, ...secrets } = generateDevSecrets();
-  return { ...secrets, HCLOUD_TOKEN: "hcloud-token-value" };
+  const { BROKER_TOKEN, SECRETS_KEY } = generateDevSecrets();
+  return { BROKER_TOKEN, SECRETS_KEY, HCLOUD_TOKEN: "hcloud-token-value" };
 }
 
 /** The problems loadConfig reports for `env`; throws if it loads. */

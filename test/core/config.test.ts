@@ -217,5 +217,9 @@ test("generateDevSecrets gives fresh values that load", () => {
   expect(first.BROKER_TOKEN).not.toBe(second.BROKER_TOKEN);
   expect(first.SECRETS_KEY).not.toBe(second.SECRETS_KEY);
   expect(Buffer.from(first.SECRETS_KEY, "base64")).toHaveLength(32);
-  expect(loadConfig({ ...first, HCLOUD_TOKEN: "t" }).brokerToken).toBe(first.BROKER_TOKEN);
+  expect(first.STANDARD_WEBHOOK_SECRET).not.toBe(second.STANDARD_WEBHOOK_SECRET);
+  const config = loadConfig({ ...first, HCLOUD_TOKEN: "t" });
+  expect(config.brokerToken).toBe(first.BROKER_TOKEN);
+  expect(config.standardWebhookSecret).toBe(first.STANDARD_WEBHOOK_SECRET);
+  expect(config.stripeWebhookSecret).toBe(first.STRIPE_WEBHOOK_SECRET);
 });

@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { connect as tcpConnect } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
 import type { MachineView } from "../../sim/machine/types.ts";
@@ -13,6 +22,7 @@ import {
   sshRun,
   startTestHost,
   type TestHost,
+  userKey,
 } from "./support.ts";
 
 // Sandboxed commands take tens of ms each; leave room for a loaded 2-core machine.
@@ -117,6 +127,31 @@ describe("a booted machine's SSH endpoint", () => {
       expect(code).toBe(3);
     } finally {
       client.end();
+    }
+  });
+
+  test("serves OpenSSH's client with stdin at EOF, which sends its EOF right after the exec request", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sim-openssh-"));
+    try {
+      writeFileSync(join(dir, "key"), userKey.private, { mode: 0o600 });
+      writeFileSync(join(dir, "known_hosts"), `[${view.address}]:${view.sshPort} ${view.hostKeyEd25519}\n`);
+      const ssh = Bun.spawn(
+        [
+          "ssh",
+          ...["-F", "/dev/null", "-i", join(dir, "key"), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"],
+          ...["-o", `UserKnownHostsFile=${join(dir, "known_hosts")}`, "-o", "StrictHostKeyChecking=yes"],
+          ...["-p", String(view.sshPort), `rachel@${view.address}`, "hostname; exit 5"],
+        ],
+        { stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+      );
+      const [code, stdout, stderr] = await Promise.all([
+        ssh.exited,
+        new Response(ssh.stdout).text(),
+        new Response(ssh.stderr).text(),
+      ]);
+      expect({ code, stdout, stderr }).toEqual({ code: 5, stdout: "box-1\n", stderr: "" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -69,10 +69,14 @@ function serveClient(client: Connection, options: SshEndpointOptions): void {
   client.on("ready", () => {
     client.on("session", (acceptSession) => {
       const session = acceptSession();
-      session.on("exec", (accept, _reject, info) => {
-        // The account came from the sandbox, so it is ready by now.
+      session.on("exec", (accept, reject, info) => {
         const user = account?.user;
-        if (user) void options.sandbox.then((box) => runExec(box, user, info.command, accept()));
+        if (!user) return reject();
+        // Accepted at once: OpenSSH with stdin at EOF (`ssh host cmd </dev/null`) sends its EOF right after
+        // the request, and ssh2 accepts nothing on a session that has seen it.
+        const channel = accept();
+        // The account came from the sandbox, so it is ready by now.
+        void options.sandbox.then((box) => runExec(box, user, info.command, channel));
       });
       session.on("pty", (_accept, reject) => reject());
       session.on("shell", (_accept, reject) => reject());
