@@ -43,6 +43,11 @@ export interface BundleStore {
   prune(architecture: BundleArchitecture, keep: number, inUse: ReadonlySet<string>): Promise<string[]>;
 }
 
+/** The one place that names the bundle store inside DATA_DIR. */
+export function bundleStoreDir(dataDir: string): string {
+  return join(dataDir, "bundles");
+}
+
 export function createBundleStore(dir: string): BundleStore {
   const bundleDir = (id: string) => join(dir, bundleIdSchema.parse(id));
 
