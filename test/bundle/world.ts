@@ -47,10 +47,16 @@ export interface BundleWorld {
   close(): Promise<void>;
 }
 
-export async function createBundleWorld(options: { withLockfile?: boolean } = {}): Promise<BundleWorld> {
+export interface BundleWorldOptions {
+  withLockfile?: boolean;
+  /** Packages the registry serves; default standInPackages(). */
+  packages?: readonly RegistryPackage[];
+}
+
+export async function createBundleWorld(options: BundleWorldOptions = {}): Promise<BundleWorld> {
   const dir = await mkdtemp(join(tmpdir(), "bundle-world-"));
   const repo = await createAppRepo(join(dir, "app"), options.withLockfile ?? true);
-  const registry = await startFakeRegistry(await standInPackages());
+  const registry = await startFakeRegistry(options.packages ?? (await standInPackages()));
   const dataDir = join(dir, "data");
   const store = createBundleStore(join(dataDir, "bundles"));
   return {
