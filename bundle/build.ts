@@ -52,7 +52,8 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BuiltBun
       destination: join(root, destination),
       signal: options.signal,
     });
-    const [appCommit] = await Promise.all([
+    // allSettled: a part still writing into the staging directory must not outlive its removal.
+    const [app, ...executables] = await Promise.allSettled([
       prepareApp(join(root, BUNDLE_LAYOUT.app), options),
       fetchExecutable(bunPackage(options.architecture, options.bunVersion), fetchOptions(BUNDLE_LAYOUT.bun)),
       fetchExecutable(
@@ -60,6 +61,9 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BuiltBun
         fetchOptions(BUNDLE_LAYOUT.claude),
       ),
     ]);
+    if (app.status === "rejected") throw app.reason;
+    for (const part of executables) if (part.status === "rejected") throw part.reason;
+    const appCommit = app.value;
     const contents: BundleContents = {
       format: 1,
       architecture: options.architecture,
