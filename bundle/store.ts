@@ -4,7 +4,7 @@
  * from `.staging/`) and disappears whole (renamed out before it is deleted), so a reader never sees half.
  */
 import { randomUUID } from "node:crypto";
-import { mkdir, readdir, rename, rm } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { BUNDLE_ARCHITECTURES, type BundleArchitecture } from "./architecture.ts";
@@ -41,6 +41,8 @@ export interface BundleStore {
    * `inUse`. Returns the deleted ids.
    */
   prune(architecture: BundleArchitecture, keep: number, inUse: ReadonlySet<string>): Promise<string[]>;
+  /** Removes what builds killed mid-way left in `.staging/` before `olderThan` (epoch ms); returns how many. */
+  removeAbandonedStaging(olderThan: number): Promise<number>;
 }
 
 /** The one place that names the bundle store inside DATA_DIR. */
@@ -138,6 +140,22 @@ export function createBundleStore(dir: string): BundleStore {
         await rm(trash, { recursive: true, force: true });
       }
       return doomed;
+    },
+    async removeAbandonedStaging(olderThan) {
+      const stagingRoot = join(dir, ".staging");
+      const entries = await readdir(stagingRoot).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === "ENOENT") return [];
+        throw err;
+      });
+      let removed = 0;
+      for (const entry of entries) {
+        const path = join(stagingRoot, entry);
+        const { mtimeMs } = await stat(path);
+        if (mtimeMs >= olderThan) continue;
+        await rm(path, { recursive: true, force: true });
+        removed += 1;
+      }
+      return removed;
     },
   };
 }

@@ -24,6 +24,8 @@ options:
   -h, --help    this text`;
 
 const MB = 1_000_000;
+/** A build takes minutes; staging this old belongs to one that was killed. */
+const ABANDONED_STAGING_MS = 24 * 3_600_000;
 
 process.exitCode = await main(process.argv.slice(2)).catch((err: unknown) => {
   if (!(err instanceof BundleError)) throw err;
@@ -54,6 +56,9 @@ async function main(argv: string[]): Promise<number> {
   const db = openDatabase(appDatabasePath(config.dataDir));
   migrateDatabase(db);
   try {
+    const abandoned = await store.removeAbandonedStaging(Date.now() - ABANDONED_STAGING_MS);
+    if (abandoned > 0)
+      process.stdout.write(`removed ${abandoned} abandoned build(s) from ${store.dir}/.staging\n`);
     for (const architecture of architecturesFor([config.serverType])) {
       const { manifest, reused } = await buildBundle({
         store,

@@ -114,6 +114,23 @@ describe("bun run bundle's build", () => {
   });
 });
 
+test("unpacked, the bundle runs: its executables start and the app resolves its dependency", async () => {
+  const { manifest } = await world.build();
+  const release = join(world.dir, `release-${manifest.id.slice(0, 8)}`);
+  await Bun.write(join(release, ".keep"), "");
+  expect(
+    (await runCommand(["tar", "-xzf", world.store.archivePath(manifest.id), "-C", release])).exitCode,
+  ).toBe(0);
+  expect((await runCommand([join(release, "bin/claude")])).stdout).toBe(
+    `${CLAUDE_CODE_VERSION} (Claude Code)\n`,
+  );
+  expect((await runCommand([join(release, "bin/bun"), "--version"])).exitCode).toBe(0);
+  const resolved = await runCommand([process.execPath, "-e", 'console.log(require("greeting"))'], {
+    cwd: join(release, "app"),
+  });
+  expect(resolved.stdout).toBe("greeting\n");
+});
+
 describe("a failed build leaves no bundle", () => {
   test("a tarball that does not match the registry's integrity", async () => {
     const tampered = await createBundleWorld();

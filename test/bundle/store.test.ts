@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BundleArchitecture } from "../../bundle/architecture.ts";
@@ -57,6 +57,15 @@ test("promoting an unknown bundle is refused; the current map is per architectur
   await store.promote(x64);
   expect(await store.current()).toEqual({ arm64: arm, x64 });
   expect(await store.get("../current.json")).toBeNull();
+});
+
+test("a build killed mid-way leaves staging that a later run removes once it is old", async () => {
+  const abandoned = await store.stagingDir();
+  await Bun.write(join(abandoned, "root/app/file"), "half a build");
+  const fresh = await store.stagingDir();
+  await utimes(abandoned, new Date(1000), new Date(1000));
+  expect(await store.removeAbandonedStaging(Date.now() - 60_000)).toBe(1);
+  expect(await readdir(join(store.dir, ".staging"))).toEqual([fresh.split("/").at(-1) ?? ""]);
 });
 
 test("architectures: arm only when an Arm (CAX) type is configured", () => {
