@@ -11,6 +11,14 @@ import type { Db } from "../../db/index.ts";
 import { type BundleGrantPurpose, bundleGrants, instances } from "../../db/schema.ts";
 import { UnknownInstanceError } from "../errors.ts";
 
+/**
+ * Where a granted server downloads its bundle (api/bundle-download.ts answers it), with the grant's token in
+ * `Authorization: Bearer`, never in the URL.
+ */
+export function bundleDownloadUrl(publicBaseUrl: string, instanceId: string, bundleId: string): string {
+  return `${publicBaseUrl}/v1/instances/${encodeURIComponent(instanceId)}/bundles/${bundleId}`;
+}
+
 const context = (instanceId: string, grantId: string) => `instance:${instanceId}:bundleGrant:${grantId}`;
 
 export interface BundleGrantRequest {
