@@ -2,10 +2,15 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { ErrorBody } from "./error-mapper.ts";
 
+/** The token of an `Authorization: Bearer <token>` header; "" when there is none. */
+export function presentedBearerToken(request: Request): string {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get("authorization") ?? "");
+  return match?.[1] ?? "";
+}
+
 /** Constant-time: both sides are hashed to one length first, so neither length nor prefix leaks. */
 export function presentsBearerToken(request: Request, expected: string): boolean {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get("authorization") ?? "");
-  const presented = match?.[1] ?? "";
+  const presented = presentedBearerToken(request);
   return presented !== "" && timingSafeEqual(sha256(presented), sha256(expected));
 }
 

@@ -158,14 +158,30 @@ function toCidr(entry: string): string | undefined {
   return /^\d{1,3}$/.test(prefix) && Number(prefix) <= maxPrefix ? `${address}/${Number(prefix)}` : undefined;
 }
 
-const REPO_PROTOCOLS = new Set(["https:", "http:", "ssh:", "git:"]);
+// file: is for bundles built from a local repository (tests, the demo); cloning user-data refuses it.
+const REPO_PROTOCOLS = new Set(["https:", "http:", "ssh:", "git:", "file:"]);
 
-/** A git repository URL (https, http, ssh or git) without a password, which would end up in user-data. */
+/** A git repository URL (https, http, ssh, git or file) without a password, which would end up in logs. */
 export const repoUrl = () =>
   z.string().refine(
     (raw) => {
       const url = URL.parse(raw);
       return url !== null && REPO_PROTOCOLS.has(url.protocol) && !url.password && !/\s/.test(raw);
     },
-    { error: "must be an https, http, ssh or git URL without a password" },
+    { error: "must be an https, http, ssh, git or file URL without a password" },
   );
+
+/** A branch, tag or commit id: git's own rules, narrowed so it can never read as a command-line option. */
+export const gitRef = () =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9_][A-Za-z0-9._/-]*$/, {
+      error: "must be a branch, tag or commit id (letters, digits, ./_-)",
+    })
+    .refine((raw) => !raw.includes("..") && !raw.endsWith("/") && !raw.endsWith(".lock"), {
+      error: "must be a branch, tag or commit id (letters, digits, ./_-)",
+    });
+
+/** An exact package version as npm publishes it ("1.4.5", "2.1.0-beta.1"); ranges would make builds drift. */
+export const packageVersion = () =>
+  z.string().regex(/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/, { error: "must be an exact version like 1.4.5" });

@@ -14,6 +14,7 @@ import {
   bearerToken,
   booleanFlag,
   cidrList,
+  gitRef,
   hcloudName,
   hcloudNameList,
   host,
@@ -24,6 +25,7 @@ import {
   type LogLevel,
   logLevel,
   oldKeys,
+  packageVersion,
   port,
   repoUrl,
   text,
@@ -115,6 +117,19 @@ export interface Config {
   readonly verifySettleMs: number;
   /** Git repository of the deployed app. APP_REPO_URL, default "https://github.com/polly3223/Rachel8.git". */
   readonly appRepoUrl: string;
+  /** Branch, tag or commit id of the app a bundle is built from (`bun run bundle`). APP_REF, default "main". */
+  readonly appRef: string;
+  /** Bun release a bundle carries, from the registry's `@oven/bun-linux-*` packages. BUN_VERSION, default "1.4.5". */
+  readonly bunVersion: string;
+  /**
+   * Claude Code release a bundle carries, from the registry's `@anthropic-ai/claude-code-linux-*` packages.
+   * CLAUDE_CODE_VERSION, default "2.1.337".
+   */
+  readonly claudeCodeVersion: string;
+  /** npm registry the bundle's Bun and Claude Code packages come from. NPM_REGISTRY_URL, default "https://registry.npmjs.org". */
+  readonly npmRegistryUrl: string;
+  /** Bundles kept per architecture besides the current one and those instances run. BUNDLE_KEEP, default 5. */
+  readonly bundleKeep: number;
   /**
    * How long Hetzner takes to delete a server, in ms: a deprovision polls the delete action once after it.
    * EXPECTED_SERVER_DELETION_MS, default 5000 (Hetzner's usual; a time-compressed simulator needs less).
@@ -166,6 +181,11 @@ const envSchema = z
     CLOUD_INIT_TIMEOUT_MS: integer(1, MAX_MS).default(600_000),
     VERIFY_SETTLE_MS: integer(0, MAX_MS).default(10_000),
     APP_REPO_URL: repoUrl().default("https://github.com/polly3223/Rachel8.git"),
+    APP_REF: gitRef().default("main"),
+    BUN_VERSION: packageVersion().default("1.4.5"),
+    CLAUDE_CODE_VERSION: packageVersion().default("2.1.337"),
+    NPM_REGISTRY_URL: httpUrl().default("https://registry.npmjs.org"),
+    BUNDLE_KEEP: integer(1, 1000).default(5),
     EXPECTED_SERVER_DELETION_MS: integer(0, MAX_MS).default(5_000),
     RECONCILE_INTERVAL_MS: integer(1000, MAX_MS).default(300_000),
     RECONCILE_ZOMBIE_GRACE_MS: integer(0, MAX_MS).default(600_000),
@@ -224,6 +244,11 @@ function toConfig(env: Env): Config {
     cloudInitTimeoutMs: env.CLOUD_INIT_TIMEOUT_MS,
     verifySettleMs: env.VERIFY_SETTLE_MS,
     appRepoUrl: env.APP_REPO_URL,
+    appRef: env.APP_REF,
+    bunVersion: env.BUN_VERSION,
+    claudeCodeVersion: env.CLAUDE_CODE_VERSION,
+    npmRegistryUrl: env.NPM_REGISTRY_URL,
+    bundleKeep: env.BUNDLE_KEEP,
     expectedServerDeletionMs: env.EXPECTED_SERVER_DELETION_MS,
     reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
     reconcileZombieGraceMs: env.RECONCILE_ZOMBIE_GRACE_MS,

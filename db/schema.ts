@@ -70,6 +70,8 @@ export const instances = sqliteTable(
     /** `ssh-ed25519 AAAA…` the server reported in its callback; the only host key SSH will accept. */
     reportedHostKey: text("reported_host_key"),
     firewallId: integer("firewall_id"),
+    /** Id (sha256) of the app bundle the server runs: recorded at boot and after each upgrade. */
+    bundleId: text("bundle_id"),
     deprovisionedAt: integer("deprovisioned_at"),
     // Fencing lease: who may write step results for this instance, until when, and a token that grows on
     // every acquisition so a stale holder's conditional writes match nothing.
@@ -79,6 +81,31 @@ export const instances = sqliteTable(
   },
   // Requests look up a customer's live instance on every provision and deprovision.
   (t) => [index("instances_customer").on(t.customerId)],
+);
+
+export const bundleGrantPurposes = ["boot", "upgrade"] as const;
+export type BundleGrantPurpose = (typeof bundleGrantPurposes)[number];
+
+/**
+ * Leave for one server to download one bundle: a boot's lasts until its cloud-init callback or deadline,
+ * an upgrade's until that upgrade ends. Its token is sealed (context `instance:<id>:bundleGrant:<grantId>`).
+ */
+export const bundleGrants = sqliteTable(
+  "bundle_grants",
+  {
+    /** The operation it serves (e.g. `provision:<instanceId>:1`), so a retried step gets the same grant. */
+    id: text("id").primaryKey(),
+    instanceId: text("instance_id")
+      .notNull()
+      .references(() => instances.id),
+    purpose: text("purpose", { enum: bundleGrantPurposes }).notNull(),
+    bundleId: text("bundle_id").notNull(),
+    token: text("token").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    endedAt: integer("ended_at"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("bundle_grants_instance").on(t.instanceId)],
 );
 
 export const operationStatuses = ["queued", "running", "parked", "succeeded", "failed"] as const;

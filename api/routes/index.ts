@@ -3,6 +3,7 @@ import { cloudInitReadyRoute } from "./cloud-init-ready.ts";
 import { customersRoute } from "./customers.ts";
 import { healthzRoute } from "./healthz.ts";
 import { metricsRoute } from "./metrics.ts";
+import { opsBundlesRoute } from "./ops-bundles.ts";
 import { opsDeprovisionRoute } from "./ops-deprovision.ts";
 import { opsInstanceRoute } from "./ops-instance.ts";
 import { opsInstancesRoute } from "./ops-instances.ts";
@@ -28,5 +29,6 @@ export const routes: readonly Route[] = [
   opsDeprovisionRoute,
   opsReconcileRoute,
   opsSweepRoute,
+  opsBundlesRoute,
   webhooksRoute,
 ];

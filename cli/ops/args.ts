@@ -13,7 +13,8 @@ export type OpsCommand =
   | { name: "jobs"; limit: string | undefined; cursor: string | undefined }
   | { name: "retry"; id: string }
   | { name: "deprovision"; instanceId: string }
-  | { name: "reconcile"; dryRun: boolean };
+  | { name: "reconcile"; dryRun: boolean }
+  | { name: "bundles" };
 
 export interface OpsInvocation {
   /** Print the API's JSON instead of tables. */
@@ -32,6 +33,7 @@ commands:
   retry <instanceId|jobId>        re-run a failed job from its failed step (never a second server)
   deprovision <instanceId>        tear the instance's server down and shred its secrets
   reconcile [--dry-run]           run a reconcile sweep now (--dry-run: only show what it would do)
+  bundles                         app bundles on the control plane: which is current, which instances run each
 
 options:
   --json                          print the API's JSON answer
@@ -53,6 +55,7 @@ const COMMAND_OPTIONS: Record<OpsCommand["name"], readonly string[]> = {
   retry: [],
   deprovision: [],
   reconcile: ["dry-run"],
+  bundles: [],
 };
 const ARGUMENT_OF: Partial<Record<OpsCommand["name"], string>> = {
   instance: "<instanceId>",
@@ -99,6 +102,8 @@ function commandOf(name: OpsCommand["name"], argument: string, values: Values): 
       return { name, instanceId: argument };
     case "reconcile":
       return { name, dryRun: values["dry-run"] === true };
+    case "bundles":
+      return { name };
   }
 }
 

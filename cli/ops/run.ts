@@ -2,6 +2,7 @@
  * Runs one ops command against the API and returns what to print: the API's JSON, or lines for people.
  * The answers are typed with the API's own view types (same repository), not re-validated here.
  */
+import type { BundleList } from "../../jobs/ops/bundles.ts";
 import type { InstanceDetail } from "../../jobs/ops/instance-detail.ts";
 import type { InstanceView } from "../../jobs/ops/instances.ts";
 import type { JobView } from "../../jobs/ops/jobs.ts";
@@ -13,6 +14,7 @@ import { pollUntil } from "../wait.ts";
 import type { OpsCommand } from "./args.ts";
 import type { OpsClient } from "./client.ts";
 import { renderDeprovision, renderRetry, renderSweep } from "./render-actions.ts";
+import { renderBundles } from "./render-bundles.ts";
 import { renderFailedJobs, renderInstances, renderStatus, type StatusAnswer } from "./render-fleet.ts";
 import { renderInstance } from "./render-instance.ts";
 
@@ -64,6 +66,8 @@ async function callFor(client: OpsClient, command: OpsCommand): Promise<Called> 
     }
     case "reconcile":
       return { body: await reconcile(client, command.dryRun), lines: (b) => renderSweep(b as SweepRecord) };
+    case "bundles":
+      return { ...(await client.get("/v1/ops/bundles")), lines: (b) => renderBundles(b as BundleList) };
   }
 }
 

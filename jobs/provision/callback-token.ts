@@ -2,9 +2,9 @@
  * The per-instance token in the cloud-init callback URL. cloud-init's phone_home is unauthenticated, so
  * this token (sealed at rest, never logged) is what proves a callback comes from the server we created.
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { and, eq, isNull } from "drizzle-orm";
 import type { Sealer } from "../../core/secrets.ts";
+import { newToken, tokensMatch } from "../../core/tokens.ts";
 import type { Db } from "../../db/index.ts";
 import { instances } from "../../db/schema.ts";
 import { UnknownInstanceError } from "../errors.ts";
@@ -17,9 +17,6 @@ export interface CloudInitReadySignalData {
   /** The server's host key as phone_home reported it, "ssh-ed25519 AAAA…". */
   hostKey: string;
 }
-
-/** 32 random bytes: unguessable, and short enough for a URL (43 base64url characters). */
-const TOKEN_BYTES = 32;
 
 const context = (instanceId: string) => `instance:${instanceId}:callbackToken`;
 
@@ -40,7 +37,7 @@ function sealedTokenOf(db: Db, instanceId: string): string | null {
 export function issueCallbackToken(db: Db, sealer: Sealer, instanceId: string): string {
   const existing = sealedTokenOf(db, instanceId);
   if (existing !== null) return sealer.open(existing, context(instanceId));
-  const sealed = sealer.seal(randomBytes(TOKEN_BYTES).toString("base64url"), context(instanceId));
+  const sealed = sealer.seal(newToken(), context(instanceId));
   // Only the first writer wins, so two concurrent issuers still agree on one token.
   db.update(instances)
     .set({ callbackToken: sealed })
@@ -58,6 +55,5 @@ export function issueCallbackToken(db: Db, sealer: Sealer, instanceId: string): 
 export function verifyCallbackToken(db: Db, sealer: Sealer, instanceId: string, token: string): boolean {
   const sealed = sealedTokenOf(db, instanceId);
   if (sealed === null) return false;
-  const digest = (value: string) => createHash("sha256").update(value, "utf8").digest();
-  return timingSafeEqual(digest(sealer.open(sealed, context(instanceId))), digest(token));
+  return tokensMatch(sealer.open(sealed, context(instanceId)), token);
 }

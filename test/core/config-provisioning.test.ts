@@ -71,7 +71,7 @@ describe("provisioning settings", () => {
       "SSH_PORT: must be an integer 1-65535",
       "CLOUD_INIT_TIMEOUT_MS: must be an integer 1-86400000",
       "VERIFY_SETTLE_MS: must be an integer 0-86400000",
-      "APP_REPO_URL: must be an https, http, ssh or git URL without a password",
+      "APP_REPO_URL: must be an https, http, ssh, git or file URL without a password",
     ]);
   });
 });
