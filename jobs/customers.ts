@@ -10,7 +10,7 @@ import type { Sealer } from "../core/secrets.ts";
 import type { Db } from "../db/index.ts";
 import { customers } from "../db/schema.ts";
 import { JobError, PermanentError } from "./errors.ts";
-import { Rachel8ConfigError, renderCredentials, renderEnv } from "./provision/rachel8.ts";
+import { CLAUDE_AI_PROVIDER, Rachel8ConfigError, renderCredentials, renderEnv } from "./provision/rachel8.ts";
 
 export interface CustomerSecrets {
   /** Rachel8's TELEGRAM_BOT_TOKEN, `<digits>:<35+ chars>`. */
@@ -79,6 +79,7 @@ const ENV_FIELDS_OWNED_BY_PROVISIONER = {
   sharedFolderPath: "/home/rachel/shared",
   nodeEnv: "production",
   logLevel: "info",
+  aiProvider: CLAUDE_AI_PROVIDER,
 } as const;
 
 const ENV_FIELD_NAMES: Record<string, string> = {

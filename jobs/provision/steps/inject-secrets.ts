@@ -10,7 +10,14 @@ import type { CustomerSecrets } from "../../customers.ts";
 import { PermanentError } from "../../errors.ts";
 import { injectSecrets, type SecretFile } from "../../remote/inject.ts";
 import type { Step } from "../../step.ts";
-import { RACHEL8_PATHS, RACHEL8_UNIT_NAME, rachel8Unit, renderCredentials, renderEnv } from "../rachel8.ts";
+import {
+  CLAUDE_AI_PROVIDER,
+  RACHEL8_PATHS,
+  RACHEL8_UNIT_NAME,
+  rachel8Unit,
+  renderCredentials,
+  renderEnv,
+} from "../rachel8.ts";
 import { connectToServer, handOverSession, type RemoteStepDeps } from "./connect-server.ts";
 import { type InstanceRow, loadInstance } from "./instance-row.ts";
 import { APP_HOME, APP_USER } from "./ownership.ts";
@@ -65,6 +72,7 @@ export function secretFiles(secrets: CustomerSecrets): SecretFile[] {
         sharedFolderPath: `${APP_HOME}/${RACHEL8_PATHS.sharedDir}`,
         nodeEnv: "production",
         logLevel: "info",
+        aiProvider: CLAUDE_AI_PROVIDER,
       }),
     },
   ];
