@@ -1,6 +1,8 @@
 /**
  * Step inject-secrets: the customer's Claude credentials and Rachel8 .env (mode 0600, atomic) and the
- * systemd unit, sent over SSH stdin in one round trip, then the unit enabled and started. Secrets never
+ * systemd unit, sent over SSH stdin in one round trip, then the unit enabled and started. On a provision, a
+ * round trip before it confirms the first boot (setup marker, cloud-init status): a failed one fails the
+ * step for good, before any secret leaves, and the rollback replaces the server. Secrets never
  * touch user-data, payloads, logs or the step output.
  * Idempotent: unchanged files are left alone and the unit is merely (re)started. The open session is
  * handed over to verify. The secrets are read when the attempt starts, so a reconfigure (which reuses this
@@ -8,8 +10,11 @@
  */
 import type { CustomerSecrets } from "../../customers.ts";
 import { PermanentError } from "../../errors.ts";
-import { injectSecrets, type SecretFile } from "../../remote/inject.ts";
+import { confirmFirstBoot, type FirstBootResult } from "../../remote/first-boot.ts";
+import { injectSecrets, type SecretFile, type UnitFile } from "../../remote/inject.ts";
+import type { RemoteSession } from "../../remote/session.ts";
 import type { Step } from "../../step.ts";
+import { SETUP_COMPLETE_MARKER } from "../cloud-init/first-boot.ts";
 import {
   CLAUDE_AI_PROVIDER,
   RACHEL8_PATHS,
@@ -27,6 +32,8 @@ export interface InjectSecretsOutput {
   /** Which files had to change on this run (paths only). */
   changedFiles: string[];
   action: "started" | "restarted";
+  /** What the first-boot check found; absent on a reconfigure (the server was confirmed when provisioned). */
+  firstBoot?: FirstBootResult;
 }
 
 export function injectSecretsStep(deps: RemoteStepDeps): Step<InjectSecretsOutput> {
@@ -40,7 +47,9 @@ export function injectSecretsStep(deps: RemoteStepDeps): Step<InjectSecretsOutpu
       const files = secretFiles(customerSecretsOf(deps, row));
       const session = await connectToServer(deps, row, ctx.outputs, ctx.signal);
       const unit = { name: RACHEL8_UNIT_NAME, text: rachel8Unit({ user: APP_USER, home: APP_HOME }) };
-      const result = await injectSecrets(session, files, unit, { signal: ctx.signal }).catch(
+      // Only a provision waited for the callback; a reconfigure's server was confirmed back then.
+      const confirm = "await-cloud-init" in ctx.outputs;
+      const result = await confirmThenInject(session, files, unit, confirm, ctx.signal).catch(
         async (err: unknown) => {
           await session.close();
           throw err;
@@ -48,9 +57,23 @@ export function injectSecretsStep(deps: RemoteStepDeps): Step<InjectSecretsOutpu
       );
       // verify comes next: it reuses this connection instead of a second handshake.
       await handOverSession(session);
-      return { changedFiles: result.changedFiles, action: result.action };
+      return result;
     },
   };
+}
+
+async function confirmThenInject(
+  session: RemoteSession,
+  files: SecretFile[],
+  unit: UnitFile,
+  confirm: boolean,
+  signal: AbortSignal,
+): Promise<InjectSecretsOutput> {
+  const firstBoot = confirm
+    ? await confirmFirstBoot(session, { markerPath: SETUP_COMPLETE_MARKER, signal })
+    : undefined;
+  const { changedFiles, action } = await injectSecrets(session, files, unit, { signal });
+  return { changedFiles, action, ...(firstBoot && { firstBoot }) };
 }
 
 /** The secrets of the instance's customer; permanent errors when there is no customer or they were shredded. */
