@@ -4,6 +4,8 @@
  * round trip before it confirms the first boot (setup marker, cloud-init status): a failed one fails the
  * step for good, before any secret leaves, and the rollback replaces the server. Secrets never
  * touch user-data, payloads, logs or the step output.
+ * The credentials file is written only on the first delivery to a server and when the customer sent new
+ * credentials since (claude-delivery.ts): afterwards the machine's Claude Code owns its refreshed tokens.
  * Idempotent: unchanged files are left alone and the unit is merely (re)started. The open session is
  * handed over to verify. The secrets are read when the attempt starts, so a reconfigure (which reuses this
  * step) delivers whatever is stored by then.
@@ -23,6 +25,7 @@ import {
   renderCredentials,
   renderEnv,
 } from "../rachel8.ts";
+import { planClaudeDelivery, recordClaudeDelivery } from "./claude-delivery.ts";
 import { connectToServer, handOverSession, type RemoteStepDeps } from "./connect-server.ts";
 import { type InstanceRow, loadInstance } from "./instance-row.ts";
 import { APP_HOME, APP_USER } from "./ownership.ts";
@@ -32,6 +35,10 @@ export interface InjectSecretsOutput {
   /** Which files had to change on this run (paths only). */
   changedFiles: string[];
   action: "started" | "restarted";
+  /** Whether the Claude credentials file was written (a new version) or left to the machine. */
+  credentials: "written" | "kept";
+  /** Set when the delivered credentials may be stale (see ClaudeDeliveryPlan.reloginReason). */
+  needsRelogin?: true;
   /** What the first-boot check found; absent on a reconfigure (the server was confirmed when provisioned). */
   firstBoot?: FirstBootResult;
 }
@@ -44,7 +51,11 @@ export function injectSecretsStep(deps: RemoteStepDeps): Step<InjectSecretsOutpu
     async run(ctx) {
       // One read of the row for both the secrets and the connection.
       const row = loadInstance(deps.db, ctx.instanceId);
-      const files = secretFiles(customerSecretsOf(deps, row));
+      const secrets = customerSecretsOf(deps, row);
+      const plan = planClaudeDelivery(row, deps.customers.claudeState(customerIdOf(row)));
+      const files = secretFiles(secrets).filter(
+        (file) => plan.write || file.path !== RACHEL8_PATHS.credentials,
+      );
       const session = await connectToServer(deps, row, ctx.outputs, ctx.signal);
       const unit = { name: RACHEL8_UNIT_NAME, text: rachel8Unit({ user: APP_USER, home: APP_HOME }) };
       // Only a provision waited for the callback; a reconfigure's server was confirmed back then.
@@ -55,9 +66,14 @@ export function injectSecretsStep(deps: RemoteStepDeps): Step<InjectSecretsOutpu
           throw err;
         },
       );
+      recordClaudeDelivery(deps, row, plan, ctx.log, (deps.now ?? Date.now)());
       // verify comes next: it reuses this connection instead of a second handshake.
       await handOverSession(session);
-      return result;
+      return {
+        ...result,
+        credentials: plan.write ? "written" : "kept",
+        ...(plan.reloginReason !== null && { needsRelogin: true as const }),
+      };
     },
   };
 }
@@ -68,7 +84,7 @@ async function confirmThenInject(
   unit: UnitFile,
   confirm: boolean,
   signal: AbortSignal,
-): Promise<InjectSecretsOutput> {
+): Promise<Pick<InjectSecretsOutput, "changedFiles" | "action" | "firstBoot">> {
   const firstBoot = confirm
     ? await confirmFirstBoot(session, { markerPath: SETUP_COMPLETE_MARKER, signal })
     : undefined;
@@ -78,9 +94,12 @@ async function confirmThenInject(
 
 /** The secrets of the instance's customer; permanent errors when there is no customer or they were shredded. */
 export function customerSecretsOf(deps: RemoteStepDeps, instance: InstanceRow): CustomerSecrets {
-  const { customerId } = instance;
-  if (customerId === null) throw new PermanentError(`instance ${instance.id} has no customer`);
-  return deps.customers.open(customerId);
+  return deps.customers.open(customerIdOf(instance));
+}
+
+function customerIdOf(instance: InstanceRow): string {
+  if (instance.customerId === null) throw new PermanentError(`instance ${instance.id} has no customer`);
+  return instance.customerId;
 }
 
 /** The two files Rachel8 and Claude Code read, rendered (and validated) from the customer's secrets. */
