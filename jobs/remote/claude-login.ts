@@ -81,6 +81,33 @@ export async function checkClaudeLogin(
   return { cliPath, authMethod: String(status.authMethod), expiresAt };
 }
 
+/**
+ * The machine's current `claudeAiOauth` credentials, read over the session (the values stay in memory and
+ * out of every message). Throws RemoteError `not_logged_in` when the file is missing or not a login.
+ */
+export async function readClaudeCredentials(
+  session: RemoteSession,
+  credentialsPath: string,
+  signal?: AbortSignal,
+): Promise<{ accessToken: string; refreshToken: string; expiresAt: number; scopes: string[] }> {
+  const result = await session.exec(`cat "$HOME"/${credentialsPath}`, { timeoutMs: 15_000, signal });
+  const oauth = result.code === 0 ? (parseOauth(result.stdout) as Record<string, unknown> | null) : null;
+  const { accessToken, refreshToken, expiresAt, scopes } = oauth ?? {};
+  if (
+    typeof accessToken !== "string" ||
+    typeof refreshToken !== "string" ||
+    typeof expiresAt !== "number" ||
+    !Array.isArray(scopes) ||
+    !scopes.every((scope) => typeof scope === "string")
+  ) {
+    throw new RemoteError(
+      "not_logged_in",
+      `${session.where}: no complete Claude login in ~/${credentialsPath}`,
+    );
+  }
+  return { accessToken, refreshToken, expiresAt, scopes };
+}
+
 function parseStatus(text: string): { loggedIn?: unknown; authMethod?: unknown } | null {
   try {
     const parsed: unknown = JSON.parse(text);

@@ -48,6 +48,11 @@ describe("the bot can think", () => {
     });
     // Permanent: one verify attempt, no retries.
     expect(summary.phases.find((phase) => phase.step === "verify")?.attempts).toBe(1);
+    // The rollback fetched the credentials back before deleting the server: no machine holds them now.
+    expect(fixture.current.customers.claudeState(customerId)).toEqual({
+      version: 1,
+      deliveredToServerId: null,
+    });
   }, 60_000);
 
   test("a first boot without its setup marker fails before any secret is sent; the server is replaced", async () => {

@@ -5,12 +5,22 @@
  */
 import { describe, expect, test } from "bun:test";
 import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
+import { createLogger } from "../../core/log.ts";
 import { RACHEL8_PATHS } from "../../jobs/provision/rachel8.ts";
-import { connectToServer } from "../../jobs/provision/steps/connect-server.ts";
+import { connectToServer, type RemoteStepDeps } from "../../jobs/provision/steps/connect-server.ts";
+import { takeBackClaudeCredentials } from "../../jobs/provision/steps/take-back-credentials.ts";
 import { reconfigureWorldForFile } from "./world.ts";
 
 describe("the machine's refreshed Claude credentials", () => {
   const fixture = reconfigureWorldForFile();
+
+  const quiet = createLogger({ level: "silent" });
+
+  /** What the remote steps need, from the world: its database, sealer, customer store and SSH port. */
+  function deps(): RemoteStepDeps {
+    const { world } = fixture.current;
+    return { ...world, db: world.runtime.db, settings: { sshPort: world.sim.sshPort, verifySettleMs: 0 } };
+  }
 
   /**
    * Time passes on the machine (the access token is a minute from expiry), then its Claude Code handles a
@@ -19,10 +29,8 @@ describe("the machine's refreshed Claude credentials", () => {
   async function refreshOnMachine(
     instanceId: string,
   ): Promise<{ accessToken: string; refreshToken: string }> {
-    const { world, machineFiles } = fixture.current;
-    const settings = { sshPort: world.sim.sshPort, verifySettleMs: 0 };
-    const deps = { ...world, db: world.runtime.db, settings };
-    const session = await connectToServer(deps, instanceId, {}, AbortSignal.timeout(20_000));
+    const { machineFiles } = fixture.current;
+    const session = await connectToServer(deps(), instanceId, {}, AbortSignal.timeout(20_000));
     try {
       const ageToken = [
         "import json, os, time",
@@ -84,5 +92,45 @@ describe("the machine's refreshed Claude credentials", () => {
       { changedFiles: [".claude/.credentials.json"], action: "restarted", credentials: "written" },
     ]);
     expect(world.instance(instanceId).claudeCredentialsVersion).toBe(2);
+  }, 60_000);
+
+  test("before a server is replaced, the tokens its Claude Code rotated are taken back for the next one", async () => {
+    const { world } = fixture.current;
+    await world.startWorker();
+    const { customerId, instanceId } = await fixture.current.provisioned("takeback");
+    const serverId = world.instance(instanceId).hetznerServerId;
+    expect(world.customers.claudeState(customerId)).toEqual({ version: 1, deliveredToServerId: serverId });
+    const refreshed = await refreshOnMachine(instanceId);
+    const outcome = await takeBackClaudeCredentials(
+      deps(),
+      instanceId,
+      {},
+      AbortSignal.timeout(30_000),
+      quiet,
+    );
+    expect(outcome).toBe("taken-back");
+    expect(world.customers.open(customerId).claude).toMatchObject(refreshed);
+    expect(world.customers.claudeState(customerId)).toEqual({ version: 2, deliveredToServerId: null });
+  }, 60_000);
+
+  test("an unreachable machine keeps its tokens: the stored ones stay marked as delivered to it", async () => {
+    const { world } = fixture.current;
+    await world.startWorker();
+    const { customerId, instanceId } = await fixture.current.provisioned("unreachable");
+    const serverId = world.instance(instanceId).hetznerServerId ?? -1;
+    world.sim.faults.add({ kind: "ssh_drop", times: 20, serverId });
+    const lines: { msg: string; needsRelogin?: boolean }[] = [];
+    const log = createLogger({
+      level: "warn",
+      destination: { write: (line: string) => lines.push(JSON.parse(line)) },
+    });
+    const outcome = await takeBackClaudeCredentials(deps(), instanceId, {}, AbortSignal.timeout(30_000), log);
+    expect(outcome).toBe("unavailable");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]?.needsRelogin).toBe(true);
+    expect(lines[0]?.msg).toContain(
+      `needs re-login: could not fetch the Claude credentials back from server ${serverId}`,
+    );
+    expect(world.customers.claudeState(customerId)).toEqual({ version: 1, deliveredToServerId: serverId });
   }, 60_000);
 });
