@@ -11,6 +11,8 @@ import { shellQuote } from "./shell-quote.ts";
 export interface ConfirmFirstBootOptions {
   /** Absolute path of the marker written once setup completed (SETUP_COMPLETE_MARKER). */
   markerPath: string;
+  /** The boot log quoted by a failure; default /var/log/cloud-init-output.log. */
+  bootLogPath?: string;
   /** Boot log lines quoted by a failure; default 20. */
   logLines?: number;
   /** Bound of the remote command, `cloud-init status --wait` included, in ms; default 30000. */
@@ -42,16 +44,18 @@ export class FirstBootFailedError extends RemoteError {
   }
 }
 
-const BOOT_LOG = "/var/log/cloud-init-output.log";
-const DEFAULTS = { logLines: 20, timeoutMs: 30_000 };
+const DEFAULTS = { bootLogPath: "/var/log/cloud-init-output.log", logLines: 20, timeoutMs: 30_000 };
 
 /** Resolves when the first boot is known good; throws FirstBootFailedError (permanent) when it is not. */
 export async function confirmFirstBoot(
   session: RemoteSession,
   opts: ConfirmFirstBootOptions,
 ): Promise<FirstBootResult> {
-  const { logLines, timeoutMs } = { ...DEFAULTS, ...opts };
-  const result = await session.exec(script(opts.markerPath, logLines), { timeoutMs, signal: opts.signal });
+  const { bootLogPath, logLines, timeoutMs } = { ...DEFAULTS, ...opts };
+  const result = await session.exec(script(opts.markerPath, bootLogPath, logLines), {
+    timeoutMs,
+    signal: opts.signal,
+  });
   if (result.code === null || result.code === 124) {
     throw new RemoteError(
       "exec_timeout",
@@ -60,7 +64,10 @@ export async function confirmFirstBoot(
   }
   const [head = "", ...rest] = result.stdout.split("\n");
   const [, verdict = "", exit = "", marker = ""] = /^(ok|failed) (\d+) ?(.*)$/.exec(head) ?? [];
-  const statusLines = rest.filter((line) => line.startsWith("status: "));
+  // --wait prints progress dots, and cloud-init 25.1 puts "status: …" right after them on the same line.
+  const statusLines = rest
+    .map((line) => line.replace(/^\.+/, ""))
+    .filter((line) => line.startsWith("status: "));
   const status = statusLines[0]?.slice("status: ".length) ?? `unknown (exit ${exit || result.code})`;
   if (verdict === "ok") {
     return { cloudInit: exit === "2" ? "degraded" : "done", setupCompletedAt: marker };
@@ -84,7 +91,7 @@ export async function confirmFirstBoot(
  * failed) "--- log" and the boot log's last lines. `--wait` covers the moment between phone_home and
  * boot-finished; a boot that never ends is cut by the command's deadline.
  */
-function script(markerPath: string, logLines: number): string {
+function script(markerPath: string, bootLogPath: string, logLines: number): string {
   const marker = shellQuote(markerPath);
   return [
     "status=$(cloud-init status --wait --long 2>&1); code=$?",
@@ -93,10 +100,9 @@ function script(markerPath: string, logLines: number): string {
     "case $code in 0|2) verdict=ok ;; *) verdict=failed ;; esac",
     '[ -n "$completed" ] || verdict=failed',
     'printf "%s %s %s\\n" "$verdict" "$code" "$completed"',
-    // --wait prints progress dots on a line of its own: only the status lines are kept.
-    'printf "%s\\n" "$status" | grep -v "^\\.*$" || true',
+    'printf "%s\\n" "$status"',
     '[ "$verdict" = ok ] && exit 0',
     'echo "--- log"',
-    `tail -n ${logLines} ${BOOT_LOG} 2>&1 || true`,
+    `tail -n ${logLines} ${shellQuote(bootLogPath)} 2>&1 || true`,
   ].join("\n");
 }
