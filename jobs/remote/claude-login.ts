@@ -8,7 +8,7 @@
  * server would reject still pass; they show up when the bot handles its first message.
  */
 import { RemoteError } from "./errors.ts";
-import type { RemoteSession } from "./session.ts";
+import { REMOTE_TIMEOUT_EXIT, type RemoteSession } from "./session.ts";
 import { shellQuote } from "./shell-quote.ts";
 
 export interface ClaudeLoginOptions {
@@ -45,9 +45,15 @@ export async function checkClaudeLogin(
   });
   const sections = result.stdout.split("\n--- ");
   const [cliLine = "", authExitLine = "", ...authLines] = (sections[0] ?? "").split("\n");
+  if (result.code === null || result.code === REMOTE_TIMEOUT_EXIT) {
+    throw new RemoteError(
+      "exec_timeout",
+      `${session.where}: the Claude Code check outlived its remote deadline`,
+    );
+  }
   if (result.code !== 0 || !cliLine.startsWith("cli")) {
     throw new RemoteError(
-      "not_logged_in",
+      "login_check_failed",
       `${session.where}: the Claude Code check exited ${result.code}: ${result.stderr.trim().slice(-300) || "no stderr"}`,
     );
   }

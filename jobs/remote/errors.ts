@@ -5,7 +5,8 @@ import { JobError } from "../errors.ts";
  * Stable codes. Retryable (a later attempt may succeed): connection_refused, connect_timeout,
  * connection_lost, exec_timeout. Permanent: host_key_mismatch, handshake_failed, auth_failed,
  * invalid_host_key, invalid_request, inject_failed, unit_not_active, first_boot_failed, and the three ways
- * the bot cannot think: cli_missing, not_logged_in, login_expired_no_refresh.
+ * the bot cannot think: cli_missing, not_logged_in, login_expired_no_refresh (and login_check_failed, when
+ * the check itself broke).
  */
 export type RemoteErrorCode =
   | "host_key_mismatch"
@@ -22,7 +23,8 @@ export type RemoteErrorCode =
   | "first_boot_failed"
   | "cli_missing"
   | "not_logged_in"
-  | "login_expired_no_refresh";
+  | "login_expired_no_refresh"
+  | "login_check_failed";
 
 const RETRYABLE: ReadonlySet<RemoteErrorCode> = new Set([
   "connection_refused",

@@ -5,7 +5,7 @@
  * One remote sh command, one SSH round trip; nothing secret travels.
  */
 import { RemoteError } from "./errors.ts";
-import type { RemoteSession } from "./session.ts";
+import { REMOTE_TIMEOUT_EXIT, type RemoteSession } from "./session.ts";
 import { shellQuote } from "./shell-quote.ts";
 
 export interface ConfirmFirstBootOptions {
@@ -56,7 +56,7 @@ export async function confirmFirstBoot(
     timeoutMs,
     signal: opts.signal,
   });
-  if (result.code === null || result.code === 124) {
+  if (result.code === null || result.code === REMOTE_TIMEOUT_EXIT) {
     throw new RemoteError(
       "exec_timeout",
       `${session.where}: cloud-init did not finish within ${timeoutMs} ms`,
