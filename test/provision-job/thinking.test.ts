@@ -5,7 +5,8 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { and, eq } from "drizzle-orm";
+import { and, desc, eq } from "drizzle-orm";
+import type { Sealer } from "../../core/secrets.ts";
 import { stepRuns } from "../../db/schema.ts";
 import { SETUP_COMPLETE_MARKER } from "../../jobs/provision/cloud-init/first-boot.ts";
 import { RACHEL8_PATHS } from "../../jobs/provision/rachel8.ts";
@@ -55,6 +56,44 @@ describe("the bot can think", () => {
     });
   }, 60_000);
 
+  test("a rollback that cannot reach the machine: the re-run's server is flagged needs re-login", async () => {
+    // The rollback's SSH connection (the second key unsealing of the run) fails: the machine is unreachable.
+    let keyOpens = 0;
+    const { sealer } = fixture.current;
+    const unreachableOnRollback: Sealer = {
+      ...sealer,
+      open(sealed, context) {
+        if (context.endsWith(":sshPrivateKey") && ++keyOpens === 2) throw new Error("machine unreachable");
+        return sealer.open(sealed, context);
+      },
+    };
+    await fixture.current.startWorker({ sealer: unreachableOnRollback });
+    const noCli = fixture.current.sim.faults.add({ kind: "claude_cli_missing" });
+    const { customerId } = fixture.current.addCustomer("relogin");
+    const requested = await fixture.current.requests.requestProvision(customerId);
+    expect(await fixture.current.finish(requested.operationId)).toMatchObject({ status: "failed" });
+    const firstServer = fixture.current.customers.claudeState(customerId).deliveredToServerId;
+    expect(firstServer).not.toBeNull();
+    expect(fixture.current.instance(requested.instanceId).hetznerServerId).toBeNull();
+    const warnings = fixture.current.runtime.logs.filter((line) =>
+      String(line.msg).startsWith("needs re-login"),
+    );
+    expect(warnings.map((line) => line.msg)).toEqual([
+      expect.stringContaining(`could not fetch the Claude credentials back from server ${firstServer}`),
+    ]);
+
+    fixture.current.sim.faults.remove(noCli);
+    const rerun = await fixture.current.runtime.queue.retry(requested.instanceId, "provision");
+    expect(await fixture.current.finish(rerun.jobId)).toMatchObject({ status: "succeeded" });
+    const instance = fixture.current.instance(requested.instanceId);
+    expect(instance.status).toBe("ready");
+    expect(instance.claudeReloginReason).toContain(`were delivered to server ${firstServer} before`);
+    expect(output(rerun.jobId, "inject-secrets")).toMatchObject({
+      credentials: "written",
+      needsRelogin: true,
+    });
+  }, 60_000);
+
   test("a first boot without its setup marker fails before any secret is sent; the server is replaced", async () => {
     // The callback comes late, so the marker can be taken away between setup and injection.
     fixture.current.sim.faults.add({ kind: "phone_home_late", delayMs: 1_500 });
@@ -77,9 +116,13 @@ describe("the bot can think", () => {
     expect(summary.phases.find((phase) => phase.step === "inject-secrets")?.attempts).toBe(1);
     const credentials = join(marker, "../../../..", APP_HOME, RACHEL8_PATHS.credentials);
     expect(existsSync(credentials)).toBe(false);
+    // Retried by replacing the server, never by waiting on the broken one.
+    const rerun = await fixture.current.runtime.queue.retry(requested.instanceId, "provision");
+    expect(await fixture.current.finish(rerun.jobId)).toMatchObject({ status: "succeeded" });
+    expect(fixture.current.instance(requested.instanceId).status).toBe("ready");
   }, 60_000);
 
-  /** The recorded output of the operation's succeeded step. */
+  /** The recorded output of the operation's newest succeeded attempt of a step. */
   function output(operationId: string, step: string): unknown {
     const row = fixture.current.runtime.db
       .select({ output: stepRuns.output })
@@ -87,6 +130,7 @@ describe("the bot can think", () => {
       .where(
         and(eq(stepRuns.operationId, operationId), eq(stepRuns.step, step), eq(stepRuns.status, "succeeded")),
       )
+      .orderBy(desc(stepRuns.id))
       .get();
     return JSON.parse(row?.output ?? "null");
   }
