@@ -96,7 +96,10 @@ export async function readClaudeCredentials(
   credentialsPath: string,
   signal?: AbortSignal,
 ): Promise<{ accessToken: string; refreshToken: string; expiresAt: number; scopes: string[] }> {
-  const result = await session.exec(`cat "$HOME"/${credentialsPath}`, { timeoutMs: 15_000, signal });
+  const result = await session.exec(`cat "$HOME"/${shellQuote(credentialsPath)}`, {
+    timeoutMs: 15_000,
+    signal,
+  });
   const oauth = result.code === 0 ? (parseOauth(result.stdout) as Record<string, unknown> | null) : null;
   const { accessToken, refreshToken, expiresAt, scopes } = oauth ?? {};
   if (
@@ -156,6 +159,6 @@ function script(credentialsPath: string): string {
     'env -i HOME="$HOME" USER="$USER" LOGNAME="$USER" SHELL="$SHELL" LANG=C.UTF-8 PATH="$manager_path" \\',
     `  /bin/sh -c ${shellQuote(lookup)} || exit $?`,
     "echo '--- credentials'",
-    `cat "$HOME"/${credentialsPath} 2>/dev/null || true`,
+    `cat "$HOME"/${shellQuote(credentialsPath)} 2>/dev/null || true`,
   ].join("\n");
 }
