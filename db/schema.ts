@@ -34,6 +34,16 @@ export const customers = sqliteTable("customers", {
   ownerTelegramUserId: integer("owner_telegram_user_id"),
   /** Sealed JSON of the Claude OAuth credentials (context `customer:<id>:claudeCredentials`); null after shred. */
   claudeCredentials: text("claude_credentials"),
+  /**
+   * Version of the stored Claude credentials: + 1 whenever they change (the customer sent new ones, or the
+   * ones a machine had refreshed were fetched back before it was replaced).
+   */
+  claudeCredentialsVersion: integer("claude_credentials_version").notNull().default(1),
+  /**
+   * Hetzner id of the server the stored version was delivered to: from then on that machine's Claude Code
+   * may rotate the tokens, so the stored ones may be stale. Null while the stored version is the freshest.
+   */
+  claudeCredentialsServerId: integer("claude_credentials_server_id"),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
   shreddedAt: integer("shredded_at"),
@@ -72,6 +82,14 @@ export const instances = sqliteTable(
     firewallId: integer("firewall_id"),
     /** Id (sha256) of the app bundle the server runs: recorded at boot and after each upgrade. */
     bundleId: text("bundle_id"),
+    /**
+     * Version of the customer's Claude credentials (customers.claude_credentials_version) written to this
+     * instance's current server; null before the first delivery and once the server is gone. A later
+     * injection writes the credentials file only for a newer version: the machine owns its refreshed tokens.
+     */
+    claudeCredentialsVersion: integer("claude_credentials_version"),
+    /** Why the bot's owner may have to log Claude in again (tokens possibly rotated by a replaced machine); null when not. */
+    claudeReloginReason: text("claude_relogin_reason"),
     deprovisionedAt: integer("deprovisioned_at"),
     // Fencing lease: who may write step results for this instance, until when, and a token that grows on
     // every acquisition so a stale holder's conditional writes match nothing.

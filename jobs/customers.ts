@@ -4,13 +4,13 @@
  * crypto-shreds them: the sealed columns are nulled and the freed bytes scrubbed from the database files,
  * so nothing of the customer's remains decryptable.
  */
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Sealer } from "../core/secrets.ts";
 import type { Db } from "../db/index.ts";
 import { customers } from "../db/schema.ts";
 import { JobError, PermanentError } from "./errors.ts";
-import { Rachel8ConfigError, renderCredentials, renderEnv } from "./provision/rachel8.ts";
+import { CLAUDE_AI_PROVIDER, Rachel8ConfigError, renderCredentials, renderEnv } from "./provision/rachel8.ts";
 
 export interface CustomerSecrets {
   /** Rachel8's TELEGRAM_BOT_TOKEN, `<digits>:<35+ chars>`. */
@@ -19,6 +19,14 @@ export interface CustomerSecrets {
   ownerTelegramUserId: number;
   /** Claude Code's subscription OAuth credentials; `expiresAt` in ms since the epoch. */
   claude: { accessToken: string; refreshToken: string; expiresAt: number; scopes: string[] };
+}
+
+/** Which Claude credentials are stored, and whether a machine may have refreshed them since. */
+export interface ClaudeCredentialsState {
+  /** customers.claude_credentials_version: + 1 on every change of the stored credentials. */
+  version: number;
+  /** The server the stored version was delivered to (it may have rotated them), or null. */
+  deliveredToServerId: number | null;
 }
 
 export interface CustomerStore {
@@ -32,6 +40,19 @@ export interface CustomerStore {
    * unknown customer has nothing to shred. Throws ShredIncompleteError (transient) while readers block that.
    */
   shred(customerId: string): void;
+  /** Version and holder of the stored Claude credentials; throws UnknownCustomerError. */
+  claudeState(customerId: string): ClaudeCredentialsState;
+  /**
+   * Records that `serverId` now holds stored version `version`; false (nothing written) when the customer
+   * has sent newer credentials meanwhile.
+   */
+  recordClaudeDelivery(customerId: string, version: number, serverId: number): boolean;
+  /**
+   * Takes back the credentials a machine holds before it goes away: stored (sealed) as a new version when
+   * they differ, and in either case no machine holds the stored ones any more. Skipped (false) when the
+   * stored version is no longer `version` (the customer sent newer ones) or the secrets were shredded.
+   */
+  takeBackClaude(customerId: string, version: number, claude: CustomerSecrets["claude"]): boolean;
 }
 
 export interface CustomerStoreDeps {
@@ -79,6 +100,7 @@ const ENV_FIELDS_OWNED_BY_PROVISIONER = {
   sharedFolderPath: "/home/rachel/shared",
   nodeEnv: "production",
   logLevel: "info",
+  aiProvider: CLAUDE_AI_PROVIDER,
 } as const;
 
 const ENV_FIELD_NAMES: Record<string, string> = {
@@ -128,25 +150,33 @@ export function createCustomerStore(deps: CustomerStoreDeps): CustomerStore {
   const now = deps.now ?? Date.now;
   // Without it SQLite leaves a nulled value's old bytes in the page's free space, still decryptable.
   db.$client.run("PRAGMA secure_delete = ON");
+  const storedClaudeJson = (row: typeof customers.$inferSelect): string | null =>
+    row.claudeCredentials === null
+      ? null
+      : sealer.open(row.claudeCredentials, context(row.id, "claudeCredentials"));
 
   return {
     upsert(customerId, secrets) {
       validateSecrets(customerId, secrets);
-      const { accessToken, refreshToken, expiresAt, scopes } = secrets.claude;
-      const sealed = {
-        telegramBotToken: sealer.seal(secrets.telegramBotToken, context(customerId, "telegramBotToken")),
-        ownerTelegramUserId: secrets.ownerTelegramUserId,
-        claudeCredentials: sealer.seal(
-          JSON.stringify({ accessToken, refreshToken, expiresAt, scopes }),
-          context(customerId, "claudeCredentials"),
-        ),
-        updatedAt: now(),
-        shreddedAt: null,
-      };
-      db.insert(customers)
-        .values({ id: customerId, createdAt: sealed.updatedAt, ...sealed })
-        .onConflictDoUpdate({ target: customers.id, set: sealed })
-        .run();
+      const claudeJson = claudeCredentialsJson(secrets.claude);
+      db.transaction((tx) => {
+        const stored = tx.select().from(customers).where(eq(customers.id, customerId)).get();
+        const same = stored !== undefined && storedClaudeJson(stored) === claudeJson;
+        const sealed = {
+          telegramBotToken: sealer.seal(secrets.telegramBotToken, context(customerId, "telegramBotToken")),
+          ownerTelegramUserId: secrets.ownerTelegramUserId,
+          claudeCredentials: sealer.seal(claudeJson, context(customerId, "claudeCredentials")),
+          // New credentials belong to no machine yet; the same ones keep their version and holder.
+          claudeCredentialsVersion: (stored?.claudeCredentialsVersion ?? 0) + (same ? 0 : 1),
+          claudeCredentialsServerId: same ? (stored?.claudeCredentialsServerId ?? null) : null,
+          updatedAt: now(),
+          shreddedAt: null,
+        };
+        tx.insert(customers)
+          .values({ id: customerId, createdAt: sealed.updatedAt, ...sealed })
+          .onConflictDoUpdate({ target: customers.id, set: sealed })
+          .run();
+      });
     },
 
     open(customerId) {
@@ -166,6 +196,52 @@ export function createCustomerStore(deps: CustomerStoreDeps): CustomerStore {
         ownerTelegramUserId: row.ownerTelegramUserId,
         claude: claudeSchema.parse(JSON.parse(claudeJson)),
       };
+    },
+
+    claudeState(customerId) {
+      const row = db
+        .select({
+          version: customers.claudeCredentialsVersion,
+          deliveredToServerId: customers.claudeCredentialsServerId,
+        })
+        .from(customers)
+        .where(eq(customers.id, customerId))
+        .get();
+      if (!row) throw new UnknownCustomerError(customerId);
+      return row;
+    },
+
+    recordClaudeDelivery(customerId, version, serverId) {
+      const updated = db
+        .update(customers)
+        .set({ claudeCredentialsServerId: serverId })
+        .where(and(eq(customers.id, customerId), eq(customers.claudeCredentialsVersion, version)))
+        .returning({ id: customers.id })
+        .all();
+      return updated.length > 0;
+    },
+
+    takeBackClaude(customerId, version, claude) {
+      validateClaude(claude);
+      const claudeJson = claudeCredentialsJson(claude);
+      return db.transaction((tx) => {
+        const stored = tx.select().from(customers).where(eq(customers.id, customerId)).get();
+        if (!stored || stored.claudeCredentialsVersion !== version || stored.shreddedAt !== null)
+          return false;
+        const same = storedClaudeJson(stored) === claudeJson;
+        tx.update(customers)
+          .set({
+            claudeCredentials: same
+              ? stored.claudeCredentials
+              : sealer.seal(claudeJson, context(customerId, "claudeCredentials")),
+            claudeCredentialsVersion: version + (same ? 0 : 1),
+            claudeCredentialsServerId: null,
+            updatedAt: same ? stored.updatedAt : now(),
+          })
+          .where(eq(customers.id, customerId))
+          .run();
+        return true;
+      });
     },
 
     shred(customerId) {
@@ -188,6 +264,24 @@ export function createCustomerStore(deps: CustomerStoreDeps): CustomerStore {
       scrubFreedPages(db, customerId);
     },
   };
+}
+
+/** The sealed form's plaintext: fixed key order, so equal credentials give equal text. */
+function claudeCredentialsJson(claude: CustomerSecrets["claude"]): string {
+  const { accessToken, refreshToken, expiresAt, scopes } = claude;
+  return JSON.stringify({ accessToken, refreshToken, expiresAt, scopes });
+}
+
+/** Throws InvalidCustomerSecretsError naming the bad fields of credentials read back from a machine. */
+function validateClaude(claude: CustomerSecrets["claude"]): void {
+  try {
+    renderCredentials(claude);
+  } catch (err) {
+    if (!(err instanceof Rachel8ConfigError)) throw err;
+    throw new InvalidCustomerSecretsError(
+      err.fields.map((field) => field.replace(/^claudeAiOauth\./, "claude.")),
+    );
+  }
 }
 
 /** Copies the WAL into the main file and truncates it, so no old page image holds the nulled ciphertext. */

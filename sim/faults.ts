@@ -41,6 +41,7 @@ const simFaultSchema = z.discriminatedUnion("kind", [
   }),
   z.object({ kind: z.literal("apt_unreachable"), serverId: z.number().int().optional() }),
   z.object({ kind: z.literal("apt_lock_held"), serverId: z.number().int().optional() }),
+  z.object({ kind: z.literal("claude_cli_missing"), serverId: z.number().int().optional() }),
 ]);
 
 export type SimFault =
@@ -80,6 +81,7 @@ const MACHINE_KINDS = new Set([
   "ssh_drop",
   "apt_unreachable",
   "apt_lock_held",
+  "claude_cli_missing",
 ]);
 
 function isMachineFault(fault: SimFault): fault is MachineFault {

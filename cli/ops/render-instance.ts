@@ -26,6 +26,7 @@ export function renderInstance(detail: InstanceDetail): string[] {
       ["created", instance.createdAt],
       ["ready", instance.readyAt],
       ["error", failure],
+      ["needs re-login", instance.needsRelogin],
     ]),
     ...detail.operations.flatMap(renderOperation),
     "",

@@ -38,6 +38,8 @@ export interface InstanceView {
   readyAt: string | null;
   callbackReceivedAt: string | null;
   deprovisionedAt: string | null;
+  /** Why the bot's owner may need to log in to Claude again (possibly stale tokens delivered); null when not. */
+  needsRelogin: string | null;
 }
 
 /** The columns an operator may see: the select itself leaves the secrets out, so no view can leak them. */
@@ -61,6 +63,7 @@ const visibleColumns = {
   readyAt: instances.readyAt,
   callbackReceivedAt: instances.callbackReceivedAt,
   deprovisionedAt: instances.deprovisionedAt,
+  claudeReloginReason: instances.claudeReloginReason,
 };
 
 type VisibleRow = Pick<typeof instances.$inferSelect, keyof typeof visibleColumns>;
@@ -86,6 +89,7 @@ function viewOf(row: VisibleRow): InstanceView {
     readyAt: isoTime(row.readyAt),
     callbackReceivedAt: isoTime(row.callbackReceivedAt),
     deprovisionedAt: isoTime(row.deprovisionedAt),
+    needsRelogin: row.claudeReloginReason,
   };
 }
 

@@ -11,6 +11,12 @@ export const RACHEL8_UNIT_NAME = "rachel8.service";
 /** Scopes Claude Code's subscription login grants; `user:inference` is what running the agent needs. */
 export const CLAUDE_OAUTH_SCOPES = ["user:inference", "user:profile"] as const;
 
+/** Rachel8's AI_PROVIDER values ("claude" is its alias of "claudecode"); it falls back to codex without one. */
+export const AI_PROVIDERS = ["claudecode", "claude", "codex"] as const;
+export type AiProvider = (typeof AI_PROVIDERS)[number];
+/** The provider that runs on the Claude OAuth credentials the customer hands over. */
+export const CLAUDE_AI_PROVIDER: AiProvider = "claudecode";
+
 /** Where things live on the machine, relative to the login user's home (cloud-init lays these out). */
 export const RACHEL8_PATHS = {
   appDir: "rachel8",
@@ -46,6 +52,8 @@ const envSchema = z.object({
   SHARED_FOLDER_PATH: z.string().regex(SAFE_ABSOLUTE_PATH),
   NODE_ENV: z.enum(["development", "production", "test"]),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]),
+  // Rachel8 defaults to codex when it is absent: the .env must always name the provider explicitly.
+  AI_PROVIDER: z.enum(AI_PROVIDERS),
 });
 
 const credentialsSchema = z.object({
@@ -82,6 +90,8 @@ export interface Rachel8EnvInput {
   sharedFolderPath: string;
   nodeEnv: "development" | "production" | "test";
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Which CLI the app runs the AI through; must match the credentials delivered (CLAUDE_AI_PROVIDER). */
+  aiProvider: AiProvider;
 }
 
 const ENV_NAMES: Record<keyof Rachel8EnvInput, keyof z.infer<typeof envSchema>> = {
@@ -90,6 +100,7 @@ const ENV_NAMES: Record<keyof Rachel8EnvInput, keyof z.infer<typeof envSchema>> 
   sharedFolderPath: "SHARED_FOLDER_PATH",
   nodeEnv: "NODE_ENV",
   logLevel: "LOG_LEVEL",
+  aiProvider: "AI_PROVIDER",
 };
 
 /** The .env Rachel8 reads from its working directory; throws Rachel8ConfigError naming bad variables. */

@@ -4,7 +4,9 @@ import { JobError } from "../errors.ts";
 /**
  * Stable codes. Retryable (a later attempt may succeed): connection_refused, connect_timeout,
  * connection_lost, exec_timeout. Permanent: host_key_mismatch, handshake_failed, auth_failed,
- * invalid_host_key, invalid_request, inject_failed, unit_not_active.
+ * invalid_host_key, invalid_request, inject_failed, unit_not_active, first_boot_failed, and the three ways
+ * the bot cannot think: cli_missing, not_logged_in, login_expired_no_refresh (and login_check_failed, when
+ * the check itself broke).
  */
 export type RemoteErrorCode =
   | "host_key_mismatch"
@@ -17,7 +19,12 @@ export type RemoteErrorCode =
   | "exec_timeout"
   | "invalid_request"
   | "inject_failed"
-  | "unit_not_active";
+  | "unit_not_active"
+  | "first_boot_failed"
+  | "cli_missing"
+  | "not_logged_in"
+  | "login_expired_no_refresh"
+  | "login_check_failed";
 
 const RETRYABLE: ReadonlySet<RemoteErrorCode> = new Set([
   "connection_refused",

@@ -43,6 +43,8 @@ export interface RemoteSession {
 const DEFAULT_EXEC_TIMEOUT_MS = 60_000;
 const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
 const CLOSE_GRACE_MS = 2_000;
+/** Exit status of coreutils `timeout` once it stopped a command at its remote deadline. */
+export const REMOTE_TIMEOUT_EXIT = 124;
 /** Seconds between the remote TERM and KILL of a command past its deadline. */
 const REMOTE_KILL_GRACE_S = 2;
 

@@ -6,7 +6,7 @@
  */
 import { RemoteError, UnitNotActiveError } from "./errors.ts";
 import { scrubSecrets } from "./scrub.ts";
-import type { ExecResult, RemoteSession } from "./session.ts";
+import { type ExecResult, REMOTE_TIMEOUT_EXIT, type RemoteSession } from "./session.ts";
 import { shellQuote } from "./shell-quote.ts";
 
 export interface VerifyActiveOptions {
@@ -33,8 +33,6 @@ export interface VerifyActiveResult {
 const DEFAULTS = { settleMs: 5_000, pollMs: 500, journalLines: 20, commandTimeoutMs: 15_000 };
 /** Exit status of the remote checks when the unit was seen in another state than `active`. */
 const NOT_ACTIVE_EXIT = 3;
-/** Exit status of coreutils `timeout` once it stopped the command at its remote deadline. */
-const REMOTE_TIMEOUT_EXIT = 124;
 
 /** Resolves once the unit has been active at every check for `settleMs`; else throws UnitNotActiveError. */
 export async function verifyActive(

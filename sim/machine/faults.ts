@@ -45,6 +45,11 @@ export class MachineFaultBoard {
     return null;
   }
 
+  /** True when the machine's disk is made without the stand-in Claude Code CLI. */
+  claudeCliMissing(serverId: number): boolean {
+    return this.#faults.some((fault) => fault.kind === "claude_cli_missing" && appliesTo(fault, serverId));
+  }
+
   phoneHomePlan(serverId: number): PhoneHomePlan {
     const applying = this.#faults.filter((fault) => appliesTo(fault, serverId));
     return {

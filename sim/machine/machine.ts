@@ -57,7 +57,9 @@ async function prepareDisk(spec: MachineSpec, deps: MachineDeps, sandboxDir: str
   // A new server gets a fresh disk, even when a dataDir is reused across simulator runs.
   await rm(sandboxDir, { recursive: true, force: true });
   try {
-    await createSandboxLayout(sandboxDir, spec.name, deps.isolation.available ? deps.isolation.owner : null);
+    await createSandboxLayout(sandboxDir, spec.name, deps.isolation.available ? deps.isolation.owner : null, {
+      claudeCli: !deps.faults.claudeCliMissing(spec.serverId),
+    });
     return await Sandbox.open(sandboxDir, spec.name, deps.isolation);
   } catch (error) {
     await rm(sandboxDir, { recursive: true, force: true });

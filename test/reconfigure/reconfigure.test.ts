@@ -50,7 +50,11 @@ describe("reconfigure job", () => {
     expect(world.instance(instanceId)).toMatchObject({ status: "ready", hetznerServerId: serverId });
     expect(world.sim.requests()).toEqual([]);
     expect(stepOutputs(operationId, "inject-secrets")).toEqual([
-      { changedFiles: [".claude/.credentials.json", "rachel8/.env"], action: "restarted" },
+      {
+        changedFiles: [".claude/.credentials.json", "rachel8/.env"],
+        action: "restarted",
+        credentials: "written",
+      },
     ]);
     expect(stepOutputs(operationId, "verify")).toHaveLength(1);
 

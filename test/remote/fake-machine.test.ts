@@ -34,6 +34,7 @@ function secretFiles(): SecretFile[] {
     sharedFolderPath: `${HOME}/${RACHEL8_PATHS.sharedDir}`,
     nodeEnv: "production",
     logLevel: "info",
+    aiProvider: "claudecode",
   });
   const credentials = renderCredentials({
     accessToken: "sk-ant-oat01-fake-machine",

@@ -43,6 +43,7 @@ describe.skipIf(!enabled)("injectSecrets against a real OpenSSH sshd", () => {
         sharedFolderPath: join(home, RACHEL8_PATHS.sharedDir),
         nodeEnv: "production",
         logLevel: "info",
+        aiProvider: "claudecode",
       }),
     },
   ];

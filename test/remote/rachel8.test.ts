@@ -20,6 +20,7 @@ const goodEnv: Rachel8EnvInput = {
   sharedFolderPath: "/home/rachel/shared",
   nodeEnv: "production",
   logLevel: "info",
+  aiProvider: "claudecode",
 };
 const tempDirs: string[] = [];
 
@@ -56,6 +57,7 @@ describe("renderEnv", () => {
       "SHARED_FOLDER_PATH",
       "NODE_ENV",
       "LOG_LEVEL",
+      "AI_PROVIDER",
     ];
     const script = `console.log(JSON.stringify(${JSON.stringify(names)}.map((n) => process.env[n])))`;
     const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir };
@@ -67,6 +69,7 @@ describe("renderEnv", () => {
       "/home/rachel/shared",
       "production",
       "info",
+      "claudecode",
     ]);
   });
 
@@ -81,6 +84,8 @@ describe("renderEnv", () => {
     ["sharedFolderPath", "/home/rachel/$HOME", "SHARED_FOLDER_PATH"],
     ["nodeEnv", "staging", "NODE_ENV"],
     ["logLevel", "trace", "LOG_LEVEL"],
+    ["aiProvider", "openai", "AI_PROVIDER"],
+    ["aiProvider", "", "AI_PROVIDER"],
   ] as const)("%s = %p is rejected naming %s, not the value", (key, value, field) => {
     const input = { ...goodEnv, [key]: value } as Rachel8EnvInput;
     // Short values ("0", "") would match by chance; every longer one must be absent.

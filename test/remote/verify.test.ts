@@ -25,6 +25,7 @@ describe.skipIf(!enabled)("verifyActive (real sshd, systemd stand-in)", () => {
       sharedFolderPath: join(machine.sshd.user.home, RACHEL8_PATHS.sharedDir),
       nodeEnv: "production",
       logLevel: "info",
+      aiProvider: "claudecode",
     });
 
   beforeAll(async () => {

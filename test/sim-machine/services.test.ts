@@ -25,6 +25,7 @@ const VALID_ENV = renderEnv({
   sharedFolderPath: "/home/rachel/shared",
   nodeEnv: "production",
   logLevel: "info",
+  aiProvider: "claudecode",
 });
 const UNIT = rachel8Unit({ user: "rachel", home: "/home/rachel" });
 
@@ -67,10 +68,11 @@ describe("supervised units", () => {
     });
     // Restart=on-failure would have shown a crash by now (RestartSec is 5 ms at this time scale).
     for (let check = 0; check < 3; check++) expect(await state()).toBe("active");
-    const journal = await exec(rachel, "journalctl -u rachel8 -n 2 --no-pager");
+    const journal = await exec(rachel, "journalctl -u rachel8 -n 3 --no-pager");
     expect(journal.stdout).toMatch(/ services systemd\[1\]: Started rachel8\.service - Rachel8 personal AI/);
+    // The unit's environment finds the stand-in CLI at /usr/local/bin; no credentials were written here.
     expect(journal.stdout).toMatch(
-      / services rachel8\[\d+\]: Rachel8 started: Telegram bot polling \(NODE_ENV=production, LOG_LEVEL=info\)\n$/,
+      / services rachel8\[\d+\]: Rachel8: claudecode is logged out\. Run \/login to reconnect\.\n.* services rachel8\[\d+\]: Rachel8 started: Telegram bot polling \(NODE_ENV=production, LOG_LEVEL=info, AI_PROVIDER=claudecode\)\n$/,
     );
     const status = await exec(rachel, "systemctl status rachel8");
     expect(status.stdout).toContain("Active: active (running)");

@@ -13,7 +13,7 @@ import { type InstanceRow, loadInstance, sshPrivateKeyContext } from "./instance
 import { APP_USER } from "./ownership.ts";
 
 /** What the steps that work over SSH on an existing server need: no Hetzner client. */
-export type RemoteStepDeps = Pick<ProvisionDeps, "db" | "sealer" | "customers"> & {
+export type RemoteStepDeps = Pick<ProvisionDeps, "db" | "sealer" | "customers" | "now"> & {
   settings: Pick<ProvisionSettings, "sshPort" | "verifySettleMs">;
 };
 

@@ -15,6 +15,7 @@ import { APP_USER, isOwnedBy, ownershipLabels, resourceNameFor } from "./ownersh
 import { deleteInstanceServer } from "./remove-server.ts";
 import { hetznerStepRetry } from "./retry-policies.ts";
 import type { SshKeyOutput } from "./ssh-key.ts";
+import { takeBackClaudeCredentials } from "./take-back-credentials.ts";
 
 export interface CreateServerOutput {
   serverId: number;
@@ -63,6 +64,8 @@ export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> 
       return { serverId: server.id, location, actionIds, createdAt: now() };
     },
     async compensate(ctx) {
+      // A re-run boots a replacement: it should get the tokens this machine may have rotated.
+      await takeBackClaudeCredentials(deps, ctx.instanceId, ctx.outputs, ctx.signal, ctx.log);
       await deleteInstanceServer(deps, ctx.instanceId, {
         signal: ctx.signal,
         awaitDeletion: true,

@@ -1,16 +1,31 @@
 /**
  * Step inject-secrets: the customer's Claude credentials and Rachel8 .env (mode 0600, atomic) and the
- * systemd unit, sent over SSH stdin in one round trip, then the unit enabled and started. Secrets never
+ * systemd unit, sent over SSH stdin in one round trip, then the unit enabled and started. On a provision, a
+ * round trip before it confirms the first boot (setup marker, cloud-init status): a failed one fails the
+ * step for good, before any secret leaves, and the rollback replaces the server. Secrets never
  * touch user-data, payloads, logs or the step output.
+ * The credentials file is written only on the first delivery to a server and when the customer sent new
+ * credentials since (claude-delivery.ts): afterwards the machine's Claude Code owns its refreshed tokens.
  * Idempotent: unchanged files are left alone and the unit is merely (re)started. The open session is
  * handed over to verify. The secrets are read when the attempt starts, so a reconfigure (which reuses this
  * step) delivers whatever is stored by then.
  */
 import type { CustomerSecrets } from "../../customers.ts";
 import { PermanentError } from "../../errors.ts";
-import { injectSecrets, type SecretFile } from "../../remote/inject.ts";
+import { confirmFirstBoot, type FirstBootResult } from "../../remote/first-boot.ts";
+import { injectSecrets, type SecretFile, type UnitFile } from "../../remote/inject.ts";
+import type { RemoteSession } from "../../remote/session.ts";
 import type { Step } from "../../step.ts";
-import { RACHEL8_PATHS, RACHEL8_UNIT_NAME, rachel8Unit, renderCredentials, renderEnv } from "../rachel8.ts";
+import { SETUP_COMPLETE_MARKER } from "../cloud-init/first-boot.ts";
+import {
+  CLAUDE_AI_PROVIDER,
+  RACHEL8_PATHS,
+  RACHEL8_UNIT_NAME,
+  rachel8Unit,
+  renderCredentials,
+  renderEnv,
+} from "../rachel8.ts";
+import { planClaudeDelivery, recordClaudeDelivery } from "./claude-delivery.ts";
 import { connectToServer, handOverSession, type RemoteStepDeps } from "./connect-server.ts";
 import { type InstanceRow, loadInstance } from "./instance-row.ts";
 import { APP_HOME, APP_USER } from "./ownership.ts";
@@ -20,6 +35,12 @@ export interface InjectSecretsOutput {
   /** Which files had to change on this run (paths only). */
   changedFiles: string[];
   action: "started" | "restarted";
+  /** Whether the Claude credentials file was written (a new version) or left to the machine. */
+  credentials: "written" | "kept";
+  /** Set when the delivered credentials may be stale (see ClaudeDeliveryPlan.reloginReason). */
+  needsRelogin?: true;
+  /** What the first-boot check found; absent on a reconfigure (the server was confirmed when provisioned). */
+  firstBoot?: FirstBootResult;
 }
 
 export function injectSecretsStep(deps: RemoteStepDeps): Step<InjectSecretsOutput> {
@@ -30,27 +51,55 @@ export function injectSecretsStep(deps: RemoteStepDeps): Step<InjectSecretsOutpu
     async run(ctx) {
       // One read of the row for both the secrets and the connection.
       const row = loadInstance(deps.db, ctx.instanceId);
-      const files = secretFiles(customerSecretsOf(deps, row));
+      const secrets = customerSecretsOf(deps, row);
+      const plan = planClaudeDelivery(row, deps.customers.claudeState(customerIdOf(row)));
+      const files = secretFiles(secrets).filter(
+        (file) => plan.write || file.path !== RACHEL8_PATHS.credentials,
+      );
       const session = await connectToServer(deps, row, ctx.outputs, ctx.signal);
       const unit = { name: RACHEL8_UNIT_NAME, text: rachel8Unit({ user: APP_USER, home: APP_HOME }) };
-      const result = await injectSecrets(session, files, unit, { signal: ctx.signal }).catch(
+      // Only a provision waited for the callback; a reconfigure's server was confirmed back then.
+      const confirm = "await-cloud-init" in ctx.outputs;
+      const result = await confirmThenInject(session, files, unit, confirm, ctx.signal).catch(
         async (err: unknown) => {
           await session.close();
           throw err;
         },
       );
+      recordClaudeDelivery(deps, row, plan, ctx.log, (deps.now ?? Date.now)());
       // verify comes next: it reuses this connection instead of a second handshake.
       await handOverSession(session);
-      return { changedFiles: result.changedFiles, action: result.action };
+      return {
+        ...result,
+        credentials: plan.write ? "written" : "kept",
+        ...(plan.reloginReason !== null && { needsRelogin: true as const }),
+      };
     },
   };
 }
 
+async function confirmThenInject(
+  session: RemoteSession,
+  files: SecretFile[],
+  unit: UnitFile,
+  confirm: boolean,
+  signal: AbortSignal,
+): Promise<Pick<InjectSecretsOutput, "changedFiles" | "action" | "firstBoot">> {
+  const firstBoot = confirm
+    ? await confirmFirstBoot(session, { markerPath: SETUP_COMPLETE_MARKER, signal })
+    : undefined;
+  const { changedFiles, action } = await injectSecrets(session, files, unit, { signal });
+  return { changedFiles, action, ...(firstBoot && { firstBoot }) };
+}
+
 /** The secrets of the instance's customer; permanent errors when there is no customer or they were shredded. */
 export function customerSecretsOf(deps: RemoteStepDeps, instance: InstanceRow): CustomerSecrets {
-  const { customerId } = instance;
-  if (customerId === null) throw new PermanentError(`instance ${instance.id} has no customer`);
-  return deps.customers.open(customerId);
+  return deps.customers.open(customerIdOf(instance));
+}
+
+function customerIdOf(instance: InstanceRow): string {
+  if (instance.customerId === null) throw new PermanentError(`instance ${instance.id} has no customer`);
+  return instance.customerId;
 }
 
 /** The two files Rachel8 and Claude Code read, rendered (and validated) from the customer's secrets. */
@@ -65,6 +114,7 @@ export function secretFiles(secrets: CustomerSecrets): SecretFile[] {
         sharedFolderPath: `${APP_HOME}/${RACHEL8_PATHS.sharedDir}`,
         nodeEnv: "production",
         logLevel: "info",
+        aiProvider: CLAUDE_AI_PROVIDER,
       }),
     },
   ];

@@ -39,7 +39,13 @@ export async function deleteInstanceServer(
       timeoutMs: opts.deletionTimeoutMs ?? 300_000,
     });
   }
-  updateInstance(deps.db, instanceId, { hetznerServerId: null }, (deps.now ?? Date.now)());
+  // A later server starts without any Claude credentials of ours.
+  updateInstance(
+    deps.db,
+    instanceId,
+    { hetznerServerId: null, claudeCredentialsVersion: null },
+    (deps.now ?? Date.now)(),
+  );
 }
 
 async function findOwnServerId(hetzner: HetznerClient, instanceId: string, signal: AbortSignal) {

@@ -1,11 +1,14 @@
 /**
- * Step verify: the unit is `active` and stays so for VERIFY_SETTLE_MS (a crash loop fails with the last
- * journal lines, secrets scrubbed). Idempotent: it only reads.
+ * Step verify: the bot can think, and it runs. First, as the app's user with the unit's environment, the
+ * Claude Code CLI is where Rachel8 looks for it and `claude auth status` says logged in (failures: cli_missing,
+ * not_logged_in, login_expired_no_refresh); then the unit is `active` and stays so for VERIFY_SETTLE_MS (a
+ * crash loop fails with the last journal lines, secrets scrubbed). Idempotent: it only reads.
  */
+import { checkClaudeLogin } from "../../remote/claude-login.ts";
 import { secretPieces } from "../../remote/scrub.ts";
 import { verifyActive } from "../../remote/verify.ts";
 import type { Step } from "../../step.ts";
-import { RACHEL8_UNIT_NAME } from "../rachel8.ts";
+import { RACHEL8_PATHS, RACHEL8_UNIT_NAME } from "../rachel8.ts";
 import { connectToServer, type RemoteStepDeps } from "./connect-server.ts";
 import { customerSecretsOf, secretFiles } from "./inject-secrets.ts";
 import { loadInstance } from "./instance-row.ts";
@@ -15,6 +18,8 @@ export interface VerifyOutput {
   /** `systemctl is-active` checks made. */
   checks: number;
   activeForMs: number;
+  /** Where the app finds the Claude Code CLI. */
+  cliPath: string;
 }
 
 export function verifyStep(deps: RemoteStepDeps): Step<VerifyOutput> {
@@ -28,11 +33,16 @@ export function verifyStep(deps: RemoteStepDeps): Step<VerifyOutput> {
       const redact = secretFiles(customerSecretsOf(deps, row)).flatMap((file) => secretPieces(file.content));
       const session = await connectToServer(deps, row, ctx.outputs, ctx.signal);
       try {
-        return await verifyActive(session, RACHEL8_UNIT_NAME, {
+        const login = await checkClaudeLogin(session, {
+          credentialsPath: RACHEL8_PATHS.credentials,
+          signal: ctx.signal,
+        });
+        const active = await verifyActive(session, RACHEL8_UNIT_NAME, {
           settleMs: deps.settings.verifySettleMs,
           redact,
           signal: ctx.signal,
         });
+        return { ...active, cliPath: login.cliPath };
       } finally {
         await session.close();
       }

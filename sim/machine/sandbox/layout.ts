@@ -36,6 +36,13 @@ const LIB_FILES: Record<string, string> = {
   "rachel8/src/index.ts": "offline/rachel8/src/index.ts",
 };
 const MACHINE_DIR = new URL("../", import.meta.url);
+/** The stand-in Claude Code CLI, where Rachel8 looks for it (/usr/local/bin/claude), until the app bundle ships it. */
+const CLAUDE_CLI = { source: "offline/claude", target: "opt/sim/usr-local/bin/claude" } as const;
+
+export interface SandboxLayoutOptions {
+  /** Installs the stand-in `claude` at /usr/local/bin; default true (false: a box without the CLI). */
+  claudeCli?: boolean;
+}
 
 /** PATH inside the box: the simulated tools shadow the host's real ones. */
 export const SANDBOX_PATH = "/opt/sim/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -52,6 +59,7 @@ export async function createSandboxLayout(
   rootDir: string,
   hostname: string,
   owner: number | null,
+  options: SandboxLayoutOptions = {},
 ): Promise<void> {
   await mkdir(rootDir, { recursive: true });
   await mirrorHostProgramDirs(rootDir);
@@ -78,6 +86,10 @@ export async function createSandboxLayout(
   await writeEtc(rootDir, hostname);
   await installShims(join(rootDir, "opt/sim/bin"));
   await installLibFiles(join(rootDir, "opt/sim/lib"));
+  if (options.claudeCli ?? true) {
+    await Bun.write(join(rootDir, CLAUDE_CLI.target), Bun.file(new URL(CLAUDE_CLI.source, MACHINE_DIR)));
+    await chmod(join(rootDir, CLAUDE_CLI.target), 0o755);
+  }
   await mkdir(join(rootDir, "tmp"), { recursive: true });
   await chmod(join(rootDir, "tmp"), 0o1777);
   await chmod(join(rootDir, "root"), 0o700);

@@ -61,8 +61,7 @@ spawn_service() {
       *) read -ra words <<<"$exec_start"; set -- "${words[@]}" ;;
     esac
     # The service's whole environment, as env -i would give it (nothing else is exported: see the boot).
-    export PATH=/opt/sim/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-      HOME="$home" USER="$login" LOGNAME="$login" SHELL="$shell" LANG=C.UTF-8
+    export PATH="$MANAGER_PATH" HOME="$home" USER="$login" LOGNAME="$login" SHELL="$shell" LANG="$MANAGER_LANG"
     echo "$BASHPID"
     cd "${workdir:-/}" && exec "$@"
   ) >&"$output" 2>&1 {output}>&- </dev/null 3>&- 6>&- &

@@ -14,6 +14,10 @@ IDLE=$STATE_DIR/idle
 # The service manager's acknowledgements: the token of each request once it took effect, a line each.
 ACKS=$STATE_DIR/acks
 JOURNAL=/var/log/journal/sim-journal.tsv
+# The service manager's environment, which every unit inherits (`systemctl show-environment` prints it):
+# systemd's PATH for system units, behind the simulated tools.
+MANAGER_PATH=/opt/sim/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+MANAGER_LANG=C.UTF-8
 
 # unit_file UNIT: sets $file to the unit's file and returns 0 when it exists.
 unit_file() { file=$UNIT_DIR/$1; [ -f "$file" ]; }
