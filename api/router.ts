@@ -6,6 +6,8 @@ export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 /** What a route handler receives. */
 export interface RouteContext {
   request: Request;
+  /** The request's path and query on a fixed origin (core/request-target.ts): the Host header is never trusted. */
+  url: URL;
   /** Values of the template's `:name` segments, URI-decoded. */
   params: Readonly<Record<string, string>>;
   requestId: string;

@@ -1,4 +1,5 @@
 import type { Server } from "bun";
+import { requestTarget } from "../core/request-target.ts";
 import type { ApiDependencies } from "./dependencies.ts";
 import { errorJson, errorResponse } from "./error-mapper.ts";
 import { createHttpMetrics } from "./http-metrics.ts";
@@ -43,10 +44,11 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     const startedAt = performance.now();
     const requestId = requestIdOf(request);
     const log = deps.log.child({ requestId });
-    const { pathname } = new URL(request.url);
+    const url = requestTarget(request);
+    const { pathname } = url;
     const matched = match(request.method, pathname);
     const route = matched.kind === "found" ? matched.route.path : UNMATCHED_ROUTE;
-    const response = await respond(matched, { request, requestId, log, clientIp }, deps);
+    const response = await respond(matched, { request, url, requestId, log, clientIp }, deps);
     response.headers.set(REQUEST_ID_HEADER, requestId);
     const durationMs = performance.now() - startedAt;
     httpMetrics.observe(metricMethod(request.method), route, response.status, durationMs);
@@ -62,7 +64,15 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   const server: Server<undefined> = Bun.serve({
     hostname: deps.config.apiHost,
     port,
+    // Development mode would answer a thrown error with Bun's HTML page: stack, paths and source lines.
+    development: false,
     fetch: (request, self) => handle(request, peerAddress(self.requestIP(request)?.address)),
+    // Only a bug gets here (handle maps every route error itself): opaque JSON, cause in the log.
+    error: (err) => {
+      const requestId = crypto.randomUUID();
+      deps.log.error({ err, requestId }, "unhandled error in server");
+      return errorJson(500, { code: "internal", message: "internal server error", requestId });
+    },
   });
   let stopping: Promise<void> | undefined;
   const stop = (drainMs = deps.config.shutdownTimeoutMs) => {
@@ -80,7 +90,7 @@ function peerAddress(address: string | undefined): string | null {
 
 async function respond(
   matched: RouteMatch,
-  incoming: Pick<RouteContext, "request" | "requestId" | "log" | "clientIp">,
+  incoming: Pick<RouteContext, "request" | "url" | "requestId" | "log" | "clientIp">,
   deps: ApiDependencies,
 ): Promise<Response> {
   const { requestId, log } = incoming;

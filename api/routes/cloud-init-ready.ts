@@ -45,7 +45,7 @@ export const cloudInitReadyRoute: Route = {
 
 /** 403 unless the token is right and the request comes from the server's own address (when known). */
 function checkCaller(ctx: RouteContext, instanceId: string, serverIp: string | null): void {
-  const token = new URL(ctx.request.url).searchParams.get("token") ?? "";
+  const token = ctx.url.searchParams.get("token") ?? "";
   const sealer = createSealer(ctx.deps.config.secretsKeys);
   if (!verifyCallbackToken(ctx.deps.db, sealer, instanceId, token)) {
     throw new HttpError(403, "invalid_token", "missing or wrong callback token");
