@@ -81,10 +81,10 @@ const ENV_FIELDS_OWNED_BY_PROVISIONER = {
   logLevel: "info",
 } as const;
 
-const ENV_FIELD_NAMES: Record<string, string> = {
-  TELEGRAM_BOT_TOKEN: "telegramBotToken",
-  OWNER_TELEGRAM_USER_ID: "ownerTelegramUserId",
-};
+const ENV_FIELD_NAMES: ReadonlyMap<string, string> = new Map([
+  ["TELEGRAM_BOT_TOKEN", "telegramBotToken"],
+  ["OWNER_TELEGRAM_USER_ID", "ownerTelegramUserId"],
+]);
 
 const claudeSchema = z.object({
   accessToken: z.string(),
@@ -107,7 +107,7 @@ function validateSecrets(customerId: string, secrets: CustomerSecrets): void {
   };
   collect(
     () => renderEnv({ ...ENV_FIELDS_OWNED_BY_PROVISIONER, ...secrets }),
-    (field) => ENV_FIELD_NAMES[field] ?? field,
+    (field) => ENV_FIELD_NAMES.get(field) ?? field,
   );
   // The owner id is stored in an integer column: a string would pass Rachel8's rule but not the type.
   if (typeof secrets.ownerTelegramUserId !== "number" && !fields.includes("ownerTelegramUserId")) {
