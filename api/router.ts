@@ -13,7 +13,10 @@ export interface RouteContext {
   requestId: string;
   /** Child logger already bound to this request id. */
   log: Logger;
-  /** Address of the TCP peer (no proxy is trusted, so this is the caller); null for in-process requests. */
+  /**
+   * Address of the caller: the TCP peer's, or on the public listener the one a trusted proxy forwarded
+   * (api/client-address.ts); null for in-process requests that name none.
+   */
   clientIp: string | null;
   deps: ApiDependencies;
 }
@@ -25,6 +28,12 @@ export interface Route {
   path: string;
   handle(ctx: RouteContext): Response | Promise<Response>;
 }
+
+/** The API's two listeners: `public` faces the internet (behind a TLS proxy), `private` stays on loopback. */
+export type Listener = "public" | "private";
+
+/** The routes of each listener; a route is served by exactly one. */
+export type ApiRoutes = Readonly<Record<Listener, readonly Route[]>>;
 
 export type RouteMatch =
   | { kind: "found"; route: Route; params: Record<string, string> }

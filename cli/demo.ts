@@ -137,7 +137,8 @@ async function keepRunning(
   serviceDied: AbortSignal,
 ): Promise<number> {
   say(`\nkept running (Ctrl-C stops everything):`);
-  say(`  api        ${world.apiUrl}`);
+  say(`  api        ${world.apiUrl} (private: customers, ops, metrics)`);
+  say(`  public api ${world.publicApiUrl} (webhooks, cloud-init callbacks)`);
   say(
     `  simulator  ${world.sim.endpoint} (token ${world.sim.token}); machines: ${world.sim.baseUrl}/_sim/machines`,
   );

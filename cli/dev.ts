@@ -5,6 +5,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { loadConfigOrExit } from "../core/config.ts";
+import { httpOrigin } from "../core/config-fields.ts";
 import { loadOrCreateDevSecrets } from "./dev-secrets.ts";
 import { type LocalService, startLocalStack } from "./local-stack.ts";
 
@@ -16,6 +17,8 @@ mkdirSync(dataDir, { recursive: true });
 const env: Record<string, string> = {
   ...loadOrCreateDevSecrets(dataDir),
   LOG_PRETTY: "true",
+  // Local use: no TLS proxy in front, so machines reaching this box phone home over plain http.
+  PUBLIC_BASE_URL_ALLOW_HTTP: "true",
   ...definedOnly(process.env),
   DATA_DIR: dataDir,
 };
@@ -31,7 +34,10 @@ const stack = await startLocalStack({
   say(`could not start: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });
-say(`ready: api http://${config.apiHost}:${config.apiPort}, data in ${dataDir} (Ctrl-C stops)`);
+say(
+  `ready: api ${httpOrigin(config.apiHost, config.apiPort)} (private), ` +
+    `public api ${httpOrigin(config.publicApiHost, config.publicApiPort)}, data in ${dataDir} (Ctrl-C stops)`,
+);
 
 let stopRequested = false;
 const stopAll = (reason: string, exitCode: number) => {

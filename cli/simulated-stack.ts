@@ -4,6 +4,7 @@
  * and the broker. Used by `bun run demo`, the end-to-end tests and the provision benchmark.
  */
 import { type Config, generateDevSecrets, loadConfig } from "../core/config.ts";
+import { httpOrigin } from "../core/config-fields.ts";
 import { createSealer, type Sealer } from "../core/secrets.ts";
 import { appDatabasePath, type Db, openDatabase } from "../db/index.ts";
 import { brokerConnection, connectJobQueue, type JobQueue } from "../jobs/queue.ts";
@@ -31,8 +32,10 @@ export interface SimulatedStack {
   readonly env: Readonly<Record<string, string>>;
   readonly config: Config;
   readonly dataDir: string;
-  /** e.g. "http://127.0.0.1:41234" */
+  /** The API's private listener (customers, ops, metrics), e.g. "http://127.0.0.1:41234" */
   readonly apiUrl: string;
+  /** The API's public listener (webhooks; the simulated machines phone home here), e.g. "http://127.0.0.1:41235" */
+  readonly publicApiUrl: string;
   /** This process's connection to the app database (the api migrated it). */
   readonly db: Db;
   readonly queue: JobQueue;
@@ -90,7 +93,8 @@ async function connectHandles(parts: {
   };
   return {
     ...parts,
-    apiUrl: `http://${config.apiHost}:${config.apiPort}`,
+    apiUrl: httpOrigin(config.apiHost, config.apiPort),
+    publicApiUrl: httpOrigin(config.publicApiHost, config.publicApiPort),
     db,
     queue,
     sealer: createSealer(config.secretsKeys),
@@ -102,7 +106,7 @@ async function serviceEnvironment(
   sim: Simulator,
   options: SimulatedStackOptions,
 ): Promise<Record<string, string>> {
-  const [apiPort, brokerPort, brokerHttpPort, workerMetricsPort] = await distinctFreePorts(4);
+  const [apiPort, publicApiPort, brokerPort, brokerHttpPort, workerMetricsPort] = await distinctFreePorts(5);
   const inherited = ["PATH", "HOME", "TMPDIR"].flatMap((name) => {
     const value = process.env[name];
     return value === undefined ? [] : [[name, value] as const];
@@ -114,13 +118,17 @@ async function serviceEnvironment(
     DATA_DIR: options.dataDir,
     API_HOST: "127.0.0.1",
     API_PORT: String(apiPort),
+    PUBLIC_API_HOST: "127.0.0.1",
+    PUBLIC_API_PORT: String(publicApiPort),
     BROKER_HOST: "127.0.0.1",
     BROKER_PORT: String(brokerPort),
     BROKER_HTTP_PORT: String(brokerHttpPort),
     WORKER_METRICS_PORT: String(workerMetricsPort),
     HCLOUD_ENDPOINT: sim.endpoint,
     HCLOUD_TOKEN: sim.token,
-    PUBLIC_BASE_URL: `http://127.0.0.1:${apiPort}`,
+    PUBLIC_BASE_URL: `http://127.0.0.1:${publicApiPort}`,
+    // The simulated machines phone home over plain http: there is no certificate authority to ask here.
+    PUBLIC_BASE_URL_ALLOW_HTTP: "true",
     SSH_PORT: String(sim.sshPort),
     EXPECTED_SERVER_DELETION_MS: String(expectedDeletionMs(sim)),
     ...options.env,
