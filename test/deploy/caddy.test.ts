@@ -22,7 +22,10 @@ import { freePorts } from "../support/processes.ts";
 
 setDefaultTimeout(30_000);
 const caddyfile = resolve(import.meta.dir, "../../deploy/Caddyfile");
+// Missing Caddy: skip on a developer machine, but CI must install it (.ci/install-tools) rather than pass silently.
 const hasCaddy = Bun.which("caddy") !== null;
+const runs = hasCaddy || process.env.CI === "true";
+if (!runs) console.warn("skipping the Caddy tests: apt-get install -y caddy");
 
 interface Answer {
   status: number;
@@ -37,7 +40,8 @@ let httpsPort: number;
 let rootCa: string;
 
 beforeAll(async () => {
-  if (!hasCaddy) return;
+  if (!runs) return;
+  if (!hasCaddy) throw new Error("caddy is not installed (apt-get install -y caddy)");
   runtime = await startRuntime({ collectLogs: false });
   const config = { ...runtime.config, trustedProxies: ["127.0.0.1/32"] };
   const log = createLogger({ level: "silent" });
@@ -162,7 +166,7 @@ function instanceAt(serverIp: string) {
 }
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
 
-describe.skipIf(!hasCaddy)("deploy/Caddyfile in front of the public listener", () => {
+describe.skipIf(!runs)("deploy/Caddyfile in front of the public listener", () => {
   test("a callback through Caddy is accepted: the API sees the server's own address, not Caddy's", async () => {
     const box = instanceAt("127.1.7.1");
     expect(await viaCaddy("POST", box.path, box.form, "127.1.7.1", FORM)).toEqual({
