@@ -81,30 +81,12 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     return response;
   };
 
-  const listen = (listener: Listener, hostname: string, listenPort: number): Server<undefined> =>
-    Bun.serve({
-      hostname,
-      port: listenPort,
-      // Development mode would answer a thrown error with Bun's HTML page: stack, paths and source lines.
-      development: false,
-      fetch: (request, self) => {
-        const address = self.requestIP(request)?.address;
-        return handle(request, { listener, peer: address === undefined ? null : plainAddress(address) });
-      },
-      // Only a bug gets here (handle maps every route error itself): opaque JSON, cause in the log.
-      error: (err) => {
-        const requestId = crypto.randomUUID();
-        deps.log.error({ err, requestId, listener }, "unhandled error in server");
-        return errorJson(500, { code: "internal", message: "internal server error", requestId });
-      },
-    });
-
-  const privateServer = listen("private", deps.config.apiHost, port);
+  const privateServer = serve("private", deps.config.apiHost, port, handle, deps.log);
   let publicServer: Server<undefined>;
   try {
-    publicServer = listen("public", deps.config.publicApiHost, publicPort);
+    publicServer = serve("public", deps.config.publicApiHost, publicPort, handle, deps.log);
   } catch (err) {
-    privateServer.stop(true);
+    void privateServer.stop(true);
     throw err;
   }
   let stopping: Promise<void> | undefined;
@@ -115,6 +97,32 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     return stopping;
   };
   return { url: privateServer.url.origin, publicUrl: publicServer.url.origin, handle, stop };
+}
+
+/** One listener: `handle` for its routes, an opaque JSON 500 for what escapes it. */
+function serve(
+  listener: Listener,
+  hostname: string,
+  port: number,
+  handle: ApiServer["handle"],
+  log: ApiDependencies["log"],
+): Server<undefined> {
+  return Bun.serve({
+    hostname,
+    port,
+    // Development mode would answer a thrown error with Bun's HTML page: stack, paths and source lines.
+    development: false,
+    fetch: (request, self) => {
+      const address = self.requestIP(request)?.address;
+      return handle(request, { listener, peer: address === undefined ? null : plainAddress(address) });
+    },
+    // Only a bug gets here (handle maps every route error itself): opaque JSON, cause in the log.
+    error: (err) => {
+      const requestId = crypto.randomUUID();
+      log.error({ err, requestId, listener }, "unhandled error in server");
+      return errorJson(500, { code: "internal", message: "internal server error", requestId });
+    },
+  });
 }
 
 async function respond(
