@@ -4,7 +4,9 @@ import { loadConfigOrExit } from "../core/config.ts";
 import { exitWhenDrained } from "../core/exit.ts";
 import { createLogger } from "../core/log.ts";
 import { createMetrics } from "../core/metrics.ts";
+import { createSealer } from "../core/secrets.ts";
 import { appDatabasePath, migrateDatabase, openDatabase } from "../db/index.ts";
+import { sealClearOwnerIds } from "../jobs/customers.ts";
 import { brokerConnection, connectJobQueue } from "../jobs/queue.ts";
 import { createApiServer } from "./server.ts";
 
@@ -15,6 +17,8 @@ const config = loadConfigOrExit(process.env);
 const log = createLogger({ level: config.logLevel, pretty: config.logPretty, name: "api" });
 const db = openDatabase(appDatabasePath(config.dataDir));
 migrateDatabase(db);
+const sealed = sealClearOwnerIds(db, createSealer(config.secretsKeys));
+if (sealed > 0) log.info({ customers: sealed }, "sealed owner ids stored in clear");
 const queue = connectJobQueue({ ...brokerConnection(config), db });
 const server = createApiServer({ config, db, queue, log, metrics: createMetrics() });
 log.info({ url: server.url }, "api listening");

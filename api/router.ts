@@ -6,12 +6,17 @@ export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 /** What a route handler receives. */
 export interface RouteContext {
   request: Request;
+  /** The request's path and query on a fixed origin (core/request-target.ts): the Host header is never trusted. */
+  url: URL;
   /** Values of the template's `:name` segments, URI-decoded. */
   params: Readonly<Record<string, string>>;
   requestId: string;
   /** Child logger already bound to this request id. */
   log: Logger;
-  /** Address of the TCP peer (no proxy is trusted, so this is the caller); null for in-process requests. */
+  /**
+   * Address of the caller: the TCP peer's, or on the public listener the one a trusted proxy forwarded
+   * (api/client-address.ts); null for in-process requests that name none.
+   */
   clientIp: string | null;
   deps: ApiDependencies;
 }
@@ -23,6 +28,12 @@ export interface Route {
   path: string;
   handle(ctx: RouteContext): Response | Promise<Response>;
 }
+
+/** The API's two listeners: `public` faces the internet (behind a TLS proxy), `private` stays on loopback. */
+export type Listener = "public" | "private";
+
+/** The routes of each listener; a route is served by exactly one. */
+export type ApiRoutes = Readonly<Record<Listener, readonly Route[]>>;
 
 export type RouteMatch =
   | { kind: "found"; route: Route; params: Record<string, string> }

@@ -1,24 +1,38 @@
 import type { Server } from "bun";
+import { requestTarget } from "../core/request-target.ts";
+import { createClientAddress, plainAddress } from "./client-address.ts";
 import type { ApiDependencies } from "./dependencies.ts";
 import { errorJson, errorResponse } from "./error-mapper.ts";
 import { createHttpMetrics } from "./http-metrics.ts";
 import { registerOperationMetrics } from "./operation-metrics.ts";
 import { REQUEST_ID_HEADER, requestIdOf } from "./request-id.ts";
-import { createRouter, type Route, type RouteContext, type RouteMatch } from "./router.ts";
+import { type ApiRoutes, createRouter, type Listener, type RouteContext, type RouteMatch } from "./router.ts";
 import { routes as defaultRoutes } from "./routes/index.ts";
 
 export interface ApiServerOptions extends ApiDependencies {
-  /** Routes to serve; default every route in api/routes/index.ts. */
-  routes?: readonly Route[];
-  /** Port to listen on; default config.apiPort (tests pass 0 for a free one). */
+  /** Routes of each listener; default api/routes/index.ts. */
+  routes?: ApiRoutes;
+  /** Port of the private listener; default config.apiPort (tests pass 0 for a free one). */
   port?: number;
+  /** Port of the public listener; default config.publicApiPort (tests pass 0 for a free one). */
+  publicPort?: number;
+}
+
+/** Where an in-process request comes from, as the listening server would see it. */
+export interface InProcessOrigin {
+  /** Listener whose routes answer; default "private". */
+  listener?: Listener;
+  /** Address of the TCP peer; default none. On the public listener TRUSTED_PROXIES applies to it. */
+  peer?: string | null;
 }
 
 export interface ApiServer {
-  /** Base URL the server listens on, e.g. http://127.0.0.1:8080 */
+  /** Base URL of the private listener (customers, ops, metrics, health), e.g. http://127.0.0.1:8080 */
   readonly url: string;
-  /** Handles one request in-process, as the listening server would for a peer at `clientIp` (default none). */
-  handle(request: Request, clientIp?: string | null): Promise<Response>;
+  /** Base URL of the public listener (webhooks, cloud-init callbacks), e.g. http://127.0.0.1:8081 */
+  readonly publicUrl: string;
+  /** Handles one request in-process, as the listening server would. */
+  handle(request: Request, origin?: InProcessOrigin): Promise<Response>;
   /**
    * Stops accepting connections and lets in-flight requests finish for up to `drainMs`
    * (default config.shutdownTimeoutMs), then closes what is left. Idempotent.
@@ -34,53 +48,86 @@ const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", 
 const metricMethod = (method: string) => (KNOWN_METHODS.has(method) ? method : "other");
 
 export function createApiServer(options: ApiServerOptions): ApiServer {
-  const { routes = defaultRoutes, port = options.config.apiPort, ...deps } = options;
-  const match = createRouter(routes);
+  const {
+    routes = defaultRoutes,
+    port = options.config.apiPort,
+    publicPort = options.config.publicApiPort,
+    ...deps
+  } = options;
+  const matchers = { public: createRouter(routes.public), private: createRouter(routes.private) };
+  const clientAddress = createClientAddress(deps.config.trustedProxies);
   const httpMetrics = createHttpMetrics(deps.metrics);
   registerOperationMetrics(deps.metrics, deps.db);
 
-  const handle = async (request: Request, clientIp: string | null = null): Promise<Response> => {
+  const handle = async (request: Request, origin: InProcessOrigin = {}): Promise<Response> => {
+    const { listener = "private", peer = null } = origin;
     const startedAt = performance.now();
     const requestId = requestIdOf(request);
     const log = deps.log.child({ requestId });
-    const { pathname } = new URL(request.url);
-    const matched = match(request.method, pathname);
+    const url = requestTarget(request);
+    const clientIp = listener === "public" ? clientAddress(peer, request.headers) : peer;
+    const matched = matchers[listener](request.method, url.pathname);
     const route = matched.kind === "found" ? matched.route.path : UNMATCHED_ROUTE;
-    const response = await respond(matched, { request, requestId, log, clientIp }, deps);
+    const response = await respond(matched, { request, url, requestId, log, clientIp }, deps);
     response.headers.set(REQUEST_ID_HEADER, requestId);
     const durationMs = performance.now() - startedAt;
     httpMetrics.observe(metricMethod(request.method), route, response.status, durationMs);
     // A 500 is a bug (the mapper logged its cause); 503 and 4xx are expected answers.
     const level = response.status === 500 ? "error" : "info";
     log[level](
-      { method: request.method, path: pathname, route, status: response.status, durationMs },
+      { listener, method: request.method, path: url.pathname, route, status: response.status, durationMs },
       "request",
     );
     return response;
   };
 
-  const server: Server<undefined> = Bun.serve({
-    hostname: deps.config.apiHost,
-    port,
-    fetch: (request, self) => handle(request, peerAddress(self.requestIP(request)?.address)),
-  });
+  const privateServer = serve("private", deps.config.apiHost, port, handle, deps.log);
+  let publicServer: Server<undefined>;
+  try {
+    publicServer = serve("public", deps.config.publicApiHost, publicPort, handle, deps.log);
+  } catch (err) {
+    void privateServer.stop(true);
+    throw err;
+  }
   let stopping: Promise<void> | undefined;
   const stop = (drainMs = deps.config.shutdownTimeoutMs) => {
-    stopping ??= drain(server, drainMs, deps);
+    stopping ??= Promise.all([drain(publicServer, drainMs, deps), drain(privateServer, drainMs, deps)]).then(
+      () => {},
+    );
     return stopping;
   };
-  return { url: server.url.origin, handle, stop };
+  return { url: privateServer.url.origin, publicUrl: publicServer.url.origin, handle, stop };
 }
 
-/** An IPv4 peer on a dual-stack socket shows as "::ffff:a.b.c.d"; routes compare plain addresses. */
-function peerAddress(address: string | undefined): string | null {
-  if (address === undefined) return null;
-  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+/** One listener: `handle` for its routes, an opaque JSON 500 for what escapes it. */
+function serve(
+  listener: Listener,
+  hostname: string,
+  port: number,
+  handle: ApiServer["handle"],
+  log: ApiDependencies["log"],
+): Server<undefined> {
+  return Bun.serve({
+    hostname,
+    port,
+    // Development mode would answer a thrown error with Bun's HTML page: stack, paths and source lines.
+    development: false,
+    fetch: (request, self) => {
+      const address = self.requestIP(request)?.address;
+      return handle(request, { listener, peer: address === undefined ? null : plainAddress(address) });
+    },
+    // Only a bug gets here (handle maps every route error itself): opaque JSON, cause in the log.
+    error: (err) => {
+      const requestId = crypto.randomUUID();
+      log.error({ err, requestId, listener }, "unhandled error in server");
+      return errorJson(500, { code: "internal", message: "internal server error", requestId });
+    },
+  });
 }
 
 async function respond(
   matched: RouteMatch,
-  incoming: Pick<RouteContext, "request" | "requestId" | "log" | "clientIp">,
+  incoming: Pick<RouteContext, "request" | "url" | "requestId" | "log" | "clientIp">,
   deps: ApiDependencies,
 ): Promise<Response> {
   const { requestId, log } = incoming;
@@ -102,7 +149,7 @@ async function respond(
 /** Graceful stop: no new connections, in-flight requests get `drainMs`, stragglers are then cut. */
 async function drain(server: Server<undefined>, drainMs: number, deps: ApiDependencies): Promise<void> {
   const inFlight = server.pendingRequests;
-  deps.log.info({ inFlight, drainMs }, "api draining");
+  deps.log.info({ inFlight, drainMs, url: server.url.origin }, "api draining");
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), drainMs);

@@ -43,7 +43,10 @@ export async function runWebhooksBench(): Promise<BenchFigure[]> {
       const register = registrar(db, stack);
       const deliveries = (prefix: string, count: number) =>
         Array.from({ length: count }, (_, i) => webhookFor(register(`${prefix}-${i}`), secret));
-      const target = { url: `${stack.apiUrl}/v1/webhooks/standard`, apiPid: stack.running("api")?.pid ?? 0 };
+      const target = {
+        url: `${stack.publicApiUrl}/v1/webhooks/standard`,
+        apiPid: stack.running("api")?.pid ?? 0,
+      };
       await post(target, deliveries("warmup", WARMUP_EVENTS));
       const unique = await post(target, deliveries("unique", MEASURED_EVENTS));
       const uniqueCount = Math.round(MEASURED_EVENTS * (1 - DUPLICATE_SHARE));

@@ -37,6 +37,8 @@ const sim = useSimulator ? await startAnnouncedSimulator() : undefined;
 const env: Record<string, string> = {
   ...devSecrets,
   LOG_PRETTY: "true",
+  // Local use: no TLS proxy in front, so machines reaching this box phone home over plain http.
+  PUBLIC_BASE_URL_ALLOW_HTTP: "true",
   ...(sim ? SIMULATED_DEFAULTS : {}),
   ...shell,
   ...(sim ? simulatorWiring(sim) : {}),

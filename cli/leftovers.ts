@@ -31,7 +31,12 @@ export async function checkLeftovers(target: LeftoverTarget): Promise<LeftoverCh
   const customer = target.db.select().from(customers).where(eq(customers.id, target.customerId)).get();
   const instance = target.db.select().from(instances).where(eq(instances.id, target.instanceId)).get();
   const secretsLeft = customer
-    ? [customer.telegramBotToken, customer.claudeCredentials].filter((value) => value !== null).length
+    ? [
+        customer.telegramBotToken,
+        customer.ownerTelegramUserId,
+        customer.clearOwnerTelegramUserId,
+        customer.claudeCredentials,
+      ].filter((value) => value !== null).length
     : 0;
   return [
     { what: "servers at Hetzner", found: String(servers), ok: servers === 0 },

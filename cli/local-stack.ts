@@ -21,7 +21,7 @@ export interface LocalStackOptions {
 
 /**
  * Where the started API answers: `private` serves customers, ops and metrics, `public` the payment webhooks
- * and the cloud-init callback. One listener serves both today; `apiUrlsOf` is the one place that knows.
+ * and the cloud-init callback, each on its own listener; `apiUrlsOf` is the one place that knows.
  */
 export interface ApiUrls {
   readonly private: string;
@@ -81,8 +81,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
 /** The API's URLs under this configuration, as seen from this machine. */
 export function apiUrlsOf(config: Config): ApiUrls {
-  const origin = httpOrigin(config.apiHost, config.apiPort);
-  return { private: origin, public: origin };
+  return {
+    private: httpOrigin(config.apiHost, config.apiPort),
+    public: httpOrigin(config.publicApiHost, config.publicApiPort),
+  };
 }
 
 function startOrder({ config, workerEntry }: LocalStackOptions) {

@@ -33,6 +33,8 @@ export interface SimulatedStack {
   readonly dataDir: string;
   /** The private API's URL (customers, ops), e.g. "http://127.0.0.1:41234"; `stack.apiUrls` has both. */
   readonly apiUrl: string;
+  /** The API's public listener (webhooks; the simulated machines phone home here), e.g. "http://127.0.0.1:41235" */
+  readonly publicApiUrl: string;
   /** This process's connection to the app database (the api migrated it). */
   readonly db: Db;
   readonly queue: JobQueue;
@@ -93,6 +95,7 @@ async function connectHandles(parts: {
   return {
     ...parts,
     apiUrl: stack.apiUrls.private,
+    publicApiUrl: stack.apiUrls.public,
     db,
     queue,
     sealer: createSealer(config.secretsKeys),
@@ -104,7 +107,7 @@ async function serviceEnvironment(
   sim: Simulator,
   options: SimulatedStackOptions,
 ): Promise<Record<string, string>> {
-  const [apiPort, brokerPort, brokerHttpPort, workerMetricsPort] = await distinctFreePorts(4);
+  const [apiPort, publicApiPort, brokerPort, brokerHttpPort, workerMetricsPort] = await distinctFreePorts(5);
   const inherited = ["PATH", "HOME", "TMPDIR"].flatMap((name) => {
     const value = process.env[name];
     return value === undefined ? [] : [[name, value] as const];
@@ -117,11 +120,15 @@ async function serviceEnvironment(
     DATA_DIR: options.dataDir,
     API_HOST: "127.0.0.1",
     API_PORT: String(apiPort),
+    PUBLIC_API_HOST: "127.0.0.1",
+    PUBLIC_API_PORT: String(publicApiPort),
     BROKER_HOST: "127.0.0.1",
     BROKER_PORT: String(brokerPort),
     BROKER_HTTP_PORT: String(brokerHttpPort),
     WORKER_METRICS_PORT: String(workerMetricsPort),
-    PUBLIC_BASE_URL: `http://127.0.0.1:${apiPort}`,
+    PUBLIC_BASE_URL: `http://127.0.0.1:${publicApiPort}`,
+    // The simulated machines phone home over plain http: there is no certificate authority to ask here.
+    PUBLIC_BASE_URL_ALLOW_HTTP: "true",
     ...simulatorWiring(sim),
     ...options.env,
   };

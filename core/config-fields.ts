@@ -69,6 +69,14 @@ function isPlainHttpUrl(raw: string): boolean {
   return url !== null && /^https?:$/.test(url.protocol) && !url.username && !url.password && !url.search;
 }
 
+/** True for an https URL, or an http one whose host is a loopback address (nothing on the path to trust). */
+export function isHttpsOrLoopback(raw: string): boolean {
+  const url = URL.parse(raw);
+  if (url === null || url.protocol === "https:") return url !== null;
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  return host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
+}
+
 export const keyId = () => z.string().regex(KEY_ID_PATTERN, { error: KEY_ID_MESSAGE });
 
 /** A base64 AES-256 key, imported as a KeyObject so it cannot be changed or printed by accident. */

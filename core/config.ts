@@ -21,6 +21,7 @@ import {
   httpOrigin,
   httpUrl,
   integer,
+  isHttpsOrLoopback,
   keyId,
   type LogLevel,
   logLevel,
@@ -42,10 +43,22 @@ const MAX_MS = 86_400_000;
 export interface Config {
   /** Directory for the broker's and the application's SQLite files. DATA_DIR, default "./data". */
   readonly dataDir: string;
-  /** Interface the HTTP API binds to. API_HOST, default "127.0.0.1". */
+  /** Interface of the private listener (customers, ops, metrics, health). API_HOST, default "127.0.0.1". */
   readonly apiHost: string;
-  /** TCP port of the HTTP API. API_PORT, default 8080. */
+  /** TCP port of the private listener. API_PORT, default 8080. */
   readonly apiPort: number;
+  /**
+   * Interface of the public listener (payment webhooks, cloud-init callbacks), which a TLS proxy in front
+   * of it exposes. PUBLIC_API_HOST, default "127.0.0.1".
+   */
+  readonly publicApiHost: string;
+  /** TCP port of the public listener. PUBLIC_API_PORT, default 8081. */
+  readonly publicApiPort: number;
+  /**
+   * Proxies whose forwarded header names a public request's client (CIDR blocks; bare IPs get /32 or
+   * /128); a request from any other peer is taken as the client itself. TRUSTED_PROXIES, default none.
+   */
+  readonly trustedProxies: readonly string[];
   /**
    * Bearer token other services present to register customers (PUT /v1/customers/…); unset, that route
    * answers 503. SERVICE_TOKEN or SERVICE_TOKEN_FILE, optional, secret, at least 32 characters; default unset.
@@ -99,7 +112,11 @@ export interface Config {
   readonly heartbeatMs: number;
   /** Port of the worker's GET /metrics server; 0 disables it. WORKER_METRICS_PORT, default 9464. */
   readonly workerMetricsPort: number;
-  /** Base URL servers reach the API at (cloud-init callbacks), no trailing slash. PUBLIC_BASE_URL, default `http://<API_HOST>:<API_PORT>`. */
+  /**
+   * Base URL servers reach the public listener at (cloud-init callbacks), no trailing slash. https unless
+   * its host is loopback or PUBLIC_BASE_URL_ALLOW_HTTP is set. PUBLIC_BASE_URL, default
+   * `http://<PUBLIC_API_HOST>:<PUBLIC_API_PORT>`.
+   */
   readonly publicBaseUrl: string;
   /** CIDR blocks allowed to SSH into customer servers (bare IPs get /32 or /128). CONTROL_PLANE_IPS, default ["127.0.0.1/32"]. */
   readonly controlPlaneIps: readonly string[];
@@ -150,6 +167,9 @@ const envSchema = z
     DATA_DIR: text().default("./data"),
     API_HOST: host().default("127.0.0.1"),
     API_PORT: port().default(8080),
+    PUBLIC_API_HOST: host().default("127.0.0.1"),
+    PUBLIC_API_PORT: port().default(8081),
+    TRUSTED_PROXIES: cidrList().default([]),
     // Optional: the broker and worker share this schema and never use it (see api/routes/customers.ts).
     SERVICE_TOKEN: bearerToken().optional(),
     OPS_TOKEN: bearerToken().optional(),
@@ -173,6 +193,7 @@ const envSchema = z
     HEARTBEAT_MS: integer(1, MAX_MS).default(5_000),
     WORKER_METRICS_PORT: integer(0, 65535).default(9464),
     PUBLIC_BASE_URL: httpUrl().optional(),
+    PUBLIC_BASE_URL_ALLOW_HTTP: booleanFlag().default(false),
     CONTROL_PLANE_IPS: cidrList().default(["127.0.0.1/32"]),
     PROVISION_LOCATIONS: hcloudNameList().default(["nbg1", "fsn1", "hel1"]),
     SERVER_TYPE: hcloudName().default("cx23"),
@@ -193,6 +214,18 @@ const envSchema = z
     REPROVISION_LOST: booleanFlag().default(false),
   })
   .superRefine((env, ctx) => {
+    if (env.API_PORT === env.PUBLIC_API_PORT && env.API_HOST === env.PUBLIC_API_HOST) {
+      ctx.addIssue({ code: "custom", path: ["PUBLIC_API_PORT"], message: "must differ from API_PORT" });
+    }
+    // phone_home carries the callback token and the host key SSH pins: plain HTTP lets an on-path attacker swap it.
+    const baseUrl = env.PUBLIC_BASE_URL ?? httpOrigin(env.PUBLIC_API_HOST, env.PUBLIC_API_PORT);
+    if (!env.PUBLIC_BASE_URL_ALLOW_HTTP && !isHttpsOrLoopback(baseUrl)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["PUBLIC_BASE_URL"],
+        message: "must be https (or set PUBLIC_BASE_URL_ALLOW_HTTP=true to accept plain http)",
+      });
+    }
     if (env.SECRETS_OLD_KEYS.some(([id]) => id === env.SECRETS_KEY_ID)) {
       ctx.addIssue({ code: "custom", path: ["SECRETS_OLD_KEYS"], message: "must not repeat SECRETS_KEY_ID" });
     }
@@ -213,6 +246,9 @@ function toConfig(env: Env): Config {
     dataDir: env.DATA_DIR,
     apiHost: env.API_HOST,
     apiPort: env.API_PORT,
+    publicApiHost: env.PUBLIC_API_HOST,
+    publicApiPort: env.PUBLIC_API_PORT,
+    trustedProxies: env.TRUSTED_PROXIES,
     serviceToken: env.SERVICE_TOKEN,
     opsToken: env.OPS_TOKEN,
     standardWebhookSecret: env.STANDARD_WEBHOOK_SECRET,
@@ -235,7 +271,7 @@ function toConfig(env: Env): Config {
     leaseTtlMs: env.LEASE_TTL_MS,
     heartbeatMs: env.HEARTBEAT_MS,
     workerMetricsPort: env.WORKER_METRICS_PORT,
-    publicBaseUrl: env.PUBLIC_BASE_URL ?? httpOrigin(env.API_HOST, env.API_PORT),
+    publicBaseUrl: env.PUBLIC_BASE_URL ?? httpOrigin(env.PUBLIC_API_HOST, env.PUBLIC_API_PORT),
     controlPlaneIps: env.CONTROL_PLANE_IPS,
     provisionLocations: env.PROVISION_LOCATIONS,
     serverType: env.SERVER_TYPE,

@@ -31,7 +31,13 @@ export const customers = sqliteTable("customers", {
   id: text("id").primaryKey(),
   /** Sealed (context `customer:<id>:telegramBotToken`); null after shred. */
   telegramBotToken: text("telegram_bot_token"),
-  ownerTelegramUserId: integer("owner_telegram_user_id"),
+  /** Sealed decimal (context `customer:<id>:ownerTelegramUserId`); null after shred. */
+  ownerTelegramUserId: text("owner_telegram_user_id_sealed"),
+  /**
+   * The owner id in clear, as rows written before it was sealed hold it; sealClearOwnerIds (jobs/customers.ts)
+   * seals it into the column above and nulls it at every start. Never written otherwise.
+   */
+  clearOwnerTelegramUserId: integer("owner_telegram_user_id"),
   /** Sealed JSON of the Claude OAuth credentials (context `customer:<id>:claudeCredentials`); null after shred. */
   claudeCredentials: text("claude_credentials"),
   /**

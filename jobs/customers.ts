@@ -4,7 +4,7 @@
  * crypto-shreds them: the sealed columns are nulled and the freed bytes scrubbed from the database files,
  * so nothing of the customer's remains decryptable.
  */
-import { and, eq } from "drizzle-orm";
+import { and, eq, isNotNull } from "drizzle-orm";
 import { z } from "zod";
 import type { Sealer } from "../core/secrets.ts";
 import type { Db } from "../db/index.ts";
@@ -103,10 +103,10 @@ const ENV_FIELDS_OWNED_BY_PROVISIONER = {
   aiProvider: CLAUDE_AI_PROVIDER,
 } as const;
 
-const ENV_FIELD_NAMES: Record<string, string> = {
-  TELEGRAM_BOT_TOKEN: "telegramBotToken",
-  OWNER_TELEGRAM_USER_ID: "ownerTelegramUserId",
-};
+const ENV_FIELD_NAMES: ReadonlyMap<string, string> = new Map([
+  ["TELEGRAM_BOT_TOKEN", "telegramBotToken"],
+  ["OWNER_TELEGRAM_USER_ID", "ownerTelegramUserId"],
+]);
 
 const claudeSchema = z.object({
   accessToken: z.string(),
@@ -129,7 +129,7 @@ function validateSecrets(customerId: string, secrets: CustomerSecrets): void {
   };
   collect(
     () => renderEnv({ ...ENV_FIELDS_OWNED_BY_PROVISIONER, ...secrets }),
-    (field) => ENV_FIELD_NAMES[field] ?? field,
+    (field) => ENV_FIELD_NAMES.get(field) ?? field,
   );
   // The owner id is stored in an integer column: a string would pass Rachel8's rule but not the type.
   if (typeof secrets.ownerTelegramUserId !== "number" && !fields.includes("ownerTelegramUserId")) {
@@ -142,8 +142,9 @@ function validateSecrets(customerId: string, secrets: CustomerSecrets): void {
   if (fields.length > 0) throw new InvalidCustomerSecretsError(fields);
 }
 
-const context = (customerId: string, field: "telegramBotToken" | "claudeCredentials") =>
-  `customer:${customerId}:${field}`;
+type SealedField = "telegramBotToken" | "ownerTelegramUserId" | "claudeCredentials";
+
+const context = (customerId: string, field: SealedField) => `customer:${customerId}:${field}`;
 
 export function createCustomerStore(deps: CustomerStoreDeps): CustomerStore {
   const { db, sealer } = deps;
@@ -164,7 +165,11 @@ export function createCustomerStore(deps: CustomerStoreDeps): CustomerStore {
         const same = stored !== undefined && storedClaudeJson(stored) === claudeJson;
         const sealed = {
           telegramBotToken: sealer.seal(secrets.telegramBotToken, context(customerId, "telegramBotToken")),
-          ownerTelegramUserId: secrets.ownerTelegramUserId,
+          ownerTelegramUserId: sealer.seal(
+            String(secrets.ownerTelegramUserId),
+            context(customerId, "ownerTelegramUserId"),
+          ),
+          clearOwnerTelegramUserId: null,
           claudeCredentials: sealer.seal(claudeJson, context(customerId, "claudeCredentials")),
           // New credentials belong to no machine yet; the same ones keep their version and holder.
           claudeCredentialsVersion: (stored?.claudeCredentialsVersion ?? 0) + (same ? 0 : 1),
@@ -193,7 +198,9 @@ export function createCustomerStore(deps: CustomerStoreDeps): CustomerStore {
       const claudeJson = sealer.open(row.claudeCredentials, context(customerId, "claudeCredentials"));
       return {
         telegramBotToken: sealer.open(row.telegramBotToken, context(customerId, "telegramBotToken")),
-        ownerTelegramUserId: row.ownerTelegramUserId,
+        ownerTelegramUserId: Number(
+          sealer.open(row.ownerTelegramUserId, context(customerId, "ownerTelegramUserId")),
+        ),
         claude: claudeSchema.parse(JSON.parse(claudeJson)),
       };
     },
@@ -255,6 +262,8 @@ export function createCustomerStore(deps: CustomerStoreDeps): CustomerStore {
       db.update(customers)
         .set({
           telegramBotToken: null,
+          ownerTelegramUserId: null,
+          clearOwnerTelegramUserId: null,
           claudeCredentials: null,
           shreddedAt: row.shreddedAt ?? at,
           updatedAt: at,
@@ -282,6 +291,36 @@ function validateClaude(claude: CustomerSecrets["claude"]): void {
       err.fields.map((field) => field.replace(/^claudeAiOauth\./, "claude.")),
     );
   }
+}
+
+/**
+ * Seals the owner ids that rows written before they were sealed hold in clear, and nulls the clear
+ * column (a shredded row's is simply nulled). Idempotent and cheap when there is nothing left, so both
+ * the API and the worker run it at start, after the migrations; returns how many rows it changed.
+ */
+export function sealClearOwnerIds(db: Db, sealer: Sealer): number {
+  db.$client.run("PRAGMA secure_delete = ON");
+  const rows = db
+    .select({ id: customers.id, clear: customers.clearOwnerTelegramUserId, shreddedAt: customers.shreddedAt })
+    .from(customers)
+    .where(isNotNull(customers.clearOwnerTelegramUserId))
+    .all();
+  db.transaction((tx) => {
+    for (const { id, clear, shreddedAt } of rows) {
+      const sealed =
+        clear === null || shreddedAt !== null
+          ? null
+          : sealer.seal(String(clear), context(id, "ownerTelegramUserId"));
+      tx.update(customers)
+        .set({ ownerTelegramUserId: sealed, clearOwnerTelegramUserId: null })
+        // Another process may have sealed it meanwhile; its write stands.
+        .where(and(eq(customers.id, id), isNotNull(customers.clearOwnerTelegramUserId)))
+        .run();
+    }
+  });
+  // Best effort: the clear values leave the WAL at this checkpoint, or at SQLite's next automatic one.
+  if (rows.length > 0) db.$client.run("PRAGMA wal_checkpoint(TRUNCATE)");
+  return rows.length;
 }
 
 /** Copies the WAL into the main file and truncates it, so no old page image holds the nulled ciphertext. */

@@ -1,10 +1,13 @@
 /** The worker process around startWorker: config, logger, metrics and signal handling, shared by every entry. */
+
 import { type Config, loadConfigOrExit } from "../core/config.ts";
 import { exitWhenDrained } from "../core/exit.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { createMetrics } from "../core/metrics.ts";
+import { createSealer } from "../core/secrets.ts";
 import { appDatabasePath, type Db, migrateDatabase, openDatabase } from "../db/index.ts";
 import { type HetznerRequestEvent, sharedRateLimitBudget } from "../hetzner/index.ts";
+import { sealClearOwnerIds } from "../jobs/customers.ts";
 import { brokerConnection } from "../jobs/queue.ts";
 import type { SweepDeps } from "../jobs/reconcile/sweep.ts";
 import type { JobDefinition } from "../jobs/step.ts";
@@ -34,6 +37,8 @@ export async function runWorkerProcess(
   // Opened here, not in startWorker, so the jobs' steps and the runner share one connection.
   const db = openDatabase(appDatabasePath(config.dataDir));
   migrateDatabase(db);
+  const sealed = sealClearOwnerIds(db, createSealer(config.secretsKeys));
+  if (sealed > 0) log.info({ customers: sealed }, "sealed owner ids stored in clear");
   const metrics = createMetrics();
   const runtime = { db, log, onHetznerRequest: createHetznerMetrics(metrics, sharedRateLimitBudget) };
   registerQueueDepthMetrics(metrics, brokerConnection(config), log);

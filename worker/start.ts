@@ -4,6 +4,7 @@ import { UnrecoverableError, Worker } from "bunqueue/client";
 import type { Config } from "../core/config.ts";
 import type { Logger } from "../core/log.ts";
 import { METRICS_CONTENT_TYPE, type MetricsRegistry } from "../core/metrics.ts";
+import { requestTarget } from "../core/request-target.ts";
 import { appDatabasePath, type Db, migrateDatabase, openDatabase } from "../db/index.ts";
 import { ShutdownError } from "../jobs/errors.ts";
 import { operationsQueueName } from "../jobs/payload.ts";
@@ -125,8 +126,9 @@ function serveMetrics(port: number, metrics: MetricsRegistry) {
     // Metrics stay on loopback; a scraper on the host reads them, nothing else needs to.
     hostname: "127.0.0.1",
     port,
+    development: false,
     fetch: (request) =>
-      new URL(request.url).pathname === "/metrics"
+      requestTarget(request).pathname === "/metrics"
         ? new Response(metrics.render(), { headers: { "content-type": METRICS_CONTENT_TYPE } })
         : new Response("not found", { status: 404 }),
   });

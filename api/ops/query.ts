@@ -18,10 +18,10 @@ export interface FilterSpec<V extends string> {
 
 /** Reads the page request and one optional filter; throws HttpError 400 naming every bad parameter. */
 export function readListQuery<V extends string>(
-  request: Request,
+  url: URL,
   filter: FilterSpec<V>,
 ): PageRequest & { filter: V | undefined } {
-  const params = new URL(request.url).searchParams;
+  const params = url.searchParams;
   const problems: string[] = [];
   for (const name of new Set(params.keys())) {
     if (![filter.name, "limit", "cursor"].includes(name)) problems.push(`${name}: unknown parameter`);
@@ -49,8 +49,8 @@ function readLimit(raw: string | null, problems: string[]): number {
 }
 
 /** 400 for a route that takes no query parameters but was given some. */
-export function refuseQuery(request: Request): void {
-  const names = [...new Set(new URL(request.url).searchParams.keys())];
+export function refuseQuery(url: URL): void {
+  const names = [...new Set(url.searchParams.keys())];
   if (names.length > 0) throw invalidParameters(names.map((name) => `${name}: unknown parameter`));
 }
 

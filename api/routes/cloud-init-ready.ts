@@ -1,10 +1,10 @@
 /**
  * POST /v1/cloud-init/{instanceId}/ready?token=… — cloud-init's phone_home from a new server, form-encoded,
  * carrying the host key SSH will pin. phone_home is unauthenticated, so a report counts only with the
- * instance's callback token, only from the server's own IPv4 once known, and only once.
+ * instance's callback token, only from the server's own IPv4 once known, and only once. On the public
+ * listener: an unknown instance is refused exactly as a wrong token is, so no caller learns which exist.
  *
- * The peer address is the TCP peer's: behind a reverse proxy every callback would come from the proxy and
- * be refused; that would need a trusted-proxy setting, which is deliberately not offered yet.
+ * The caller's address is the TCP peer's, or behind a trusted proxy the one it forwarded (TRUSTED_PROXIES).
  * The token travels in the URL, so nothing here logs the URL (the request log line carries the path only).
  */
 import { and, eq, isNull } from "drizzle-orm";
@@ -35,7 +35,7 @@ export const cloudInitReadyRoute: Route = {
       .from(instances)
       .where(eq(instances.id, instanceId))
       .get();
-    if (!instance) throw new HttpError(404, "unknown_instance", `unknown instance ${instanceId}`);
+    if (!instance) throw invalidToken();
     checkCaller(ctx, instanceId, instance.ipv4);
     if (instance.callbackReceivedAt !== null) return Response.json({ status: "already_received" });
     const hostKey = await readHostKey(ctx.request);
@@ -45,11 +45,9 @@ export const cloudInitReadyRoute: Route = {
 
 /** 403 unless the token is right and the request comes from the server's own address (when known). */
 function checkCaller(ctx: RouteContext, instanceId: string, serverIp: string | null): void {
-  const token = new URL(ctx.request.url).searchParams.get("token") ?? "";
+  const token = ctx.url.searchParams.get("token") ?? "";
   const sealer = createSealer(ctx.deps.config.secretsKeys);
-  if (!verifyCallbackToken(ctx.deps.db, sealer, instanceId, token)) {
-    throw new HttpError(403, "invalid_token", "missing or wrong callback token");
-  }
+  if (!verifyCallbackToken(ctx.deps.db, sealer, instanceId, token)) throw invalidToken();
   if (serverIp !== null && ctx.clientIp !== serverIp) {
     ctx.log.warn(
       { instanceId, clientIp: ctx.clientIp, serverIp },
@@ -58,6 +56,8 @@ function checkCaller(ctx: RouteContext, instanceId: string, serverIp: string | n
     throw new HttpError(403, "wrong_origin", "callback must come from the server's own address");
   }
 }
+
+const invalidToken = () => new HttpError(403, "invalid_token", "missing or wrong callback token");
 
 /** The `ssh-ed25519 AAAA…` line from the form (comment and cloud-init's trailing newline dropped). */
 async function readHostKey(request: Request): Promise<string> {

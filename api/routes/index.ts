@@ -1,4 +1,4 @@
-import type { Route } from "../router.ts";
+import type { ApiRoutes } from "../router.ts";
 import { cloudInitReadyRoute } from "./cloud-init-ready.ts";
 import { customersRoute } from "./customers.ts";
 import { healthzRoute } from "./healthz.ts";
@@ -14,21 +14,25 @@ import { opsStatusRoute } from "./ops-status.ts";
 import { readyzRoute } from "./readyz.ts";
 import { webhooksRoute } from "./webhooks.ts";
 
-/** Every route the API serves; adding one is a new file plus one line here. */
-export const routes: readonly Route[] = [
-  healthzRoute,
-  readyzRoute,
-  metricsRoute,
-  cloudInitReadyRoute,
-  customersRoute,
-  opsStatusRoute,
-  opsInstancesRoute,
-  opsInstanceRoute,
-  opsJobsRoute,
-  opsRetryRoute,
-  opsDeprovisionRoute,
-  opsReconcileRoute,
-  opsSweepRoute,
-  opsBundlesRoute,
-  webhooksRoute,
-];
+/**
+ * Every route the API serves, by listener; adding one is a new file plus one line here. The public
+ * listener faces the internet: only what payment providers and booting servers must reach goes there.
+ */
+export const routes: ApiRoutes = {
+  public: [webhooksRoute, cloudInitReadyRoute],
+  private: [
+    healthzRoute,
+    readyzRoute,
+    metricsRoute,
+    customersRoute,
+    opsStatusRoute,
+    opsInstancesRoute,
+    opsInstanceRoute,
+    opsJobsRoute,
+    opsRetryRoute,
+    opsDeprovisionRoute,
+    opsReconcileRoute,
+    opsSweepRoute,
+    opsBundlesRoute,
+  ],
+};

@@ -11,7 +11,7 @@ export const opsBundlesRoute: Route = {
   handle: async (ctx) => {
     const refused = refuseNonOperator(ctx);
     if (refused) return refused;
-    refuseQuery(ctx.request);
+    refuseQuery(ctx.url);
     const store = createBundleStore(bundleStoreDir(ctx.deps.config.dataDir));
     return Response.json(await listBundles(store, ctx.deps.db));
   },

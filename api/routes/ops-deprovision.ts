@@ -16,7 +16,7 @@ export const opsDeprovisionRoute: Route = {
   handle: async (ctx) => {
     const refused = refuseNonOperator(ctx);
     if (refused) return refused;
-    refuseQuery(ctx.request);
+    refuseQuery(ctx.url);
     const instanceId = ctx.params.instanceId ?? "";
     const requests = createRequests({ db: ctx.deps.db, queue: ctx.deps.queue });
     const requested = await requests.requestInstanceDeprovision(instanceId).catch((err: unknown) => {

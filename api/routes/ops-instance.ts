@@ -14,7 +14,7 @@ export const opsInstanceRoute: Route = {
   handle: (ctx) => {
     const refused = refuseNonOperator(ctx);
     if (refused) return refused;
-    refuseQuery(ctx.request);
+    refuseQuery(ctx.url);
     const instanceId = ctx.params.instanceId ?? "";
     const detail = instanceDetail(ctx.deps.db, instanceId);
     if (detail === undefined) throw new HttpError(404, "unknown_instance", `no instance ${instanceId}`);

@@ -10,7 +10,7 @@ export const opsInstancesRoute: Route = {
   handle: (ctx) => {
     const refused = refuseNonOperator(ctx);
     if (refused) return refused;
-    const query = readListQuery(ctx.request, { name: "state", values: INSTANCE_STATES });
+    const query = readListQuery(ctx.url, { name: "state", values: INSTANCE_STATES });
     return Response.json(listInstances(ctx.deps.db, { ...query, state: query.filter }));
   },
 };

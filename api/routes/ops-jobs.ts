@@ -11,7 +11,7 @@ export const opsJobsRoute: Route = {
   handle: (ctx) => {
     const refused = refuseNonOperator(ctx);
     if (refused) return refused;
-    const query = readListQuery(ctx.request, { name: "status", values: operationStatuses });
+    const query = readListQuery(ctx.url, { name: "status", values: operationStatuses });
     return Response.json(listJobs(ctx.deps.db, { ...query, status: query.filter ?? "failed" }));
   },
 };

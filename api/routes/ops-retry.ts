@@ -21,7 +21,7 @@ export const opsRetryRoute: Route = {
   handle: async (ctx) => {
     const refused = refuseNonOperator(ctx);
     if (refused) return refused;
-    refuseQuery(ctx.request);
+    refuseQuery(ctx.url);
     try {
       const outcome = await retryOperation(ctx.deps.db, ctx.deps.queue, ctx.params.id ?? "");
       ctx.log.info({ ...outcome }, "operator retry");

@@ -21,7 +21,7 @@ export const opsStatusRoute: Route = {
   handle: async (ctx) => {
     const refused = refuseNonOperator(ctx);
     if (refused) return refused;
-    refuseQuery(ctx.request);
+    refuseQuery(ctx.url);
     const status = fleetStatus(ctx.deps.db);
     let queue: QueueDepths | null = null;
     let queueError: string | null = null;

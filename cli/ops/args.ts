@@ -40,7 +40,7 @@ options:
   -h, --help                      this text
 
 environment:
-  OPS_API_URL                     the API's base URL (default http://API_HOST:API_PORT, i.e. http://127.0.0.1:8080)
+  OPS_API_URL                     the API's private listener (default http://API_HOST:API_PORT, i.e. http://127.0.0.1:8080)
   OPS_TOKEN or OPS_TOKEN_FILE     the operator token (default: OPS_TOKEN in DATA_DIR/dev.env, as bun run dev writes it)
 
 exit codes: 0 done, 1 the API refused or failed (its code, message and requestId are printed),

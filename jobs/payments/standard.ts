@@ -21,11 +21,12 @@ import {
 
 const SIGNATURE_HEADERS = ["webhook-id", "webhook-timestamp", "webhook-signature"] as const;
 
-const STATE_OF_TYPE: Readonly<Record<string, PaymentState>> = {
-  "subscription.active": "paid",
-  "subscription.canceled": "cancelled",
-  "subscription.revoked": "cancelled",
-};
+/** A Map, not an object: `type` is the sender's, and "constructor" must not read through the prototype. */
+const STATE_OF_TYPE: ReadonlyMap<string, PaymentState> = new Map([
+  ["subscription.active", "paid"],
+  ["subscription.canceled", "cancelled"],
+  ["subscription.revoked", "cancelled"],
+]);
 
 const subscriptionEventSchema = z.object({
   timestamp: z.iso.datetime({ offset: true }),
@@ -73,7 +74,7 @@ function parseVerifiedJson(rawBody: string): unknown {
 function parseStandardEvent(eventId: string, signedAt: number, body: unknown): PaymentEvent {
   const type = (body as { type?: unknown } | null)?.type;
   if (typeof type !== "string" || type === "") throw invalidFields(["type"]);
-  const paymentState = STATE_OF_TYPE[type];
+  const paymentState = STATE_OF_TYPE.get(type);
   if (paymentState === undefined) {
     return {
       provider: "standard",

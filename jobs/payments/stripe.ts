@@ -29,15 +29,16 @@ const SUBSCRIPTION_TYPES = new Set([
 
 /**
  * Statuses that decide the server. past_due, incomplete and paused are not listed: Stripe is still
- * retrying or awaiting a payment, so the server stays as it is until the status settles.
+ * retrying or awaiting a payment, so the server stays as it is until the status settles. A Map, not an
+ * object: `status` is the sender's, and "constructor" must not read through the prototype.
  */
-const STATE_OF_STATUS: Readonly<Record<string, PaymentState>> = {
-  active: "paid",
-  trialing: "paid",
-  canceled: "cancelled",
-  unpaid: "cancelled",
-  incomplete_expired: "cancelled",
-};
+const STATE_OF_STATUS: ReadonlyMap<string, PaymentState> = new Map([
+  ["active", "paid"],
+  ["trialing", "paid"],
+  ["canceled", "cancelled"],
+  ["unpaid", "cancelled"],
+  ["incomplete_expired", "cancelled"],
+]);
 
 const eventSchema = z.object({
   id: z.string().min(1),
@@ -76,9 +77,26 @@ export function stripeWebhookVerifier(secret: string): WebhookVerifier {
       } catch (err) {
         throw rejectionOf(err);
       }
+      refuseFutureTimestamp(header);
       return parseStripeEvent(body);
     },
   };
+}
+
+/**
+ * The library refuses only timestamps too far in the past; one too far ahead is a replay kept for later
+ * (or a skewed clock) and is refused the same way, as Standard Webhooks' library does.
+ */
+function refuseFutureTimestamp(header: string): void {
+  // Read as the library reads it (its signed value): the last `t=` item, parseInt'ed.
+  const item = header
+    .split(",")
+    .findLast((entry) => entry.split("=")[0] === "t")
+    ?.split("=")[1];
+  const signedAt = Number.parseInt(item ?? "", 10);
+  if (signedAt > Date.now() / 1000 + TOLERANCE_SECONDS) {
+    throw new WebhookRejectedError("invalid_signature", signatureMessage("tolerance"));
+  }
 }
 
 /** The library parses the body only once the signature holds, so a SyntaxError means a verified non-JSON body. */
@@ -110,7 +128,9 @@ function parseStripeEvent(body: unknown): PaymentEvent {
   const subscription = parsed.data.data.object;
   // A deleted subscription is over whatever its last status said.
   const paymentState =
-    type === "customer.subscription.deleted" ? "cancelled" : (STATE_OF_STATUS[subscription.status] ?? null);
+    type === "customer.subscription.deleted"
+      ? "cancelled"
+      : (STATE_OF_STATUS.get(subscription.status) ?? null);
   return {
     provider: "stripe",
     eventId,

@@ -1,8 +1,8 @@
 /** readBody behind a real Bun.serve, fed raw HTTP/1.1 so each framing is exactly what a client could send. */
 import { afterAll, expect, test } from "bun:test";
-import { connect } from "node:net";
 import { readBody } from "../../api/body.ts";
 import { HttpError } from "../../api/http-error.ts";
+import { rawHttp } from "../support/raw-http.ts";
 
 const LIMIT = 1024;
 
@@ -22,17 +22,8 @@ afterAll(() => server.stop(true));
 const port = server.port ?? 0;
 
 /** Sends `head` and `body` as they are and returns the status line's code (0 when the connection just closes). */
-function exchange(head: string, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1", () => socket.end(`${head}\r\n\r\n${body}`));
-    let answer = "";
-    socket.on("data", (chunk) => {
-      answer += chunk.toString("latin1");
-    });
-    socket.on("end", () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0)));
-    socket.on("error", reject);
-  });
-}
+const exchange = async (head: string, body: string) =>
+  (await rawHttp("127.0.0.1", port, `${head}\r\n\r\n${body}`)).status;
 
 const chunked = (size: number) => `${size.toString(16)}\r\n${"x".repeat(size)}\r\n0\r\n\r\n`;
 

@@ -23,7 +23,7 @@ let runtime: Runtime;
 let api: ApiServer;
 beforeAll(async () => {
   runtime = await startRuntime({ collectLogs: false });
-  api = createApiServer({ ...apiDeps(), queue: runtime.queue, port: 0 });
+  api = createApiServer({ ...apiDeps(), queue: runtime.queue, port: 0, publicPort: 0 });
 });
 afterAll(async () => {
   await api.stop(1000);
@@ -75,7 +75,7 @@ function post(
   body: string,
   opts: { from?: string; contentType?: string; baseUrl?: string } = {},
 ): Promise<Answer> {
-  const url = new URL(path, opts.baseUrl ?? api.url);
+  const url = new URL(path, opts.baseUrl ?? api.publicUrl);
   return new Promise((resolve, reject) => {
     const request = http.request(
       url,
@@ -221,10 +221,23 @@ describe("POST /v1/cloud-init/:instanceId/ready", () => {
     expectNothingChanged();
   });
 
-  test("an unknown instance is a 404", async () => {
-    const answer = await post(readyPath("inowhere000000"), phoneHomeForm());
-    expect(answer.status).toBe(404);
-    expect(answer.body).toMatchObject({ code: "unknown_instance" });
+  test("an unknown instance is refused as a wrong token is: nobody learns which instances exist", async () => {
+    const unknown = await post(readyPath("inowhere000000"), phoneHomeForm());
+    const wrongToken = await post(readyPath(instanceId, "wrong-token-value"), phoneHomeForm());
+    const { requestId: _, ...unknownBody } = unknown.body;
+    const { requestId: __, ...wrongTokenBody } = wrongToken.body;
+    expect({ status: unknown.status, body: unknownBody }).toEqual({
+      status: wrongToken.status,
+      body: wrongTokenBody,
+    });
+    expect(unknown).toMatchObject({ status: 403, body: { code: "invalid_token" } });
+    expectNothingChanged();
+  });
+
+  test("the callback is served on the public listener only; the private one does not know the route", async () => {
+    const answer = await post(readyPath(), phoneHomeForm(), { baseUrl: api.url });
+    expect(answer).toMatchObject({ status: 404, body: { code: "not_found" } });
+    expectNothingChanged();
   });
 
   test("the token appears in no log line", async () => {
@@ -247,7 +260,7 @@ describe("POST /v1/cloud-init/:instanceId/ready", () => {
       db: runtime.db,
       commandTimeoutMs: 300,
     });
-    const offline = createApiServer({ ...apiDeps(), queue, port: 0 });
+    const offline = createApiServer({ ...apiDeps(), queue, port: 0, publicPort: 0 });
     try {
       const now = Date.now();
       // A provision parked on the callback, so the queue has a job to wake and must reach the broker.
@@ -265,7 +278,7 @@ describe("POST /v1/cloud-init/:instanceId/ready", () => {
           updatedAt: now,
         })
         .run();
-      const answer = await post(readyPath(), phoneHomeForm(), { baseUrl: offline.url });
+      const answer = await post(readyPath(), phoneHomeForm(), { baseUrl: offline.publicUrl });
       expect(answer).toEqual({ status: 200, body: { status: "accepted" } });
       expect(signalRows()).toHaveLength(1);
       expect(instanceRow()?.reportedHostKey).toBe(hostKey);

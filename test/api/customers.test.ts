@@ -41,7 +41,15 @@ let store: CustomerStore;
 beforeAll(() => {
   db = openDatabase(join(dataDir, "app.sqlite"));
   migrateDatabase(db);
-  api = createApiServer({ config, db, queue: unusedQueue(), log, metrics: createMetrics(), port: 0 });
+  api = createApiServer({
+    config,
+    db,
+    queue: unusedQueue(),
+    log,
+    metrics: createMetrics(),
+    port: 0,
+    publicPort: 0,
+  });
   store = createCustomerStore({ db, sealer: createSealer(config.secretsKeys) });
 });
 afterAll(async () => {
@@ -172,6 +180,7 @@ describe("PUT /v1/customers/:customerId", () => {
       log,
       metrics: createMetrics(),
       port: 0,
+      publicPort: 0,
     });
     try {
       const answer = await put("cust-off", JSON.stringify(customerSecrets("off")), undefined, off.url);

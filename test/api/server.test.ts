@@ -43,8 +43,7 @@ function queueReachable(reachable: () => boolean): JobQueue {
 let brokerUp = true;
 let slowEntered = false;
 let slowRelease: () => void = () => {};
-const testRoutes: Route[] = [
-  ...routes,
+const extraRoutes: Route[] = [
   { method: "GET", path: "/boom", handle: () => Promise.reject(new Error("db password=hunter2 leaked")) },
   {
     method: "POST",
@@ -73,6 +72,7 @@ const testRoutes: Route[] = [
     },
   },
 ];
+const testRoutes = { public: routes.public, private: [...routes.private, ...extraRoutes] };
 
 let db: Db;
 let api: ApiServer;
@@ -87,6 +87,7 @@ beforeAll(() => {
     metrics: createMetrics(),
     routes: testRoutes,
     port: 0,
+    publicPort: 0,
   });
 });
 afterAll(async () => {
@@ -100,6 +101,23 @@ const get = (path: string, init?: RequestInit) => fetch(`${api.url}${path}`, ini
 describe("api server", () => {
   test("listens on loopback only", () => {
     expect(new URL(api.url).hostname).toBe("127.0.0.1");
+  });
+
+  test("the public listener serves only webhooks and callbacks: health, metrics, ops and customers are 404 there", async () => {
+    for (const [method, path] of [
+      ["GET", "/healthz"],
+      ["GET", "/readyz"],
+      ["GET", "/metrics"],
+      ["GET", "/v1/ops/status"],
+      ["PUT", "/v1/customers/cus_1"],
+    ] as const) {
+      const response = await fetch(`${api.publicUrl}${path}`, { method });
+      expect({ path, status: response.status }).toEqual({ path, status: 404 });
+      expect(await response.json()).toMatchObject({ code: "not_found" });
+    }
+    const webhook = await fetch(`${api.url}/v1/webhooks/stripe`, { method: "POST", body: "{}" });
+    expect(webhook.status).toBe(404);
+    expect(new URL(api.publicUrl).hostname).toBe("127.0.0.1");
   });
 
   test("/healthz answers 200 and echoes a caller's request id", async () => {
@@ -134,6 +152,7 @@ describe("api server", () => {
       log,
       metrics: createMetrics(),
       port: 0,
+      publicPort: 0,
     });
     const notReady = await other.handle(new Request("http://local/readyz"));
     await other.stop(100);
@@ -228,6 +247,7 @@ describe("api drain", () => {
       metrics: createMetrics(),
       routes: testRoutes,
       port: 0,
+      publicPort: 0,
     });
     const inFlight = fetch(`${server.url}/slow`);
     await pollUntil(() => slowEntered, { timeoutMs: 5000, description: "the slow route to start" });

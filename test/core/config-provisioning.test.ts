@@ -3,8 +3,13 @@ import { type Config, loadConfig } from "../../core/config.ts";
 import { problemsOf, requiredEnv } from "./config-support.ts";
 
 describe("provisioning settings", () => {
-  test("default as documented; the public base URL follows the API's host and port", () => {
-    expect(loadConfig({ ...requiredEnv(), API_PORT: "9001" })).toMatchObject({
+  test("default as documented; the public base URL follows the public listener's host and port", () => {
+    expect(loadConfig({ ...requiredEnv(), PUBLIC_API_PORT: "9001" })).toMatchObject({
+      apiHost: "127.0.0.1",
+      apiPort: 8080,
+      publicApiHost: "127.0.0.1",
+      publicApiPort: 9001,
+      trustedProxies: [],
       publicBaseUrl: "http://127.0.0.1:9001",
       controlPlaneIps: ["127.0.0.1/32"],
       provisionLocations: ["nbg1", "fsn1", "hel1"],
@@ -16,7 +21,50 @@ describe("provisioning settings", () => {
       appRepoUrl: "https://github.com/polly3223/Rachel8.git",
       expectedServerDeletionMs: 5_000,
     } satisfies Partial<Config>);
-    expect(loadConfig({ ...requiredEnv(), API_HOST: "::1" }).publicBaseUrl).toBe("http://[::1]:8080");
+    expect(loadConfig({ ...requiredEnv(), PUBLIC_API_HOST: "::1" }).publicBaseUrl).toBe("http://[::1]:8081");
+  });
+
+  test("a plain http PUBLIC_BASE_URL off loopback is refused unless PUBLIC_BASE_URL_ALLOW_HTTP", () => {
+    const message =
+      "PUBLIC_BASE_URL: must be https (or set PUBLIC_BASE_URL_ALLOW_HTTP=true to accept plain http)";
+    for (const url of [
+      "http://provisioner.example.test",
+      "http://203.0.113.7:8081",
+      "http://[2001:db8::1]",
+    ]) {
+      expect(problemsOf({ ...requiredEnv(), PUBLIC_BASE_URL: url })).toEqual([message]);
+      const allowed = loadConfig({
+        ...requiredEnv(),
+        PUBLIC_BASE_URL: url,
+        PUBLIC_BASE_URL_ALLOW_HTTP: "true",
+      });
+      expect(allowed.publicBaseUrl).toBe(url);
+    }
+    // The public listener bound off loopback, with no PUBLIC_BASE_URL: the default is plain http there too.
+    expect(problemsOf({ ...requiredEnv(), PUBLIC_API_HOST: "0.0.0.0" })).toEqual([message]);
+    for (const url of [
+      "https://provisioner.example.test",
+      "http://127.0.0.1:8081",
+      "http://[::1]:8081",
+      "http://localhost",
+    ]) {
+      expect(loadConfig({ ...requiredEnv(), PUBLIC_BASE_URL: url }).publicBaseUrl).toBe(url);
+    }
+  });
+
+  test("the two listeners may not share a port on one interface; trusted proxies parse as CIDR", () => {
+    expect(problemsOf({ ...requiredEnv(), API_PORT: "9000", PUBLIC_API_PORT: "9000" })).toEqual([
+      "PUBLIC_API_PORT: must differ from API_PORT",
+    ]);
+    expect(
+      loadConfig({ ...requiredEnv(), PUBLIC_API_HOST: "127.0.0.2", PUBLIC_API_PORT: "8080" }).publicApiPort,
+    ).toBe(8080);
+    expect(
+      loadConfig({ ...requiredEnv(), TRUSTED_PROXIES: "127.0.0.1, 10.0.0.0/8,::1" }).trustedProxies,
+    ).toEqual(["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
+    expect(problemsOf({ ...requiredEnv(), TRUSTED_PROXIES: "127.0.0.1,proxy.example" })).toEqual([
+      "TRUSTED_PROXIES: entry 2: must be an IP address or CIDR",
+    ]);
   });
 
   test("parse every variable, normalizing addresses to CIDR blocks", () => {

@@ -38,12 +38,13 @@ describe("customer store", () => {
 
     const row = t.db.select().from(customers).where(eq(customers.id, "c1")).get();
     expect(row).toMatchObject({
-      ownerTelegramUserId: 424242,
+      clearOwnerTelegramUserId: null,
       createdAt: 1000,
       updatedAt: 1000,
       shreddedAt: null,
     });
     expect(row?.telegramBotToken).toStartWith("v1:k1:");
+    expect(row?.ownerTelegramUserId).toStartWith("v1:k1:");
     expect(row?.claudeCredentials).toStartWith("v1:k1:");
     t.db.$client.run("PRAGMA wal_checkpoint(TRUNCATE)");
     const file = readFileSync(join(t.dir, "app.sqlite"), "latin1");
@@ -136,7 +137,13 @@ describe("customer store", () => {
     store.shred("never-existed");
 
     const row = t.db.select().from(customers).where(eq(customers.id, "c1")).get();
-    expect(row).toMatchObject({ telegramBotToken: null, claudeCredentials: null, shreddedAt: 5000 });
+    expect(row).toMatchObject({
+      telegramBotToken: null,
+      ownerTelegramUserId: null,
+      clearOwnerTelegramUserId: null,
+      claudeCredentials: null,
+      shreddedAt: 5000,
+    });
     const err = errorOf(() => store.open("c1"));
     expect(err).toBeInstanceOf(CustomerSecretsGoneError);
     expect(err).toBeInstanceOf(PermanentError);
@@ -153,7 +160,7 @@ describe("customer store", () => {
       ...Object.values(t.db.select().from(customers).get() ?? {}),
       t.db.select().from(instances).get()?.callbackToken,
     ].filter((value): value is string => typeof value === "string" && value.startsWith("v1:"));
-    expect(sealedValues).toHaveLength(3);
+    expect(sealedValues).toHaveLength(4);
 
     t.db.update(instances).set({ callbackToken: null }).run();
     store.shred("c1");

@@ -41,6 +41,7 @@ export function startOpsApi(
     log,
     metrics,
     port: 0,
+    publicPort: 0,
   });
   return {
     api,

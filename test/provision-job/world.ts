@@ -141,7 +141,7 @@ export async function startProvisionWorld(): Promise<ProvisionWorld> {
   };
 }
 
-/** Serves the API's routes on loopback, passing each peer's address through as the API would see it. */
+/** Serves the API's public routes on loopback, passing each peer's address through as the API would see it. */
 function startCallbackEndpoint(runtime: Runtime) {
   const api = createApiServer({
     config: runtime.config,
@@ -150,18 +150,19 @@ function startCallbackEndpoint(runtime: Runtime) {
     log: createLogger({ level: "silent" }),
     metrics: createMetrics(),
     port: 0,
+    publicPort: 0,
   });
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
     async fetch(request, self) {
       const peer = self.requestIP(request)?.address ?? null;
-      if (endpoint.reportHostKey === undefined) return api.handle(request, peer);
+      if (endpoint.reportHostKey === undefined) return api.handle(request, { listener: "public", peer });
       const form = new URLSearchParams(await request.text());
       form.set("pub_key_ed25519", endpoint.reportHostKey);
       return api.handle(
         new Request(request.url, { method: request.method, headers: request.headers, body: form }),
-        peer,
+        { listener: "public", peer },
       );
     },
   });

@@ -35,6 +35,7 @@ function apiWith(config: Config): ApiServer {
     log,
     metrics: createMetrics(),
     port: 0,
+    publicPort: 0,
   });
 }
 

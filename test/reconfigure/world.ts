@@ -73,6 +73,7 @@ export function reconfigureWorldForFile(): { readonly current: ReconfigureWorld 
         log: createLogger({ level: "silent" }),
         metrics: createMetrics(),
         port: 0,
+        publicPort: 0,
       });
     apis = [serve(world.runtime.queue), serve(deadQueue)];
     current = buildWorld(world, apis);

@@ -30,7 +30,10 @@ export interface TestStack {
   readonly dataDir: string;
   /** The environment every process gets (config variables); tests may read ports and the token from it. */
   readonly env: Readonly<Record<string, string>>;
+  /** The API's private listener (customers, ops, metrics, health). */
   readonly apiUrl: string;
+  /** The API's public listener (webhooks, cloud-init callbacks). */
+  readonly publicApiUrl: string;
   readonly brokerHttpUrl: string;
   /** Starts (or restarts) a service and resolves once it is ready. */
   start(service: ServiceName, timeoutMs?: number): Promise<ServiceProcess>;
@@ -80,12 +83,14 @@ export async function freePorts(count: number): Promise<number[]> {
 
 /** Test-only settings: short locks and leases so crash recovery happens in seconds, not the default 30 s. */
 export async function testEnvironment(dataDir: string): Promise<Record<string, string>> {
-  const [apiPort, brokerPort, brokerHttpPort, workerMetricsPort] = await freePorts(4);
+  const [apiPort, publicApiPort, brokerPort, brokerHttpPort, workerMetricsPort] = await freePorts(5);
   return {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     DATA_DIR: dataDir,
     API_HOST: "127.0.0.1",
     API_PORT: String(apiPort),
+    PUBLIC_API_HOST: "127.0.0.1",
+    PUBLIC_API_PORT: String(publicApiPort),
     BROKER_HOST: "127.0.0.1",
     BROKER_PORT: String(brokerPort),
     BROKER_HTTP_PORT: String(brokerHttpPort),
@@ -143,6 +148,7 @@ export async function createTestStack(options: TestStackOptions = {}): Promise<T
     dataDir,
     env,
     apiUrl: `http://127.0.0.1:${env.API_PORT}`,
+    publicApiUrl: `http://127.0.0.1:${env.PUBLIC_API_PORT}`,
     brokerHttpUrl: `http://127.0.0.1:${env.BROKER_HTTP_PORT}`,
     async start(service, timeoutMs = READY_TIMEOUT_MS) {
       const child = spawn(service);

@@ -54,7 +54,7 @@ const operationIdOf = (customerId: string) =>
     .map((row) => row.id);
 
 test("broker down: 503 and the event stays unhandled; back up, the redelivery is 200 and the job is queued", async () => {
-  const url = `${stack.apiUrl}/v1/webhooks/standard`;
+  const url = `${stack.publicApiUrl}/v1/webhooks/standard`;
   expect((await postDelivery(url, webhook("down-before"))).body).toEqual({ status: "applied" });
 
   await stack.kill("broker");

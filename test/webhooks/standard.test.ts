@@ -140,6 +140,19 @@ describe("POST /v1/webhooks/standard", () => {
     expect((await post(delivery)).body).toEqual({ status: "duplicate" });
   });
 
+  test("a type named like an Object.prototype member is an unknown type: 200 ignored, no 500", async () => {
+    const { customerId, subscriptionId } = customer();
+    for (const type of ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"]) {
+      const delivery = signStandard(standardPayload({ type, customerId, subscriptionId }), [secret()]);
+      expect(await post(delivery)).toMatchObject({ status: 200, body: { status: "ignored" } });
+      expect(world.current.eventRow("standard", delivery.headers["webhook-id"] ?? "")).toMatchObject({
+        type,
+        outcome: "ignored",
+      });
+    }
+    expect(world.current.operationsOf(customerId)).toEqual([]);
+  });
+
   test("an unregistered customer's payment is kept and acted on once they register", async () => {
     const { customerId, subscriptionId } = customer(false);
     const delivery = signStandard(standardPayload({ customerId, subscriptionId }), [secret()]);

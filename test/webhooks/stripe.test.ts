@@ -89,15 +89,32 @@ describe("POST /v1/webhooks/stripe", () => {
     expect(world.current.operationsOf(customerId)).toEqual([]);
   });
 
-  test("expired (signed 6 min ago): 401 naming the tolerance", async () => {
+  test("expired (signed 6 min ago) or 6 min in the future: 401 naming the tolerance, nothing recorded", async () => {
     const { customerId, subscriptionId } = customer();
-    const delivery = await signStripe(stripePayload({ customerId, subscriptionId }), [secret()], {
-      signedAt: expiredDate(),
-    });
-    const answer = await post(delivery);
-    expect(answer).toMatchObject({ status: 401, body: { code: "invalid_signature" } });
-    expect(String(answer.body.message)).toContain("5-minute tolerance");
+    const body = stripePayload({ customerId, subscriptionId, id: "evt_out_of_tolerance" });
+    for (const signedAt of [expiredDate(), new Date(Date.now() + 6 * 60_000)]) {
+      const answer = await post(await signStripe(body, [secret()], { signedAt }));
+      expect(answer).toMatchObject({ status: 401, body: { code: "invalid_signature" } });
+      expect(String(answer.body.message)).toContain("5-minute tolerance");
+    }
+    expect(world.current.eventRow("stripe", "evt_out_of_tolerance")).toBeUndefined();
     expect(world.current.operationsOf(customerId)).toEqual([]);
+    const withinTolerance = await signStripe(body, [secret()], { signedAt: new Date(Date.now() + 60_000) });
+    expect((await post(withinTolerance)).body).toEqual({ status: "applied" });
+  });
+
+  test("a status named like an Object.prototype member changes nothing, like past_due: 200, no 500", async () => {
+    for (const status of ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"]) {
+      const { customerId, subscriptionId } = customer();
+      const answer = await deliver({
+        customerId,
+        subscriptionId,
+        status,
+        type: "customer.subscription.updated",
+      });
+      expect(answer).toMatchObject({ status: 200, body: { status: "no_change" } });
+      expect(operationNames(customerId)).toEqual([]);
+    }
   });
 
   test("a replayed event id is a no-op 200 duplicate, even re-signed later: one operation, one job", async () => {

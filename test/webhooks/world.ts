@@ -85,7 +85,7 @@ async function startWebhookWorld(): Promise<{ world: WebhookWorld; dispose: () =
   const log = createLogger({ level: "debug", destination: { write: (line: string) => logText.push(line) } });
   const metrics = createMetrics();
   const { db, queue } = runtime;
-  const api = createApiServer({ config, db, queue, log, metrics, port: 0 });
+  const api = createApiServer({ config, db, queue, log, metrics, port: 0, publicPort: 0 });
   const store = createCustomerStore({ db, sealer: createSealer(config.secretsKeys) });
   const world: WebhookWorld = {
     runtime,
@@ -96,7 +96,7 @@ async function startWebhookWorld(): Promise<{ world: WebhookWorld; dispose: () =
     paymentDeps: { db, requests: createRequests({ db, queue }) },
     register: (customerId) => store.upsert(customerId, customerSecrets(customerId)),
     registerViaApi: (customerId) => putCustomer(`${api.url}/v1/customers/${customerId}`, config, customerId),
-    post: (provider, delivery, baseUrl = api.url) =>
+    post: (provider, delivery, baseUrl = api.publicUrl) =>
       postDelivery(`${baseUrl}/v1/webhooks/${provider}`, delivery),
     brokerJobIds: () => waitingJobIds(config),
     operationsOf: (customerId) => operationsOf(runtime, customerId),
@@ -249,7 +249,7 @@ export async function signStripe(
 /** Six minutes ago: beyond both providers' 5-minute tolerance. */
 export const expiredDate = () => new Date(Date.now() - 6 * 60 * 1000);
 
-/** Runs `use` against a second API server on the same database and broker, with `overrides` on the config. */
+/** Runs `use` against a second API server's public listener (same database and broker), with `overrides` on the config. */
 export async function withApiServer(
   world: WebhookWorld,
   overrides: Partial<Config>,
@@ -263,9 +263,10 @@ export async function withApiServer(
     log: createLogger({ level: "silent" }),
     metrics: createMetrics(),
     port: 0,
+    publicPort: 0,
   });
   try {
-    await use(api.url);
+    await use(api.publicUrl);
   } finally {
     await api.stop(100);
   }

@@ -1,0 +1,1 @@
+ALTER TABLE `customers` ADD `owner_telegram_user_id_sealed` text;
