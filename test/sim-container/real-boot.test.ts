@@ -128,7 +128,11 @@ describe.skipIf(missing.length > 0 && !inCi)("container machines: a real Debian 
     console.log(
       `rootfs ${cached ? "cached" : `built in ${((performance.now() - started) / 1000).toFixed(1)} s`}, ${size}: ${root}`,
     );
-    sim = await startSimulator({ machines: "container", timeScale: 0.01 });
+    // Per server: Debian 13 servers boot for real, the rest get stand-ins.
+    sim = await startSimulator({
+      machines: (spec) => (spec.image === "debian-13" ? "container" : "stand-in"),
+      timeScale: 0.01,
+    });
     const lab = sim.lab;
     if (!lab) throw new Error("a simulator with container machines has a lab");
     const child = lab.spawn(["bun", LISTENER, lab.gateway], { stdout: "pipe" });
@@ -136,11 +140,23 @@ describe.skipIf(missing.length > 0 && !inCi)("container machines: a real Debian 
     listenerPort = await waitFor("the lab listener", 10_000, () => (listener[0] as { port?: number })?.port);
   }, BUILD_TIMEOUT_MS);
 
+  let stopped = false;
   afterAll(async () => {
-    const netns = sim?.lab?.netns;
-    await sim?.stop();
-    if (netns) expect((await runCommand(["ip", "netns", "list"])).stdout).not.toContain(netns);
+    if (!stopped) await sim?.stop();
   }, 60_000);
+
+  async function createServer(name: string, image: string, userData: string | null) {
+    const response = await fetch(`${sim.endpoint}/servers`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${sim.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ name, server_type: "cx23", image, location: "nbg1", user_data: userData }),
+    });
+    expect(response.status).toBe(201);
+    const { server } = (await response.json()) as {
+      server: { id: number; public_net: { ipv4: { ip: string } } };
+    };
+    return { id: server.id, address: server.public_net.ipv4.ip };
+  }
 
   test(
     "boots with real cloud-init, phones home from its own address with sshd's key, and leaves nothing when deleted",
@@ -148,27 +164,20 @@ describe.skipIf(missing.length > 0 && !inCi)("container machines: a real Debian 
       const lab = sim.lab;
       if (!lab) throw new Error("no lab");
       const user = generateSshKeyPair("lane@test");
-      const headers = { authorization: `Bearer ${sim.token}`, "content-type": "application/json" };
-      const response = await fetch(`${sim.endpoint}/servers`, {
-        method: "POST",
-        headers,
-        body: JSON.stringify({
-          name: "rachel-lane-1",
-          server_type: "cx23",
-          image: "debian-13",
-          location: "nbg1",
-          user_data: userData(`http://${lab.gateway}:${listenerPort}/callback`, user.publicKey),
-        }),
-      });
-      expect(response.status).toBe(201);
-      const { server } = (await response.json()) as {
-        server: { id: number; public_net: { ipv4: { ip: string } } };
-      };
-      const address = server.public_net.ipv4.ip;
+      const headers = { authorization: `Bearer ${sim.token}` };
+      const createdAt = performance.now();
+      const server = await createServer(
+        "rachel-lane-1",
+        "debian-13",
+        userData(`http://${lab.gateway}:${listenerPort}/callback`, user.publicKey),
+      );
+      const address = server.address;
       expect(address).toMatch(/^10\.\d+\.\d+\.\d+$/);
 
       const machine = sim.machines.get(server.id);
       if (!(machine instanceof ContainerMachine)) throw new Error("server is not backed by a container");
+      await machine.prepared;
+      const preparedMs = performance.now() - createdAt;
       const callback = await waitFor("phone_home", BOOT_TIMEOUT_MS, () =>
         (listener.slice(1) as Request[]).find((line) => line.path === "/callback"),
       );
@@ -206,7 +215,7 @@ describe.skipIf(missing.length > 0 && !inCi)("container machines: a real Debian 
       const starts = stages.map((s) => s?.start).filter((t): t is number => typeof t === "number");
       const ends = stages.map((s) => s?.finished).filter((t): t is number => typeof t === "number");
       console.log(
-        `container: phone_home ${((callback.at - (performance.timeOrigin + bootedAt)) / 1000).toFixed(1)} s after nspawn started; ` +
+        `container: disk and network prepared in ${preparedMs.toFixed(0)} ms; phone_home ${((callback.at - (performance.timeOrigin + bootedAt)) / 1000).toFixed(1)} s after nspawn started; ` +
           `cloud-init's own time ${(Math.max(...ends) - Math.min(...starts)).toFixed(1)} s; ${analyze.trim()}`,
       );
 
@@ -229,5 +238,34 @@ describe.skipIf(missing.length > 0 && !inCi)("container machines: a real Debian 
       expect(sim.machines.list()).toHaveLength(0);
     },
     BOOT_TIMEOUT_MS + 120_000,
+  );
+
+  test(
+    "servers of other images get stand-ins; a stopped simulator leaves no container, namespace or file",
+    async () => {
+      const lab = sim.lab;
+      if (!lab) throw new Error("no lab");
+      const standIn = await createServer("rachel-standin-1", "ubuntu-24.04", null);
+      expect(standIn.address).toMatch(/^127\./);
+      expect(sim.machines.get(standIn.id)).not.toBeInstanceOf(ContainerMachine);
+
+      const booted = await createServer("rachel-lane-2", "debian-13", "#cloud-config\n");
+      const machine = sim.machines.get(booted.id);
+      if (!(machine instanceof ContainerMachine)) throw new Error("server is not backed by a container");
+      await waitFor("cloud-init to finish", BOOT_TIMEOUT_MS, () =>
+        machine.view().cloudInit.state === "done" ? true : undefined,
+      );
+      const nspawnPid = machine.nspawnPid;
+      const dataDir = join(machine.upperDir, "../..");
+      expect(nspawnPid).not.toBeNull();
+
+      stopped = true;
+      await sim.stop();
+      expect(existsSync(`/proc/${nspawnPid}`)).toBe(false);
+      expect((await runCommand(["ip", "netns", "list"])).stdout).not.toContain(lab.netns);
+      expect(readFileSync("/proc/mounts", "utf8")).not.toContain(dataDir);
+      expect(existsSync(dataDir)).toBe(false);
+    },
+    BOOT_TIMEOUT_MS + 60_000,
   );
 });
