@@ -7,11 +7,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
+import type { Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { run } from "./command.ts";
 import { ContainerHostError } from "./errors.ts";
+import { formatEndpoint, type RelayEndpoint, relay } from "./relay.ts";
 
 /** The bridge's address: where anything the machines must reach listens (phone_home, bundles). */
 export const LAB_GATEWAY = "10.0.0.1";
@@ -21,6 +23,7 @@ const BRIDGE = "br0";
 const MACHINE_INTERFACE = "eth0";
 
 const RELAY_SCRIPT = join(import.meta.dir, "relay.ts");
+const LOOPBACK = "127.0.0.1";
 /** How long a relay may take to start listening. */
 const RELAY_START_MS = 10_000;
 
@@ -47,6 +50,10 @@ export interface Lab {
    * outside the lab (a test) can reach a machine's sshd. Its peer inside the lab is the gateway.
    */
   forward(host: string, port: number): Promise<string>;
+  /** Makes each of this host's 127.0.0.1 ports reachable at the same port on the lab's 127.0.0.1 (e.g. the simulator's API). */
+  exposeHostPorts(ports: number[]): Promise<void>;
+  /** Makes each of the lab's 127.0.0.1 ports reachable at the same port on this host's 127.0.0.1 (e.g. services run in the lab). */
+  publishLabPorts(ports: number[]): Promise<void>;
   /** Makes a machine's namespace with `address` on a veth to the bridge; returns the namespace's path. */
   attach(machine: string, address: string): Promise<string>;
   /** Deletes a machine's namespace (its veth goes with it). Idempotent. */
@@ -76,6 +83,8 @@ class NetnsLab implements Lab {
   readonly gateway = LAB_GATEWAY;
   readonly #processes = new Set<Subprocess>();
   readonly #machines = new Set<string>();
+  /** This host's ends of lab crossings. */
+  readonly #servers: Server[] = [];
   #closed: Promise<void> | null = null;
   #nextRelay = 1;
 
@@ -110,28 +119,55 @@ class NetnsLab implements Lab {
   }
 
   async forward(host: string, port: number): Promise<string> {
-    const path = join(this.socketDir, `relay-${this.#nextRelay++}.sock`);
-    const relay = this.spawn(["bun", RELAY_SCRIPT, path, host, String(port)], { stdout: "pipe" });
+    const path = this.#socketPath();
+    await this.#startRelay([[{ path }, { host, port }]]);
+    return path;
+  }
+
+  async exposeHostPorts(ports: number[]): Promise<void> {
+    const crossings = ports.map((port) => ({ port, path: this.#socketPath() }));
+    for (const { port, path } of crossings)
+      this.#servers.push(await relay({ path }, { host: LOOPBACK, port }));
+    await this.#startRelay(crossings.map(({ port, path }) => [{ host: LOOPBACK, port }, { path }]));
+  }
+
+  async publishLabPorts(ports: number[]): Promise<void> {
+    const crossings = ports.map((port) => ({ port, path: this.#socketPath() }));
+    await this.#startRelay(crossings.map(({ port, path }) => [{ path }, { host: LOOPBACK, port }]));
+    for (const { port, path } of crossings)
+      this.#servers.push(await relay({ host: LOOPBACK, port }, { path }));
+  }
+
+  #socketPath(): string {
+    return join(this.socketDir, `relay-${this.#nextRelay++}.sock`);
+  }
+
+  /** One relay process inside the lab serving every mapping; resolves once it listens on all. */
+  async #startRelay(mappings: [RelayEndpoint, RelayEndpoint][]): Promise<void> {
+    const args = mappings.map(([from, to]) => `${formatEndpoint(from)}>${formatEndpoint(to)}`);
+    const child = this.spawn(["bun", RELAY_SCRIPT, ...args], { stdout: "pipe" });
     const ready = (async () => {
-      const reader = (relay.stdout as ReadableStream<Uint8Array>).getReader();
+      const reader = (child.stdout as ReadableStream<Uint8Array>).getReader();
       const { value } = await reader.read();
       reader.releaseLock();
       if (!new TextDecoder().decode(value).startsWith("ready"))
         throw new ContainerHostError(
           "command_failed",
-          `the relay to ${host}:${port} exited before listening`,
+          `the lab relay (${args.join(" ")}) exited before listening`,
         );
     })();
     const timeout = Bun.sleep(RELAY_START_MS).then(() => {
-      throw new ContainerHostError("command_failed", `the relay to ${host}:${port} did not start in time`);
+      throw new ContainerHostError(
+        "command_failed",
+        `the lab relay (${args.join(" ")}) did not start in time`,
+      );
     });
     try {
       await Promise.race([ready, timeout]);
     } catch (error) {
-      relay.kill();
+      child.kill();
       throw error;
     }
-    return path;
   }
 
   async attach(machine: string, address: string): Promise<string> {
@@ -176,6 +212,7 @@ class NetnsLab implements Lab {
     const processes = [...this.#processes];
     for (const child of processes) child.kill("SIGTERM");
     await Promise.all(processes.map((child) => child.exited));
+    for (const server of this.#servers) server.close();
     await Promise.all([...this.#machines].map((machine) => this.detach(machine)));
     await run(["ip", "netns", "delete", this.netns]);
     await rm(this.socketDir, { recursive: true, force: true });
