@@ -16,6 +16,8 @@ export interface LocalStackOptions {
   workerEntry?: string;
   /** How long each process may take to become ready (ms); default 30000. */
   readyTimeoutMs?: number;
+  /** Words put before each process's command (see ServiceSpec.launcher); default none. */
+  launcher?: string[];
 }
 
 export interface LocalStack {
@@ -52,6 +54,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         env: options.env,
         cwd: repoRoot,
         isReady,
+        launcher: options.launcher,
         onLine: (line) => options.onLine(service, line),
       });
       services.set(service, child);

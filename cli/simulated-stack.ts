@@ -7,8 +7,15 @@ import { type Config, generateDevSecrets, loadConfig } from "../core/config.ts";
 import { createSealer, type Sealer } from "../core/secrets.ts";
 import { appDatabasePath, type Db, openDatabase } from "../db/index.ts";
 import { brokerConnection, connectJobQueue, type JobQueue } from "../jobs/queue.ts";
+import { ensureRootfs } from "../sim/container/rootfs.ts";
 import { findFreePort } from "../sim/free-port.ts";
-import { type SimTimings, type Simulator, startSimulator } from "../sim/index.ts";
+import {
+  type Lab,
+  type MachineChoice,
+  type SimTimings,
+  type Simulator,
+  startSimulator,
+} from "../sim/index.ts";
 import { type LocalService, type LocalStack, startLocalStack } from "./local-stack.ts";
 
 export interface SimulatedStackOptions {
@@ -22,6 +29,12 @@ export interface SimulatedStackOptions {
   env?: Record<string, string>;
   /** Receives every output line of broker, api and worker. */
   onLine: (service: LocalService, line: string) => void;
+  /**
+   * What backs each server (default stand-ins). With containers the root filesystem is built first if
+   * needed, and broker, api and worker run inside the simulator's lab (their ports published on this
+   * host's 127.0.0.1, the api also on the lab gateway, where the machines' callbacks come from).
+   */
+  machines?: MachineChoice;
 }
 
 export interface SimulatedStack {
@@ -53,14 +66,17 @@ const SIMULATED_DEFAULTS = {
 
 /** Starts the simulator and the three services wired to it; stops what started if anything fails. */
 export async function startSimulatedStack(options: SimulatedStackOptions): Promise<SimulatedStack> {
+  if (options.machines && options.machines !== "stand-in") await ensureRootfs();
   const sim = await startSimulator({
     timeScale: options.timeScale,
     ...(options.simTimings ? { timings: options.simTimings } : {}),
+    ...(options.machines ? { machines: options.machines } : {}),
   });
   try {
     const env = await serviceEnvironment(sim, options);
     const config = loadConfig(env);
-    const stack = await startLocalStack({ env, config, onLine: options.onLine });
+    const launcher = sim.lab ? await bridgeLab(sim, sim.lab, config) : undefined;
+    const stack = await startLocalStack({ env, config, onLine: options.onLine, launcher });
     return connectHandles({ sim, stack, env, config, dataDir: options.dataDir });
   } catch (err) {
     await sim.stop();
@@ -90,7 +106,8 @@ async function connectHandles(parts: {
   };
   return {
     ...parts,
-    apiUrl: `http://${config.apiHost}:${config.apiPort}`,
+    // In the lab the api listens on all of the lab's addresses; this host reaches it on its own loopback.
+    apiUrl: `http://127.0.0.1:${config.apiPort}`,
     db,
     queue,
     sealer: createSealer(config.secretsKeys),
@@ -123,8 +140,33 @@ async function serviceEnvironment(
     PUBLIC_BASE_URL: `http://127.0.0.1:${apiPort}`,
     SSH_PORT: String(sim.sshPort),
     EXPECTED_SERVER_DELETION_MS: String(expectedDeletionMs(sim)),
+    ...(sim.lab ? labEnvironment(sim.lab, String(apiPort)) : {}),
     ...options.env,
   };
+}
+
+/**
+ * In the lab the machines call back from their own addresses: the api listens on every lab address
+ * (the lab's loopback for this host's published port, the gateway for the machines) and the worker's
+ * SSH comes from the gateway.
+ */
+function labEnvironment(lab: Lab, apiPort: string): Record<string, string> {
+  return {
+    API_HOST: "0.0.0.0",
+    PUBLIC_BASE_URL: `http://${lab.gateway}:${apiPort}`,
+    CONTROL_PLANE_IPS: `${lab.gateway}/32`,
+  };
+}
+
+/** Lets the services in the lab reach the simulator, and this host reach them; returns their launcher. */
+async function bridgeLab(sim: Simulator, lab: Lab, config: Config): Promise<string[]> {
+  await lab.exposeHostPorts([Number(new URL(sim.baseUrl).port)]);
+  await lab.publishLabPorts(
+    [config.apiPort, config.brokerPort, config.brokerHttpPort, config.workerMetricsPort].filter(
+      (port) => port > 0,
+    ),
+  );
+  return lab.command([]);
 }
 
 /** Margin over the scaled delete time for the simulator tearing the machine down before the action succeeds (ms). */
