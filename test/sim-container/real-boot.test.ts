@@ -204,7 +204,7 @@ describe.skipIf(missing.length > 0 && !inCi)("container machines: a real Debian 
         postedKey,
         "rachel",
         user.privateKey,
-        "hostname; sudo -n cat /var/lib/rachel-runcmd; sudo -n stat -c '%a %U' /etc/rachel/provisioned-by; systemctl is-system-running",
+        "hostname; sudo -n cat /var/lib/rachel-runcmd; sudo -n stat -c '%a %U' /etc/rachel/provisioned-by; systemctl is-system-running --wait",
       );
       expect(checks.stdout).toBe("rachel-lane-1\nran\n640 root\nrunning\n");
       const analyze = await machine.exec(["systemd-analyze", "time"]).catch((err: Error) => err.message);
