@@ -14,6 +14,7 @@ import type { Subprocess } from "bun";
 import { run } from "./command.ts";
 import { ContainerHostError } from "./errors.ts";
 import { formatEndpoint, type RelayEndpoint, relay } from "./relay.ts";
+import { sweepStaleLabs } from "./sweep.ts";
 
 /** The bridge's address: where anything the machines must reach listens (phone_home, bundles). */
 export const LAB_GATEWAY = "10.0.0.1";
@@ -64,8 +65,10 @@ export interface Lab {
 
 const NETNS_DIR = "/run/netns";
 
+/** Sweeps what killed simulators left (see sweep.ts), then makes a lab named after this process. */
 export async function createLab(): Promise<Lab> {
-  const tag = `rsim-${randomBytes(3).toString("hex")}`;
+  await sweepStaleLabs();
+  const tag = `rsim-${process.pid}-${randomBytes(3).toString("hex")}`;
   await run(["ip", "netns", "add", tag]);
   try {
     await run(["ip", "-n", tag, "link", "set", "lo", "up"]);

@@ -114,3 +114,29 @@ describe.skipIf(missing.length > 0 && !inCi)("the lab network", () => {
     expect(list).not.toContain(other.netns);
   });
 });
+
+describe.skipIf(missing.length > 0 && !inCi)("a lab whose simulator was killed", () => {
+  test("is swept by the next lab: its processes stopped, its namespaces deleted", async () => {
+    const crashed = Bun.spawn(["bun", join(import.meta.dir, "crashed-lab.ts")], {
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    const reader = (crashed.stdout as ReadableStream<Uint8Array>)
+      .pipeThrough(new TextDecoderStream())
+      .getReader();
+    const { value } = await reader.read();
+    const left = JSON.parse(value ?? "{}") as { netns: string; pids: number[] };
+    crashed.kill("SIGKILL");
+    await crashed.exited;
+    expect((await runCommand(["ip", "netns", "list"])).stdout).toContain(left.netns);
+
+    const next = await createLab();
+    try {
+      const list = (await runCommand(["ip", "netns", "list"])).stdout;
+      expect(list).not.toContain(left.netns);
+      for (const pid of left.pids) expect(existsSync(`/proc/${pid}/ns`)).toBe(false);
+    } finally {
+      await next.close();
+    }
+  });
+});
