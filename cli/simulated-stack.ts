@@ -107,7 +107,7 @@ async function connectHandles(parts: {
   return {
     ...parts,
     // In the lab the api listens on all of the lab's addresses; this host reaches it on its own loopback.
-    apiUrl: `http://127.0.0.1:${config.apiPort}`,
+    apiUrl: `http://${sim.lab ? "127.0.0.1" : config.apiHost}:${config.apiPort}`,
     db,
     queue,
     sealer: createSealer(config.secretsKeys),
