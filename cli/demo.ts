@@ -1,13 +1,13 @@
 /**
- * `bun run demo [--keep] [--verbose]`: the product end to end against the Hetzner simulator, no account
- * needed. Starts simulator, broker, api and worker; registers a customer with fake (but valid) secrets;
+ * `bun run demo [--keep] [--verbose] [--machines stand-in|container]`: the product end to end against the
+ * Hetzner simulator, no account needed; `--machines container` boots a real Debian 13 machine per server. Starts simulator, broker, api and worker; registers a customer with fake (but valid) secrets;
  * provisions with live per-step progress and a phase timing table; then deprovisions and shows that
  * nothing is left. `--keep` stops before deprovisioning, prints commands to try next against the running
  * stack (cli/try-next.ts) and runs until Ctrl-C; `--verbose` streams the services' logs. Exits 0 on
  * success, 1 with a message on any failure.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -18,6 +18,9 @@ import { createHetznerClient } from "../hetzner/client.ts";
 import { createCustomerStore } from "../jobs/customers.ts";
 import type { OperationSummary } from "../jobs/operation-progress.ts";
 import { createRequests } from "../jobs/requests.ts";
+import { missingContainerRequirements } from "../sim/container/requirements.ts";
+import { rootfsPath } from "../sim/container/rootfs.ts";
+import type { MachineKind } from "../sim/index.ts";
 import { fakeCustomerSecrets } from "./demo-customer.ts";
 import { writeDevSecrets } from "./dev-secrets.ts";
 import { followOperation } from "./follow-operation.ts";
@@ -42,9 +45,14 @@ class DemoFailure extends Error {
 }
 
 const { values: flags } = parseArgs({
-  options: { keep: { type: "boolean", default: false }, verbose: { type: "boolean", default: false } },
+  options: {
+    keep: { type: "boolean", default: false },
+    verbose: { type: "boolean", default: false },
+    machines: { type: "string", default: "stand-in" },
+  },
 });
 const say = (message: string) => process.stdout.write(`${message}\n`);
+const machines = machineKind(flags.machines);
 // Ctrl-C at any point stops everything cleanly: the services run in their own process groups and would outlive us.
 const interrupted = new AbortController();
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -63,8 +71,14 @@ process.exit(exitCode);
 
 async function runDemo(): Promise<number> {
   say(describeTimeScale(COMPRESSED_TIME_SCALE));
+  if (machines === "container") describeContainerMachines();
   say(`starting simulator, broker, api and worker (data in ${dataDir}) …`);
-  const world = await startSimulatedStack({ dataDir, timeScale: COMPRESSED_TIME_SCALE, onLine: keepLogLine });
+  const world = await startSimulatedStack({
+    dataDir,
+    timeScale: COMPRESSED_TIME_SCALE,
+    onLine: keepLogLine,
+    machines,
+  });
   // A service that dies mid-demo ends the wait at once with its name instead of a timeout later.
   const serviceDied = new AbortController();
   void world.stack.firstExit.then(({ service, code }) =>
@@ -185,4 +199,23 @@ function keepLogLine(service: string, line: string): void {
   if (flags.verbose) say(tagged);
   recentLogs.push(tagged);
   if (recentLogs.length > KEPT_LOG_LINES) recentLogs.shift();
+}
+
+function machineKind(flag: string | undefined): MachineKind {
+  if (flag === "stand-in" || flag === "container") return flag;
+  process.stderr.write(`demo: --machines: '${flag}' is not one of stand-in, container\n`);
+  process.exit(2);
+}
+
+/** What real machines need, checked before anything starts. */
+function describeContainerMachines(): void {
+  const missing = missingContainerRequirements();
+  if (missing.length > 0) throw new DemoFailure(`--machines container needs: ${missing.join("; ")}`);
+  const root = rootfsPath();
+  say(
+    existsSync(root)
+      ? `real machines: Debian 13 containers booted by systemd-nspawn from ${root}`
+      : "real machines: the Debian 13 root filesystem is built first with debootstrap (once; 1-3 minutes, 340 MB " +
+          "in /var/cache/rachel-sim), then each server boots a container under systemd-nspawn",
+  );
 }

@@ -17,6 +17,8 @@ export interface LocalStackOptions {
   workerEntry?: string;
   /** How long each process may take to become ready (ms); default 30000. */
   readyTimeoutMs?: number;
+  /** Words put before each process's command (see ServiceSpec.launcher); default none. */
+  launcher?: string[];
 }
 
 /**
@@ -63,6 +65,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         env: options.env,
         cwd: repoRoot,
         isReady,
+        launcher: options.launcher,
         onLine: (line) => options.onLine(service, line),
       });
       services.set(service, child);
@@ -82,9 +85,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 /** The API's URLs under this configuration, as seen from this machine. */
 export function apiUrlsOf(config: Config): ApiUrls {
   return {
-    private: httpOrigin(config.apiHost, config.apiPort),
-    public: httpOrigin(config.publicApiHost, config.publicApiPort),
+    private: httpOrigin(reachable(config.apiHost), config.apiPort),
+    public: httpOrigin(reachable(config.publicApiHost), config.publicApiPort),
   };
+}
+
+/** A wildcard listener is reached on this machine's loopback. */
+function reachable(host: string): string {
+  return host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
 }
 
 function startOrder({ config, workerEntry }: LocalStackOptions) {

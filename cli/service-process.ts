@@ -15,6 +15,8 @@ export interface ServiceSpec {
   onLine?: (line: string, stream: "stdout" | "stderr") => void;
   /** Working directory; default this process's. */
   cwd?: string;
+  /** Words put before `bun <entry>`, e.g. an `nsenter --net=…` that runs it in a lab namespace; it must exec. */
+  launcher?: string[];
 }
 
 export interface ServiceProcess {
@@ -45,7 +47,7 @@ export class ServiceExitedError extends Error {
 
 /** Spawns `bun <entry>` in its own process group so signals reach everything it started. */
 export function startService(spec: ServiceSpec): ServiceProcess {
-  const child = Bun.spawn([process.execPath, spec.entry], {
+  const child = Bun.spawn([...(spec.launcher ?? []), process.execPath, spec.entry], {
     env: spec.env,
     ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
     detached: true,

@@ -7,8 +7,16 @@ import { type Config, generateDevSecrets, loadConfig } from "../core/config.ts";
 import { createSealer, type Sealer } from "../core/secrets.ts";
 import { appDatabasePath, type Db, openDatabase } from "../db/index.ts";
 import { brokerConnection, connectJobQueue, type JobQueue } from "../jobs/queue.ts";
+import { ensureRootfs } from "../sim/container/rootfs.ts";
 import { findFreePort } from "../sim/free-port.ts";
-import { DEFAULT_TIMINGS, type SimTimings, type Simulator, startSimulator } from "../sim/index.ts";
+import {
+  DEFAULT_TIMINGS,
+  type Lab,
+  type MachineChoice,
+  type SimTimings,
+  type Simulator,
+  startSimulator,
+} from "../sim/index.ts";
 import { type LocalService, type LocalStack, startLocalStack } from "./local-stack.ts";
 
 export interface SimulatedStackOptions {
@@ -22,6 +30,12 @@ export interface SimulatedStackOptions {
   env?: Record<string, string>;
   /** Receives every output line of broker, api and worker. */
   onLine: (service: LocalService, line: string) => void;
+  /**
+   * What backs each server (default stand-ins). With containers the root filesystem is built first if
+   * needed, and broker, api and worker run inside the simulator's lab (their ports published on this
+   * host's 127.0.0.1, the api also on the lab gateway, where the machines' callbacks come from).
+   */
+  machines?: MachineChoice;
 }
 
 export interface SimulatedStack {
@@ -57,14 +71,17 @@ export const SIMULATED_DEFAULTS = {
 
 /** Starts the simulator and the three services wired to it; stops what started if anything fails. */
 export async function startSimulatedStack(options: SimulatedStackOptions): Promise<SimulatedStack> {
+  if (options.machines && options.machines !== "stand-in") await ensureRootfs();
   const sim = await startSimulator({
     timeScale: options.timeScale,
     ...(options.simTimings ? { timings: options.simTimings } : {}),
+    ...(options.machines ? { machines: options.machines } : {}),
   });
   try {
     const env = await serviceEnvironment(sim, options);
     const config = loadConfig(env);
-    const stack = await startLocalStack({ env, config, onLine: options.onLine });
+    const launcher = sim.lab ? await bridgeLab(sim, sim.lab, config) : undefined;
+    const stack = await startLocalStack({ env, config, onLine: options.onLine, launcher });
     return connectHandles({ sim, stack, env, config, dataDir: options.dataDir });
   } catch (err) {
     await sim.stop();
@@ -130,6 +147,7 @@ async function serviceEnvironment(
     // The simulated machines phone home over plain http: there is no certificate authority to ask here.
     PUBLIC_BASE_URL_ALLOW_HTTP: "true",
     ...simulatorWiring(sim),
+    ...(sim.lab ? labEnvironment(sim.lab, String(publicApiPort)) : {}),
     ...options.env,
   };
 }
@@ -153,6 +171,34 @@ export function describeTimeScale(timeScale: number): string {
     `cloud-init ${scaled(t.cloudInitMs)}, delete ${scaled(t.deleteServerMs)} (Hetzner: ${t.createServerMs / 1000} s, ` +
     `${t.startServerMs / 1000} s, ${t.cloudInitMs / 1000} s, ${t.deleteServerMs / 1000} s)`
   );
+}
+
+/**
+ * In the lab the machines call back from their own addresses: the public api listens on every lab address
+ * (the lab's loopback for this host's published port, the gateway for the machines) and the worker's
+ * SSH comes from the gateway.
+ */
+function labEnvironment(lab: Lab, publicApiPort: string): Record<string, string> {
+  return {
+    PUBLIC_API_HOST: "0.0.0.0",
+    PUBLIC_BASE_URL: `http://${lab.gateway}:${publicApiPort}`,
+    CONTROL_PLANE_IPS: `${lab.gateway}/32`,
+  };
+}
+
+/** Lets the services in the lab reach the simulator, and this host reach them; returns their launcher. */
+async function bridgeLab(sim: Simulator, lab: Lab, config: Config): Promise<string[]> {
+  await lab.exposeHostPorts([Number(new URL(sim.baseUrl).port)]);
+  await lab.publishLabPorts(
+    [
+      config.apiPort,
+      config.publicApiPort,
+      config.brokerPort,
+      config.brokerHttpPort,
+      config.workerMetricsPort,
+    ].filter((port) => port > 0),
+  );
+  return lab.command([]);
 }
 
 /** Margin over the scaled delete time for the simulator tearing the machine down before the action succeeds (ms). */

@@ -122,6 +122,15 @@ const HCLOUD_NAME = /^[a-z0-9][a-z0-9._-]*$/;
 
 export const hcloudName = () => z.string().regex(HCLOUD_NAME, { error: "must be a lowercase Hetzner name" });
 
+/**
+ * Images our user-data is written for: customers get Ubuntu 24.04; Debian 13 is what the real-machine
+ * lane boots (docs/server-images.md lists what differs between them).
+ */
+export const SERVER_IMAGES = ["ubuntu-24.04", "debian-13"] as const;
+
+export const serverImage = () =>
+  z.enum(SERVER_IMAGES, { error: `must be one of ${SERVER_IMAGES.join(", ")}` });
+
 /** A comma list of Hetzner names, at least one, in the given order. */
 export const hcloudNameList = () =>
   z.string().transform((raw, ctx) => {

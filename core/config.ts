@@ -29,6 +29,7 @@ import {
   packageVersion,
   port,
   repoUrl,
+  serverImage,
   text,
   webhookSecret,
 } from "./config-fields.ts";
@@ -124,7 +125,7 @@ export interface Config {
   readonly provisionLocations: readonly string[];
   /** Hetzner server type of customer servers. SERVER_TYPE, default "cx23". */
   readonly serverType: string;
-  /** Hetzner image of customer servers. SERVER_IMAGE, default "ubuntu-24.04". */
+  /** Hetzner image of customer servers, one of SERVER_IMAGES. SERVER_IMAGE, default "ubuntu-24.04". */
   readonly serverImage: string;
   /** Port customer servers' sshd listens on. SSH_PORT, default 22. */
   readonly sshPort: number;
@@ -197,7 +198,7 @@ const envSchema = z
     CONTROL_PLANE_IPS: cidrList().default(["127.0.0.1/32"]),
     PROVISION_LOCATIONS: hcloudNameList().default(["nbg1", "fsn1", "hel1"]),
     SERVER_TYPE: hcloudName().default("cx23"),
-    SERVER_IMAGE: hcloudName().default("ubuntu-24.04"),
+    SERVER_IMAGE: serverImage().default("ubuntu-24.04"),
     SSH_PORT: port().default(22),
     CLOUD_INIT_TIMEOUT_MS: integer(1, MAX_MS).default(600_000),
     VERIFY_SETTLE_MS: integer(0, MAX_MS).default(10_000),

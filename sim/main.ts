@@ -1,9 +1,11 @@
 /**
- * `bun run sim [--port N] [--token T] [--time-scale X] [--ssh-port N]`: serves the simulator until
- * SIGINT/SIGTERM. The first stdout line is the API endpoint, so scripts can read it.
+ * `bun run sim [--port N] [--token T] [--time-scale X] [--ssh-port N] [--machines stand-in|container]`:
+ * serves the simulator until SIGINT/SIGTERM. The first stdout line is the API endpoint, so scripts can read it.
  */
 import { parseArgs } from "node:util";
+import { ContainerHostError } from "./container/errors.ts";
 import { startSimulator } from "./index.ts";
+import { MACHINE_KINDS, type MachineKind } from "./machines.ts";
 import type { SimulatorOptions } from "./simulator.ts";
 
 /** The CLI's default API port (tests pass --port 0 for an ephemeral one). */
@@ -37,17 +39,22 @@ function parseCliOptions(argv: string[]): SimulatorOptions {
         token: { type: "string" },
         "time-scale": { type: "string" },
         "ssh-port": { type: "string" },
+        machines: { type: "string" },
       },
     }));
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
   if (values.token === "") throw new UsageError("--token: must not be empty");
+  const machines = values.machines;
+  if (machines !== undefined && !MACHINE_KINDS.includes(machines as MachineKind))
+    throw new UsageError(`--machines: '${machines}' is not one of ${MACHINE_KINDS.join(", ")}`);
   return {
     port: numberFlag("port", values.port, isPort) ?? DEFAULT_PORT,
     token: values.token,
     timeScale: numberFlag("time-scale", values["time-scale"], (n) => n >= 0),
     sshPort: numberFlag("ssh-port", values["ssh-port"], (n) => isPort(n) && n > 0),
+    machines: machines as MachineKind | undefined,
   };
 }
 
@@ -58,16 +65,24 @@ async function main(): Promise<void> {
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     console.error(
-      `sim: ${err.message}\nusage: bun run sim [--port N] [--token T] [--time-scale X] [--ssh-port N]`,
+      `sim: ${err.message}\nusage: bun run sim [--port N] [--token T] [--time-scale X] [--ssh-port N] [--machines stand-in|container]`,
     );
     process.exit(2);
   }
-  const sim = await startSimulator(options);
+  const sim = await startSimulator(options).catch((err: unknown) => {
+    if (!(err instanceof ContainerHostError)) throw err;
+    console.error(`sim: ${err.message}`);
+    process.exit(1);
+  });
   console.log(sim.endpoint);
   console.log(`Hetzner Cloud simulator ready (time scale ${options.timeScale ?? 1}).`);
   console.log(`  HCLOUD_ENDPOINT=${sim.endpoint}`);
   console.log("  HCLOUD_TOKEN=<the --token value; default sim-token>");
   console.log(`  machines' SSH port: ${sim.sshPort}; control API: ${sim.baseUrl}/_sim/`);
+  if (sim.lab)
+    console.log(
+      `  container machines live in network namespace ${sim.lab.netns}; reach them with: ${sim.lab.command(["<cmd>"]).join(" ")}`,
+    );
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

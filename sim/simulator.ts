@@ -13,10 +13,12 @@ import { type RateLimitSettings, TokenBucket } from "./api/rate-limit.ts";
 import { apiRoutes } from "./api/routes.ts";
 import { createWorld, DEFAULT_TIMINGS, type SimTimings } from "./api/world.ts";
 import { createClock } from "./clock.ts";
+import type { Lab } from "./container/lab.ts";
 import { type ControlDeps, handleControlRequest } from "./control.ts";
 import { FaultRegistry, type SimFault } from "./faults.ts";
 import { findFreePort } from "./free-port.ts";
-import type { MachineHost, MachineHostOptions } from "./machine/types.ts";
+import type { MachineHostOptions } from "./machine/types.ts";
+import { MACHINE_KINDS, type MachineChoice, type SimMachineHost } from "./machines.ts";
 import { RequestLog, type SimRequestRecord } from "./request-log.ts";
 
 export interface SimulatorOptions {
@@ -40,6 +42,13 @@ export interface SimulatorOptions {
   dataDir?: string;
   /** SSH port every fake machine listens on, each on its own 127.x.y.z address (default: a free port). */
   sshPort?: number;
+  /**
+   * What backs each server: "stand-in" (default, emulated), "container" (a real Debian 13 boot under
+   * systemd-nspawn; needs root, debootstrap, systemd-container), or a function choosing per server.
+   */
+  machines?: MachineChoice;
+  /** Where container machines' root filesystem is cached (default /var/cache/rachel-sim). */
+  rootfsCacheDir?: string;
 }
 
 export interface Simulator {
@@ -57,7 +66,12 @@ export interface Simulator {
   /** Every request served: method, path template (e.g. "/servers/{id}"), status, time. */
   requests(): SimRequestRecord[];
   clearRequests(): void;
-  machines: MachineHost;
+  machines: SimMachineHost;
+  /**
+   * With container machines: the network namespace they live in. The stack under test runs inside it
+   * (`lab.spawn`) and listens on `lab.gateway`; null with stand-in machines only.
+   */
+  readonly lab: Lab | null;
   /** Number of servers currently existing (not deleted). */
   serverCount(): number;
   /** Replaces the rate limit and refills the bucket to capacity. */
@@ -84,6 +98,10 @@ const optionsSchema = z.object({
     .optional(),
   dataDir: z.string().min(1).optional(),
   sshPort: port.min(1).optional(),
+  machines: z
+    .union([z.enum(MACHINE_KINDS), z.custom<(spec: unknown) => unknown>((v) => typeof v === "function")])
+    .optional(),
+  rootfsCacheDir: z.string().min(1).optional(),
 });
 
 /** Bad SimulatorOptions; the message names every offending option. */
@@ -97,7 +115,7 @@ function checkOptions(options: SimulatorOptions): void {
     throw new SimulatorOptionsError(`invalid simulator options:\n${z.prettifyError(parsed.error)}`);
 }
 
-export type MachineHostFactory = (options: MachineHostOptions) => MachineHost;
+export type MachineHostFactory = (options: MachineHostOptions) => SimMachineHost | Promise<SimMachineHost>;
 
 const SHARED_MEMORY_DIR = "/dev/shm";
 
@@ -158,7 +176,7 @@ async function serve(
   const sshPort = options.sshPort ?? (await findFreePort());
   const clock = createClock(options.timeScale ?? 1);
   const timings = { ...DEFAULT_TIMINGS, ...options.timings };
-  const machines = createMachineHost({
+  const machines = await createMachineHost({
     dataDir,
     sshPort,
     timeScale: clock.timeScale,
@@ -200,6 +218,7 @@ async function serve(
     requests: () => log.list(),
     clearRequests: () => log.clear(),
     machines,
+    lab: machines.lab ?? null,
     serverCount: () => world.servers.size,
     setRateLimit: (limit) => bucket.reset(limit),
     async stop() {

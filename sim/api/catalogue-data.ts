@@ -220,4 +220,5 @@ export const IMAGES: Image[] = [
     os_version: "22.04",
   },
   { id: 114690387, name: "debian-12", description: "Debian 12", os_flavor: "debian", os_version: "12" },
+  { id: 226847226, name: "debian-13", description: "Debian 13", os_flavor: "debian", os_version: "13" },
 ];

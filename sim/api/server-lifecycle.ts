@@ -48,6 +48,9 @@ export async function createServer(world: World, input: CreateServerInput): Prom
   for (const firewall of input.firewalls) firewall.serverIds.add(id);
   try {
     server.machine = await createMachineOnFreeAddress(world, server);
+    // A container machine lives at its lab address (10.A.B.C for pool address 127.A.B.C); the pool
+    // releases by the last three octets, so either form frees the same slot.
+    server.ipv4 = server.machine.view().address;
   } catch (err) {
     forget(world, server);
     world.reportError(err);
@@ -122,6 +125,7 @@ async function createMachineOnFreeAddress(world: World, server: Server): Promise
         name: server.name,
         ipv4: server.ipv4,
         userData: server.userData,
+        image: server.image.name,
       });
     } catch (err) {
       if (!isAddressInUse(err) || attempt >= ADDRESS_ATTEMPTS) throw err;

@@ -13,6 +13,8 @@ export interface MachineSpec {
   ipv4: string;
   /** Raw `user_data` from the create request, or null when none was given. */
   userData: string | null;
+  /** The server's image name (e.g. "debian-13"), for choosing what backs the server. */
+  image?: string;
 }
 
 export type CloudInitState = "pending" | "running" | "done" | "error";

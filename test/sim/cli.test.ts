@@ -62,6 +62,7 @@ describe("bun run sim", () => {
     [["--time-scale", "-1"], "--time-scale"],
     [["--ssh-port", "70000"], "--ssh-port"],
     [["--colour"], "--colour"],
+    [["--machines", "vm"], "--machines"],
   ])("bad flags %p exit 2 naming %s", async (args, flag) => {
     const child = Bun.spawn(["bun", "sim/main.ts", ...args], { cwd: root, stdout: "pipe", stderr: "pipe" });
     expect(await child.exited).toBe(2);

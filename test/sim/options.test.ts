@@ -27,13 +27,14 @@ describe("startSimulator options", () => {
       timeScale: -1,
       rateLimit: { capacity: 0, refillPerSecond: 1 },
       timings: { createServerMs: Number.NaN },
+      machines: "vm" as "container",
     });
     await expect(attempt).rejects.toBeInstanceOf(SimulatorOptionsError);
     const message = await attempt.then(
       () => "",
       (err: Error) => err.message,
     );
-    for (const option of ["port", "timeScale", "rateLimit.capacity", "timings.createServerMs"])
+    for (const option of ["port", "timeScale", "rateLimit.capacity", "timings.createServerMs", "machines"])
       expect(message).toContain(option);
   });
 
