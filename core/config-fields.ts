@@ -169,3 +169,15 @@ export const repoUrl = () =>
     },
     { error: "must be an https, http, ssh or git URL without a password" },
   );
+
+/** An S3 bucket name as the S3 rules allow it: 3-63 lowercase letters, digits, '.' or '-'. */
+export const s3Bucket = () =>
+  z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
+    error: "must be an S3 bucket name (3-63 lowercase letters, digits, '.' or '-')",
+  });
+
+/** A key prefix inside a bucket: path segments ending in "/", no leading "/" nor "..". */
+export const s3Prefix = () =>
+  z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, {
+    error: "must be path segments of letters, digits, '.', '_' or '-', each ending in '/'",
+  });
