@@ -57,7 +57,7 @@ export function restoreSnapshot(opts: {
 }): RestoredSnapshot {
   const now = opts.now ?? Date.now;
   const { dataDir } = opts;
-  const present = existsSync(dataDir) ? readdirSync(dataDir) : [];
+  const present = existsSync(dataDir) ? readdirSync(dataDir).sort() : [];
   if (present.length > 0) {
     throw new RestoreError(
       `DATA_DIR ${dataDir} is not empty (${present.slice(0, 5).join(", ")}); restore only into an empty one`,

@@ -111,13 +111,13 @@ test("a snapshot taken while another process writes holds only whole transaction
 test("retention keeps the newest snapshots and clears half-written ones", () => {
   const dataDir = seedDataDir("retention");
   const backupDir = join(root, "retention-backups");
-  const names = [1, 2, 3, 4].map(
-    (hour) => takeSnapshot({ dataDir, backupDir, now: () => Date.UTC(2026, 11, 7, hour) }).name,
-  );
+  const snapshotAt = (hour: number) =>
+    takeSnapshot({ dataDir, backupDir, now: () => Date.UTC(2026, 11, 7, hour) }).name;
+  const [oldest, older, newer, newest] = [snapshotAt(1), snapshotAt(2), snapshotAt(3), snapshotAt(4)];
   mkdirSync(join(backupDir, ".partial-20261207T050000000Z"));
-  expect(pruneSnapshots(backupDir, 2)).toEqual([names[1], names[0]]);
-  expect(listSnapshots(backupDir)).toEqual([names[3], names[2]]);
-  expect(readdirSync(backupDir).sort()).toEqual([names[2], names[3]]);
+  expect(pruneSnapshots(backupDir, 2)).toEqual([older, oldest]);
+  expect(listSnapshots(backupDir)).toEqual([newest, newer]);
+  expect(readdirSync(backupDir).sort()).toEqual([newer, newest]);
 });
 
 test("a backup is copied off the box and comes back identical", async () => {
@@ -168,7 +168,7 @@ test("a restore needs an empty DATA_DIR and an intact snapshot, and opens a rest
   for (const file of readdirSync(snapshot.dir))
     writeFileSync(join(damaged, file), readFileSync(join(snapshot.dir, file)));
   const bytes = readFileSync(join(damaged, "app.sqlite"));
-  bytes[bytes.length - 1] ^= 0xff;
+  bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1);
   writeFileSync(join(damaged, "app.sqlite"), bytes);
   const fresh = join(root, "fresh");
   expect(() => restoreSnapshot({ snapshotDir: damaged, dataDir: fresh })).toThrow(
