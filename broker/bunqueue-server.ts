@@ -39,6 +39,11 @@ const BUNQUEUE_LEVELS = new Map([
   ["fatal", "error"],
 ]);
 
+/** The one place that names the broker's queue database inside DATA_DIR. */
+export function queueDatabasePath(dataDir: string): string {
+  return join(dataDir, "queue.sqlite");
+}
+
 /** The CLI entry bunqueue declares in its package.json `bin`, resolved from our node_modules. */
 export function bunqueueEntryPath(): string {
   const packageJsonPath = Bun.resolveSync("bunqueue/package.json", import.meta.dir);
@@ -56,7 +61,7 @@ export function bunqueueEnvironment(opts: BunqueueServerOptions): Record<string,
     TCP_PORT: String(opts.tcpPort),
     HTTP_PORT: String(opts.httpPort),
     AUTH_TOKENS: opts.token,
-    DATA_PATH: join(opts.dataDir, "queue.sqlite"),
+    DATA_PATH: queueDatabasePath(opts.dataDir),
     BUNQUEUE_STORAGE_DRIVER: "sqlite",
     LOG_FORMAT: "json",
     LOG_LEVEL: BUNQUEUE_LEVELS.get(opts.logLevel) ?? "info",

@@ -1,11 +1,13 @@
 /**
  * `bun run ops <command>`: the operator's CLI over the ops API (`--help` lists the commands). Exit codes:
  * 0 done; 1 the API refused or failed (its code, message and requestId printed); 2 wrong command line or
- * environment (the bad argument or variable named); 3 the API is unreachable.
+ * environment (the bad argument or variable named), or a restore refused; 3 the API is unreachable.
  */
+import { type Config, ConfigError, loadConfig } from "../core/config.ts";
 import { parseOpsArgs, USAGE, UsageError } from "./ops/args.ts";
 import { createOpsClient, OpsApiError, OpsApiUnreachableError } from "./ops/client.ts";
 import { loadOpsEnv, OpsEnvError } from "./ops/env.ts";
+import { runRestore } from "./ops/restore.ts";
 import { runOpsCommand } from "./ops/run.ts";
 import { WaitTimeoutError } from "./wait.ts";
 
@@ -24,10 +26,28 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  const { command } = invocation;
+  if (command.name === "restore") {
+    const config = loadConfigOrUsage(process.env);
+    const restored = await runRestore({ dataDir: config.dataDir, backup: config.backup }, command.snapshot);
+    const lines = invocation.json ? [JSON.stringify(restored.body, null, 2)] : restored.lines;
+    process.stdout.write(`${lines.join("\n")}\n`);
+    return 0;
+  }
   const client = createOpsClient(loadOpsEnv(process.env));
-  const lines = await runOpsCommand(client, invocation.command, invocation.json);
+  const lines = await runOpsCommand(client, command, invocation.json);
   process.stdout.write(`${lines.join("\n")}\n`);
   return 0;
+}
+
+/** The service's configuration (restore needs DATA_DIR and BACKUP_*); a bad one is a usage error. */
+function loadConfigOrUsage(env: Readonly<Record<string, string | undefined>>): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new OpsEnvError(err.problems);
+    throw err;
+  }
 }
 
 function failureText(err: unknown): string {

@@ -202,3 +202,15 @@ export const gitRef = () =>
 /** An exact package version as npm publishes it ("1.4.5", "2.1.0-beta.1"); ranges would make builds drift. */
 export const packageVersion = () =>
   z.string().regex(/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/, { error: "must be an exact version like 1.4.5" });
+
+/** An S3 bucket name as the S3 rules allow it: 3-63 lowercase letters, digits, '.' or '-'. */
+export const s3Bucket = () =>
+  z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
+    error: "must be an S3 bucket name (3-63 lowercase letters, digits, '.' or '-')",
+  });
+
+/** A key prefix inside a bucket: path segments ending in "/", no leading "/" nor "..". */
+export const s3Prefix = () =>
+  z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, {
+    error: "must be path segments of letters, digits, '.', '_' or '-', each ending in '/'",
+  });

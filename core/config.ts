@@ -29,6 +29,8 @@ import {
   packageVersion,
   port,
   repoUrl,
+  s3Bucket,
+  s3Prefix,
   serverImage,
   text,
   webhookSecret,
@@ -161,7 +163,41 @@ export interface Config {
   readonly reconcileStuckAfterMs: number;
   /** Whether the sweep provisions a lost instance (ready, server gone) again. REPROVISION_LOST, default false. */
   readonly reprovisionLost: boolean;
+  /** Where `bun run backup` keeps snapshots, and how many. */
+  readonly backup: BackupConfig;
 }
+
+export interface BackupConfig {
+  /** Directory of the local snapshots, outside DATA_DIR. BACKUP_DIR, default "./backups". */
+  readonly dir: string;
+  /** Local snapshots kept; older ones are deleted after each backup. BACKUP_KEEP, default 48. */
+  readonly keep: number;
+  /** Off-box copy in S3-compatible storage; null while BACKUP_S3_* is unset (`ops status` warns). */
+  readonly s3: BackupS3Config | null;
+}
+
+export interface BackupS3Config {
+  /** BACKUP_S3_ENDPOINT, e.g. "https://fsn1.your-objectstorage.com". */
+  readonly endpoint: string;
+  /** BACKUP_S3_BUCKET. */
+  readonly bucket: string;
+  /** BACKUP_S3_REGION, default "us-east-1" (what most S3-compatible stores accept). */
+  readonly region: string;
+  /** Key prefix inside the bucket, ending in "/". BACKUP_S3_PREFIX, default "rachel-provisioner/". */
+  readonly prefix: string;
+  /** BACKUP_S3_ACCESS_KEY_ID. */
+  readonly accessKeyId: string;
+  /** BACKUP_S3_SECRET_ACCESS_KEY or BACKUP_S3_SECRET_ACCESS_KEY_FILE, secret. */
+  readonly secretAccessKey: string;
+}
+
+/** The BACKUP_S3_* variables that must be set together (the others have defaults). */
+const BACKUP_S3_REQUIRED = [
+  "BACKUP_S3_ENDPOINT",
+  "BACKUP_S3_BUCKET",
+  "BACKUP_S3_ACCESS_KEY_ID",
+  "BACKUP_S3_SECRET_ACCESS_KEY",
+] as const;
 
 const envSchema = z
   .object({
@@ -213,6 +249,14 @@ const envSchema = z
     RECONCILE_ZOMBIE_GRACE_MS: integer(0, MAX_MS).default(600_000),
     RECONCILE_STUCK_AFTER_MS: integer(1000, MAX_MS).default(900_000),
     REPROVISION_LOST: booleanFlag().default(false),
+    BACKUP_DIR: text().default("./backups"),
+    BACKUP_KEEP: integer(1, 10_000).default(48),
+    BACKUP_S3_ENDPOINT: httpUrl().optional(),
+    BACKUP_S3_BUCKET: s3Bucket().optional(),
+    BACKUP_S3_REGION: hcloudName().default("us-east-1"),
+    BACKUP_S3_PREFIX: s3Prefix().default("rachel-provisioner/"),
+    BACKUP_S3_ACCESS_KEY_ID: text().optional(),
+    BACKUP_S3_SECRET_ACCESS_KEY: text().optional(),
   })
   .superRefine((env, ctx) => {
     if (env.API_PORT === env.PUBLIC_API_PORT && env.API_HOST === env.PUBLIC_API_HOST) {
@@ -237,6 +281,13 @@ const envSchema = z
         path: ["HEARTBEAT_MS"],
         message: "must be less than JOB_LOCK_MS and LEASE_TTL_MS",
       });
+    }
+    // Half an off-box target would fail at the first backup, hours later: name what is missing now.
+    const s3Set = BACKUP_S3_REQUIRED.filter((name) => env[name] !== undefined);
+    if (s3Set.length > 0) {
+      for (const name of BACKUP_S3_REQUIRED.filter((n) => env[n] === undefined)) {
+        ctx.addIssue({ code: "custom", path: [name], message: `required when ${s3Set[0]} is set` });
+      }
     }
   });
 
@@ -291,6 +342,22 @@ function toConfig(env: Env): Config {
     reconcileZombieGraceMs: env.RECONCILE_ZOMBIE_GRACE_MS,
     reconcileStuckAfterMs: env.RECONCILE_STUCK_AFTER_MS,
     reprovisionLost: env.REPROVISION_LOST,
+    backup: { dir: env.BACKUP_DIR, keep: env.BACKUP_KEEP, s3: backupS3(env) },
+  };
+}
+
+function backupS3(env: Env): BackupS3Config | null {
+  const { BACKUP_S3_ENDPOINT, BACKUP_S3_BUCKET, BACKUP_S3_ACCESS_KEY_ID, BACKUP_S3_SECRET_ACCESS_KEY } = env;
+  if (!BACKUP_S3_ENDPOINT || !BACKUP_S3_BUCKET || !BACKUP_S3_ACCESS_KEY_ID || !BACKUP_S3_SECRET_ACCESS_KEY) {
+    return null;
+  }
+  return {
+    endpoint: BACKUP_S3_ENDPOINT,
+    bucket: BACKUP_S3_BUCKET,
+    region: env.BACKUP_S3_REGION,
+    prefix: env.BACKUP_S3_PREFIX,
+    accessKeyId: BACKUP_S3_ACCESS_KEY_ID,
+    secretAccessKey: BACKUP_S3_SECRET_ACCESS_KEY,
   };
 }
 
@@ -307,6 +374,7 @@ export const SECRET_VARIABLES = [
   "OPS_TOKEN",
   "STANDARD_WEBHOOK_SECRET",
   "STRIPE_WEBHOOK_SECRET",
+  "BACKUP_S3_SECRET_ACCESS_KEY",
 ] as const;
 
 /** Every problem found in the environment, one `NAME: what is wrong` line each. */

@@ -39,6 +39,7 @@ export const SECRET_FIELD_NAMES = [
   "opsToken",
   "standardWebhookSecret",
   "stripeWebhookSecret",
+  "secretAccessKey",
   // The environment's own names, for when an env object is logged.
   "BROKER_TOKEN",
   "HCLOUD_TOKEN",
@@ -48,6 +49,7 @@ export const SECRET_FIELD_NAMES = [
   "OPS_TOKEN",
   "STANDARD_WEBHOOK_SECRET",
   "STRIPE_WEBHOOK_SECRET",
+  "BACKUP_S3_SECRET_ACCESS_KEY",
 ] as const;
 
 const SECRET_KEYS: ReadonlySet<string> = new Set(SECRET_FIELD_NAMES);

@@ -302,3 +302,19 @@ export const sweeps = sqliteTable(
   },
   (t) => [index("sweeps_requested").on(t.requestedAt)],
 );
+
+/**
+ * One row per `bun run ops restore`. While its hold is open (`released_at` null) sweeps adopt and resume but
+ * delete nothing and create no server: the world may have moved on since the snapshot, and only an operator's
+ * `ops reconcile --apply` releases the hold.
+ */
+export const restores = sqliteTable("restores", {
+  id: text("id").primaryKey(),
+  /** When the restored snapshot was taken, epoch ms. */
+  snapshotTakenAt: integer("snapshot_taken_at").notNull(),
+  restoredAt: integer("restored_at").notNull(),
+  /** When an operator's sweep released the hold; null while deletions are held. */
+  releasedAt: integer("released_at"),
+  /** The sweep that released it. */
+  releasedBySweep: text("released_by_sweep"),
+});

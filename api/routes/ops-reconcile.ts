@@ -1,8 +1,9 @@
 /**
  * The reconcile sweep over HTTP, for operators (`bun run ops reconcile [--dry-run]`), behind `Authorization:
  * Bearer <OPS_TOKEN>`:
- * - `POST /v1/ops/reconcile` with optional JSON `{"dryRun": boolean}` (default false) asks the worker for a
- *   sweep and waits for it: 200 with the finished sweep record, or 202 with the record so far when it is
+ * - `POST /v1/ops/reconcile` with optional JSON `{"dryRun": boolean, "apply": boolean}` (both default false)
+ *   asks the worker for a sweep and waits for it (`apply` releases a restore's hold first, see
+ *   jobs/reconcile/restore-hold.ts): 200 with the finished sweep record, or 202 with the record so far when it is
  *   still queued (another sweep running) or running after the wait. `Prefer: wait=N` (seconds, at most 30,
  *   the default) shortens the wait. Broker down: 503 `unavailable`, the sweep recorded failed.
  * - `GET /v1/ops/sweeps/:id` returns one sweep record; 404 `unknown_sweep`.
@@ -29,21 +30,36 @@ const MAX_WAIT_MS = 30_000;
 /** Broker commands fail after this long, in ms, so a broker outage is a prompt 503. */
 const BROKER_TIMEOUT_MS = 5000;
 
-const bodySchema = z.strictObject({ dryRun: z.boolean().optional() });
+const bodySchema = z.strictObject({ dryRun: z.boolean().optional(), apply: z.boolean().optional() });
 
-/** The body's dryRun; an empty body means the default. 422 naming each bad field. */
-async function readDryRun(request: Request): Promise<boolean> {
+interface SweepAsked {
+  dryRun: boolean;
+  apply: boolean;
+}
+
+/** The body's options; an empty body means the defaults. 422 naming each bad field. */
+async function readSweepAsked(request: Request): Promise<SweepAsked> {
   const text = (await readBody(request, MAX_BODY_BYTES)).toString("utf8");
-  if (text.trim() === "") return false;
+  if (text.trim() === "") return { dryRun: false, apply: false };
   const parsed = bodySchema.safeParse(parseJson(text));
-  if (parsed.success) return parsed.data.dryRun ?? false;
+  if (parsed.success) {
+    const asked = { dryRun: parsed.data.dryRun ?? false, apply: parsed.data.apply ?? false };
+    if (asked.dryRun && asked.apply) {
+      throw new HttpError(
+        422,
+        "invalid_fields",
+        "invalid dryRun, apply: a dry run cannot apply; ask for one of them",
+      );
+    }
+    return asked;
+  }
   const fields = parsed.error.issues.flatMap((issue) =>
     issue.code === "unrecognized_keys" ? issue.keys : [issue.path.join(".") || "(body)"],
   );
   throw new HttpError(
     422,
     "invalid_fields",
-    `invalid ${[...new Set(fields)].join(", ")}: the body is {"dryRun": boolean}, dryRun optional`,
+    `invalid ${[...new Set(fields)].join(", ")}: the body is {"dryRun": boolean, "apply": boolean}, both optional`,
   );
 }
 
@@ -59,14 +75,14 @@ export const opsReconcileRoute: Route = {
   handle: async (ctx) => {
     const refused = refuseNonOperator(ctx);
     if (refused) return refused;
-    const dryRun = await readDryRun(ctx.request);
+    const { dryRun, apply } = await readSweepAsked(ctx.request);
     const broker = connectSweepBroker({
       ...brokerConnection(ctx.deps.config),
       commandTimeoutMs: BROKER_TIMEOUT_MS,
     });
     let sweepId: string;
     try {
-      sweepId = await requestOperatorSweep(ctx.deps.db, broker, dryRun, Date.now());
+      sweepId = await requestOperatorSweep(ctx.deps.db, broker, dryRun, Date.now(), apply);
     } catch (err) {
       if (!(err instanceof SweepNotQueuedError)) throw err;
       ctx.log.warn({ err, sweepId: err.sweepId }, "operator sweep not queued");
@@ -78,7 +94,7 @@ export const opsReconcileRoute: Route = {
     } finally {
       await broker.close();
     }
-    ctx.log.info({ sweepId, dryRun }, "operator sweep requested");
+    ctx.log.info({ sweepId, dryRun, apply }, "operator sweep requested");
     const record = await awaitSweep(ctx.deps.db, sweepId, waitMsOf(ctx.request), ctx.request.signal);
     const finished = record.status === "succeeded" || record.status === "failed";
     return Response.json(record, { status: finished ? 200 : 202 });

@@ -1,9 +1,10 @@
 /**
  * GET /v1/ops/status — the fleet at a glance for `bun run ops status`: instances by state, jobs by status,
  * failed jobs, the broker's queue depths (null with the reason when the broker does not answer in time,
- * so the rest is still shown) and the last reconcile sweep.
+ * so the rest is still shown), the last reconcile sweep and the backups, with their warnings.
  */
 
+import { backupStatus } from "../../jobs/ops/backup-status.ts";
 import {
   type QueueDepths,
   QueueDepthsUnavailableError,
@@ -32,6 +33,7 @@ export const opsStatusRoute: Route = {
       ctx.log.warn({ err }, "queue depths unavailable");
       queueError = err.message;
     }
-    return Response.json({ ...status, queue, queueError });
+    const backups = backupStatus(ctx.deps.db, ctx.deps.config.backup);
+    return Response.json({ ...status, queue, queueError, backups });
   },
 };

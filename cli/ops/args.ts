@@ -13,8 +13,9 @@ export type OpsCommand =
   | { name: "jobs"; limit: string | undefined; cursor: string | undefined }
   | { name: "retry"; id: string }
   | { name: "deprovision"; instanceId: string }
-  | { name: "reconcile"; dryRun: boolean }
-  | { name: "bundles" };
+  | { name: "reconcile"; dryRun: boolean; apply: boolean }
+  | { name: "bundles" }
+  | { name: "restore"; snapshot: string | undefined };
 
 export interface OpsInvocation {
   /** Print the API's JSON instead of tables. */
@@ -32,8 +33,11 @@ commands:
   jobs --failed                   failed jobs with instance, step, error and when (--limit, --cursor)
   retry <instanceId|jobId>        re-run a failed job from its failed step (never a second server)
   deprovision <instanceId>        tear the instance's server down and shred its secrets
-  reconcile [--dry-run]           run a reconcile sweep now (--dry-run: only show what it would do)
+  reconcile [--dry-run|--apply]   run a reconcile sweep now (--dry-run: only show what it would do;
+                                  --apply: after a restore, release its hold on deletions first)
   bundles                         app bundles on the control plane: which is current, which instances run each
+  restore [<snapshot>]            restore a backup into an empty DATA_DIR (runs here, not through the API):
+                                  the newest local or off-box snapshot, or the one named (or a path to it)
 
 options:
   --json                          print the API's JSON answer
@@ -54,8 +58,9 @@ const COMMAND_OPTIONS: Record<OpsCommand["name"], readonly string[]> = {
   jobs: ["failed", "limit", "cursor"],
   retry: [],
   deprovision: [],
-  reconcile: ["dry-run"],
+  reconcile: ["dry-run", "apply"],
   bundles: [],
+  restore: [],
 };
 const ARGUMENT_OF: Partial<Record<OpsCommand["name"], string>> = {
   instance: "<instanceId>",
@@ -69,10 +74,14 @@ export function parseOpsArgs(argv: readonly string[]): OpsInvocation {
   const [name, ...rest] = positionals;
   if (name === undefined) throw new UsageError("missing <command>; try --help");
   if (!isCommandName(name)) throw new UsageError(`unknown command "${name}"; try --help`);
-  for (const option of ["state", "limit", "cursor", "failed", "dry-run"] as const) {
+  for (const option of ["state", "limit", "cursor", "failed", "dry-run", "apply"] as const) {
     if (values[option] !== undefined && !COMMAND_OPTIONS[name].includes(option)) {
       throw new UsageError(`--${option} is not an option of ${name}`);
     }
+  }
+  if (name === "restore") {
+    if (rest.length > 1) throw new UsageError(`restore takes at most one <snapshot>, got ${rest.length}`);
+    return { json: values.json, command: { name, snapshot: rest[0] } };
   }
   const argument = ARGUMENT_OF[name];
   if (argument === undefined && rest.length > 0)
@@ -101,9 +110,12 @@ function commandOf(name: OpsCommand["name"], argument: string, values: Values): 
     case "deprovision":
       return { name, instanceId: argument };
     case "reconcile":
-      return { name, dryRun: values["dry-run"] === true };
+      if (values["dry-run"] && values.apply) throw new UsageError("--dry-run and --apply exclude each other");
+      return { name, dryRun: values["dry-run"] === true, apply: values.apply === true };
     case "bundles":
       return { name };
+    case "restore":
+      return { name, snapshot: argument || undefined };
   }
 }
 
@@ -121,6 +133,7 @@ function parseStrict(argv: readonly string[]) {
         cursor: { type: "string" },
         failed: { type: "boolean" },
         "dry-run": { type: "boolean" },
+        apply: { type: "boolean" },
       },
     });
     return { values: parsed.values, positionals: parsed.positionals };

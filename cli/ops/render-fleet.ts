@@ -1,4 +1,5 @@
 /** Tables for `ops status`, `ops instances` and `ops jobs --failed`. */
+import type { BackupStatus } from "../../jobs/ops/backup-status.ts";
 import type { InstanceView } from "../../jobs/ops/instances.ts";
 import type { JobView } from "../../jobs/ops/jobs.ts";
 import type { Page } from "../../jobs/ops/page.ts";
@@ -11,6 +12,7 @@ import { counted, formatFields, formatTable } from "./table.ts";
 export interface StatusAnswer extends FleetStatus {
   queue: QueueDepths | null;
   queueError: string | null;
+  backups: BackupStatus;
 }
 
 export function renderStatus(status: StatusAnswer): string[] {
@@ -39,7 +41,10 @@ export function renderStatus(status: StatusAnswer): string[] {
         status.queue === null ? `unavailable: ${status.queueError ?? "no answer"}` : depths(status.queue),
       ],
       ["last sweep", status.lastSweep === null ? "none yet" : sweepLine(status.lastSweep)],
+      ["last backup", status.backups.newestLocalSnapshot ?? "none yet"],
+      ["off-box copy", status.backups.offBoxTarget ?? "none"],
     ]),
+    ...status.backups.warnings.map((warning) => `warning: ${warning}`),
   ];
 }
 

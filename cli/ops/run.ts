@@ -24,12 +24,15 @@ const SWEEP_WAIT_MS = 120_000;
 /** The lines to print: the API's JSON (pretty) with `json`, else the readable report. */
 export async function runOpsCommand(
   client: OpsClient,
-  command: OpsCommand,
+  command: ApiCommand,
   json: boolean,
 ): Promise<string[]> {
   const { body, lines } = await callFor(client, command);
   return json ? [JSON.stringify(body, null, 2)] : lines(body);
 }
+
+/** Every command but `restore`, which runs on this machine (cli/ops/restore.ts). */
+export type ApiCommand = Exclude<OpsCommand, { name: "restore" }>;
 
 interface Called {
   body: unknown;
@@ -38,7 +41,7 @@ interface Called {
 
 const segment = encodeURIComponent;
 
-async function callFor(client: OpsClient, command: OpsCommand): Promise<Called> {
+async function callFor(client: OpsClient, command: ApiCommand): Promise<Called> {
   switch (command.name) {
     case "status":
       return { ...(await client.get("/v1/ops/status")), lines: (b) => renderStatus(b as StatusAnswer) };
@@ -64,16 +67,18 @@ async function callFor(client: OpsClient, command: OpsCommand): Promise<Called> 
       const answer = await client.post(`/v1/ops/instances/${segment(command.instanceId)}/deprovision`);
       return { ...answer, lines: (b) => renderDeprovision(b as RequestResult) };
     }
-    case "reconcile":
-      return { body: await reconcile(client, command.dryRun), lines: (b) => renderSweep(b as SweepRecord) };
+    case "reconcile": {
+      const body = await reconcile(client, command.dryRun, command.apply);
+      return { body, lines: (b) => renderSweep(b as SweepRecord) };
+    }
     case "bundles":
       return { ...(await client.get("/v1/ops/bundles")), lines: (b) => renderBundles(b as BundleList) };
   }
 }
 
 /** Asks for a sweep; one still running (202) is followed until it has finished. */
-async function reconcile(client: OpsClient, dryRun: boolean): Promise<unknown> {
-  const started = await client.post("/v1/ops/reconcile", { dryRun });
+async function reconcile(client: OpsClient, dryRun: boolean, apply: boolean): Promise<unknown> {
+  const started = await client.post("/v1/ops/reconcile", apply ? { dryRun, apply } : { dryRun });
   if (started.status !== 202) return started.body;
   const { id } = started.body as SweepRecord;
   return pollUntil(

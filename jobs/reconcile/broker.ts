@@ -16,6 +16,8 @@ const sweepJobName = "sweep";
 export const sweepPayloadSchema = z.object({
   trigger: z.enum(["schedule", "operator"]),
   dryRun: z.boolean(),
+  /** `ops reconcile --apply` after a restore; absent in older jobs. */
+  releaseHold: z.boolean().optional(),
 });
 export type SweepPayload = z.infer<typeof sweepPayloadSchema>;
 

@@ -3,7 +3,7 @@
  * the database and the broker. Each database correction is conditional on the state the sweep observed, so
  * a decision that the world overtook meanwhile changes nothing and says so.
  */
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, isNull } from "drizzle-orm";
 import type { Db } from "../../db/index.ts";
 import { instances, operations } from "../../db/schema.ts";
 import type { ServersApi } from "../../hetzner/index.ts";
@@ -48,6 +48,25 @@ function markInstanceLost(deps: ExecuteDeps, instanceId: string, reason: string)
     .all();
   if (marked.length === 0)
     throw new StaleDecisionError(`instance ${instanceId} is no longer ready or degraded; left as it is`);
+}
+
+/** Points the instance at the server it was moved to after the restored snapshot, if it still has the one observed. */
+function adoptServer(deps: ExecuteDeps, decision: Extract<Decision, { kind: "adopt-server" }>): void {
+  const saved = instances.hetznerServerId;
+  const adopted = deps.db
+    .update(instances)
+    .set({ hetznerServerId: decision.serverId, updatedAt: deps.now() })
+    .where(
+      and(
+        eq(instances.id, decision.instanceId),
+        decision.previousServerId === null ? isNull(saved) : eq(saved, decision.previousServerId),
+      ),
+    )
+    .returning({ id: instances.id })
+    .all();
+  if (adopted.length === 0) {
+    throw new StaleDecisionError(`instance ${decision.instanceId} changed server meanwhile; left as it is`);
+  }
 }
 
 /** Fails the operation and, unless already deprovisioned, its instance, naming the step it was stuck in. */
@@ -110,6 +129,8 @@ async function resumeOperation(deps: ExecuteDeps, operationId: string): Promise<
 /** Carries out one decision; throws when it could not be applied. */
 async function applyDecision(deps: ExecuteDeps, decision: Decision): Promise<void> {
   switch (decision.kind) {
+    case "adopt-server":
+      return adoptServer(deps, decision);
     case "delete-zombie-server":
       // Already gone (null) is as good as deleted.
       await deps.hetzner.servers.delete(decision.serverId, { signal: deps.signal });

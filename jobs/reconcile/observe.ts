@@ -1,7 +1,7 @@
 /**
  * What one sweep sees, mapped into the SweepState `tick` decides on: our servers at Hetzner (every page of
  * the label selector), each instance with its newest operation, each registered customer's payment state,
- * and which unfinished operations still have a live broker job.
+ * which unfinished operations still have a live broker job, and whether a restore's hold is open.
  */
 import { eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../db/index.ts";
@@ -9,6 +9,7 @@ import { customers, instances, operations, type PaymentState, subscriptions } fr
 import type { Server, ServersApi } from "../../hetzner/index.ts";
 import { activeOperationStatuses } from "../operations.ts";
 import { sharedLabels } from "../provision/steps/ownership.ts";
+import { readOpenRestoreHold } from "./restore-hold.ts";
 import type { ObservedCustomer, ObservedInstance, ObservedServer, SweepState } from "./types.ts";
 
 export interface ObserveDeps {
@@ -114,6 +115,7 @@ export async function observeSweepState(
     instances: readInstances(deps.db),
     customers: readCustomers(deps.db),
     liveJobIds: await deps.liveJobIds(readUnfinishedOperationIds(deps.db)),
+    restoreHold: readOpenRestoreHold(deps.db),
   };
   return { state, serversSeen: servers.length };
 }

@@ -24,12 +24,15 @@ function stuckSummary(op: ObservedOperation, now: number): string {
 }
 
 export function stuckDecisions(fleet: Fleet, now: number, policy: SweepPolicy): Decision[] {
+  const hold = fleet.state.restoreHold;
   const decisions: Decision[] = [];
   for (const instance of fleet.state.instances) {
     const op = instance.operation;
     if (op === null || !hasActiveOperation(instance) || fleet.state.liveJobIds.has(op.id)) continue;
     // Enqueueing records the operation before adding its job: a young operation may simply be in between.
-    if (now - op.updatedAt < policy.stuckAfterMs) continue;
+    // One last touched before a restore has no add in flight: its job is missing from the queue snapshot.
+    const restoredBefore = hold != null && op.updatedAt < hold.restoredAt;
+    if (!restoredBefore && now - op.updatedAt < policy.stuckAfterMs) continue;
     const stuck = stuckSummary(op, now);
     const abandon = abandonReason(fleet, instance, op);
     decisions.push(

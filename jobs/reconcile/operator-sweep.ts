@@ -20,17 +20,21 @@ export class SweepNotQueuedError extends Error {
   }
 }
 
-/** Records and enqueues an operator's sweep; returns its id. Throws SweepNotQueuedError when the broker fails. */
+/**
+ * Records and enqueues an operator's sweep; returns its id. `releaseHold` (`ops reconcile --apply`) releases a
+ * restore's hold before it sweeps. Throws SweepNotQueuedError when the broker fails.
+ */
 export async function requestOperatorSweep(
   db: Db,
   broker: Pick<SweepBroker, "requestSweep">,
   dryRun: boolean,
   now: number,
+  releaseHold = false,
 ): Promise<string> {
   const id = `operator-${crypto.randomUUID()}`;
   queueSweep(db, { id, trigger: "operator", dryRun, requestedAt: now });
   try {
-    await broker.requestSweep(id, { trigger: "operator", dryRun });
+    await broker.requestSweep(id, { trigger: "operator", dryRun, ...(releaseHold ? { releaseHold } : {}) });
   } catch (err) {
     failQueuedSweep(
       db,

@@ -23,7 +23,7 @@ export function createSweepMetrics(registry: MetricsRegistry): SweepMetrics {
   });
   const decisions = registry.counter({
     name: "reconcile_decisions_total",
-    help: "Reconcile decisions, by kind and outcome (planned in a dry run, applied, failed).",
+    help: "Reconcile decisions, by kind and outcome (planned in a dry run, held after a restore, applied, failed).",
     labelNames: ["kind", "outcome"],
   });
   const duration = registry.histogram({

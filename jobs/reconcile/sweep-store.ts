@@ -11,8 +11,8 @@ import type { Decision } from "./types.ts";
 /** Who asked for the sweep: the broker's schedule or an operator (`POST /v1/ops/reconcile`). */
 export type SweepTrigger = "schedule" | "operator";
 
-/** `planned` in a dry run; otherwise `applied`, or `failed` with the error. */
-export type DecisionOutcome = "planned" | "applied" | "failed";
+/** `planned` in a dry run; `held` while a restore's hold is open (restore-hold.ts); else `applied` or `failed`. */
+export type DecisionOutcome = "planned" | "held" | "applied" | "failed";
 
 export type RecordedDecision = Decision & { outcome: DecisionOutcome; error?: string };
 
@@ -24,6 +24,8 @@ export interface SweepRequest {
   dryRun: boolean;
   /** When it was asked for, epoch ms. */
   requestedAt: number;
+  /** An operator's `ops reconcile --apply`: release a restore's hold first, then sweep in full. */
+  releaseHold?: boolean;
 }
 
 /** `error_code` of a sweep that did nothing because another one was running; its status is `succeeded`. */

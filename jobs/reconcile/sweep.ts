@@ -1,6 +1,7 @@
 /**
  * One recorded sweep: claim it (never two at once), observe, decide with the pure `tick`, apply (or only
- * plan, in a dry run), and record what it saw, decided and did, with its Hetzner request count.
+ * plan, in a dry run; or hold, after a restore), and record what it saw, decided and did, with its Hetzner
+ * request count.
  */
 import type { Logger } from "../../core/log.ts";
 import type { Db } from "../../db/index.ts";
@@ -10,6 +11,7 @@ import type { Requests } from "../requests.ts";
 import type { SweepBroker } from "./broker.ts";
 import { applyDecisions } from "./execute.ts";
 import { observeSweepState } from "./observe.ts";
+import { isHeld, releaseRestoreHolds } from "./restore-hold.ts";
 import type { SweepMetrics } from "./sweep-metrics.ts";
 import {
   claimSweep,
@@ -20,7 +22,7 @@ import {
   type SweepResult,
 } from "./sweep-store.ts";
 import { tick } from "./tick.ts";
-import type { SweepPolicy } from "./types.ts";
+import type { Decision, SweepPolicy } from "./types.ts";
 
 export interface SweepDeps {
   db: Db;
@@ -77,6 +79,11 @@ async function observeDecideApply(
   signal: AbortSignal,
 ): Promise<Omit<SweepResult, "hetznerRequests">> {
   const now = deps.now ?? Date.now;
+  if (request.releaseHold && !request.dryRun) {
+    const released = releaseRestoreHolds(deps.db, request.id, now());
+    if (released.length > 0)
+      deps.log.warn({ sweepId: request.id, released }, "restore hold released by operator");
+  }
   const observed = await observeSweepState(
     { hetzner, db: deps.db, liveJobIds: (ids) => deps.broker.liveJobIds(ids), signal },
     now(),
@@ -84,13 +91,23 @@ async function observeDecideApply(
   const decisions = tick(observed.state, now(), deps.policy);
   const onRecorded = (recorded: RecordedDecision, err: unknown) =>
     logDecision(deps, request.id, recorded, err);
-  const recorded = request.dryRun
-    ? decisions.map((decision) => {
-        const planned: RecordedDecision = { ...decision, outcome: "planned" };
-        onRecorded(planned, null);
-        return planned;
-      })
-    : await applyDecisions({ ...deps, now, hetzner, signal }, decisions, onRecorded);
+  const unapplied = (decision: Decision, outcome: "planned" | "held") => {
+    const entry: RecordedDecision = { ...decision, outcome };
+    onRecorded(entry, null);
+    return entry;
+  };
+  if (request.dryRun) {
+    const planned = decisions.map((decision) => unapplied(decision, "planned"));
+    return { status: "succeeded", serversSeen: observed.serversSeen, decisions: planned };
+  }
+  const hold = observed.state.restoreHold;
+  const held = decisions.filter((decision) => isHeld(decision, hold));
+  const applied = await applyDecisions(
+    { ...deps, now, hetzner, signal },
+    decisions.filter((decision) => !isHeld(decision, hold)),
+    onRecorded,
+  );
+  const recorded = [...applied, ...held.map((decision) => unapplied(decision, "held"))];
   return { status: "succeeded", serversSeen: observed.serversSeen, decisions: recorded };
 }
 

@@ -2,6 +2,8 @@
  * The reconcile sweep's decision function: pure (no I/O, no clock), so a dry run, the executor and the tests
  * all see the same decisions for the same observed state.
  */
+
+import { adoptionDecisions, withAdoptions } from "./adoption.ts";
 import { indexFleet } from "./fleet.ts";
 import { stuckDecisions } from "./operations.ts";
 import { paymentDecisions } from "./payments.ts";
@@ -10,6 +12,7 @@ import type { Decision, DecisionKind, SweepPolicy, SweepState } from "./types.ts
 
 /** Order decisions are applied in: clean up what is wrong before starting anything new. */
 const KIND_ORDER: readonly DecisionKind[] = [
+  "adopt-server",
   "delete-zombie-server",
   "mark-instance-lost",
   "fail-operation",
@@ -21,6 +24,8 @@ const KIND_ORDER: readonly DecisionKind[] = [
 /** The one key that orders decisions of the same kind. */
 function subjectOf(decision: Decision): string | number {
   switch (decision.kind) {
+    case "adopt-server":
+      return decision.instanceId;
     case "delete-zombie-server":
       return decision.serverId;
     case "mark-instance-lost":
@@ -48,8 +53,11 @@ function compareDecisions(a: Decision, b: Decision): number {
  * kind, then subject. Idempotent: once the decisions are applied, the same causes yield nothing.
  */
 export function tick(state: SweepState, now: number, policy: SweepPolicy): Decision[] {
-  const fleet = indexFleet(state);
+  // After a restore, servers made since the snapshot are adopted first, so no rule below sees them as drift.
+  const adoptions = state.restoreHold ? adoptionDecisions(indexFleet(state)) : [];
+  const fleet = indexFleet(withAdoptions(state, adoptions));
   return [
+    ...adoptions,
     ...zombieDecisions(fleet, now, policy),
     ...lostDecisions(fleet, policy),
     ...stuckDecisions(fleet, now, policy),

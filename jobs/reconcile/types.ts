@@ -47,6 +47,13 @@ export interface ObservedCustomer {
   payment: PaymentState;
 }
 
+/** An open restore hold (see restore-hold.ts); times in epoch ms. */
+export interface RestoreHold {
+  id: string;
+  restoredAt: number;
+  snapshotTakenAt: number;
+}
+
 export interface SweepState {
   /** Every server carrying our `managed-by` label (all pages): a missing one counts as gone. */
   servers: readonly ObservedServer[];
@@ -55,6 +62,8 @@ export interface SweepState {
   customers: readonly ObservedCustomer[];
   /** Ids of operations whose broker job exists (waiting, delayed or active). */
   liveJobIds: ReadonlySet<string>;
+  /** The open hold of a restore from backup; absent or null in normal operation. */
+  restoreHold?: RestoreHold | null;
 }
 
 export interface SweepPolicy {
@@ -79,6 +88,14 @@ export const LOST_STATUS = "lost";
 export const SERVING_STATUSES: readonly string[] = ["ready", "degraded"];
 
 export type Decision =
+  | {
+      kind: "adopt-server";
+      serverId: number;
+      instanceId: string;
+      /** The server the database had saved (gone at Hetzner), or null. */
+      previousServerId: number | null;
+      reason: string;
+    }
   | {
       kind: "delete-zombie-server";
       serverId: number;

@@ -10,12 +10,16 @@ const INSTALLED_BUN = "/usr/local/bin/bun";
 const workDir = mkdtempSync(join(tmpdir(), "units-"));
 afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
-const unitNames = readdirSync(unitsDir).filter((name) => name.endsWith(".service"));
+const unitNames = readdirSync(unitsDir).filter((name) => /\.(service|timer)$/.test(name));
+/** The long-running processes; rachel-backup.service is a oneshot its timer starts. */
+const processUnits = ["rachel-api.service", "rachel-broker.service", "rachel-worker.service"];
 
 describe("deploy/systemd units", () => {
-  test("there is one unit per process", () => {
+  test("there is one unit per process, and the backup's service and timer", () => {
     expect(unitNames.sort()).toEqual([
       "rachel-api.service",
+      "rachel-backup.service",
+      "rachel-backup.timer",
       "rachel-broker.service",
       "rachel-worker.service",
     ]);
@@ -27,7 +31,7 @@ describe("deploy/systemd units", () => {
     if (!systemdAnalyze) throw new Error("systemd-analyze is not installed (apt-get install systemd)");
     const copies = unitNames.map((name) => {
       const text = readFileSync(join(unitsDir, name), "utf8");
-      expect(text).toContain(`ExecStart=${INSTALLED_BUN} `);
+      if (name.endsWith(".service")) expect(text).toContain(`ExecStart=${INSTALLED_BUN} `);
       const copy = join(workDir, name);
       writeFileSync(copy, text.replaceAll(INSTALLED_BUN, process.execPath));
       return copy;
@@ -38,7 +42,20 @@ describe("deploy/systemd units", () => {
     expect(result.exitCode).toBe(0);
   });
 
-  test.each(unitNames)("%s stops gracefully and restarts on failure", (name) => {
+  test("the backup runs hourly, catches up after downtime, and may write only DATA_DIR and the backups", () => {
+    const timer = readFileSync(join(unitsDir, "rachel-backup.timer"), "utf8");
+    expect(timer).toMatch(/^OnCalendar=hourly$/m);
+    expect(timer).toMatch(/^Persistent=true$/m);
+    const service = readFileSync(join(unitsDir, "rachel-backup.service"), "utf8");
+    expect(service).toMatch(/^Type=oneshot$/m);
+    expect(service).toMatch(/^User=rachel$/m);
+    expect(service).toMatch(
+      /^ReadWritePaths=\/var\/lib\/rachel-provisioner \/var\/backups\/rachel-provisioner$/m,
+    );
+    expect(service).toMatch(/^ProtectSystem=strict$/m);
+  });
+
+  test.each(processUnits)("%s stops gracefully and restarts on failure", (name) => {
     const text = readFileSync(join(unitsDir, name), "utf8");
     expect(text).toMatch(/^KillSignal=SIGTERM$/m);
     expect(text).toMatch(/^Restart=on-failure$/m);

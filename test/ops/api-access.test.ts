@@ -84,6 +84,16 @@ describe("status", () => {
       hetznerRequests: 1,
       decisions: [{}],
     });
+    // No off-box target and no snapshot yet: both are warned about; no restore hold.
+    expect(body.backups).toEqual({
+      newestLocalSnapshot: null,
+      offBoxTarget: null,
+      restoreHold: null,
+      warnings: [
+        "no off-box backup target: set BACKUP_S3_* (a lost disk takes the local snapshots with it)",
+        "no snapshot in BACKUP_DIR ./backups yet (bun run backup)",
+      ],
+    });
   });
 
   test("a broker that does not answer leaves the queue null with the reason; the rest is still shown", async () => {

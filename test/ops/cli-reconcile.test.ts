@@ -60,4 +60,7 @@ test("ops reconcile --dry-run shows the zombie and leaves it; ops reconcile dele
   expect(status.stdout).toMatch(
     /last sweep +operator-\S+: operator sweep succeeded at \S+, 1 server seen, \d+ Hetzner requests?, 1 decision\n/,
   );
+  expect(status.stdout).toContain(
+    "\n  off-box copy  none\nwarning: no off-box backup target: set BACKUP_S3_*",
+  );
 }, 60_000);

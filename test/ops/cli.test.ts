@@ -25,6 +25,9 @@ describe("usage errors exit 2 naming the bad argument", () => {
     [["jobs"], "jobs needs --failed"],
     [["status", "extra"], 'status takes no argument, got "extra"'],
     [["status", "--verbose"], "--verbose"],
+    [["reconcile", "--dry-run", "--apply"], "--dry-run and --apply exclude each other"],
+    [["status", "--apply"], "--apply is not an option of status"],
+    [["restore", "a", "b"], "restore takes at most one <snapshot>, got 2"],
   ];
   for (const [args, named] of cases) {
     test(`ops ${args.join(" ")}`, async () => {

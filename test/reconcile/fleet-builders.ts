@@ -82,6 +82,9 @@ function applyOne(s: Mutable, d: Decision, now: number): void {
     patch(id, (i) => ({ ...i, operation: next }));
   };
   switch (d.kind) {
+    case "adopt-server":
+      patch(d.instanceId, (i) => ({ ...i, hetznerServerId: d.serverId }));
+      break;
     case "delete-zombie-server":
       s.servers = s.servers.filter((x) => x.id !== d.serverId);
       break;
@@ -125,6 +128,8 @@ export function applyDecisions(state: SweepState, decisions: readonly Decision[]
 /** A decision as `kind subject`, so each table row states what it expects in one line. */
 export function brief(d: Decision): string {
   switch (d.kind) {
+    case "adopt-server":
+      return `${d.kind} ${d.instanceId} ${d.serverId}`;
     case "delete-zombie-server":
       return `${d.kind} ${d.serverId}`;
     case "mark-instance-lost":

@@ -13,6 +13,7 @@ import { connectSweepBroker } from "../../jobs/reconcile/broker.ts";
 import type { SweepDeps } from "../../jobs/reconcile/sweep.ts";
 import { createSweepMetrics } from "../../jobs/reconcile/sweep-metrics.ts";
 import { createRequests } from "../../jobs/requests.ts";
+import type { RateLimitSettings } from "../../sim/api/rate-limit.ts";
 import type { Simulator } from "../../sim/index.ts";
 import { type Runtime, startRuntime } from "../runner/harness.ts";
 import { startMachinelessSimulator } from "./machineless-sim.ts";
@@ -86,8 +87,13 @@ function recordOwners(runtime: Runtime, serverIds: readonly number[], owned: num
   });
 }
 
-export async function startFleet(options: { servers: number; zombies: number }): Promise<Fleet> {
-  const sim = await startMachinelessSimulator({ timeScale: 0 });
+export async function startFleet(options: {
+  servers: number;
+  zombies: number;
+  /** The simulator's rate limit; default Hetzner's (3600 requests, one more a second). */
+  rateLimit?: RateLimitSettings;
+}): Promise<Fleet> {
+  const sim = await startMachinelessSimulator({ timeScale: 0, rateLimit: options.rateLimit });
   const runtime = await startRuntime({ collectLogs: false });
   recordOwners(runtime, await createServers(sim, options.servers), options.servers - options.zombies);
   const broker = connectSweepBroker(brokerConnection(runtime.config));

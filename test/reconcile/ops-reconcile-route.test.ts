@@ -96,6 +96,9 @@ test("a missing or wrong token is 401; a bad body is 422 naming the field, or 40
     code: "invalid_fields",
     message: expect.stringContaining("dryRun"),
   });
+  const both = await reconcile('{"dryRun":true,"apply":true}');
+  expect(both.status).toBe(422);
+  expect(await both.json()).toMatchObject({ message: expect.stringContaining("a dry run cannot apply") });
   const unknownField = await reconcile('{"dry_run":true}');
   expect(unknownField.status).toBe(422);
   expect(((await unknownField.json()) as ErrorBody).message).toContain("dry_run");

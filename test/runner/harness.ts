@@ -48,6 +48,8 @@ const testSettings = {
 export interface RuntimeOptions {
   /** Keep every worker log line in `logs` (default true); benchmarks turn it off to measure memory. */
   collectLogs?: boolean;
+  /** Run on this DATA_DIR (say, one a backup was restored into) instead of a fresh one; removed on dispose. */
+  dataDir?: string;
 }
 
 /**
@@ -73,7 +75,7 @@ export function runtimePerTest(): { readonly current: Runtime } {
 }
 
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
-  const dataDir = mkdtempSync(join(tmpdir(), "rachel-runner-"));
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "rachel-runner-"));
   const config = await runtimeConfig(dataDir);
   let broker = await startBroker(config, dataDir);
   const db = openDatabase(appDatabasePath(dataDir));
