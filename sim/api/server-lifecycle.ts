@@ -40,6 +40,8 @@ export async function createServer(world: World, input: CreateServerInput): Prom
     datacenter: input.datacenter,
     ipv4: world.ips.allocate(),
     ipv6: ipv6Of(id),
+    primaryIpIds: { ipv4: world.ids.primaryIp++, ipv6: world.ids.primaryIp++ },
+    protection: { delete: false, rebuild: false },
     userData: input.userData,
     createFinished: false,
     machine: null,

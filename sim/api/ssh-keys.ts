@@ -43,11 +43,6 @@ export function fingerprintOf(publicKey: string): string {
   return (createHash("md5").update(blob).digest("hex").match(/../g) ?? []).join(":");
 }
 
-export function sshKeyByRef(world: World, ref: string | number): SshKey | undefined {
-  for (const key of world.sshKeys.values()) if (key.name === ref || key.id === Number(ref)) return key;
-  return undefined;
-}
-
 async function createSshKey(world: World, request: Request): Promise<Response> {
   const body = await readJsonObject(request);
   const name = requireString(body, "name");

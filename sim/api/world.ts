@@ -38,7 +38,7 @@ export interface World {
   sshKeys: Map<number, SshKey>;
   firewalls: Map<number, Firewall>;
   /** Next id per resource kind; each kind has its own range, like Hetzner's. */
-  ids: { server: number; sshKey: number; firewall: number };
+  ids: { server: number; sshKey: number; firewall: number; primaryIp: number };
   /** Where failures no request is waiting for (machine teardown, machine creation) are reported. */
   reportError(err: unknown): void;
   /** Background work still running; stop() waits for it. */
@@ -46,7 +46,7 @@ export interface World {
 }
 
 /** First ids per resource kind; distinct ranges (as on Hetzner) make a client that mixes up ids fail loudly. */
-const FIRST_IDS = { server: 50_000_001, sshKey: 2_000_001, firewall: 3_000_001 };
+const FIRST_IDS = { server: 50_000_001, sshKey: 2_000_001, firewall: 3_000_001, primaryIp: 70_000_001 };
 
 export interface WorldDeps {
   clock: SimClock;

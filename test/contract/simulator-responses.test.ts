@@ -107,6 +107,43 @@ const cases: [string, Case][] = [
     },
   ],
   [
+    "create server, catalogue by id (JSON numbers)",
+    {
+      method: "POST",
+      template: "/servers",
+      path: () => "/servers",
+      status: 201,
+      body: () => serverBody("contract-ids", { server_type: 114, image: 161547269, location: 2 }),
+    },
+  ],
+  [
+    "create server, catalogue by id (strings), datacenter",
+    {
+      method: "POST",
+      template: "/servers",
+      path: () => "/servers",
+      status: 201,
+      body: () =>
+        serverBody("contract-id-strings", {
+          server_type: "114",
+          image: "161547269",
+          location: undefined,
+          datacenter: "2",
+        }),
+    },
+  ],
+  [
+    "create server, unknown image id",
+    {
+      method: "POST",
+      template: "/servers",
+      path: () => "/servers",
+      status: 422,
+      code: "invalid_input",
+      body: () => serverBody("contract-no-image", { image: 1 }),
+    },
+  ],
+  [
     "create server, root password",
     {
       method: "POST",
@@ -449,6 +486,35 @@ const cases: [string, Case][] = [
     { method: "GET", template: "/server_types", path: () => "/server_types", status: 200 },
   ],
   ["list images", { method: "GET", template: "/images", path: () => "/images", status: 200 }],
+  ["get location", { method: "GET", template: "/locations/{id}", path: () => "/locations/2", status: 200 }],
+  [
+    "get missing location",
+    {
+      method: "GET",
+      template: "/locations/{id}",
+      path: () => "/locations/99",
+      status: 404,
+      code: "not_found",
+    },
+  ],
+  [
+    "get datacenter",
+    { method: "GET", template: "/datacenters/{id}", path: () => "/datacenters/2", status: 200 },
+  ],
+  [
+    "get missing datacenter",
+    { method: "GET", template: "/datacenters/{id}", path: () => "/datacenters/99", status: 404 },
+  ],
+  [
+    "get server type",
+    { method: "GET", template: "/server_types/{id}", path: () => "/server_types/114", status: 200 },
+  ],
+  [
+    "get missing server type",
+    { method: "GET", template: "/server_types/{id}", path: () => "/server_types/1", status: 404 },
+  ],
+  ["get image", { method: "GET", template: "/images/{id}", path: () => "/images/161547269", status: 200 }],
+  ["get missing image", { method: "GET", template: "/images/{id}", path: () => "/images/1", status: 404 }],
 ];
 
 describe("simulator responses conform to the Hetzner OpenAPI file", () => {
