@@ -38,6 +38,12 @@ function isValidServerName(name: string): boolean {
   return name.length <= 253 && name.split(".").every((label) => HOSTNAME_LABEL.test(label));
 }
 
+/** A server name from a create or update body: present, a valid hostname; invalid_input otherwise. */
+export function checkServerName(name: string): string {
+  if (!isValidServerName(name)) throw invalidField("name", "must be a valid hostname (RFC 1123)");
+  return name;
+}
+
 function placement(body: Record<string, unknown>, serverType: ServerTypeSpec): Datacenter {
   const locationRef = optionalRef(body, "location");
   const datacenterRef = optionalRef(body, "datacenter");
@@ -92,8 +98,7 @@ function userData(body: Record<string, unknown>): string | null {
 }
 
 export function parseCreateServer(world: World, body: Record<string, unknown>): CreateServerInput {
-  const name = requireString(body, "name");
-  if (!isValidServerName(name)) throw invalidField("name", "must be a valid hostname (RFC 1123)");
+  const name = checkServerName(requireString(body, "name"));
   const serverType = serverTypeByRef(requireRef(body, "server_type"));
   if (!serverType) throw invalidField("server_type", "server type not found");
   const image = imageByRef(requireRef(body, "image"));

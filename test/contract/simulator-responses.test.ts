@@ -19,6 +19,7 @@ const ids = {
   firewall: 0,
   busyFirewall: 0,
   action: 0,
+  protectedServer: 0,
 };
 
 function publicKey(): string {
@@ -50,6 +51,10 @@ beforeAll(async () => {
   ids.action = running.body.action.id;
   const deleting = (await call(sim, "POST", "/servers", serverBody("contract-deleting"))).body.server.id;
   ids.deleting = deleting;
+  ids.protectedServer = (
+    await call(sim, "POST", "/servers", serverBody("contract-protected"))
+  ).body.server.id;
+  await waitForStatus(sim, ids.protectedServer, "running");
   await waitForStatus(sim, ids.running, "running");
   await waitForStatus(sim, deleting, "running");
   await call(sim, "DELETE", `/servers/${deleting}`);
@@ -61,7 +66,7 @@ beforeAll(async () => {
 afterAll(() => sim.stop());
 
 interface Case {
-  method: "GET" | "POST" | "DELETE";
+  method: "GET" | "POST" | "PUT" | "DELETE";
   template: string;
   path: () => string;
   status: number;
@@ -231,6 +236,95 @@ const cases: [string, Case][] = [
   ],
   ["get missing server", { method: "GET", template: "/servers/{id}", path: () => "/servers/1", status: 404 }],
   [
+    "update server",
+    {
+      method: "PUT",
+      template: "/servers/{id}",
+      path: () => `/servers/${ids.protectedServer}`,
+      status: 200,
+      body: () => ({ name: "contract-renamed", labels: { suite: "contract", renamed: "yes" } }),
+    },
+  ],
+  [
+    "update server, taken name",
+    {
+      method: "PUT",
+      template: "/servers/{id}",
+      path: () => `/servers/${ids.protectedServer}`,
+      status: 409,
+      code: "uniqueness_error",
+      body: () => ({ name: "contract-running" }),
+    },
+  ],
+  [
+    "update server, bad name",
+    {
+      method: "PUT",
+      template: "/servers/{id}",
+      path: () => `/servers/${ids.protectedServer}`,
+      status: 422,
+      code: "invalid_input",
+      body: () => ({ name: "not_a_hostname" }),
+    },
+  ],
+  [
+    "update server, locked",
+    {
+      method: "PUT",
+      template: "/servers/{id}",
+      path: () => `/servers/${ids.deleting}`,
+      status: 423,
+      code: "locked",
+      body: () => ({ labels: {} }),
+    },
+  ],
+  [
+    "update missing server",
+    { method: "PUT", template: "/servers/{id}", path: () => "/servers/1", status: 404, body: () => ({}) },
+  ],
+  [
+    "change protection",
+    {
+      method: "POST",
+      template: "/servers/{id}/actions/change_protection",
+      path: () => `/servers/${ids.protectedServer}/actions/change_protection`,
+      status: 201,
+      body: () => ({ delete: true, rebuild: true }),
+    },
+  ],
+  [
+    "change protection, flags differ",
+    {
+      method: "POST",
+      template: "/servers/{id}/actions/change_protection",
+      path: () => `/servers/${ids.protectedServer}/actions/change_protection`,
+      status: 422,
+      code: "invalid_input",
+      body: () => ({ delete: true, rebuild: false }),
+    },
+  ],
+  [
+    "change protection, locked",
+    {
+      method: "POST",
+      template: "/servers/{id}/actions/change_protection",
+      path: () => `/servers/${ids.deleting}/actions/change_protection`,
+      status: 423,
+      code: "locked",
+      body: () => ({ delete: true }),
+    },
+  ],
+  [
+    "delete protected server",
+    {
+      method: "DELETE",
+      template: "/servers/{id}",
+      path: () => `/servers/${ids.protectedServer}`,
+      status: 423,
+      code: "protected",
+    },
+  ],
+  [
     "delete server",
     { method: "DELETE", template: "/servers/{id}", path: () => `/servers/${ids.running}`, status: 200 },
   ],
@@ -353,6 +447,27 @@ const cases: [string, Case][] = [
     { method: "GET", template: "/ssh_keys/{id}", path: () => "/ssh_keys/1", status: 404 },
   ],
   [
+    "update ssh key",
+    {
+      method: "PUT",
+      template: "/ssh_keys/{id}",
+      path: () => `/ssh_keys/${ids.sshKey}`,
+      status: 200,
+      body: () => ({ name: "contract-key-renamed", labels: { suite: "contract" } }),
+    },
+  ],
+  [
+    "update ssh key, taken name",
+    {
+      method: "PUT",
+      template: "/ssh_keys/{id}",
+      path: () => `/ssh_keys/${ids.sshKey}`,
+      status: 409,
+      code: "uniqueness_error",
+      body: () => ({ name: "contract-key-2" }),
+    },
+  ],
+  [
     "delete ssh key",
     { method: "DELETE", template: "/ssh_keys/{id}", path: () => `/ssh_keys/${ids.sshKey}`, status: 204 },
   ],
@@ -423,6 +538,27 @@ const cases: [string, Case][] = [
   [
     "get missing firewall",
     { method: "GET", template: "/firewalls/{id}", path: () => "/firewalls/1", status: 404 },
+  ],
+  [
+    "update firewall",
+    {
+      method: "PUT",
+      template: "/firewalls/{id}",
+      path: () => `/firewalls/${ids.busyFirewall}`,
+      status: 200,
+      body: () => ({ name: "contract-busy-renamed", labels: { suite: "contract" } }),
+    },
+  ],
+  [
+    "update firewall, taken name",
+    {
+      method: "PUT",
+      template: "/firewalls/{id}",
+      path: () => `/firewalls/${ids.busyFirewall}`,
+      status: 409,
+      code: "uniqueness_error",
+      body: () => ({ name: "contract-free" }),
+    },
   ],
   [
     "delete firewall in use",
