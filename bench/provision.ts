@@ -14,7 +14,7 @@
  *
  * 50 at once is judged at a time scale whose configured latencies leave the 50 simulated machines room for
  * their own first-boot work on this box's cores, as on Hetzner, where each server boots on CPUs of its own:
- * at the one-at-a-time scale, 50 first boots need more CPU than their 1.4 s of configured latency, so the
+ * at the one-at-a-time scale, 50 first boots need more CPU than their 1.74 s of configured latency, so the
  * simulator phones home seconds late and that lateness would be counted as the provisioner's overhead. That
  * run is still printed, unjudged. "Simulator boot work beyond its latencies" says how late the machines
  * were in each run; the simulator times each boot phase from when the previous one was due, so a late
@@ -44,9 +44,9 @@ import {
   provisionAll,
 } from "./support/provision-timeline.ts";
 
-/** Time scale of the one-at-a-time runs: boot and cloud-init take 1.4 s instead of 70 s. */
+/** Time scale of the one-at-a-time runs: create, start and boot take 1.74 s instead of 87 s. */
 const TIME_SCALE = 0.02;
-/** Time scale of the judged 50-at-once run: 14 s instead of 70 s (see the note above). */
+/** Time scale of the judged 50-at-once run: 17.4 s instead of 87 s (see the note above). */
 const CONCURRENT_TIME_SCALE = 0.2;
 /** VERIFY_SETTLE_MS for the bench: the provisioner's own configured wait (see the note above). */
 const VERIFY_SETTLE_MS = 200;
