@@ -22,6 +22,7 @@ import { followOperation } from "./follow-operation.ts";
 import { checkLeftovers } from "./leftovers.ts";
 import { formatPhaseTable, formatStepEvent } from "./operation-report.ts";
 import { type SimulatedStack, startSimulatedStack } from "./simulated-stack.ts";
+import { exitOnHelp } from "./usage.ts";
 
 /** Hetzner's durations times this: a provision takes seconds instead of a minute or two. */
 const TIME_SCALE = 0.05;
@@ -34,6 +35,15 @@ class DemoFailure extends Error {
   override readonly name = "DemoFailure";
 }
 
+exitOnHelp(
+  process.argv.slice(2),
+  `usage: bun run demo [--keep] [--verbose]
+Provisions a demo customer's bot end to end against the Hetzner simulator (no account needed), shows
+each step and the phase timings, then deprovisions and shows that nothing is left.
+  --keep       stop before deprovisioning and keep everything running until Ctrl-C
+  --verbose    also print every service's log lines
+  -h, --help   this text`,
+);
 const { values: flags } = parseArgs({
   options: { keep: { type: "boolean", default: false }, verbose: { type: "boolean", default: false } },
 });

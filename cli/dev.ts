@@ -7,6 +7,16 @@ import { mkdirSync } from "node:fs";
 import { loadConfigOrExit } from "../core/config.ts";
 import { loadOrCreateDevSecrets } from "./dev-secrets.ts";
 import { type LocalService, startLocalStack } from "./local-stack.ts";
+import { exitOnHelp } from "./usage.ts";
+
+exitOnHelp(
+  process.argv.slice(2),
+  `usage: bun run dev
+Runs broker, api and worker for local use, with pretty logs prefixed by process, until Ctrl-C.
+Secrets are generated once into DATA_DIR/dev.env (DATA_DIR defaults to ./data); variables already set
+in the shell take precedence.
+  -h, --help   this text`,
+);
 
 const COLORS: Record<LocalService, string> = { broker: "\x1b[35m", api: "\x1b[36m", worker: "\x1b[33m" };
 const RESET = "\x1b[0m";

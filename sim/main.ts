@@ -3,11 +3,20 @@
  * SIGINT/SIGTERM. The first stdout line is the API endpoint, so scripts can read it.
  */
 import { parseArgs } from "node:util";
+import { exitOnHelp } from "../cli/usage.ts";
 import { startSimulator } from "./index.ts";
 import type { SimulatorOptions } from "./simulator.ts";
 
 /** The CLI's default API port (tests pass --port 0 for an ephemeral one). */
 const DEFAULT_PORT = 4010;
+
+const USAGE = `usage: bun run sim [--port N] [--token T] [--time-scale X] [--ssh-port N]
+Serves a Hetzner Cloud API simulator on 127.0.0.1 until Ctrl-C; the first line it prints is the endpoint.
+  --port N         API port (default ${DEFAULT_PORT}; 0 picks a free one)
+  --token T        bearer token clients must send (default sim-token)
+  --time-scale X   multiplies every simulated duration (default 1: Hetzner's 75 s create, 10 s boot)
+  --ssh-port N     SSH port of every fake machine, each on its own 127.x address (default: a free port)
+  -h, --help       this text`;
 
 class UsageError extends Error {}
 
@@ -52,14 +61,13 @@ function parseCliOptions(argv: string[]): SimulatorOptions {
 }
 
 async function main(): Promise<void> {
+  exitOnHelp(Bun.argv.slice(2), USAGE);
   let options: SimulatorOptions;
   try {
     options = parseCliOptions(Bun.argv.slice(2));
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    console.error(
-      `sim: ${err.message}\nusage: bun run sim [--port N] [--token T] [--time-scale X] [--ssh-port N]`,
-    );
+    console.error(`sim: ${err.message}\n${USAGE}`);
     process.exit(2);
   }
   const sim = await startSimulator(options);
