@@ -74,22 +74,21 @@ export function imageView(image: Image) {
   };
 }
 
-/**
- * A request field the OpenAPI file documents as "ID or name": a JSON number is an id; a string is a name,
- * or an id when it is all digits and names nothing (Hetzner's official clients send numeric ids).
- */
+/** A request field the OpenAPI file documents as "ID or name". */
 export type Ref = string | number;
 
+/**
+ * The item a reference names: a JSON number is an id; a string is a name, or an id when it is all digits
+ * and names nothing (Hetzner's official clients look names up and then send the numeric id).
+ */
 export function byNameOrId<T extends { id: number; name: string }>(
   items: Iterable<T>,
   ref: Ref,
 ): T | undefined {
   const all = [...items];
   if (typeof ref === "number") return all.find((item) => item.id === ref);
-  return (
-    all.find((item) => item.name === ref) ??
-    (/^\d+$/.test(ref) ? all.find((i) => i.id === Number(ref)) : undefined)
-  );
+  const named = all.find((item) => item.name === ref);
+  return named ?? (/^\d+$/.test(ref) ? all.find((item) => item.id === Number(ref)) : undefined);
 }
 
 export function locationByRef(ref: Ref): Location | undefined {
