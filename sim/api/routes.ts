@@ -2,6 +2,7 @@
 import { actionRoutes } from "./actions.ts";
 import { catalogueRoutes } from "./catalogue.ts";
 import { firewallRoutes } from "./firewalls.ts";
+import { primaryIpRoutes } from "./primary-ips.ts";
 import type { Route } from "./router.ts";
 import { serverUpdateRoutes } from "./server-updates.ts";
 import { serverRoutes } from "./servers.ts";
@@ -16,5 +17,6 @@ export function apiRoutes(world: World): Route[] {
     ...sshKeyRoutes(world),
     ...firewallRoutes(world),
     ...catalogueRoutes(),
+    ...primaryIpRoutes(world),
   ];
 }

@@ -20,6 +20,7 @@ const ids = {
   busyFirewall: 0,
   action: 0,
   protectedServer: 0,
+  primaryIp: 0,
 };
 
 function publicKey(): string {
@@ -51,9 +52,9 @@ beforeAll(async () => {
   ids.action = running.body.action.id;
   const deleting = (await call(sim, "POST", "/servers", serverBody("contract-deleting"))).body.server.id;
   ids.deleting = deleting;
-  ids.protectedServer = (
-    await call(sim, "POST", "/servers", serverBody("contract-protected"))
-  ).body.server.id;
+  const protectedServer = (await call(sim, "POST", "/servers", serverBody("contract-protected"))).body.server;
+  ids.protectedServer = protectedServer.id;
+  ids.primaryIp = protectedServer.public_net.ipv4.id;
   await waitForStatus(sim, ids.protectedServer, "running");
   await waitForStatus(sim, ids.running, "running");
   await waitForStatus(sim, deleting, "running");
@@ -648,6 +649,23 @@ const cases: [string, Case][] = [
   [
     "get missing server type",
     { method: "GET", template: "/server_types/{id}", path: () => "/server_types/1", status: 404 },
+  ],
+  [
+    "list primary ips",
+    { method: "GET", template: "/primary_ips", path: () => "/primary_ips?sort=id", status: 200 },
+  ],
+  [
+    "get primary ip",
+    {
+      method: "GET",
+      template: "/primary_ips/{id}",
+      path: () => `/primary_ips/${ids.primaryIp}`,
+      status: 200,
+    },
+  ],
+  [
+    "get missing primary ip",
+    { method: "GET", template: "/primary_ips/{id}", path: () => "/primary_ips/1", status: 404 },
   ],
   ["get image", { method: "GET", template: "/images/{id}", path: () => "/images/161547269", status: 200 }],
   ["get missing image", { method: "GET", template: "/images/{id}", path: () => "/images/1", status: 404 }],

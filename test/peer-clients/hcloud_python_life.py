@@ -79,6 +79,8 @@ seen["firewall_applied"] = [f.firewall.id == firewall.id for f in by_ids.public_
 seen["primary_ip_ids_distinct"] = (
     len({by_ids.id, by_ids.public_net.primary_ipv4.id, by_ids.public_net.primary_ipv6.id}) == 3
 )
+# Loads the primary IP lazily, by id.
+seen["primary_ipv4"] = [by_ids.public_net.primary_ipv4.ip == by_ids.public_net.ipv4.ip, by_ids.public_net.primary_ipv4.assignee_id == by_ids.id]
 seen["get_by_name_and_id"] = [
     client.servers.get_by_name("peer-py-names").id == by_names.id,
     client.servers.get_by_id(by_names.id).name,

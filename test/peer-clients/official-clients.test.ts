@@ -312,6 +312,7 @@ describe.skipIf(!(hasCli && hasPython) && !inCi)("Hetzner's official clients aga
         ],
         firewall_applied: [true],
         primary_ip_ids_distinct: true,
+        primary_ipv4: [true, true],
         get_by_name_and_id: [true, "peer-py-names"],
         label_selector: ["peer-py-ids"],
         paged_keys: 55,

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { utils } from "ssh2";
 import { type Simulator, startSimulator } from "../../sim/index.ts";
-import { call, serverBody } from "./helpers.ts";
+import { call, serverBody, waitForGone, waitForStatus } from "./helpers.ts";
 
 let sim: Simulator;
 let keyId = 0;
@@ -116,4 +116,18 @@ test("primary IPs have ids of their own, distinct from the server's and from eac
     b.public_net.ipv6.id,
   ];
   expect(new Set(ids).size).toBe(6);
+});
+
+test("a server's primary IPs are served by id and by address, and go with their server", async () => {
+  const server = (await call(sim, "POST", "/servers", serverBody("ip-served"))).body.server;
+  const v4 = (await call(sim, "GET", `/primary_ips/${server.public_net.ipv4.id}`)).body.primary_ip;
+  expect(v4).toMatchObject({ type: "ipv4", ip: server.public_net.ipv4.ip, assignee_id: server.id });
+  const v6 = (await call(sim, "GET", `/primary_ips/${server.public_net.ipv6.id}`)).body.primary_ip;
+  expect(v6).toMatchObject({ type: "ipv6", ip: server.public_net.ipv6.ip, assignee_id: server.id });
+  const byIp = await call(sim, "GET", `/primary_ips?ip=${encodeURIComponent(server.public_net.ipv4.ip)}`);
+  expect(byIp.body.primary_ips.map((p: { id: number }) => p.id)).toEqual([server.public_net.ipv4.id]);
+  await waitForStatus(sim, server.id, "running");
+  await call(sim, "DELETE", `/servers/${server.id}`);
+  await waitForGone(sim, server.id);
+  expect((await call(sim, "GET", `/primary_ips/${server.public_net.ipv4.id}`)).status).toBe(404);
 });
