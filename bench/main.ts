@@ -6,12 +6,21 @@
  */
 import { readdirSync } from "node:fs";
 import { basename, join } from "node:path";
+import { exitOnHelp } from "../cli/usage.ts";
 
 const benchDir = import.meta.dir;
 const available = readdirSync(benchDir)
   .filter((file) => file.endsWith(".ts") && file !== basename(import.meta.path))
   .map((file) => file.slice(0, -".ts".length))
   .sort();
+exitOnHelp(
+  process.argv.slice(2),
+  `usage: bun run bench [NAME...]
+Runs every benchmark module in bench/ (or only the named ones), each in its own process, and ends with a
+one-line-per-module summary; exits 1 when a target is missed.
+  NAME         one of: ${available.join(", ")}
+  -h, --help   this text`,
+);
 const requested = process.argv.slice(2);
 const unknown = requested.filter((name) => !available.includes(name));
 if (unknown.length > 0) {

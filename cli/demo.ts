@@ -34,6 +34,7 @@ import {
 } from "./simulated-stack.ts";
 import { writeSshAccess } from "./ssh-access.ts";
 import { formatTryNext, tryNextCommands } from "./try-next.ts";
+import { exitOnHelp } from "./usage.ts";
 
 /** Bound of one operation in the demo, in ms. */
 const OPERATION_TIMEOUT_MS = 180_000;
@@ -44,6 +45,17 @@ class DemoFailure extends Error {
   override readonly name = "DemoFailure";
 }
 
+exitOnHelp(
+  process.argv.slice(2),
+  `usage: bun run demo [--keep] [--verbose] [--machines stand-in|container]
+Provisions a demo customer's bot end to end against the Hetzner simulator (no account needed), shows
+each step and the phase timings, then deprovisions and shows that nothing is left.
+  --keep       stop before deprovisioning and keep everything running until Ctrl-C
+  --verbose    also print every service's log lines
+  --machines K stand-in (default) or container: a real Debian 13 boot per server (root, systemd-nspawn,
+               debootstrap; the first run builds its root filesystem, 1-3 minutes)
+  -h, --help   this text`,
+);
 const { values: flags } = parseArgs({
   options: {
     keep: { type: "boolean", default: false },

@@ -20,6 +20,17 @@ import {
   simulatorWiring,
 } from "./simulated-stack.ts";
 import { formatTryNext, tryNextCommands } from "./try-next.ts";
+import { exitOnHelp } from "./usage.ts";
+
+exitOnHelp(
+  process.argv.slice(2),
+  `usage: bun run dev
+Runs broker, api and worker for local use, with pretty logs prefixed by process, until Ctrl-C, and prints
+commands to try next. With no HCLOUD_TOKEN, HCLOUD_TOKEN_FILE or HCLOUD_ENDPOINT the built-in Hetzner
+simulator runs alongside; any of them switches it off. Secrets are generated once into DATA_DIR/dev.env
+(DATA_DIR defaults to ./data); variables already set in the shell take precedence.
+  -h, --help   this text`,
+);
 
 const COLORS: Record<LocalService, string> = { broker: "\x1b[35m", api: "\x1b[36m", worker: "\x1b[33m" };
 const RESET = "\x1b[0m";

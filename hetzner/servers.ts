@@ -38,6 +38,13 @@ export interface ListServersFilter extends CallOptions {
   labelSelector?: string;
 }
 
+export interface ServerProtection {
+  /** Refuse DELETE with 423 `protected` until lifted. */
+  delete: boolean;
+  /** Refuse rebuilds; Hetzner currently requires it to equal `delete`. */
+  rebuild: boolean;
+}
+
 const createResponse = z.object({
   server: serverSchema,
   action: actionSchema,
@@ -46,6 +53,7 @@ const createResponse = z.object({
 const getResponse = z.object({ server: serverSchema });
 const listResponse = z.object({ servers: z.array(serverSchema), meta: metaSchema });
 const deleteResponse = z.object({ action: actionSchema });
+const actionResponse = z.object({ action: actionSchema });
 
 export function serversApi(http: HetznerHttp) {
   const list = (filter: ListServersFilter = {}): AsyncGenerator<Server> =>
@@ -93,6 +101,40 @@ export function serversApi(http: HetznerHttp) {
 
     /** Every server matching the filter, collected from all pages. */
     listAll: (filter: ListServersFilter = {}): Promise<Server[]> => Array.fromAsync(list(filter)),
+
+    /**
+     * PUT /servers/{id} with new labels, which replace all the server's labels (the name stays). Idempotent:
+     * repeating it sets the same labels. A server being created or deleted answers `locked` (retried).
+     */
+    async relabel(id: number, labels: Record<string, string>, options: CallOptions = {}): Promise<Server> {
+      const body = await http({
+        method: "PUT",
+        path: `/servers/${id}`,
+        body: { labels },
+        schema: getResponse,
+        signal: options.signal,
+      });
+      return body.server;
+    },
+
+    /**
+     * POST /servers/{id}/actions/change_protection; returns its change_protection action. A protected
+     * server answers DELETE with `protected` (permanent) until this lifts it.
+     */
+    async changeProtection(
+      id: number,
+      protection: ServerProtection,
+      options: CallOptions = {},
+    ): Promise<Action> {
+      const body = await http({
+        method: "POST",
+        path: `/servers/${id}/actions/change_protection`,
+        body: protection,
+        schema: actionResponse,
+        signal: options.signal,
+      });
+      return body.action;
+    },
 
     /** DELETE /servers/{id}; returns the delete_server action, or null when the server was already gone. */
     async delete(id: number, options: CallOptions = {}): Promise<Action | null> {

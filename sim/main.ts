@@ -3,6 +3,7 @@
  * serves the simulator until SIGINT/SIGTERM. The first stdout line is the API endpoint, so scripts can read it.
  */
 import { parseArgs } from "node:util";
+import { exitOnHelp } from "../cli/usage.ts";
 import { ContainerHostError } from "./container/errors.ts";
 import { startSimulator } from "./index.ts";
 import { MACHINE_KINDS, type MachineKind } from "./machines.ts";
@@ -10,6 +11,15 @@ import type { SimulatorOptions } from "./simulator.ts";
 
 /** The CLI's default API port (tests pass --port 0 for an ephemeral one). */
 const DEFAULT_PORT = 4010;
+
+const USAGE = `usage: bun run sim [--port N] [--token T] [--time-scale X] [--ssh-port N] [--machines stand-in|container]
+Serves a Hetzner Cloud API simulator on 127.0.0.1 until Ctrl-C; the first line it prints is the endpoint.
+  --port N         API port (default ${DEFAULT_PORT}; 0 picks a free one)
+  --token T        bearer token clients must send (default sim-token)
+  --time-scale X   multiplies every simulated duration (default 1: Hetzner's 75 s create, 10 s boot)
+  --ssh-port N     SSH port of every fake machine, each on its own 127.x address (default: a free port)
+  --machines K     stand-in (default: fast fake machines) or container (a real Debian 13 boot per server; root)
+  -h, --help       this text`;
 
 class UsageError extends Error {}
 
@@ -59,14 +69,13 @@ function parseCliOptions(argv: string[]): SimulatorOptions {
 }
 
 async function main(): Promise<void> {
+  exitOnHelp(Bun.argv.slice(2), USAGE);
   let options: SimulatorOptions;
   try {
     options = parseCliOptions(Bun.argv.slice(2));
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    console.error(
-      `sim: ${err.message}\nusage: bun run sim [--port N] [--token T] [--time-scale X] [--ssh-port N] [--machines stand-in|container]`,
-    );
+    console.error(`sim: ${err.message}\n${USAGE}`);
     process.exit(2);
   }
   const sim = await startSimulator(options).catch((err: unknown) => {

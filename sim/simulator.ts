@@ -31,8 +31,8 @@ export interface SimulatorOptions {
   /** Token-bucket capacity (default 3600) and refill per second (default 1). */
   rateLimit?: RateLimitSettings;
   /**
-   * Realistic, unscaled durations in ms: createServerMs (default 10000), startServerMs (default 20000),
-   * deleteServerMs (default 5000), cloudInitMs (default 40000).
+   * Realistic, unscaled durations in ms: createServerMs (default 75000), startServerMs (default 2000),
+   * deleteServerMs (default 5000), cloudInitMs (default 10000); see DEFAULT_TIMINGS.
    */
   timings?: Partial<SimTimings>;
   /**

@@ -43,6 +43,13 @@ export class ActionStore {
     return action;
   }
 
+  /** An action that is done the moment it starts (protection changes, firewall rules). */
+  completed(command: string, resources: Action["resources"]): Action {
+    const action = this.start(command, resources, 0);
+    this.succeed(action);
+    return action;
+  }
+
   succeed(action: Action): void {
     action.status = "success";
     action.finishedAt = this.clock.now();

@@ -9,6 +9,7 @@ import {
   SERVER_TYPES,
   type ServerTypeSpec,
 } from "./catalogue-data.ts";
+import { notFound } from "./errors.ts";
 import { paginate, sortItems } from "./paging.ts";
 import type { Route } from "./router.ts";
 
@@ -31,7 +32,7 @@ export function serverTypeView(t: ServerTypeSpec) {
     storage_type: "local" as const,
     deprecated: false,
     deprecation: null,
-    locations: locations.map((name) => ({ id: locationByName(name)?.id ?? 0, name, deprecation: null })),
+    locations: locations.map((name) => ({ id: locationByRef(name)?.id ?? 0, name, deprecation: null })),
     prices: locations.map((location) => ({
       location,
       price_hourly: price(monthlyEur / HOURS_PER_MONTH),
@@ -73,27 +74,43 @@ export function imageView(image: Image) {
   };
 }
 
-export function locationByName(name: string): Location | undefined {
-  return LOCATIONS.find((l) => l.name === name);
+/** A request field the OpenAPI file documents as "ID or name". */
+export type Ref = string | number;
+
+/**
+ * The item a reference names: a JSON number is an id; a string is a name, or an id when it is all digits
+ * and names nothing (Hetzner's official clients look names up and then send the numeric id).
+ */
+export function byNameOrId<T extends { id: number; name: string }>(
+  items: Iterable<T>,
+  ref: Ref,
+): T | undefined {
+  const all = [...items];
+  if (typeof ref === "number") return all.find((item) => item.id === ref);
+  const named = all.find((item) => item.name === ref);
+  return named ?? (/^\d+$/.test(ref) ? all.find((item) => item.id === Number(ref)) : undefined);
 }
 
-export function datacenterByName(name: string): Datacenter | undefined {
-  return DATACENTERS.find((d) => d.name === name);
+export function locationByRef(ref: Ref): Location | undefined {
+  return byNameOrId(LOCATIONS, ref);
+}
+
+export function datacenterByRef(ref: Ref): Datacenter | undefined {
+  return byNameOrId(DATACENTERS, ref);
+}
+
+export function serverTypeByRef(ref: Ref): ServerTypeSpec | undefined {
+  return byNameOrId(SERVER_TYPES, ref);
+}
+
+export function imageByRef(ref: Ref): Image | undefined {
+  return byNameOrId(IMAGES, ref);
 }
 
 export function datacenterIn(location: Location): Datacenter {
   const dc = DATACENTERS.find((d) => d.location.id === location.id);
   if (!dc) throw new Error(`catalogue has no datacenter in ${location.name}`);
   return dc;
-}
-
-/** Hetzner accepts a server type or image by name or by numeric id. */
-export function serverTypeByNameOrId(ref: string): ServerTypeSpec | undefined {
-  return SERVER_TYPES.find((t) => t.name === ref || String(t.id) === ref);
-}
-
-export function imageByNameOrId(ref: string): Image | undefined {
-  return IMAGES.find((i) => i.name === ref || String(i.id) === ref);
 }
 
 export function serverTypeAvailableIn(t: ServerTypeSpec, location: Location): boolean {
@@ -110,46 +127,57 @@ const NAME_SORT = {
   name: (x: { id: number; name?: string }) => x.name ?? "",
 };
 
-/** GET /locations, /datacenters, /server_types and /images. */
-export function catalogueRoutes(): Route[] {
-  const list = <T extends { id: number; name: string }>(items: T[], query: URLSearchParams) =>
-    paginate(sortItems(byName(items, query), query, NAME_SORT), query);
+interface CatalogueResource<T> {
+  /** Collection path and list key, e.g. "server_types". */
+  plural: string;
+  /** Key of the single-resource answer, e.g. "server_type". */
+  singular: string;
+  items: T[];
+  view(item: T): unknown;
+  /** Further top-level fields of the list answer. */
+  listExtras?: Record<string, unknown>;
+}
+
+function resourceRoutes<T extends { id: number; name: string }>(resource: CatalogueResource<T>): Route[] {
+  const { plural, singular, items, view, listExtras } = resource;
   return [
     {
       method: "GET",
-      template: "/locations",
+      template: `/${plural}`,
       handle: ({ query }) => {
-        const { items, meta } = list(LOCATIONS, query);
-        return Response.json({ locations: items, meta });
+        const page = paginate(sortItems(byName(items, query), query, NAME_SORT), query);
+        return Response.json({ [plural]: page.items.map(view), ...listExtras, meta: page.meta });
       },
     },
     {
       method: "GET",
-      template: "/datacenters",
-      handle: ({ query }) => {
-        const { items, meta } = list(DATACENTERS, query);
-        return Response.json({
-          datacenters: items.map(datacenterView),
-          recommendation: DATACENTERS[0]?.id,
-          meta,
-        });
+      template: `/${plural}/{id}`,
+      handle: ({ params }) => {
+        const item = items.find((i) => i.id === params.id);
+        if (!item) throw notFound(singular);
+        return Response.json({ [singular]: view(item) });
       },
     },
-    {
-      method: "GET",
-      template: "/server_types",
-      handle: ({ query }) => {
-        const { items, meta } = list(SERVER_TYPES, query);
-        return Response.json({ server_types: items.map(serverTypeView), meta });
-      },
-    },
-    {
-      method: "GET",
-      template: "/images",
-      handle: ({ query }) => {
-        const { items, meta } = list(IMAGES, query);
-        return Response.json({ images: items.map(imageView), meta });
-      },
-    },
+  ];
+}
+
+/** GET /locations, /datacenters, /server_types and /images, and each of them by id. */
+export function catalogueRoutes(): Route[] {
+  return [
+    ...resourceRoutes({ plural: "locations", singular: "location", items: LOCATIONS, view: (l) => l }),
+    ...resourceRoutes({
+      plural: "datacenters",
+      singular: "datacenter",
+      items: DATACENTERS,
+      view: datacenterView,
+      listExtras: { recommendation: DATACENTERS[0]?.id },
+    }),
+    ...resourceRoutes({
+      plural: "server_types",
+      singular: "server_type",
+      items: SERVER_TYPES,
+      view: serverTypeView,
+    }),
+    ...resourceRoutes({ plural: "images", singular: "image", items: IMAGES, view: imageView }),
   ];
 }

@@ -41,6 +41,11 @@ export function lockedError(): SimApiError {
   return new SimApiError(423, "locked", "server is locked by a running action");
 }
 
+/** 423 protected: the resource's protection forbids the action until change_protection lifts it. */
+export function protectedError(action: string): SimApiError {
+  return new SimApiError(423, "protected", `${action} is protected for this resource`);
+}
+
 export function errorBody(code: string, message: string, details: Record<string, unknown> | null = null) {
   return { error: { code, message, details } };
 }

@@ -2,7 +2,7 @@
 import { invalidField, notFound, SimApiError, uniquenessError } from "./errors.ts";
 import { type Labels, matchesSelector, parseLabels, parseSelector } from "./labels.ts";
 import { paginate, sortItems } from "./paging.ts";
-import { readJsonObject, requireString } from "./request-body.ts";
+import { optionalString, readJsonObject, requireString } from "./request-body.ts";
 import type { Route } from "./router.ts";
 import type { World } from "./world.ts";
 
@@ -25,6 +25,15 @@ export interface Firewall {
   /** Label selectors the firewall is applied through. */
   selectors: string[];
   created: string;
+}
+
+/** Hetzner's limit on a firewall's name. */
+const NAME_MAX_CHARS = 128;
+
+function checkFirewallName(name: string): string {
+  if (name === "" || name.length > NAME_MAX_CHARS)
+    throw invalidField("name", `Length must be between 1 and ${NAME_MAX_CHARS}.`);
+  return name;
 }
 
 const PROTOCOLS = new Set(["tcp", "udp", "icmp", "esp", "gre"]);
@@ -111,7 +120,7 @@ function firewallView(world: World, fw: Firewall) {
 
 async function createFirewall(world: World, request: Request): Promise<Response> {
   const body = await readJsonObject(request);
-  const name = requireString(body, "name");
+  const name = checkFirewallName(requireString(body, "name"));
   const labels = parseLabels(body.labels);
   if (body.rules !== undefined && !Array.isArray(body.rules)) throw invalidField("rules", "must be a list");
   const rules = ((body.rules as unknown[] | undefined) ?? []).map(parseRule);
@@ -132,11 +141,7 @@ async function createFirewall(world: World, request: Request): Promise<Response>
     ...(rules.length ? ["set_firewall_rules"] : []),
     ...[...serverIds, ...selectors].map(() => "apply_firewall"),
   ];
-  const actions = commands.map((command) => {
-    const action = world.actions.start(command, [resource], 0);
-    world.actions.succeed(action);
-    return world.actions.view(action);
-  });
+  const actions = commands.map((command) => world.actions.view(world.actions.completed(command, [resource])));
   return Response.json({ firewall: firewallView(world, firewall), actions }, { status: 201 });
 }
 
@@ -155,6 +160,19 @@ function listFirewalls(world: World, query: URLSearchParams): Response {
   return Response.json({ firewalls: items.map((f) => firewallView(world, f)), meta });
 }
 
+/** PUT /firewalls/{id}: a new name (unique, as on create) and/or labels; rules change through actions. */
+async function updateFirewall(world: World, firewall: Firewall, request: Request): Promise<Response> {
+  const body = await readJsonObject(request);
+  const raw = optionalString(body, "name");
+  const name = raw === undefined ? undefined : checkFirewallName(raw);
+  const labels = body.labels === undefined ? undefined : parseLabels(body.labels);
+  if (name !== undefined && [...world.firewalls.values()].some((f) => f !== firewall && f.name === name))
+    throw uniquenessError("name");
+  if (name !== undefined) firewall.name = name;
+  if (labels !== undefined) firewall.labels = labels;
+  return Response.json({ firewall: firewallView(world, firewall) });
+}
+
 function existingFirewall(world: World, id: number | undefined): Firewall {
   const firewall = world.firewalls.get(id ?? 0);
   if (!firewall) throw notFound("firewall");
@@ -170,6 +188,11 @@ export function firewallRoutes(world: World): Route[] {
       template: "/firewalls/{id}",
       handle: ({ params }) =>
         Response.json({ firewall: firewallView(world, existingFirewall(world, params.id)) }),
+    },
+    {
+      method: "PUT",
+      template: "/firewalls/{id}",
+      handle: ({ params, request }) => updateFirewall(world, existingFirewall(world, params.id), request),
     },
     {
       method: "DELETE",

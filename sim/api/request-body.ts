@@ -29,3 +29,22 @@ export function optionalString(body: Record<string, unknown>, field: string): st
   if (typeof value !== "string") throw invalidField(field, "Not a valid string.");
   return value;
 }
+
+/**
+ * A field the OpenAPI file documents as "ID or name": a non-empty string or a positive integer (the official
+ * clients send numeric ids); undefined when absent, invalid_input when of another type.
+ */
+export function optionalRef(body: Record<string, unknown>, field: string): string | number | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if ((typeof value === "string" && value !== "") || (Number.isSafeInteger(value) && (value as number) > 0))
+    return value as string | number;
+  throw invalidField(field, "Must be an ID (integer) or a name (string).");
+}
+
+/** A required "ID or name" field (see optionalRef). */
+export function requireRef(body: Record<string, unknown>, field: string): string | number {
+  const value = optionalRef(body, field);
+  if (value === undefined) throw invalidField(field, "Missing data for required field.");
+  return value;
+}

@@ -1,18 +1,19 @@
 /** Validation of POST /servers bodies: names, catalogue references, labels, SSH keys, firewalls, user_data. */
 import {
-  datacenterByName,
+  byNameOrId,
+  datacenterByRef,
   datacenterIn,
-  imageByNameOrId,
-  locationByName,
+  imageByRef,
+  locationByRef,
   serverTypeAvailableIn,
-  serverTypeByNameOrId,
+  serverTypeByRef,
 } from "./catalogue.ts";
 import { type Datacenter, type Image, LOCATIONS, type ServerTypeSpec } from "./catalogue-data.ts";
-import { invalidField } from "./errors.ts";
+import { invalidField, SimApiError } from "./errors.ts";
 import type { Firewall } from "./firewalls.ts";
 import { type Labels, parseLabels } from "./labels.ts";
-import { optionalString, requireString } from "./request-body.ts";
-import { type SshKey, sshKeyByRef } from "./ssh-keys.ts";
+import { optionalRef, optionalString, requireRef, requireString } from "./request-body.ts";
+import type { SshKey } from "./ssh-keys.ts";
 import type { World } from "./world.ts";
 
 /** Hetzner's limit on `user_data`, in UTF-8 bytes. */
@@ -37,18 +38,24 @@ function isValidServerName(name: string): boolean {
   return name.length <= 253 && name.split(".").every((label) => HOSTNAME_LABEL.test(label));
 }
 
+/** A server name from a create or update body: present, a valid hostname; invalid_input otherwise. */
+export function checkServerName(name: string): string {
+  if (!isValidServerName(name)) throw invalidField("name", "must be a valid hostname (RFC 1123)");
+  return name;
+}
+
 function placement(body: Record<string, unknown>, serverType: ServerTypeSpec): Datacenter {
-  const locationName = optionalString(body, "location");
-  const datacenterName = optionalString(body, "datacenter");
-  if (locationName !== undefined && datacenterName !== undefined)
+  const locationRef = optionalRef(body, "location");
+  const datacenterRef = optionalRef(body, "datacenter");
+  if (locationRef !== undefined && datacenterRef !== undefined)
     throw invalidField("location", "location and datacenter are mutually exclusive");
-  if (datacenterName !== undefined) {
-    const dc = datacenterByName(datacenterName);
+  if (datacenterRef !== undefined) {
+    const dc = datacenterByRef(datacenterRef);
     if (!dc) throw invalidField("datacenter", "datacenter not found");
     return dc;
   }
-  if (locationName !== undefined) {
-    const location = locationByName(locationName);
+  if (locationRef !== undefined) {
+    const location = locationByRef(locationRef);
     if (!location) throw invalidField("location", "location not found");
     return datacenterIn(location);
   }
@@ -62,7 +69,10 @@ function sshKeys(world: World, input: unknown): SshKey[] {
   if (input === undefined || input === null) return [];
   if (!Array.isArray(input)) throw invalidField("ssh_keys", "must be a list of names or ids");
   return input.map((ref: unknown) => {
-    const key = typeof ref === "string" || typeof ref === "number" ? sshKeyByRef(world, ref) : undefined;
+    const key =
+      typeof ref === "string" || typeof ref === "number"
+        ? byNameOrId(world.sshKeys.values(), ref)
+        : undefined;
     if (!key) throw invalidField("ssh_keys", `ssh key '${String(ref)}' not found`);
     return key;
   });
@@ -88,18 +98,22 @@ function userData(body: Record<string, unknown>): string | null {
 }
 
 export function parseCreateServer(world: World, body: Record<string, unknown>): CreateServerInput {
-  const name = requireString(body, "name");
-  if (!isValidServerName(name)) throw invalidField("name", "must be a valid hostname (RFC 1123)");
-  const serverType = serverTypeByNameOrId(requireString(body, "server_type"));
+  const name = checkServerName(requireString(body, "name"));
+  const serverType = serverTypeByRef(requireRef(body, "server_type"));
   if (!serverType) throw invalidField("server_type", "server type not found");
-  const image = imageByNameOrId(requireString(body, "image"));
+  const image = imageByRef(requireRef(body, "image"));
   if (!image) throw invalidField("image", "image not found");
   const datacenter = placement(body, serverType);
+  // Hetzner's own words for a type not offered where it was asked for.
   if (!serverTypeAvailableIn(serverType, datacenter.location))
-    throw invalidField(
-      "server_type",
-      `server type ${serverType.name} is not available in ${datacenter.location.name}`,
-    );
+    throw new SimApiError(422, "invalid_input", "unsupported location for server type", {
+      fields: [
+        {
+          name: "server_type",
+          messages: [`server type ${serverType.name} is not available in ${datacenter.location.name}`],
+        },
+      ],
+    });
   const start = body.start_after_create;
   if (start !== undefined && typeof start !== "boolean")
     throw invalidField("start_after_create", "must be a boolean");

@@ -8,7 +8,7 @@
  */
 import type { Machine } from "../machine/types.ts";
 import type { Action } from "./actions.ts";
-import { lockedError, SimApiError } from "./errors.ts";
+import { lockedError, protectedError, SimApiError } from "./errors.ts";
 import type { CreateServerInput } from "./server-input.ts";
 import type { Server } from "./server-view.ts";
 import { runInBackground, type World } from "./world.ts";
@@ -40,6 +40,8 @@ export async function createServer(world: World, input: CreateServerInput): Prom
     datacenter: input.datacenter,
     ipv4: world.ips.allocate(),
     ipv6: ipv6Of(id),
+    primaryIpIds: { ipv4: world.ids.primaryIp++, ipv6: world.ids.primaryIp++ },
+    protection: { delete: false, rebuild: false },
     userData: input.userData,
     createFinished: false,
     machine: null,
@@ -184,9 +186,18 @@ function finishStart(world: World, server: Server, start: Action, dueAt: number)
   server.machine?.boot(dueAt);
 }
 
-/** Starts delete_server; the server (and its name and address) goes away only when it finishes. */
-export function deleteServer(world: World, server: Server): Action {
+/** Answers 423 locked while the server is being created or deleted: no other action may start. */
+export function assertUnlocked(server: Server): void {
   if (!server.createFinished || server.status === "deleting") throw lockedError();
+}
+
+/**
+ * Starts delete_server; the server (and its name and address) goes away only when it finishes. A
+ * delete-protected server answers 423 protected and stays as it is.
+ */
+export function deleteServer(world: World, server: Server): Action {
+  assertUnlocked(server);
+  if (server.protection.delete) throw protectedError("delete_server");
   const before = server.status;
   server.status = "deleting";
   const action = world.actions.start(

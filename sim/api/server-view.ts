@@ -19,6 +19,10 @@ export interface Server {
   datacenter: Datacenter;
   ipv4: string;
   ipv6: string;
+  /** Ids of the server's primary IPs, as Hetzner numbers them: their own range, not the server's id. */
+  primaryIpIds: { ipv4: number; ipv6: number };
+  /** Delete and rebuild protection (change_protection); Hetzner keeps the two equal. */
+  protection: { delete: boolean; rebuild: boolean };
   userData: string | null;
   /** False until create_server ends; other actions answer 423 locked meanwhile. */
   createFinished: boolean;
@@ -37,7 +41,7 @@ export function serverView(world: World, server: Server) {
     locked: false,
     backup_window: null,
     rescue_enabled: false,
-    protection: { delete: false, rebuild: false },
+    protection: { ...server.protection },
     server_type: serverTypeView(server.serverType),
     image: imageView(server.image),
     iso: null,
@@ -53,12 +57,12 @@ export function serverView(world: World, server: Server) {
     volumes: [],
     public_net: {
       ipv4: {
-        id: server.id,
+        id: server.primaryIpIds.ipv4,
         ip: server.ipv4,
         blocked: false,
         dns_ptr: `static.${server.ipv4}.clients.your-server.de`,
       },
-      ipv6: { id: server.id, ip: server.ipv6, blocked: false, dns_ptr: [] },
+      ipv6: { id: server.primaryIpIds.ipv6, ip: server.ipv6, blocked: false, dns_ptr: [] },
       floating_ips: [],
       firewalls: firewallsOf(world, server.id, server.labels).map((f) => ({
         id: f.id,

@@ -10,7 +10,7 @@ import { createServer, deleteServer } from "./server-lifecycle.ts";
 import { type Server, serverView } from "./server-view.ts";
 import type { World } from "./world.ts";
 
-function existingServer(world: World, id: number | undefined): Server {
+export function existingServer(world: World, id: number | undefined): Server {
   const server = world.servers.get(id ?? 0);
   if (!server) throw notFound("server");
   return server;

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { invalidField, notFound, uniquenessError } from "./errors.ts";
 import { type Labels, matchesSelector, parseLabels, parseSelector } from "./labels.ts";
 import { paginate, sortItems } from "./paging.ts";
-import { readJsonObject, requireString } from "./request-body.ts";
+import { optionalString, readJsonObject, requireString } from "./request-body.ts";
 import type { Route } from "./router.ts";
 import type { World } from "./world.ts";
 
@@ -43,11 +43,6 @@ export function fingerprintOf(publicKey: string): string {
   return (createHash("md5").update(blob).digest("hex").match(/../g) ?? []).join(":");
 }
 
-export function sshKeyByRef(world: World, ref: string | number): SshKey | undefined {
-  for (const key of world.sshKeys.values()) if (key.name === ref || key.id === Number(ref)) return key;
-  return undefined;
-}
-
 async function createSshKey(world: World, request: Request): Promise<Response> {
   const body = await readJsonObject(request);
   const name = requireString(body, "name");
@@ -84,6 +79,19 @@ function listSshKeys(world: World, query: URLSearchParams): Response {
   return Response.json({ ssh_keys: items, meta });
 }
 
+/** PUT /ssh_keys/{id}: a new name (unique, as on create) and/or labels; the key itself never changes. */
+async function updateSshKey(world: World, key: SshKey, request: Request): Promise<Response> {
+  const body = await readJsonObject(request);
+  const name = optionalString(body, "name");
+  if (name === "") throw invalidField("name", "must not be empty");
+  const labels = body.labels === undefined ? undefined : parseLabels(body.labels);
+  if (name !== undefined && [...world.sshKeys.values()].some((k) => k !== key && k.name === name))
+    throw uniquenessError("name");
+  if (name !== undefined) key.name = name;
+  if (labels !== undefined) key.labels = labels;
+  return Response.json({ ssh_key: key });
+}
+
 function existingKey(world: World, id: number | undefined): SshKey {
   const key = world.sshKeys.get(id ?? 0);
   if (!key) throw notFound("ssh_key");
@@ -98,6 +106,11 @@ export function sshKeyRoutes(world: World): Route[] {
       method: "GET",
       template: "/ssh_keys/{id}",
       handle: ({ params }) => Response.json({ ssh_key: existingKey(world, params.id) }),
+    },
+    {
+      method: "PUT",
+      template: "/ssh_keys/{id}",
+      handle: ({ params, request }) => updateSshKey(world, existingKey(world, params.id), request),
     },
     {
       method: "DELETE",

@@ -8,23 +8,23 @@ import { IpPool } from "./ip-pool.ts";
 import type { Server } from "./server-view.ts";
 import type { SshKey } from "./ssh-keys.ts";
 
-/** Realistic, unscaled durations of simulated work, in milliseconds. */
+/** Realistic, unscaled durations of simulated work, in milliseconds (sources in sim/README.md). */
 export interface SimTimings {
-  /** From POST /servers until create_server succeeds (default 10000). */
+  /** From POST /servers until create_server succeeds (default 75000: Hetzner's "60 to 90 seconds on average"). */
   createServerMs: number;
-  /** From create_server success until start_server succeeds and the server is running (default 20000). */
+  /** From create_server success until start_server succeeds and the server is running (default 2000). */
   startServerMs: number;
   /** From DELETE until delete_server succeeds and the name is free (default 5000). */
   deleteServerMs: number;
-  /** Boot-to-phone_home time of cloud-init inside the fake machine (default 40000). */
+  /** The guest's own boot: power-on to cloud-init's final stage and phone_home (default 10000). */
   cloudInitMs: number;
 }
 
 export const DEFAULT_TIMINGS: SimTimings = {
-  createServerMs: 10_000,
-  startServerMs: 20_000,
+  createServerMs: 75_000,
+  startServerMs: 2_000,
   deleteServerMs: 5_000,
-  cloudInitMs: 40_000,
+  cloudInitMs: 10_000,
 };
 
 export interface World {
@@ -38,7 +38,7 @@ export interface World {
   sshKeys: Map<number, SshKey>;
   firewalls: Map<number, Firewall>;
   /** Next id per resource kind; each kind has its own range, like Hetzner's. */
-  ids: { server: number; sshKey: number; firewall: number };
+  ids: { server: number; sshKey: number; firewall: number; primaryIp: number };
   /** Where failures no request is waiting for (machine teardown, machine creation) are reported. */
   reportError(err: unknown): void;
   /** Background work still running; stop() waits for it. */
@@ -46,7 +46,7 @@ export interface World {
 }
 
 /** First ids per resource kind; distinct ranges (as on Hetzner) make a client that mixes up ids fail loudly. */
-const FIRST_IDS = { server: 50_000_001, sshKey: 2_000_001, firewall: 3_000_001 };
+const FIRST_IDS = { server: 50_000_001, sshKey: 2_000_001, firewall: 3_000_001, primaryIp: 70_000_001 };
 
 export interface WorldDeps {
   clock: SimClock;

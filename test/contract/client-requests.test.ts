@@ -95,4 +95,22 @@ describe("client request bodies conform to the Hetzner OpenAPI file", () => {
       firewalls: [{ firewall: firewall.id }],
     });
   });
+
+  test("PUT /servers/{id} (relabel) and POST change_protection", async () => {
+    const { server, action } = await client.servers.create({
+      name: "contract-protect",
+      serverType: "cx23",
+      image: "ubuntu-24.04",
+    });
+    await client.actions.waitFor([action.id], { pollIntervalMs: 5 });
+    await client.servers.relabel(server.id, { owner: "rachel", state: "kept" });
+    expect(
+      contract.checkRequest("put", "/servers/{id}", lastBody("PUT", `/v1/servers/${server.id}`)),
+    ).toEqual([]);
+    await client.servers.changeProtection(server.id, { delete: true, rebuild: true });
+    const path = `/v1/servers/${server.id}/actions/change_protection`;
+    expect(
+      contract.checkRequest("post", "/servers/{id}/actions/change_protection", lastBody("POST", path)),
+    ).toEqual([]);
+  });
 });

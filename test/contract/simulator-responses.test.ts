@@ -19,6 +19,8 @@ const ids = {
   firewall: 0,
   busyFirewall: 0,
   action: 0,
+  protectedServer: 0,
+  primaryIp: 0,
 };
 
 function publicKey(): string {
@@ -50,6 +52,10 @@ beforeAll(async () => {
   ids.action = running.body.action.id;
   const deleting = (await call(sim, "POST", "/servers", serverBody("contract-deleting"))).body.server.id;
   ids.deleting = deleting;
+  const protectedServer = (await call(sim, "POST", "/servers", serverBody("contract-protected"))).body.server;
+  ids.protectedServer = protectedServer.id;
+  ids.primaryIp = protectedServer.public_net.ipv4.id;
+  await waitForStatus(sim, ids.protectedServer, "running");
   await waitForStatus(sim, ids.running, "running");
   await waitForStatus(sim, deleting, "running");
   await call(sim, "DELETE", `/servers/${deleting}`);
@@ -61,7 +67,7 @@ beforeAll(async () => {
 afterAll(() => sim.stop());
 
 interface Case {
-  method: "GET" | "POST" | "DELETE";
+  method: "GET" | "POST" | "PUT" | "DELETE";
   template: string;
   path: () => string;
   status: number;
@@ -104,6 +110,43 @@ const cases: [string, Case][] = [
       path: () => "/servers",
       status: 201,
       body: () => serverBody("contract-new", { ssh_keys: [ids.sshKey] }),
+    },
+  ],
+  [
+    "create server, catalogue by id (JSON numbers)",
+    {
+      method: "POST",
+      template: "/servers",
+      path: () => "/servers",
+      status: 201,
+      body: () => serverBody("contract-ids", { server_type: 114, image: 161547269, location: 2 }),
+    },
+  ],
+  [
+    "create server, catalogue by id (strings), datacenter",
+    {
+      method: "POST",
+      template: "/servers",
+      path: () => "/servers",
+      status: 201,
+      body: () =>
+        serverBody("contract-id-strings", {
+          server_type: "114",
+          image: "161547269",
+          location: undefined,
+          datacenter: "2",
+        }),
+    },
+  ],
+  [
+    "create server, unknown image id",
+    {
+      method: "POST",
+      template: "/servers",
+      path: () => "/servers",
+      status: 422,
+      code: "invalid_input",
+      body: () => serverBody("contract-no-image", { image: 1 }),
     },
   ],
   [
@@ -193,6 +236,95 @@ const cases: [string, Case][] = [
     { method: "GET", template: "/servers/{id}", path: () => `/servers/${ids.deleting}`, status: 200 },
   ],
   ["get missing server", { method: "GET", template: "/servers/{id}", path: () => "/servers/1", status: 404 }],
+  [
+    "update server",
+    {
+      method: "PUT",
+      template: "/servers/{id}",
+      path: () => `/servers/${ids.protectedServer}`,
+      status: 200,
+      body: () => ({ name: "contract-renamed", labels: { suite: "contract", renamed: "yes" } }),
+    },
+  ],
+  [
+    "update server, taken name",
+    {
+      method: "PUT",
+      template: "/servers/{id}",
+      path: () => `/servers/${ids.protectedServer}`,
+      status: 409,
+      code: "uniqueness_error",
+      body: () => ({ name: "contract-running" }),
+    },
+  ],
+  [
+    "update server, bad name",
+    {
+      method: "PUT",
+      template: "/servers/{id}",
+      path: () => `/servers/${ids.protectedServer}`,
+      status: 422,
+      code: "invalid_input",
+      body: () => ({ name: "not_a_hostname" }),
+    },
+  ],
+  [
+    "update server, locked",
+    {
+      method: "PUT",
+      template: "/servers/{id}",
+      path: () => `/servers/${ids.deleting}`,
+      status: 423,
+      code: "locked",
+      body: () => ({ labels: {} }),
+    },
+  ],
+  [
+    "update missing server",
+    { method: "PUT", template: "/servers/{id}", path: () => "/servers/1", status: 404, body: () => ({}) },
+  ],
+  [
+    "change protection",
+    {
+      method: "POST",
+      template: "/servers/{id}/actions/change_protection",
+      path: () => `/servers/${ids.protectedServer}/actions/change_protection`,
+      status: 201,
+      body: () => ({ delete: true, rebuild: true }),
+    },
+  ],
+  [
+    "change protection, flags differ",
+    {
+      method: "POST",
+      template: "/servers/{id}/actions/change_protection",
+      path: () => `/servers/${ids.protectedServer}/actions/change_protection`,
+      status: 422,
+      code: "invalid_input",
+      body: () => ({ delete: true, rebuild: false }),
+    },
+  ],
+  [
+    "change protection, locked",
+    {
+      method: "POST",
+      template: "/servers/{id}/actions/change_protection",
+      path: () => `/servers/${ids.deleting}/actions/change_protection`,
+      status: 423,
+      code: "locked",
+      body: () => ({ delete: true }),
+    },
+  ],
+  [
+    "delete protected server",
+    {
+      method: "DELETE",
+      template: "/servers/{id}",
+      path: () => `/servers/${ids.protectedServer}`,
+      status: 423,
+      code: "protected",
+    },
+  ],
   [
     "delete server",
     { method: "DELETE", template: "/servers/{id}", path: () => `/servers/${ids.running}`, status: 200 },
@@ -316,6 +448,27 @@ const cases: [string, Case][] = [
     { method: "GET", template: "/ssh_keys/{id}", path: () => "/ssh_keys/1", status: 404 },
   ],
   [
+    "update ssh key",
+    {
+      method: "PUT",
+      template: "/ssh_keys/{id}",
+      path: () => `/ssh_keys/${ids.sshKey}`,
+      status: 200,
+      body: () => ({ name: "contract-key-renamed", labels: { suite: "contract" } }),
+    },
+  ],
+  [
+    "update ssh key, taken name",
+    {
+      method: "PUT",
+      template: "/ssh_keys/{id}",
+      path: () => `/ssh_keys/${ids.sshKey}`,
+      status: 409,
+      code: "uniqueness_error",
+      body: () => ({ name: "contract-key-2" }),
+    },
+  ],
+  [
     "delete ssh key",
     { method: "DELETE", template: "/ssh_keys/{id}", path: () => `/ssh_keys/${ids.sshKey}`, status: 204 },
   ],
@@ -388,6 +541,27 @@ const cases: [string, Case][] = [
     { method: "GET", template: "/firewalls/{id}", path: () => "/firewalls/1", status: 404 },
   ],
   [
+    "update firewall",
+    {
+      method: "PUT",
+      template: "/firewalls/{id}",
+      path: () => `/firewalls/${ids.busyFirewall}`,
+      status: 200,
+      body: () => ({ name: "contract-busy-renamed", labels: { suite: "contract" } }),
+    },
+  ],
+  [
+    "update firewall, taken name",
+    {
+      method: "PUT",
+      template: "/firewalls/{id}",
+      path: () => `/firewalls/${ids.busyFirewall}`,
+      status: 409,
+      code: "uniqueness_error",
+      body: () => ({ name: "contract-free" }),
+    },
+  ],
+  [
     "delete firewall in use",
     {
       method: "DELETE",
@@ -449,6 +623,52 @@ const cases: [string, Case][] = [
     { method: "GET", template: "/server_types", path: () => "/server_types", status: 200 },
   ],
   ["list images", { method: "GET", template: "/images", path: () => "/images", status: 200 }],
+  ["get location", { method: "GET", template: "/locations/{id}", path: () => "/locations/2", status: 200 }],
+  [
+    "get missing location",
+    {
+      method: "GET",
+      template: "/locations/{id}",
+      path: () => "/locations/99",
+      status: 404,
+      code: "not_found",
+    },
+  ],
+  [
+    "get datacenter",
+    { method: "GET", template: "/datacenters/{id}", path: () => "/datacenters/2", status: 200 },
+  ],
+  [
+    "get missing datacenter",
+    { method: "GET", template: "/datacenters/{id}", path: () => "/datacenters/99", status: 404 },
+  ],
+  [
+    "get server type",
+    { method: "GET", template: "/server_types/{id}", path: () => "/server_types/114", status: 200 },
+  ],
+  [
+    "get missing server type",
+    { method: "GET", template: "/server_types/{id}", path: () => "/server_types/1", status: 404 },
+  ],
+  [
+    "list primary ips",
+    { method: "GET", template: "/primary_ips", path: () => "/primary_ips?sort=id", status: 200 },
+  ],
+  [
+    "get primary ip",
+    {
+      method: "GET",
+      template: "/primary_ips/{id}",
+      path: () => `/primary_ips/${ids.primaryIp}`,
+      status: 200,
+    },
+  ],
+  [
+    "get missing primary ip",
+    { method: "GET", template: "/primary_ips/{id}", path: () => "/primary_ips/1", status: 404 },
+  ],
+  ["get image", { method: "GET", template: "/images/{id}", path: () => "/images/161547269", status: 200 }],
+  ["get missing image", { method: "GET", template: "/images/{id}", path: () => "/images/1", status: 404 }],
 ];
 
 describe("simulator responses conform to the Hetzner OpenAPI file", () => {

@@ -98,3 +98,53 @@ describe("servers", () => {
     }
   });
 });
+
+describe("relabel and protection", () => {
+  async function runningServer(name: string) {
+    const created = await h.client.servers.create(serverInput(name));
+    await h.client.actions.waitFor([created.action.id, ...created.nextActions.map((a) => a.id)], {
+      pollIntervalMs: 5,
+    });
+    return created.server;
+  }
+
+  test("relabel replaces the labels, keeps the name, and label selectors follow", async () => {
+    const server = await runningServer("relabel-me");
+    await h.client.servers.relabel(server.id, { owner: "rachel", phase: "one" });
+    const relabelled = await h.client.servers.relabel(server.id, { owner: "rachel", phase: "two" });
+    expect(relabelled).toMatchObject({
+      id: server.id,
+      name: "relabel-me",
+      labels: { owner: "rachel", phase: "two" },
+    });
+    const found = await h.client.servers.listAll({ labelSelector: "phase=two" });
+    expect(found.map((s) => s.id)).toEqual([server.id]);
+    expect(await h.client.servers.listAll({ labelSelector: "phase=one" })).toEqual([]);
+  });
+
+  test("relabel with an invalid label is a permanent invalid_input, tried once", async () => {
+    const server = await runningServer("relabel-bad");
+    h.sim.clearRequests();
+    const error = await h.client.servers
+      .relabel(server.id, { "hetzner.cloud/x": "y" })
+      .catch((e: unknown) => e);
+    expect(isHetznerError(error, "invalid_input")).toBe(true);
+    expect(h.served("PUT", "/servers/{id}")).toBe(1);
+  });
+
+  test("a protected server refuses deletion with a permanent `protected` until protection is lifted", async () => {
+    const server = await runningServer("protect-me");
+    const on = await h.client.servers.changeProtection(server.id, { delete: true, rebuild: true });
+    expect(on).toMatchObject({ command: "change_protection", status: "success" });
+    expect((await h.client.servers.get(server.id))?.protection).toEqual({ delete: true, rebuild: true });
+    h.sim.clearRequests();
+    const refused = await h.client.servers.delete(server.id).catch((e: unknown) => e);
+    expect(isHetznerError(refused, "protected")).toBe(true);
+    expect((refused as HetznerApiError).status).toBe(423);
+    expect(h.served("DELETE", "/servers/{id}")).toBe(1);
+    expect((await h.client.servers.get(server.id))?.status).toBe("running");
+    await h.client.servers.changeProtection(server.id, { delete: false, rebuild: false });
+    const deletion = await h.client.servers.delete(server.id);
+    expect(deletion?.command).toBe("delete_server");
+  });
+});

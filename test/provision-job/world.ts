@@ -31,7 +31,7 @@ import { type Simulator, startSimulator } from "../../sim/index.ts";
 import type { RunningWorker } from "../../worker/start.ts";
 import { type Runtime, startRuntime } from "../runner/harness.ts";
 
-/** 1/100 of Hetzner's timings: create 100 ms, start 200 ms, cloud-init 400 ms (plus the real first-boot commands). */
+/** 1/100 of Hetzner's timings: create 750 ms, start 20 ms, boot 100 ms (plus the real first-boot commands). */
 const TIME_SCALE = 0.01;
 /** The simulator deletes in 5 s × TIME_SCALE, plus the real teardown of its fake machine (sandbox, sshd). */
 const EXPECTED_DELETION_MS = 1_000;

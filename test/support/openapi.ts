@@ -80,6 +80,15 @@ export class HetznerContract {
     return this.check(name, body);
   }
 
+  /** Every operation the file documents, e.g. `{ method: "GET", path: "/servers/{id}" }`. */
+  operations(): { method: string; path: string }[] {
+    return Object.entries(this.paths).flatMap(([path, ops]) =>
+      Object.keys(ops)
+        .filter((method) => HTTP_METHODS.has(method))
+        .map((method) => ({ method: method.toUpperCase(), path })),
+    );
+  }
+
   /** Validates against a named component schema, e.g. `error_response`. */
   check(schemaName: string, body: unknown): string[] {
     let validate = this.compiled.get(schemaName);
@@ -97,6 +106,8 @@ export class HetznerContract {
     return op;
   }
 }
+
+const HTTP_METHODS = new Set(["get", "put", "post", "delete", "patch"]);
 
 function refName(ref: string | undefined): string | null {
   return ref ? (ref.split("/").pop() ?? null) : null;

@@ -19,8 +19,8 @@ export interface AwaitCloudInitOutput {
 }
 
 /**
- * Latest point of the one action check, in ms: a normal boot (create ~10 s, start ~20 s, cloud-init
- * ~40-60 s) has phoned home by then, so the happy path never spends a request on it.
+ * Latest point of the one action check, in ms: a normal boot (create 60-90 s, guest boot ~10 s, see
+ * sim/README.md) has phoned home by then, so the happy path never spends a request on it.
  */
 const DEFAULT_ACTION_CHECK_AFTER_MS = 120_000;
 
