@@ -1,6 +1,6 @@
 /**
  * Zod schemas for the parts of Hetzner's responses the service reads, following
- * ../shared/hetzner/hcloud-openapi.json (components.schemas.*). Fields the service never reads are
+ * hetzner/openapi/hcloud-openapi.json (components.schemas.*). Fields the service never reads are
  * left out on purpose; zod drops them, so responses stay valid when Hetzner adds fields.
  */
 import { z } from "zod";

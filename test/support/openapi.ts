@@ -1,11 +1,10 @@
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import Ajv, { type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
 
-/** Where ../shared lives: beside the checkout, as on developer machines and in CI. */
-const sharedDir = process.env.SHARED_DIR ?? resolve(import.meta.dir, "../../../shared");
-const specPath = resolve(sharedDir, "hetzner/hcloud-openapi.json");
+/** The vendored OpenAPI description (MIT; see hetzner/openapi/NOTICE). */
+const specPath = resolve(import.meta.dir, "../../hetzner/openapi/hcloud-openapi.json");
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -40,8 +39,6 @@ export class HetznerContract {
   private readonly compiled = new Map<string, ValidateFunction>();
 
   constructor() {
-    if (!existsSync(specPath))
-      throw new Error(`Hetzner OpenAPI file not found at ${specPath} (set SHARED_DIR)`);
     const spec = JSON.parse(readFileSync(specPath, "utf8")) as {
       paths: Record<string, Record<string, Operation>>;
       components: JsonObject;
