@@ -41,7 +41,7 @@ afterAll(async () => {
 });
 
 async function deliver(delivery: Delivery): Promise<number> {
-  const response = await fetch(`${world.apiUrl}/v1/webhooks/standard`, {
+  const response = await fetch(`${world.publicApiUrl}/v1/webhooks/standard`, {
     method: "POST",
     headers: { "content-type": "application/json", ...delivery.headers },
     body: delivery.body,
