@@ -55,17 +55,27 @@ function accepts(address: string, port: number): Promise<boolean> {
 }
 
 /** Host pids whose command line contains `marker`. */
+/** This test's own processes whose command line holds `marker` (other runs on the machine are not ours). */
 function pidsWithMarker(marker: string): number[] {
   return readdirSync("/proc")
     .filter((entry) => /^\d+$/.test(entry))
     .filter((pid) => {
       try {
-        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(marker);
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(marker) && descendsFromUs(pid);
       } catch {
         return false; // the process ended while we looked
       }
     })
     .map(Number);
+}
+
+function descendsFromUs(pid: string): boolean {
+  for (let current = pid; current !== "0" && current !== "1"; ) {
+    if (current === String(process.pid)) return true;
+    const stat = readFileSync(`/proc/${current}/stat`, "utf8");
+    current = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1] ?? "0";
+  }
+  return false;
 }
 
 describe("a booted machine's SSH endpoint", () => {
