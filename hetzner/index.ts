@@ -30,5 +30,6 @@ export {
 } from "./rate-limit.ts";
 export type { RetryOptions } from "./retry.ts";
 export type { Action, Datacenter, Firewall, FirewallRule, Location, Server, SshKey } from "./schemas.ts";
+export type { ServerType, ServerTypesApi } from "./server-types.ts";
 export type { CreatedServer, CreateServerInput, ListServersFilter, ServersApi } from "./servers.ts";
 export type { CreateSshKeyInput, ListSshKeysFilter, SshKeysApi } from "./ssh-keys.ts";
