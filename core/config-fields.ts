@@ -73,6 +73,13 @@ function isPlainHttpUrl(raw: string): boolean {
 export function isHttpsOrLoopback(raw: string): boolean {
   const url = URL.parse(raw);
   if (url === null || url.protocol === "https:") return url !== null;
+  return isLoopbackUrl(raw);
+}
+
+/** True when the URL's host is loopback: localhost, ::1 or 127.0.0.0/8. */
+export function isLoopbackUrl(raw: string): boolean {
+  const url = URL.parse(raw);
+  if (url === null) return false;
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   return host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
 }
