@@ -49,6 +49,8 @@ options:
 const READY_TARGET_MS = 90_000;
 /** Bound of the cleanup by label (server deletion takes Hetzner seconds). */
 const CLEANUP_TIMEOUT_MS = 300_000;
+/** Service log lines kept to show when something fails. */
+const KEPT_LOG_LINES = 30;
 /** How often the server cap is checked at Hetzner while the run lasts. */
 const SERVER_CAP_CHECK_MS = 5_000;
 
@@ -181,13 +183,19 @@ async function runAndClean(hetzner: HetznerClient, plan: SmokeStackPlan, runId: 
 
 async function provisionAndDeprovision(plan: SmokeStackPlan, signal: AbortSignal): Promise<void> {
   const recent: string[] = [];
+  const withLogs = (err: unknown) =>
+    new Error(
+      `${err instanceof Error ? err.message : String(err)}\nlast service log lines:\n${recent.join("\n")}`,
+    );
   const stack = await startLocalStack({
     env: plan.env,
     config: plan.config,
     onLine: (service, line) => {
       recent.push(`[${service}] ${line}`);
-      if (recent.length > 30) recent.shift();
+      if (recent.length > KEPT_LOG_LINES) recent.shift();
     },
+  }).catch((err: unknown) => {
+    throw withLogs(err);
   });
   const db = openDatabase(appDatabasePath(plan.config.dataDir));
   const queue = connectJobQueue({ ...brokerConnection(plan.config), db });
@@ -231,7 +239,7 @@ async function provisionAndDeprovision(plan: SmokeStackPlan, signal: AbortSignal
     const deprovisioned = await follow(deprovision.operationId);
     say(`\n${formatPhaseTable("deprovision steps", deprovisioned)}`);
     if (deprovisioned.status !== "succeeded") {
-      throw new Error(`deprovision failed at ${deprovisioned.errorStep}: ${deprovisioned.errorMessage}`);
+      throw withLogs(`deprovision failed at ${deprovisioned.errorStep}: ${deprovisioned.errorMessage}`);
     }
   } finally {
     await stack.stop();
