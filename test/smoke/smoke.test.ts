@@ -129,6 +129,30 @@ describe("bun run smoke against a simulator", () => {
     { timeout: 120_000 },
   );
 
+  test(
+    "the wall-clock cap stops a provision that takes too long and the cleanup leaves nothing",
+    async () => {
+      const slow = await startSimulator({ timeScale: 0.05, timings: { cloudInitMs: 3_600_000 } });
+      try {
+        const { code, text } = await startSmoke(
+          ["--max-minutes", "0.1"],
+          await operatorEnv(simulatorWiring(slow)),
+        ).finished;
+        expect(code).toBe(1);
+        expect(text).toContain("one server for at most 0.1 min costs at most");
+        expect(text).toContain("smoke failed: wall-clock cap of 0.1 min reached");
+        expect(text).toMatch(/deleting server rachel-/);
+        expect(text).toMatch(/cleanup: nothing labelled smoke-run=[0-9a-f]{8} is left/);
+        expect(await leftAt(createHetznerClient({ endpoint: slow.endpoint, token: slow.token }))).toEqual([
+          0, 0, 0,
+        ]);
+      } finally {
+        await slow.stop();
+      }
+    },
+    { timeout: 120_000 },
+  );
+
   test("refuses over the cost cap, and on an earlier run's leftovers until --clean removed them", async () => {
     const tooDear = await startSmoke(["--max-eur", "0.0001"], await operatorEnv()).finished;
     expect(tooDear.code).toBe(3);
