@@ -88,6 +88,52 @@ export async function removeLabelled(
   return findLabelled(hetzner, selector);
 }
 
+/** Bound of the cleanup by label (server deletion takes Hetzner seconds). */
+const CLEANUP_TIMEOUT_MS = 300_000;
+
+/** Deletes everything matching `selector` and reports; 0 when nothing is left, 1 otherwise. */
+export async function cleanUpAndReport(
+  hetzner: HetznerClient,
+  selector: string,
+  say: (line: string) => void,
+): Promise<number> {
+  say(`\ncleanup: deleting everything labelled ${selector} …`);
+  try {
+    const left = await removeLabelled(hetzner, selector, { timeoutMs: CLEANUP_TIMEOUT_MS, say });
+    if (left.lines.length === 0) {
+      say(`cleanup: nothing labelled ${selector} is left (servers 0, SSH keys 0, firewalls 0)`);
+      return 0;
+    }
+    say(`cleanup: STILL LEFT (delete these in the Hetzner console):\n  ${left.lines.join("\n  ")}`);
+  } catch (err) {
+    say(`cleanup failed: ${err instanceof Error ? err.message : String(err)}`);
+    const left = await findLabelled(hetzner, selector).catch(() => null);
+    if (left) say(`left:\n  ${left.lines.join("\n  ")}`);
+    say("run `bun run smoke --clean` to try again");
+  }
+  return 1;
+}
+
+/** Every `intervalMs`, aborts `stop` once Hetzner has shown more than one server matching `selector`. */
+export function watchServerCap(
+  hetzner: HetznerClient,
+  selector: string,
+  stop: AbortController,
+  intervalMs: number,
+): Timer {
+  const seen = new Set<number>();
+  return setInterval(() => {
+    hetzner.servers.listAll({ labelSelector: selector }).then(
+      (servers) => {
+        for (const server of servers) seen.add(server.id);
+        if (seen.size > 1)
+          stop.abort(new Error(`server cap: ${seen.size} servers were created, the cap is 1`));
+      },
+      () => undefined, // a failed check is retried on the next tick; the cleanup lists again anyway
+    );
+  }, intervalMs);
+}
+
 /** True once deleted (or already gone); false while still applied to a resource. */
 async function deleteFirewall(hetzner: HetznerClient, id: number, signal: AbortSignal): Promise<boolean> {
   try {

@@ -52,21 +52,8 @@ export interface StackPlanInput {
 
 /** The stack's environment, or every reason it cannot run, each naming its variable and what to do. */
 export function planSmokeStack(input: StackPlanInput): SmokeStackPlan | { problems: string[] } {
-  const given = (name: string) => {
-    const value = input.operatorEnv[name];
-    return value === undefined || value === "" ? undefined : value;
-  };
-  const endpoint = given("HCLOUD_ENDPOINT") ?? "https://api.hetzner.cloud/v1";
-  const simulated = isLoopbackUrl(endpoint);
-  const problems: string[] = [];
-  if (!simulated && URL.parse(endpoint)?.protocol !== "https:") {
-    problems.push(
-      "HCLOUD_ENDPOINT: must be https; plain http is allowed only for a loopback endpoint (a simulator)",
-    );
-  }
-  if (!simulated && given("CI") !== undefined) {
-    problems.push("CI: is set; the smoke spends money at a real Hetzner project and never runs in CI");
-  }
+  const given = givenIn(input.operatorEnv);
+  const { simulated, problems } = endpointProblems(given);
   const publicBaseUrl = given("PUBLIC_BASE_URL");
   if (publicBaseUrl === undefined || (!simulated && URL.parse(publicBaseUrl)?.protocol !== "https:")) {
     problems.push(
@@ -104,6 +91,54 @@ export function planSmokeStack(input: StackPlanInput): SmokeStackPlan | { proble
     if (!(err instanceof ConfigError)) throw err;
     return { problems: [...problems, ...err.problems] };
   }
+}
+
+/** Only what `--clean` needs: the Hetzner endpoint and token, checked as for a run. */
+export function planCleanup(
+  operatorEnv: Readonly<Record<string, string | undefined>>,
+): { endpoint: string; token: string } | { problems: string[] } {
+  const given = givenIn(operatorEnv);
+  const { problems } = endpointProblems(given);
+  const env: Record<string, string> = { ...generateDevSecrets() };
+  for (const name of ["HCLOUD_TOKEN", "HCLOUD_TOKEN_FILE", "HCLOUD_ENDPOINT"]) {
+    const value = given(name);
+    if (value !== undefined) env[name] = value;
+  }
+  try {
+    const config = loadConfig(env);
+    return problems.length > 0
+      ? { problems }
+      : { endpoint: config.hcloudEndpoint, token: config.hcloudToken };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return { problems: [...problems, ...err.problems] };
+  }
+}
+
+type Given = (name: string) => string | undefined;
+
+/** An empty variable counts as unset, as in core/config.ts. */
+function givenIn(env: Readonly<Record<string, string | undefined>>): Given {
+  return (name) => {
+    const value = env[name];
+    return value === undefined || value === "" ? undefined : value;
+  };
+}
+
+/** Real Hetzner needs https and no CI; a loopback endpoint is a simulator and may be plain http. */
+function endpointProblems(given: Given): { simulated: boolean; problems: string[] } {
+  const endpoint = given("HCLOUD_ENDPOINT") ?? "https://api.hetzner.cloud/v1";
+  const simulated = isLoopbackUrl(endpoint);
+  const problems: string[] = [];
+  if (!simulated && URL.parse(endpoint)?.protocol !== "https:") {
+    problems.push(
+      "HCLOUD_ENDPOINT: must be https; plain http is allowed only for a loopback endpoint (a simulator)",
+    );
+  }
+  if (!simulated && given("CI") !== undefined) {
+    problems.push("CI: is set; the smoke spends money at a real Hetzner project and never runs in CI");
+  }
+  return { simulated, problems };
 }
 
 export interface PriceCheck {

@@ -23,9 +23,15 @@ import { followOperation } from "./follow-operation.ts";
 import { startLocalStack } from "./local-stack.ts";
 import { formatPhaseTable, formatStepEvent } from "./operation-report.ts";
 import { carryBundle, currentBundleFor } from "./smoke-bundle.ts";
-import { findLabelled, removeLabelled, smokeSelector } from "./smoke-cleanup.ts";
+import { cleanUpAndReport, smokeSelector, watchServerCap } from "./smoke-cleanup.ts";
 import { gatherInstants } from "./smoke-instants.ts";
-import { checkPrice, planSmokeStack, projectProblems, type SmokeStackPlan } from "./smoke-preflight.ts";
+import {
+  checkPrice,
+  planCleanup,
+  planSmokeStack,
+  projectProblems,
+  type SmokeStackPlan,
+} from "./smoke-preflight.ts";
 import { formatTimeline, provisionTimeline } from "./smoke-timeline.ts";
 
 const USAGE = `usage: bun run smoke [--max-eur N] [--max-minutes N] [--clean]
@@ -47,8 +53,6 @@ options:
 
 /** The issue's question: is a customer's assistant ready within this long of the request? */
 const READY_TARGET_MS = 90_000;
-/** Bound of the cleanup by label (server deletion takes Hetzner seconds). */
-const CLEANUP_TIMEOUT_MS = 300_000;
 /** Service log lines kept to show when something fails. */
 const KEPT_LOG_LINES = 30;
 /** How often the server cap is checked at Hetzner while the run lasts. */
@@ -64,6 +68,15 @@ process.exitCode = await main(process.argv.slice(2));
 async function main(argv: string[]): Promise<number> {
   const flags = parseFlags(argv);
   if (typeof flags === "number") return flags;
+  if (flags.clean) return await cleanLeftovers();
+  // From here on Ctrl-C never kills the process outright: it stops the run and the cleanup still runs.
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) say(`(${signal}: still stopping and cleaning up; it finishes on its own)`);
+    else stop.abort(new Error(`interrupted (${signal})`));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   const runId = randomBytes(4).toString("hex");
   const dataDir = mkdtempSync(join(tmpdir(), `rachel-smoke-${runId}-`));
   try {
@@ -73,9 +86,10 @@ async function main(argv: string[]): Promise<number> {
       endpoint: plan.config.hcloudEndpoint,
       token: plan.config.hcloudToken,
     });
-    if (flags.clean) return await clean(hetzner, smokeSelector());
     await preflight(hetzner, plan, flags, dataDir);
-    return await runAndClean(hetzner, plan, runId, flags.maxMinutes);
+    if (stop.signal.aborted)
+      throw new SmokeRefused(`${stop.signal.reason.message} before anything was created`);
+    return await runAndClean(hetzner, plan, { runId, maxMinutes: flags.maxMinutes, stop });
   } catch (err) {
     if (!(err instanceof SmokeRefused)) throw err;
     say(`smoke refused: ${err.message}`);
@@ -83,6 +97,16 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** `--clean`: needs only the Hetzner token (and endpoint). */
+async function cleanLeftovers(): Promise<number> {
+  const target = planCleanup(process.env);
+  if ("problems" in target) {
+    say(`smoke refused: cannot clean up:\n  ${target.problems.join("\n  ")}`);
+    return 3;
+  }
+  return cleanUpAndReport(createHetznerClient(target), smokeSelector(), say);
 }
 
 interface Flags {
@@ -150,25 +174,27 @@ async function preflight(hetzner: HetznerClient, plan: SmokeStackPlan, flags: Fl
   say(`callbacks to ${config.publicBaseUrl}; SSH admitted from ${config.controlPlaneIps.join(", ")}`);
 }
 
+interface RunLimits {
+  runId: string;
+  maxMinutes: number;
+  /** Aborted by SIGINT/SIGTERM; the wall-clock cap and the server cap abort it too. */
+  stop: AbortController;
+}
+
 /** Runs the provision; whatever happens, then deletes by label and proves nothing is left. */
-async function runAndClean(hetzner: HetznerClient, plan: SmokeStackPlan, runId: string, maxMinutes: number) {
+async function runAndClean(hetzner: HetznerClient, plan: SmokeStackPlan, limits: RunLimits): Promise<number> {
+  const { runId, maxMinutes, stop } = limits;
   const selector = smokeSelector(runId);
-  const stop = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stop.signal.aborted) say(`(${signal}: still cleaning up ${selector}; it finishes on its own)`);
-    else stop.abort(new Error(`interrupted (${signal})`));
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const maxMs = maxMinutes * 60_000;
   const wallClock = setTimeout(
     () => stop.abort(new Error(`wall-clock cap of ${maxMinutes} min reached`)),
-    maxMinutes * 60_000,
+    maxMs,
   );
-  const capWatch = watchServerCap(hetzner, selector, stop);
+  const capWatch = watchServerCap(hetzner, selector, stop, SERVER_CAP_CHECK_MS);
   say(`\nsmoke run ${runId}: everything it makes is labelled ${selector}`);
   let code = 1;
   try {
-    await provisionAndDeprovision(plan, stop.signal);
+    await provisionAndDeprovision(plan, stop.signal, maxMs);
     code = 0;
   } catch (err) {
     say(`\nsmoke failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -176,12 +202,16 @@ async function runAndClean(hetzner: HetznerClient, plan: SmokeStackPlan, runId: 
     clearTimeout(wallClock);
     clearInterval(capWatch);
     if (!stop.signal.aborted) stop.abort(new Error("finished"));
-    code = Math.max(code, await clean(hetzner, selector));
+    code = Math.max(code, await cleanUpAndReport(hetzner, selector, say));
   }
   return code;
 }
 
-async function provisionAndDeprovision(plan: SmokeStackPlan, signal: AbortSignal): Promise<void> {
+async function provisionAndDeprovision(
+  plan: SmokeStackPlan,
+  signal: AbortSignal,
+  maxMs: number,
+): Promise<void> {
   const recent: string[] = [];
   const withLogs = (err: unknown) =>
     new Error(
@@ -213,7 +243,7 @@ async function provisionAndDeprovision(plan: SmokeStackPlan, signal: AbortSignal
     say(`customer ${customerId} (fake secrets), instance ${provision.instanceId}: provisioning …`);
     const follow = (operationId: string) =>
       followOperation(db, operationId, {
-        timeoutMs: Number.MAX_SAFE_INTEGER,
+        timeoutMs: maxMs,
         onStep: (row) => say(formatStepEvent(row)),
         signal: until,
       });
@@ -246,40 +276,6 @@ async function provisionAndDeprovision(plan: SmokeStackPlan, signal: AbortSignal
     await queue.close();
     db.$client.close();
   }
-}
-
-/** Deletes everything matching `selector` and reports; 0 when nothing is left, 1 otherwise. */
-async function clean(hetzner: HetznerClient, selector: string): Promise<number> {
-  say(`\ncleanup: deleting everything labelled ${selector} …`);
-  try {
-    const left = await removeLabelled(hetzner, selector, { timeoutMs: CLEANUP_TIMEOUT_MS, say });
-    if (left.lines.length === 0) {
-      say(`cleanup: nothing labelled ${selector} is left (servers 0, SSH keys 0, firewalls 0)`);
-      return 0;
-    }
-    say(`cleanup: STILL LEFT (delete these in the Hetzner console):\n  ${left.lines.join("\n  ")}`);
-  } catch (err) {
-    say(`cleanup failed: ${err instanceof Error ? err.message : String(err)}`);
-    const left = await findLabelled(hetzner, selector).catch(() => null);
-    if (left) say(`left:\n  ${left.lines.join("\n  ")}`);
-    say(`run \`bun run smoke --clean\` to try again`);
-  }
-  return 1;
-}
-
-/** Aborts the run if Hetzner ever holds more than one server of it, or a second one appears. */
-function watchServerCap(hetzner: HetznerClient, selector: string, stop: AbortController): Timer {
-  const seen = new Set<number>();
-  return setInterval(() => {
-    hetzner.servers.listAll({ labelSelector: selector }).then(
-      (servers) => {
-        for (const server of servers) seen.add(server.id);
-        if (seen.size > 1)
-          stop.abort(new Error(`server cap: ${seen.size} servers were created, the cap is 1`));
-      },
-      () => undefined, // a failed check is retried on the next tick; the cleanup lists again anyway
-    );
-  }, SERVER_CAP_CHECK_MS);
 }
 
 async function distinctPorts(): Promise<[number, number, number]> {

@@ -168,7 +168,9 @@ describe("bun run smoke against a simulator", () => {
     expect(leftovers.code).toBe(3);
     expect(leftovers.text).toContain("the project still holds what an earlier smoke made");
     expect(leftovers.text).toContain("SSH key left-by-a-killed-smoke");
-    const cleaned = await startSmoke(["--clean"], await operatorEnv()).finished;
+    // --clean needs nothing but the token: no callback URL, addresses or bundle.
+    const { PATH = "/usr/bin:/bin", HOME = "/root" } = process.env;
+    const cleaned = await startSmoke(["--clean"], { PATH, HOME, ...simulatorWiring(sim) }).finished;
     expect(cleaned.code).toBe(0);
     expect(cleaned.text).toContain("deleted SSH key left-by-a-killed-smoke");
     expect(await leftAt(hetzner)).toEqual([0, 0, 0]);
