@@ -278,9 +278,14 @@ async function provisionAndDeprovision(
   }
 }
 
+/** Three free loopback ports, all different and none the operator's PUBLIC_API_PORT. */
 async function distinctPorts(): Promise<[number, number, number]> {
+  const taken = Number(process.env.PUBLIC_API_PORT);
   const ports = new Set<number>();
-  while (ports.size < 3) ports.add(await findFreePort());
+  while (ports.size < 3) {
+    const port = await findFreePort();
+    if (port !== taken) ports.add(port);
+  }
   const [a = 0, b = 0, c = 0] = ports;
   return [a, b, c];
 }
