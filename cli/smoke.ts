@@ -194,7 +194,7 @@ async function runAndClean(hetzner: HetznerClient, plan: SmokeStackPlan, limits:
   say(`\nsmoke run ${runId}: everything it makes is labelled ${selector}`);
   let code = 1;
   try {
-    await provisionAndDeprovision(plan, stop.signal, maxMs);
+    await provisionAndDeprovision(hetzner, plan, stop.signal, maxMs);
     code = 0;
   } catch (err) {
     say(`\nsmoke failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -207,13 +207,10 @@ async function runAndClean(hetzner: HetznerClient, plan: SmokeStackPlan, limits:
   return code;
 }
 
-async function provisionAndDeprovision(
-  plan: SmokeStackPlan,
-  signal: AbortSignal,
-  maxMs: number,
-): Promise<void> {
+/** The stack under test and this process's handles on it; `fail` adds the services' last log lines. */
+async function startSmokeStack(plan: SmokeStackPlan) {
   const recent: string[] = [];
-  const withLogs = (err: unknown) =>
+  const fail = (err: unknown) =>
     new Error(
       `${err instanceof Error ? err.message : String(err)}\nlast service log lines:\n${recent.join("\n")}`,
     );
@@ -225,7 +222,7 @@ async function provisionAndDeprovision(
       if (recent.length > KEPT_LOG_LINES) recent.shift();
     },
   }).catch((err: unknown) => {
-    throw withLogs(err);
+    throw fail(err);
   });
   const db = openDatabase(appDatabasePath(plan.config.dataDir));
   const queue = connectJobQueue({ ...brokerConnection(plan.config), db });
@@ -233,48 +230,49 @@ async function provisionAndDeprovision(
   void stack.firstExit.then(({ service, code }) =>
     died.abort(new Error(`${service} exited with code ${code}`)),
   );
-  const until = AbortSignal.any([signal, died.signal]);
+  const close = async () => {
+    await stack.stop();
+    await queue.close();
+    db.$client.close();
+  };
+  return { db, queue, died: died.signal, fail, close };
+}
+
+async function provisionAndDeprovision(
+  hetzner: HetznerClient,
+  plan: SmokeStackPlan,
+  signal: AbortSignal,
+  maxMs: number,
+): Promise<void> {
+  const { db, queue, died, fail, close } = await startSmokeStack(plan);
   try {
     const sealer = createSealer(plan.config.secretsKeys);
     const customerId = `smoke-${randomBytes(4).toString("hex")}`;
     createCustomerStore({ db, sealer }).upsert(customerId, fakeCustomerSecrets("smoke"));
     const requests = createRequests({ db, queue });
-    const provision = await requests.requestProvision(customerId);
-    say(`customer ${customerId} (fake secrets), instance ${provision.instanceId}: provisioning …`);
-    const follow = (operationId: string) =>
-      followOperation(db, operationId, {
+    const follow = async (title: string, operationId: string) => {
+      const summary = await followOperation(db, operationId, {
         timeoutMs: maxMs,
         onStep: (row) => say(formatStepEvent(row)),
-        signal: until,
+        signal: AbortSignal.any([signal, died]),
       });
-    const provisioned = await follow(provision.operationId);
-    say(`\n${formatPhaseTable("provision steps", provisioned)}`);
-    if (provisioned.status !== "succeeded") {
-      throw new Error(
-        `provision failed at ${provisioned.errorStep}: ${provisioned.errorMessage}\n${recent.join("\n")}`,
-      );
-    }
-    const instants = await gatherInstants({
-      db,
-      sealer,
-      hetzner: createHetznerClient({ endpoint: plan.config.hcloudEndpoint, token: plan.config.hcloudToken }),
-      sshPort: plan.config.sshPort,
-      operationId: provision.operationId,
-      instanceId: provision.instanceId,
-    });
+      say(`\n${formatPhaseTable(`${title} steps`, summary)}`);
+      if (summary.status !== "succeeded") {
+        throw fail(`${title} failed at ${summary.errorStep}: ${summary.errorMessage}`);
+      }
+    };
+    const provision = await requests.requestProvision(customerId);
+    say(`customer ${customerId} (fake secrets), instance ${provision.instanceId}: provisioning …`);
+    await follow("provision", provision.operationId);
+    const { sshPort } = plan.config;
+    const instants = await gatherInstants({ db, sealer, hetzner, sshPort, ...provision });
     say(`\n${formatTimeline(provisionTimeline(instants), READY_TARGET_MS)}`);
     const deprovision = await requests.requestDeprovision(customerId);
     if (!deprovision) throw new Error(`no live instance to deprovision for ${customerId}`);
     say("\ndeprovisioning …");
-    const deprovisioned = await follow(deprovision.operationId);
-    say(`\n${formatPhaseTable("deprovision steps", deprovisioned)}`);
-    if (deprovisioned.status !== "succeeded") {
-      throw withLogs(`deprovision failed at ${deprovisioned.errorStep}: ${deprovisioned.errorMessage}`);
-    }
+    await follow("deprovision", deprovision.operationId);
   } finally {
-    await stack.stop();
-    await queue.close();
-    db.$client.close();
+    await close();
   }
 }
 
