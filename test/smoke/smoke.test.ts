@@ -119,7 +119,10 @@ describe("bun run smoke against a simulator", () => {
         const { code, text } = await smoke.finished;
         expect(code).toBe(1);
         expect(text).toContain("smoke failed: interrupted (SIGINT)");
+        // All three were found by the run's label alone: the provisioner put it on each.
         expect(text).toMatch(/deleting server rachel-/);
+        expect(text).toMatch(/deleted SSH key rachel-/);
+        expect(text).toContain("deleted firewall rachel-control-plane-ssh");
         expect(text).toMatch(/cleanup: nothing labelled smoke-run=[0-9a-f]{8} is left/);
         expect(await leftAt(slowHetzner)).toEqual([0, 0, 0]);
       } finally {
