@@ -14,16 +14,16 @@ import { parseArgs } from "node:util";
 import { createSealer } from "../core/secrets.ts";
 import { appDatabasePath, openDatabase } from "../db/index.ts";
 import { createHetznerClient, type HetznerClient } from "../hetzner/index.ts";
-import { createCustomerStore } from "../jobs/customers.ts";
+import { type CustomerSecrets, createCustomerStore } from "../jobs/customers.ts";
 import { brokerConnection, connectJobQueue } from "../jobs/queue.ts";
 import { createRequests } from "../jobs/requests.ts";
 import { findFreePort } from "../sim/free-port.ts";
-import { fakeCustomerSecrets } from "./demo-customer.ts";
 import { followOperation } from "./follow-operation.ts";
 import { startLocalStack } from "./local-stack.ts";
 import { formatPhaseTable, formatStepEvent } from "./operation-report.ts";
 import { carryBundle, currentBundleFor } from "./smoke-bundle.ts";
 import { cleanUpAndReport, smokeSelector, watchServerCap } from "./smoke-cleanup.ts";
+import { smokeCustomerSecrets } from "./smoke-customer.ts";
 import { gatherInstants } from "./smoke-instants.ts";
 import {
   checkPrice,
@@ -34,7 +34,7 @@ import {
 } from "./smoke-preflight.ts";
 import { formatTimeline, provisionTimeline } from "./smoke-timeline.ts";
 
-const USAGE = `usage: bun run smoke [--max-eur N] [--max-minutes N] [--clean]
+const USAGE = `usage: bun run smoke [--max-eur N] [--max-minutes N] [--customer FILE] [--clean]
 
 Provisions ONE server for a throwaway customer at the Hetzner project of HCLOUD_TOKEN (or HCLOUD_TOKEN_FILE;
 HCLOUD_ENDPOINT optional, plain http only on loopback), prints where the time went, deprovisions, and removes
@@ -48,6 +48,8 @@ needs:  PUBLIC_BASE_URL    https URL the new server phones home to (e.g. Caddy o
 options:
   --max-eur N       refuse to start when one server for --max-minutes could cost more (default 0.05)
   --max-minutes N   wall-clock cap; when it passes the run stops and everything is deleted (default 15)
+  --customer FILE   a test bot's real secrets (JSON shaped like the PUT /v1/customers body); default fake
+                    ones, which open nothing: an app that exits on Telegram's refusal then fails verify
   --clean           only delete what earlier smoke runs left (label smoke-run), then exit
   -h, --help        this text`;
 
@@ -86,10 +88,13 @@ async function main(argv: string[]): Promise<number> {
       endpoint: plan.config.hcloudEndpoint,
       token: plan.config.hcloudToken,
     });
+    const secrets = await smokeCustomerSecrets(flags.customerFile).catch((err: Error) => {
+      throw new SmokeRefused(err.message);
+    });
     await preflight(hetzner, plan, flags, dataDir);
     if (stop.signal.aborted)
       throw new SmokeRefused(`${stop.signal.reason.message} before anything was created`);
-    return await runAndClean(hetzner, plan, { runId, maxMinutes: flags.maxMinutes, stop });
+    return await runAndClean(hetzner, plan, { runId, maxMinutes: flags.maxMinutes, stop, secrets });
   } catch (err) {
     if (!(err instanceof SmokeRefused)) throw err;
     say(`smoke refused: ${err.message}`);
@@ -113,6 +118,7 @@ interface Flags {
   maxEur: number;
   maxMinutes: number;
   clean: boolean;
+  customerFile: string | undefined;
 }
 
 function parseFlags(argv: string[]): Flags | number {
@@ -123,6 +129,7 @@ function parseFlags(argv: string[]): Flags | number {
       options: {
         "max-eur": { type: "string", default: "0.05" },
         "max-minutes": { type: "string", default: "15" },
+        customer: { type: "string" },
         clean: { type: "boolean", default: false },
         help: { type: "boolean", short: "h" },
       },
@@ -133,7 +140,7 @@ function parseFlags(argv: string[]): Flags | number {
     }
     const maxEur = positive("--max-eur", values["max-eur"]);
     const maxMinutes = positive("--max-minutes", values["max-minutes"]);
-    return { maxEur, maxMinutes, clean: values.clean };
+    return { maxEur, maxMinutes, clean: values.clean, customerFile: values.customer };
   } catch (err) {
     if (!(err instanceof TypeError)) throw err;
     process.stderr.write(`smoke: ${err.message}; try --help\n`);
@@ -174,16 +181,18 @@ async function preflight(hetzner: HetznerClient, plan: SmokeStackPlan, flags: Fl
   say(`callbacks to ${config.publicBaseUrl}; SSH admitted from ${config.controlPlaneIps.join(", ")}`);
 }
 
-interface RunLimits {
+interface SmokeRun {
   runId: string;
+  /** The throwaway customer's secrets. */
+  secrets: CustomerSecrets;
   maxMinutes: number;
   /** Aborted by SIGINT/SIGTERM; the wall-clock cap and the server cap abort it too. */
   stop: AbortController;
 }
 
 /** Runs the provision; whatever happens, then deletes by label and proves nothing is left. */
-async function runAndClean(hetzner: HetznerClient, plan: SmokeStackPlan, limits: RunLimits): Promise<number> {
-  const { runId, maxMinutes, stop } = limits;
+async function runAndClean(hetzner: HetznerClient, plan: SmokeStackPlan, run: SmokeRun): Promise<number> {
+  const { runId, maxMinutes, stop } = run;
   const selector = smokeSelector(runId);
   const maxMs = maxMinutes * 60_000;
   const wallClock = setTimeout(
@@ -194,7 +203,7 @@ async function runAndClean(hetzner: HetznerClient, plan: SmokeStackPlan, limits:
   say(`\nsmoke run ${runId}: everything it makes is labelled ${selector}`);
   let code = 1;
   try {
-    await provisionAndDeprovision(hetzner, plan, stop.signal, maxMs);
+    await provisionAndDeprovision(hetzner, plan, run.secrets, { signal: stop.signal, maxMs });
     code = 0;
   } catch (err) {
     say(`\nsmoke failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -241,14 +250,14 @@ async function startSmokeStack(plan: SmokeStackPlan) {
 async function provisionAndDeprovision(
   hetzner: HetznerClient,
   plan: SmokeStackPlan,
-  signal: AbortSignal,
-  maxMs: number,
+  secrets: CustomerSecrets,
+  { signal, maxMs }: { signal: AbortSignal; maxMs: number },
 ): Promise<void> {
   const { db, queue, died, fail, close } = await startSmokeStack(plan);
   try {
     const sealer = createSealer(plan.config.secretsKeys);
     const customerId = `smoke-${randomBytes(4).toString("hex")}`;
-    createCustomerStore({ db, sealer }).upsert(customerId, fakeCustomerSecrets("smoke"));
+    createCustomerStore({ db, sealer }).upsert(customerId, secrets);
     const requests = createRequests({ db, queue });
     const follow = async (title: string, operationId: string) => {
       const summary = await followOperation(db, operationId, {
@@ -262,7 +271,7 @@ async function provisionAndDeprovision(
       }
     };
     const provision = await requests.requestProvision(customerId);
-    say(`customer ${customerId} (fake secrets), instance ${provision.instanceId}: provisioning …`);
+    say(`customer ${customerId}, instance ${provision.instanceId}: provisioning …`);
     await follow("provision", provision.operationId);
     const { sshPort } = plan.config;
     const instants = await gatherInstants({ db, sealer, hetzner, sshPort, ...provision });

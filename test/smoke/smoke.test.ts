@@ -3,7 +3,8 @@
  * run provisions, times and deprovisions; an interrupted one and a refused one leave nothing at "Hetzner".
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import { forwardLines } from "../../cli/lines.ts";
 import { simulatorWiring } from "../../cli/simulated-stack.ts";
 import { pollUntil } from "../../cli/wait.ts";
@@ -85,7 +86,13 @@ describe("bun run smoke against a simulator", () => {
   test(
     "provisions to ready, prints the phase table, deprovisions and leaves nothing",
     async () => {
-      const { code, text } = await startSmoke([], await operatorEnv()).finished;
+      // A test bot's secrets from a file, as an operator gives them; the values are never printed.
+      const secrets = fakeCustomerSecrets("filed");
+      const customerFile = join(bundles.dir, "customer.json");
+      await Bun.write(customerFile, JSON.stringify(secrets));
+      const { code, text } = await startSmoke(["--customer", customerFile], await operatorEnv()).finished;
+      expect(text).not.toContain(secrets.telegramBotToken);
+      expect(text).not.toContain(secrets.claude.refreshToken);
       if (code !== 0) throw new Error(`smoke exited ${code}:\n${text}`);
       expect(text).toMatch(/server type cx23 \(\d+ vCPU, \d+ GB\): .*nbg1 €0\.\d{4}.* per hour incl\. VAT/);
       expect(text).toMatch(/app bundle [0-9a-f]{12} \(x64, app [0-9a-f]{12}/);
@@ -161,6 +168,15 @@ describe("bun run smoke against a simulator", () => {
     expect(tooDear.code).toBe(3);
     expect(tooDear.text).toMatch(/smoke refused: cost cap: up to €0\.\d+ exceeds --max-eur 0\.0001/);
     expect(await leftAt(hetzner)).toEqual([0, 0, 0]);
+
+    const badFile = join(bundles.dir, "bad-customer.json");
+    await Bun.write(badFile, JSON.stringify({ telegramBotToken: 7, claude: {} }));
+    const badCustomer = await startSmoke(["--customer", badFile], await operatorEnv()).finished;
+    expect(badCustomer.code).toBe(3);
+    expect(badCustomer.text).toContain("is not a PUT /v1/customers body");
+    expect(badCustomer.text).toMatch(
+      /bad fields: telegramBotToken, ownerTelegramUserId, claude\.accessToken/,
+    );
 
     await hetzner.sshKeys.create({
       name: "left-by-a-killed-smoke",
