@@ -6,7 +6,7 @@
 import { type Config, ConfigError, generateDevSecrets, loadConfig } from "../core/config.ts";
 import { isLoopbackUrl } from "../core/config-fields.ts";
 import type { HetznerClient } from "../hetzner/index.ts";
-import { findLabelled, smokeSelector } from "./smoke-cleanup.ts";
+import { findLabelled, SMOKE_LABEL, smokeSelector } from "./smoke-cleanup.ts";
 
 /** Operator variables the smoke's stack takes over as they are. */
 const PASSED_THROUGH = [
@@ -81,7 +81,7 @@ export function planSmokeStack(input: StackPlanInput): SmokeStackPlan | { proble
     BROKER_PORT: String(input.ports[1]),
     BROKER_HTTP_PORT: String(input.ports[2]),
     WORKER_METRICS_PORT: "0",
-    HCLOUD_LABELS: `${smokeSelector(input.runId)}`,
+    HCLOUD_LABELS: `${SMOKE_LABEL}=${input.runId}`,
     RECONCILE_INTERVAL_MS: NO_SWEEP_MS,
   });
   try {
