@@ -73,6 +73,13 @@ function isPlainHttpUrl(raw: string): boolean {
 export function isHttpsOrLoopback(raw: string): boolean {
   const url = URL.parse(raw);
   if (url === null || url.protocol === "https:") return url !== null;
+  return isLoopbackUrl(raw);
+}
+
+/** True when the URL's host is loopback: localhost, ::1 or 127.0.0.0/8. */
+export function isLoopbackUrl(raw: string): boolean {
+  const url = URL.parse(raw);
+  if (url === null) return false;
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   return host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
 }
@@ -142,6 +149,35 @@ export const hcloudNameList = () =>
       input: raw,
     });
     return z.NEVER;
+  });
+
+/** Label keys the provisioner sets itself (ownership); extra labels may not override them. */
+const RESERVED_LABEL_KEYS = new Set(["managed-by", "instance"]);
+/** Hetzner's label rules: an optional DNS-name prefix and "/", then a name; values may be empty. */
+const LABEL_KEY =
+  /^(?:[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/)?[a-zA-Z0-9]([a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?$/;
+const LABEL_VALUE = /^(?:[a-zA-Z0-9]([a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?)?$/;
+
+/** A comma list of `key=value` Hetzner labels, e.g. "env=staging,smoke-run=3f9c"; keys unique and not reserved. */
+export const labelList = () =>
+  z.string().transform((raw, ctx) => {
+    const labels: Record<string, string> = {};
+    raw.split(",").forEach((entry, index) => {
+      const [key = "", value, ...rest] = entry.trim().split("=");
+      const problem =
+        value === undefined || rest.length > 0
+          ? "must be key=value"
+          : !LABEL_KEY.test(key) || !LABEL_VALUE.test(value)
+            ? "is not a valid Hetzner label (letters, digits, '-', '_', '.'; at most 63 characters each side)"
+            : RESERVED_LABEL_KEYS.has(key)
+              ? `'${key}' is set by the provisioner itself`
+              : key in labels
+                ? `repeats '${key}'`
+                : undefined;
+      if (problem === undefined) labels[key] = value ?? "";
+      else ctx.issues.push({ code: "custom", message: `entry ${index + 1}: ${problem}`, input: "" });
+    });
+    return labels;
   });
 
 /**

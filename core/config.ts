@@ -24,6 +24,7 @@ import {
   isHttpsOrLoopback,
   keyId,
   type LogLevel,
+  labelList,
   logLevel,
   oldKeys,
   packageVersion,
@@ -100,6 +101,11 @@ export interface Config {
   readonly hcloudToken: string;
   /** Hetzner Cloud API base URL, no trailing slash. HCLOUD_ENDPOINT, default "https://api.hetzner.cloud/v1". */
   readonly hcloudEndpoint: string;
+  /**
+   * Labels added to every server, SSH key and firewall the provisioner creates, besides its own ownership
+   * labels; `bun run smoke` scopes what it made with one. HCLOUD_LABELS, comma list of key=value; default none.
+   */
+  readonly hcloudLabels: Readonly<Record<string, string>>;
   /**
    * Jobs one worker process runs at once. WORKER_CONCURRENCY, default 64: steps are I/O-bound (SSH, HTTP)
    * and verify holds its slot through the settle period, so a burst of provisions needs many slots.
@@ -223,6 +229,7 @@ const envSchema = z
     LOG_PRETTY: booleanFlag().default(false),
     HCLOUD_TOKEN: text(),
     HCLOUD_ENDPOINT: httpUrl().default("https://api.hetzner.cloud/v1"),
+    HCLOUD_LABELS: labelList().default({}),
     WORKER_CONCURRENCY: integer(1, 1000).default(64),
     SHUTDOWN_TIMEOUT_MS: integer(1, MAX_MS).default(20_000),
     JOB_LOCK_MS: integer(1, MAX_MS).default(30_000),
@@ -317,6 +324,7 @@ function toConfig(env: Env): Config {
     logPretty: env.LOG_PRETTY,
     hcloudToken: env.HCLOUD_TOKEN,
     hcloudEndpoint: env.HCLOUD_ENDPOINT,
+    hcloudLabels: env.HCLOUD_LABELS,
     workerConcurrency: env.WORKER_CONCURRENCY,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     jobLockMs: env.JOB_LOCK_MS,

@@ -5,6 +5,7 @@ import { createHetznerHttp, type HetznerLogger, type HetznerRequestEvent } from 
 import { locationsApi } from "./locations.ts";
 import { type RateLimitBudget, sharedRateLimitBudget } from "./rate-limit.ts";
 import { defaultRetryPolicy, type RetryOptions } from "./retry.ts";
+import { serverTypesApi } from "./server-types.ts";
 import { serversApi } from "./servers.ts";
 import { sshKeysApi } from "./ssh-keys.ts";
 
@@ -43,6 +44,7 @@ export function createHetznerClient(options: HetznerClientOptions) {
     firewalls: firewallsApi(http),
     locations: locationsApi(http),
     datacenters: datacentersApi(http),
+    serverTypes: serverTypesApi(http),
     /** The budget this client spends from, for metrics (`remaining()`, `stats()`). */
     budget,
   };

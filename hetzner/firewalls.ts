@@ -73,6 +73,19 @@ export function firewallsApi(http: HetznerHttp) {
     list,
 
     listAll: (filter: ListFirewallsFilter = {}): Promise<Firewall[]> => Array.fromAsync(list(filter)),
+
+    /** DELETE /firewalls/{id}; false when it was already gone; resource_in_use while still applied. */
+    async delete(id: number, options: CallOptions = {}): Promise<boolean> {
+      const deleted = await nullIfNotFound(
+        http({
+          method: "DELETE",
+          path: `/firewalls/${id}`,
+          schema: z.undefined(),
+          signal: options.signal,
+        }).then(() => true),
+      );
+      return deleted ?? false;
+    },
   };
 }
 

@@ -30,6 +30,7 @@ export {
 } from "./rate-limit.ts";
 export type { RetryOptions } from "./retry.ts";
 export type { Action, Datacenter, Firewall, FirewallRule, Location, Server, SshKey } from "./schemas.ts";
+export type { ServerType, ServerTypesApi } from "./server-types.ts";
 export type {
   CreatedServer,
   CreateServerInput,

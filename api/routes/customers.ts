@@ -38,8 +38,8 @@ import type { Route, RouteContext } from "../router.ts";
 /** A registration is a few hundred bytes; the limit only stops a caller from making us buffer megabytes. */
 const MAX_BODY_BYTES = 16 * 1024;
 
-/** Shapes and types only; the values are judged by the store with Rachel8's rules. */
-const registrationSchema = z.strictObject({
+/** Shapes and types only; the values are judged by the store with Rachel8's rules. Also `bun run smoke --customer`. */
+export const registrationSchema = z.strictObject({
   telegramBotToken: z.string(),
   ownerTelegramUserId: z.number(),
   claude: z.strictObject({

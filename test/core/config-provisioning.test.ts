@@ -20,6 +20,7 @@ describe("provisioning settings", () => {
       verifySettleMs: 10_000,
       appRepoUrl: "https://github.com/polly3223/Rachel8.git",
       expectedServerDeletionMs: 5_000,
+      hcloudLabels: {},
     } satisfies Partial<Config>);
     expect(loadConfig({ ...requiredEnv(), PUBLIC_API_HOST: "::1" }).publicBaseUrl).toBe("http://[::1]:8081");
   });
@@ -93,6 +94,22 @@ describe("provisioning settings", () => {
       appRepoUrl: "ssh://git@git.example.test/rachel8.git",
       expectedServerDeletionMs: 250,
     } satisfies Partial<Config>);
+  });
+
+  test("HCLOUD_LABELS parses key=value pairs and names each bad entry", () => {
+    expect(
+      loadConfig({ ...requiredEnv(), HCLOUD_LABELS: "env=staging, smoke-run=3f9c,example.com/team=" }),
+    ).toMatchObject({ hcloudLabels: { env: "staging", "smoke-run": "3f9c", "example.com/team": "" } });
+    expect(
+      problemsOf({ ...requiredEnv(), HCLOUD_LABELS: "env,a=b=c,managed-by=me,x=1,x=2,bad key=v,k=v!" }),
+    ).toEqual([
+      "HCLOUD_LABELS: entry 1: must be key=value",
+      "HCLOUD_LABELS: entry 2: must be key=value",
+      "HCLOUD_LABELS: entry 3: 'managed-by' is set by the provisioner itself",
+      "HCLOUD_LABELS: entry 5: repeats 'x'",
+      "HCLOUD_LABELS: entry 6: is not a valid Hetzner label (letters, digits, '-', '_', '.'; at most 63 characters each side)",
+      "HCLOUD_LABELS: entry 7: is not a valid Hetzner label (letters, digits, '-', '_', '.'; at most 63 characters each side)",
+    ]);
   });
 
   test("report every invalid value by name and entry", () => {

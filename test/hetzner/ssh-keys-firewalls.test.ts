@@ -63,6 +63,23 @@ describe("firewalls", () => {
     ]);
   });
 
+  test("delete: resource_in_use while applied to a server, then gone; a second delete is false", async () => {
+    const { firewall } = await h.client.firewalls.create({ name: "fw-delete" });
+    const { server } = await h.client.servers.create({
+      name: "behind-fw",
+      serverType: "cx23",
+      image: "ubuntu-24.04",
+      firewalls: [firewall.id],
+    });
+    const inUse = await h.client.firewalls.delete(firewall.id).catch((err: unknown) => err);
+    expect(isHetznerError(inUse, "resource_in_use")).toBe(true);
+    const deletion = await h.client.servers.delete(server.id);
+    if (deletion) await h.client.actions.waitFor([deletion.id], { pollIntervalMs: 5 });
+    expect(await h.client.firewalls.delete(firewall.id)).toBe(true);
+    expect(await h.client.firewalls.get(firewall.id)).toBeNull();
+    expect(await h.client.firewalls.delete(firewall.id)).toBe(false);
+  });
+
   test("get returns null for a firewall that does not exist", async () => {
     expect(await h.client.firewalls.get(987_654)).toBeNull();
   });
@@ -74,5 +91,14 @@ describe("locations and datacenters", () => {
     expect(locations.map((l) => l.name)).toContain("nbg1");
     const datacenters = await h.client.datacenters.listAll();
     expect(datacenters.length).toBeGreaterThan(0);
+  });
+
+  test("a server type by name, with its hourly price per location; null for an unknown name", async () => {
+    const type = await h.client.serverTypes.getByName("cx23");
+    expect(type?.name).toBe("cx23");
+    const nbg1 = type?.prices.find((p) => p.location === "nbg1");
+    expect(Number(nbg1?.price_hourly.gross)).toBeGreaterThan(0);
+    expect(Number(nbg1?.price_hourly.gross)).toBeGreaterThan(Number(nbg1?.price_hourly.net));
+    expect(await h.client.serverTypes.getByName("no-such-type")).toBeNull();
   });
 });

@@ -106,6 +106,7 @@ export async function startProvisionWorld(): Promise<ProvisionWorld> {
           cloudInitTimeoutMs: 60_000,
           verifySettleMs: 300,
           appRepoUrl: DEFAULT_APP_REPO_URL,
+          hcloudLabels: {},
           ...overrides.settings,
         },
       };

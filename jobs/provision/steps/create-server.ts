@@ -116,7 +116,7 @@ async function createInFirstFreeLocation(
           image: settings.serverImage,
           location,
           userData: request.userData,
-          labels: ownershipLabels(instanceId),
+          labels: { ...settings.hcloudLabels, ...ownershipLabels(instanceId) },
           sshKeys: [request.sshKeyId],
           firewalls: [request.firewallId],
         },

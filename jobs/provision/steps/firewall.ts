@@ -49,7 +49,7 @@ async function createOrFind(deps: ProvisionDeps, signal: AbortSignal): Promise<n
     .create(
       {
         name: CONTROL_PLANE_FIREWALL,
-        labels: sharedLabels(),
+        labels: { ...settings.hcloudLabels, ...sharedLabels() },
         rules: [
           {
             direction: "in",

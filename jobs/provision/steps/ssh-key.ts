@@ -28,7 +28,10 @@ export function sshKeyStep(deps: ProvisionDeps): Step<SshKeyOutput> {
       const publicKey = ensureKeyPair(deps, ctx.instanceId, now);
       const name = resourceNameFor(ctx.instanceId);
       const key = await deps.hetzner.sshKeys
-        .create({ name, publicKey, labels: ownershipLabels(ctx.instanceId) }, { signal: ctx.signal })
+        .create(
+          { name, publicKey, labels: { ...deps.settings.hcloudLabels, ...ownershipLabels(ctx.instanceId) } },
+          { signal: ctx.signal },
+        )
         .catch(async (err: unknown) => {
           if (!isHetznerError(err, "uniqueness_error")) throw err;
           return adoptKey(deps, ctx.instanceId, publicKey, ctx.signal);
