@@ -58,7 +58,13 @@ export async function removeLabelled(
   const servers = await hetzner.servers.listAll({ labelSelector: selector, signal });
   for (const server of servers) {
     if (server.status === "deleting") continue;
-    await hetzner.servers.delete(server.id, { signal });
+    // A server still being created is locked until its create action ends (a minute or more at Hetzner).
+    await pollUntil(() => deleteServer(hetzner, server.id, signal), {
+      timeoutMs: options.timeoutMs,
+      intervalMs: 1000,
+      description: `server ${server.name} to be unlocked for deletion`,
+      signal,
+    });
     options.say(`  deleting server ${server.name} (#${server.id})`);
   }
   // A firewall stays in use, and a key stays referenced, until its server is really gone.
@@ -132,6 +138,17 @@ export function watchServerCap(
       () => undefined, // a failed check is retried on the next tick; the cleanup lists again anyway
     );
   }, intervalMs);
+}
+
+/** True once its deletion has started (or it is gone); false while it is locked by a running action. */
+async function deleteServer(hetzner: HetznerClient, id: number, signal: AbortSignal): Promise<boolean> {
+  try {
+    await hetzner.servers.delete(id, { signal });
+    return true;
+  } catch (err) {
+    if (isHetznerError(err, "locked")) return false;
+    throw err;
+  }
 }
 
 /** True once deleted (or already gone); false while still applied to a resource. */
