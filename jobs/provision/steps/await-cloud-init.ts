@@ -44,7 +44,7 @@ export function awaitCloudInitStep(deps: ProvisionDeps): Step<AwaitCloudInitOutp
       }
       const pending = await pendingActions(deps, server, ctx.signal);
       if (now() >= finalDeadline) {
-        throw new CloudInitTimeoutError(server.serverId, finalDeadline, totalMs, pending);
+        throw new CloudInitTimeoutError(server.serverId, finalDeadline, totalMs, pending, server.actionIds);
       }
       const data = await ctx.waitFor(CLOUD_INIT_READY_SIGNAL, { timeoutMs: finalDeadline - now() });
       return readySignal(data);
@@ -84,12 +84,20 @@ function readySignal(data: Record<string, unknown>): AwaitCloudInitOutput {
 
 /** The callback never came; names the server and whatever Hetzner still had running. */
 export class CloudInitTimeoutError extends WaitTimeoutError {
-  constructor(serverId: number, deadline: number, timeoutMs: number, running: readonly Action[]) {
+  constructor(
+    serverId: number,
+    deadline: number,
+    timeoutMs: number,
+    running: readonly Action[],
+    checkedActionIds: readonly number[],
+  ) {
     super(CLOUD_INIT_READY_SIGNAL, deadline);
     const actions =
       running.length > 0
         ? `; actions still running: ${running.map((a) => `${a.command} ${a.progress}%`).join(", ")}`
-        : "; its create and start actions had succeeded";
+        : checkedActionIds.length > 0
+          ? "; its create and start actions had succeeded"
+          : "; its create and start actions are unknown";
     this.message = `server ${serverId} sent no cloud-init callback within ${timeoutMs} ms${actions}`;
   }
 }
