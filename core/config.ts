@@ -34,6 +34,9 @@ import { readSecretFiles } from "./secret-files.ts";
 
 export { LOG_LEVELS, type LogLevel } from "./config-fields.ts";
 
+/** Host of Hetzner's real API: fault hooks are refused against it. */
+const REAL_HETZNER_HOST = "api.hetzner.cloud";
+
 /** Longest duration setting accepted: one day, in milliseconds. */
 const MAX_MS = 86_400_000;
 
@@ -128,6 +131,11 @@ export interface Config {
   readonly reconcileStuckAfterMs: number;
   /** Whether the sweep provisions a lost instance (ready, server gone) again. REPROVISION_LOST, default false. */
   readonly reprovisionLost: boolean;
+  /**
+   * Test fault hook: the process SIGKILLs itself on reaching this crash point (core/crash-point.ts).
+   * CRASH_AT, default unset; refused while HCLOUD_ENDPOINT is the real Hetzner API.
+   */
+  readonly crashAt: string | undefined;
 }
 
 const envSchema = z
@@ -171,10 +179,22 @@ const envSchema = z
     RECONCILE_ZOMBIE_GRACE_MS: integer(0, MAX_MS).default(600_000),
     RECONCILE_STUCK_AFTER_MS: integer(1000, MAX_MS).default(900_000),
     REPROVISION_LOST: booleanFlag().default(false),
+    CRASH_AT: z
+      .string()
+      .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, "must name a crash point, e.g. provision.create-server.ran")
+      .optional(),
   })
   .superRefine((env, ctx) => {
     if (env.SECRETS_OLD_KEYS.some(([id]) => id === env.SECRETS_KEY_ID)) {
       ctx.addIssue({ code: "custom", path: ["SECRETS_OLD_KEYS"], message: "must not repeat SECRETS_KEY_ID" });
+    }
+    // A fault hook that kills processes has no place next to real servers and real money.
+    if (env.CRASH_AT !== undefined && new URL(env.HCLOUD_ENDPOINT).hostname === REAL_HETZNER_HOST) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["CRASH_AT"],
+        message: "is a test fault hook; refused while HCLOUD_ENDPOINT is the real Hetzner API",
+      });
     }
     // A renewal interval at or above the lifetime lets the lock or lease lapse between renewals.
     if (env.HEARTBEAT_MS >= Math.min(env.JOB_LOCK_MS, env.LEASE_TTL_MS)) {
@@ -229,6 +249,7 @@ function toConfig(env: Env): Config {
     reconcileZombieGraceMs: env.RECONCILE_ZOMBIE_GRACE_MS,
     reconcileStuckAfterMs: env.RECONCILE_STUCK_AFTER_MS,
     reprovisionLost: env.REPROVISION_LOST,
+    crashAt: env.CRASH_AT,
   };
 }
 

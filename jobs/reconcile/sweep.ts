@@ -2,6 +2,7 @@
  * One recorded sweep: claim it (never two at once), observe, decide with the pure `tick`, apply (or only
  * plan, in a dry run), and record what it saw, decided and did, with its Hetzner request count.
  */
+import type { CrashHook } from "../../core/crash-point.ts";
 import type { Logger } from "../../core/log.ts";
 import type { Db } from "../../db/index.ts";
 import { type HetznerClient, type HetznerRequestEvent, isHetznerError } from "../../hetzner/index.ts";
@@ -44,6 +45,8 @@ export interface SweepDeps {
   timeoutMs?: number;
   /** Aborts the sweep in hand (worker shutdown); it is recorded failed. */
   shutdown?: AbortSignal;
+  /** Test fault hook at each phase of a sweep (core/crash-point.ts); default none. */
+  crash?: CrashHook;
 }
 
 export type SweepRun =
@@ -82,6 +85,7 @@ async function observeDecideApply(
     now(),
   );
   const decisions = tick(observed.state, now(), deps.policy);
+  deps.crash?.("sweep.decided");
   const onRecorded = (recorded: RecordedDecision, err: unknown) =>
     logDecision(deps, request.id, recorded, err);
   const recorded = request.dryRun
@@ -100,6 +104,7 @@ export async function runSweep(deps: SweepDeps, request: SweepRequest): Promise<
   const timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const claim = claimSweep(deps.db, request, now(), timeoutMs + ABANDON_MARGIN_MS);
   if (claim.kind !== "claimed") return claim;
+  deps.crash?.("sweep.claimed");
   const started = now();
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = deps.shutdown ? AbortSignal.any([timeout, deps.shutdown]) : timeout;
@@ -116,6 +121,7 @@ export async function runSweep(deps: SweepDeps, request: SweepRequest): Promise<
     const error = sweepError(err);
     result = { status: "failed", serversSeen: null, hetznerRequests, decisions: [], error };
   }
+  deps.crash?.("sweep.applied");
   finishSweep(deps.db, request.id, result, now());
   deps.metrics.sweepFinished(result.status, now() - started, now());
   deps.log.info(
