@@ -59,6 +59,8 @@ export async function startSweeper(opts: StartSweeperOptions): Promise<RunningSw
     log,
     metrics: createSweepMetrics(opts.metrics),
     timeoutMs: opts.sweepTimeoutMs,
+    leaseTtlMs: config.leaseTtlMs,
+    heartbeatMs: config.heartbeatMs,
     shutdown: shutdown.signal,
     crash: createCrashHook(config.crashAt),
   };

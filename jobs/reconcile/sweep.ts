@@ -17,6 +17,7 @@ import {
   finishSweep,
   type RecordedDecision,
   recordSkippedSweep,
+  renewSweepLease,
   type SweepRequest,
   type SweepResult,
 } from "./sweep-store.ts";
@@ -38,11 +39,15 @@ export interface SweepDeps {
   metrics: SweepMetrics;
   /** Clock, in epoch ms; default Date.now. */
   now?: () => number;
-  /**
-   * Longest a sweep may run before its remaining actions are abandoned, in ms; default 600000 (10 min). A
-   * running sweep older than this plus a minute counts as abandoned by a dead worker and no longer blocks others.
-   */
+  /** Longest a sweep may run before its remaining actions are abandoned, in ms; default 600000 (10 min). */
   timeoutMs?: number;
+  /**
+   * Lifetime of a running sweep's lease, in ms; default 30000. A sweep whose worker died blocks others at
+   * most this long, and its redelivery takes it over once it lapses.
+   */
+  leaseTtlMs?: number;
+  /** Interval of the running sweep's lease renewal, in ms; below leaseTtlMs; default 5000. */
+  heartbeatMs?: number;
   /** Aborts the sweep in hand (worker shutdown); it is recorded failed. */
   shutdown?: AbortSignal;
   /** Test fault hook at each phase of a sweep (core/crash-point.ts); default none. */
@@ -57,7 +62,8 @@ export type SweepRun =
   | { kind: "finished" };
 
 const DEFAULT_TIMEOUT_MS = 600_000;
-const ABANDON_MARGIN_MS = 60_000;
+const DEFAULT_LEASE_TTL_MS = 30_000;
+const DEFAULT_HEARTBEAT_MS = 5_000;
 
 function sweepError(err: unknown): { code: string; message: string } {
   const message = err instanceof Error ? err.message : String(err);
@@ -102,12 +108,20 @@ async function observeDecideApply(
 export async function runSweep(deps: SweepDeps, request: SweepRequest): Promise<SweepRun> {
   const now = deps.now ?? Date.now;
   const timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const claim = claimSweep(deps.db, request, now(), timeoutMs + ABANDON_MARGIN_MS);
+  const owner = crypto.randomUUID();
+  const ttlMs = deps.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+  const claim = claimSweep(deps.db, request, { owner, now: now(), ttlMs });
   if (claim.kind !== "claimed") return claim;
   deps.crash?.("sweep.claimed");
   const started = now();
+  const takenOver = new AbortController();
+  const heartbeat = setInterval(() => {
+    if (!renewSweepLease(deps.db, request.id, { owner, now: now(), ttlMs })) {
+      takenOver.abort(new Error(`sweep ${request.id} was taken over after its lease lapsed`));
+    }
+  }, deps.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
   const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = deps.shutdown ? AbortSignal.any([timeout, deps.shutdown]) : timeout;
+  const signal = AbortSignal.any([timeout, takenOver.signal, ...(deps.shutdown ? [deps.shutdown] : [])]);
   let hetznerRequests = 0;
   const hetzner = deps.hetznerFor(() => {
     hetznerRequests += 1;
@@ -120,9 +134,11 @@ export async function runSweep(deps: SweepDeps, request: SweepRequest): Promise<
     deps.log.error({ err, sweepId: request.id }, "reconcile sweep failed");
     const error = sweepError(err);
     result = { status: "failed", serversSeen: null, hetznerRequests, decisions: [], error };
+  } finally {
+    clearInterval(heartbeat);
   }
   deps.crash?.("sweep.applied");
-  finishSweep(deps.db, request.id, result, now());
+  finishSweep(deps.db, request.id, owner, result, now());
   deps.metrics.sweepFinished(result.status, now() - started, now());
   deps.log.info(
     {
