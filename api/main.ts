@@ -1,6 +1,7 @@
 /** `bun run api`: the HTTP API process. Builds the real clients from config and serves until SIGTERM. */
 
 import { loadConfigOrExit } from "../core/config.ts";
+import { createCrashHook } from "../core/crash-point.ts";
 import { exitWhenDrained } from "../core/exit.ts";
 import { createLogger } from "../core/log.ts";
 import { createMetrics } from "../core/metrics.ts";
@@ -15,7 +16,7 @@ const config = loadConfigOrExit(process.env);
 const log = createLogger({ level: config.logLevel, pretty: config.logPretty, name: "api" });
 const db = openDatabase(appDatabasePath(config.dataDir));
 migrateDatabase(db);
-const queue = connectJobQueue({ ...brokerConnection(config), db });
+const queue = connectJobQueue({ ...brokerConnection(config), db, crash: createCrashHook(config.crashAt) });
 const server = createApiServer({ config, db, queue, log, metrics: createMetrics() });
 log.info({ url: server.url }, "api listening");
 

@@ -12,7 +12,9 @@ export interface PendingSignal {
 
 /**
  * Stores the signal and returns the ids of the active operations on the instance waiting for it (to be
- * promoted). Throws UnknownInstanceError for an unknown instance.
+ * promoted). With `unlessRecordedSince`, a signal of that name already stored at or after it (used or not)
+ * is kept instead: a repeated report re-wakes without a second signal. Throws UnknownInstanceError for an
+ * unknown instance.
  */
 export function recordSignal(
   db: Db,
@@ -20,6 +22,7 @@ export function recordSignal(
   name: string,
   data: Record<string, unknown>,
   now: number,
+  unlessRecordedSince?: number,
 ): string[] {
   return db.transaction(
     (tx) => {
@@ -29,9 +32,24 @@ export function recordSignal(
         .where(eq(instances.id, instanceId))
         .get();
       if (!instance) throw new UnknownInstanceError(instanceId);
-      tx.insert(signals)
-        .values({ instanceId, name, data: JSON.stringify(data), receivedAt: now })
-        .run();
+      const stored =
+        unlessRecordedSince !== undefined &&
+        tx
+          .select({ id: signals.id })
+          .from(signals)
+          .where(
+            and(
+              eq(signals.instanceId, instanceId),
+              eq(signals.name, name),
+              gte(signals.receivedAt, unlessRecordedSince),
+            ),
+          )
+          .get() !== undefined;
+      if (!stored) {
+        tx.insert(signals)
+          .values({ instanceId, name, data: JSON.stringify(data), receivedAt: now })
+          .run();
+      }
       return tx
         .select({ id: operations.id })
         .from(operations)

@@ -2,7 +2,8 @@
  * The crash-point suite: real broker, API and worker processes against the simulator. A worker started
  * with CRASH_AT=<point> kills itself (SIGKILL) there; a clean worker takes over. The broker is bunqueue's
  * own process, so it is killed from outside at the points its clients observe: a provision acknowledged,
- * a step running, a job parked. After each kill and restart the invariants hold: the operation ends where
+ * a step running, a job parked. The API, armed like the worker, dies where it acknowledges work (an
+ * operation recorded but not queued, a callback stored but its job not woken); its caller retries. After each kill and restart the invariants hold: the operation ends where
  * it would have without the kill, one server per instance, no step's Hetzner create ran twice nor any step
  * was recorded done twice, no step row left open, and nothing left after a deprovision.
  *
@@ -33,6 +34,8 @@ const FAST_RECOVERY = {
   RECONCILE_INTERVAL_MS: "86400000",
   RECONCILE_ZOMBIE_GRACE_MS: "0",
   LOG_LEVEL: "info",
+  // The one look at the actions (and at a report whose signal was lost) comes at half of it: 8 s.
+  CLOUD_INIT_TIMEOUT_MS: "16000",
 };
 
 let world: E2eWorld;
@@ -58,21 +61,26 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const child of started.filter((c) => c.name === "worker")) await child.stop(5_000);
+  for (const child of started.filter((c) => c.name !== "broker")) await child.stop(5_000);
   await world?.dispose();
   for (const child of started) await child.stop(5_000);
 });
 
-function startProcess(name: "worker" | "broker", extraEnv: Record<string, string> = {}): ServiceProcess {
+type Service = "worker" | "broker" | "api";
+
+const readyUrl: Record<Service, () => string> = {
+  worker: () => `http://127.0.0.1:${world.config.workerMetricsPort}/metrics`,
+  broker: () => `http://127.0.0.1:${world.config.brokerHttpPort}/ready`,
+  api: () => `${world.apiUrl}/readyz`,
+};
+
+function startProcess(name: Service, extraEnv: Record<string, string> = {}): ServiceProcess {
   const child = startService({
     name,
     entry: resolve(repoRoot, `${name}/main.ts`),
     env: { ...world.env, ...extraEnv },
     cwd: repoRoot,
-    isReady:
-      name === "worker"
-        ? httpReady(`http://127.0.0.1:${world.config.workerMetricsPort}/metrics`)
-        : httpReady(`http://127.0.0.1:${world.config.brokerHttpPort}/ready`),
+    isReady: httpReady(readyUrl[name]()),
     onLine: (text) => world.lines.push({ service: name, text }),
   });
   started.push(child);
@@ -269,10 +277,12 @@ describe("broker killed where its clients observe it", () => {
     { name: "the provision just acknowledged", at: async () => undefined },
     {
       name: "a step running",
+      // verify holds the unit under watch for VERIFY_SETTLE_MS: long enough to be seen running.
       at: ({ instanceId }) =>
-        pollUntil(() => currentStep(instanceId) === "create-server", {
+        pollUntil(() => currentStep(instanceId) === "verify", {
           timeoutMs: 30_000,
-          description: "create-server to run",
+          intervalMs: 10,
+          description: "verify to run",
         }),
     },
     {
@@ -293,6 +303,65 @@ describe("broker killed where its clients observe it", () => {
       const requested = await world.requests.requestProvision(customerId);
       await killBrokerWhen(() => point.at(requested));
       await expectProvisionedOnce(requested.instanceId, requested.operationId, since);
+      await worker.stop(5_000);
+    }, 120_000);
+  }
+});
+
+describe("API killed where it acknowledges work", () => {
+  /** Stops the running API and starts one armed at `point` (or a clean one). */
+  async function replaceApi(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
+    const current = started.filter((c) => c.name === "api").at(-1) ?? world.stack.services.get("api");
+    await current?.stop(5_000);
+    const api = startProcess("api", extraEnv);
+    await api.waitReady(30_000);
+    return api;
+  }
+
+  /** Sends `request` until it is answered: the way a caller retries a request that got no answer. */
+  async function sendUntilAnswered(request: () => Promise<Response>): Promise<Response> {
+    return pollUntil(() => request().catch(() => undefined), {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      description: "an answer from the restarted API",
+    });
+  }
+
+  test("queue.enqueue.recorded: a deprovision recorded but not queued finishes on the caller's retry", async () => {
+    const target = ready.pop();
+    if (!target) throw new Error("no ready instance to deprovision");
+    const worker = await startWorker();
+    const armed = await replaceApi({ CRASH_AT: "queue.enqueue.recorded" });
+    const deprovision = () =>
+      fetch(`${world.apiUrl}/v1/ops/instances/${target.instanceId}/deprovision`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${world.env.OPS_TOKEN}` },
+      });
+    await deprovision().catch(() => undefined);
+    expect(await armed.exited).toBe(137);
+    startProcess("api");
+    const answer = await sendUntilAnswered(deprovision);
+    expect(answer.status).toBe(202);
+    const { operationId } = (await answer.json()) as { operationId: string };
+    expect(await world.finish(operationId, 60_000)).toMatchObject({ status: "succeeded" });
+    const name = `rachel-${target.instanceId}`;
+    expect(await hetzner.servers.listAll({ name })).toEqual([]);
+    expect(await hetzner.sshKeys.listAll({ name })).toEqual([]);
+    await worker.stop(5_000);
+  }, 120_000);
+
+  for (const point of ["queue.signal.received", "queue.signal.recorded"]) {
+    test(`${point}: a callback cut short still ends ready with one server`, async () => {
+      await replaceApi({ CRASH_AT: point });
+      const armed = started.filter((c) => c.name === "api").at(-1);
+      const worker = await startWorker();
+      const customerId = newCustomer();
+      const since = Date.now();
+      const requested = await world.requests.requestProvision(customerId);
+      expect(await armed?.exited).toBe(137);
+      await startProcess("api").waitReady(30_000);
+      await expectProvisionedOnce(requested.instanceId, requested.operationId, since);
+      console.info(`provision with its callback's API killed at ${point}: ${Date.now() - since} ms`);
       await worker.stop(5_000);
     }, 120_000);
   }
