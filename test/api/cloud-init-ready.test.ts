@@ -199,6 +199,22 @@ describe("POST /v1/cloud-init/:instanceId/ready", () => {
     expect(signalRows()).toHaveLength(1);
   });
 
+  test("a repeat after the report was stored but its signal lost records the stored key's signal once", async () => {
+    // What an API killed between storing the report and signalling leaves behind.
+    const receivedAt = Date.now();
+    runtime.db
+      .update(instances)
+      .set({ reportedHostKey: hostKey, callbackReceivedAt: receivedAt })
+      .where(eq(instances.id, instanceId))
+      .run();
+    const impostorKey = generateSshKeyPair("x").publicKey;
+    const repeat = await post(readyPath(), phoneHomeForm({ pub_key_ed25519: impostorKey }));
+    expect(repeat).toEqual({ status: 200, body: { status: "already_received" } });
+    expect(signalRows().map((s) => JSON.parse(s.data))).toEqual([{ hostKey }]);
+    await post(readyPath(), phoneHomeForm());
+    expect(signalRows()).toHaveLength(1);
+  });
+
   test("a malformed body or host key is a 4xx naming the field, and changes nothing", async () => {
     const cases: [string, { contentType?: string }, number, string][] = [
       [
