@@ -327,30 +327,37 @@ describe("API killed where it acknowledges work", () => {
     });
   }
 
-  test("queue.enqueue.recorded: a deprovision recorded but not queued finishes on the caller's retry", async () => {
-    const target = ready.pop();
-    if (!target) throw new Error("no ready instance to deprovision");
-    const worker = await startWorker();
-    const armed = await replaceApi({ CRASH_AT: "queue.enqueue.recorded" });
-    const deprovision = () =>
-      fetch(`${world.apiUrl}/v1/ops/instances/${target.instanceId}/deprovision`, {
-        method: "POST",
-        headers: { Authorization: `Bearer ${world.env.OPS_TOKEN}` },
-      });
-    await deprovision().catch(() => undefined);
-    expect(await armed.exited).toBe(137);
-    startProcess("api");
-    const answer = await sendUntilAnswered(deprovision);
-    expect(answer.status).toBe(202);
-    const { operationId } = (await answer.json()) as { operationId: string };
-    expect(await world.finish(operationId, 60_000)).toMatchObject({ status: "succeeded" });
-    const name = `rachel-${target.instanceId}`;
-    expect(await hetzner.servers.listAll({ name })).toEqual([]);
-    expect(await hetzner.sshKeys.listAll({ name })).toEqual([]);
-    await worker.stop(5_000);
-  }, 120_000);
+  for (const point of ["queue.enqueue.recorded", "queue.enqueue.added"]) {
+    test(`${point}: a deprovision the API died acknowledging finishes on the caller's retry`, async () => {
+      const target = ready.pop();
+      if (!target) throw new Error("no ready instance to deprovision");
+      const worker = await startWorker();
+      const armed = await replaceApi({ CRASH_AT: point });
+      const deprovision = () =>
+        fetch(`${world.apiUrl}/v1/ops/instances/${target.instanceId}/deprovision`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${world.env.OPS_TOKEN}` },
+        });
+      await deprovision().catch(() => undefined);
+      expect(await armed.exited).toBe(137);
+      startProcess("api");
+      const answer = await sendUntilAnswered(deprovision);
+      // 202 re-adds the job; 409 when the job the dead API had added already finished the teardown.
+      expect([202, 409]).toContain(answer.status);
+      const operation = world.db
+        .select({ id: operations.id })
+        .from(operations)
+        .where(and(eq(operations.instanceId, target.instanceId), eq(operations.operation, "deprovision")))
+        .get();
+      expect(await world.finish(operation?.id ?? "", 60_000)).toMatchObject({ status: "succeeded" });
+      const name = `rachel-${target.instanceId}`;
+      expect(await hetzner.servers.listAll({ name })).toEqual([]);
+      expect(await hetzner.sshKeys.listAll({ name })).toEqual([]);
+      await worker.stop(5_000);
+    }, 120_000);
+  }
 
-  for (const point of ["queue.signal.received", "queue.signal.recorded"]) {
+  for (const point of ["queue.signal.received", "queue.signal.recorded", "queue.signal.promoted"]) {
     test(`${point}: a callback cut short still ends ready with one server`, async () => {
       await replaceApi({ CRASH_AT: point });
       const armed = started.filter((c) => c.name === "api").at(-1);
