@@ -7,7 +7,7 @@
 import { type CreatedServer, isHetznerError, type Server } from "../../../hetzner/index.ts";
 import { JobError, PermanentError } from "../../errors.ts";
 import { findPendingSignal } from "../../signals.ts";
-import type { Step } from "../../step.ts";
+import type { Step, StepContext } from "../../step.ts";
 import { CLOUD_INIT_READY_SIGNAL, issueCallbackToken } from "../callback-token.ts";
 import { buildUserData } from "../cloud-init.ts";
 import { type AdoptionVerdict, BOOT_COMMANDS, judgeAdoption } from "./adoption.ts";
@@ -41,24 +41,10 @@ export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> 
       const { firewallId } = ctx.outputs.firewall as FirewallOutput;
       const userData = userDataFor(deps, ctx.instanceId);
       const request = { sshKeyId, firewallId, userData, signal: ctx.signal };
-      let created = await createInFirstFreeLocation(deps, ctx.instanceId, request);
-      let replaced: CreateServerOutput["replaced"];
-      if (created.kind === "replace") {
-        replaced = { serverId: created.server.id, reason: created.reason };
-        ctx.log.warn(replaced, "server under our name can never phone home; replacing it");
-        await deleteServerById(deps.hetzner, created.server.id, {
-          signal: ctx.signal,
-          awaitDeletion: true,
-          expectedDeletionMs: deps.expectedServerDeletionMs,
-        });
-        created = await createInFirstFreeLocation(deps, ctx.instanceId, request);
-        if (created.kind === "replace") {
-          throw new JobError(
-            "name_held",
-            `server name ${created.server.name} is held again after replacing it`,
-          );
-        }
-      }
+      const found = await createInFirstFreeLocation(deps, ctx.instanceId, request);
+      const replaced =
+        found.kind === "replace" ? { serverId: found.server.id, reason: found.reason } : undefined;
+      const created = found.kind === "replace" ? await replaceServer(deps, ctx, found, request) : found;
       const server = created.server;
       const location = server.location.name;
       // A new machine phones home anew: a callback kept from a server an earlier run deleted would make the
@@ -122,6 +108,29 @@ type Outcome =
   | { kind: "created"; server: Server; actionIds: number[]; createdAt: null }
   | { kind: "adopted"; server: Server; actionIds: number[]; createdAt: number }
   | { kind: "replace"; server: Server; reason: string };
+
+/** Deletes a server under our name that can never phone home, then creates the instance's anew. */
+async function replaceServer(
+  deps: ProvisionDeps,
+  ctx: Pick<StepContext, "instanceId" | "log">,
+  found: Extract<Outcome, { kind: "replace" }>,
+  request: CreateRequest,
+): Promise<Exclude<Outcome, { kind: "replace" }>> {
+  ctx.log.warn(
+    { serverId: found.server.id, reason: found.reason },
+    "server under our name can never phone home; replacing it",
+  );
+  await deleteServerById(deps.hetzner, found.server.id, {
+    signal: request.signal,
+    awaitDeletion: true,
+    expectedDeletionMs: deps.expectedServerDeletionMs,
+  });
+  const created = await createInFirstFreeLocation(deps, ctx.instanceId, request);
+  if (created.kind === "replace") {
+    throw new JobError("name_held", `server name ${created.server.name} is held again after replacing it`);
+  }
+  return created;
+}
 
 /** Tries the configured locations in order; only a capacity refusal moves on to the next one. */
 async function createInFirstFreeLocation(
