@@ -166,10 +166,13 @@ describe("worker killed at a crash point", () => {
   test("the catalogue covers every step of every job and the sweep", () => {
     const all = allCrashPoints(jobs);
     const kinds = new Set(all.map((p) => p.point.split(".").at(-1)));
-    expect([...kinds].sort()).toEqual(["applied", "claimed", "decided", "done", "ran", "start"]);
-    const provisionSteps = jobs.find((job) => job.name === "provision")?.steps.length ?? 0;
+    expect([...kinds].sort()).toEqual(["answered", "applied", "claimed", "decided", "done", "ran", "start"]);
+    const provisionSteps = jobs.find((job) => job.name === "provision")?.steps ?? [];
+    const innerPoints = provisionSteps.flatMap((step) => step.crashPoints ?? []);
     const ci = ciCrashPoints(jobs, "provision");
-    expect(ci.filter((p) => p.job === "provision")).toHaveLength(provisionSteps + 1);
+    expect(ci.filter((p) => p.job === "provision")).toHaveLength(
+      provisionSteps.length + 1 + innerPoints.length,
+    );
     expect(new Set(ci.map((p) => p.job))).toEqual(new Set([...jobs.map((job) => job.name), "sweep"]));
     console.info(`crash points: ${all.length} in all (${[...kinds].join(", ")}); ${ci.length} in CI`);
   });

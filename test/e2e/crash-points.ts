@@ -17,25 +17,33 @@ export interface CrashPoint {
   point: string;
 }
 
-/** Every crash point: each phase of each step of each job, then the sweep's. */
+/** Every crash point: each phase of each step of each job (its inner points too), then the sweep's. */
 export function allCrashPoints(jobs: readonly JobDefinition[]): CrashPoint[] {
   const steps = jobs.flatMap((job) =>
     job.steps.flatMap((step) =>
-      STEP_PHASES.map((phase) => ({ job: job.name, point: `${job.name}.${step.name}.${phase}` })),
+      [...STEP_PHASES, ...(step.crashPoints ?? [])].map((phase) => ({
+        job: job.name,
+        point: `${job.name}.${step.name}.${phase}`,
+      })),
     ),
   );
   return [...steps, ...SWEEP_POINTS.map((point) => ({ job: "sweep", point }))];
 }
 
 /**
- * CI's selection: every boundary of `fullJob` (before each step, and after its last) plus, for every other
- * job, the point inside its middle step (its work done, the record not yet written).
+ * CI's selection: every boundary of `fullJob` (before each step, and after its last) and its steps' inner
+ * points, plus, for every other job, the point inside its middle step (its work done, not yet recorded).
  */
 export function ciCrashPoints(jobs: readonly JobDefinition[], fullJob: string): CrashPoint[] {
   const points: CrashPoint[] = [];
   for (const job of jobs) {
     if (job.name === fullJob) {
       points.push(...job.steps.map((step) => ({ job: job.name, point: `${job.name}.${step.name}.start` })));
+      for (const step of job.steps) {
+        for (const inner of step.crashPoints ?? []) {
+          points.push({ job: job.name, point: `${job.name}.${step.name}.${inner}` });
+        }
+      }
       const last = job.steps.at(-1);
       if (last) points.push({ job: job.name, point: `${job.name}.${last.name}.done` });
       continue;

@@ -98,6 +98,7 @@ async function attemptStep(
         log: current.log,
         waitFor: createWaitFor(deps.db, op, current.waitState, deps.now),
         outputs: Object.fromEntries(run.history.finished),
+        crashPoint: (point) => deps.crash?.(`${op.operation}.${step.name}.${point}`),
       }),
     );
     return [

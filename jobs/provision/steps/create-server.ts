@@ -36,6 +36,7 @@ export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> 
     name: "create-server",
     retry: hetznerStepRetry,
     timeoutMs: 120_000,
+    crashPoints: ["answered"],
     async run(ctx) {
       const { sshKeyId } = ctx.outputs["ssh-key"] as SshKeyOutput;
       const { firewallId } = ctx.outputs.firewall as FirewallOutput;
@@ -45,6 +46,8 @@ export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> 
       const replaced =
         found.kind === "replace" ? { serverId: found.server.id, reason: found.reason } : undefined;
       const created = found.kind === "replace" ? await replaceServer(deps, ctx, found, request) : found;
+      // The server exists at Hetzner, its id is not stored yet: the retry must adopt it, not make another.
+      ctx.crashPoint?.("answered");
       const server = created.server;
       const location = server.location.name;
       // A new machine phones home anew: a callback kept from a server an earlier run deleted would make the
