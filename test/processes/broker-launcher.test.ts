@@ -3,6 +3,7 @@
  * SIGKILL (no handler runs) takes its server down, so a restarted broker can bind its ports again.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { pollUntil } from "../../cli/wait.ts";
 import { createTestStack, type TestStack } from "../support/processes.ts";
 
@@ -12,13 +13,17 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => stack.dispose());
 
+/** Running: a zombie left for a reaper counts as dead, as does a pid with no /proc entry. */
 function isAlive(pid: number): boolean {
+  let stat: string;
   try {
-    process.kill(pid, 0);
-    return true;
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   } catch {
     return false;
   }
+  // Field 3, after the parenthesised command name, is the state.
+  const state = stat.split(") ")[1]?.[0];
+  return state !== "Z" && state !== "X";
 }
 
 describe("broker launcher", () => {
