@@ -4,7 +4,8 @@
  * when unset; config refuses it against the real Hetzner API, so production never carries it.
  *
  * Points are named `<job>.<step>.<phase>`: `start` (attempt recorded, step not run), `ran` (the step's work
- * done, its result not yet recorded) and `done` (result recorded); the sweep's are `sweep.<phase>`.
+ * done, its result not yet recorded), `done` (result recorded), `undone` (a compensation's work done, not
+ * yet recorded) and the points a step names inside itself; the sweep's are `sweep.<phase>`.
  */
 import { writeSync } from "node:fs";
 

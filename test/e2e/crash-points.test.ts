@@ -20,6 +20,7 @@ import { createHetznerClient, type HetznerClient } from "../../hetzner/index.ts"
 import { requestReconfigure } from "../../jobs/reconfigure/request.ts";
 import { createProductionJobs } from "../../jobs/registry.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
+import type { SimFault } from "../../sim/faults.ts";
 import { allCrashPoints, ciCrashPoints } from "./crash-points.ts";
 import { type E2eWorld, startE2eWorld } from "./harness.ts";
 
@@ -166,22 +167,60 @@ describe("worker killed at a crash point", () => {
   test("the catalogue covers every step of every job and the sweep", () => {
     const all = allCrashPoints(jobs);
     const kinds = new Set(all.map((p) => p.point.split(".").at(-1)));
-    expect([...kinds].sort()).toEqual(["answered", "applied", "claimed", "decided", "done", "ran", "start"]);
+    expect([...kinds].sort()).toEqual([
+      "answered",
+      "applied",
+      "claimed",
+      "decided",
+      "done",
+      "ran",
+      "start",
+      "undone",
+    ]);
     const provisionSteps = jobs.find((job) => job.name === "provision")?.steps ?? [];
     const innerPoints = provisionSteps.flatMap((step) => step.crashPoints ?? []);
     const ci = ciCrashPoints(jobs, "provision");
+    // Every boundary, every inner point, one undo.
     expect(ci.filter((p) => p.job === "provision")).toHaveLength(
-      provisionSteps.length + 1 + innerPoints.length,
+      provisionSteps.length + 1 + innerPoints.length + 1,
     );
     expect(new Set(ci.map((p) => p.job))).toEqual(new Set([...jobs.map((job) => job.name), "sweep"]));
     console.info(`crash points: ${all.length} in all (${[...kinds].join(", ")}); ${ci.length} in CI`);
   });
 
   test("provision: every selected point ends ready with one server", async () => {
-    for (const { point } of points().filter((p) => p.job === "provision")) {
+    for (const { point } of points().filter((p) => p.job === "provision" && !p.point.endsWith(".undone"))) {
       await provisionUnder((trigger) => killWorkerAt(point, trigger));
     }
   }, 600_000);
+
+  /** A failure after each undoable step, so the rollback undoes it. */
+  const failureAfter: Record<string, SimFault> = {
+    "ssh-key": { kind: "server_limit" },
+    "create-server": { kind: "action_error", command: "start_server" },
+  };
+
+  test("provision rollback: every selected undo point ends failed with nothing left", async () => {
+    for (const { point } of points().filter((p) => p.job === "provision" && p.point.endsWith(".undone"))) {
+      const step = point.split(".")[1] ?? "";
+      const fault = failureAfter[step];
+      if (!fault) throw new Error(`no failure set up to roll back ${step}: add one to failureAfter`);
+      world.sim.faults.add(fault);
+      const customerId = newCustomer();
+      let ids: { instanceId: string; operationId: string } | undefined;
+      const clean = await killWorkerAt(point, async () => {
+        ids = await world.requests.requestProvision(customerId);
+      });
+      world.sim.faults.clear();
+      if (!ids) throw new Error("the provision was never requested");
+      expect(await world.finish(ids.operationId, 90_000)).toMatchObject({ status: "failed" });
+      expectStepsClosedAndDoneOnce(ids.operationId);
+      const name = `rachel-${ids.instanceId}`;
+      expect(await hetzner.servers.listAll({ name })).toEqual([]);
+      expect(await hetzner.sshKeys.listAll({ name })).toEqual([]);
+      await clean.stop(5_000);
+    }
+  }, 300_000);
 
   test("reconfigure: every selected point ends ready", async () => {
     for (const { point } of points().filter((p) => p.job === "reconfigure")) {

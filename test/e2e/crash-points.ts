@@ -21,7 +21,7 @@ export interface CrashPoint {
 export function allCrashPoints(jobs: readonly JobDefinition[]): CrashPoint[] {
   const steps = jobs.flatMap((job) =>
     job.steps.flatMap((step) =>
-      [...STEP_PHASES, ...(step.crashPoints ?? [])].map((phase) => ({
+      [...STEP_PHASES, ...(step.crashPoints ?? []), ...(step.compensate ? ["undone"] : [])].map((phase) => ({
         job: job.name,
         point: `${job.name}.${step.name}.${phase}`,
       })),
@@ -44,6 +44,9 @@ export function ciCrashPoints(jobs: readonly JobDefinition[], fullJob: string): 
           points.push({ job: job.name, point: `${job.name}.${step.name}.${inner}` });
         }
       }
+      // One rollback: the first step's undo, reached by a failure at the step after it.
+      const undoable = job.steps.find((step) => step.compensate);
+      if (undoable) points.push({ job: job.name, point: `${job.name}.${undoable.name}.undone` });
       const last = job.steps.at(-1);
       if (last) points.push({ job: job.name, point: `${job.name}.${last.name}.done` });
       continue;
