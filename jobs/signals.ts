@@ -57,6 +57,14 @@ export function recordSignal(
   );
 }
 
+/** Marks the instance's unused signals of that name used: they came from something that is gone. */
+export function discardPendingSignals(db: Db, instanceId: string, name: string, now: number): void {
+  db.update(signals)
+    .set({ consumedAt: now })
+    .where(and(eq(signals.instanceId, instanceId), eq(signals.name, name), isNull(signals.consumedAt)))
+    .run();
+}
+
 /** Whether a signal of that name (used or not) was stored for the instance at or after `since`. */
 function storedSince(tx: DbSession, instanceId: string, name: string, since: number): boolean {
   const row = tx

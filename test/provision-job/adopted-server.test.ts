@@ -4,9 +4,11 @@
  */
 import { describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
+import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
 import { stepRuns } from "../../db/schema.ts";
 import { type HetznerClient, HetznerNetworkError } from "../../hetzner/index.ts";
 import { retryOperation } from "../../jobs/ops/retry.ts";
+import { CLOUD_INIT_READY_SIGNAL } from "../../jobs/provision/callback-token.ts";
 import type { CreateServerOutput } from "../../jobs/provision/steps/create-server.ts";
 import { provisionWorldForFile } from "./world.ts";
 
@@ -58,6 +60,18 @@ describe("adopted servers", () => {
     const replaced = createServerOutputs(requested.operationId).at(-1)?.replaced;
     expect(replaced?.serverId).toBe(left?.id ?? -1);
     expect(replaced?.reason).toContain("never phoned home");
+  }, 90_000);
+
+  test("a callback left unused by a server that is gone never satisfies a new server's wait", async () => {
+    const world = fixture.current;
+    const { customerId } = world.addCustomer("stale");
+    const requested = await world.requests.requestProvision(customerId);
+    // An earlier server's report that no wait took (it came after its operation gave up), with its host key.
+    const staleKey = generateSshKeyPair("stale").publicKey.split(" ").slice(0, 2).join(" ");
+    await world.runtime.queue.signal(requested.instanceId, CLOUD_INIT_READY_SIGNAL, { hostKey: staleKey });
+    await world.startWorker();
+    expect(await world.finish(requested.operationId)).toMatchObject({ status: "succeeded" });
+    expect(world.instance(requested.instanceId).reportedHostKey).not.toBe(staleKey);
   }, 90_000);
 
   test("an adopted server whose create_server action failed is replaced, naming that action", async () => {

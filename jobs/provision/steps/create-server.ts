@@ -6,7 +6,7 @@
  */
 import { type CreatedServer, isHetznerError, type Server } from "../../../hetzner/index.ts";
 import { JobError, PermanentError } from "../../errors.ts";
-import { findPendingSignal } from "../../signals.ts";
+import { discardPendingSignals, findPendingSignal } from "../../signals.ts";
 import type { Step, StepContext } from "../../step.ts";
 import { CLOUD_INIT_READY_SIGNAL, issueCallbackToken } from "../callback-token.ts";
 import { buildUserData } from "../cloud-init.ts";
@@ -67,6 +67,10 @@ export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> 
         },
         now(),
       );
+      // Likewise a callback still unused came from a server that is gone: it must not satisfy this one's wait.
+      if (created.kind === "created") {
+        discardPendingSignals(deps.db, ctx.instanceId, CLOUD_INIT_READY_SIGNAL, now());
+      }
       const output = {
         serverId: server.id,
         location,
