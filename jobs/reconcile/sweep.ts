@@ -18,6 +18,7 @@ import {
   type RecordedDecision,
   recordSkippedSweep,
   renewSweepLease,
+  type SweepLease,
   type SweepRequest,
   type SweepResult,
 } from "./sweep-store.ts";
@@ -104,6 +105,23 @@ async function observeDecideApply(
   return { status: "succeeded", serversSeen: observed.serversSeen, decisions: recorded };
 }
 
+/** Renews the running sweep's lease every heartbeat; `takenOver` aborts once another owner holds it. */
+function holdSweepLease(deps: SweepDeps, id: string, lease: SweepLease) {
+  const now = deps.now ?? Date.now;
+  const takenOver = new AbortController();
+  const timer = setInterval(() => {
+    try {
+      if (!renewSweepLease(deps.db, id, { ...lease, now: now() })) {
+        takenOver.abort(new Error(`sweep ${id} was taken over after its lease lapsed`));
+      }
+    } catch (err) {
+      // A busy database misses one renewal; the next beat comes well inside the lease.
+      deps.log.warn({ err, sweepId: id }, "sweep lease renewal failed");
+    }
+  }, deps.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+  return { takenOver: takenOver.signal, stop: () => clearInterval(timer) };
+}
+
 /** Runs the sweep unless another is running; records its outcome either way it runs. */
 export async function runSweep(deps: SweepDeps, request: SweepRequest): Promise<SweepRun> {
   const now = deps.now ?? Date.now;
@@ -114,14 +132,9 @@ export async function runSweep(deps: SweepDeps, request: SweepRequest): Promise<
   if (claim.kind !== "claimed") return claim;
   deps.crash?.("sweep.claimed");
   const started = now();
-  const takenOver = new AbortController();
-  const heartbeat = setInterval(() => {
-    if (!renewSweepLease(deps.db, request.id, { owner, now: now(), ttlMs })) {
-      takenOver.abort(new Error(`sweep ${request.id} was taken over after its lease lapsed`));
-    }
-  }, deps.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+  const lease = holdSweepLease(deps, request.id, { owner, now: now(), ttlMs });
   const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = AbortSignal.any([timeout, takenOver.signal, ...(deps.shutdown ? [deps.shutdown] : [])]);
+  const signal = AbortSignal.any([timeout, lease.takenOver, ...(deps.shutdown ? [deps.shutdown] : [])]);
   let hetznerRequests = 0;
   const hetzner = deps.hetznerFor(() => {
     hetznerRequests += 1;
@@ -135,7 +148,7 @@ export async function runSweep(deps: SweepDeps, request: SweepRequest): Promise<
     const error = sweepError(err);
     result = { status: "failed", serversSeen: null, hetznerRequests, decisions: [], error };
   } finally {
-    clearInterval(heartbeat);
+    lease.stop();
   }
   deps.crash?.("sweep.applied");
   finishSweep(deps.db, request.id, owner, result, now());
