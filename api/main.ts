@@ -1,6 +1,7 @@
 /** `bun run api`: the HTTP API process. Builds the real clients from config and serves until SIGTERM. */
 
 import { loadConfigOrExit } from "../core/config.ts";
+import { createCrashHook } from "../core/crash-point.ts";
 import { exitWhenDrained } from "../core/exit.ts";
 import { createLogger } from "../core/log.ts";
 import { createMetrics } from "../core/metrics.ts";
@@ -19,7 +20,7 @@ const db = openDatabase(appDatabasePath(config.dataDir));
 migrateDatabase(db);
 const sealed = sealClearOwnerIds(db, createSealer(config.secretsKeys));
 if (sealed > 0) log.info({ customers: sealed }, "sealed owner ids stored in clear");
-const queue = connectJobQueue({ ...brokerConnection(config), db });
+const queue = connectJobQueue({ ...brokerConnection(config), db, crash: createCrashHook(config.crashAt) });
 const server = createApiServer({ config, db, queue, log, metrics: createMetrics() });
 log.info({ url: server.url }, "api listening");
 

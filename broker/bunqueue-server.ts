@@ -69,9 +69,24 @@ export function bunqueueEnvironment(opts: BunqueueServerOptions): Record<string,
   };
 }
 
+/**
+ * The command that starts the server so that it cannot outlive this process. util-linux's setpriv sets
+ * PR_SET_PDEATHSIG (kept across its exec of bun): when the launcher dies, even by SIGKILL with no handler
+ * run, the kernel kills the server, under any supervisor (systemd's cgroup clean-up only helps under
+ * systemd). Running the server in this process instead is not possible: bunqueue does not export its boot.
+ */
+function bunqueueServerCommand(setprivPath: string | null): string[] {
+  const server = [process.execPath, bunqueueEntryPath()];
+  return setprivPath === null ? server : [setprivPath, "--pdeathsig", "KILL", "--", ...server];
+}
+
 /** Spawns the bunqueue server CLI as a child of this process and relays its output as JSON log lines. */
 export function spawnBunqueueServer(opts: BunqueueServerOptions): BunqueueServer {
-  const child = Bun.spawn([process.execPath, bunqueueEntryPath()], {
+  const setpriv = Bun.which("setpriv");
+  if (setpriv === null) {
+    opts.log.warn("setpriv (util-linux) not found: the bunqueue server may outlive a killed broker launcher");
+  }
+  const child = Bun.spawn(bunqueueServerCommand(setpriv), {
     cwd: opts.dataDir,
     env: bunqueueEnvironment(opts),
     stdin: "ignore",

@@ -41,6 +41,9 @@ import { readSecretFiles } from "./secret-files.ts";
 
 export { LOG_LEVELS, type LogLevel } from "./config-fields.ts";
 
+/** Host of Hetzner's real API: fault hooks are refused against it. */
+const REAL_HETZNER_HOST = "api.hetzner.cloud";
+
 /** Longest duration setting accepted: one day, in milliseconds. */
 const MAX_MS = 86_400_000;
 
@@ -171,6 +174,11 @@ export interface Config {
   readonly reprovisionLost: boolean;
   /** Where `bun run backup` keeps snapshots, and how many. */
   readonly backup: BackupConfig;
+  /**
+   * Test fault hook: the process SIGKILLs itself on reaching this crash point (core/crash-point.ts).
+   * CRASH_AT, default unset; refused while HCLOUD_ENDPOINT is the real Hetzner API.
+   */
+  readonly crashAt: string | undefined;
 }
 
 export interface BackupConfig {
@@ -264,6 +272,10 @@ const envSchema = z
     BACKUP_S3_PREFIX: s3Prefix().default("rachel-provisioner/"),
     BACKUP_S3_ACCESS_KEY_ID: text().optional(),
     BACKUP_S3_SECRET_ACCESS_KEY: text().optional(),
+    CRASH_AT: z
+      .string()
+      .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, "must name a crash point, e.g. provision.create-server.ran")
+      .optional(),
   })
   .superRefine((env, ctx) => {
     if (env.API_PORT === env.PUBLIC_API_PORT && env.API_HOST === env.PUBLIC_API_HOST) {
@@ -280,6 +292,14 @@ const envSchema = z
     }
     if (env.SECRETS_OLD_KEYS.some(([id]) => id === env.SECRETS_KEY_ID)) {
       ctx.addIssue({ code: "custom", path: ["SECRETS_OLD_KEYS"], message: "must not repeat SECRETS_KEY_ID" });
+    }
+    // A fault hook that kills processes has no place next to real servers and real money.
+    if (env.CRASH_AT !== undefined && new URL(env.HCLOUD_ENDPOINT).hostname === REAL_HETZNER_HOST) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["CRASH_AT"],
+        message: "is a test fault hook; refused while HCLOUD_ENDPOINT is the real Hetzner API",
+      });
     }
     // A renewal interval at or above the lifetime lets the lock or lease lapse between renewals.
     if (env.HEARTBEAT_MS >= Math.min(env.JOB_LOCK_MS, env.LEASE_TTL_MS)) {
@@ -350,6 +370,7 @@ function toConfig(env: Env): Config {
     reconcileZombieGraceMs: env.RECONCILE_ZOMBIE_GRACE_MS,
     reconcileStuckAfterMs: env.RECONCILE_STUCK_AFTER_MS,
     reprovisionLost: env.REPROVISION_LOST,
+    crashAt: env.CRASH_AT,
     backup: { dir: env.BACKUP_DIR, keep: env.BACKUP_KEEP, s3: backupS3(env) },
   };
 }

@@ -299,6 +299,10 @@ export const sweeps = sqliteTable(
     decisions: text("decisions"),
     errorCode: text("error_code"),
     errorMessage: text("error_message"),
+    /** Who runs it (one delivery of its job); null unless running. */
+    owner: text("owner"),
+    /** Until when the running sweep's owner is known alive (renewed by its heartbeat), epoch ms. */
+    leaseExpiresAt: integer("lease_expires_at"),
   },
   (t) => [index("sweeps_requested").on(t.requestedAt)],
 );

@@ -54,6 +54,7 @@ const getResponse = z.object({ server: serverSchema });
 const listResponse = z.object({ servers: z.array(serverSchema), meta: metaSchema });
 const deleteResponse = z.object({ action: actionSchema });
 const actionResponse = z.object({ action: actionSchema });
+const actionsResponse = z.object({ actions: z.array(actionSchema), meta: metaSchema });
 
 export function serversApi(http: HetznerHttp) {
   const list = (filter: ListServersFilter = {}): AsyncGenerator<Server> =>
@@ -135,6 +136,17 @@ export function serversApi(http: HetznerHttp) {
       });
       return body.action;
     },
+    /** GET /servers/{id}/actions, all pages: what was done to the server (create_server, start_server, …). */
+    actions: (id: number, options: CallOptions = {}): Promise<Action[]> =>
+      Array.fromAsync(
+        paginate(http, {
+          path: `/servers/${id}/actions`,
+          query: {},
+          schema: actionsResponse,
+          items: (page) => page.actions,
+          signal: options.signal,
+        }),
+      ),
 
     /** DELETE /servers/{id}; returns the delete_server action, or null when the server was already gone. */
     async delete(id: number, options: CallOptions = {}): Promise<Action | null> {

@@ -1,6 +1,7 @@
 /** The producer side of the runtime: what the API (and operators) use to start, signal and re-run jobs. */
 import { Queue } from "bunqueue/client";
 import type { Config } from "../core/config.ts";
+import type { CrashHook } from "../core/crash-point.ts";
 import type { Db } from "../db/index.ts";
 import { durableAdder } from "./durable-adds.ts";
 import { openOperation, reopenFailedOperation } from "./operations.ts";
@@ -26,6 +27,13 @@ export interface JobQueueOptions {
   pingTimeoutMs?: number;
   /** Clock, in epoch ms; default Date.now. */
   now?: () => number;
+  /**
+   * Test fault hook where work is acknowledged (core/crash-point.ts): `queue.enqueue.recorded` (operation
+   * row written, broker job not added), `queue.enqueue.added`, `queue.signal.received` (signal not yet
+   * stored), `queue.signal.recorded` (stored, its waiting jobs not promoted), `queue.signal.promoted`.
+   * Default none.
+   */
+  crash?: CrashHook;
 }
 
 export interface JobQueue {
@@ -34,9 +42,15 @@ export interface JobQueue {
   /**
    * Records the signal durably in the db, then promotes the parked job so it resumes within ms. If the
    * promote fails (broker down) the signal is still stored, and the job finds it at its deadline at the latest.
-   * Throws UnknownInstanceError for an instance the database does not know.
+   * Throws UnknownInstanceError for an instance the database does not know. `unlessRecordedSince`: a
+   * repeated report, recorded only if no signal of that name was stored since, and its jobs woken again.
    */
-  signal(instanceId: string, name: string, data: Record<string, unknown>): Promise<void>;
+  signal(
+    instanceId: string,
+    name: string,
+    data: Record<string, unknown>,
+    opts?: { unlessRecordedSince?: number },
+  ): Promise<void>;
   /**
    * Re-runs a failed job from its failed step. For an operation still active in the database whose broker
    * job was lost or failed outside the runner (broker attempts exhausted), re-adds the job so it resumes.
@@ -83,13 +97,18 @@ export function connectJobQueue(opts: JobQueueOptions): JobQueue {
   return {
     async enqueue(operation, instanceId) {
       const opened = openOperation(opts.db, operation, instanceId, now());
+      opts.crash?.("queue.enqueue.recorded");
       await addJob(opened.id, operation, instanceId);
+      opts.crash?.("queue.enqueue.added");
       return { jobId: opened.id, created: opened.created };
     },
 
-    async signal(instanceId, name, data) {
-      const waiting = recordSignal(opts.db, instanceId, name, data, now());
+    async signal(instanceId, name, data, signalOpts = {}) {
+      opts.crash?.("queue.signal.received");
+      const waiting = recordSignal(opts.db, instanceId, name, data, now(), signalOpts.unlessRecordedSince);
+      opts.crash?.("queue.signal.recorded");
       await Promise.all(waiting.map((jobId) => queue.promoteJob(jobId)));
+      opts.crash?.("queue.signal.promoted");
     },
 
     async retry(instanceId, operation) {

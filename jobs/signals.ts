@@ -1,6 +1,6 @@
 /** Durable signals: an external event (e.g. the cloud-init callback) recorded before any job is woken. */
 import { and, asc, eq, gte, inArray, isNull } from "drizzle-orm";
-import type { Db } from "../db/index.ts";
+import type { Db, DbSession } from "../db/index.ts";
 import { instances, operations, signals } from "../db/schema.ts";
 import { UnknownInstanceError } from "./errors.ts";
 import { activeOperationStatuses } from "./operations.ts";
@@ -12,7 +12,9 @@ export interface PendingSignal {
 
 /**
  * Stores the signal and returns the ids of the active operations on the instance waiting for it (to be
- * promoted). Throws UnknownInstanceError for an unknown instance.
+ * promoted). With `unlessRecordedSince` (a repeated report) it is stored only if no signal of that name was
+ * stored since and an operation still waits for it: the repeat re-wakes without a second signal. Throws
+ * UnknownInstanceError for an unknown instance.
  */
 export function recordSignal(
   db: Db,
@@ -20,6 +22,7 @@ export function recordSignal(
   name: string,
   data: Record<string, unknown>,
   now: number,
+  unlessRecordedSince?: number,
 ): string[] {
   return db.transaction(
     (tx) => {
@@ -29,10 +32,7 @@ export function recordSignal(
         .where(eq(instances.id, instanceId))
         .get();
       if (!instance) throw new UnknownInstanceError(instanceId);
-      tx.insert(signals)
-        .values({ instanceId, name, data: JSON.stringify(data), receivedAt: now })
-        .run();
-      return tx
+      const waiting = tx
         .select({ id: operations.id })
         .from(operations)
         .where(
@@ -44,9 +44,35 @@ export function recordSignal(
         )
         .all()
         .map((row) => row.id);
+      const isRepeat = unlessRecordedSince !== undefined;
+      // A repeat records only a lost signal, and only for a wait still open: a stray one could satisfy a later wait.
+      if (!isRepeat || (waiting.length > 0 && !storedSince(tx, instanceId, name, unlessRecordedSince))) {
+        tx.insert(signals)
+          .values({ instanceId, name, data: JSON.stringify(data), receivedAt: now })
+          .run();
+      }
+      return waiting;
     },
     { behavior: "immediate" },
   );
+}
+
+/** Marks the instance's unused signals of that name used: they came from something that is gone. */
+export function discardPendingSignals(db: Db, instanceId: string, name: string, now: number): void {
+  db.update(signals)
+    .set({ consumedAt: now })
+    .where(and(eq(signals.instanceId, instanceId), eq(signals.name, name), isNull(signals.consumedAt)))
+    .run();
+}
+
+/** Whether a signal of that name (used or not) was stored for the instance at or after `since`. */
+function storedSince(tx: DbSession, instanceId: string, name: string, since: number): boolean {
+  const row = tx
+    .select({ id: signals.id })
+    .from(signals)
+    .where(and(eq(signals.instanceId, instanceId), eq(signals.name, name), gte(signals.receivedAt, since)))
+    .get();
+  return row !== undefined;
 }
 
 /**

@@ -36,6 +36,11 @@ export interface StepContext {
   waitFor(name: string, opts: { timeoutMs: number }): Promise<Record<string, unknown>>;
   /** Outputs of the finished earlier steps of this job, by step name. */
   outputs: Readonly<Record<string, unknown>>;
+  /**
+   * Test fault hook inside the step, between two of its side effects: CRASH_AT=<job>.<step>.<point> kills
+   * the worker here (core/crash-point.ts). The step names its points in `crashPoints`.
+   */
+  crashPoint?(point: string): void;
 }
 
 export interface Step<O = unknown> {
@@ -48,6 +53,8 @@ export interface Step<O = unknown> {
   run(ctx: StepContext): Promise<O>;
   /** Undoes `run` after the operation finally failed; called with the stored output (if any). */
   compensate?(ctx: StepContext, output: O | undefined): Promise<void>;
+  /** The points `run` passes to ctx.crashPoint, so the crash-point suite can list them. */
+  crashPoints?: readonly string[];
 }
 
 export interface JobDefinition {

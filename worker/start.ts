@@ -2,6 +2,7 @@
 import { hostname } from "node:os";
 import { UnrecoverableError, Worker } from "bunqueue/client";
 import type { Config } from "../core/config.ts";
+import { createCrashHook } from "../core/crash-point.ts";
 import type { Logger } from "../core/log.ts";
 import { METRICS_CONTENT_TYPE, type MetricsRegistry } from "../core/metrics.ts";
 import { requestTarget } from "../core/request-target.ts";
@@ -60,6 +61,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     shutdown: shutdown.signal,
     now: Date.now,
     random: opts.random ?? Math.random,
+    crash: createCrashHook(config.crashAt),
   };
   const jobs = new Map(opts.jobs.map((job) => [job.name, job]));
   const worker = new Worker(operationsQueueName, (job) => runOperationJob(deps, jobs, job), {

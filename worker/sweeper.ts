@@ -6,6 +6,7 @@
 import { DelayedError, type Job, UnrecoverableError, Worker } from "bunqueue/client";
 import { sleep } from "../core/abort.ts";
 import type { Config } from "../core/config.ts";
+import { createCrashHook } from "../core/crash-point.ts";
 import type { Logger } from "../core/log.ts";
 import type { MetricsRegistry } from "../core/metrics.ts";
 import type { Db } from "../db/index.ts";
@@ -58,7 +59,10 @@ export async function startSweeper(opts: StartSweeperOptions): Promise<RunningSw
     log,
     metrics: createSweepMetrics(opts.metrics),
     timeoutMs: opts.sweepTimeoutMs,
+    leaseTtlMs: config.leaseTtlMs,
+    heartbeatMs: config.heartbeatMs,
     shutdown: shutdown.signal,
+    crash: createCrashHook(config.crashAt),
   };
   const busyRetryMs = opts.busyRetryMs ?? 1000;
   const worker = new Worker(sweepQueueName, (job) => processSweepJob(deps, job, busyRetryMs), {

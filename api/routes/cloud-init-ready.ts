@@ -31,13 +31,20 @@ export const cloudInitReadyRoute: Route = {
     const { deps, params } = ctx;
     const instanceId = params.instanceId ?? "";
     const instance = deps.db
-      .select({ ipv4: instances.ipv4, callbackReceivedAt: instances.callbackReceivedAt })
+      .select({
+        ipv4: instances.ipv4,
+        callbackReceivedAt: instances.callbackReceivedAt,
+        reportedHostKey: instances.reportedHostKey,
+      })
       .from(instances)
       .where(eq(instances.id, instanceId))
       .get();
     if (!instance) throw invalidToken();
     checkCaller(ctx, instanceId, instance.ipv4);
-    if (instance.callbackReceivedAt !== null) return Response.json({ status: "already_received" });
+    if (instance.callbackReceivedAt !== null) {
+      await rewakeAfterRepeat(ctx, instanceId, instance.callbackReceivedAt, instance.reportedHostKey);
+      return Response.json({ status: "already_received" });
+    }
     const hostKey = await readHostKey(ctx.request);
     return accept(ctx, instanceId, hostKey);
   },
@@ -115,6 +122,34 @@ async function accept(ctx: RouteContext, instanceId: string, hostKey: string): P
   }
   ctx.log.info({ instanceId }, "cloud-init callback accepted");
   return Response.json({ status: "accepted" });
+}
+
+/**
+ * phone_home tries again when the first answer was lost, e.g. the API died between storing the report and
+ * signalling: the signal is recorded now if it never was, and the waiting job woken, so it does not sleep
+ * until its deadline. Nothing is recorded twice.
+ */
+async function rewakeAfterRepeat(
+  ctx: RouteContext,
+  instanceId: string,
+  receivedAt: number,
+  hostKey: string | null,
+): Promise<void> {
+  if (hostKey === null) return;
+  try {
+    await ctx.deps.queue.signal(
+      instanceId,
+      CLOUD_INIT_READY_SIGNAL,
+      { hostKey },
+      { unlessRecordedSince: receivedAt },
+    );
+  } catch (err) {
+    // The stored report stays; the job finds a recorded signal by its own deadline at the latest.
+    ctx.log.warn(
+      { instanceId, errorCode: errorCodeOf(err) },
+      "repeated cloud-init callback: waking the job failed",
+    );
+  }
 }
 
 /** Undoes this request's report so the next phone_home try is not taken for a repeat. */

@@ -2,10 +2,12 @@
  * Step cancel-provision: a provision or reconfigure of this instance that is queued or parked (e.g. waiting
  * for its callback) is ended as cancelled, so nothing can create a server or reach for the shredded secrets
  * after the teardown. One that is running steps holds the instance lease, so this step only runs once it has
- * parked or finished. Idempotent: only active operations are touched.
+ * parked or finished. Their open step rows (the parked wait, or an attempt whose worker died) are closed as
+ * interrupted with them. Idempotent: only active operations are touched.
  */
 import { and, eq, inArray } from "drizzle-orm";
-import { operations } from "../../db/schema.ts";
+import type { DbSession } from "../../db/index.ts";
+import { operations, stepRuns } from "../../db/schema.ts";
 import { activeOperationStatuses } from "../operations.ts";
 import { RECONFIGURE_OPERATION } from "../reconfigure/request.ts";
 import { PROVISION_OPERATION } from "../requests.ts";
@@ -29,24 +31,41 @@ export function cancelProvisionStep(deps: DeprovisionDeps): Step<CancelProvision
         inArray(operations.operation, [PROVISION_OPERATION, RECONFIGURE_OPERATION]),
         inArray(operations.status, [...activeOperationStatuses]),
       );
-      const cancelled = deps.db
-        .update(operations)
-        .set({
-          status: "failed",
-          errorStep: "cancel-provision",
-          errorCode: "cancelled",
-          errorMessage: `cancelled by deprovision ${ctx.jobId}`,
-          waitSignal: null,
-          waitDeadline: null,
-          finishedAt: now(),
-          updatedAt: now(),
-        })
-        .where(active)
-        .returning({ id: operations.id })
-        .all()
-        .map((row) => row.id);
+      const cancelled = deps.db.transaction((tx) => {
+        const ids = tx
+          .update(operations)
+          .set({
+            status: "failed",
+            errorStep: "cancel-provision",
+            errorCode: "cancelled",
+            errorMessage: `cancelled by deprovision ${ctx.jobId}`,
+            waitSignal: null,
+            waitDeadline: null,
+            finishedAt: now(),
+            updatedAt: now(),
+          })
+          .where(active)
+          .returning({ id: operations.id })
+          .all()
+          .map((row) => row.id);
+        if (ids.length > 0) closeOpenSteps(tx, ids, ctx.jobId, now());
+        return ids;
+      });
       if (cancelled.length > 0) ctx.log.info({ cancelled }, "in-flight operations cancelled");
       return { cancelled };
     },
   };
+}
+
+/** An operation that ended leaves no step waiting or running: its open rows end as interrupted. */
+function closeOpenSteps(tx: DbSession, operationIds: string[], jobId: string, now: number): void {
+  tx.update(stepRuns)
+    .set({
+      status: "interrupted",
+      finishedAt: now,
+      errorCode: "cancelled",
+      errorMessage: `operation cancelled by deprovision ${jobId}`,
+    })
+    .where(and(inArray(stepRuns.operationId, operationIds), inArray(stepRuns.status, ["waiting", "running"])))
+    .run();
 }

@@ -1,9 +1,11 @@
 /**
  * The `sweeps` rows: one per sweep, queued → running → succeeded | failed. Claiming one is the guard that
  * keeps two sweeps from running at once across every worker process: a conditional write in an IMMEDIATE
- * transaction, so the database, not the broker, decides who sweeps.
+ * transaction, so the database, not the broker, decides who sweeps. A running sweep holds a lease its
+ * owner renews; once it lapses (the worker died) the sweep's own redelivery takes it over, and any other
+ * sweep fails it as abandoned, so a crash blocks sweeping for one lease period at most.
  */
-import { and, eq, lt, ne } from "drizzle-orm";
+import { and, eq, isNull, lt, ne, or, type SQL } from "drizzle-orm";
 import type { Db } from "../../db/index.ts";
 import { sweeps } from "../../db/schema.ts";
 import type { Decision } from "./types.ts";
@@ -33,6 +35,20 @@ export const SKIPPED_CODE = "skipped";
 /** `error_code` of a running sweep whose worker went away (superseded by the next claim). */
 const ABANDONED_CODE = "abandoned";
 
+/** Who claims a sweep and for how long its claim holds without renewal. */
+export interface SweepLease {
+  /** Unique per delivery of the sweep job. */
+  owner: string;
+  /** Epoch ms. */
+  now: number;
+  ttlMs: number;
+}
+
+/** A running sweep whose owner stopped renewing its lease (a row without one predates leases). */
+function lapsed(now: number): SQL | undefined {
+  return or(isNull(sweeps.leaseExpiresAt), lt(sweeps.leaseExpiresAt, now));
+}
+
 export type Claim =
   | { kind: "claimed" }
   /** Another sweep (possibly another delivery of this one) is running. */
@@ -48,25 +64,35 @@ export function queueSweep(db: Db, request: SweepRequest): void {
 }
 
 /**
- * Makes this sweep the running one unless another is running. A running sweep started more than
- * `staleAfterMs` ago is taken to be abandoned by a dead worker and failed first, so a crash never blocks
- * sweeping for good. One IMMEDIATE transaction: two processes claiming at once agree on one winner.
+ * Makes this sweep the running one unless another is running. Its own row running under a lapsed lease is
+ * a delivery whose worker died: taken over (the sweep runs again; observe-decide-apply is idempotent).
+ * Another sweep's lapsed one is failed as abandoned first. One IMMEDIATE transaction: two processes
+ * claiming at once agree on one winner.
  */
-export function claimSweep(db: Db, request: SweepRequest, now: number, staleAfterMs: number): Claim {
+export function claimSweep(db: Db, request: SweepRequest, lease: SweepLease): Claim {
+  const { now } = lease;
+  const held = { status: "running" as const, owner: lease.owner, leaseExpiresAt: now + lease.ttlMs };
   return db.transaction(
     (tx) => {
       tx.update(sweeps)
         .set({
           status: "failed",
           finishedAt: now,
+          owner: null,
+          leaseExpiresAt: null,
           errorCode: ABANDONED_CODE,
-          errorMessage: `still running after ${Math.round(staleAfterMs / 1000)} s: its worker stopped before it finished`,
+          errorMessage: "its worker stopped renewing its lease before it finished",
         })
-        .where(and(eq(sweeps.status, "running"), lt(sweeps.startedAt, now - staleAfterMs)))
+        .where(and(eq(sweeps.status, "running"), ne(sweeps.id, request.id), lapsed(now)))
         .run();
-      const own = tx.select({ status: sweeps.status }).from(sweeps).where(eq(sweeps.id, request.id)).get();
+      const own = tx
+        .select({ status: sweeps.status, leaseExpiresAt: sweeps.leaseExpiresAt })
+        .from(sweeps)
+        .where(eq(sweeps.id, request.id))
+        .get();
       if (own?.status === "succeeded" || own?.status === "failed") return { kind: "finished" };
-      if (own?.status === "running") return { kind: "busy", runningId: request.id };
+      const ownLapsed = own?.leaseExpiresAt === null || (own?.leaseExpiresAt ?? now) < now;
+      if (own?.status === "running" && !ownLapsed) return { kind: "busy", runningId: request.id };
       const running = tx
         .select({ id: sweeps.id })
         .from(sweeps)
@@ -74,13 +100,24 @@ export function claimSweep(db: Db, request: SweepRequest, now: number, staleAfte
         .get();
       if (running) return { kind: "busy", runningId: running.id };
       tx.insert(sweeps)
-        .values({ ...request, status: "running", startedAt: now })
-        .onConflictDoUpdate({ target: sweeps.id, set: { status: "running", startedAt: now } })
+        .values({ ...request, ...held, startedAt: now })
+        .onConflictDoUpdate({ target: sweeps.id, set: { ...held, startedAt: now } })
         .run();
       return { kind: "claimed" };
     },
     { behavior: "immediate" },
   );
+}
+
+/** Extends the lease of a sweep this owner runs; false when it no longer runs it (taken over, or ended). */
+export function renewSweepLease(db: Db, id: string, lease: SweepLease): boolean {
+  const row = db
+    .update(sweeps)
+    .set({ leaseExpiresAt: lease.now + lease.ttlMs })
+    .where(and(eq(sweeps.id, id), eq(sweeps.status, "running"), eq(sweeps.owner, lease.owner)))
+    .returning({ id: sweeps.id })
+    .get();
+  return row !== undefined;
 }
 
 /** Records a scheduled sweep that found another running: it succeeds having done nothing, and says why. */
@@ -108,11 +145,13 @@ export interface SweepResult {
   error?: { code: string; message: string };
 }
 
-/** Ends the running sweep with what it saw and did. */
-export function finishSweep(db: Db, id: string, result: SweepResult, now: number): void {
+/** Ends the running sweep with what it saw and did, unless another owner has taken it over. */
+export function finishSweep(db: Db, id: string, owner: string, result: SweepResult, now: number): void {
   db.update(sweeps)
     .set({
       status: result.status,
+      owner: null,
+      leaseExpiresAt: null,
       finishedAt: now,
       serversSeen: result.serversSeen,
       hetznerRequests: result.hetznerRequests,
@@ -120,7 +159,7 @@ export function finishSweep(db: Db, id: string, result: SweepResult, now: number
       errorCode: result.error?.code ?? null,
       errorMessage: result.error?.message ?? null,
     })
-    .where(and(eq(sweeps.id, id), eq(sweeps.status, "running")))
+    .where(and(eq(sweeps.id, id), eq(sweeps.status, "running"), eq(sweeps.owner, owner)))
     .run();
 }
 

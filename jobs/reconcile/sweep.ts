@@ -3,6 +3,7 @@
  * plan, in a dry run; or hold, after a restore), and record what it saw, decided and did, with its Hetzner
  * request count.
  */
+import type { CrashHook } from "../../core/crash-point.ts";
 import type { Logger } from "../../core/log.ts";
 import type { Db } from "../../db/index.ts";
 import { type HetznerClient, type HetznerRequestEvent, isHetznerError } from "../../hetzner/index.ts";
@@ -18,6 +19,8 @@ import {
   finishSweep,
   type RecordedDecision,
   recordSkippedSweep,
+  renewSweepLease,
+  type SweepLease,
   type SweepRequest,
   type SweepResult,
 } from "./sweep-store.ts";
@@ -39,13 +42,19 @@ export interface SweepDeps {
   metrics: SweepMetrics;
   /** Clock, in epoch ms; default Date.now. */
   now?: () => number;
-  /**
-   * Longest a sweep may run before its remaining actions are abandoned, in ms; default 600000 (10 min). A
-   * running sweep older than this plus a minute counts as abandoned by a dead worker and no longer blocks others.
-   */
+  /** Longest a sweep may run before its remaining actions are abandoned, in ms; default 600000 (10 min). */
   timeoutMs?: number;
+  /**
+   * Lifetime of a running sweep's lease, in ms; default 30000. A sweep whose worker died blocks others at
+   * most this long, and its redelivery takes it over once it lapses.
+   */
+  leaseTtlMs?: number;
+  /** Interval of the running sweep's lease renewal, in ms; below leaseTtlMs; default 5000. */
+  heartbeatMs?: number;
   /** Aborts the sweep in hand (worker shutdown); it is recorded failed. */
   shutdown?: AbortSignal;
+  /** Test fault hook at each phase of a sweep (core/crash-point.ts); default none. */
+  crash?: CrashHook;
 }
 
 export type SweepRun =
@@ -56,7 +65,8 @@ export type SweepRun =
   | { kind: "finished" };
 
 const DEFAULT_TIMEOUT_MS = 600_000;
-const ABANDON_MARGIN_MS = 60_000;
+const DEFAULT_LEASE_TTL_MS = 30_000;
+const DEFAULT_HEARTBEAT_MS = 5_000;
 
 function sweepError(err: unknown): { code: string; message: string } {
   const message = err instanceof Error ? err.message : String(err);
@@ -89,6 +99,7 @@ async function observeDecideApply(
     now(),
   );
   const decisions = tick(observed.state, now(), deps.policy);
+  deps.crash?.("sweep.decided");
   const onRecorded = (recorded: RecordedDecision, err: unknown) =>
     logDecision(deps, request.id, recorded, err);
   const unapplied = (decision: Decision, outcome: "planned" | "held") => {
@@ -111,15 +122,36 @@ async function observeDecideApply(
   return { status: "succeeded", serversSeen: observed.serversSeen, decisions: recorded };
 }
 
+/** Renews the running sweep's lease every heartbeat; `takenOver` aborts once another owner holds it. */
+function holdSweepLease(deps: SweepDeps, id: string, lease: SweepLease) {
+  const now = deps.now ?? Date.now;
+  const takenOver = new AbortController();
+  const timer = setInterval(() => {
+    try {
+      if (!renewSweepLease(deps.db, id, { ...lease, now: now() })) {
+        takenOver.abort(new Error(`sweep ${id} was taken over after its lease lapsed`));
+      }
+    } catch (err) {
+      // A busy database misses one renewal; the next beat comes well inside the lease.
+      deps.log.warn({ err, sweepId: id }, "sweep lease renewal failed");
+    }
+  }, deps.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+  return { takenOver: takenOver.signal, stop: () => clearInterval(timer) };
+}
+
 /** Runs the sweep unless another is running; records its outcome either way it runs. */
 export async function runSweep(deps: SweepDeps, request: SweepRequest): Promise<SweepRun> {
   const now = deps.now ?? Date.now;
   const timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const claim = claimSweep(deps.db, request, now(), timeoutMs + ABANDON_MARGIN_MS);
+  const owner = crypto.randomUUID();
+  const ttlMs = deps.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+  const claim = claimSweep(deps.db, request, { owner, now: now(), ttlMs });
   if (claim.kind !== "claimed") return claim;
+  deps.crash?.("sweep.claimed");
   const started = now();
+  const lease = holdSweepLease(deps, request.id, { owner, now: now(), ttlMs });
   const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = deps.shutdown ? AbortSignal.any([timeout, deps.shutdown]) : timeout;
+  const signal = AbortSignal.any([timeout, lease.takenOver, ...(deps.shutdown ? [deps.shutdown] : [])]);
   let hetznerRequests = 0;
   const hetzner = deps.hetznerFor(() => {
     hetznerRequests += 1;
@@ -132,8 +164,11 @@ export async function runSweep(deps: SweepDeps, request: SweepRequest): Promise<
     deps.log.error({ err, sweepId: request.id }, "reconcile sweep failed");
     const error = sweepError(err);
     result = { status: "failed", serversSeen: null, hetznerRequests, decisions: [], error };
+  } finally {
+    lease.stop();
   }
-  finishSweep(deps.db, request.id, result, now());
+  deps.crash?.("sweep.applied");
+  finishSweep(deps.db, request.id, owner, result, now());
   deps.metrics.sweepFinished(result.status, now() - started, now());
   deps.log.info(
     {

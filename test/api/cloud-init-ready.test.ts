@@ -7,6 +7,7 @@ import { createMetrics } from "../../core/metrics.ts";
 import { createSealer } from "../../core/secrets.ts";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
 import { instances, operations, signals } from "../../db/schema.ts";
+import { openOperation } from "../../jobs/operations.ts";
 import { CLOUD_INIT_READY_SIGNAL, issueCallbackToken } from "../../jobs/provision/callback-token.ts";
 import { connectJobQueue } from "../../jobs/queue.ts";
 import { type Runtime, startRuntime } from "../runner/harness.ts";
@@ -196,6 +197,32 @@ describe("POST /v1/cloud-init/:instanceId/ready", () => {
     for (const repeat of repeats)
       expect(repeat).toEqual({ status: 200, body: { status: "already_received" } });
     expect(instanceRow()).toEqual(first);
+    expect(signalRows()).toHaveLength(1);
+  });
+
+  test("a repeat after the report was stored but its signal lost records the stored key's signal once", async () => {
+    // What an API killed between storing the report and signalling leaves behind.
+    const receivedAt = Date.now();
+    runtime.db
+      .update(instances)
+      .set({ reportedHostKey: hostKey, callbackReceivedAt: receivedAt })
+      .where(eq(instances.id, instanceId))
+      .run();
+    // No wait open: a stray repeat records nothing that could satisfy a later wait.
+    await post(readyPath(), phoneHomeForm());
+    expect(signalRows()).toEqual([]);
+
+    const parked = openOperation(runtime.db, "provision", instanceId, receivedAt);
+    runtime.db
+      .update(operations)
+      .set({ status: "parked", waitSignal: CLOUD_INIT_READY_SIGNAL })
+      .where(eq(operations.id, parked.id))
+      .run();
+    const impostorKey = generateSshKeyPair("x").publicKey;
+    const repeat = await post(readyPath(), phoneHomeForm({ pub_key_ed25519: impostorKey }));
+    expect(repeat).toEqual({ status: 200, body: { status: "already_received" } });
+    expect(signalRows().map((s) => JSON.parse(s.data))).toEqual([{ hostKey }]);
+    await post(readyPath(), phoneHomeForm());
     expect(signalRows()).toHaveLength(1);
   });
 

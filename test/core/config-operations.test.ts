@@ -64,3 +64,17 @@ test("reconcile settings default to a 5-minute sweep and parse when set", () => 
     "REPROVISION_LOST: must be true or false",
   ]);
 });
+
+test("CRASH_AT is off by default, read against a simulator, refused against the real Hetzner API", () => {
+  expect(loadConfig(requiredEnv()).crashAt).toBeUndefined();
+  const simulated = { ...requiredEnv(), HCLOUD_ENDPOINT: "http://127.0.0.1:4010/v1" };
+  expect(loadConfig({ ...simulated, CRASH_AT: "provision.create-server.ran" }).crashAt).toBe(
+    "provision.create-server.ran",
+  );
+  expect(problemsOf({ ...requiredEnv(), CRASH_AT: "provision.create-server.ran" })).toEqual([
+    "CRASH_AT: is a test fault hook; refused while HCLOUD_ENDPOINT is the real Hetzner API",
+  ]);
+  expect(problemsOf({ ...simulated, CRASH_AT: "anywhere" })).toEqual([
+    "CRASH_AT: must name a crash point, e.g. provision.create-server.ran",
+  ]);
+});

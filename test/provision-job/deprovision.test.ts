@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { eq } from "drizzle-orm";
 import { pollUntil } from "../../cli/wait.ts";
 import { appDatabasePath } from "../../db/index.ts";
-import { customers, operations } from "../../db/schema.ts";
+import { customers, operations, stepRuns } from "../../db/schema.ts";
 import { CustomerSecretsGoneError } from "../../jobs/customers.ts";
 import { openOperation } from "../../jobs/operations.ts";
 import { CLOUD_INIT_READY_SIGNAL } from "../../jobs/provision/callback-token.ts";
@@ -110,6 +110,17 @@ describe("deprovision job", () => {
     if (!deprovision) throw new Error("nothing to deprovision");
     expect(await fixture.current.finish(deprovision.operationId)).toMatchObject({ status: "succeeded" });
     expect(provisionOp()).toMatchObject({ status: "failed", errorCode: "cancelled" });
+    // The step it was parked in is closed with the operation, not left waiting for good.
+    const provisionSteps = fixture.current.runtime.db
+      .select({ step: stepRuns.step, status: stepRuns.status, errorCode: stepRuns.errorCode })
+      .from(stepRuns)
+      .where(eq(stepRuns.operationId, provision.operationId))
+      .all();
+    expect(provisionSteps.filter((row) => row.status === "waiting" || row.status === "running")).toEqual([]);
+    expect(provisionSteps.find((row) => row.step === "await-cloud-init")).toMatchObject({
+      status: "interrupted",
+      errorCode: "cancelled",
+    });
     await expectTornDown(provision.instanceId, customerId);
 
     // A late callback wakes nothing: the cancelled provision's delivery stops without a step.

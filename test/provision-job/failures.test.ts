@@ -70,7 +70,7 @@ describe("provision job failures", () => {
     await expectNothingAtHetzner(requested.instanceId);
   }, 60_000);
 
-  test("an answer lost after the server was created: the retry meets uniqueness_error and adopts it", async () => {
+  test("an answer lost after the server was created: the retry meets uniqueness_error and adopts the booting server", async () => {
     let lost = false;
     const real = fixture.current.hetzner;
     const lossy: HetznerClient = {
@@ -97,6 +97,7 @@ describe("provision job failures", () => {
       "POST /servers 201",
       "POST /servers 409",
       "GET /servers 200",
+      "GET /servers/{id}/actions 200",
     ]);
     const [server] = await real.servers.listAll({ name: `rachel-${requested.instanceId}` });
     expect(fixture.current.instance(requested.instanceId).hetznerServerId).toBe(server?.id ?? -1);

@@ -96,6 +96,8 @@ async function tryCompensation(deps: RunnerDeps, run: StepRun, current: Compensa
       ),
     );
     const durationMs = now() - startedAt;
+    // The resource is undone, the undo not yet recorded: the rollback's resumption must not trip on it.
+    deps.crash?.(`${op.operation}.${step.name}.undone`);
     fence(db, run.lease, now(), (tx) =>
       finishAttempt(tx, start.rowId, { status: "succeeded", durationMs }, now()),
     );

@@ -1,3 +1,4 @@
+import type { CrashHook } from "../../core/crash-point.ts";
 import type { Logger } from "../../core/log.ts";
 import type { Db } from "../../db/index.ts";
 
@@ -48,4 +49,6 @@ export interface RunnerDeps {
   now(): number;
   /** Source of backoff jitter, uniform in [0, 1). */
   random(): number;
+  /** Test fault hook at each step boundary (core/crash-point.ts); default none. */
+  crash?: CrashHook;
 }

@@ -38,6 +38,8 @@ export async function executeStep(deps: RunnerDeps, run: StepRun, step: Step): P
       deps.now(),
     );
   });
+  const crashPoint = `${op.operation}.${step.name}`;
+  deps.crash?.(`${crashPoint}.start`);
   const log = deps.log.child({
     instanceId: op.instanceId,
     jobId: run.jobId,
@@ -59,6 +61,7 @@ export async function executeStep(deps: RunnerDeps, run: StepRun, step: Step): P
     log,
     waitState,
   });
+  deps.crash?.(`${crashPoint}.ran`);
   try {
     fence(deps.db, run.lease, deps.now(), (tx) => {
       finishAttempt(tx, start.rowId, result, deps.now());
@@ -71,6 +74,7 @@ export async function executeStep(deps: RunnerDeps, run: StepRun, step: Step): P
       report(deps, log, step.name, "lease_lost", deps.now() - startedAt, err.code);
     throw err;
   }
+  deps.crash?.(`${crashPoint}.done`);
   report(deps, log, step.name, attemptOutcome(outcome), result.durationMs, result.errorCode);
   return outcome;
 }
@@ -94,6 +98,7 @@ async function attemptStep(
         log: current.log,
         waitFor: createWaitFor(deps.db, op, current.waitState, deps.now),
         outputs: Object.fromEntries(run.history.finished),
+        crashPoint: (point) => deps.crash?.(`${op.operation}.${step.name}.${point}`),
       }),
     );
     return [

@@ -3,7 +3,8 @@
  * carries the host key SSH will pin. Waits in two stages so a failed create/start is caught without
  * polling on the happy path: first until a normal boot has started, then ONE batched look at the
  * create/start actions (failing fast with the action's error), then for the rest of the deadline.
- * Idempotent: the deadline counts from the server's creation, so a re-run never extends it.
+ * Idempotent: the deadline counts from the server's creation, so a re-run never extends it. A report the
+ * API stored whose signal was lost (the API died between the two) is taken from the instance at that look.
  */
 import { type Action, HetznerActionError } from "../../../hetzner/index.ts";
 import { PermanentError, WaitTimeoutError } from "../../errors.ts";
@@ -11,6 +12,7 @@ import type { Step } from "../../step.ts";
 import { CLOUD_INIT_READY_SIGNAL } from "../callback-token.ts";
 import type { CreateServerOutput } from "./create-server.ts";
 import type { ProvisionDeps } from "./deps.ts";
+import { loadInstance } from "./instance-row.ts";
 import { hetznerStepRetry } from "./retry-policies.ts";
 
 export interface AwaitCloudInitOutput {
@@ -42,9 +44,11 @@ export function awaitCloudInitStep(deps: ProvisionDeps): Step<AwaitCloudInitOutp
       } catch (err) {
         if (!(err instanceof WaitTimeoutError)) throw err;
       }
+      const stored = storedReport(deps, ctx.instanceId, server.createdAt);
+      if (stored !== null) return readySignal({ hostKey: stored });
       const pending = await pendingActions(deps, server, ctx.signal);
       if (now() >= finalDeadline) {
-        throw new CloudInitTimeoutError(server.serverId, finalDeadline, totalMs, pending);
+        throw new CloudInitTimeoutError(server.serverId, finalDeadline, totalMs, pending, server.actionIds);
       }
       const data = await ctx.waitFor(CLOUD_INIT_READY_SIGNAL, { timeoutMs: finalDeadline - now() });
       return readySignal(data);
@@ -72,6 +76,13 @@ async function pendingActions(
   return actions.filter((action) => action.status === "running");
 }
 
+/** The host key the API stored for this server's callback (after its creation), or null. */
+function storedReport(deps: ProvisionDeps, instanceId: string, serverCreatedAt: number): string | null {
+  const row = loadInstance(deps.db, instanceId);
+  const fromThisServer = row.callbackReceivedAt !== null && row.callbackReceivedAt >= serverCreatedAt;
+  return fromThisServer ? row.reportedHostKey : null;
+}
+
 function readySignal(data: Record<string, unknown>): AwaitCloudInitOutput {
   const hostKey = data.hostKey;
   if (typeof hostKey !== "string" || !hostKey.startsWith("ssh-ed25519 ")) {
@@ -84,12 +95,20 @@ function readySignal(data: Record<string, unknown>): AwaitCloudInitOutput {
 
 /** The callback never came; names the server and whatever Hetzner still had running. */
 export class CloudInitTimeoutError extends WaitTimeoutError {
-  constructor(serverId: number, deadline: number, timeoutMs: number, running: readonly Action[]) {
+  constructor(
+    serverId: number,
+    deadline: number,
+    timeoutMs: number,
+    running: readonly Action[],
+    checkedActionIds: readonly number[],
+  ) {
     super(CLOUD_INIT_READY_SIGNAL, deadline);
     const actions =
       running.length > 0
         ? `; actions still running: ${running.map((a) => `${a.command} ${a.progress}%`).join(", ")}`
-        : "; its create and start actions had succeeded";
+        : checkedActionIds.length > 0
+          ? "; its create and start actions had succeeded"
+          : "; its create and start actions are unknown";
     this.message = `server ${serverId} sent no cloud-init callback within ${timeoutMs} ms${actions}`;
   }
 }

@@ -1,18 +1,21 @@
 /**
  * Step create-server: one POST /servers with the instance's name, labels, key, firewall and cloud-init
  * user-data; ids and addresses are persisted the moment the API answers. No action is polled here: the
- * callback says when the machine is up. Idempotent: a server already under our name and labels is adopted.
+ * callback says when the machine is up. Idempotent: a server already under our name and labels is adopted
+ * if it can still phone home, else deleted and created anew (see adoption.ts).
  */
 import { type CreatedServer, isHetznerError, type Server } from "../../../hetzner/index.ts";
 import { JobError, PermanentError } from "../../errors.ts";
-import type { Step } from "../../step.ts";
-import { issueCallbackToken } from "../callback-token.ts";
+import { discardPendingSignals, findPendingSignal } from "../../signals.ts";
+import type { Step, StepContext } from "../../step.ts";
+import { CLOUD_INIT_READY_SIGNAL, issueCallbackToken } from "../callback-token.ts";
 import { buildUserData } from "../cloud-init.ts";
+import { type AdoptionVerdict, BOOT_COMMANDS, judgeAdoption } from "./adoption.ts";
 import type { ProvisionDeps } from "./deps.ts";
 import type { FirewallOutput } from "./firewall.ts";
 import { loadInstance, updateInstance } from "./instance-row.ts";
 import { APP_USER, isOwnedBy, ownershipLabels, resourceNameFor } from "./ownership.ts";
-import { deleteInstanceServer } from "./remove-server.ts";
+import { deleteInstanceServer, deleteServerById } from "./remove-server.ts";
 import { hetznerStepRetry } from "./retry-policies.ts";
 import type { SshKeyOutput } from "./ssh-key.ts";
 import { takeBackClaudeCredentials } from "./take-back-credentials.ts";
@@ -20,10 +23,12 @@ import { takeBackClaudeCredentials } from "./take-back-credentials.ts";
 export interface CreateServerOutput {
   serverId: number;
   location: string;
-  /** create_server and the chained start_server; empty for an adopted server (its actions are unknown). */
+  /** create_server and the chained start_server (of an adopted server too: read from its action list). */
   actionIds: number[];
-  /** When the server was created or adopted, in epoch ms: the cloud-init deadline counts from here. */
+  /** When the server was created, in epoch ms: the cloud-init deadline counts from here, adopted or not. */
   createdAt: number;
+  /** The server found under our name that could never phone home, deleted before this one was created. */
+  replaced?: { serverId: number; reason: string };
 }
 
 export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> {
@@ -32,21 +37,24 @@ export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> 
     name: "create-server",
     retry: hetznerStepRetry,
     timeoutMs: 120_000,
+    crashPoints: ["answered"],
     async run(ctx) {
       const { sshKeyId } = ctx.outputs["ssh-key"] as SshKeyOutput;
       const { firewallId } = ctx.outputs.firewall as FirewallOutput;
       const userData = userDataFor(deps, ctx.instanceId);
-      const created = await createInFirstFreeLocation(deps, ctx.instanceId, {
-        sshKeyId,
-        firewallId,
-        userData,
-        signal: ctx.signal,
-      });
+      const request = { sshKeyId, firewallId, userData, signal: ctx.signal };
+      const found = await createInFirstFreeLocation(deps, ctx.instanceId, request);
+      const replaced =
+        found.kind === "replace" ? { serverId: found.server.id, reason: found.reason } : undefined;
+      const created = found.kind === "replace" ? await replaceServer(deps, ctx, found, request) : found;
+      // The server exists at Hetzner, its id is not stored yet: the retry must adopt it, not make another.
+      ctx.crashPoint?.("answered");
       const server = created.server;
       const location = server.location.name;
       // A new machine phones home anew: a callback kept from a server an earlier run deleted would make the
       // API answer this one's as a repeat and never wake the wait. An adopted server keeps what it reported.
-      const callbackReset = created.action ? { reportedHostKey: null, callbackReceivedAt: null } : {};
+      const callbackReset =
+        created.kind === "created" ? { reportedHostKey: null, callbackReceivedAt: null } : {};
       updateInstance(
         deps.db,
         ctx.instanceId,
@@ -60,8 +68,17 @@ export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> 
         },
         now(),
       );
-      const actionIds = created.action ? [created.action.id, ...created.nextActions.map((a) => a.id)] : [];
-      return { serverId: server.id, location, actionIds, createdAt: now() };
+      // Likewise a callback still unused came from a server that is gone: it must not satisfy this one's wait.
+      if (created.kind === "created") {
+        discardPendingSignals(deps.db, ctx.instanceId, CLOUD_INIT_READY_SIGNAL, now());
+      }
+      const output = {
+        serverId: server.id,
+        location,
+        actionIds: created.actionIds,
+        createdAt: created.createdAt ?? now(),
+      };
+      return replaced ? { ...output, replaced } : output;
     },
     async compensate(ctx) {
       // A re-run boots a replacement: it should get the tokens this machine may have rotated.
@@ -96,8 +113,34 @@ interface CreateRequest {
   signal: AbortSignal;
 }
 
-/** A created server, or an adopted one (no actions known). */
-type Outcome = Pick<CreatedServer, "server" | "nextActions"> & { action: CreatedServer["action"] | null };
+/** A server created now, one adopted (created earlier, at `createdAt`), or one to delete and create anew. */
+type Outcome =
+  | { kind: "created"; server: Server; actionIds: number[]; createdAt: null }
+  | { kind: "adopted"; server: Server; actionIds: number[]; createdAt: number }
+  | { kind: "replace"; server: Server; reason: string };
+
+/** Deletes a server under our name that can never phone home, then creates the instance's anew. */
+async function replaceServer(
+  deps: ProvisionDeps,
+  ctx: Pick<StepContext, "instanceId" | "log">,
+  found: Extract<Outcome, { kind: "replace" }>,
+  request: CreateRequest,
+): Promise<Exclude<Outcome, { kind: "replace" }>> {
+  ctx.log.warn(
+    { serverId: found.server.id, reason: found.reason },
+    "server under our name can never phone home; replacing it",
+  );
+  await deleteServerById(deps.hetzner, found.server.id, {
+    signal: request.signal,
+    awaitDeletion: true,
+    expectedDeletionMs: deps.expectedServerDeletionMs,
+  });
+  const created = await createInFirstFreeLocation(deps, ctx.instanceId, request);
+  if (created.kind === "replace") {
+    throw new JobError("name_held", `server name ${created.server.name} is held again after replacing it`);
+  }
+  return created;
+}
 
 /** Tries the configured locations in order; only a capacity refusal moves on to the next one. */
 async function createInFirstFreeLocation(
@@ -109,7 +152,7 @@ async function createInFirstFreeLocation(
   const name = resourceNameFor(instanceId);
   for (const location of settings.provisionLocations) {
     try {
-      return await deps.hetzner.servers.create(
+      const created = await deps.hetzner.servers.create(
         {
           name,
           serverType: settings.serverType,
@@ -122,11 +165,10 @@ async function createInFirstFreeLocation(
         },
         { signal: request.signal },
       );
+      return { kind: "created", server: created.server, actionIds: actionIdsOf(created), createdAt: null };
     } catch (err) {
       if (isHetznerError(err, "resource_unavailable")) continue;
-      if (isHetznerError(err, "uniqueness_error")) {
-        return { server: await adoptServer(deps, instanceId, request.signal), action: null, nextActions: [] };
-      }
+      if (isHetznerError(err, "uniqueness_error")) return adoptServer(deps, instanceId, request.signal);
       throw explainRefusal(err, settings.serverType);
     }
   }
@@ -136,8 +178,15 @@ async function createInFirstFreeLocation(
   );
 }
 
-/** The name is taken: our own server from an attempt whose answer was lost, or a stranger's (left alone). */
-async function adoptServer(deps: ProvisionDeps, instanceId: string, signal: AbortSignal): Promise<Server> {
+function actionIdsOf(created: CreatedServer): number[] {
+  return [created.action.id, ...created.nextActions.map((a) => a.id)];
+}
+
+/**
+ * The name is taken: our own server from an attempt whose answer was lost or whose rollback could not delete
+ * it (adopted if it can still phone home, else to be replaced), or a stranger's (left alone).
+ */
+async function adoptServer(deps: ProvisionDeps, instanceId: string, signal: AbortSignal): Promise<Outcome> {
   const name = resourceNameFor(instanceId);
   const [existing] = await deps.hetzner.servers.listAll({ name, signal });
   if (!existing) {
@@ -155,7 +204,36 @@ async function adoptServer(deps: ProvisionDeps, instanceId: string, signal: Abor
   if (existing.status === "deleting") {
     throw new JobError("name_held", `server ${name} (${existing.id}) is being deleted; its name frees soon`);
   }
-  return existing;
+  const actions = (await deps.hetzner.servers.actions(existing.id, { signal })).filter((a) =>
+    BOOT_COMMANDS.has(a.command),
+  );
+  const verdict: AdoptionVerdict = judgeAdoption({
+    server: existing,
+    actions,
+    callback: callbackOf(deps, instanceId, existing),
+    bootMs: deps.settings.cloudInitTimeoutMs,
+    now: (deps.now ?? Date.now)(),
+  });
+  if (!verdict.keep) return { kind: "replace", server: existing, reason: verdict.reason };
+  return {
+    kind: "adopted",
+    server: existing,
+    actionIds: actions.map((a) => a.id),
+    createdAt: Date.parse(existing.created),
+  };
+}
+
+/** Whether `server` phoned home, and whether a wait has used its callback since. */
+function callbackOf(
+  deps: ProvisionDeps,
+  instanceId: string,
+  server: Server,
+): "none" | "pending" | "consumed" {
+  const since = Date.parse(server.created);
+  if (findPendingSignal(deps.db, instanceId, CLOUD_INIT_READY_SIGNAL, since)) return "pending";
+  const row = loadInstance(deps.db, instanceId);
+  const received = row.callbackReceivedAt !== null && row.hetznerServerId === server.id;
+  return received ? "consumed" : "none";
 }
 
 /** Refusals no retry can fix, worded for the operator who has to act on them. */

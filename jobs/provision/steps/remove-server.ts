@@ -29,16 +29,7 @@ export async function deleteInstanceServer(
   const { signal } = opts;
   const known = loadInstance(deps.db, instanceId).hetznerServerId;
   const id = known ?? (await findOwnServerId(deps.hetzner, instanceId, signal));
-  const action = id === null ? null : await deps.hetzner.servers.delete(id, { signal });
-  if (action && opts.awaitDeletion) {
-    const expectedMs = opts.expectedDeletionMs ?? 5_000;
-    await deps.hetzner.actions.waitFor([action.id], {
-      signal,
-      pollIntervalMs: expectedMs,
-      maxPollIntervalMs: Math.max(expectedMs, 5_000),
-      timeoutMs: opts.deletionTimeoutMs ?? 300_000,
-    });
-  }
+  if (id !== null) await deleteServerById(deps.hetzner, id, opts);
   // A later server starts without any Claude credentials of ours.
   updateInstance(
     deps.db,
@@ -46,6 +37,25 @@ export async function deleteInstanceServer(
     { hetznerServerId: null, claudeCredentialsVersion: null },
     (deps.now ?? Date.now)(),
   );
+}
+
+/** DELETE /servers/{id}, then (if asked) the wait for its delete_server action; already gone counts as done. */
+export async function deleteServerById(
+  hetzner: HetznerClient,
+  serverId: number,
+  opts: DeleteServerOptions,
+): Promise<void> {
+  const { signal } = opts;
+  const action = await hetzner.servers.delete(serverId, { signal });
+  if (action && opts.awaitDeletion) {
+    const expectedMs = opts.expectedDeletionMs ?? 5_000;
+    await hetzner.actions.waitFor([action.id], {
+      signal,
+      pollIntervalMs: expectedMs,
+      maxPollIntervalMs: Math.max(expectedMs, 5_000),
+      timeoutMs: opts.deletionTimeoutMs ?? 300_000,
+    });
+  }
 }
 
 async function findOwnServerId(hetzner: HetznerClient, instanceId: string, signal: AbortSignal) {
