@@ -1,6 +1,6 @@
 /** Deleting an instance's server at Hetzner: the provision compensation and the deprovision step share it. */
 import type { Db } from "../../../db/index.ts";
-import type { HetznerClient } from "../../../hetzner/index.ts";
+import { HetznerActionError, type HetznerClient, isHetznerError } from "../../../hetzner/index.ts";
 import { loadInstance, updateInstance } from "./instance-row.ts";
 import { isOwnedBy, resourceNameFor } from "./ownership.ts";
 
@@ -46,7 +46,7 @@ export async function deleteServerById(
   opts: DeleteServerOptions,
 ): Promise<void> {
   const { signal } = opts;
-  const action = await hetzner.servers.delete(serverId, { signal });
+  const action = await deleteWhenUnlocked(hetzner, serverId, opts);
   if (action && opts.awaitDeletion) {
     const expectedMs = opts.expectedDeletionMs ?? 5_000;
     await hetzner.actions.waitFor([action.id], {
@@ -56,6 +56,32 @@ export async function deleteServerById(
       timeoutMs: opts.deletionTimeoutMs ?? 300_000,
     });
   }
+}
+
+/**
+ * A server is locked while an action runs on it: its create (75 s at Hetzner) or start. The client's own
+ * retries cover seconds; past them, wait for the server's running actions (a failed one is fine: the server
+ * is deleted either way) and delete again.
+ */
+async function deleteWhenUnlocked(hetzner: HetznerClient, serverId: number, opts: DeleteServerOptions) {
+  const { signal } = opts;
+  try {
+    return await hetzner.servers.delete(serverId, { signal });
+  } catch (err) {
+    if (!isHetznerError(err, "locked")) throw err;
+  }
+  const running = (await hetzner.servers.actions(serverId, { signal })).filter(
+    (action) => action.status === "running",
+  );
+  await hetzner.actions
+    .waitFor(
+      running.map((action) => action.id),
+      { signal, timeoutMs: opts.deletionTimeoutMs ?? 300_000 },
+    )
+    .catch((err: unknown) => {
+      if (!(err instanceof HetznerActionError)) throw err;
+    });
+  return hetzner.servers.delete(serverId, { signal });
 }
 
 async function findOwnServerId(hetzner: HetznerClient, instanceId: string, signal: AbortSignal) {
