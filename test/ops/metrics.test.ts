@@ -3,9 +3,9 @@
  * series from the client hook against the simulator, and the broker's queue depths from a real broker.
  */
 import { describe, expect, test } from "bun:test";
-import { pollUntil } from "../../cli/wait.ts";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { createHetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
 import { brokerConnection } from "../../jobs/queue.ts";
 import { startSimulator } from "../../sim/index.ts";
