@@ -31,15 +31,15 @@ export interface MetricOptions<L extends string> {
 }
 
 export interface GaugeOptions<L extends string> extends MetricOptions<L> {
-  /** Called with the gauge at each render to refresh it (e.g. read memory use). Default none. */
-  collect?: (gauge: Gauge<L>) => void;
+  /** Called with the gauge at each render, and awaited, to refresh it (e.g. read memory use). Default none. */
+  collect?: (gauge: Gauge<L>) => void | Promise<void>;
 }
 
 export interface HistogramOptions<L extends string> extends MetricOptions<L> {
   /** Upper bounds of the buckets, ascending, in the metric's unit. Default DEFAULT_BUCKETS (seconds). */
   buckets?: readonly number[];
-  /** Called with the histogram at each render to observe what happened since (e.g. new rows). Default none. */
-  collect?: (histogram: Histogram<L>) => void;
+  /** Called with the histogram at each render, and awaited, to observe what happened since (e.g. new rows). Default none. */
+  collect?: (histogram: Histogram<L>) => void | Promise<void>;
 }
 
 export interface Counter<L extends string> {
