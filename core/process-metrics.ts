@@ -1,6 +1,6 @@
 /**
  * The process_* metrics from prom-client's default set that report the truth under Bun, measured under
- * Bun 1.4.5 against /proc/self: CPU seconds (counted from when this module loaded), resident and virtual
+ * Bun 1.4.5 against /proc/self: CPU seconds (counted from when the registry was made), resident and virtual
  * memory, start time, open and maximum file descriptors. Left out, because there they are false:
  * process_heap_bytes (VmData, gigabytes of address space JavaScriptCore reserves), nodejs_eventloop_lag_*
  * (the gauge stays 0; the histogram counts a sleeping timer as lag), nodejs_active_handles/requests/resources
