@@ -95,6 +95,19 @@ describe("createMetrics", () => {
     expect(await metrics.render()).toContain("process_resident_memory_bytes 2048\n");
   });
 
+  test("an async collect is awaited before the gauge renders", async () => {
+    const metrics = createMetrics();
+    metrics.gauge({
+      name: "remote_depth",
+      help: "Read from elsewhere at scrape time.",
+      collect: async (depth) => {
+        await Bun.sleep(5);
+        depth.set({}, 7);
+      },
+    });
+    expect(await metrics.render()).toContain("remote_depth 7\n");
+  });
+
   test("histograms observe through collect at render time, before they render", async () => {
     const metrics = createMetrics();
     let finished = [0.5];
