@@ -21,7 +21,7 @@ migrateDatabase(db);
 const sealed = sealClearOwnerIds(db, createSealer(config.secretsKeys));
 if (sealed > 0) log.info({ customers: sealed }, "sealed owner ids stored in clear");
 const queue = connectJobQueue({ ...brokerConnection(config), db, crash: createCrashHook(config.crashAt) });
-const server = createApiServer({ config, db, queue, log, metrics: createMetrics() });
+const server = createApiServer({ config, db, queue, log, metrics: createMetrics({ processMetrics: true }) });
 log.info({ url: server.url }, "api listening");
 
 let stopping = false;

@@ -8,8 +8,8 @@ import { registerStepRunMetrics } from "./step-run-metrics.ts";
 /**
  * Job outcomes (and, through registerFleetMetrics and registerStepRunMetrics, instances by state, provision
  * runs, time to ready and step durations) as seen by the shared database, read at scrape time: any process
- * that serves /metrics can report them, and they survive worker restarts (the worker's own counters and
- * step_duration_seconds cover only what it ran since it started, served on WORKER_METRICS_PORT).
+ * that serves /metrics can report them, and they survive worker restarts (the worker's own counters cover
+ * only what it ran since it started, served on WORKER_METRICS_PORT).
  */
 export function registerOperationMetrics(metrics: MetricsRegistry, db: Db): void {
   registerFleetMetrics(metrics, db);

@@ -9,8 +9,9 @@ const stepRunBucketsSeconds = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 30, 
 
 /**
  * Step durations as the shared database knows them: every finished attempt and compensation in step_runs is
- * observed once by each API process, the first scrape catching up. Named apart from the worker's
- * step_duration_seconds, which counts only what that worker ran since it started.
+ * observed once by each API process, the first scrape catching up. The one source of step durations: it
+ * survives worker restarts and sees every worker, where a worker's own histogram would lose its counts when
+ * it restarts and need summing across workers.
  */
 export function registerStepRunMetrics(metrics: MetricsRegistry, db: Db): void {
   const finishedStepRunsSinceLast = stepRunsSince(db);

@@ -3,7 +3,7 @@
  * latency of parked durable waits, and the worker's memory with parked jobs. `bun bench/runtime.ts`.
  */
 import { count, eq } from "drizzle-orm";
-import { pollUntil } from "../cli/wait.ts";
+import { pollUntil } from "../core/wait.ts";
 import { appDatabasePath, migrateDatabase, openDatabase } from "../db/index.ts";
 import { operations } from "../db/schema.ts";
 import { connectJobQueue } from "../jobs/queue.ts";

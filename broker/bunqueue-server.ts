@@ -1,5 +1,5 @@
 import { dirname, join } from "node:path";
-import { forwardLines } from "../cli/lines.ts";
+import { forwardLines } from "../core/lines.ts";
 import type { Logger } from "../core/log.ts";
 
 /** Where and how the bunqueue server listens; all fields are required (no silent 0.0.0.0 default). */

@@ -5,10 +5,10 @@
  */
 import { mkdirSync } from "node:fs";
 import { constants } from "node:os";
-import { isHttpOk, pollUntil, WaitTimeoutError } from "../cli/wait.ts";
 import { loadConfigOrExit } from "../core/config.ts";
 import { exitWhenDrained } from "../core/exit.ts";
 import { createLogger } from "../core/log.ts";
+import { isHttpOk, pollUntil, WaitTimeoutError } from "../core/wait.ts";
 import { type BunqueueServer, spawnBunqueueServer } from "./bunqueue-server.ts";
 import { findUnbindablePort } from "./ports.ts";
 

@@ -1,4 +1,6 @@
 /** Waits for an operation to finish while reporting each step event as the runner records it. */
+
+import { pollUntil } from "../core/wait.ts";
 import type { Db } from "../db/index.ts";
 import {
   type OperationSummary,
@@ -6,7 +8,6 @@ import {
   summarizeOperation,
   watchStepRuns,
 } from "../jobs/operation-progress.ts";
-import { pollUntil } from "./wait.ts";
 
 export interface FollowOptions {
   /** Give up after this long, in ms. */

@@ -4,12 +4,12 @@
  * environment (the bad argument or variable named), or a restore refused; 3 the API is unreachable.
  */
 import { type Config, ConfigError, loadConfig } from "../core/config.ts";
+import { WaitTimeoutError } from "../core/wait.ts";
 import { parseOpsArgs, USAGE, UsageError } from "./ops/args.ts";
 import { createOpsClient, OpsApiError, OpsApiUnreachableError } from "./ops/client.ts";
 import { loadOpsEnv, OpsEnvError } from "./ops/env.ts";
 import { runRestore } from "./ops/restore.ts";
 import { runOpsCommand } from "./ops/run.ts";
-import { WaitTimeoutError } from "./wait.ts";
 
 const EXIT_API_ERROR = 1;
 const EXIT_USAGE = 2;

@@ -1,5 +1,5 @@
-import { forwardLines } from "./lines.ts";
-import { isHttpOk, pollUntil } from "./wait.ts";
+import { forwardLines } from "../core/lines.ts";
+import { isHttpOk, pollUntil } from "../core/wait.ts";
 
 /** One of the service's processes, started as `bun <entry>`. */
 export interface ServiceSpec {

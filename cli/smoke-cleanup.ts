@@ -3,9 +3,10 @@
  * may have lost): servers first, then SSH keys and firewalls once nothing uses them; then a fresh look that
  * proves nothing is left.
  */
+
+import { pollUntil } from "../core/wait.ts";
 import type { HetznerClient } from "../hetzner/index.ts";
 import { isHetznerError } from "../hetzner/index.ts";
-import { pollUntil } from "./wait.ts";
 
 /** The label every resource of one smoke run carries: `smoke-run=<id>`. */
 export const SMOKE_LABEL = "smoke-run";

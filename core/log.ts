@@ -87,7 +87,10 @@ export interface LoggerOptions {
   pretty?: boolean;
   /** Process or component name, written as `name` on every line. Default none. */
   name?: string;
-  /** Where lines go. Default stdout, written synchronously so an exit loses nothing. */
+  /**
+   * Where lines go. Default stdout through pino.destination: sonic-boom writing asynchronously, so a line
+   * costs the request no write call; pino flushes what is buffered on exit, and exit.ts lets the loop drain.
+   */
   destination?: pino.DestinationStream;
 }
 

@@ -1,20 +1,22 @@
 /**
- * A small Prometheus registry: counters, gauges and histograms with labels, rendered synchronously in
- * the text exposition format for `GET /metrics`.
- *
- * Hand-written rather than prom-client: prom-client 15 runs under Bun, but its exposition is
- * async-only and its default process metrics report nonsense there (event-loop lag is a stub).
+ * The process's Prometheus registry: counters, gauges and histograms with labels, kept by prom-client and
+ * rendered in the text exposition format for `GET /metrics`. A thin layer over prom-client that insists on
+ * every declared label (a missing one would silently open a second series) and lets a metric refresh itself
+ * through `collect` at each scrape.
  */
-import { formatSample, type LabelPairs, renderFamily } from "./metrics-text.ts";
+import {
+  Counter as PromCounter,
+  Gauge as PromGauge,
+  Histogram as PromHistogram,
+  Registry,
+} from "prom-client";
+import { registerProcessMetrics } from "./process-metrics.ts";
 
 /** Content-Type of `render()`'s output. */
-export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
 /** Prometheus' default histogram buckets, in seconds. */
 export const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
-const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /** Label values by label name; every declared label must be given. */
 export type Labels<L extends string> = Readonly<Record<L, string | number>>;
@@ -29,15 +31,15 @@ export interface MetricOptions<L extends string> {
 }
 
 export interface GaugeOptions<L extends string> extends MetricOptions<L> {
-  /** Called with the gauge at each render to refresh it (e.g. read memory use). Default none. */
-  collect?: (gauge: Gauge<L>) => void;
+  /** Called with the gauge at each render, and awaited, to refresh it (e.g. read memory use). Default none. */
+  collect?: (gauge: Gauge<L>) => void | Promise<void>;
 }
 
 export interface HistogramOptions<L extends string> extends MetricOptions<L> {
   /** Upper bounds of the buckets, ascending, in the metric's unit. Default DEFAULT_BUCKETS (seconds). */
   buckets?: readonly number[];
-  /** Called with the histogram at each render to observe what happened since (e.g. new rows). Default none. */
-  collect?: (histogram: Histogram<L>) => void;
+  /** Called with the histogram at each render, and awaited, to observe what happened since (e.g. new rows). Default none. */
+  collect?: (histogram: Histogram<L>) => void | Promise<void>;
 }
 
 export interface Counter<L extends string> {
@@ -62,162 +64,95 @@ export interface MetricsRegistry {
   gauge<L extends string = never>(options: GaugeOptions<L>): Gauge<L>;
   histogram<L extends string = never>(options: HistogramOptions<L>): Histogram<L>;
   /** Every metric in the Prometheus text format, ending with a newline. */
-  render(): string;
+  render(): Promise<string>;
 }
 
-interface Family {
-  render(): string;
+export interface CreateMetricsOptions {
+  /** Add the process_* metrics that are true under Bun (see process-metrics.ts). Default false. */
+  processMetrics?: boolean;
 }
 
-export function createMetrics(): MetricsRegistry {
-  const families = new Map<string, Family>();
-  const register = <F extends Family>(options: MetricOptions<string>, build: () => F): F => {
-    validateNames(options);
-    if (families.has(options.name)) throw new TypeError(`metric ${options.name} is already defined`);
-    const family = build();
-    families.set(options.name, family);
-    return family;
+export function createMetrics(options: CreateMetricsOptions = {}): MetricsRegistry {
+  const registry = new Registry();
+  if (options.processMetrics === true) registerProcessMetrics(registry);
+  const checked = <L extends string>(metric: MetricOptions<L>) => {
+    if (registry.getSingleMetric(metric.name) !== undefined) {
+      throw new TypeError(`metric ${metric.name} is already defined`);
+    }
+    return labelsOf(metric);
   };
   return {
-    counter: (options) => register(options, () => createCounter(options)),
-    gauge: (options) => register(options, () => createGauge(options)),
-    histogram: (options) => register(options, () => createHistogram(options)),
-    render: () => [...families.values()].map((family) => family.render()).join(""),
-  };
-}
-
-function validateNames(options: MetricOptions<string>): void {
-  if (!METRIC_NAME.test(options.name)) throw new TypeError(`invalid metric name ${options.name}`);
-  for (const label of options.labelNames ?? []) {
-    if (!LABEL_NAME.test(label) || label.startsWith("__") || label === "le") {
-      throw new TypeError(`invalid label name ${label} on ${options.name}`);
-    }
-  }
-}
-
-/** Samples keyed by their label values, so each label combination is one series. */
-class Series<L extends string, V> {
-  private readonly byKey = new Map<string, { pairs: LabelPairs; value: V }>();
-  constructor(
-    private readonly options: MetricOptions<L>,
-    private readonly initial: () => V,
-  ) {}
-
-  get(labels: Labels<L> | undefined): { pairs: LabelPairs; value: V } {
-    const pairs = this.pairsOf(labels ?? ({} as Labels<L>));
-    const key = JSON.stringify(pairs);
-    let entry = this.byKey.get(key);
-    if (entry === undefined) {
-      entry = { pairs, value: this.initial() };
-      this.byKey.set(key, entry);
-    }
-    return entry;
-  }
-
-  /** Unlabelled metrics show 0 before their first update, so dashboards see a value rather than a gap. */
-  all(): { pairs: LabelPairs; value: V }[] {
-    if (this.byKey.size === 0 && (this.options.labelNames ?? []).length === 0) this.get(undefined);
-    return [...this.byKey.values()];
-  }
-
-  private pairsOf(labels: Labels<L>): LabelPairs {
-    const names = this.options.labelNames ?? [];
-    const given = Object.keys(labels);
-    if (given.length !== names.length || names.some((name) => !(name in labels))) {
-      throw new TypeError(
-        `${this.options.name} needs labels [${names.join(", ")}], got [${given.join(", ")}]`,
-      );
-    }
-    return names.map((name) => [name, String(labels[name])]);
-  }
-}
-
-function createCounter<L extends string>(options: MetricOptions<L>): Counter<L> & Family {
-  const series = new Series<L, { total: number }>(options, () => ({ total: 0 }));
-  return {
-    inc(labels, by = 1) {
-      if (!(by >= 0)) throw new RangeError(`counter ${options.name} can only increase`);
-      series.get(labels).value.total += by;
-    },
-    render: () =>
-      renderFamily(
-        options,
-        "counter",
-        series.all().map((s) => formatSample(options.name, s.pairs, s.value.total)),
-      ),
-  };
-}
-
-function createGauge<L extends string>(options: GaugeOptions<L>): Gauge<L> & Family {
-  const series = new Series<L, { current: number }>(options, () => ({ current: 0 }));
-  const gauge: Gauge<L> = {
-    set(labels, value) {
-      series.get(labels).value.current = value;
-    },
-    inc(labels, by = 1) {
-      series.get(labels).value.current += by;
-    },
-    dec(labels, by = 1) {
-      series.get(labels).value.current -= by;
-    },
-  };
-  return {
-    ...gauge,
-    render() {
-      options.collect?.(gauge);
-      const samples = series.all().map((s) => formatSample(options.name, s.pairs, s.value.current));
-      return renderFamily(options, "gauge", samples);
-    },
-  };
-}
-
-function createHistogram<L extends string>(options: HistogramOptions<L>): Histogram<L> & Family {
-  const bounds = options.buckets ?? DEFAULT_BUCKETS;
-  // The +Inf bucket is always added, so the given bounds are finite.
-  if (bounds.some((bound, i) => !Number.isFinite(bound) || (i > 0 && bound <= (bounds[i - 1] ?? bound)))) {
-    throw new TypeError(`buckets of ${options.name} must be finite and strictly ascending`);
-  }
-  const series = new Series<L, { counts: number[]; sum: number; count: number }>(options, () => ({
-    counts: bounds.map(() => 0),
-    sum: 0,
-    count: 0,
-  }));
-  const observe = (labels: Labels<L>, value: number): void => {
-    const state = series.get(labels).value;
-    const index = bounds.findIndex((bound) => value <= bound);
-    if (index >= 0) state.counts[index] = (state.counts[index] ?? 0) + 1;
-    state.sum += value;
-    state.count += 1;
-  };
-  const histogram: Histogram<L> = {
-    observe,
-    startTimer(labels) {
-      const started = performance.now();
-      return () => {
-        const seconds = (performance.now() - started) / 1000;
-        observe(labels, seconds);
-        return seconds;
+    counter<L extends string>(metric: MetricOptions<L>): Counter<L> {
+      const labels = checked(metric);
+      const counter = new PromCounter({ ...promOptions(metric), registers: [registry] });
+      return {
+        inc(given, by = 1) {
+          if (!(by >= 0)) throw new RangeError(`counter ${metric.name} can only increase`);
+          counter.inc(labels(given), by);
+        },
       };
     },
-  };
-  return {
-    ...histogram,
-    render() {
-      options.collect?.(histogram);
-      const samples = series.all().flatMap(({ pairs, value }) => {
-        let cumulative = 0;
-        const buckets = bounds.map((bound, i) => {
-          cumulative += value.counts[i] ?? 0;
-          return formatSample(`${options.name}_bucket`, [...pairs, ["le", String(bound)]], cumulative);
-        });
-        return [
-          ...buckets,
-          formatSample(`${options.name}_bucket`, [...pairs, ["le", "+Inf"]], value.count),
-          formatSample(`${options.name}_sum`, pairs, value.sum),
-          formatSample(`${options.name}_count`, pairs, value.count),
-        ];
+    gauge<L extends string>(metric: GaugeOptions<L>): Gauge<L> {
+      const labels = checked(metric);
+      const gauge: Gauge<L> = {
+        set: (given, value) => prom.set(labels(given), value),
+        inc: (given, by = 1) => prom.inc(labels(given), by),
+        dec: (given, by = 1) => prom.dec(labels(given), by),
+      };
+      const collect = metric.collect;
+      const prom: PromGauge<L> = new PromGauge({
+        ...promOptions(metric),
+        registers: [registry],
+        ...(collect === undefined ? {} : { collect: () => collect(gauge) }),
       });
-      return renderFamily(options, "histogram", samples);
+      return gauge;
     },
+    histogram<L extends string>(metric: HistogramOptions<L>): Histogram<L> {
+      const labels = checked(metric);
+      const buckets = metric.buckets ?? DEFAULT_BUCKETS;
+      // prom-client sorts its buckets and tolerates duplicates; a wrong list here is a typo, so name it.
+      if (
+        buckets.some((bound, i) => !Number.isFinite(bound) || (i > 0 && bound <= (buckets[i - 1] ?? bound)))
+      ) {
+        throw new TypeError(`buckets of ${metric.name} must be finite and strictly ascending`);
+      }
+      const histogram: Histogram<L> = {
+        observe: (given, value) => prom.observe(labels(given), value),
+        startTimer(given) {
+          const started = performance.now();
+          return () => {
+            const seconds = (performance.now() - started) / 1000;
+            prom.observe(labels(given), seconds);
+            return seconds;
+          };
+        },
+      };
+      const collect = metric.collect;
+      const prom: PromHistogram<L> = new PromHistogram({
+        ...promOptions(metric),
+        buckets: [...buckets],
+        registers: [registry],
+        ...(collect === undefined ? {} : { collect: () => collect(histogram) }),
+      });
+      return histogram;
+    },
+    render: () => registry.metrics(),
+  };
+}
+
+function promOptions<L extends string>(metric: MetricOptions<L>) {
+  return { name: metric.name, help: metric.help, labelNames: [...(metric.labelNames ?? [])] };
+}
+
+/** Checks that exactly the declared labels are given; prom-client would accept a subset as another series. */
+function labelsOf<L extends string>(metric: MetricOptions<L>) {
+  const names = metric.labelNames ?? [];
+  return (given: Labels<L> | undefined): Partial<Record<L, string | number>> => {
+    const labels = given ?? ({} as Labels<L>);
+    const keys = Object.keys(labels);
+    if (keys.length !== names.length || names.some((name) => !(name in labels))) {
+      throw new TypeError(`${metric.name} needs labels [${names.join(", ")}], got [${keys.join(", ")}]`);
+    }
+    return labels;
   };
 }

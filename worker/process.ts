@@ -39,7 +39,7 @@ export async function runWorkerProcess(
   migrateDatabase(db);
   const sealed = sealClearOwnerIds(db, createSealer(config.secretsKeys));
   if (sealed > 0) log.info({ customers: sealed }, "sealed owner ids stored in clear");
-  const metrics = createMetrics();
+  const metrics = createMetrics({ processMetrics: true });
   const runtime = { db, log, onHetznerRequest: createHetznerMetrics(metrics, sharedRateLimitBudget) };
   registerQueueDepthMetrics(metrics, brokerConnection(config), log);
   const jobs = jobsFor(config, runtime);

@@ -3,47 +3,38 @@ import type { MetricsRegistry } from "../core/metrics.ts";
 import { type BrokerAddress, type QueueDepths, readQueueDepths } from "../jobs/ops/queue-depths.ts";
 
 /**
- * Registers the broker's queue depths (`broker_queue_jobs{state}`). Rendering is synchronous and the broker
- * is not, so each scrape starts one bounded read and shows the answer of the one before it: the values lag
- * one scrape interval. A failed read is logged and counted, and leaves the last values.
+ * Registers the broker's queue depths (`broker_queue_jobs{state}`), read from the broker at each scrape within
+ * QUEUE_DEPTHS_TIMEOUT_MS. A failed read is logged and counted (prom-client renders metrics concurrently, so
+ * the count shows from the next scrape), and leaves the last values.
  */
 export function registerQueueDepthMetrics(
   registry: MetricsRegistry,
   broker: BrokerAddress,
   log: Logger,
 ): void {
-  let latest: QueueDepths | undefined;
-  // One read at a time: scrapes faster than a slow broker must not pile up connections.
-  let inFlight = false;
+  // One read at a time: scrapes that overlap a slow broker share it rather than pile up connections.
+  let reading: Promise<QueueDepths> | undefined;
+  const read = () => {
+    reading ??= readQueueDepths(broker).finally(() => {
+      reading = undefined;
+    });
+    return reading;
+  };
   const failures = registry.counter({
     name: "broker_queue_read_failures_total",
     help: "Scrapes whose bounded read of the broker's queue depths failed or timed out.",
   });
-  const refresh = () => {
-    if (inFlight) return;
-    inFlight = true;
-    void readQueueDepths(broker)
-      .then(
-        (depths) => {
-          latest = depths;
-        },
-        (err: unknown) => {
-          failures.inc();
-          log.warn({ err }, "queue depths unavailable");
-        },
-      )
-      .finally(() => {
-        inFlight = false;
-      });
-  };
   registry.gauge({
     name: "broker_queue_jobs",
-    help: "Jobs in the broker's operations queue by state, as of the previous scrape.",
+    help: "Jobs in the broker's operations queue by state, read at scrape time.",
     labelNames: ["state"],
-    collect: (gauge) => {
-      refresh();
-      if (latest === undefined) return;
-      for (const [state, total] of Object.entries(latest)) gauge.set({ state }, total);
+    collect: async (gauge) => {
+      try {
+        for (const [state, total] of Object.entries(await read())) gauge.set({ state }, total);
+      } catch (err) {
+        failures.inc();
+        log.warn({ err }, "queue depths unavailable");
+      }
     },
   });
 }

@@ -22,7 +22,7 @@ export interface StartWorkerOptions {
   /** The job definitions this worker runs, by operation name (production: jobs/registry.ts). */
   jobs: readonly JobDefinition[];
   log: Logger;
-  /** Gets job_outcomes_total and step_duration_seconds (so one worker per registry); served on workerMetricsPort. */
+  /** Gets job_outcomes_total (so one worker per registry); served on workerMetricsPort. */
   metrics: MetricsRegistry;
   /** An already open database (tests, benchmarks); default: open and migrate DATA_DIR's, closed on stop. */
   db?: Db;
@@ -129,9 +129,9 @@ function serveMetrics(port: number, metrics: MetricsRegistry) {
     hostname: "127.0.0.1",
     port,
     development: false,
-    fetch: (request) =>
+    fetch: async (request) =>
       requestTarget(request).pathname === "/metrics"
-        ? new Response(metrics.render(), { headers: { "content-type": METRICS_CONTENT_TYPE } })
+        ? new Response(await metrics.render(), { headers: { "content-type": METRICS_CONTENT_TYPE } })
         : new Response("not found", { status: 404 }),
   });
 }

@@ -5,6 +5,6 @@ import type { Route } from "../router.ts";
 export const metricsRoute: Route = {
   method: "GET",
   path: "/metrics",
-  handle: ({ deps }) =>
-    new Response(deps.metrics.render(), { headers: { "content-type": METRICS_CONTENT_TYPE } }),
+  handle: async ({ deps }) =>
+    new Response(await deps.metrics.render(), { headers: { "content-type": METRICS_CONTENT_TYPE } }),
 };

@@ -6,7 +6,7 @@
 import { eq, inArray } from "drizzle-orm";
 import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import type { SimulatedStack } from "../../cli/simulated-stack.ts";
-import { pollUntil } from "../../cli/wait.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { instances, operations } from "../../db/schema.ts";
 import type { HetznerClient } from "../../hetzner/client.ts";
 import type { createCustomerStore } from "../../jobs/customers.ts";

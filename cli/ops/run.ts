@@ -2,6 +2,8 @@
  * Runs one ops command against the API and returns what to print: the API's JSON, or lines for people.
  * The answers are typed with the API's own view types (same repository), not re-validated here.
  */
+
+import { pollUntil } from "../../core/wait.ts";
 import type { BundleList } from "../../jobs/ops/bundles.ts";
 import type { InstanceDetail } from "../../jobs/ops/instance-detail.ts";
 import type { InstanceView } from "../../jobs/ops/instances.ts";
@@ -10,7 +12,6 @@ import type { Page } from "../../jobs/ops/page.ts";
 import type { RetryOutcome } from "../../jobs/ops/retry.ts";
 import type { SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
 import type { RequestResult } from "../../jobs/requests.ts";
-import { pollUntil } from "../wait.ts";
 import type { OpsCommand } from "./args.ts";
 import type { OpsClient } from "./client.ts";
 import { renderDeprovision, renderRetry, renderSweep } from "./render-actions.ts";

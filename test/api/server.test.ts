@@ -6,10 +6,10 @@ import { HttpError } from "../../api/http-error.ts";
 import type { Route } from "../../api/router.ts";
 import { routes } from "../../api/routes/index.ts";
 import { type ApiServer, createApiServer } from "../../api/server.ts";
-import { pollUntil } from "../../cli/wait.ts";
 import { loadConfig } from "../../core/config.ts";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { type Db, migrateDatabase, openDatabase } from "../../db/index.ts";
 import type { JobQueue } from "../../jobs/queue.ts";
 

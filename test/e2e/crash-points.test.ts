@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import type { ServiceProcess } from "../../cli/service-process.ts";
-import { pollUntil } from "../../cli/wait.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { instances, operations, sweeps } from "../../db/schema.ts";
 import { requestReconfigure } from "../../jobs/reconfigure/request.ts";
 import type { SimFault } from "../../sim/faults.ts";

@@ -2,8 +2,8 @@
 import { expect, test } from "bun:test";
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { forwardLines } from "../../cli/lines.ts";
-import { isHttpOk, pollUntil } from "../../cli/wait.ts";
+import { forwardLines } from "../../core/lines.ts";
+import { isHttpOk, pollUntil } from "../../core/wait.ts";
 import { commandFor, paste, printedCommands, repoRoot } from "./pasted-commands.ts";
 
 const childEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root" };

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { forwardLines } from "../../cli/lines.ts";
-import { isHttpOk, pollUntil } from "../../cli/wait.ts";
+import { forwardLines } from "../../core/lines.ts";
+import { isHttpOk, pollUntil } from "../../core/wait.ts";
 import { freePorts } from "../support/processes.ts";
 import { commandFor, paste, printedCommands, repoRoot, shellEnv } from "./pasted-commands.ts";
 

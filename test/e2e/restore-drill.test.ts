@@ -12,7 +12,7 @@ import { eq } from "drizzle-orm";
 import { restoreSnapshot } from "../../backup/restore.ts";
 import { takeSnapshot } from "../../backup/snapshot.ts";
 import { type LocalStack, startLocalStack } from "../../cli/local-stack.ts";
-import { pollUntil } from "../../cli/wait.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { appDatabasePath, type Db, openDatabase } from "../../db/index.ts";
 import { instances, paymentEvents } from "../../db/schema.ts";
 import { createHetznerClient } from "../../hetzner/index.ts";

@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import { eq } from "drizzle-orm";
 import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import { httpReady, type ServiceProcess, startService } from "../../cli/service-process.ts";
-import { pollUntil } from "../../cli/wait.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { instances, operations } from "../../db/schema.ts";
 import { type E2eWorld, startE2eWorld } from "./harness.ts";
 

@@ -3,9 +3,9 @@
  * series from the client hook against the simulator, and the broker's queue depths from a real broker.
  */
 import { describe, expect, test } from "bun:test";
-import { pollUntil } from "../../cli/wait.ts";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { createHetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
 import { brokerConnection } from "../../jobs/queue.ts";
 import { startSimulator } from "../../sim/index.ts";
@@ -84,7 +84,7 @@ describe("API /metrics: the fleet from the database", () => {
     const stepRun = (step: string, values: Partial<Parameters<typeof seedStepRun>[1]>) =>
       seedStepRun(db, { instanceId, operationId, step, startedAt: T0, ...values });
     const series = (step: string, kind: string, outcome: string) =>
-      `{operation="deprovision",step="${step}",kind="${kind}",outcome="${outcome}"`;
+      `operation="deprovision",step="${step}",kind="${kind}",outcome="${outcome}"`;
     const deleteFailed = series("delete-server", "run", "failed");
     const deleteSucceeded = series("delete-server", "run", "succeeded");
     const cancelUndone = series("cancel-provision", "compensate", "succeeded");
@@ -102,29 +102,29 @@ describe("API /metrics: the fleet from the database", () => {
 
     for (const text of [await scrape(), await scrape()]) {
       expect(text).toContain("# TYPE step_run_duration_seconds histogram");
-      expect(text).toContain(`step_run_duration_seconds_bucket${deleteFailed},le="0.025"} 0\n`);
-      expect(text).toContain(`step_run_duration_seconds_bucket${deleteFailed},le="0.1"} 1\n`);
-      expect(text).toContain(`step_run_duration_seconds_count${deleteFailed}} 1\n`);
-      expect(text).toContain(`step_run_duration_seconds_bucket${deleteSucceeded},le="60"} 0\n`);
-      expect(text).toContain(`step_run_duration_seconds_bucket${deleteSucceeded},le="120"} 1\n`);
-      expect(text).toContain(`step_run_duration_seconds_sum${deleteSucceeded}} 90\n`);
-      expect(text).toContain(`step_run_duration_seconds_bucket${cancelUndone},le="0.025"} 1\n`);
-      expect(text).toContain(`step_run_duration_seconds_count${shredInterrupted}} 1\n`);
-      expect(text).toContain(`step_run_duration_seconds_sum${shredInterrupted}} 4\n`);
+      expect(text).toContain(`step_run_duration_seconds_bucket{le="0.025",${deleteFailed}} 0\n`);
+      expect(text).toContain(`step_run_duration_seconds_bucket{le="0.1",${deleteFailed}} 1\n`);
+      expect(text).toContain(`step_run_duration_seconds_count{${deleteFailed}} 1\n`);
+      expect(text).toContain(`step_run_duration_seconds_bucket{le="60",${deleteSucceeded}} 0\n`);
+      expect(text).toContain(`step_run_duration_seconds_bucket{le="120",${deleteSucceeded}} 1\n`);
+      expect(text).toContain(`step_run_duration_seconds_sum{${deleteSucceeded}} 90\n`);
+      expect(text).toContain(`step_run_duration_seconds_bucket{le="0.025",${cancelUndone}} 1\n`);
+      expect(text).toContain(`step_run_duration_seconds_count{${shredInterrupted}} 1\n`);
+      expect(text).toContain(`step_run_duration_seconds_sum{${shredInterrupted}} 4\n`);
       expect(text).not.toMatch(/step_run_duration_seconds\w*\{[^}]*outcome="(running|waiting)"/);
       expect(text).not.toContain('step="delete-ssh-key"');
     }
 
     stepRun("delete-ssh-key", { finishedAt: T0 + 200_000, durationMs: 200 });
-    expect(await scrape()).toContain(`step_run_duration_seconds_count${deleteSucceeded}} 1\n`);
+    expect(await scrape()).toContain(`step_run_duration_seconds_count{${deleteSucceeded}} 1\n`);
     // Committed late: it finished before the newest one seen, within the slack, and still counts once.
     stepRun("delete-server", { attempt: 3, finishedAt: T0 + 160_000, durationMs: 30_000 });
     for (const text of [await scrape(), await scrape()]) {
       expect(text).toContain(
-        `step_run_duration_seconds_count${series("delete-ssh-key", "run", "succeeded")}} 1\n`,
+        `step_run_duration_seconds_count{${series("delete-ssh-key", "run", "succeeded")}} 1\n`,
       );
-      expect(text).toContain(`step_run_duration_seconds_count${deleteSucceeded}} 2\n`);
-      expect(text).toContain(`step_run_duration_seconds_sum${deleteSucceeded}} 120\n`);
+      expect(text).toContain(`step_run_duration_seconds_count{${deleteSucceeded}} 2\n`);
+      expect(text).toContain(`step_run_duration_seconds_sum{${deleteSucceeded}} 120\n`);
     }
   });
 });
@@ -136,7 +136,7 @@ describe("worker metrics", () => {
       const registry = createMetrics();
       const budget = new RateLimitBudget();
       const onRequest = createHetznerMetrics(registry, budget);
-      expect(registry.render()).toContain("hetzner_rate_limit_remaining NaN");
+      expect(await registry.render()).toContain("hetzner_rate_limit_remaining Nan");
       const hetzner = createHetznerClient({
         endpoint: sim.endpoint,
         token: sim.token,
@@ -154,7 +154,7 @@ describe("worker metrics", () => {
       });
       await hetzner.servers.listAll({});
       expect(await hetzner.servers.get(999_999)).toBeNull();
-      const text = registry.render();
+      const text = await registry.render();
       expect(text).toContain('hetzner_requests_total{method="GET",outcome="rate_limit_exceeded"} 1');
       expect(text).toContain('hetzner_requests_total{method="GET",outcome="ok"} 1');
       expect(text).toContain('hetzner_requests_total{method="GET",outcome="not_found"} 1');
@@ -171,17 +171,25 @@ describe("worker metrics", () => {
     registerQueueDepthMetrics(registry, brokerConnection(runtime.config), createLogger({ level: "silent" }));
     seedInstance(runtime.db, { id: "iqueuedepth01", createdAt: T0 });
     await runtime.queue.enqueue("provision", "iqueuedepth01");
-    // Each render starts a read and shows the one before it.
-    const text = await pollUntil(
-      () => {
-        const rendered = registry.render();
-        return rendered.includes('broker_queue_jobs{state="waiting"}') ? rendered : undefined;
-      },
-      { timeoutMs: 10_000, intervalMs: 50, description: "queue depths in the metrics" },
-    );
+    // The first scrape already shows the job: the read happens while it renders.
+    const text = await registry.render();
     expect(text).toMatch(/broker_queue_jobs\{state="waiting"\} [1-9]/);
     expect(text).toContain('broker_queue_jobs{state="failed"} 0');
     expect(text).toContain("broker_queue_read_failures_total 0");
+  });
+
+  test("a broker that does not answer is counted as a failed read and shows no depths", async () => {
+    const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const closedPort = listener.port;
+    listener.stop(true);
+    const registry = createMetrics();
+    const broker = { ...brokerConnection(world.runtime.config), port: closedPort };
+    registerQueueDepthMetrics(registry, broker, createLogger({ level: "silent" }));
+    expect(await registry.render()).not.toContain("broker_queue_jobs{");
+    // prom-client renders the counter while the gauge still reads: the failure shows from the next scrape.
+    const text = await registry.render();
+    expect(text).toMatch(/^broker_queue_read_failures_total [1-9]/m);
+    expect(text).not.toContain("broker_queue_jobs{");
   });
 });
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { DEV_ENV_FILE, parseEnvFile } from "../../cli/dev-secrets.ts";
 import { type ServiceProcess, startService } from "../../cli/service-process.ts";
-import { isHttpOk, pollUntil } from "../../cli/wait.ts";
+import { isHttpOk, pollUntil } from "../../core/wait.ts";
 import { testEnvironment } from "../support/processes.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "rachel-dev-"));

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { pollUntil } from "../../cli/wait.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { appDatabasePath, type Db, openDatabase } from "../../db/index.ts";
 import { instances } from "../../db/schema.ts";
 import { connectJobQueue, type JobQueue } from "../../jobs/queue.ts";
@@ -74,7 +74,7 @@ describe("retries and failures", () => {
     ]);
   }, 30_000);
 
-  test("job outcomes show on the api's /metrics, step durations on the worker's", async () => {
+  test("job outcomes and step durations show on the api's /metrics, runner outcomes on the worker's", async () => {
     const { jobId } = await enqueue(TEST_OPERATIONS.flaky);
     await waitForOperation(db, jobId, "succeeded");
     const api = await (await fetch(`${stack.apiUrl}/metrics`)).text();
@@ -82,7 +82,11 @@ describe("retries and failures", () => {
     // The test stack's readiness probe is the api's /healthz.
     expect(api).toContain('http_requests_total{method="GET",route="/healthz",status="200"}');
     const worker = await (await fetch(`http://127.0.0.1:${stack.env.WORKER_METRICS_PORT}/metrics`)).text();
-    expect(worker).toContain('step_duration_seconds_count{step="flaky",outcome="succeeded"}');
+    expect(worker).toMatch(/^job_outcomes_total\{operation="test-flaky",outcome="succeeded"\} [1-9]/m);
+    expect(worker).not.toContain("step_duration_seconds");
+    expect(api).toMatch(
+      /^step_run_duration_seconds_count\{operation="test-flaky",step="flaky",kind="run",outcome="succeeded"\} [1-9]/m,
+    );
   }, 30_000);
 
   test("a permanent error stops at once and compensations run in reverse order", async () => {

@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { eq } from "drizzle-orm";
-import { pollUntil } from "../../cli/wait.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { appDatabasePath } from "../../db/index.ts";
 import { customers, operations, stepRuns } from "../../db/schema.ts";
 import { CustomerSecretsGoneError } from "../../jobs/customers.ts";

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { pollUntil } from "../../cli/wait.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { appDatabasePath, openDatabase } from "../../db/index.ts";
 import { sweeps } from "../../db/schema.ts";
 import type { SweepRecord } from "../../jobs/reconcile/sweep-record.ts";

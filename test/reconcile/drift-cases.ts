@@ -5,7 +5,7 @@
 
 import { Queue, UnrecoverableError, Worker } from "bunqueue/client";
 import { eq } from "drizzle-orm";
-import { pollUntil } from "../../cli/wait.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { instances, operations } from "../../db/schema.ts";
 import { operationsQueueName } from "../../jobs/payload.ts";
 import { brokerConnection } from "../../jobs/queue.ts";

@@ -5,7 +5,7 @@
  */
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { pollUntil } from "../../cli/wait.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { instances, operations } from "../../db/schema.ts";
 import { provisionWorldForFile } from "../provision-job/world.ts";
 import { makeDrift } from "./drift-cases.ts";
@@ -67,7 +67,7 @@ test("one sweep repairs every kind of drift, and the next decides nothing", asyn
   const second = await sweeper.sweep();
   expect(second.decisions).toEqual([]);
   expect(second.status).toBe("succeeded");
-  const metrics = sweeper.metrics.render();
+  const metrics = await sweeper.metrics.render();
   expect(metrics).toContain('reconcile_sweeps_total{outcome="succeeded"} 2');
   expect(metrics).toContain('reconcile_decisions_total{kind="resume-operation",outcome="applied"} 2');
   expect(metrics).toContain('reconcile_decisions_total{kind="delete-zombie-server",outcome="applied"} 1');

@@ -4,7 +4,7 @@
  * fires sweeps on its own; the worker's /metrics counts them; SIGTERM still exits 0.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { pollUntil } from "../../cli/wait.ts";
+import { pollUntil } from "../../core/wait.ts";
 import type { SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
 import type { Simulator } from "../../sim/index.ts";
 import { createTestStack, type TestStack } from "../support/processes.ts";

@@ -5,7 +5,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Queue } from "bunqueue/client";
 import { eq } from "drizzle-orm";
-import { pollUntil } from "../../cli/wait.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { restores } from "../../db/schema.ts";
 import { operationsQueueName } from "../../jobs/payload.ts";
 import { brokerConnection } from "../../jobs/queue.ts";

@@ -5,9 +5,9 @@
  */
 import { afterEach, beforeEach, expect, setDefaultTimeout, test } from "bun:test";
 import { Queue } from "bunqueue/client";
-import { pollUntil } from "../../cli/wait.ts";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { sweeps } from "../../db/schema.ts";
 import { createHetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
 import { brokerConnection } from "../../jobs/queue.ts";

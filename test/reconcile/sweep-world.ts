@@ -4,9 +4,9 @@
  * subscriptions the payment webhooks would have recorded.
  */
 import { eq } from "drizzle-orm";
-import { pollUntil } from "../../cli/wait.ts";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics, type MetricsRegistry } from "../../core/metrics.ts";
+import { pollUntil } from "../../core/wait.ts";
 import type { Db } from "../../db/index.ts";
 import { instances, operations, type PaymentState, subscriptions } from "../../db/schema.ts";
 import { createHetznerClient, RateLimitBudget, type Server } from "../../hetzner/index.ts";

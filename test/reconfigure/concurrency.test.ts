@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
-import { pollUntil } from "../../cli/wait.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { reconfigureWorldForFile } from "./world.ts";
 
 const tokenLine = (token: string) => `TELEGRAM_BOT_TOKEN=${token}\n`;

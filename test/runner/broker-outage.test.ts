@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { pollUntil } from "../../cli/wait.ts";
+import { pollUntil } from "../../core/wait.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
 import { runtimePerTest } from "./harness.ts";
 import { recordingStep, waitForOperation } from "./steps.ts";

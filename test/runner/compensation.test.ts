@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Queue, UnrecoverableError, Worker } from "bunqueue/client";
 import { eq } from "drizzle-orm";
-import { pollUntil } from "../../cli/wait.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { instances } from "../../db/schema.ts";
 import { PermanentError } from "../../jobs/errors.ts";
 import { operationsQueueName } from "../../jobs/payload.ts";

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Queue } from "bunqueue/client";
 import { eq } from "drizzle-orm";
-import { pollUntil } from "../../cli/wait.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { operations } from "../../db/schema.ts";
 import { operationsQueueName } from "../../jobs/payload.ts";
 import { connectJobQueue } from "../../jobs/queue.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { pollUntil } from "../../cli/wait.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { instances, operations } from "../../db/schema.ts";
 import { LeaseLostError } from "../../jobs/errors.ts";
 import type { JobDefinition } from "../../jobs/step.ts";

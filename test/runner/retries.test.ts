@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { pollUntil } from "../../cli/wait.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { instances } from "../../db/schema.ts";
 import { PermanentError } from "../../jobs/errors.ts";
 import { runtimePerTest } from "./harness.ts";

@@ -1,7 +1,7 @@
 /** Test-only step definitions that record what ran, in order, so tests can assert on it. */
 
 import { asc, eq } from "drizzle-orm";
-import { pollUntil } from "../../cli/wait.ts";
+import { pollUntil } from "../../core/wait.ts";
 import type { Db } from "../../db/index.ts";
 import { type OperationStatus, operations, stepRuns } from "../../db/schema.ts";
 import type { RetryPolicy, Step, StepContext } from "../../jobs/step.ts";

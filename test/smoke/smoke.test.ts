@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join, resolve } from "node:path";
 import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
-import { forwardLines } from "../../cli/lines.ts";
 import { simulatorWiring } from "../../cli/simulated-stack.ts";
-import { pollUntil } from "../../cli/wait.ts";
+import { forwardLines } from "../../core/lines.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { createHetznerClient, type HetznerClient } from "../../hetzner/index.ts";
 import { findFreePort } from "../../sim/free-port.ts";
 import { type Simulator, startSimulator } from "../../sim/index.ts";

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { httpReady, type ServiceProcess, signalGroup, startService } from "../../cli/service-process.ts";
-import { pollUntil } from "../../cli/wait.ts";
+import { pollUntil } from "../../core/wait.ts";
 
 export type ServiceName = "broker" | "api" | "worker";
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { Queue } from "bunqueue/client";
-import { pollUntil } from "../../cli/wait.ts";
 import { loadConfig } from "../../core/config.ts";
 import { createSealer } from "../../core/secrets.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { appDatabasePath, type Db, openDatabase } from "../../db/index.ts";
 import { createCustomerStore } from "../../jobs/customers.ts";
 import { operationsQueueName } from "../../jobs/payload.ts";

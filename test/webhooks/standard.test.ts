@@ -225,8 +225,8 @@ describe("POST /v1/webhooks/standard", () => {
     });
   });
 
-  test("outcomes are counted in payment_webhooks_total by provider and outcome", () => {
-    const text = world.current.metrics.render();
+  test("outcomes are counted in payment_webhooks_total by provider and outcome", async () => {
+    const text = await world.current.metrics.render();
     expect(text).toContain('payment_webhooks_total{provider="standard",outcome="applied"}');
     expect(text).toContain('payment_webhooks_total{provider="standard",outcome="invalid_signature"}');
     expect(text).toContain('payment_webhooks_total{provider="standard",outcome="duplicate"}');

@@ -101,7 +101,7 @@ async function tryCompensation(deps: RunnerDeps, run: StepRun, current: Compensa
     fence(db, run.lease, now(), (tx) =>
       finishAttempt(tx, start.rowId, { status: "succeeded", durationMs }, now()),
     );
-    report(deps, log, step.name, "compensated", durationMs, undefined);
+    report(log, "compensated", durationMs, undefined);
     return true;
   } catch (err) {
     const durationMs = now() - startedAt;
@@ -117,7 +117,7 @@ async function tryCompensation(deps: RunnerDeps, run: StepRun, current: Compensa
       ),
     );
     if (interrupted) throw new ShutdownError();
-    report(deps, log, step.name, current.last ? "compensation_failed" : "retrying", durationMs, errorCode);
+    report(log, current.last ? "compensation_failed" : "retrying", durationMs, errorCode);
     if (current.last) log.error({ err }, "compensation failed; its resource may need manual cleanup");
     return false;
   }

@@ -25,7 +25,6 @@ export type JobOutcome =
 
 /** What the runner reports; startWorker maps it onto the core metrics registry. */
 export interface RunnerMetrics {
-  stepFinished(step: string, outcome: AttemptOutcome, durationMs: number): void;
   jobFinished(operation: string, outcome: JobOutcome): void;
 }
 

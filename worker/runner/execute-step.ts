@@ -70,12 +70,11 @@ export async function executeStep(deps: RunnerDeps, run: StepRun, step: Step): P
       }
     });
   } catch (err) {
-    if (err instanceof LeaseLostError)
-      report(deps, log, step.name, "lease_lost", deps.now() - startedAt, err.code);
+    if (err instanceof LeaseLostError) report(log, "lease_lost", deps.now() - startedAt, err.code);
     throw err;
   }
   deps.crash?.(`${crashPoint}.done`);
-  report(deps, log, step.name, attemptOutcome(outcome), result.durationMs, result.errorCode);
+  report(log, attemptOutcome(outcome), result.durationMs, result.errorCode);
   return outcome;
 }
 
@@ -108,7 +107,7 @@ async function attemptStep(
   } catch (err) {
     const durationMs = deps.now() - startedAt;
     if (run.leaseLost.aborted || err instanceof LeaseLostError) {
-      report(deps, current.log, step.name, "lease_lost", durationMs, "lease_lost");
+      report(current.log, "lease_lost", durationMs, "lease_lost");
       throw new LeaseLostError(op.instanceId);
     }
     // However the step reacted to the abort, an attempt cut short by shutdown is an interruption.
@@ -161,16 +160,13 @@ function attemptOutcome(outcome: StepOutcome): AttemptOutcome {
   }
 }
 
-/** The one structured line (and metrics) every attempt ends with. */
+/** The one structured line every attempt ends with; its duration reaches /metrics from step_runs. */
 export function report(
-  deps: RunnerDeps,
   log: RunnerDeps["log"],
-  step: string,
   outcome: AttemptOutcome,
   durationMs: number,
   errorCode: string | undefined,
 ): void {
-  deps.metrics.stepFinished(step, outcome, durationMs);
   const line = { durationMs, outcome, errorCode: errorCode ?? null };
   if (outcome === "failed" || outcome === "compensation_failed" || outcome === "lease_lost")
     log.warn(line, "step attempt");
