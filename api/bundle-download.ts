@@ -5,7 +5,7 @@
  *
  * Anything else under /v1/instances/…/bundles/… (another method, an unknown bundle or instance, a wrong or
  * spent token, a foreign address) gets the router's own 404, byte for byte, so the answer tells a prober
- * nothing; the reason is logged. Not yet mounted: the public listener routes these paths here.
+ * nothing; the reason is logged. The public listener routes these paths here (api/routes/bundle-download.ts).
  */
 import { eq } from "drizzle-orm";
 import type { BundleStore } from "../bundle/store.ts";
