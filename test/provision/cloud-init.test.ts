@@ -82,7 +82,14 @@ function occurrences(text: string, part: string): number {
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const inputFieldsAreThePublicOnes: Same<
   keyof UserDataInput,
-  "instanceId" | "username" | "authorizedKey" | "callbackUrl" | "appRepoUrl" | "appRef" | "bunVersion"
+  | "instanceId"
+  | "username"
+  | "authorizedKey"
+  | "callbackUrl"
+  | "appRepoUrl"
+  | "appRef"
+  | "bunVersion"
+  | "bundle"
 > = true;
 
 describe("buildUserData", () => {
@@ -270,5 +277,82 @@ describe.skipIf(!cloudInit && !inCi)("user-data checked by the real cloud-init",
     const report = await checkSchema(requireCloudInit(), misspelt);
     expect(report.exitCode).toBe(1);
     expect(report.output).toContain("run_cmd");
+  });
+});
+
+describe("user-data that boots from a bundle", () => {
+  const bundleId = "ab".repeat(32);
+  const withBundle = () => {
+    const { input, token } = typicalInput();
+    const bundleToken = randomBytes(32).toString("base64url");
+    const bundle = {
+      url: `https://provisioner.example.com/v1/instances/${input.instanceId}/bundles/${bundleId}`,
+      sha256: bundleId,
+      token: bundleToken,
+    };
+    return { input: { ...input, bundle }, token, bundleToken };
+  };
+
+  test("installs no package and names no host but the control plane", () => {
+    const { input } = withBundle();
+    const config = buildCloudConfig(input);
+    expect(Object.keys(config)).not.toContain("packages");
+    expect(Object.keys(config)).not.toContain("package_update");
+    const text = buildUserData(input);
+    const hosts = new Set([...text.matchAll(/[a-z]+:\/\/([^/\s"']+)/g)].map((match) => match[1]));
+    expect([...hosts]).toEqual(["provisioner.example.com"]);
+    expect(text).not.toContain("apt-get");
+    expect(text).not.toContain("git ");
+    expect(Buffer.byteLength(text)).toBeLessThan(USER_DATA_MAX_BYTES / 4);
+    expect(config.runcmd).toEqual([
+      [
+        "/bin/sh",
+        "/usr/local/lib/rachel-provisioner/boot-from-bundle.sh",
+        "rachel",
+        input.bundle.url,
+        bundleId,
+        "/run/rachel-provisioner/bundle-auth",
+        "/opt/rachel8",
+        "/var/lib/rachel-provisioner/setup-complete",
+      ],
+    ]);
+  });
+
+  test("the grant's token travels only in a root-only header file, never in argv or the URL", () => {
+    const { input, bundleToken } = withBundle();
+    const config = buildCloudConfig(input);
+    const holders = stringLeaves(config).filter(([, value]) => value.includes(bundleToken));
+    expect(holders.map(([path]) => path)).toEqual(["write_files.1.content"]);
+    expect(config.write_files[1]).toMatchObject({
+      path: "/run/rachel-provisioner/bundle-auth",
+      owner: "root:root",
+      permissions: "0600",
+    });
+  });
+
+  test.each([
+    ["sha256", { sha256: "AB".repeat(32) }, "bundle.sha256 must be 64 lowercase hex digits"],
+    ["token", { token: "a b" }, "bundle.token must be 16-256 base64url characters"],
+    ["url", { url: "file:///etc/passwd" }, "bundle.url must be an absolute http or https URL"],
+    [
+      "url's bundle",
+      { url: `https://provisioner.example.com/v1/instances/x/bundles/${"cd".repeat(32)}` },
+      "bundle.url must name the bundle by its sha256 and carry no credentials, query or fragment",
+    ],
+  ] as const)("a bad %s is named", (_name, change, message) => {
+    const { input } = withBundle();
+    expect(() => buildUserData({ ...input, bundle: { ...input.bundle, ...change } })).toThrow(
+      new InvalidUserDataInputError("", "").constructor as never,
+    );
+    expect(() => buildUserData({ ...input, bundle: { ...input.bundle, ...change } })).toThrow(
+      `user-data input ${message}`,
+    );
+  });
+
+  test.skipIf(!cloudInit && !inCi)("is valid for the real cloud-init, with no deprecated keys", async () => {
+    const report = await checkSchema(requireCloudInit(), buildUserData(withBundle().input));
+    expect(report.output).toContain("Valid schema");
+    expect(report.exitCode).toBe(0);
+    expect(report.hasDeprecations).toBe(false);
   });
 });
