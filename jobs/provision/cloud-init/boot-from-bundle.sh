@@ -69,8 +69,9 @@ ln -sfn "$root/current/bin/claude" /usr/local/bin/claude
 home_of "$user"
 # Everything the app writes lives here, outside any release: its working directory (.env, data), the shared
 # folder, and Claude Code's private directory (its credentials arrive over SSH).
-install -d -o "$user" -g "$gid" -m 0755 "$home/rachel8" "$home/shared"
-install -d -o "$user" -g "$gid" -m 0700 "$home/.claude"
+install -d -m 0755 "$home/rachel8" "$home/shared"
+install -d -m 0700 "$home/.claude"
+chown "$user:$gid" "$home/rachel8" "$home/shared" "$home/.claude"
 
 install -d -m 0755 "${marker%/*}"
 printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$sha256" >"$marker"
