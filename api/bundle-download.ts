@@ -61,7 +61,9 @@ export function createBundleDownloadHandler(deps: BundleDownloadDependencies): B
       .where(eq(instances.id, instanceId))
       .get();
     if (!instance) return refuse("unknown_instance");
-    if (instance.ipv4 === null || clientIp !== instance.ipv4) return refuse("wrong_origin");
+    // The callback's rule: the server's own address once known. Until create-server has stored it (its
+    // answer lost and the server adopted on a retry), the single-purpose token alone stands.
+    if (instance.ipv4 !== null && clientIp !== instance.ipv4) return refuse("wrong_origin");
     const claim = { instanceId, bundleId, token: presentedBearerToken(request), now: deps.now() };
     const grantId = authorizeBundleDownload(deps.db, deps.sealer, claim);
     if (grantId === null) return refuse("no_grant");

@@ -63,6 +63,7 @@ beforeAll(async () => {
     ["i2", "127.0.0.1"],
     ["i5", "127.0.0.5"],
     ["ifar", "203.0.113.9"],
+    ["inew", null],
   ] as const) {
     t.db.insert(instances).values({ id, ipv4, createdAt: 1, updatedAt: 1 }).run();
   }
@@ -79,6 +80,7 @@ beforeAll(async () => {
   grant("i2");
   grant("i5");
   grant("ifar");
+  grant("inew");
   logLines = [];
   metrics = createMetrics();
   api = createApiServer({
@@ -226,6 +228,11 @@ describe("anything else is the router's 404, and says nothing more", () => {
 });
 
 describe("on the public listener", () => {
+  test("before create-server has stored the server's address, the token alone opens the download", async () => {
+    const response = await get(urlOf("inew"), { authorization: `Bearer ${issueTokenFor("inew")}` }, "HEAD");
+    expect(response.status).toBe(200);
+  });
+
   /** curl leaving from `from`, as a server behind (or without) a proxy sends it; returns the HTTP status. */
   const curlFrom = async (from: string, instanceId: string, headers: string[]) => {
     const curl = await runCommand([

@@ -108,7 +108,7 @@ describe("the bot can think", () => {
       `first boot failed (setup marker ${SETUP_COMPLETE_MARKER} missing`,
     );
     expect(summary.errorMessage).toContain("last lines of the boot log:");
-    expect(summary.errorMessage).toContain("prepare-host: done");
+    expect(summary.errorMessage).toContain("boot-from-bundle: release ");
     expect(fixture.current.instance(requested.instanceId)).toMatchObject({
       errorCode: "first_boot_failed",
       hetznerServerId: null,

@@ -46,6 +46,12 @@ beforeAll(async () => {
   const view = await bootAndSettle(machine);
   expect(view.cloudInit.state).toBe("done");
   rachel = await connect(view);
+  // The unit runs the current release: lay one out of the checkout's bun and app, as a bundle would bring.
+  const release = await exec(
+    rachel,
+    "r=/opt/rachel8/releases/r && sudo mkdir -p $r/bin $r/app && sudo cp ~/.bun/bin/bun $r/bin/ && sudo cp -r ~/rachel8/src $r/app/ && sudo ln -s $r /opt/rachel8/current",
+  );
+  expect(release).toEqual({ code: 0, stdout: "", stderr: "" });
   const install = await exec(
     rachel,
     `sudo install -m 644 /dev/stdin /etc/systemd/system/${RACHEL8_UNIT_NAME} && sudo systemctl daemon-reload`,
@@ -137,7 +143,7 @@ describe("supervised units", () => {
   });
 
   test("an ExecStart that does not exist fails as systemd reports it (203/EXEC)", async () => {
-    const broken = UNIT.replace("/home/rachel/.bun/bin/bun", "/opt/nowhere/bun").replace(
+    const broken = UNIT.replace("/opt/rachel8/current/bin/bun", "/opt/nowhere/bun").replace(
       /^ConditionPathExists=.*\n/m,
       "",
     );

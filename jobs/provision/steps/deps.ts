@@ -17,6 +17,7 @@ export type ProvisionSettings = Pick<
   | "cloudInitTimeoutMs"
   | "verifySettleMs"
   | "appRepoUrl"
+  | "dataDir"
 >;
 
 export interface ProvisionDeps {
