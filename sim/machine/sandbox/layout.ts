@@ -31,7 +31,7 @@ const LIB_FILES: Record<string, string> = {
   "sim-unit-clock.bash": "services/unit-clock.bash",
   "bun-installer.sh": "offline/bun-installer.sh",
   bun: "offline/bun",
-  "rachel8.sh": "offline/rachel8.sh",
+  "rachel8.sh": "offline/rachel8/rachel8.sh",
   "rachel8/package.json": "offline/rachel8/package.json",
   "rachel8/src/index.ts": "offline/rachel8/src/index.ts",
 };
