@@ -1,7 +1,7 @@
 /**
  * Did the machine's first boot really set it up? phone_home fires even when runcmd failed (measured with
  * real cloud-init 25.1: `status: error`, callback still sent), so before any secret is sent the machine must
- * show the setup marker that prepare-host.sh writes last AND `cloud-init status` must not be `error`.
+ * show the setup marker that the boot script writes last AND `cloud-init status` must not be `error`.
  * One remote sh command, one SSH round trip; nothing secret travels.
  */
 import { RemoteError } from "./errors.ts";

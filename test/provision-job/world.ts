@@ -24,7 +24,6 @@ import {
 } from "../../hetzner/index.ts";
 import { type CustomerSecrets, type CustomerStore, createCustomerStore } from "../../jobs/customers.ts";
 import type { OperationSummary } from "../../jobs/operation-progress.ts";
-import { DEFAULT_APP_REPO_URL } from "../../jobs/provision/cloud-init.ts";
 import type { ProvisionDeps } from "../../jobs/provision/index.ts";
 import { createProductionJobs, type ProductionJobDeps } from "../../jobs/registry.ts";
 import { createRequests, type Requests } from "../../jobs/requests.ts";
@@ -108,7 +107,6 @@ export async function startProvisionWorld(): Promise<ProvisionWorld> {
           sshPort: sim.sshPort,
           cloudInitTimeoutMs: 60_000,
           verifySettleMs: 300,
-          appRepoUrl: DEFAULT_APP_REPO_URL,
           dataDir: runtime.config.dataDir,
           ...overrides.settings,
         },

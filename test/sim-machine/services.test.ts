@@ -7,14 +7,7 @@ import type { Client } from "ssh2";
 import { RACHEL8_UNIT_NAME, rachel8Unit, renderEnv } from "../../jobs/provision/rachel8.ts";
 import type { Machine } from "../../sim/machine/types.ts";
 import { waitFor } from "../sim/helpers.ts";
-import {
-  bootAndSettle,
-  connect,
-  exec,
-  provisionerUserData,
-  startTestHost,
-  type TestHost,
-} from "./support.ts";
+import { bootAndSettle, cloudConfig, connect, exec, startTestHost, type TestHost } from "./support.ts";
 
 // Sandboxed commands take tens of ms each and first boot runs a few dozen; leave room for a loaded box.
 setDefaultTimeout(30_000);
@@ -41,15 +34,16 @@ beforeAll(async () => {
     serverId: 81,
     name: "services",
     ipv4: "127.77.8.81",
-    userData: provisionerUserData("iservices0001"),
+    userData: cloudConfig(),
   });
   const view = await bootAndSettle(machine);
   expect(view.cloudInit.state).toBe("done");
   rachel = await connect(view);
-  // The unit runs the current release: lay one out of the checkout's bun and app, as a bundle would bring.
+  // The unit runs the current release from ~/rachel8: lay out a release of the box's stand-in bun and app, as
+  // a boot from the bundle does.
   const release = await exec(
     rachel,
-    "r=/opt/rachel8/releases/r && sudo mkdir -p $r/bin $r/app && sudo cp ~/.bun/bin/bun $r/bin/ && sudo cp -r ~/rachel8/src $r/app/ && sudo ln -s $r /opt/rachel8/current",
+    "r=/opt/rachel8/releases/r && sudo mkdir -p $r/bin $r/app ~/rachel8 ~/shared && sudo cp /opt/sim/lib/bun $r/bin/ && sudo cp -r /opt/sim/lib/rachel8/src $r/app/ && sudo ln -s $r /opt/rachel8/current",
   );
   expect(release).toEqual({ code: 0, stdout: "", stderr: "" });
   const install = await exec(

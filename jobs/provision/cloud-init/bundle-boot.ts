@@ -8,6 +8,11 @@ import { join } from "node:path";
 import type { CloudConfigFile } from "./cloud-config.ts";
 import { InvalidUserDataInputError } from "./errors.ts";
 
+/**
+ * Written by boot-from-bundle.sh last ("<UTC time> <sha256>"). phone_home fires even when runcmd failed, so
+ * inject-secrets checks this file before any secret is sent.
+ */
+export const SETUP_COMPLETE_MARKER = "/var/lib/rachel-provisioner/setup-complete";
 /** Root-owned directory on the server holding the first-boot script; write_files runs before users exist. */
 const SCRIPT_DIR = "/usr/local/lib/rachel-provisioner";
 /** Removed by the script once the bundle is unpacked; /run is a tmpfs, so a reboot forgets it too. */

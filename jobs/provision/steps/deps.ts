@@ -16,7 +16,6 @@ export type ProvisionSettings = Pick<
   | "sshPort"
   | "cloudInitTimeoutMs"
   | "verifySettleMs"
-  | "appRepoUrl"
   | "dataDir"
 >;
 

@@ -18,7 +18,7 @@ import { confirmFirstBoot, type FirstBootResult } from "../../remote/first-boot.
 import { injectSecrets, type SecretFile, type UnitFile } from "../../remote/inject.ts";
 import type { RemoteSession } from "../../remote/session.ts";
 import type { Step } from "../../step.ts";
-import { SETUP_COMPLETE_MARKER } from "../cloud-init/first-boot.ts";
+import { SETUP_COMPLETE_MARKER } from "../cloud-init/bundle-boot.ts";
 import {
   CLAUDE_AI_PROVIDER,
   RACHEL8_PATHS,
