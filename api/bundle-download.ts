@@ -5,7 +5,7 @@
  *
  * Anything else under /v1/instances/…/bundles/… (another method, an unknown bundle or instance, a wrong or
  * spent token, a foreign address) gets the router's own 404, byte for byte, so the answer tells a prober
- * nothing; the reason is logged. Not yet mounted: the public listener routes these paths here.
+ * nothing; the reason is logged. The public listener routes these paths here (api/routes/bundle-download.ts).
  */
 import { eq } from "drizzle-orm";
 import type { BundleStore } from "../bundle/store.ts";
@@ -61,7 +61,9 @@ export function createBundleDownloadHandler(deps: BundleDownloadDependencies): B
       .where(eq(instances.id, instanceId))
       .get();
     if (!instance) return refuse("unknown_instance");
-    if (instance.ipv4 === null || clientIp !== instance.ipv4) return refuse("wrong_origin");
+    // The callback's rule: the server's own address once known. Until create-server has stored it (its
+    // answer lost and the server adopted on a retry), the single-purpose token alone stands.
+    if (instance.ipv4 !== null && clientIp !== instance.ipv4) return refuse("wrong_origin");
     const claim = { instanceId, bundleId, token: presentedBearerToken(request), now: deps.now() };
     const grantId = authorizeBundleDownload(deps.db, deps.sealer, claim);
     if (grantId === null) return refuse("no_grant");

@@ -3,6 +3,9 @@ import type { ApiDependencies } from "./dependencies.ts";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
+/** A route for every method: its handler answers each one itself (the bundle download's uniform 404). */
+export const ANY_METHOD = "*";
+
 /** What a route handler receives. */
 export interface RouteContext {
   request: Request;
@@ -23,7 +26,7 @@ export interface RouteContext {
 
 /** One route = one file under api/routes/, listed in api/routes/index.ts. */
 export interface Route {
-  method: HttpMethod;
+  method: HttpMethod | typeof ANY_METHOD;
   /** Path template, e.g. `/instances/:instanceId/signals/:name`; also the metrics label. */
   path: string;
   handle(ctx: RouteContext): Response | Promise<Response>;
@@ -54,7 +57,8 @@ export function createRouter(routes: readonly Route[]): (method: string, pathnam
     for (const candidate of compiled) {
       const params = matchSegments(candidate.segments, segments);
       if (!params) continue;
-      if (candidate.route.method === method) return { kind: "found", route: candidate.route, params };
+      if (candidate.route.method === method || candidate.route.method === ANY_METHOD)
+        return { kind: "found", route: candidate.route, params };
       allowed.push(candidate.route.method);
     }
     return allowed.length > 0 ? { kind: "method_not_allowed", allowed } : { kind: "not_found" };

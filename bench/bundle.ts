@@ -8,7 +8,7 @@
  * `bun bench/bundle.ts`.
  */
 import { readFile } from "node:fs/promises";
-import type { RegistryPackage } from "../test/bundle/registry.ts";
+import type { RegistryPackage } from "../sim/bundle/registry.ts";
 import {
   BUN_VERSION,
   CLAUDE_CODE_VERSION,

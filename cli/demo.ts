@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { eq } from "drizzle-orm";
+import { bundleStoreDir, createBundleStore } from "../bundle/store.ts";
 import { DEV_SECRET_NAMES } from "../core/config.ts";
 import { instances } from "../db/schema.ts";
 import { createHetznerClient } from "../hetzner/client.ts";
@@ -91,6 +92,7 @@ async function runDemo(): Promise<number> {
     onLine: keepLogLine,
     machines,
   });
+  await showBundles(world);
   // A service that dies mid-demo ends the wait at once with its name instead of a timeout later.
   const serviceDied = new AbortController();
   void world.stack.firstExit.then(({ service, code }) =>
@@ -149,8 +151,22 @@ function showInstance(world: SimulatedStack, instanceId: string): void {
   if (!instance) throw new DemoFailure(`instance ${instanceId} is missing from the database`);
   say(
     `\ninstance ${instance.id}: ${instance.status}, server ${instance.serverName} (#${instance.hetznerServerId}) ` +
-      `at ${instance.ipv4} in ${instance.location}`,
+      `at ${instance.ipv4} in ${instance.location}, booted bundle ${instance.bundleId?.slice(0, 12) ?? "(none)"}`,
   );
+}
+
+/** The bundle new servers boot: the stand-in app, built from a local git repository before the services start. */
+async function showBundles(world: SimulatedStack): Promise<void> {
+  const store = createBundleStore(bundleStoreDir(world.config.dataDir));
+  for (const [architecture, id] of Object.entries(await store.current())) {
+    const manifest = id === undefined ? null : await store.get(id);
+    if (manifest === null) continue;
+    say(
+      `app bundle ${manifest.id.slice(0, 12)} for ${architecture}: stand-in app ${manifest.appCommit.slice(0, 8)}, ` +
+        `Bun ${manifest.bunVersion}, Claude Code ${manifest.claudeCodeVersion}, ${(manifest.sizeBytes / 1024).toFixed(1)} KB ` +
+        "(each server fetches it from the control plane)",
+    );
+  }
 }
 
 async function showNothingLeft(world: SimulatedStack, customerId: string, instanceId: string): Promise<void> {

@@ -8,7 +8,10 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { architectureOfServerType } from "../bundle/architecture.ts";
+import { bundleStoreDir } from "../bundle/store.ts";
 import { type Config, ConfigError, loadConfig } from "../core/config.ts";
+import { ensureStandInBundle } from "../sim/bundle/stand-in.ts";
 import { type Simulator, startSimulator } from "../sim/index.ts";
 import { fakeCustomerSecrets } from "./demo-customer.ts";
 import { DEV_ENV_FILE, loadOrCreateDevSecrets } from "./dev-secrets.ts";
@@ -58,6 +61,12 @@ const env: Record<string, string> = {
 // Checked here once, so a missing variable is one clear message rather than three failing children.
 const config = await loadConfigOrStop(env);
 if (!sim) say(`using Hetzner at ${config.hcloudEndpoint}`);
+if (sim) {
+  // The simulated machines boot the stand-in app's bundle; against Hetzner, `bun run bundle` builds the real one.
+  const architecture = architectureOfServerType(config.serverType);
+  const bundle = await ensureStandInBundle(bundleStoreDir(config.dataDir), architecture);
+  say(`app bundle ${bundle.id.slice(0, 12)} (stand-in app ${bundle.appCommit.slice(0, 8)}, ${architecture})`);
+}
 
 const stack = await startLocalStack({
   env,

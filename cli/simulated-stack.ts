@@ -3,10 +3,13 @@
  * and worker as child processes configured to use it, plus this process's own handles on the app database
  * and the broker. Used by `bun run demo`, the end-to-end tests and the provision benchmark.
  */
+import { architectureOfServerType } from "../bundle/architecture.ts";
+import { bundleStoreDir } from "../bundle/store.ts";
 import { type Config, generateDevSecrets, loadConfig } from "../core/config.ts";
 import { createSealer, type Sealer } from "../core/secrets.ts";
 import { appDatabasePath, type Db, openDatabase } from "../db/index.ts";
 import { brokerConnection, connectJobQueue, type JobQueue } from "../jobs/queue.ts";
+import { ensureStandInBundle } from "../sim/bundle/stand-in.ts";
 import { ensureRootfs } from "../sim/container/rootfs.ts";
 import { findFreePort } from "../sim/free-port.ts";
 import {
@@ -80,6 +83,8 @@ export async function startSimulatedStack(options: SimulatedStackOptions): Promi
   try {
     const env = await serviceEnvironment(sim, options);
     const config = loadConfig(env);
+    // The simulated machines boot the stand-in app's bundle; production's comes from `bun run bundle`.
+    await ensureStandInBundle(bundleStoreDir(config.dataDir), architectureOfServerType(config.serverType));
     const launcher = sim.lab ? await bridgeLab(sim, sim.lab, config) : undefined;
     const stack = await startLocalStack({ env, config, onLine: options.onLine, launcher });
     return connectHandles({ sim, stack, env, config, dataDir: options.dataDir });

@@ -1,4 +1,5 @@
 import type { ApiRoutes } from "../router.ts";
+import { bundleDownloadRoute } from "./bundle-download.ts";
 import { cloudInitReadyRoute } from "./cloud-init-ready.ts";
 import { customersRoute } from "./customers.ts";
 import { healthzRoute } from "./healthz.ts";
@@ -16,10 +17,10 @@ import { webhooksRoute } from "./webhooks.ts";
 
 /**
  * Every route the API serves, by listener; adding one is a new file plus one line here. The public
- * listener faces the internet: only what payment providers and booting servers must reach goes there.
+ * listener faces the internet: only what payment providers and our servers must reach goes there.
  */
 export const routes: ApiRoutes = {
-  public: [webhooksRoute, cloudInitReadyRoute],
+  public: [webhooksRoute, cloudInitReadyRoute, bundleDownloadRoute],
   private: [
     healthzRoute,
     readyzRoute,

@@ -1,34 +1,37 @@
 /**
  * Builds the cloud-init user-data a new server boots with: the app's user with passwordless sudo and the
- * control plane's key, base packages, Bun, the app checkout and its dependencies, the shared folder, and
- * a phone_home that reports the server's host key to the callback URL. It holds no secret: Hetzner
- * stores user-data and every process on the server can read it; secrets follow over SSH, and so does the
- * systemd unit (the app must not start before its .env exists).
+ * control plane's key, the app bundle fetched from the control plane (no package installs, no other host),
+ * and a phone_home that reports the server's host key to the callback URL. No secret: Hetzner stores
+ * user-data and every process on the server can read it; the bundle's token is a single-purpose leave
+ * (cloud-init/bundle-boot.ts); secrets follow over SSH, and so does the systemd unit (the app must not start
+ * before its .env exists).
  */
+import {
+  type BundleBoot,
+  bundleBootCommand,
+  bundleBootFiles,
+  SETUP_COMPLETE_MARKER,
+} from "./cloud-init/bundle-boot.ts";
 import { type CloudConfig, serializeCloudConfig } from "./cloud-init/cloud-config.ts";
 import { UserDataTooLargeError } from "./cloud-init/errors.ts";
-import { FIRST_BOOT_FILES, firstBootCommand } from "./cloud-init/first-boot.ts";
 import {
-  checkAppRef,
-  checkAppRepoUrl,
   checkAuthorizedKey,
-  checkBunVersion,
   checkCallbackUrl,
   checkInstanceId,
   checkUsername,
 } from "./cloud-init/input-rules.ts";
 
+export {
+  APP_ROOT,
+  type BundleBoot,
+  CURRENT_RELEASE,
+  SETUP_COMPLETE_MARKER,
+} from "./cloud-init/bundle-boot.ts";
 export type { CloudConfig } from "./cloud-init/cloud-config.ts";
 export { InvalidUserDataInputError, UserDataTooLargeError } from "./cloud-init/errors.ts";
-export { SETUP_COMPLETE_MARKER } from "./cloud-init/first-boot.ts";
 
 /** Hetzner rejects larger user_data with invalid_input ("Length must be between 0 and 32768."). */
 export const USER_DATA_MAX_BYTES = 32768;
-
-export const DEFAULT_APP_REPO_URL = "https://github.com/polly3223/Rachel8.git";
-
-/** git and curl fetch the app and Bun; Bun's installer needs unzip; ca-certificates for TLS. */
-const PACKAGES = ["git", "curl", "unzip", "ca-certificates"];
 
 /** phone_home retries 3 s apart, so 10 tries ride out about half a minute of control-plane downtime. */
 const PHONE_HOME_TRIES = 10;
@@ -43,25 +46,14 @@ export interface UserDataInput {
   authorizedKey: string;
   /** PUBLIC_BASE_URL + "/v1/cloud-init/{instanceId}/ready?token=…" with a single-use per-instance token. */
   callbackUrl: string;
-  /** Git repository of the app. Default DEFAULT_APP_REPO_URL. */
-  appRepoUrl?: string;
-  /** Branch, tag or commit id to check out. Default "HEAD": the repository's default branch. */
-  appRef?: string;
-  /** Bun release to install for the user, e.g. "1.2.3". Default: the newest release at boot time. */
-  bunVersion?: string;
+  /** The bundle to boot from and the leave to download it. */
+  bundle: BundleBoot;
 }
 
 /** The typed document for `input`; throws InvalidUserDataInputError when a field breaks its rule. */
 export function buildCloudConfig(input: UserDataInput): CloudConfig {
   const instanceId = checkInstanceId(input.instanceId);
   const username = checkUsername(input.username);
-  const command = firstBootCommand({
-    username,
-    appRepoUrl: checkAppRepoUrl(input.appRepoUrl ?? DEFAULT_APP_REPO_URL),
-    appRef: checkAppRef(input.appRef ?? "HEAD"),
-    bunVersion: input.bunVersion === undefined ? null : checkBunVersion(input.bunVersion),
-    packages: PACKAGES,
-  });
   return {
     users: [
       {
@@ -73,12 +65,8 @@ export function buildCloudConfig(input: UserDataInput): CloudConfig {
         ssh_authorized_keys: [checkAuthorizedKey(input.authorizedKey)],
       },
     ],
-    package_update: true,
-    // Upgrading every package would take minutes of the two-minute budget; the image is recent.
-    package_upgrade: false,
-    packages: [...PACKAGES],
-    write_files: FIRST_BOOT_FILES.map((file) => ({ ...file })),
-    runcmd: [command],
+    write_files: bundleBootFiles(input.bundle),
+    runcmd: [bundleBootCommand(username, input.bundle, SETUP_COMPLETE_MARKER)],
     phone_home: {
       url: checkCallbackUrl(input.callbackUrl, instanceId),
       post: ["pub_key_ed25519", "instance_id", "hostname"],

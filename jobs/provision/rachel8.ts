@@ -1,10 +1,12 @@
 /**
  * Facts of the deployed app, Rachel8 (github.com/polly3223/Rachel8): its .env (validated exactly as Rachel8
  * validates it, since it exits 1 on an invalid one), Claude Code's OAuth credentials file, and the systemd
- * unit that runs `bun run src/index.ts` in the checkout. Errors name the FIELD, never the value.
+ * unit that runs the current release's `bun run app/src/index.ts` from the app's home directory, where its
+ * .env and everything it writes live. Errors name the FIELD, never the value.
  */
 import { z } from "zod";
 import { PermanentError } from "../errors.ts";
+import { CURRENT_RELEASE } from "./cloud-init/bundle-boot.ts";
 
 /** The unit's name on the machine. */
 export const RACHEL8_UNIT_NAME = "rachel8.service";
@@ -17,12 +19,15 @@ export type AiProvider = (typeof AI_PROVIDERS)[number];
 /** The provider that runs on the Claude OAuth credentials the customer hands over. */
 export const CLAUDE_AI_PROVIDER: AiProvider = "claudecode";
 
-/** Where things live on the machine, relative to the login user's home (cloud-init lays these out). */
+/**
+ * Where things live on the machine, relative to the login user's home (cloud-init lays these out): all of it
+ * outside the release directories, so an upgrade or a rollback never touches what the app wrote.
+ */
 export const RACHEL8_PATHS = {
+  /** The unit's working directory: Bun reads .env from here, and the app's relative paths resolve here. */
   appDir: "rachel8",
   env: "rachel8/.env",
   credentials: ".claude/.credentials.json",
-  bun: ".bun/bin/bun",
   sharedDir: "shared",
 } as const;
 
@@ -67,6 +72,7 @@ const credentialsSchema = z.object({
 const unitSchema = z.object({
   user: z.string().regex(LINUX_USER),
   home: z.string().regex(SAFE_ABSOLUTE_PATH),
+  release: z.string().regex(SAFE_ABSOLUTE_PATH),
 });
 
 /** Parses or throws Rachel8ConfigError listing every bad field (zod's issues carry no input values). */
@@ -133,6 +139,8 @@ export interface Rachel8UnitInput {
   user: string;
   /** That user's home, absolute, e.g. "/home/rachel". */
   home: string;
+  /** The release the unit runs (bin/bun, app/), through a link that upgrades switch; default CURRENT_RELEASE. */
+  release?: string;
 }
 
 /**
@@ -140,7 +148,12 @@ export interface Rachel8UnitInput {
  * the .env exists (Rachel8 exits 0 without one, which Restart=on-failure would not retry).
  */
 export function rachel8Unit(input: Rachel8UnitInput): string {
-  const { user, home } = parseOrThrow(unitSchema, input, "Rachel8 unit", (key) => key);
+  const { user, home, release } = parseOrThrow(
+    unitSchema,
+    { release: CURRENT_RELEASE, ...input },
+    "Rachel8 unit",
+    (key) => key,
+  );
   return `[Unit]
 Description=Rachel8 personal AI assistant (Telegram bot)
 Documentation=https://github.com/polly3223/Rachel8
@@ -154,7 +167,7 @@ StartLimitBurst=5
 Type=simple
 User=${user}
 WorkingDirectory=${home}/${RACHEL8_PATHS.appDir}
-ExecStart=${home}/${RACHEL8_PATHS.bun} run src/index.ts
+ExecStart=${release}/bin/bun run ${release}/app/src/index.ts
 Restart=on-failure
 RestartSec=5s
 TimeoutStopSec=15s

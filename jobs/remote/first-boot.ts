@@ -1,7 +1,7 @@
 /**
  * Did the machine's first boot really set it up? phone_home fires even when runcmd failed (measured with
  * real cloud-init 25.1: `status: error`, callback still sent), so before any secret is sent the machine must
- * show the setup marker that prepare-host.sh writes last AND `cloud-init status` must not be `error`.
+ * show the setup marker that the boot script writes last AND `cloud-init status` must not be `error`.
  * One remote sh command, one SSH round trip; nothing secret travels.
  */
 import { RemoteError } from "./errors.ts";
@@ -26,8 +26,10 @@ export interface FirstBootResult {
    * warning) after finishing; with the marker present the setup ran to its end, so that is accepted.
    */
   cloudInit: "done" | "degraded";
-  /** What the marker holds: the UTC time setup completed. */
+  /** When setup completed (UTC), as the marker says. */
   setupCompletedAt: string;
+  /** The bundle the machine booted, when the marker names one (a boot from a bundle). */
+  bundleId?: string;
 }
 
 /** The first boot failed: no server with this boot will ever come right, so a new one is needed. */
@@ -70,7 +72,12 @@ export async function confirmFirstBoot(
     .filter((line) => line.startsWith("status: "));
   const status = statusLines[0]?.slice("status: ".length) ?? `unknown (exit ${exit || result.code})`;
   if (verdict === "ok") {
-    return { cloudInit: exit === "2" ? "degraded" : "done", setupCompletedAt: marker };
+    const [setupCompletedAt = "", bundleId] = marker.split(" ");
+    return {
+      cloudInit: exit === "2" ? "degraded" : "done",
+      setupCompletedAt,
+      ...(bundleId && /^[0-9a-f]{64}$/.test(bundleId) && { bundleId }),
+    };
   }
   if (verdict === "") {
     throw new RemoteError(

@@ -121,7 +121,7 @@ test("unpacked, the bundle runs: its executables start and the app resolves its 
   expect(
     (await runCommand(["tar", "-xzf", world.store.archivePath(manifest.id), "-C", release])).exitCode,
   ).toBe(0);
-  expect((await runCommand([join(release, "bin/claude")])).stdout).toBe(
+  expect((await runCommand([join(release, "bin/claude"), "--version"])).stdout).toBe(
     `${CLAUDE_CODE_VERSION} (Claude Code)\n`,
   );
   expect((await runCommand([join(release, "bin/bun"), "--version"])).exitCode).toBe(0);

@@ -2,11 +2,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
-import { BUNDLE_DOWNLOAD_PATH, createBundleDownloadHandler } from "../../api/bundle-download.ts";
-import { createBundleStore } from "../../bundle/store.ts";
+import { type ApiServer, createApiServer } from "../../api/server.ts";
+import { bundleStoreDir, createBundleStore } from "../../bundle/store.ts";
+import { loadConfig } from "../../core/config.ts";
 import { createLogger } from "../../core/log.ts";
+import { createMetrics, type MetricsRegistry } from "../../core/metrics.ts";
+import { createSealer } from "../../core/secrets.ts";
 import { instances } from "../../db/schema.ts";
 import { bundleDownloadUrl, issueBundleGrant } from "../../jobs/bundle/grants.ts";
+import type { JobQueue } from "../../jobs/queue.ts";
 import { openTestDatabase, type TestDatabase } from "../customers/fixtures.ts";
 import { runCommand } from "../support/run-command.ts";
 
@@ -17,13 +21,25 @@ const bundleId = createHash("sha256").update(archive).digest("hex");
 const otherId = "c".repeat(64);
 
 let t: TestDatabase;
-let server: Bun.Server<undefined>;
+let api: ApiServer;
+let metrics: MetricsRegistry;
 let token: string;
 let logLines: string[];
+/** The only peer whose X-Forwarded-For counts. */
+const PROXY_IP = "127.0.0.9";
 
 beforeAll(async () => {
   t = openTestDatabase();
-  const store = createBundleStore(join(t.dir, "bundles"));
+  const config = loadConfig({
+    DATA_DIR: t.dir,
+    API_PORT: "1",
+    BROKER_TOKEN: "broker-token",
+    SECRETS_KEY: Buffer.alloc(32, 7).toString("base64"),
+    HCLOUD_TOKEN: "hcloud-token",
+    TRUSTED_PROXIES: `${PROXY_IP}/32`,
+  });
+  t.sealer = createSealer(config.secretsKeys);
+  const store = createBundleStore(bundleStoreDir(t.dir));
   for (const [id, bytes] of [
     [bundleId, archive],
     [otherId, Buffer.from("another bundle")],
@@ -47,6 +63,7 @@ beforeAll(async () => {
     ["i2", "127.0.0.1"],
     ["i5", "127.0.0.5"],
     ["ifar", "203.0.113.9"],
+    ["inew", null],
   ] as const) {
     t.db.insert(instances).values({ id, ipv4, createdAt: 1, updatedAt: 1 }).run();
   }
@@ -63,29 +80,31 @@ beforeAll(async () => {
   grant("i2");
   grant("i5");
   grant("ifar");
+  grant("inew");
   logLines = [];
-  const handler = createBundleDownloadHandler({
+  metrics = createMetrics();
+  api = createApiServer({
+    config,
     db: t.db,
-    sealer: t.sealer,
-    store,
+    queue: unusedQueue(),
     log: createLogger({ level: "info", destination: { write: (line: string) => logLines.push(line) } }),
-    now: Date.now,
-  });
-  server = Bun.serve({
-    hostname: "127.0.0.1",
+    metrics,
     port: 0,
-    fetch: (request, self) =>
-      BUNDLE_DOWNLOAD_PATH.test(new URL(request.url).pathname)
-        ? handler(request, self.requestIP(request)?.address ?? null)
-        : Response.json({ code: "not_found", message: "no such route", requestId: "r" }, { status: 404 }),
+    publicPort: 0,
   });
 });
 afterAll(async () => {
-  await server.stop(true);
+  await api.stop(1000);
   t.close();
 });
 
-const urlOf = (instanceId: string, id = bundleId) => bundleDownloadUrl(server.url.origin, instanceId, id);
+/** Downloads never touch the broker. */
+function unusedQueue(): JobQueue {
+  const unused = () => Promise.reject(new Error("not used by bundle downloads"));
+  return { enqueue: unused, signal: unused, retry: unused, ping: async () => true, close: async () => {} };
+}
+
+const urlOf = (instanceId: string, id = bundleId) => bundleDownloadUrl(api.publicUrl, instanceId, id);
 const get = (url: string, headers: Record<string, string> = {}, method = "GET") =>
   fetch(url, { method, headers: { authorization: `Bearer ${token}`, "x-request-id": "r1", ...headers } });
 
@@ -183,12 +202,7 @@ describe("anything else is the router's 404, and says nothing more", () => {
     ["an unknown bundle", () => urlOf("i1", "d".repeat(64)), none, "GET"],
     ["a path that is no bundle id", () => urlOf("i1", "..%2Fmanifest.json"), none, "GET"],
     ["an unknown instance", urlOf.bind(null, "nope"), none, "GET"],
-    [
-      "a malformed escape",
-      () => `${server.url.origin}/v1/instances/%E0%A4%A/bundles/${bundleId}`,
-      none,
-      "GET",
-    ],
+    ["a malformed escape", () => `${api.publicUrl}/v1/instances/%E0%A4%A/bundles/${bundleId}`, none, "GET"],
     ["its own token from another address than the server's", urlOf.bind(null, "ifar"), own("ifar"), "GET"],
     ["POST", urlOf.bind(null, "i1"), none, "POST"],
     ["DELETE", urlOf.bind(null, "i1"), none, "DELETE"],
@@ -210,5 +224,44 @@ describe("anything else is the router's 404, and says nothing more", () => {
     ).toBe(true);
     expect(refusals.some((line) => line.includes('"reason":"wrong_origin"'))).toBe(true);
     expect(logLines.join("\n")).not.toContain(token);
+  });
+});
+
+describe("on the public listener", () => {
+  test("before create-server has stored the server's address, the token alone opens the download", async () => {
+    const response = await get(urlOf("inew"), { authorization: `Bearer ${issueTokenFor("inew")}` }, "HEAD");
+    expect(response.status).toBe(200);
+  });
+
+  /** curl leaving from `from`, as a server behind (or without) a proxy sends it; returns the HTTP status. */
+  const curlFrom = async (from: string, instanceId: string, headers: string[]) => {
+    const curl = await runCommand([
+      "curl",
+      "--silent",
+      "--output",
+      "/dev/null",
+      "--write-out",
+      "%{http_code}",
+      "--interface",
+      from,
+      ...headers.flatMap((header) => ["--header", header]),
+      "--header",
+      `Authorization: Bearer ${issueTokenFor(instanceId)}`,
+      urlOf(instanceId),
+    ]);
+    return curl.stdout;
+  };
+
+  test("a trusted proxy's X-Forwarded-For names the server; anyone else's is ignored", async () => {
+    expect(await curlFrom(PROXY_IP, "ifar", ["X-Forwarded-For: 203.0.113.9"])).toBe("200");
+    expect(await curlFrom("127.0.0.5", "ifar", ["X-Forwarded-For: 203.0.113.9"])).toBe("404");
+    expect(await curlFrom(PROXY_IP, "ifar", ["X-Forwarded-For: 203.0.113.10"])).toBe("404");
+  });
+
+  test("requests are counted under the route template, never the raw path", async () => {
+    await (await get(urlOf("i1"), {}, "HEAD")).arrayBuffer();
+    const text = await metrics.render();
+    expect(text).toContain('route="/v1/instances/:instanceId/bundles/:bundleId"');
+    expect(text).not.toContain(bundleId);
   });
 });

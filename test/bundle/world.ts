@@ -1,38 +1,19 @@
 /** A bundle build's inputs on loopback: the stand-in app repository and a registry of stand-in executables. */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { BundleArchitecture } from "../../bundle/architecture.ts";
 import { type BuildBundleOptions, buildBundle } from "../../bundle/build.ts";
 import { createBundleStore } from "../../bundle/store.ts";
-import { type AppRepo, createAppRepo } from "./app-repo.ts";
-import { type FakeRegistry, type RegistryPackage, startFakeRegistry } from "./registry.ts";
+import { type AppRepo, createAppRepo } from "../../sim/bundle/app-repo.ts";
+import { type FakeRegistry, type RegistryPackage, startFakeRegistry } from "../../sim/bundle/registry.ts";
+import {
+  STAND_IN_BUN_VERSION as BUN_VERSION,
+  STAND_IN_CLAUDE_CODE_VERSION as CLAUDE_CODE_VERSION,
+  standInPackages,
+} from "../../sim/bundle/stand-in.ts";
 
-export const BUN_VERSION = "1.4.5";
-export const CLAUDE_CODE_VERSION = "2.1.337";
-
-const STAND_IN_BUN = resolve(import.meta.dir, "../../sim/machine/offline/bun");
-const STAND_IN_CLAUDE = `#!/bin/sh\n# stand-in Claude Code for bundle tests\necho "${CLAUDE_CODE_VERSION} (Claude Code)"\n`;
-
-/** The simulator's stand-in bun and a stand-in claude, under the real package names for both architectures. */
-export async function standInPackages(): Promise<RegistryPackage[]> {
-  const bun = await readFile(STAND_IN_BUN);
-  return [
-    ...["x64", "aarch64"].map((cpu) => ({
-      name: `@oven/bun-linux-${cpu}`,
-      version: BUN_VERSION,
-      files: [{ path: "bin/bun", content: bun, executable: true }],
-    })),
-    ...["x64", "arm64"].map((cpu) => ({
-      name: `@anthropic-ai/claude-code-linux-${cpu}`,
-      version: CLAUDE_CODE_VERSION,
-      files: [
-        { path: "claude", content: STAND_IN_CLAUDE, executable: true },
-        { path: "README.md", content: "not part of the bundle\n" },
-      ],
-    })),
-  ];
-}
+export { BUN_VERSION, CLAUDE_CODE_VERSION, standInPackages };
 
 export interface BundleWorld {
   dir: string;

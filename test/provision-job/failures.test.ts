@@ -3,6 +3,9 @@
  * instance failed (step and reason recorded) and nothing left at Hetzner; a lost answer is adopted.
  */
 import { describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { bundleStoreDir, createBundleStore } from "../../bundle/store.ts";
 import { type HetznerClient, HetznerNetworkError } from "../../hetzner/index.ts";
 import { provisionWorldForFile } from "./world.ts";
 
@@ -101,5 +104,54 @@ describe("provision job failures", () => {
     ]);
     const [server] = await real.servers.listAll({ name: `rachel-${requested.instanceId}` });
     expect(fixture.current.instance(requested.instanceId).hetznerServerId).toBe(server?.id ?? -1);
+  }, 60_000);
+
+  test("bytes that are not the bundle fail the boot's checksum: the first-boot check says so, the server goes", async () => {
+    const store = createBundleStore(bundleStoreDir(fixture.current.runtime.config.dataDir));
+    const archive = store.archivePath((await store.current()).x64 ?? "");
+    const original = readFileSync(archive);
+    // Same size, one byte changed: what a corrupted disk or a tampering proxy would serve.
+    const altered = Buffer.from(original);
+    altered[altered.length - 1] = (altered[altered.length - 1] ?? 0) ^ 0xff;
+    writeFileSync(archive, altered);
+    try {
+      await fixture.current.startWorker();
+      const { customerId } = fixture.current.addCustomer("corrupt");
+      const requested = await fixture.current.requests.requestProvision(customerId);
+      const summary = await fixture.current.finish(requested.operationId);
+      expect(summary).toMatchObject({ status: "failed", errorStep: "inject-secrets" });
+      expect(summary.errorMessage).toContain("first boot failed (setup marker");
+      expect(summary.errorMessage).toContain(
+        "boot-from-bundle: bundle checksum mismatch: the download is not bundle",
+      );
+      expect(fixture.current.instance(requested.instanceId)).toMatchObject({
+        errorCode: "first_boot_failed",
+        hetznerServerId: null,
+        bundleId: null,
+      });
+      await expectNothingAtHetzner(requested.instanceId);
+    } finally {
+      writeFileSync(archive, original);
+    }
+  }, 60_000);
+
+  test("no current bundle: create-server fails for good, telling the operator to run bun run bundle", async () => {
+    const current = join(bundleStoreDir(fixture.current.runtime.config.dataDir), "current.json");
+    const original = readFileSync(current);
+    writeFileSync(current, "{}");
+    try {
+      await fixture.current.startWorker();
+      const { customerId } = fixture.current.addCustomer("nobundle");
+      const requested = await fixture.current.requests.requestProvision(customerId);
+      const summary = await fixture.current.finish(requested.operationId);
+      expect(summary).toMatchObject({ status: "failed", errorStep: "create-server" });
+      expect(summary.errorMessage).toBe(
+        "no app bundle for x64 servers (cx23): run `bun run bundle` on the control plane, then retry",
+      );
+      expect(fixture.current.instance(requested.instanceId)).toMatchObject({ errorCode: "no_bundle" });
+      await expectNothingAtHetzner(requested.instanceId);
+    } finally {
+      writeFileSync(current, original);
+    }
   }, 60_000);
 });

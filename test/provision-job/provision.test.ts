@@ -5,6 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { bundleStoreDir, createBundleStore } from "../../bundle/store.ts";
 import type { Sealer } from "../../core/secrets.ts";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
 import type { CustomerSecrets } from "../../jobs/customers.ts";
@@ -40,12 +41,19 @@ describe("provision job", () => {
     const first = fixture.current.sim.requests().map((r) => `${r.method} ${r.path} ${r.status}`);
     expect(first).toEqual(["POST /ssh_keys 201", "POST /firewalls 201", "POST /servers 201"]);
 
+    const dataDir = fixture.current.runtime.config.dataDir;
     const instance = fixture.current.instance(requested.instanceId);
     expect(instance).toMatchObject({ status: "ready", serverName: `rachel-${requested.instanceId}` });
     expect(instance.location).toBe("nbg1");
     const machine = fixture.current.sim.machines.get(instance.hetznerServerId ?? -1)?.view();
     if (!machine) throw new Error("no machine behind the server");
     expect(instance.ipv4).toBe(machine.address);
+    // It booted the current bundle, fetched from the control plane (its box reaches no other host).
+    const current = await createBundleStore(bundleStoreDir(dataDir)).current();
+    expect(instance.bundleId).toBe(current.x64 ?? "none");
+    expect(readFileSync(join(machine.sandboxDir, "var/log/cloud-init-output.log"), "utf8")).toContain(
+      `boot-from-bundle: release ${current.x64} at /opt/rachel8/current\n`,
+    );
     const env = join(machine.sandboxDir, APP_HOME, RACHEL8_PATHS.env);
     const credentials = join(machine.sandboxDir, APP_HOME, RACHEL8_PATHS.credentials);
     expect(statSync(env).mode & 0o777).toBe(0o600);
@@ -56,9 +64,9 @@ describe("provision job", () => {
     );
 
     // Secrets travelled over SSH stdin only: not in user-data, logs, or either database file.
-    const brokerFiles = readdirSync(fixture.current.runtime.config.dataDir).map((name) =>
-      readFileSync(join(fixture.current.runtime.config.dataDir, name)).toString("latin1"),
-    );
+    const brokerFiles = readdirSync(dataDir)
+      .filter((name) => statSync(join(dataDir, name)).isFile())
+      .map((name) => readFileSync(join(dataDir, name)).toString("latin1"));
     const outside = [
       machine.userData ?? "",
       JSON.stringify(fixture.current.runtime.logs),

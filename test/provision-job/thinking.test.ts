@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { and, desc, eq } from "drizzle-orm";
 import type { Sealer } from "../../core/secrets.ts";
 import { stepRuns } from "../../db/schema.ts";
-import { SETUP_COMPLETE_MARKER } from "../../jobs/provision/cloud-init/first-boot.ts";
+import { SETUP_COMPLETE_MARKER } from "../../jobs/provision/cloud-init.ts";
 import { RACHEL8_PATHS } from "../../jobs/provision/rachel8.ts";
 import { APP_HOME } from "../../jobs/provision/steps/ownership.ts";
 import { provisionWorldForFile } from "./world.ts";
@@ -108,7 +108,7 @@ describe("the bot can think", () => {
       `first boot failed (setup marker ${SETUP_COMPLETE_MARKER} missing`,
     );
     expect(summary.errorMessage).toContain("last lines of the boot log:");
-    expect(summary.errorMessage).toContain("prepare-host: done");
+    expect(summary.errorMessage).toContain("boot-from-bundle: release ");
     expect(fixture.current.instance(requested.instanceId)).toMatchObject({
       errorCode: "first_boot_failed",
       hetznerServerId: null,
@@ -135,7 +135,7 @@ describe("the bot can think", () => {
     return JSON.parse(row?.output ?? "null");
   }
 
-  /** The setup marker on the named machine's disk, once prepare-host has written it. */
+  /** The setup marker on the named machine's disk, once the boot script has written it. */
   async function waitForMarker(name: string): Promise<string> {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {

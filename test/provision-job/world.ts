@@ -8,6 +8,7 @@
 import { afterAll, afterEach, beforeAll } from "bun:test";
 import { eq } from "drizzle-orm";
 import { createApiServer } from "../../api/server.ts";
+import { bundleStoreDir } from "../../bundle/store.ts";
 import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import { followOperation } from "../../cli/follow-operation.ts";
 import { createLogger } from "../../core/log.ts";
@@ -23,10 +24,10 @@ import {
 } from "../../hetzner/index.ts";
 import { type CustomerSecrets, type CustomerStore, createCustomerStore } from "../../jobs/customers.ts";
 import type { OperationSummary } from "../../jobs/operation-progress.ts";
-import { DEFAULT_APP_REPO_URL } from "../../jobs/provision/cloud-init.ts";
 import type { ProvisionDeps } from "../../jobs/provision/index.ts";
 import { createProductionJobs, type ProductionJobDeps } from "../../jobs/registry.ts";
 import { createRequests, type Requests } from "../../jobs/requests.ts";
+import { ensureStandInBundle } from "../../sim/bundle/stand-in.ts";
 import { type Simulator, startSimulator } from "../../sim/index.ts";
 import type { RunningWorker } from "../../worker/start.ts";
 import { type Runtime, startRuntime } from "../runner/harness.ts";
@@ -70,6 +71,7 @@ export interface WorldOverrides extends Partial<Omit<ProductionJobDeps, "setting
 export async function startProvisionWorld(): Promise<ProvisionWorld> {
   const runtime = await startRuntime();
   const sim = await startSimulator({ timeScale: TIME_SCALE });
+  await ensureStandInBundle(bundleStoreDir(runtime.config.dataDir), "x64");
   const sealer = createSealer(runtime.config.secretsKeys);
   const callback = startCallbackEndpoint(runtime);
   const hetzner = createHetznerClient({
@@ -105,8 +107,8 @@ export async function startProvisionWorld(): Promise<ProvisionWorld> {
           sshPort: sim.sshPort,
           cloudInitTimeoutMs: 60_000,
           verifySettleMs: 300,
-          appRepoUrl: DEFAULT_APP_REPO_URL,
           hcloudLabels: {},
+          dataDir: runtime.config.dataDir,
           ...overrides.settings,
         },
       };
@@ -158,7 +160,9 @@ function startCallbackEndpoint(runtime: Runtime) {
     port: 0,
     async fetch(request, self) {
       const peer = self.requestIP(request)?.address ?? null;
-      if (endpoint.reportHostKey === undefined) return api.handle(request, { listener: "public", peer });
+      if (endpoint.reportHostKey === undefined || request.method !== "POST") {
+        return api.handle(request, { listener: "public", peer });
+      }
       const form = new URLSearchParams(await request.text());
       form.set("pub_key_ed25519", endpoint.reportHostKey);
       return api.handle(

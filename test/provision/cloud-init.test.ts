@@ -6,7 +6,6 @@ import {
   buildCloudConfig,
   buildUserData,
   type CloudConfig,
-  DEFAULT_APP_REPO_URL,
   InvalidUserDataInputError,
   USER_DATA_MAX_BYTES,
   type UserDataInput,
@@ -43,16 +42,24 @@ function callbackUrl(instanceId: string, token: string): string {
   return `https://provisioner.example.com/v1/cloud-init/${instanceId}/ready?token=${token}`;
 }
 
-/** A provision's input as the service makes it: a real key and a fresh 32-byte base64url token. */
+const BUNDLE_ID = "ab".repeat(32);
+
+/** A provision's input as the service makes it: a real key, fresh 32-byte base64url tokens, a bundle. */
 function typicalInput(instanceId = "inst-01hzx4") {
   const token = randomBytes(32).toString("base64url");
+  const bundleToken = randomBytes(32).toString("base64url");
   const input: UserDataInput = {
     instanceId,
     username: "rachel",
     authorizedKey: `ssh-ed25519 ${ed25519KeyBlob()} rachel-provisioner@${instanceId}`,
     callbackUrl: callbackUrl(instanceId, token),
+    bundle: {
+      url: `https://provisioner.example.com/v1/instances/${instanceId}/bundles/${BUNDLE_ID}`,
+      sha256: BUNDLE_ID,
+      token: bundleToken,
+    },
   };
-  return { input, token };
+  return { input, token, bundleToken };
 }
 
 /** Inputs full of YAML syntax, and values PyYAML (YAML 1.1) would read as a boolean or a number. */
@@ -61,9 +68,6 @@ function trickyInput(): UserDataInput {
     ...typicalInput("0755").input,
     username: "yes",
     authorizedKey: `ssh-ed25519 ${ed25519KeyBlob()} it's: a "key" # with: spaces, [x] {y} &a *b !c %d @e é`,
-    appRepoUrl: `https://git.example.com/o/r.git#a: "b" 'c' - [x] {y} #z`,
-    appRef: "0x1F",
-    bunVersion: "1.2.3",
   };
 }
 
@@ -82,7 +86,7 @@ function occurrences(text: string, part: string): number {
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const inputFieldsAreThePublicOnes: Same<
   keyof UserDataInput,
-  "instanceId" | "username" | "authorizedKey" | "callbackUrl" | "appRepoUrl" | "appRef" | "bunVersion"
+  "instanceId" | "username" | "authorizedKey" | "callbackUrl" | "bundle"
 > = true;
 
 describe("buildUserData", () => {
@@ -94,7 +98,7 @@ describe("buildUserData", () => {
     expect(buildUserData(input)).toBe(text);
   });
 
-  test("sets up the user, packages, first-boot run and phone_home, and enables no unit", () => {
+  test("sets up the user, the boot from the bundle and phone_home, and enables no unit", () => {
     const { input } = typicalInput();
     const config = parse(buildUserData(input), { version: "1.1" }) as CloudConfig;
     expect(config.users).toEqual([
@@ -107,13 +111,10 @@ describe("buildUserData", () => {
         ssh_authorized_keys: [input.authorizedKey],
       },
     ]);
-    expect(config.packages).toEqual(["git", "curl", "unzip", "ca-certificates"]);
-    expect(config.package_update).toBe(true);
     expect(config.runcmd).toHaveLength(1);
-    expect(config.runcmd[0]?.slice(2, 6)).toEqual(["rachel", DEFAULT_APP_REPO_URL, "HEAD", ""]);
-    const prepareHost = config.write_files.find((file) => file.path.endsWith("/prepare-host.sh"));
-    expect(prepareHost?.permissions).toBe("0755");
-    expect(config.runcmd[0]?.[1]).toBe(prepareHost?.path);
+    const script = config.write_files.find((file) => file.path.endsWith("/boot-from-bundle.sh"));
+    expect(script?.permissions).toBe("0755");
+    expect(config.runcmd[0]?.[1]).toBe(script?.path);
     expect(config.phone_home).toEqual({
       url: input.callbackUrl,
       post: ["pub_key_ed25519", "instance_id", "hostname"],
@@ -139,7 +140,7 @@ describe("buildUserData", () => {
 
   test("varies only in the inputs it was given", () => {
     const placeholders = (input: UserDataInput, text: string) =>
-      [input.callbackUrl, input.authorizedKey, input.instanceId].reduce(
+      [input.callbackUrl, input.authorizedKey, input.bundle.token, input.instanceId].reduce(
         (out, value, index) => out.replaceAll(value, `<input ${index}>`),
         text,
       );
@@ -188,9 +189,6 @@ describe("buildUserData", () => {
     ],
     ["username", { username: "root" }],
     ["instanceId", { instanceId: "inst 01" }],
-    ["appRepoUrl", { appRepoUrl: "--upload-pack=touch /tmp/x" }],
-    ["appRef", { appRef: "--upload-pack=touch" }],
-    ["bunVersion", { bunVersion: "latest" }],
   ] as Array<[string, Partial<UserDataInput>]>)("rejects a bad %s without echoing it", (field, change) => {
     const error = catchError(() => buildUserData({ ...typicalInput().input, ...change }));
     expect(error).toBeInstanceOf(InvalidUserDataInputError);
@@ -238,12 +236,12 @@ describe.skipIf(!cloudInit && !inCi)("user-data checked by the real cloud-init",
     expect(await loadAsCloudInit(requireCloudInit(), text)).toEqual(buildCloudConfig(input));
   });
 
-  test("runcmd's shell script hands prepare-host.sh exactly the built arguments", async () => {
+  test("runcmd's shell script hands boot-from-bundle.sh exactly the built arguments", async () => {
     const input = trickyInput();
     const [command = []] = buildCloudConfig(input).runcmd;
     const script = await runcmdScript(requireCloudInit(), buildUserData(input));
     // printf in place of the interpreter shows the argument vector the shell would have run.
-    const probe = script.replace("'/bin/bash' ", "'printf' '%s\\n' ");
+    const probe = script.replace("'/bin/sh' ", "'printf' '%s\\n' ");
     expect(probe).not.toBe(script);
     const shown = Bun.spawnSync(["/bin/sh", "-c", probe]).stdout.toString();
     expect(shown).toBe(
@@ -270,5 +268,73 @@ describe.skipIf(!cloudInit && !inCi)("user-data checked by the real cloud-init",
     const report = await checkSchema(requireCloudInit(), misspelt);
     expect(report.exitCode).toBe(1);
     expect(report.output).toContain("run_cmd");
+  });
+});
+
+describe("user-data that boots from a bundle", () => {
+  const bundleId = BUNDLE_ID;
+  const withBundle = typicalInput;
+
+  test("installs no package and names no host but the control plane", () => {
+    const { input } = withBundle();
+    const config = buildCloudConfig(input);
+    expect(Object.keys(config)).not.toContain("packages");
+    expect(Object.keys(config)).not.toContain("package_update");
+    const text = buildUserData(input);
+    const hosts = new Set([...text.matchAll(/[a-z]+:\/\/([^/\s"']+)/g)].map((match) => match[1]));
+    expect([...hosts]).toEqual(["provisioner.example.com"]);
+    expect(text).not.toContain("apt-get");
+    expect(text).not.toContain("git ");
+    expect(Buffer.byteLength(text)).toBeLessThan(USER_DATA_MAX_BYTES / 4);
+    expect(config.runcmd).toEqual([
+      [
+        "/bin/sh",
+        "/usr/local/lib/rachel-provisioner/boot-from-bundle.sh",
+        "rachel",
+        input.bundle.url,
+        bundleId,
+        "/run/rachel-provisioner/bundle-auth",
+        "/opt/rachel8",
+        "/var/lib/rachel-provisioner/setup-complete",
+      ],
+    ]);
+  });
+
+  test("the grant's token travels only in a root-only header file, never in argv or the URL", () => {
+    const { input, bundleToken } = withBundle();
+    const config = buildCloudConfig(input);
+    const holders = stringLeaves(config).filter(([, value]) => value.includes(bundleToken));
+    expect(holders.map(([path]) => path)).toEqual(["write_files.1.content"]);
+    expect(config.write_files[1]).toMatchObject({
+      path: "/run/rachel-provisioner/bundle-auth",
+      owner: "root:root",
+      permissions: "0600",
+    });
+  });
+
+  test.each([
+    ["sha256", { sha256: "AB".repeat(32) }, "bundle.sha256 must be 64 lowercase hex digits"],
+    ["token", { token: "a b" }, "bundle.token must be 16-256 base64url characters"],
+    ["url", { url: "file:///etc/passwd" }, "bundle.url must be an absolute http or https URL"],
+    [
+      "url's bundle",
+      { url: `https://provisioner.example.com/v1/instances/x/bundles/${"cd".repeat(32)}` },
+      "bundle.url must name the bundle by its sha256 and carry no credentials, query or fragment",
+    ],
+  ] as const)("a bad %s is named", (_name, change, message) => {
+    const { input } = withBundle();
+    expect(() => buildUserData({ ...input, bundle: { ...input.bundle, ...change } })).toThrow(
+      new InvalidUserDataInputError("", "").constructor as never,
+    );
+    expect(() => buildUserData({ ...input, bundle: { ...input.bundle, ...change } })).toThrow(
+      `user-data input ${message}`,
+    );
+  });
+
+  test.skipIf(!cloudInit && !inCi)("is valid for the real cloud-init, with no deprecated keys", async () => {
+    const report = await checkSchema(requireCloudInit(), buildUserData(withBundle().input));
+    expect(report.output).toContain("Valid schema");
+    expect(report.exitCode).toBe(0);
+    expect(report.hasDeprecations).toBe(false);
   });
 });

@@ -99,10 +99,10 @@ describe("reconfigure requests meeting other work", () => {
   }, 60_000);
 
   test("after a failed reconfigure, the next change runs another that brings the server back to ready", async () => {
-    const { world, put, homePath, machineFiles } = fixture.current;
+    const { world, put, releasePath, machineFiles } = fixture.current;
     await world.startWorker();
     const { customerId, instanceId } = await fixture.current.provisioned("repair");
-    const entry = homePath(instanceId, "rachel8/src/index.ts");
+    const entry = releasePath(instanceId, "app/src/index.ts");
     const entryText = readFileSync(entry, "utf8");
     rmSync(entry);
     await put(customerId, fakeCustomerSecrets("repairOne"));

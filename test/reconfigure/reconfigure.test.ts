@@ -138,12 +138,12 @@ describe("reconfigure job", () => {
   }, 60_000);
 
   test("a unit that fails after the restart: the reconfigure fails with the journal, the server is kept", async () => {
-    const { world, put, homePath } = fixture.current;
+    const { world, put, releasePath } = fixture.current;
     await world.startWorker();
     const { customerId, instanceId } = await fixture.current.provisioned("broken");
     const serverId = world.instance(instanceId).hetznerServerId;
-    // The app's entry point is gone: after the restart `bun run src/index.ts` exits 1 and the unit crash-loops.
-    rmSync(homePath(instanceId, "rachel8/src/index.ts"));
+    // The app's entry point is gone: after the restart `bun run …/src/index.ts` exits 1 and the unit crash-loops.
+    rmSync(releasePath(instanceId, "app/src/index.ts"));
     world.sim.clearRequests();
 
     const answer = await put(customerId, fakeCustomerSecrets("brokenAfter"));
@@ -152,7 +152,7 @@ describe("reconfigure job", () => {
     const summary = await world.finish(operationId);
     expect(summary).toMatchObject({ status: "failed", errorStep: "verify" });
     expect(summary.errorMessage).toContain("unit rachel8.service is");
-    expect(summary.errorMessage).toContain('Module not found "src/index.ts"');
+    expect(summary.errorMessage).toContain('Module not found "/opt/rachel8/current/app/src/index.ts"');
     expect(world.instance(instanceId)).toMatchObject({
       status: "degraded",
       errorStep: "verify",

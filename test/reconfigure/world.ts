@@ -4,7 +4,7 @@
  * back: the files on a customer's machine and the step runs of an operation.
  */
 import { afterAll, beforeAll } from "bun:test";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { and, eq } from "drizzle-orm";
 import { type ApiServer, createApiServer } from "../../api/server.ts";
@@ -12,6 +12,7 @@ import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { operations, stepRuns } from "../../db/schema.ts";
 import type { CustomerSecrets } from "../../jobs/customers.ts";
+import { CURRENT_RELEASE } from "../../jobs/provision/cloud-init.ts";
 import { RACHEL8_PATHS } from "../../jobs/provision/rachel8.ts";
 import { APP_HOME } from "../../jobs/provision/steps/ownership.ts";
 import { connectJobQueue, type JobQueue } from "../../jobs/queue.ts";
@@ -45,6 +46,8 @@ export interface ReconfigureWorld {
   machineFiles(instanceId: string): MachineFiles;
   /** Where the fake machine keeps a file of the app user's home, on this host. */
   homePath(instanceId: string, relative: string): string;
+  /** Where the fake machine keeps a file of the release the unit runs, on this host. */
+  releasePath(instanceId: string, relative: string): string;
   /** Outputs of the succeeded run attempts of a step in an operation, oldest first. */
   stepOutputs(operationId: string, step: string): unknown[];
   operationIds(instanceId: string): string[];
@@ -110,6 +113,13 @@ function buildWorld(world: ProvisionWorld, apis: ApiServer[]): ReconfigureWorld 
     if (!machine) throw new Error(`no machine behind instance ${instanceId}`);
     return join(machine.sandboxDir, APP_HOME, relative);
   };
+  // `current` links to an absolute path inside the box: resolved against the box's root, not the host's.
+  const releasePath = (instanceId: string, relative: string) => {
+    const machine = world.sim.machines.get(world.instance(instanceId).hetznerServerId ?? -1)?.view();
+    if (!machine) throw new Error(`no machine behind instance ${instanceId}`);
+    const release = readlinkSync(join(machine.sandboxDir, CURRENT_RELEASE));
+    return join(machine.sandboxDir, release, relative);
+  };
   return {
     world,
     put: (customerId, body) => putTo(live.url, customerId, body),
@@ -122,6 +132,7 @@ function buildWorld(world: ProvisionWorld, apis: ApiServer[]): ReconfigureWorld 
       return { customerId, secrets, instanceId: requested.instanceId };
     },
     homePath,
+    releasePath,
     machineFiles(instanceId) {
       const env = homePath(instanceId, RACHEL8_PATHS.env);
       const credentials = homePath(instanceId, RACHEL8_PATHS.credentials);

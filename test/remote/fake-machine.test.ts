@@ -72,9 +72,10 @@ describe("injectSecrets + verifyActive against the simulator's fake machine", ()
       "    shell: /bin/bash",
       "    ssh_authorized_keys:",
       `      - ${key.publicKey}`,
-      // The unit runs ~/.bun/bin/bun in ~/rachel8: install both as first boot does (the box's stand-ins are offline fakes).
+      // The unit runs the current release's bun and app from ~/rachel8: lay out a release of the box's stand-ins
+      // as a boot from the bundle does.
       "runcmd:",
-      "  - [runuser, -u, rachel, --, bash, -c, 'cd && curl -fsSL https://bun.sh/install | bash && git clone -q https://github.com/polly3223/Rachel8.git rachel8']",
+      "  - [sh, -c, 'r=/opt/rachel8/releases/r && mkdir -p $r/bin $r/app /home/rachel/rachel8 && cp /opt/sim/lib/bun $r/bin/bun && cp -r /opt/sim/lib/rachel8/src $r/app/ && ln -s $r /opt/rachel8/current']",
       "",
     ].join("\n");
     machine = await host.create({ serverId: 4101, name: "remote-test", ipv4: "127.41.0.1", userData });

@@ -22,9 +22,13 @@ describe.skipIf(!enabled)("confirmFirstBoot (real sshd, cloud-init stand-in)", (
     marker = join(machine.systemd.binDir, "..", "setup-complete");
     bootLog = join(machine.systemd.binDir, "..", "cloud-init-output.log");
     const lines = Array.from({ length: 30 }, (_, i) => `boot line ${i + 1}`);
-    await writeFile(bootLog, `${lines.join("\n")}\ninstall-app: failed at line 21: retry curl\n`, {
-      mode: 0o644,
-    });
+    await writeFile(
+      bootLog,
+      `${lines.join("\n")}\nboot-from-bundle: downloading the bundle failed (curl exit 22; 22: refused, so a wrong or spent token or a foreign address)\n`,
+      {
+        mode: 0o644,
+      },
+    );
   });
 
   afterAll(async () => {
@@ -62,7 +66,7 @@ describe.skipIf(!enabled)("confirmFirstBoot (real sshd, cloud-init stand-in)", (
       "boot line 28",
       "boot line 29",
       "boot line 30",
-      "install-app: failed at line 21: retry curl",
+      "boot-from-bundle: downloading the bundle failed (curl exit 22; 22: refused, so a wrong or spent token or a foreign address)",
     ]);
   });
 

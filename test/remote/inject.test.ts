@@ -52,7 +52,7 @@ describe.skipIf(!enabled)("injectSecrets against a real OpenSSH sshd", () => {
   beforeAll(async () => {
     machine = await startMachine();
     home = machine.sshd.user.home;
-    const text = rachel8Unit({ user: machine.sshd.user.name, home });
+    const text = rachel8Unit({ user: machine.sshd.user.name, home, release: `${home}/release` });
     unit = { name: RACHEL8_UNIT_NAME, text, dir: machine.systemd.unitDir };
   });
 

@@ -1,7 +1,8 @@
 /**
- * A stand-in customer machine for injection tests: a real sshd, a throwaway user whose home holds a Rachel8
- * checkout stand-in (a real Bun at ~/.bun/bin/bun and a src/index.ts that validates .env like Rachel8 and
- * exits 1 on a bad token, printing it, as careless apps do), fake systemd shims, and a pinned session
+ * A stand-in customer machine for injection tests: a real sshd, a throwaway user whose home holds the app's
+ * working directory and a release stand-in (~/release: a real Bun at bin/bun and an app/src/index.ts that
+ * validates .env like Rachel8 and exits 1 on a bad token, printing it, as careless apps do; the unit runs it
+ * with `release` set to it), fake systemd shims, and a pinned session
  * wrapped to record every command and stdin sent.
  */
 import { chown, mkdir, symlink, writeFile } from "node:fs/promises";
@@ -38,12 +39,12 @@ export interface MachineFixture {
 
 async function layOutHome(sshd: TestSshd): Promise<void> {
   const { home, uid, gid } = sshd.user;
-  for (const dir of [".bun", ".bun/bin", "rachel8", "rachel8/src", "shared"]) {
+  for (const dir of ["release", "release/bin", "release/app", "release/app/src", "rachel8", "shared"]) {
     await mkdir(join(home, dir), { mode: 0o755 });
     await chown(join(home, dir), uid, gid);
   }
-  await symlink(process.execPath, join(home, ".bun/bin/bun"));
-  await writeFile(join(home, "rachel8/src/index.ts"), STAND_IN_APP, { mode: 0o644 });
+  await symlink(process.execPath, join(home, "release/bin/bun"));
+  await writeFile(join(home, "release/app/src/index.ts"), STAND_IN_APP, { mode: 0o644 });
 }
 
 function recording(session: RemoteSession, sent: SentCommand[]): RemoteSession {

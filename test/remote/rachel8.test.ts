@@ -135,12 +135,14 @@ describe("renderCredentials", () => {
 });
 
 describe("rachel8Unit", () => {
-  test("names the user, checkout, Bun and the .env condition", () => {
+  test("names the user, the release's Bun and app, the working directory and the .env condition", () => {
     const unit = rachel8Unit({ user: "rachel", home: "/home/rachel" });
     expect(unit).toContain("\nUser=rachel\n");
     expect(unit).toContain("\nConditionPathExists=/home/rachel/rachel8/.env\n");
     expect(unit).toContain("\nWorkingDirectory=/home/rachel/rachel8\n");
-    expect(unit).toContain("\nExecStart=/home/rachel/.bun/bin/bun run src/index.ts\n");
+    expect(unit).toContain(
+      "\nExecStart=/opt/rachel8/current/bin/bun run /opt/rachel8/current/app/src/index.ts\n",
+    );
     expect(unit).toContain("\nRestart=on-failure\n");
     expect(unit).not.toMatch(/RestartSteps|RestartMaxDelaySec/);
   });
@@ -152,12 +154,13 @@ describe("rachel8Unit", () => {
 
   test("passes systemd-analyze verify (systemd 252) with no output at all", async () => {
     expect(existsSync("/usr/bin/systemd-analyze")).toBe(true);
-    // verify insists ExecStart's binary exists: give the temp home a real Bun at ~/.bun/bin/bun.
+    // verify insists ExecStart's binary exists: give a temp release a real Bun at bin/bun.
     const home = await tempDir();
-    await mkdir(join(home, ".bun/bin"), { recursive: true });
-    await symlink(process.execPath, join(home, ".bun/bin/bun"));
+    const release = join(home, "release");
+    await mkdir(join(release, "bin"), { recursive: true });
+    await symlink(process.execPath, join(release, "bin/bun"));
     const unitPath = join(home, "rachel8.service");
-    await writeFile(unitPath, rachel8Unit({ user: "rachel", home }));
+    await writeFile(unitPath, rachel8Unit({ user: "rachel", home, release }));
     const verify = spawnSync("systemd-analyze", ["verify", unitPath], { cwd: home, encoding: "utf8" });
     expect(`${verify.stdout}${verify.stderr}`).toBe("");
     expect(verify.status).toBe(0);
@@ -165,7 +168,7 @@ describe("rachel8Unit", () => {
     // The check is not vacuous: a key systemd 252 does not know shows up as output.
     await writeFile(
       unitPath,
-      rachel8Unit({ user: "rachel", home }).replace("RestartSec=5s", "RestartSteps=3"),
+      rachel8Unit({ user: "rachel", home, release }).replace("RestartSec=5s", "RestartSteps=3"),
     );
     const noisy = spawnSync("systemd-analyze", ["verify", unitPath], { cwd: home, encoding: "utf8" });
     expect(noisy.stderr).toContain("RestartSteps");

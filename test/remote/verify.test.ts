@@ -30,7 +30,11 @@ describe.skipIf(!enabled)("verifyActive (real sshd, systemd stand-in)", () => {
 
   beforeAll(async () => {
     machine = await startMachine();
-    const text = rachel8Unit({ user: machine.sshd.user.name, home: machine.sshd.user.home });
+    const text = rachel8Unit({
+      user: machine.sshd.user.name,
+      home: machine.sshd.user.home,
+      release: `${machine.sshd.user.home}/release`,
+    });
     unit = { name: RACHEL8_UNIT_NAME, text, dir: machine.systemd.unitDir };
   });
 

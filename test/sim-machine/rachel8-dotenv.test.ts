@@ -1,5 +1,5 @@
 /**
- * The simulated Rachel8 (offline/rachel8.sh) reads .env in one pass with Rachel8's dotenv rules: "export "
+ * The simulated Rachel8 (offline/rachel8/rachel8.sh) reads .env in one pass with Rachel8's dotenv rules: "export "
  * prefixes, blanks around key and value, surrounding quotes, comments, look-alike keys, the last line wins.
  * Run directly on the host (it only reads .env in its working directory), in a temp dir per case.
  */
@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const SCRIPT = new URL("../../sim/machine/offline/rachel8.sh", import.meta.url).pathname;
+const SCRIPT = new URL("../../sim/machine/offline/rachel8/rachel8.sh", import.meta.url).pathname;
 const TOKEN = `123456789:${"A".repeat(35)}`;
 const dirs: string[] = [];
 

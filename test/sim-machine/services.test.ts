@@ -7,14 +7,7 @@ import type { Client } from "ssh2";
 import { RACHEL8_UNIT_NAME, rachel8Unit, renderEnv } from "../../jobs/provision/rachel8.ts";
 import type { Machine } from "../../sim/machine/types.ts";
 import { waitFor } from "../sim/helpers.ts";
-import {
-  bootAndSettle,
-  connect,
-  exec,
-  provisionerUserData,
-  startTestHost,
-  type TestHost,
-} from "./support.ts";
+import { bootAndSettle, cloudConfig, connect, exec, startTestHost, type TestHost } from "./support.ts";
 
 // Sandboxed commands take tens of ms each and first boot runs a few dozen; leave room for a loaded box.
 setDefaultTimeout(30_000);
@@ -41,11 +34,18 @@ beforeAll(async () => {
     serverId: 81,
     name: "services",
     ipv4: "127.77.8.81",
-    userData: provisionerUserData("iservices0001"),
+    userData: cloudConfig(),
   });
   const view = await bootAndSettle(machine);
   expect(view.cloudInit.state).toBe("done");
   rachel = await connect(view);
+  // The unit runs the current release from ~/rachel8: lay out a release of the box's stand-in bun and app, as
+  // a boot from the bundle does.
+  const release = await exec(
+    rachel,
+    "r=/opt/rachel8/releases/r && sudo mkdir -p $r/bin $r/app ~/rachel8 ~/shared && sudo cp /opt/sim/lib/bun $r/bin/ && sudo cp -r /opt/sim/lib/rachel8/src $r/app/ && sudo ln -s $r /opt/rachel8/current",
+  );
+  expect(release).toEqual({ code: 0, stdout: "", stderr: "" });
   const install = await exec(
     rachel,
     `sudo install -m 644 /dev/stdin /etc/systemd/system/${RACHEL8_UNIT_NAME} && sudo systemctl daemon-reload`,
@@ -137,7 +137,7 @@ describe("supervised units", () => {
   });
 
   test("an ExecStart that does not exist fails as systemd reports it (203/EXEC)", async () => {
-    const broken = UNIT.replace("/home/rachel/.bun/bin/bun", "/opt/nowhere/bun").replace(
+    const broken = UNIT.replace("/opt/rachel8/current/bin/bun", "/opt/nowhere/bun").replace(
       /^ConditionPathExists=.*\n/m,
       "",
     );

@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "ssh2";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
-import { buildUserData } from "../../jobs/provision/cloud-init.ts";
 import { parsePinnedHostKey } from "../../jobs/remote/host-key.ts";
 import { findFreePort } from "../../sim/free-port.ts";
 import { createMachineHost } from "../../sim/machine/host.ts";
@@ -50,24 +49,6 @@ export function cloudConfig(extra = ""): string {
     `      - ${userKey.public}`,
     extra,
   ].join("\n");
-}
-
-/**
- * The provisioner's real user-data for user `rachel` with the test key; phone_home goes to `callbackBase`
- * (default a closed loopback port: the box does not care whether anyone listens).
- */
-export function provisionerUserData(
-  instanceId: string,
-  options: { callbackBase?: string; bunVersion?: string } = {},
-): string {
-  const base = options.callbackBase ?? "http://127.0.0.1:9";
-  return buildUserData({
-    instanceId,
-    username: "rachel",
-    authorizedKey: userKey.public,
-    callbackUrl: `${base}/v1/cloud-init/${instanceId}/ready?token=test-token`,
-    ...(options.bunVersion === undefined ? {} : { bunVersion: options.bunVersion }),
-  });
 }
 
 /** Boots the machine and waits until cloud-init has finished (done or error). */

@@ -47,9 +47,10 @@ export interface CloudConfigPhoneHome {
 /** The whole document. runcmd entries are argument vectors: cloud-init quotes each argument itself. */
 export interface CloudConfig {
   users: CloudConfigUser[];
-  package_update: boolean;
-  package_upgrade: boolean;
-  packages: string[];
+  /** The three package keys are left out when nothing is installed: cloud-init rejects `packages: []`. */
+  package_update?: boolean;
+  package_upgrade?: boolean;
+  packages?: string[];
   write_files: CloudConfigFile[];
   runcmd: string[][];
   phone_home: CloudConfigPhoneHome;

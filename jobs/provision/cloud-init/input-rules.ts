@@ -1,7 +1,7 @@
 /**
  * One check per user-data input. Each returns the value to use or throws InvalidUserDataInputError
  * naming the field and the rule. User-data is readable by anything on the server and stored at Hetzner,
- * so the rules also keep values from smuggling options into git or extra lines into authorized_keys.
+ * so the rules also keep values from smuggling extra lines into authorized_keys or the callback URL.
  */
 import { parsePinnedHostKey } from "../../remote/host-key.ts";
 import { InvalidUserDataInputError } from "./errors.ts";
@@ -11,10 +11,6 @@ const INSTANCE_ID = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
 /** Debian's default NAME_REGEX for useradd. */
 const USERNAME = /^[a-z][a-z0-9_-]{0,31}$/;
 const ED25519_LINE = /^ssh-ed25519 [A-Za-z0-9+/]+={0,2}(?: .*)?$/;
-/** Branch, tag or commit id; no leading "-" (git would read an option) and no "..". */
-const GIT_REF = /^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$/;
-const BUN_VERSION = /^\d{1,4}\.\d{1,4}\.\d{1,4}$/;
-const REPO_PROTOCOLS = new Set(["https:", "http:", "ssh:", "git:"]);
 
 function hasControlCharacter(value: string): boolean {
   for (const char of value) {
@@ -65,24 +61,4 @@ export function checkCallbackUrl(value: string, instanceId: string): string {
   if (url.href.includes("$"))
     throw new InvalidUserDataInputError("callbackUrl", "must not contain '$' (cloud-init substitutes $NAME)");
   return url.href;
-}
-
-export function checkAppRepoUrl(value: string): string {
-  if (hasControlCharacter(value) || !URL.canParse(value) || !REPO_PROTOCOLS.has(new URL(value).protocol))
-    throw new InvalidUserDataInputError("appRepoUrl", "must be an https, http, ssh or git URL on one line");
-  return value;
-}
-
-export function checkAppRef(value: string): string {
-  if (!GIT_REF.test(value))
-    throw new InvalidUserDataInputError(
-      "appRef",
-      "must be a branch, tag or commit id (letters, digits, ./_-)",
-    );
-  return value;
-}
-
-export function checkBunVersion(value: string): string {
-  if (!BUN_VERSION.test(value)) throw new InvalidUserDataInputError("bunVersion", "must look like 1.2.3");
-  return value;
 }

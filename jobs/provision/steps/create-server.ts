@@ -1,10 +1,16 @@
 /**
  * Step create-server: one POST /servers with the instance's name, labels, key, firewall and cloud-init
  * user-data; ids and addresses are persisted the moment the API answers. No action is polled here: the
- * callback says when the machine is up. Idempotent: a server already under our name and labels is adopted
- * if it can still phone home, else deleted and created anew (see adoption.ts).
+ * callback says when the machine is up. The user-data boots the current app bundle of the server type's
+ * architecture, with a boot grant to download it (the same grant, and token, on every attempt of this job).
+ * Idempotent: a server already under our name and labels is adopted if it can still phone home, else
+ * deleted and created anew (see adoption.ts).
  */
+
+import { architectureOfServerType } from "../../../bundle/architecture.ts";
+import { bundleStoreDir, createBundleStore } from "../../../bundle/store.ts";
 import { type CreatedServer, isHetznerError, type Server } from "../../../hetzner/index.ts";
+import { bundleDownloadUrl, issueBundleGrant } from "../../bundle/grants.ts";
 import { JobError, PermanentError } from "../../errors.ts";
 import { discardPendingSignals, findPendingSignal } from "../../signals.ts";
 import type { Step, StepContext } from "../../step.ts";
@@ -41,7 +47,7 @@ export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> 
     async run(ctx) {
       const { sshKeyId } = ctx.outputs["ssh-key"] as SshKeyOutput;
       const { firewallId } = ctx.outputs.firewall as FirewallOutput;
-      const userData = userDataFor(deps, ctx.instanceId);
+      const userData = await userDataFor(deps, ctx.instanceId, ctx.jobId);
       const request = { sshKeyId, firewallId, userData, signal: ctx.signal };
       const found = await createInFirstFreeLocation(deps, ctx.instanceId, request);
       const replaced =
@@ -92,18 +98,45 @@ export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> 
   };
 }
 
-function userDataFor(deps: ProvisionDeps, instanceId: string): string {
+/** Past the callback deadline, a boot grant still lets a slow download that began in time finish (ms). */
+const BOOT_GRANT_MARGIN_MS = 10 * 60_000;
+
+async function userDataFor(deps: ProvisionDeps, instanceId: string, jobId: string): Promise<string> {
   const row = loadInstance(deps.db, instanceId);
   if (row.sshPublicKey === null) throw new PermanentError(`instance ${instanceId} has no SSH public key`);
   const token = issueCallbackToken(deps.db, deps.sealer, instanceId);
   const base = deps.settings.publicBaseUrl.replace(/\/+$/, "");
+  const bundleId = await currentBundleId(deps);
+  const now = (deps.now ?? Date.now)();
+  const bundleToken = issueBundleGrant(deps.db, deps.sealer, {
+    grantId: `boot:${jobId}`,
+    instanceId,
+    purpose: "boot",
+    bundleId,
+    expiresAt: now + deps.settings.cloudInitTimeoutMs + BOOT_GRANT_MARGIN_MS,
+    now,
+  });
   return buildUserData({
     instanceId,
     username: APP_USER,
     authorizedKey: row.sshPublicKey,
     callbackUrl: `${base}/v1/cloud-init/${instanceId}/ready?token=${encodeURIComponent(token)}`,
-    appRepoUrl: deps.settings.appRepoUrl,
+    bundle: { url: bundleDownloadUrl(base, instanceId, bundleId), sha256: bundleId, token: bundleToken },
   });
+}
+
+/** The bundle new servers of the configured type boot; none is a setup the operator must complete. */
+async function currentBundleId(deps: ProvisionDeps): Promise<string> {
+  const architecture = architectureOfServerType(deps.settings.serverType);
+  const store = createBundleStore(bundleStoreDir(deps.settings.dataDir));
+  const id = (await store.current())[architecture];
+  if (id === undefined || (await store.get(id)) === null) {
+    throw new PermanentError(
+      `no app bundle for ${architecture} servers (${deps.settings.serverType}): run \`bun run bundle\` on the control plane, then retry`,
+      { code: "no_bundle" },
+    );
+  }
+  return id;
 }
 
 interface CreateRequest {

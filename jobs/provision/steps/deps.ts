@@ -16,8 +16,8 @@ export type ProvisionSettings = Pick<
   | "sshPort"
   | "cloudInitTimeoutMs"
   | "verifySettleMs"
-  | "appRepoUrl"
   | "hcloudLabels"
+  | "dataDir"
 >;
 
 export interface ProvisionDeps {

@@ -10,13 +10,15 @@
  * handed over to verify. The secrets are read when the attempt starts, so a reconfigure (which reuses this
  * step) delivers whatever is stored by then.
  */
+
+import { recordInstanceBundle } from "../../bundle/usage.ts";
 import type { CustomerSecrets } from "../../customers.ts";
 import { PermanentError } from "../../errors.ts";
 import { confirmFirstBoot, type FirstBootResult } from "../../remote/first-boot.ts";
 import { injectSecrets, type SecretFile, type UnitFile } from "../../remote/inject.ts";
 import type { RemoteSession } from "../../remote/session.ts";
 import type { Step } from "../../step.ts";
-import { SETUP_COMPLETE_MARKER } from "../cloud-init/first-boot.ts";
+import { SETUP_COMPLETE_MARKER } from "../cloud-init/bundle-boot.ts";
 import {
   CLAUDE_AI_PROVIDER,
   RACHEL8_PATHS,
@@ -66,7 +68,10 @@ export function injectSecretsStep(deps: RemoteStepDeps): Step<InjectSecretsOutpu
           throw err;
         },
       );
-      recordClaudeDelivery(deps, row, plan, ctx.log, (deps.now ?? Date.now)());
+      const now = (deps.now ?? Date.now)();
+      recordClaudeDelivery(deps, row, plan, ctx.log, now);
+      if (result.firstBoot?.bundleId)
+        recordInstanceBundle(deps.db, ctx.instanceId, result.firstBoot.bundleId, now);
       // verify comes next: it reuses this connection instead of a second handshake.
       await handOverSession(session);
       return {

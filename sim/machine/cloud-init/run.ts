@@ -10,6 +10,7 @@ import {
   PHONE_HOME_FIELDS,
   parseCloudConfig,
 } from "./config.ts";
+import { type Egress, openEgress } from "./egress.ts";
 import { type FinalStage, recordBootEnd, startFinalStage } from "./final-stage.ts";
 import { phoneHome } from "./phone-home.ts";
 import { planConfigFiles } from "./plan.ts";
@@ -46,14 +47,21 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
   status.state = "running";
   const finalStageAt = context.bootedAt + context.cloudInitMs * context.timeScale;
   let stage: FinalStage | null = null;
+  let egress: Egress | null = null;
   try {
     const config = spec.userData === null ? null : parseCloudConfig(spec.userData);
     if (config !== null && spec.userData !== null) {
       const [passwd = "", group = ""] = await readFilesInside(sandbox, ["/etc/passwd", "/etc/group"]);
       // Nobody can log in before the users exist, so "running" needs recording only from here on.
       const files = planConfigFiles(config, { name: spec.name, userData: spec.userData }, { passwd, group });
-      await applyFileOps(sandbox, [statusFile("running\n"), aptFaultFile(context), ...files]);
+      egress = await openEgressTo(context, config);
+      const egressFiles = egress ? [egress.targetFile] : [];
+      await applyFileOps(sandbox, [statusFile("running\n"), aptFaultFile(context), ...egressFiles, ...files]);
       stage = await startFinalStage(sandbox, config, STATUS_FILE);
+      // The fault takes away the CLI the boot installed (the bundle's, linked at /usr/local/bin/claude).
+      if (context.faults.claudeCliMissing(spec.serverId)) {
+        await sandbox.runScriptOrThrow("removing the CLI", 'rm -f "$1"', ["/usr/local/bin/claude"]);
+      }
       await sleep(Math.max(0, finalStageAt - performance.now()), context.signal);
       if (config.phone_home) await runPhoneHome(context, config, config.phone_home);
     } else {
@@ -69,7 +77,16 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
     await applyFileOps(sandbox, [statusFile(`error\n${status.error}\n`)]).catch((statusError: Error) => {
       status.error = `${status.error}; status not recorded in the box: ${statusError.message}`;
     });
+  } finally {
+    await egress?.close();
   }
+}
+
+/** The way to the control plane (the phone_home URL's host), when the user-data names one. */
+function openEgressTo(context: CloudInitContext, config: CloudConfig): Promise<Egress> | null {
+  const url = config.phone_home?.url;
+  if (url === undefined || !URL.canParse(url)) return null;
+  return openEgress(context.sandbox.rootDir, new URL(url), context.spec.ipv4);
 }
 
 /**

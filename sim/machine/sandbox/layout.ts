@@ -31,11 +31,13 @@ const LIB_FILES: Record<string, string> = {
   "sim-unit-clock.bash": "services/unit-clock.bash",
   "bun-installer.sh": "offline/bun-installer.sh",
   bun: "offline/bun",
-  "rachel8.sh": "offline/rachel8.sh",
+  "rachel8.sh": "offline/rachel8/rachel8.sh",
   "rachel8/package.json": "offline/rachel8/package.json",
   "rachel8/src/index.ts": "offline/rachel8/src/index.ts",
 };
 const MACHINE_DIR = new URL("../", import.meta.url);
+/** Where the box finds the host's real curl (bind-mounted read-only), relative to its root. */
+export const REAL_CURL = "opt/sim/lib/curl";
 /** The stand-in Claude Code CLI, where Rachel8 looks for it (/usr/local/bin/claude), until the app bundle ships it. */
 const CLAUDE_CLI = { source: "offline/claude", target: "opt/sim/usr-local/bin/claude" } as const;
 
@@ -79,9 +81,12 @@ export async function createSandboxLayout(
     "opt/sim/usr-local/lib",
     "opt/sim/usr-local/sbin",
     "opt/sim/usr-local/share",
+    "run/sim-egress",
   ]) {
     await mkdir(join(rootDir, dir), { recursive: true });
   }
+  // The mount point of the host's real curl (mounts.ts), which the curl shim runs towards the control plane.
+  await writeFile(join(rootDir, REAL_CURL), "");
   await writeDevices(rootDir);
   await writeEtc(rootDir, hostname);
   await installShims(join(rootDir, "opt/sim/bin"));

@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, statSync } from "node:fs";
 import { readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { DEVICES, HOST_PROGRAM_DIRS } from "./layout.ts";
+import { DEVICES, HOST_PROGRAM_DIRS, REAL_CURL } from "./layout.ts";
 
 /**
  * The box's mounts, as two fstab(5) lists that namespace.sh hands to `mount -a` (one process per list
@@ -39,6 +39,10 @@ function hostMounts(rootDir: string): string {
     }
   }
   for (const device of DEVICES) lines.push(entry(`/dev/${device}`, `${root}/dev/${device}`, "none", "bind"));
+  // The shim shadows /usr/bin/curl; the real one stays reachable for fetches from the control plane.
+  if (existsSync("/usr/bin/curl") && existsSync(join(rootDir, REAL_CURL))) {
+    lines.push(entry("/usr/bin/curl", `${root}/${REAL_CURL}`, "none", "bind,ro,nosuid,nodev"));
+  }
   lines.push(entry("proc", `${root}/proc`, "proc", "nosuid,nodev,noexec"));
   return lines.join("");
 }

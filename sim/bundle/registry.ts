@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { runCommand } from "../support/run-command.ts";
+import { runTool } from "../../bundle/command.ts";
 
 export interface PackageFile {
   path: string;
@@ -44,16 +44,10 @@ async function packTarball(pkg: RegistryPackage, workDir: string): Promise<Uint8
   );
   const tgz = join(dir, "out.tgz");
   // gzip -1: the registry stands in for speed of setup, not for npm's compression level.
-  const packed = await runCommand([
-    "tar",
-    "--use-compress-program=gzip -1",
-    "-cf",
-    tgz,
-    "-C",
-    dir,
-    "package",
-  ]);
-  if (packed.exitCode !== 0) throw new Error(packed.stderr);
+  await runTool(
+    { argv: ["tar", "--use-compress-program=gzip -1", "-cf", tgz, "-C", dir, "package"] },
+    "archive_failed",
+  );
   return new Uint8Array(await Bun.file(tgz).arrayBuffer());
 }
 

@@ -5,9 +5,9 @@
  */
 import { cp, mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { runCommand } from "../support/run-command.ts";
+import { runTool } from "../../bundle/command.ts";
 
-const TEMPLATE = resolve(import.meta.dir, "../../sim/machine/offline/rachel8");
+const TEMPLATE = resolve(import.meta.dir, "../machine/offline/rachel8");
 
 export interface AppRepo {
   dir: string;
@@ -18,9 +18,7 @@ export interface AppRepo {
 }
 
 async function run(argv: string[], cwd: string): Promise<string> {
-  const result = await runCommand(argv, { cwd });
-  if (result.exitCode !== 0) throw new Error(`${argv.join(" ")}: ${result.stderr}`);
-  return result.stdout.trim();
+  return (await runTool({ argv, cwd }, "app_checkout_failed")).trim();
 }
 
 const git = (cwd: string, ...args: string[]) =>
