@@ -56,6 +56,10 @@ const CONCURRENT_TIME_SCALE = 0.8;
 /** VERIFY_SETTLE_MS for the bench: the provisioner's own configured wait (see the note above). */
 const VERIFY_SETTLE_MS = 200;
 const SEQUENTIAL_PROVISIONS = 10;
+/** SSH key, server, delete protection (the firewall exists by then). */
+const PROVISION_REQUEST_TARGET = 3;
+/** Lift the protection, delete the server, one action check, delete the key. */
+const DEPROVISION_REQUEST_TARGET = 4;
 const CONCURRENT_PROVISIONS = 50;
 /** Configured create, start and cloud-init latencies at `timeScale`, in ms: all the overhead excludes. */
 function simulatedBootMs(timeScale: number): number {
@@ -122,9 +126,14 @@ async function measureAtCompressedScale(bench: BenchWorld): Promise<BenchFigure[
       "Hetzner requests per provision (max of later ones)",
       max(sequential.map((s) => s.requests)),
       "",
-      3,
+      PROVISION_REQUEST_TARGET,
     ),
-    figure("Hetzner requests per deprovision (max)", max(deprovisionRequests), "", 3),
+    figure(
+      "Hetzner requests per deprovision (max)",
+      max(deprovisionRequests),
+      "",
+      DEPROVISION_REQUEST_TARGET,
+    ),
     ...overheadFigures(`one at a time (${SEQUENTIAL_PROVISIONS})`, sequential, TIME_SCALE, 500),
     ...sshCost,
     ...(await measureConcurrent(bench, TIME_SCALE)),
