@@ -86,6 +86,11 @@ export const instances = sqliteTable(
     /** `ssh-ed25519 AAAA…` the server reported in its callback; the only host key SSH will accept. */
     reportedHostKey: text("reported_host_key"),
     firewallId: integer("firewall_id"),
+    /**
+     * Hetzner project whose capacity this instance holds: set when its provision got room, cleared when that
+     * provision is rolled back. It counts against the project while it has a server or is provisioning.
+     */
+    hetznerProject: text("hetzner_project"),
     /** Id (sha256) of the app bundle the server runs: recorded at boot and after each upgrade. */
     bundleId: text("bundle_id"),
     /**
@@ -106,6 +111,17 @@ export const instances = sqliteTable(
   // Requests look up a customer's live instance on every provision and deprovision.
   (t) => [index("instances_customer").on(t.customerId)],
 );
+
+/**
+ * A Hetzner project learned full: its create answered resource_limit_exceeded while configured for
+ * `fullAtLimit` servers (null: none configured). It counts as full until a server is deleted there or the
+ * configured limit differs.
+ */
+export const projectCapacity = sqliteTable("project_capacity", {
+  project: text("project").primaryKey(),
+  fullAt: integer("full_at").notNull(),
+  fullAtLimit: integer("full_at_limit"),
+});
 
 export const bundleGrantPurposes = ["boot", "upgrade"] as const;
 export type BundleGrantPurpose = (typeof bundleGrantPurposes)[number];

@@ -2,12 +2,15 @@
 import { createSealer } from "../core/secrets.ts";
 import { createHetznerClient } from "../hetzner/index.ts";
 import { createCustomerStore } from "../jobs/customers.ts";
+import { brokerConnection, connectJobQueue } from "../jobs/queue.ts";
 import { createProductionJobs } from "../jobs/registry.ts";
 import { runWorkerProcess } from "./process.ts";
 
 await runWorkerProcess(
   (config, { db, log, onHetznerRequest }) => {
     const sealer = createSealer(config.secretsKeys);
+    // Lives as long as the process: it only records signals and promotes the woken jobs.
+    const queue = connectJobQueue({ ...brokerConnection(config), db });
     return createProductionJobs({
       db,
       sealer,
@@ -19,6 +22,12 @@ await runWorkerProcess(
       }),
       customers: createCustomerStore({ db, sealer }),
       settings: config,
+      capacity: {
+        serverLimit: config.serverLimit,
+        maxServers: config.maxServers,
+        waitTimeoutMs: config.capacityWaitTimeoutMs,
+        signal: (instanceId, name, data) => queue.signal(instanceId, name, data),
+      },
       expectedServerDeletionMs: config.expectedServerDeletionMs,
     });
   },

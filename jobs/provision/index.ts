@@ -3,6 +3,7 @@
  * This file only sequences the steps; each lives in steps/ with its idempotency rule. On a final failure
  * the runner undoes the finished steps newest first (protection, server, then SSH key) and marks the instance failed.
  */
+import { withCapacityGuard } from "../capacity/guard.ts";
 import { PROVISION_OPERATION } from "../requests.ts";
 import type { JobDefinition } from "../step.ts";
 import { awaitCloudInitStep } from "./steps/await-cloud-init.ts";
@@ -25,7 +26,9 @@ export function createProvisionJob(deps: ProvisionDeps): JobDefinition {
     steps: [
       sshKeyStep(deps),
       firewallStep(deps),
-      createServerStep(deps),
+      deps.capacity
+        ? withCapacityGuard({ ...deps, capacity: deps.capacity }, createServerStep(deps))
+        : createServerStep(deps),
       awaitCloudInitStep(deps),
       injectSecretsStep(deps),
       verifyStep(deps),
