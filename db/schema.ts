@@ -10,7 +10,8 @@ import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
- * Lifecycle of an instance: new → provisioning → ready | failed; ready → reconfiguring → ready | degraded
+ * Lifecycle of an instance: new → provisioning (⇄ waiting_for_capacity, parked until a project has room)
+ * → ready | failed; ready → reconfiguring → ready | degraded
  * (new secrets not delivered; the server stays); deprovisioning → deprovisioned; a ready instance whose
  * server vanished at Hetzner is marked lost by the reconcile sweep. The column stays free text: the runner
  * writes a job's own running status (default "running").
@@ -18,6 +19,7 @@ import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "driz
 export type InstanceStatus =
   | "new"
   | "provisioning"
+  | "waiting_for_capacity"
   | "ready"
   | "failed"
   | "reconfiguring"

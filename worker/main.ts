@@ -4,6 +4,7 @@ import { createHetznerClient } from "../hetzner/index.ts";
 import { createCustomerStore } from "../jobs/customers.ts";
 import { brokerConnection, connectJobQueue } from "../jobs/queue.ts";
 import { createProductionJobs } from "../jobs/registry.ts";
+import { capacityFromConfig } from "./capacity.ts";
 import { runWorkerProcess } from "./process.ts";
 
 await runWorkerProcess(
@@ -22,12 +23,7 @@ await runWorkerProcess(
       }),
       customers: createCustomerStore({ db, sealer }),
       settings: config,
-      capacity: {
-        serverLimit: config.serverLimit,
-        maxServers: config.maxServers,
-        waitTimeoutMs: config.capacityWaitTimeoutMs,
-        signal: (instanceId, name, data) => queue.signal(instanceId, name, data),
-      },
+      capacity: capacityFromConfig(config, queue.signal),
       expectedServerDeletionMs: config.expectedServerDeletionMs,
     });
   },

@@ -11,6 +11,7 @@ import { sealClearOwnerIds } from "../jobs/customers.ts";
 import { brokerConnection } from "../jobs/queue.ts";
 import type { SweepDeps } from "../jobs/reconcile/sweep.ts";
 import type { JobDefinition } from "../jobs/step.ts";
+import { registerCapacityMetrics, wakeWaitingAtStart } from "./capacity.ts";
 import { createHetznerMetrics } from "./hetzner-metrics.ts";
 import { registerQueueDepthMetrics } from "./queue-depth-metrics.ts";
 import { startWorker } from "./start.ts";
@@ -42,8 +43,10 @@ export async function runWorkerProcess(
   const metrics = createMetrics();
   const runtime = { db, log, onHetznerRequest: createHetznerMetrics(metrics, sharedRateLimitBudget) };
   registerQueueDepthMetrics(metrics, brokerConnection(config), log);
+  registerCapacityMetrics(metrics, db, config);
   const jobs = jobsFor(config, runtime);
   const worker = await startWorker({ config, jobs, log, metrics, db });
+  await wakeWaitingAtStart(config, db, log);
   const sweeper = sweepHetznerFor
     ? await startSweeper({
         config,

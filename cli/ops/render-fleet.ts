@@ -1,4 +1,5 @@
 /** Tables for `ops status`, `ops instances` and `ops jobs --failed`. */
+import type { ProjectCapacityView } from "../../jobs/capacity/line.ts";
 import type { BackupStatus } from "../../jobs/ops/backup-status.ts";
 import type { InstanceView } from "../../jobs/ops/instances.ts";
 import type { JobView } from "../../jobs/ops/jobs.ts";
@@ -36,6 +37,8 @@ export function renderStatus(status: StatusAnswer): string[] {
     "",
     ...formatFields([
       ["failed jobs", status.failedJobs],
+      ...status.capacity.projects.map((p): [string, string] => [`servers ${p.project}`, capacityLine(p)]),
+      ["waiting for capacity", status.capacity.waiting.length],
       [
         "broker queue",
         status.queue === null ? `unavailable: ${status.queueError ?? "no answer"}` : depths(status.queue),
@@ -44,8 +47,16 @@ export function renderStatus(status: StatusAnswer): string[] {
       ["last backup", status.backups.newestLocalSnapshot ?? "none yet"],
       ["off-box copy", status.backups.offBoxTarget ?? "none"],
     ]),
+    ...status.capacity.waiting.map(
+      (w) => `  ${w.position}. ${w.instanceId} (requested ${new Date(w.requestedAt).toISOString()})`,
+    ),
     ...status.backups.warnings.map((warning) => `warning: ${warning}`),
   ];
+}
+
+function capacityLine(p: ProjectCapacityView): string {
+  const full = p.learnedFull ? ", full (Hetzner said so)" : "";
+  return `${p.used} / ${p.limit ?? "limit unknown"}${full}`;
 }
 
 function depths(queue: QueueDepths): string {

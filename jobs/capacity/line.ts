@@ -69,6 +69,32 @@ export function roomIn(db: DbSession, project: string, settings: CapacitySetting
   return Math.max(0, Math.min(byLimit, byCap));
 }
 
+export interface ProjectCapacityView {
+  project: string;
+  /** Instances holding room there (a server, or a provision let through). */
+  used: number;
+  /** The configured server limit; null when unknown. */
+  limit: number | null;
+  /** Hetzner said full (resource_limit_exceeded) and nothing since made room. */
+  learnedFull: boolean;
+  /** Servers that may be created now; null when nothing bounds it. */
+  room: number | null;
+}
+
+/** Each project's servers used against its limit, for `ops status`. */
+export function capacityView(db: Db, settings: CapacitySettings): ProjectCapacityView[] {
+  const room = roomIn(db, DEFAULT_PROJECT, settings);
+  return [
+    {
+      project: DEFAULT_PROJECT,
+      used: holding(db, DEFAULT_PROJECT, ""),
+      limit: settings.serverLimit,
+      learnedFull: learnedFull(db, DEFAULT_PROJECT, settings),
+      room: Number.isFinite(room) ? room : null,
+    },
+  ];
+}
+
 /** Every provision waiting for capacity, first requested first. */
 export function waitingLine(db: DbSession): WaitingEntry[] {
   return db

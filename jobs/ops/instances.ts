@@ -8,6 +8,7 @@ import { afterKey, isoTime, type Page, type PageRequest, pageOf } from "./page.t
 export const INSTANCE_STATES = [
   "new",
   "provisioning",
+  "waiting_for_capacity",
   "ready",
   "failed",
   "reconfiguring",

@@ -6,10 +6,16 @@
 import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { pollUntil } from "../../cli/wait.ts";
+import { createLogger } from "../../core/log.ts";
+import { createMetrics } from "../../core/metrics.ts";
 import { projectCapacity } from "../../db/schema.ts";
 import { WAITING_FOR_CAPACITY, waitingLine } from "../../jobs/capacity/line.ts";
 import type { CapacityDeps } from "../../jobs/capacity/wake.ts";
+import { fleetStatus } from "../../jobs/ops/status.ts";
+import { registerCapacityMetrics, wakeWaitingAtStart } from "../../worker/capacity.ts";
 import { type ProvisionWorld, provisionWorldForFile } from "./world.ts";
+
+const silentLog = createLogger({ level: "silent" });
 
 function capacity(w: ProvisionWorld, serverLimit: number | null): CapacityDeps["capacity"] {
   return {
@@ -45,6 +51,13 @@ describe("capacity", () => {
     expect(waitingLine(w.runtime.db).map((e) => [e.instanceId, e.position])).toEqual([
       [eleventh.instanceId, 1],
     ]);
+    const { capacity: seen } = fleetStatus(w.runtime.db, { serverLimit: 10, maxServers: null });
+    expect(seen.projects).toEqual([{ project: "default", used: 10, limit: 10, learnedFull: false, room: 0 }]);
+    expect(seen.waiting.map((e) => e.position)).toEqual([1]);
+    const metrics = createMetrics();
+    registerCapacityMetrics(metrics, w.runtime.db, { ...w.runtime.config, serverLimit: 10 });
+    expect(metrics.render()).toContain("provisions_waiting_for_capacity 1\n");
+    expect(metrics.render()).toContain('hetzner_project_servers{project="default"} 10\n');
     // Only the ten servers: the wait made no create that Hetzner would have refused.
     expect(w.sim.serverCount()).toBe(10);
     expect(w.sim.requests().filter((r) => r.status === 403)).toEqual([]);
@@ -86,5 +99,40 @@ describe("capacity", () => {
     expect(await w.finish(deprovision.operationId)).toMatchObject({ status: "succeeded" });
     expect(await w.finish(refused.operationId, 60_000)).toMatchObject({ status: "succeeded" });
     expect(w.runtime.db.select().from(projectCapacity).all()).toEqual([]);
+  }, 120_000);
+
+  test("a worker started with a raised limit wakes the line; a cancellation while waiting simply ends it", async () => {
+    const w = fixture.current;
+    const held = w.sim.serverCount();
+    w.sim.setServerLimit(held);
+    const first = await w.startWorker({ capacity: capacity(w, held) });
+    const raised = await provisionReady(w, "raised");
+    const cancelled = await provisionReady(w, "cancelled");
+    for (const p of [raised, cancelled])
+      await pollUntil(() => w.instance(p.instanceId).status === WAITING_FOR_CAPACITY, {
+        timeoutMs: 30_000,
+        description: `${p.instanceId} to wait for capacity`,
+      });
+    expect(waitingLine(w.runtime.db).map((e) => e.instanceId)).toEqual([
+      raised.instanceId,
+      cancelled.instanceId,
+    ]);
+
+    const deprovision = await w.requests.requestDeprovision(cancelled.customerId);
+    if (!deprovision) throw new Error("nothing to deprovision");
+    expect(await w.finish(deprovision.operationId)).toMatchObject({ status: "succeeded" });
+    expect(await w.finish(cancelled.operationId)).toMatchObject({
+      status: "failed",
+      errorStep: "cancel-provision",
+    });
+    expect(waitingLine(w.runtime.db).map((e) => e.instanceId)).toEqual([raised.instanceId]);
+
+    // The operator gets the limit raised at Hetzner, configures it and restarts the worker: the start wakes the line.
+    w.sim.setServerLimit(held + 1);
+    await first.stop();
+    await w.startWorker({ capacity: capacity(w, held + 1) });
+    await wakeWaitingAtStart({ ...w.runtime.config, serverLimit: held + 1 }, w.runtime.db, silentLog);
+    expect(await w.finish(raised.operationId, 60_000)).toMatchObject({ status: "succeeded" });
+    expect(w.sim.serverCount()).toBe(held + 1);
   }, 120_000);
 });
