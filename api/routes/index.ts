@@ -1,5 +1,6 @@
 import type { ApiRoutes } from "../router.ts";
 import { cloudInitReadyRoute } from "./cloud-init-ready.ts";
+import { customerStateRoute } from "./customer-state.ts";
 import { customersRoute } from "./customers.ts";
 import { healthzRoute } from "./healthz.ts";
 import { metricsRoute } from "./metrics.ts";
@@ -25,6 +26,7 @@ export const routes: ApiRoutes = {
     readyzRoute,
     metricsRoute,
     customersRoute,
+    customerStateRoute,
     opsStatusRoute,
     opsInstancesRoute,
     opsInstanceRoute,

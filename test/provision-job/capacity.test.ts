@@ -11,6 +11,7 @@ import { createMetrics } from "../../core/metrics.ts";
 import { projectCapacity } from "../../db/schema.ts";
 import { WAITING_FOR_CAPACITY, waitingLine } from "../../jobs/capacity/line.ts";
 import type { CapacityDeps } from "../../jobs/capacity/wake.ts";
+import { customerState } from "../../jobs/customer-state.ts";
 import { fleetStatus } from "../../jobs/ops/status.ts";
 import { registerCapacityMetrics, wakeWaitingAtStart } from "../../worker/capacity.ts";
 import { type ProvisionWorld, provisionWorldForFile } from "./world.ts";
@@ -54,6 +55,10 @@ describe("capacity", () => {
     const { capacity: seen } = fleetStatus(w.runtime.db, { serverLimit: 10, maxServers: null });
     expect(seen.projects).toEqual([{ project: "default", used: 10, limit: 10, learnedFull: false, room: 0 }]);
     expect(seen.waiting.map((e) => e.position)).toEqual([1]);
+    expect(customerState(w.runtime.db, eleventh.customerId)).toMatchObject({
+      phase: "waiting_for_capacity",
+      waitingPosition: 1,
+    });
     const metrics = createMetrics();
     registerCapacityMetrics(metrics, w.runtime.db, { ...w.runtime.config, serverLimit: 10 });
     expect(metrics.render()).toContain("provisions_waiting_for_capacity 1\n");
@@ -70,6 +75,10 @@ describe("capacity", () => {
     expect(await w.finish(eleventh.operationId, 60_000)).toMatchObject({ status: "succeeded" });
     expect(w.instance(eleventh.instanceId)).toMatchObject({ status: "ready", hetznerProject: "default" });
     expect(waitingLine(w.runtime.db)).toEqual([]);
+    expect(customerState(w.runtime.db, eleventh.customerId)).toMatchObject({
+      phase: "ready",
+      waitingPosition: null,
+    });
     w.sim.setServerLimit(null);
   }, 240_000);
 
