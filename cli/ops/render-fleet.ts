@@ -35,10 +35,10 @@ export function renderStatus(status: StatusAnswer): string[] {
           operations.map(([operation, byStatus]) => [operation, ...statuses.map((s) => byStatus[s] ?? 0)]),
         )),
     "",
+    ...capacitySection(status.capacity),
+    "",
     ...formatFields([
       ["failed jobs", status.failedJobs],
-      ...status.capacity.projects.map((p): [string, string] => [`servers ${p.project}`, capacityLine(p)]),
-      ["waiting for capacity", status.capacity.waiting.length],
       [
         "broker queue",
         status.queue === null ? `unavailable: ${status.queueError ?? "no answer"}` : depths(status.queue),
@@ -47,16 +47,27 @@ export function renderStatus(status: StatusAnswer): string[] {
       ["last backup", status.backups.newestLocalSnapshot ?? "none yet"],
       ["off-box copy", status.backups.offBoxTarget ?? "none"],
     ]),
-    ...status.capacity.waiting.map(
-      (w) => `  ${w.position}. ${w.instanceId} (requested ${new Date(w.requestedAt).toISOString()})`,
-    ),
     ...status.backups.warnings.map((warning) => `warning: ${warning}`),
   ];
 }
 
-function capacityLine(p: ProjectCapacityView): string {
-  const full = p.learnedFull ? ", full (Hetzner said so)" : "";
-  return `${p.used} / ${p.limit ?? "limit unknown"}${full}`;
+/** Servers used / limit per Hetzner project, then the waiting line in order. */
+function capacitySection(capacity: FleetStatus["capacity"]): string[] {
+  const line = capacity.waiting.map((w) => [w.position, w.instanceId, new Date(w.requestedAt).toISOString()]);
+  return [
+    "capacity",
+    ...formatTable(
+      ["project", "servers", "limit", "room"],
+      capacity.projects.map((p) => [p.project, p.used, p.limit ?? "unknown", roomOf(p)]),
+    ),
+    `waiting for capacity: ${capacity.waiting.length}`,
+    ...(line.length === 0 ? [] : formatTable(["place", "instance", "requested"], line)),
+  ];
+}
+
+function roomOf(p: ProjectCapacityView): string | number {
+  if (p.learnedFull) return "0 (Hetzner said full)";
+  return p.room ?? "unbounded";
 }
 
 function depths(queue: QueueDepths): string {

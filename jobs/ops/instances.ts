@@ -8,8 +8,8 @@ import { afterKey, isoTime, type Page, type PageRequest, pageOf } from "./page.t
 export const INSTANCE_STATES = [
   "new",
   "provisioning",
-  "waiting_for_capacity",
   "ready",
+  "waiting_for_capacity",
   "failed",
   "reconfiguring",
   "degraded",
