@@ -29,6 +29,7 @@ import { eq } from "drizzle-orm";
 import { startSimulatedStack } from "../cli/simulated-stack.ts";
 import { instances } from "../db/schema.ts";
 import { createHetznerClient } from "../hetzner/client.ts";
+import { RateLimitBudget } from "../hetzner/rate-limit.ts";
 import { createCustomerStore } from "../jobs/customers.ts";
 import { RACHEL8_UNIT_NAME } from "../jobs/provision/rachel8.ts";
 import { sshPrivateKeyContext } from "../jobs/provision/steps/instance-row.ts";
@@ -96,7 +97,11 @@ async function withBenchWorld(
       world,
       customers: createCustomerStore({ db: world.db, sealer: world.sealer }),
       requests: createRequests({ db: world.db, queue: world.queue }),
-      hetzner: createHetznerClient({ endpoint: world.sim.endpoint, token: world.sim.token }),
+      hetzner: createHetznerClient({
+        endpoint: world.sim.endpoint,
+        token: world.sim.token,
+        budget: new RateLimitBudget(),
+      }),
     };
     return await measure(bench);
   } finally {

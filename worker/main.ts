@@ -8,7 +8,7 @@ import { capacityFromConfig } from "./capacity.ts";
 import { runWorkerProcess } from "./process.ts";
 
 await runWorkerProcess(
-  (config, { db, log, onHetznerRequest }) => {
+  (config, { db, log, onHetznerRequest, hetznerBudget }) => {
     const sealer = createSealer(config.secretsKeys);
     // Lives as long as the process: it only records signals and promotes the woken jobs.
     const queue = connectJobQueue({ ...brokerConnection(config), db });
@@ -18,6 +18,7 @@ await runWorkerProcess(
       hetzner: createHetznerClient({
         endpoint: config.hcloudEndpoint,
         token: config.hcloudToken,
+        budget: hetznerBudget,
         log: log.child({ component: "hetzner" }),
         onRequest: onHetznerRequest,
       }),
@@ -28,11 +29,12 @@ await runWorkerProcess(
     });
   },
   // The sweep's own client (same shared rate-limit budget) so it counts only its own requests.
-  (config, { log, onHetznerRequest }) =>
+  (config, { log, onHetznerRequest, hetznerBudget }) =>
     (onRequest) =>
       createHetznerClient({
         endpoint: config.hcloudEndpoint,
         token: config.hcloudToken,
+        budget: hetznerBudget,
         log: log.child({ component: "hetzner" }),
         onRequest: (event) => {
           onHetznerRequest(event);

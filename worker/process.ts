@@ -6,7 +6,7 @@ import { createLogger, type Logger } from "../core/log.ts";
 import { createMetrics } from "../core/metrics.ts";
 import { createSealer } from "../core/secrets.ts";
 import { appDatabasePath, type Db, migrateDatabase, openDatabase } from "../db/index.ts";
-import { type HetznerRequestEvent, sharedRateLimitBudget } from "../hetzner/index.ts";
+import { type HetznerRequestEvent, RateLimitBudget } from "../hetzner/index.ts";
 import { sealClearOwnerIds } from "../jobs/customers.ts";
 import { brokerConnection } from "../jobs/queue.ts";
 import type { SweepDeps } from "../jobs/reconcile/sweep.ts";
@@ -23,6 +23,8 @@ export interface WorkerProcessRuntime {
   log: Logger;
   /** Feeds this process's Hetzner request metrics: every Hetzner client's `onRequest`. */
   onHetznerRequest: (event: HetznerRequestEvent) => void;
+  /** The project's rate-limit budget, shared by every Hetzner client of this process (jobs and sweep). */
+  hetznerBudget: RateLimitBudget;
 }
 
 /**
@@ -41,7 +43,8 @@ export async function runWorkerProcess(
   const sealed = sealClearOwnerIds(db, createSealer(config.secretsKeys));
   if (sealed > 0) log.info({ customers: sealed }, "sealed owner ids stored in clear");
   const metrics = createMetrics();
-  const runtime = { db, log, onHetznerRequest: createHetznerMetrics(metrics, sharedRateLimitBudget) };
+  const hetznerBudget = new RateLimitBudget();
+  const runtime = { db, log, hetznerBudget, onHetznerRequest: createHetznerMetrics(metrics, hetznerBudget) };
   registerQueueDepthMetrics(metrics, brokerConnection(config), log);
   registerCapacityMetrics(metrics, db, config);
   const jobs = jobsFor(config, runtime);
