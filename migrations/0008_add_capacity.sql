@@ -4,4 +4,6 @@ CREATE TABLE `project_capacity` (
 	`full_at_limit` integer
 );
 --> statement-breakpoint
-ALTER TABLE `instances` ADD `hetzner_project` text;
+ALTER TABLE `instances` ADD `hetzner_project` text;--> statement-breakpoint
+-- Servers made before projects were recorded are in the one project there was.
+UPDATE `instances` SET `hetzner_project` = 'default' WHERE `hetzner_server_id` IS NOT NULL OR `status` = 'provisioning';
