@@ -245,12 +245,10 @@ async function serve(
   const faults = new FaultRegistry(machines);
   const reportError = (err: unknown) => console.error("simulator:", err);
   const first = createWorld({ clock, timings, machines, faults, reportError }, options.serverLimit ?? null);
-  const projects = projectOptions(options).map((p, i) => {
+  const projects = projectOptions(options).map((p, i): ApiProject & { world: World } => {
     const world = i === 0 ? first : createProjectWorld(first, p.serverLimit ?? null);
     const bucket = new TokenBucket(p.rateLimit ?? HETZNER_RATE_LIMIT);
-    return { name: p.name, token: p.token, world, bucket, routes: apiRoutes(world) } satisfies ApiProject & {
-      world: World;
-    };
+    return { name: p.name, token: p.token, world, bucket, routes: apiRoutes(world) };
   });
   const projectNamed = (name = DEFAULT_PROJECT) => {
     const found = projects.find((p) => p.name === name);
