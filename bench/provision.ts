@@ -29,6 +29,7 @@ import { eq } from "drizzle-orm";
 import { startSimulatedStack } from "../cli/simulated-stack.ts";
 import { instances } from "../db/schema.ts";
 import { createHetznerClient } from "../hetzner/client.ts";
+import { RateLimitBudget } from "../hetzner/rate-limit.ts";
 import { createCustomerStore } from "../jobs/customers.ts";
 import { RACHEL8_UNIT_NAME } from "../jobs/provision/rachel8.ts";
 import { sshPrivateKeyContext } from "../jobs/provision/steps/instance-row.ts";
@@ -56,6 +57,10 @@ const CONCURRENT_TIME_SCALE = 0.8;
 /** VERIFY_SETTLE_MS for the bench: the provisioner's own configured wait (see the note above). */
 const VERIFY_SETTLE_MS = 200;
 const SEQUENTIAL_PROVISIONS = 10;
+/** SSH key, server, delete protection (the firewall exists by then). */
+const PROVISION_REQUEST_TARGET = 3;
+/** Lift the protection, delete the server, one action check, delete the key. */
+const DEPROVISION_REQUEST_TARGET = 4;
 const CONCURRENT_PROVISIONS = 50;
 /** Configured create, start and cloud-init latencies at `timeScale`, in ms: all the overhead excludes. */
 function simulatedBootMs(timeScale: number): number {
@@ -92,7 +97,11 @@ async function withBenchWorld(
       world,
       customers: createCustomerStore({ db: world.db, sealer: world.sealer }),
       requests: createRequests({ db: world.db, queue: world.queue }),
-      hetzner: createHetznerClient({ endpoint: world.sim.endpoint, token: world.sim.token }),
+      hetzner: createHetznerClient({
+        endpoint: world.sim.endpoint,
+        token: world.sim.token,
+        budget: new RateLimitBudget(),
+      }),
     };
     return await measure(bench);
   } finally {
@@ -122,9 +131,14 @@ async function measureAtCompressedScale(bench: BenchWorld): Promise<BenchFigure[
       "Hetzner requests per provision (max of later ones)",
       max(sequential.map((s) => s.requests)),
       "",
-      3,
+      PROVISION_REQUEST_TARGET,
     ),
-    figure("Hetzner requests per deprovision (max)", max(deprovisionRequests), "", 3),
+    figure(
+      "Hetzner requests per deprovision (max)",
+      max(deprovisionRequests),
+      "",
+      DEPROVISION_REQUEST_TARGET,
+    ),
     ...overheadFigures(`one at a time (${SEQUENTIAL_PROVISIONS})`, sequential, TIME_SCALE, 500),
     ...sshCost,
     ...(await measureConcurrent(bench, TIME_SCALE)),

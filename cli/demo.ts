@@ -16,6 +16,7 @@ import { bundleStoreDir, createBundleStore } from "../bundle/store.ts";
 import { DEV_SECRET_NAMES } from "../core/config.ts";
 import { instances } from "../db/schema.ts";
 import { createHetznerClient } from "../hetzner/client.ts";
+import { RateLimitBudget } from "../hetzner/rate-limit.ts";
 import { createCustomerStore } from "../jobs/customers.ts";
 import type { OperationSummary } from "../jobs/operation-progress.ts";
 import { createRequests } from "../jobs/requests.ts";
@@ -170,7 +171,11 @@ async function showBundles(world: SimulatedStack): Promise<void> {
 }
 
 async function showNothingLeft(world: SimulatedStack, customerId: string, instanceId: string): Promise<void> {
-  const hetzner = createHetznerClient({ endpoint: world.sim.endpoint, token: world.sim.token });
+  const hetzner = createHetznerClient({
+    endpoint: world.sim.endpoint,
+    token: world.sim.token,
+    budget: new RateLimitBudget(),
+  });
   const checks = await checkLeftovers({ db: world.db, hetzner, customerId, instanceId });
   say("\nwhat is left");
   for (const check of checks) say(`  ${check.ok ? "✓" : "✗"} ${check.what}: ${check.found}`);

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createSealer } from "../core/secrets.ts";
 import { appDatabasePath, openDatabase } from "../db/index.ts";
-import { createHetznerClient, type HetznerClient } from "../hetzner/index.ts";
+import { createHetznerClient, type HetznerClient, RateLimitBudget } from "../hetzner/index.ts";
 import { type CustomerSecrets, createCustomerStore } from "../jobs/customers.ts";
 import { brokerConnection, connectJobQueue } from "../jobs/queue.ts";
 import { createRequests } from "../jobs/requests.ts";
@@ -87,6 +87,7 @@ async function main(argv: string[]): Promise<number> {
     const hetzner = createHetznerClient({
       endpoint: plan.config.hcloudEndpoint,
       token: plan.config.hcloudToken,
+      budget: new RateLimitBudget(),
     });
     const secrets = await smokeCustomerSecrets(flags.customerFile).catch((err: Error) => {
       throw new SmokeRefused(err.message);
@@ -111,7 +112,11 @@ async function cleanLeftovers(): Promise<number> {
     say(`smoke refused: cannot clean up:\n  ${target.problems.join("\n  ")}`);
     return 3;
   }
-  return cleanUpAndReport(createHetznerClient(target), smokeSelector(), say);
+  return cleanUpAndReport(
+    createHetznerClient({ ...target, budget: new RateLimitBudget() }),
+    smokeSelector(),
+    say,
+  );
 }
 
 interface Flags {

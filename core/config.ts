@@ -132,6 +132,15 @@ export interface Config {
   readonly publicBaseUrl: string;
   /** CIDR blocks allowed to SSH into customer servers (bare IPs get /32 or /128). CONTROL_PLANE_IPS, default ["127.0.0.1/32"]. */
   readonly controlPlaneIps: readonly string[];
+  /**
+   * Servers the Hetzner project may hold (its server limit; Hetzner has no API to read it). HCLOUD_SERVER_LIMIT,
+   * default null (unknown: learned from Hetzner's resource_limit_exceeded).
+   */
+  readonly serverLimit: number | null;
+  /** Cap on servers across all projects (a cost bound). MAX_SERVERS, default null (none). */
+  readonly maxServers: number | null;
+  /** Longest a paid customer's provision waits for capacity, in ms. CAPACITY_WAIT_TIMEOUT_MS, default 2592000000 (30 days). */
+  readonly capacityWaitTimeoutMs: number;
   /** Hetzner locations to create servers in, preferred first. PROVISION_LOCATIONS, default ["nbg1", "fsn1", "hel1"]. */
   readonly provisionLocations: readonly string[];
   /** Hetzner server type of customer servers. SERVER_TYPE, default "cx23". */
@@ -247,6 +256,9 @@ const envSchema = z
     PUBLIC_BASE_URL: httpUrl().optional(),
     PUBLIC_BASE_URL_ALLOW_HTTP: booleanFlag().default(false),
     CONTROL_PLANE_IPS: cidrList().default(["127.0.0.1/32"]),
+    HCLOUD_SERVER_LIMIT: integer(0, 100_000).optional(),
+    MAX_SERVERS: integer(0, 1_000_000).optional(),
+    CAPACITY_WAIT_TIMEOUT_MS: integer(1, 31_536_000_000).default(2_592_000_000),
     PROVISION_LOCATIONS: hcloudNameList().default(["nbg1", "fsn1", "hel1"]),
     SERVER_TYPE: hcloudName().default("cx23"),
     SERVER_IMAGE: serverImage().default("ubuntu-24.04"),
@@ -353,6 +365,9 @@ function toConfig(env: Env): Config {
     workerMetricsPort: env.WORKER_METRICS_PORT,
     publicBaseUrl: env.PUBLIC_BASE_URL ?? httpOrigin(env.PUBLIC_API_HOST, env.PUBLIC_API_PORT),
     controlPlaneIps: env.CONTROL_PLANE_IPS,
+    serverLimit: env.HCLOUD_SERVER_LIMIT ?? null,
+    maxServers: env.MAX_SERVERS ?? null,
+    capacityWaitTimeoutMs: env.CAPACITY_WAIT_TIMEOUT_MS,
     provisionLocations: env.PROVISION_LOCATIONS,
     serverType: env.SERVER_TYPE,
     serverImage: env.SERVER_IMAGE,

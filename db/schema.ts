@@ -10,7 +10,8 @@ import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
- * Lifecycle of an instance: new → provisioning → ready | failed; ready → reconfiguring → ready | degraded
+ * Lifecycle of an instance: new → provisioning (⇄ waiting_for_capacity, parked until a project has room)
+ * → ready | failed; ready → reconfiguring → ready | degraded
  * (new secrets not delivered; the server stays); deprovisioning → deprovisioned; a ready instance whose
  * server vanished at Hetzner is marked lost by the reconcile sweep. The column stays free text: the runner
  * writes a job's own running status (default "running").
@@ -18,6 +19,7 @@ import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "driz
 export type InstanceStatus =
   | "new"
   | "provisioning"
+  | "waiting_for_capacity"
   | "ready"
   | "failed"
   | "reconfiguring"
@@ -86,6 +88,11 @@ export const instances = sqliteTable(
     /** `ssh-ed25519 AAAA…` the server reported in its callback; the only host key SSH will accept. */
     reportedHostKey: text("reported_host_key"),
     firewallId: integer("firewall_id"),
+    /**
+     * Hetzner project whose capacity this instance holds: set when its provision got room, cleared when that
+     * provision is rolled back. It counts against the project while it has a server or is provisioning.
+     */
+    hetznerProject: text("hetzner_project"),
     /** Id (sha256) of the app bundle the server runs: recorded at boot and after each upgrade. */
     bundleId: text("bundle_id"),
     /**
@@ -106,6 +113,17 @@ export const instances = sqliteTable(
   // Requests look up a customer's live instance on every provision and deprovision.
   (t) => [index("instances_customer").on(t.customerId)],
 );
+
+/**
+ * A Hetzner project learned full: its create answered resource_limit_exceeded while configured for
+ * `fullAtLimit` servers (null: none configured). It counts as full until a server is deleted there or the
+ * configured limit differs.
+ */
+export const projectCapacity = sqliteTable("project_capacity", {
+  project: text("project").primaryKey(),
+  fullAt: integer("full_at").notNull(),
+  fullAtLimit: integer("full_at_limit"),
+});
 
 export const bundleGrantPurposes = ["boot", "upgrade"] as const;
 export type BundleGrantPurpose = (typeof bundleGrantPurposes)[number];

@@ -3,7 +3,7 @@ import { datacentersApi } from "./datacenters.ts";
 import { firewallsApi } from "./firewalls.ts";
 import { createHetznerHttp, type HetznerLogger, type HetznerRequestEvent } from "./http.ts";
 import { locationsApi } from "./locations.ts";
-import { type RateLimitBudget, sharedRateLimitBudget } from "./rate-limit.ts";
+import type { RateLimitBudget } from "./rate-limit.ts";
 import { defaultRetryPolicy, type RetryOptions } from "./retry.ts";
 import { serverTypesApi } from "./server-types.ts";
 import { serversApi } from "./servers.ts";
@@ -14,8 +14,11 @@ export interface HetznerClientOptions {
   endpoint: string;
   /** API token (read+write). Sent only in the Authorization header; never logged or put in errors. */
   token: string;
-  /** Rate-limit budget to share (default: the process-wide `sharedRateLimitBudget`). */
-  budget?: RateLimitBudget;
+  /**
+   * The project's rate-limit budget: Hetzner's limit is per project, so every client of one project shares
+   * one, created at process start and passed in (never module state).
+   */
+  budget: RateLimitBudget;
   /** Limit on one HTTP exchange, in ms (default 30000); retries get a fresh one each. */
   requestTimeoutMs?: number;
   /** Backoff for transient failures (defaults: 5 attempts, 500 ms first delay, 15000 ms cap). */
@@ -27,7 +30,7 @@ export interface HetznerClientOptions {
 }
 
 export function createHetznerClient(options: HetznerClientOptions) {
-  const budget = options.budget ?? sharedRateLimitBudget;
+  const { budget } = options;
   const http = createHetznerHttp({
     endpoint: options.endpoint.replace(/\/+$/, ""),
     token: options.token,

@@ -26,7 +26,6 @@ export {
   RateLimitBudget,
   type RateLimitBudgetOptions,
   type RateLimitStats,
-  sharedRateLimitBudget,
 } from "./rate-limit.ts";
 export type { RetryOptions } from "./retry.ts";
 export type { Action, Datacenter, Firewall, FirewallRule, Location, Server, SshKey } from "./schemas.ts";

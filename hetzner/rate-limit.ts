@@ -183,6 +183,3 @@ function readRateLimitHeaders(
   if (!Number.isFinite(limit) || !Number.isFinite(remaining)) return null;
   return { limit, remaining, resetAt: Number.isFinite(resetAt) ? resetAt : null };
 }
-
-/** The budget every client in this process shares unless told otherwise: Hetzner's limit is per project. */
-export const sharedRateLimitBudget = new RateLimitBudget();

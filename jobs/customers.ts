@@ -160,28 +160,32 @@ export function createCustomerStore(deps: CustomerStoreDeps): CustomerStore {
     upsert(customerId, secrets) {
       validateSecrets(customerId, secrets);
       const claudeJson = claudeCredentialsJson(secrets.claude);
-      db.transaction((tx) => {
-        const stored = tx.select().from(customers).where(eq(customers.id, customerId)).get();
-        const same = stored !== undefined && storedClaudeJson(stored) === claudeJson;
-        const sealed = {
-          telegramBotToken: sealer.seal(secrets.telegramBotToken, context(customerId, "telegramBotToken")),
-          ownerTelegramUserId: sealer.seal(
-            String(secrets.ownerTelegramUserId),
-            context(customerId, "ownerTelegramUserId"),
-          ),
-          clearOwnerTelegramUserId: null,
-          claudeCredentials: sealer.seal(claudeJson, context(customerId, "claudeCredentials")),
-          // New credentials belong to no machine yet; the same ones keep their version and holder.
-          claudeCredentialsVersion: (stored?.claudeCredentialsVersion ?? 0) + (same ? 0 : 1),
-          claudeCredentialsServerId: same ? (stored?.claudeCredentialsServerId ?? null) : null,
-          updatedAt: now(),
-          shreddedAt: null,
-        };
-        tx.insert(customers)
-          .values({ id: customerId, createdAt: sealed.updatedAt, ...sealed })
-          .onConflictDoUpdate({ target: customers.id, set: sealed })
-          .run();
-      });
+      // Read then write: take the write lock first, or a concurrent writer fails it with SQLITE_BUSY_SNAPSHOT.
+      db.transaction(
+        (tx) => {
+          const stored = tx.select().from(customers).where(eq(customers.id, customerId)).get();
+          const same = stored !== undefined && storedClaudeJson(stored) === claudeJson;
+          const sealed = {
+            telegramBotToken: sealer.seal(secrets.telegramBotToken, context(customerId, "telegramBotToken")),
+            ownerTelegramUserId: sealer.seal(
+              String(secrets.ownerTelegramUserId),
+              context(customerId, "ownerTelegramUserId"),
+            ),
+            clearOwnerTelegramUserId: null,
+            claudeCredentials: sealer.seal(claudeJson, context(customerId, "claudeCredentials")),
+            // New credentials belong to no machine yet; the same ones keep their version and holder.
+            claudeCredentialsVersion: (stored?.claudeCredentialsVersion ?? 0) + (same ? 0 : 1),
+            claudeCredentialsServerId: same ? (stored?.claudeCredentialsServerId ?? null) : null,
+            updatedAt: now(),
+            shreddedAt: null,
+          };
+          tx.insert(customers)
+            .values({ id: customerId, createdAt: sealed.updatedAt, ...sealed })
+            .onConflictDoUpdate({ target: customers.id, set: sealed })
+            .run();
+        },
+        { behavior: "immediate" },
+      );
     },
 
     open(customerId) {

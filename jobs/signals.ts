@@ -100,3 +100,11 @@ export function findPendingSignal(
     .get();
   return row ? { id: row.id, data: JSON.parse(row.data) as Record<string, unknown> } : undefined;
 }
+
+/** Marks every unconsumed signal of that name on the instance consumed (a wake-up spent without success). */
+export function consumePendingSignals(db: Db, instanceId: string, name: string, now: number): void {
+  db.update(signals)
+    .set({ consumedAt: now })
+    .where(and(eq(signals.instanceId, instanceId), eq(signals.name, name), isNull(signals.consumedAt)))
+    .run();
+}

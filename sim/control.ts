@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { errorBody } from "./api/errors.ts";
 import type { TokenBucket } from "./api/rate-limit.ts";
+import { DEFAULT_PROJECT } from "./api/world.ts";
 import { type FaultRegistry, faultFromJson, type SimFault } from "./faults.ts";
 import type { MachineHost } from "./machine/types.ts";
 import type { RequestLog } from "./request-log.ts";
@@ -13,7 +14,8 @@ export interface ControlDeps {
   machines: MachineHost;
   faults: FaultRegistry;
   log: RequestLog;
-  bucket: TokenBucket;
+  /** The named project's request budget; null when there is no such project. */
+  bucketOf(project: string): TokenBucket | null;
 }
 
 const rateLimitSchema = z.object({
@@ -52,12 +54,16 @@ async function addFault(deps: ControlDeps, request: Request): Promise<Response> 
   }
 }
 
+/** `PUT /rate-limit[?project=name]`: the default project's budget unless another is named. */
 async function setRateLimit(deps: ControlDeps, request: Request): Promise<Response> {
+  const project = new URL(request.url).searchParams.get("project") ?? DEFAULT_PROJECT;
+  const bucket = deps.bucketOf(project);
+  if (!bucket) return Response.json(errorBody("not_found", `no project ${project}`), { status: 404 });
   const body = await jsonBody(request);
   if (!body) return badRequest("body is not valid JSON");
   const parsed = rateLimitSchema.safeParse(body.value);
   if (!parsed.success) return badRequest(`invalid rate limit: ${z.prettifyError(parsed.error)}`);
-  deps.bucket.reset(parsed.data);
+  bucket.reset(parsed.data);
   return Response.json(parsed.data);
 }
 

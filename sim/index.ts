@@ -5,14 +5,14 @@
 import { createChosenMachineHost } from "./machines.ts";
 import { launchSimulator, type Simulator, type SimulatorOptions } from "./simulator.ts";
 
-export { DEFAULT_TIMINGS, type SimTimings } from "./api/world.ts";
+export { DEFAULT_PROJECT, DEFAULT_TIMINGS, type SimTimings } from "./api/world.ts";
 export { ContainerMachine } from "./container/container.ts";
 export type { Lab } from "./container/lab.ts";
 export type { SimFault } from "./faults.ts";
 export type { MachineFault, MachineHost, MachineView } from "./machine/types.ts";
 export type { MachineChoice, MachineKind } from "./machines.ts";
 export type { SimRequestRecord } from "./request-log.ts";
-export type { Simulator, SimulatorOptions } from "./simulator.ts";
+export type { SimProjectOptions, Simulator, SimulatorOptions } from "./simulator.ts";
 export { SimulatorOptionsError } from "./simulator.ts";
 
 /**

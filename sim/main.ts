@@ -1,5 +1,6 @@
 /**
- * `bun run sim [--port N] [--token T] [--time-scale X] [--ssh-port N] [--machines stand-in|container]`:
+ * `bun run sim [--port N] [--token T] [--time-scale X] [--ssh-port N] [--machines K] [--server-limit N]
+ * [--project NAME:TOKEN[:LIMIT]]…`:
  * serves the simulator until SIGINT/SIGTERM. The first stdout line is the API endpoint, so scripts can read it.
  */
 import { parseArgs } from "node:util";
@@ -7,18 +8,21 @@ import { exitOnHelp } from "../cli/usage.ts";
 import { ContainerHostError } from "./container/errors.ts";
 import { startSimulator } from "./index.ts";
 import { MACHINE_KINDS, type MachineKind } from "./machines.ts";
-import type { SimulatorOptions } from "./simulator.ts";
+import type { SimProjectOptions, SimulatorOptions } from "./simulator.ts";
 
 /** The CLI's default API port (tests pass --port 0 for an ephemeral one). */
 const DEFAULT_PORT = 4010;
 
 const USAGE = `usage: bun run sim [--port N] [--token T] [--time-scale X] [--ssh-port N] [--machines stand-in|container]
+                   [--server-limit N] [--project NAME:TOKEN[:LIMIT]]...
 Serves a Hetzner Cloud API simulator on 127.0.0.1 until Ctrl-C; the first line it prints is the endpoint.
   --port N         API port (default ${DEFAULT_PORT}; 0 picks a free one)
   --token T        bearer token clients must send (default sim-token)
   --time-scale X   multiplies every simulated duration (default 1: Hetzner's 75 s create, 10 s boot)
   --ssh-port N     SSH port of every fake machine, each on its own 127.x address (default: a free port)
   --machines K     stand-in (default: fast fake machines) or container (a real Debian 13 boot per server; root)
+  --server-limit N servers the default project may hold (default: no limit; beyond: 403 resource_limit_exceeded)
+  --project P      another Hetzner project, NAME:TOKEN[:LIMIT] (its own servers, keys, budget); repeatable
   -h, --help       this text`;
 
 class UsageError extends Error {}
@@ -36,25 +40,36 @@ function numberFlag(
 }
 
 const isPort = (n: number) => Number.isInteger(n) && n >= 0 && n <= 65535;
+const isCount = (n: number) => Number.isInteger(n) && n >= 0;
 
-function parseCliOptions(argv: string[]): SimulatorOptions {
-  let values: Record<string, string | undefined>;
+/** `NAME:TOKEN[:LIMIT]` of one --project flag. */
+function projectFlag(raw: string): SimProjectOptions {
+  const [name = "", token = "", limit, ...rest] = raw.split(":");
+  if (name === "" || token === "" || rest.length > 0)
+    throw new UsageError(`--project: '${raw}' is not NAME:TOKEN[:LIMIT]`);
+  return { name, token, serverLimit: numberFlag("project", limit, isCount) };
+}
+
+const CLI_OPTIONS = {
+  port: { type: "string" },
+  token: { type: "string" },
+  "time-scale": { type: "string" },
+  "ssh-port": { type: "string" },
+  machines: { type: "string" },
+  "server-limit": { type: "string" },
+  project: { type: "string", multiple: true },
+} as const;
+
+function parseFlags(argv: string[]) {
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        port: { type: "string" },
-        token: { type: "string" },
-        "time-scale": { type: "string" },
-        "ssh-port": { type: "string" },
-        machines: { type: "string" },
-      },
-    }));
+    return parseArgs({ args: argv, strict: true, allowPositionals: false, options: CLI_OPTIONS }).values;
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
+}
+
+function parseCliOptions(argv: string[]): SimulatorOptions {
+  const values = parseFlags(argv);
   if (values.token === "") throw new UsageError("--token: must not be empty");
   const machines = values.machines;
   if (machines !== undefined && !MACHINE_KINDS.includes(machines as MachineKind))
@@ -65,6 +80,8 @@ function parseCliOptions(argv: string[]): SimulatorOptions {
     timeScale: numberFlag("time-scale", values["time-scale"], (n) => n >= 0),
     sshPort: numberFlag("ssh-port", values["ssh-port"], (n) => isPort(n) && n > 0),
     machines: machines as MachineKind | undefined,
+    serverLimit: numberFlag("server-limit", values["server-limit"], isCount),
+    projects: values.project?.map(projectFlag),
   };
 }
 

@@ -5,6 +5,8 @@ export interface SimRequestRecord {
   /** Path template without /v1, e.g. "/servers/{id}"; the raw path when no route matched. */
   path: string;
   status: number;
+  /** Name of the project whose token the request carried; null when it carried none we know (401). */
+  project: string | null;
   /** Unix milliseconds when the request was answered. */
   at: number;
 }

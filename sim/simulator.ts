@@ -8,10 +8,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { errorBody } from "./api/errors.ts";
-import { type ApiHandlerDeps, handleApiRequest } from "./api/handler.ts";
+import { type ApiHandlerDeps, type ApiProject, handleApiRequest } from "./api/handler.ts";
 import { type RateLimitSettings, TokenBucket } from "./api/rate-limit.ts";
 import { apiRoutes } from "./api/routes.ts";
-import { createWorld, DEFAULT_TIMINGS, type SimTimings } from "./api/world.ts";
+import {
+  createProjectWorld,
+  createWorld,
+  DEFAULT_PROJECT,
+  DEFAULT_TIMINGS,
+  type SimTimings,
+  type World,
+} from "./api/world.ts";
 import { createClock } from "./clock.ts";
 import type { Lab } from "./container/lab.ts";
 import { type ControlDeps, handleControlRequest } from "./control.ts";
@@ -30,6 +37,13 @@ export interface SimulatorOptions {
   timeScale?: number;
   /** Token-bucket capacity (default 3600) and refill per second (default 1). */
   rateLimit?: RateLimitSettings;
+  /** Servers the default project may hold at once; beyond it POST /servers answers 403 resource_limit_exceeded (default: no limit). */
+  serverLimit?: number;
+  /**
+   * More Hetzner projects beside the default one ("default", `token`): each a world of its own (servers,
+   * SSH keys, firewalls, actions), with its own request budget (default 3600, 1/s) and server limit.
+   */
+  projects?: SimProjectOptions[];
   /**
    * Realistic, unscaled durations in ms: createServerMs (default 75000), startServerMs (default 2000),
    * deleteServerMs (default 5000), cloudInitMs (default 10000); see DEFAULT_TIMINGS.
@@ -51,12 +65,25 @@ export interface SimulatorOptions {
   rootfsCacheDir?: string;
 }
 
+export interface SimProjectOptions {
+  /** Unique among the projects; "default" is the one `token` opens. */
+  name: string;
+  /** Bearer token that opens this project; unique. */
+  token: string;
+  rateLimit?: RateLimitSettings;
+  /** Servers it may hold at once (default: no limit). */
+  serverLimit?: number;
+}
+
 export interface Simulator {
   /** API endpoint including /v1, e.g. "http://127.0.0.1:4010/v1" — what HCLOUD_ENDPOINT is set to. */
   readonly endpoint: string;
   /** Base URL without /v1; the control API lives under `${baseUrl}/_sim/`. */
   readonly baseUrl: string;
+  /** Token of the default project. */
   readonly token: string;
+  /** Every project, the default first: name and token. */
+  readonly projects: readonly { name: string; token: string }[];
   readonly sshPort: number;
   /** Multiplier of every simulated duration (1 = realistic). */
   readonly timeScale: number;
@@ -72,22 +99,35 @@ export interface Simulator {
    * (`lab.spawn`) and listens on `lab.gateway`; null with stand-in machines only.
    */
   readonly lab: Lab | null;
-  /** Number of servers currently existing (not deleted). */
-  serverCount(): number;
-  /** Replaces the rate limit and refills the bucket to capacity. */
-  setRateLimit(limit: RateLimitSettings): void;
+  /** Number of servers currently existing (not deleted) in a project (default: the default project). */
+  serverCount(project?: string): number;
+  /** Replaces a project's rate limit and refills its bucket to capacity. */
+  setRateLimit(limit: RateLimitSettings, project?: string): void;
+  /** Replaces a project's server limit (null: none); servers already beyond it stay. */
+  setServerLimit(limit: number | null, project?: string): void;
   stop(): Promise<void>;
 }
 
 const port = z.number().int().min(0).max(65535);
 const durationMs = z.number().finite().nonnegative();
+const rateLimit = z.object({
+  capacity: z.number().int().positive(),
+  refillPerSecond: z.number().finite().nonnegative(),
+});
+const serverLimit = z.number().int().nonnegative();
+const projectSchema = z.object({
+  name: z.string().min(1),
+  token: z.string().min(1),
+  rateLimit: rateLimit.optional(),
+  serverLimit: serverLimit.optional(),
+});
 const optionsSchema = z.object({
   port: port.optional(),
   token: z.string().min(1).optional(),
   timeScale: z.number().finite().nonnegative().optional(),
-  rateLimit: z
-    .object({ capacity: z.number().int().positive(), refillPerSecond: z.number().finite().nonnegative() })
-    .optional(),
+  rateLimit: rateLimit.optional(),
+  serverLimit: serverLimit.optional(),
+  projects: z.array(projectSchema).optional(),
   timings: z
     .object({
       createServerMs: durationMs.optional(),
@@ -113,6 +153,26 @@ function checkOptions(options: SimulatorOptions): void {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success)
     throw new SimulatorOptionsError(`invalid simulator options:\n${z.prettifyError(parsed.error)}`);
+  const projects = projectOptions(options);
+  for (const key of ["name", "token"] as const) {
+    const values = projects.map((p) => p[key]);
+    const repeated = values.find((v, i) => values.indexOf(v) !== i);
+    if (repeated !== undefined)
+      throw new SimulatorOptionsError(
+        `invalid simulator options: two projects share the ${key} '${repeated}'`,
+      );
+  }
+}
+
+/** The default project (from `token`, `rateLimit`, `serverLimit`), then `projects`. */
+function projectOptions(options: SimulatorOptions): SimProjectOptions[] {
+  const defaultProject: SimProjectOptions = {
+    name: DEFAULT_PROJECT,
+    token: options.token ?? "sim-token",
+    rateLimit: options.rateLimit,
+    serverLimit: options.serverLimit,
+  };
+  return [defaultProject, ...(options.projects ?? [])];
 }
 
 export type MachineHostFactory = (options: MachineHostOptions) => SimMachineHost | Promise<SimMachineHost>;
@@ -184,17 +244,24 @@ async function serve(
   });
   const faults = new FaultRegistry(machines);
   const reportError = (err: unknown) => console.error("simulator:", err);
-  const world = createWorld({ clock, timings, machines, faults, reportError });
-  const token = options.token ?? "sim-token";
-  const bucket = new TokenBucket(options.rateLimit ?? HETZNER_RATE_LIMIT);
+  const first = createWorld({ clock, timings, machines, faults, reportError }, options.serverLimit ?? null);
+  const projects = projectOptions(options).map((p, i): ApiProject & { world: World } => {
+    const world = i === 0 ? first : createProjectWorld(first, p.serverLimit ?? null);
+    const bucket = new TokenBucket(p.rateLimit ?? HETZNER_RATE_LIMIT);
+    return { name: p.name, token: p.token, world, bucket, routes: apiRoutes(world) };
+  });
+  const projectNamed = (name = DEFAULT_PROJECT) => {
+    const found = projects.find((p) => p.name === name);
+    if (!found) throw new Error(`simulator has no project '${name}'`);
+    return found;
+  };
   const log = new RequestLog();
-  const routes = apiRoutes(world);
   let server: ReturnType<typeof listen>;
   try {
     server = listen(
       options.port ?? 0,
-      { token, routes, bucket, faults, log, now: clock.now },
-      { machines, faults, log, bucket },
+      { projects, faults, log, now: clock.now },
+      { machines, faults, log, bucketOf: (name) => projects.find((p) => p.name === name)?.bucket ?? null },
     );
   } catch (error) {
     await machines.close();
@@ -205,7 +272,8 @@ async function serve(
   return {
     endpoint: `${baseUrl}/v1`,
     baseUrl,
-    token,
+    token: projectNamed().token,
+    projects: projects.map(({ name, token }) => ({ name, token })),
     sshPort,
     timeScale: clock.timeScale,
     timings: Object.freeze({ ...timings }),
@@ -219,12 +287,15 @@ async function serve(
     clearRequests: () => log.clear(),
     machines,
     lab: machines.lab ?? null,
-    serverCount: () => world.servers.size,
-    setRateLimit: (limit) => bucket.reset(limit),
+    serverCount: (name) => projectNamed(name).world.servers.size,
+    setRateLimit: (limit, name) => projectNamed(name).bucket.reset(limit),
+    setServerLimit(limit, name) {
+      projectNamed(name).world.serverLimit = limit;
+    },
     async stop() {
       clock.stop();
       await server.stop(true);
-      await Promise.all(world.pending);
+      await Promise.all(first.pending);
       await machines.close();
       if (ownsDataDir) await rm(dataDir, { recursive: true, force: true });
     },

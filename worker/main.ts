@@ -2,32 +2,39 @@
 import { createSealer } from "../core/secrets.ts";
 import { createHetznerClient } from "../hetzner/index.ts";
 import { createCustomerStore } from "../jobs/customers.ts";
+import { brokerConnection, connectJobQueue } from "../jobs/queue.ts";
 import { createProductionJobs } from "../jobs/registry.ts";
+import { capacityFromConfig } from "./capacity.ts";
 import { runWorkerProcess } from "./process.ts";
 
 await runWorkerProcess(
-  (config, { db, log, onHetznerRequest }) => {
+  (config, { db, log, onHetznerRequest, hetznerBudget }) => {
     const sealer = createSealer(config.secretsKeys);
+    // Lives as long as the process: it only records signals and promotes the woken jobs.
+    const queue = connectJobQueue({ ...brokerConnection(config), db });
     return createProductionJobs({
       db,
       sealer,
       hetzner: createHetznerClient({
         endpoint: config.hcloudEndpoint,
         token: config.hcloudToken,
+        budget: hetznerBudget,
         log: log.child({ component: "hetzner" }),
         onRequest: onHetznerRequest,
       }),
       customers: createCustomerStore({ db, sealer }),
       settings: config,
+      capacity: capacityFromConfig(config, queue.signal),
       expectedServerDeletionMs: config.expectedServerDeletionMs,
     });
   },
   // The sweep's own client (same shared rate-limit budget) so it counts only its own requests.
-  (config, { log, onHetznerRequest }) =>
+  (config, { log, onHetznerRequest, hetznerBudget }) =>
     (onRequest) =>
       createHetznerClient({
         endpoint: config.hcloudEndpoint,
         token: config.hcloudToken,
+        budget: hetznerBudget,
         log: log.child({ component: "hetzner" }),
         onRequest: (event) => {
           onHetznerRequest(event);

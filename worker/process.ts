@@ -6,11 +6,12 @@ import { createLogger, type Logger } from "../core/log.ts";
 import { createMetrics } from "../core/metrics.ts";
 import { createSealer } from "../core/secrets.ts";
 import { appDatabasePath, type Db, migrateDatabase, openDatabase } from "../db/index.ts";
-import { type HetznerRequestEvent, sharedRateLimitBudget } from "../hetzner/index.ts";
+import { type HetznerRequestEvent, RateLimitBudget } from "../hetzner/index.ts";
 import { sealClearOwnerIds } from "../jobs/customers.ts";
 import { brokerConnection } from "../jobs/queue.ts";
 import type { SweepDeps } from "../jobs/reconcile/sweep.ts";
 import type { JobDefinition } from "../jobs/step.ts";
+import { registerCapacityMetrics, wakeWaitingAtStart } from "./capacity.ts";
 import { createHetznerMetrics } from "./hetzner-metrics.ts";
 import { registerQueueDepthMetrics } from "./queue-depth-metrics.ts";
 import { startWorker } from "./start.ts";
@@ -22,6 +23,8 @@ export interface WorkerProcessRuntime {
   log: Logger;
   /** Feeds this process's Hetzner request metrics: every Hetzner client's `onRequest`. */
   onHetznerRequest: (event: HetznerRequestEvent) => void;
+  /** The project's rate-limit budget, shared by every Hetzner client of this process (jobs and sweep). */
+  hetznerBudget: RateLimitBudget;
 }
 
 /**
@@ -40,10 +43,13 @@ export async function runWorkerProcess(
   const sealed = sealClearOwnerIds(db, createSealer(config.secretsKeys));
   if (sealed > 0) log.info({ customers: sealed }, "sealed owner ids stored in clear");
   const metrics = createMetrics({ processMetrics: true });
-  const runtime = { db, log, onHetznerRequest: createHetznerMetrics(metrics, sharedRateLimitBudget) };
+  const hetznerBudget = new RateLimitBudget();
+  const runtime = { db, log, hetznerBudget, onHetznerRequest: createHetznerMetrics(metrics, hetznerBudget) };
   registerQueueDepthMetrics(metrics, brokerConnection(config), log);
+  registerCapacityMetrics(metrics, db, config);
   const jobs = jobsFor(config, runtime);
   const worker = await startWorker({ config, jobs, log, metrics, db });
+  await wakeWaitingAtStart(config, db, log);
   const sweeper = sweepHetznerFor
     ? await startSweeper({
         config,

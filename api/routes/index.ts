@@ -1,6 +1,7 @@
 import type { ApiRoutes } from "../router.ts";
 import { bundleDownloadRoute } from "./bundle-download.ts";
 import { cloudInitReadyRoute } from "./cloud-init-ready.ts";
+import { customerStateRoute } from "./customer-state.ts";
 import { customersRoute } from "./customers.ts";
 import { healthzRoute } from "./healthz.ts";
 import { metricsRoute } from "./metrics.ts";
@@ -26,6 +27,7 @@ export const routes: ApiRoutes = {
     readyzRoute,
     metricsRoute,
     customersRoute,
+    customerStateRoute,
     opsStatusRoute,
     opsInstancesRoute,
     opsInstanceRoute,

@@ -1,6 +1,6 @@
 /**
  * GET /v1/ops/status — the fleet at a glance for `bun run ops status`: instances by state, jobs by status,
- * failed jobs, the broker's queue depths (null with the reason when the broker does not answer in time,
+ * failed jobs, servers used / limit per Hetzner project and the waiting line, the broker's queue depths (null with the reason when the broker does not answer in time,
  * so the rest is still shown), the last reconcile sweep and the backups, with their warnings.
  */
 
@@ -23,7 +23,8 @@ export const opsStatusRoute: Route = {
     const refused = refuseNonOperator(ctx);
     if (refused) return refused;
     refuseQuery(ctx.url);
-    const status = fleetStatus(ctx.deps.db);
+    const { serverLimit, maxServers } = ctx.deps.config;
+    const status = fleetStatus(ctx.deps.db, { serverLimit, maxServers });
     let queue: QueueDepths | null = null;
     let queueError: string | null = null;
     try {

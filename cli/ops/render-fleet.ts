@@ -1,4 +1,5 @@
 /** Tables for `ops status`, `ops instances` and `ops jobs --failed`. */
+import type { ProjectCapacityView } from "../../jobs/capacity/line.ts";
 import type { BackupStatus } from "../../jobs/ops/backup-status.ts";
 import type { InstanceView } from "../../jobs/ops/instances.ts";
 import type { JobView } from "../../jobs/ops/jobs.ts";
@@ -34,6 +35,8 @@ export function renderStatus(status: StatusAnswer): string[] {
           operations.map(([operation, byStatus]) => [operation, ...statuses.map((s) => byStatus[s] ?? 0)]),
         )),
     "",
+    ...capacitySection(status.capacity),
+    "",
     ...formatFields([
       ["failed jobs", status.failedJobs],
       [
@@ -46,6 +49,25 @@ export function renderStatus(status: StatusAnswer): string[] {
     ]),
     ...status.backups.warnings.map((warning) => `warning: ${warning}`),
   ];
+}
+
+/** Servers used / limit per Hetzner project, then the waiting line in order. */
+function capacitySection(capacity: FleetStatus["capacity"]): string[] {
+  const line = capacity.waiting.map((w) => [w.position, w.instanceId, new Date(w.requestedAt).toISOString()]);
+  return [
+    "capacity",
+    ...formatTable(
+      ["project", "servers", "limit", "room"],
+      capacity.projects.map((p) => [p.project, p.used, p.limit ?? "unknown", roomOf(p)]),
+    ),
+    `waiting for capacity: ${capacity.waiting.length}`,
+    ...(line.length === 0 ? [] : formatTable(["place", "instance", "requested"], line)),
+  ];
+}
+
+function roomOf(p: ProjectCapacityView): string | number {
+  if (p.learnedFull) return "0 (Hetzner said full)";
+  return p.room ?? "unbounded";
 }
 
 function depths(queue: QueueDepths): string {

@@ -1,8 +1,12 @@
 /**
  * Step delete-server: the instance's server is deleted and its delete_server action awaited with one poll
  * timed to the expected deletion, so billing has stopped when the step ends.
+ * Then the room it held goes to the first provision waiting for capacity.
  * Idempotent: a server already gone (not_found, or no id and nothing under our name) counts as deleted.
  */
+import { clearProjectFull, DEFAULT_PROJECT } from "../capacity/line.ts";
+import { wakeWaiting } from "../capacity/wake.ts";
+import { loadInstance } from "../provision/steps/instance-row.ts";
 import { deleteInstanceServer } from "../provision/steps/remove-server.ts";
 import { hetznerStepRetry } from "../provision/steps/retry-policies.ts";
 import type { Step } from "../step.ts";
@@ -19,6 +23,11 @@ export function deleteServerStep(deps: DeprovisionDeps): Step<null> {
         awaitDeletion: true,
         expectedDeletionMs: deps.expectedServerDeletionMs,
       });
+      if (deps.capacity) {
+        // A delete frees a place whatever Hetzner said before; the first in line gets it.
+        clearProjectFull(deps.db, loadInstance(deps.db, ctx.instanceId).hetznerProject ?? DEFAULT_PROJECT);
+        await wakeWaiting({ db: deps.db, capacity: deps.capacity });
+      }
       return null;
     },
   };

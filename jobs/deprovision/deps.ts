@@ -2,6 +2,7 @@
 import type { Sealer } from "../../core/secrets.ts";
 import type { Db } from "../../db/index.ts";
 import type { HetznerClient } from "../../hetzner/index.ts";
+import type { CapacityDeps } from "../capacity/wake.ts";
 import type { CustomerStore } from "../customers.ts";
 
 export interface DeprovisionDeps {
@@ -9,6 +10,8 @@ export interface DeprovisionDeps {
   hetzner: HetznerClient;
   customers: CustomerStore;
   sealer: Sealer;
+  /** With it, a deleted server's room goes to the first provision waiting for capacity. */
+  capacity?: CapacityDeps["capacity"];
   /**
    * How long Hetzner takes to delete a server, in ms; the one poll of delete_server comes after it.
    * Default 5000 (Hetzner's usual; a simulator at a compressed time scale needs less).

@@ -10,6 +10,7 @@ import { deleteServerStep } from "./delete-server.ts";
 import { deleteSshKeyStep } from "./delete-ssh-key.ts";
 import type { DeprovisionDeps } from "./deps.ts";
 import { shredSecretsStep } from "./shred-secrets.ts";
+import { unprotectServerStep } from "./unprotect-server.ts";
 
 export type { DeprovisionDeps } from "./deps.ts";
 
@@ -19,6 +20,7 @@ export function createDeprovisionJob(deps: DeprovisionDeps): JobDefinition {
     instanceStatus: { running: "deprovisioning", succeeded: "deprovisioned" },
     steps: [
       cancelProvisionStep(deps),
+      unprotectServerStep(deps),
       deleteServerStep(deps),
       deleteSshKeyStep(deps),
       shredSecretsStep(deps),

@@ -9,6 +9,7 @@ export const INSTANCE_STATES = [
   "new",
   "provisioning",
   "ready",
+  "waiting_for_capacity",
   "failed",
   "reconfiguring",
   "degraded",

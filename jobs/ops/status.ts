@@ -2,6 +2,13 @@
 import { count } from "drizzle-orm";
 import type { Db } from "../../db/index.ts";
 import { instances, operationStatuses, operations } from "../../db/schema.ts";
+import {
+  type CapacitySettings,
+  capacityView,
+  type ProjectCapacityView,
+  type WaitingEntry,
+  waitingLine,
+} from "../capacity/line.ts";
 import { latestSweep, type SweepRecord } from "../reconcile/sweep-record.ts";
 import { INSTANCE_STATES } from "./instances.ts";
 
@@ -14,9 +21,11 @@ export interface FleetStatus {
   failedJobs: number;
   /** The most recently requested sweep, or null before the first. */
   lastSweep: SweepRecord | null;
+  /** Servers used / limit per Hetzner project, and the provisions waiting for room with their places. */
+  capacity: { projects: ProjectCapacityView[]; waiting: WaitingEntry[] };
 }
 
-export function fleetStatus(db: Db): FleetStatus {
+export function fleetStatus(db: Db, capacity: CapacitySettings): FleetStatus {
   const instancesByState: Record<string, number> = Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0]));
   const stateRows = db
     .select({ state: instances.status, total: count() })
@@ -39,5 +48,11 @@ export function fleetStatus(db: Db): FleetStatus {
   const failedJobs = jobRows
     .filter((row) => row.status === "failed")
     .reduce((sum, row) => sum + row.total, 0);
-  return { instancesByState, jobsByStatus, failedJobs, lastSweep: latestSweep(db) };
+  return {
+    instancesByState,
+    jobsByStatus,
+    failedJobs,
+    lastSweep: latestSweep(db),
+    capacity: { projects: capacityView(db, capacity), waiting: waitingLine(db) },
+  };
 }

@@ -1,8 +1,9 @@
 /**
  * The provision job: a paid customer's instance becomes a running, verified Rachel8 bot on its own server.
  * This file only sequences the steps; each lives in steps/ with its idempotency rule. On a final failure
- * the runner undoes the finished steps newest first (server, then SSH key) and marks the instance failed.
+ * the runner undoes the finished steps newest first (protection, server, then SSH key) and marks the instance failed.
  */
+import { withCapacityGuard } from "../capacity/guard.ts";
 import { PROVISION_OPERATION } from "../requests.ts";
 import type { JobDefinition } from "../step.ts";
 import { awaitCloudInitStep } from "./steps/await-cloud-init.ts";
@@ -11,6 +12,7 @@ import type { ProvisionDeps } from "./steps/deps.ts";
 import { finalizeStep } from "./steps/finalize.ts";
 import { firewallStep } from "./steps/firewall.ts";
 import { injectSecretsStep } from "./steps/inject-secrets.ts";
+import { protectServerStep } from "./steps/protect-server.ts";
 import { sshKeyStep } from "./steps/ssh-key.ts";
 import { verifyStep } from "./steps/verify.ts";
 
@@ -24,10 +26,13 @@ export function createProvisionJob(deps: ProvisionDeps): JobDefinition {
     steps: [
       sshKeyStep(deps),
       firewallStep(deps),
-      createServerStep(deps),
+      deps.capacity
+        ? withCapacityGuard({ ...deps, capacity: deps.capacity }, createServerStep(deps))
+        : createServerStep(deps),
       awaitCloudInitStep(deps),
       injectSecretsStep(deps),
       verifyStep(deps),
+      protectServerStep(deps),
       finalizeStep(deps),
     ],
   };

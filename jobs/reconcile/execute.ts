@@ -135,6 +135,9 @@ async function applyDecision(deps: ExecuteDeps, decision: Decision): Promise<voi
       // Already gone (null) is as good as deleted.
       await deps.hetzner.servers.delete(decision.serverId, { signal: deps.signal });
       return;
+    case "report-protected-server":
+      // The recorded decision and its warning are the report; nothing is changed.
+      return;
     case "mark-instance-lost":
       return markInstanceLost(deps, decision.instanceId, decision.reason);
     case "fail-operation":

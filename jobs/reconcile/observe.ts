@@ -33,6 +33,7 @@ function toObserved(server: Server, now: number): ObservedServer {
     name: server.name,
     labels: server.labels,
     status: server.status,
+    deleteProtected: server.protection.delete,
     // An unreadable creation time counts as brand new, so the grace period spares the server rather than not.
     createdAt: Number.isNaN(created) ? now : created,
   };

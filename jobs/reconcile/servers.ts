@@ -1,4 +1,4 @@
-/** Drift between Hetzner's servers and the instances: zombies to delete, serving instances whose server is gone. */
+/** Drift between Hetzner's servers and the instances: zombies to delete (or report, when protected), serving instances whose server is gone. */
 import { DEPROVISION_OPERATION, PROVISION_OPERATION } from "../requests.ts";
 import { type Fleet, hasActiveOperation, type ServerOwner } from "./fleet.ts";
 import {
@@ -51,13 +51,22 @@ export function zombieDecisions(fleet: Fleet, now: number, policy: SweepPolicy):
     const owner = fleet.ownerOf(server);
     const why = zombieReason(server, owner);
     if (why === null) continue;
-    decisions.push({
-      kind: "delete-zombie-server",
-      serverId: server.id,
-      serverName: server.name,
-      instanceId: owner.claimedInstanceId,
-      reason: `server ${server.name} (${server.id}) is a zombie: ${why}`,
-    });
+    const subject = { serverId: server.id, serverName: server.name, instanceId: owner.claimedInstanceId };
+    // Protection is set once a customer is ready and lifted only by their deprovision: a protected "zombie"
+    // means this decision or the database is wrong, and deleting a paying customer's server is irreversible.
+    decisions.push(
+      server.deleteProtected
+        ? {
+            kind: "report-protected-server",
+            ...subject,
+            reason: `server ${server.name} (${server.id}) looks like a zombie (${why}) but is delete-protected; left for an operator`,
+          }
+        : {
+            kind: "delete-zombie-server",
+            ...subject,
+            reason: `server ${server.name} (${server.id}) is a zombie: ${why}`,
+          },
+    );
   }
   return decisions;
 }

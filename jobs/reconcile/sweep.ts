@@ -79,6 +79,8 @@ function logDecision(deps: SweepDeps, sweepId: string, recorded: RecordedDecisio
   deps.metrics.decisionRecorded(recorded.kind, recorded.outcome);
   const fields = { ...recorded, sweepId };
   if (recorded.outcome === "failed") deps.log.warn({ ...fields, err }, "reconcile decision failed");
+  else if (recorded.kind === "report-protected-server")
+    deps.log.warn(fields, "reconcile drift for an operator");
   else deps.log.info(fields, "reconcile decision");
 }
 

@@ -14,6 +14,7 @@ import type { Decision, DecisionKind, SweepPolicy, SweepState } from "./types.ts
 const KIND_ORDER: readonly DecisionKind[] = [
   "adopt-server",
   "delete-zombie-server",
+  "report-protected-server",
   "mark-instance-lost",
   "fail-operation",
   "resume-operation",
@@ -27,6 +28,7 @@ function subjectOf(decision: Decision): string | number {
     case "adopt-server":
       return decision.instanceId;
     case "delete-zombie-server":
+    case "report-protected-server":
       return decision.serverId;
     case "mark-instance-lost":
       return decision.instanceId;

@@ -3,7 +3,7 @@
  *
  * Glossary: a *sweep* is one pass that compares Hetzner, the database and the broker; the *state* is what
  * it observed; a *decision* is one corrective action with the reason an operator reads; a *zombie* is a
- * server of ours that nobody owns any more; a *lost* instance was ready but its server is gone.
+ * server of ours that nobody owns any more (deleted unless its delete protection is on: then reported); a *lost* instance was ready but its server is gone.
  * Timestamps are epoch milliseconds.
  */
 import type { OperationStatus, PaymentState } from "../../db/schema.ts";
@@ -15,6 +15,8 @@ export interface ObservedServer {
   name: string;
   labels: Readonly<Record<string, string>>;
   status: Server["status"];
+  /** Hetzner's delete protection is on: only a deprovision lifts it, so the sweep never deletes such a server. */
+  deleteProtected: boolean;
   /** When Hetzner created it (its `created` field), epoch ms. */
   createdAt: number;
 }
@@ -98,6 +100,14 @@ export type Decision =
     }
   | {
       kind: "delete-zombie-server";
+      serverId: number;
+      serverName: string;
+      instanceId: string | null;
+      reason: string;
+    }
+  /** A server the zombie rules would delete, but its delete protection says a customer's: an operator looks. */
+  | {
+      kind: "report-protected-server";
       serverId: number;
       serverName: string;
       instanceId: string | null;

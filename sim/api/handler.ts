@@ -1,6 +1,7 @@
 /**
- * The /v1 request pipeline: bearer token, rate-limit bucket, armed faults, routing, and Hetzner's
- * error envelope; `RateLimit-*` and `X-Correlation-Id` headers go on every response and each request is logged.
+ * The /v1 request pipeline: bearer token (which names the project), the project's rate-limit bucket,
+ * armed faults, the project's routes, and Hetzner's error envelope; the project's `RateLimit-*` headers
+ * and an `X-Correlation-Id` go on every response and each request is logged with its project.
  */
 import type { FaultRegistry } from "../faults.ts";
 import type { RequestLog } from "../request-log.ts";
@@ -8,10 +9,16 @@ import { errorResponse, SimApiError } from "./errors.ts";
 import type { TokenBucket } from "./rate-limit.ts";
 import { findRoute, type Route, templateOf } from "./router.ts";
 
-export interface ApiHandlerDeps {
+/** One Hetzner project as the API sees it: its token, its resources' routes, its request budget. */
+export interface ApiProject {
+  name: string;
   token: string;
   routes: Route[];
   bucket: TokenBucket;
+}
+
+export interface ApiHandlerDeps {
+  projects: readonly ApiProject[];
   faults: FaultRegistry;
   log: RequestLog;
   now: () => number;
@@ -36,21 +43,26 @@ function withHeaders(response: Response, headers: Record<string, string>): Respo
 /** Marks a request whose connection a `drop` fault closes; logged with status 0. */
 const DROP = Symbol("drop");
 
+function projectOf(deps: ApiHandlerDeps, request: Request): ApiProject | null {
+  const authorization = request.headers.get("authorization");
+  return deps.projects.find((p) => authorization === `Bearer ${p.token}`) ?? null;
+}
+
 async function dispatch(
   deps: ApiHandlerDeps,
+  project: ApiProject | null,
   request: Request,
   path: string,
   template: string,
 ): Promise<Response | typeof DROP> {
-  if (request.headers.get("authorization") !== `Bearer ${deps.token}`)
-    throw new SimApiError(401, "unauthorized", "unable to authenticate");
-  if (!deps.bucket.take())
+  if (project === null) throw new SimApiError(401, "unauthorized", "unable to authenticate");
+  if (!project.bucket.take())
     throw new SimApiError(429, "rate_limit_exceeded", "limit of requests per hour reached");
   const fault = deps.faults.takeRequestFault(request.method, template);
   if (fault?.kind === "drop") return DROP;
   if (fault?.kind === "error")
     throw new SimApiError(fault.status, fault.code, fault.message ?? `injected ${fault.code}`);
-  const match = findRoute(deps.routes, request.method, path);
+  const match = findRoute(project.routes, request.method, path);
   if (!match) throw new SimApiError(404, "not_found", `${request.method} ${path} is not served`);
   return match.route.handle({ request, params: match.params, query: new URL(request.url).searchParams });
 }
@@ -61,10 +73,12 @@ export async function handleApiRequest(
   request: Request,
   path: string,
 ): Promise<Response> {
-  const template = templateOf(deps.routes, path);
+  const project = projectOf(deps, request);
+  // Every project serves the same routes, so any one's table names the template.
+  const template = templateOf((project ?? deps.projects[0])?.routes ?? [], path);
   let response: Response | typeof DROP;
   try {
-    response = await dispatch(deps, request, path, template);
+    response = await dispatch(deps, project, request, path, template);
   } catch (err) {
     const apiError =
       err instanceof SimApiError ? err : new SimApiError(500, "server_error", "internal simulator error");
@@ -72,8 +86,11 @@ export async function handleApiRequest(
     response = errorResponse(apiError);
   }
   const status = response === DROP ? 0 : response.status;
-  deps.log.record({ method: request.method, path: template, status, at: deps.now() });
+  const projectName = project?.name ?? null;
+  deps.log.record({ method: request.method, path: template, status, project: projectName, at: deps.now() });
   if (response === DROP) return droppedConnection();
   // Hetzner tags every response with a correlation id that support can trace; clients put it in errors.
-  return withHeaders(response, { ...deps.bucket.headers(), "X-Correlation-Id": crypto.randomUUID() });
+  // Every response carries the headers; a request no project accepted shows the default project's budget.
+  const budget = (project ?? deps.projects[0])?.bucket.headers() ?? {};
+  return withHeaders(response, { ...budget, "X-Correlation-Id": crypto.randomUUID() });
 }

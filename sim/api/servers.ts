@@ -45,7 +45,8 @@ async function postServer(world: World, request: Request): Promise<Response> {
   const location = input.datacenter.location.name;
   if (world.faults.locationUnavailable(location))
     throw new SimApiError(412, "resource_unavailable", "server location disabled");
-  if (world.faults.serverLimitReached())
+  const full = world.serverLimit !== null && world.servers.size >= world.serverLimit;
+  if (full || world.faults.serverLimitReached())
     throw new SimApiError(403, "resource_limit_exceeded", "server limit exceeded");
   const { server, action, nextActions } = await createServer(world, input);
   return Response.json(

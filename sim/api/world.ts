@@ -1,4 +1,9 @@
-/** The simulator's in-memory state and the dependencies every resource handler shares. */
+/**
+ * The simulator's in-memory state and the dependencies every resource handler shares. Each Hetzner
+ * project is a world of its own (servers, keys, firewalls, actions, server limit); the clock, machines,
+ * faults, address pool and id counters are the simulator's, shared by every project (ids are global on
+ * Hetzner too).
+ */
 import type { SimClock } from "../clock.ts";
 import type { FaultRegistry } from "../faults.ts";
 import type { MachineHost } from "../machine/types.ts";
@@ -7,6 +12,9 @@ import type { Firewall } from "./firewalls.ts";
 import { IpPool } from "./ip-pool.ts";
 import type { Server } from "./server-view.ts";
 import type { SshKey } from "./ssh-keys.ts";
+
+/** Name of the project the simulator's `token` option opens. */
+export const DEFAULT_PROJECT = "default";
 
 /** Realistic, unscaled durations of simulated work, in milliseconds (sources in sim/README.md). */
 export interface SimTimings {
@@ -37,6 +45,8 @@ export interface World {
   servers: Map<number, Server>;
   sshKeys: Map<number, SshKey>;
   firewalls: Map<number, Firewall>;
+  /** Servers this project may hold at once (POST /servers beyond it: 403 resource_limit_exceeded); null = no limit. */
+  serverLimit: number | null;
   /** Next id per resource kind; each kind has its own range, like Hetzner's. */
   ids: { server: number; sshKey: number; firewall: number; primaryIp: number };
   /** Where failures no request is waiting for (machine teardown, machine creation) are reported. */
@@ -57,7 +67,7 @@ export interface WorldDeps {
 }
 
 /** An empty world: no servers, keys or firewalls yet. */
-export function createWorld(deps: WorldDeps): World {
+export function createWorld(deps: WorldDeps, serverLimit: number | null = null): World {
   return {
     ...deps,
     actions: new ActionStore(deps.clock),
@@ -65,8 +75,21 @@ export function createWorld(deps: WorldDeps): World {
     servers: new Map(),
     sshKeys: new Map(),
     firewalls: new Map(),
+    serverLimit,
     ids: { ...FIRST_IDS },
     pending: new Set(),
+  };
+}
+
+/** Another project's empty world beside `first`: its own resources and limit, the simulator's shared parts. */
+export function createProjectWorld(first: World, serverLimit: number | null): World {
+  return {
+    ...first,
+    actions: new ActionStore(first.clock),
+    servers: new Map(),
+    sshKeys: new Map(),
+    firewalls: new Map(),
+    serverLimit,
   };
 }
 

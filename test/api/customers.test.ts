@@ -9,7 +9,7 @@ import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { createSealer } from "../../core/secrets.ts";
 import { type Db, migrateDatabase, openDatabase } from "../../db/index.ts";
-import { customers } from "../../db/schema.ts";
+import { customers, instances } from "../../db/schema.ts";
 import { type CustomerStore, createCustomerStore } from "../../jobs/customers.ts";
 import type { JobQueue } from "../../jobs/queue.ts";
 import { customerSecrets } from "../customers/fixtures.ts";
@@ -280,5 +280,49 @@ describe("PUT /v1/customers/:customerId", () => {
     expect(
       db.select({ id: customers.id }).from(customers).where(eq(customers.id, "a:b")).get(),
     ).toBeUndefined();
+  });
+});
+
+describe("GET /v1/customers/:customerId", () => {
+  const get = async (customerId: string, token = SERVICE_TOKEN) => {
+    const response = await fetch(`${api.url}/v1/customers/${customerId}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  test("tells the phase a person understands, and a failure class in their words, never ours", async () => {
+    expect((await putJson("cust-state", customerSecrets("stateMarker"))).status).toBe(201);
+    expect(await get("cust-state")).toEqual({
+      status: 200,
+      body: {
+        customerId: "cust-state",
+        payment: null,
+        phase: "not_started",
+        waitingPosition: null,
+        failure: null,
+        readyAt: null,
+      },
+    });
+    const internal = "verify: claude auth status said loggedIn false (internal detail)";
+    db.insert(instances)
+      .values({
+        id: "istatefailed",
+        customerId: "cust-state",
+        status: "failed",
+        errorCode: "not_logged_in",
+        errorMessage: internal,
+        createdAt: 1,
+        updatedAt: 1,
+      })
+      .run();
+    const failed = await get("cust-state");
+    expect(failed.body).toMatchObject({ phase: "failed", failure: { class: "login" } });
+    expect(JSON.stringify(failed.body)).not.toContain("internal detail");
+  });
+
+  test("an unknown customer is 404; a wrong token 401", async () => {
+    expect(await get("cust-nobody")).toMatchObject({ status: 404, body: { code: "not_found" } });
+    expect((await get("cust-state", "wrong-token-wrong-token-wrong-token-0")).status).toBe(401);
   });
 });

@@ -9,7 +9,7 @@ import { and, eq } from "drizzle-orm";
 import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import { httpReady, type ServiceProcess, startService } from "../../cli/service-process.ts";
 import { instances, stepRuns } from "../../db/schema.ts";
-import { createHetznerClient, type HetznerClient } from "../../hetzner/index.ts";
+import { createHetznerClient, type HetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
 import { createProductionJobs } from "../../jobs/registry.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
 import { type E2eWorld, startE2eWorld } from "./harness.ts";
@@ -57,7 +57,11 @@ export interface CrashWorld {
 export async function startCrashWorld(): Promise<CrashWorld> {
   const world = await startE2eWorld(0.02, FAST_RECOVERY);
   await world.stack.services.get("worker")?.stop(5_000);
-  const hetzner = createHetznerClient({ endpoint: world.sim.endpoint, token: world.sim.token });
+  const hetzner = createHetznerClient({
+    endpoint: world.sim.endpoint,
+    token: world.sim.token,
+    budget: new RateLimitBudget(),
+  });
   const jobs = createProductionJobs({
     db: world.db,
     sealer: world.sealer,

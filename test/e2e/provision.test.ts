@@ -13,6 +13,7 @@ import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import { checkLeftovers } from "../../cli/leftovers.ts";
 import { customers, instances, operations } from "../../db/schema.ts";
 import { createHetznerClient } from "../../hetzner/client.ts";
+import { RateLimitBudget } from "../../hetzner/rate-limit.ts";
 import { CustomerSecretsGoneError } from "../../jobs/customers.ts";
 import { operationsQueueName } from "../../jobs/payload.ts";
 import type { MachineView } from "../../sim/index.ts";
@@ -81,7 +82,11 @@ test("deprovision leaves no server or key at Hetzner and nothing decryptable; a 
   const deprovision = await world.requests.requestDeprovision(customerId);
   if (!deprovision) throw new Error("no live instance to deprovision");
   expect((await world.finish(deprovision.operationId)).status).toBe("succeeded");
-  const hetzner = createHetznerClient({ endpoint: world.sim.endpoint, token: world.sim.token });
+  const hetzner = createHetznerClient({
+    endpoint: world.sim.endpoint,
+    token: world.sim.token,
+    budget: new RateLimitBudget(),
+  });
   const checks = await checkLeftovers({ db: world.db, hetzner, customerId, instanceId });
   expect(checks.filter((check) => !check.ok)).toEqual([]);
   expect(() => world.customers.open(customerId)).toThrow(CustomerSecretsGoneError);

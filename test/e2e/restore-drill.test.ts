@@ -15,7 +15,7 @@ import { type LocalStack, startLocalStack } from "../../cli/local-stack.ts";
 import { pollUntil } from "../../core/wait.ts";
 import { appDatabasePath, type Db, openDatabase } from "../../db/index.ts";
 import { instances, paymentEvents } from "../../db/schema.ts";
-import { createHetznerClient } from "../../hetzner/index.ts";
+import { createHetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
 import { customerSecrets } from "../customers/fixtures.ts";
 import { type Delivery, newWebhookSecret, signStandard, standardPayload } from "../webhooks/world.ts";
 import { type E2eWorld, startE2eWorld } from "./harness.ts";
@@ -67,7 +67,11 @@ function instanceOf(db: Db, customerId: string) {
 }
 
 async function ourServers() {
-  const hetzner = createHetznerClient({ endpoint: world.sim.endpoint, token: world.sim.token });
+  const hetzner = createHetznerClient({
+    endpoint: world.sim.endpoint,
+    token: world.sim.token,
+    budget: new RateLimitBudget(),
+  });
   const servers = await hetzner.servers.listAll({ labelSelector: "managed-by=rachel-provisioner" });
   return servers.filter((server) => server.status !== "deleting");
 }

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type SimulatedStack, startSimulatedStack } from "../../cli/simulated-stack.ts";
-import { createHetznerClient } from "../../hetzner/index.ts";
+import { createHetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
 import { runOps } from "./run-ops.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "ops-reconcile-"));
@@ -29,7 +29,11 @@ const asOperator = (...args: string[]) =>
   runOps(args, { OPS_API_URL: world.apiUrl, OPS_TOKEN: world.env.OPS_TOKEN ?? "" });
 
 test("ops reconcile --dry-run shows the zombie and leaves it; ops reconcile deletes it; --json is the sweep record", async () => {
-  const hetzner = createHetznerClient({ endpoint: world.sim.endpoint, token: world.sim.token });
+  const hetzner = createHetznerClient({
+    endpoint: world.sim.endpoint,
+    token: world.sim.token,
+    budget: new RateLimitBudget(),
+  });
   const zombie = await hetzner.servers.create({
     name: "rachel-inobodyowns",
     serverType: "cx23",

@@ -1,5 +1,5 @@
 /**
- * The deprovision job: server and key gone from Hetzner in 3 requests, nothing decryptable left in the
+ * The deprovision job: protection lifted, server and key gone from Hetzner in 4 requests, nothing decryptable left in the
  * database, safe to repeat, and a provision parked on its callback is cancelled rather than outliving it.
  */
 import { describe, expect, test } from "bun:test";
@@ -63,7 +63,7 @@ describe("deprovision job", () => {
     }
   }
 
-  test("tears a ready instance down in 3 Hetzner requests; a second deprovision changes nothing", async () => {
+  test("lifts the protection and tears a ready instance down in 4 Hetzner requests; a second deprovision changes nothing", async () => {
     await fixture.current.startWorker();
     const { customerId } = fixture.current.addCustomer("teardown");
     const provision = await fixture.current.requests.requestProvision(customerId);
@@ -76,6 +76,7 @@ describe("deprovision job", () => {
     if (!deprovision) throw new Error("nothing to deprovision");
     expect(await fixture.current.finish(deprovision.operationId)).toMatchObject({ status: "succeeded" });
     expect(fixture.current.sim.requests().map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      "POST /servers/{id}/actions/change_protection 201",
       "DELETE /servers/{id} 200",
       "GET /actions 200",
       "DELETE /ssh_keys/{id} 204",

@@ -22,7 +22,7 @@ function secretValues(secrets: CustomerSecrets): string[] {
 describe("provision job", () => {
   const fixture = provisionWorldForFile();
 
-  test("happy path: secrets land in the machine (0600), 3 Hetzner requests, then 2 once the firewall is cached", async () => {
+  test("happy path: secrets land in the machine (0600), the server is delete-protected, 4 Hetzner requests, then 3 once the firewall is cached", async () => {
     await fixture.current.startWorker();
     const { customerId, secrets } = fixture.current.addCustomer("happy");
     fixture.current.sim.clearRequests();
@@ -36,14 +36,22 @@ describe("provision job", () => {
       "await-cloud-init",
       "inject-secrets",
       "verify",
+      "protect-server",
       "finalize",
     ]);
     const first = fixture.current.sim.requests().map((r) => `${r.method} ${r.path} ${r.status}`);
-    expect(first).toEqual(["POST /ssh_keys 201", "POST /firewalls 201", "POST /servers 201"]);
+    expect(first).toEqual([
+      "POST /ssh_keys 201",
+      "POST /firewalls 201",
+      "POST /servers 201",
+      "POST /servers/{id}/actions/change_protection 201",
+    ]);
 
     const dataDir = fixture.current.runtime.config.dataDir;
     const instance = fixture.current.instance(requested.instanceId);
     expect(instance).toMatchObject({ status: "ready", serverName: `rachel-${requested.instanceId}` });
+    const server = await fixture.current.hetzner.servers.get(instance.hetznerServerId ?? -1);
+    expect(server?.protection).toEqual({ delete: true, rebuild: true });
     expect(instance.location).toBe("nbg1");
     const machine = fixture.current.sim.machines.get(instance.hetznerServerId ?? -1)?.view();
     if (!machine) throw new Error("no machine behind the server");
@@ -81,6 +89,7 @@ describe("provision job", () => {
     expect(fixture.current.sim.requests().map((r) => `${r.method} ${r.path}`)).toEqual([
       "POST /ssh_keys",
       "POST /servers",
+      "POST /servers/{id}/actions/change_protection",
     ]);
   }, 60_000);
 
@@ -180,6 +189,6 @@ describe("provision job", () => {
     expect(await fixture.current.finish(requested.operationId)).toMatchObject({ status: "succeeded" });
     const statuses = fixture.current.sim.requests().map((r) => r.status);
     expect(statuses.filter((s) => s === 429)).toHaveLength(4);
-    expect(statuses.filter((s) => s !== 429)).toHaveLength(2);
+    expect(statuses.filter((s) => s !== 429)).toHaveLength(3);
   }, 60_000);
 });

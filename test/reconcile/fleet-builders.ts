@@ -20,6 +20,7 @@ export function server(id: number, instanceId: string, over: Partial<ObservedSer
     name: resourceNameFor(instanceId),
     labels: ownershipLabels(instanceId),
     status: "running",
+    deleteProtected: false,
     createdAt: NOW - HOUR_MS,
     ...over,
   };
@@ -88,6 +89,8 @@ function applyOne(s: Mutable, d: Decision, now: number): void {
     case "delete-zombie-server":
       s.servers = s.servers.filter((x) => x.id !== d.serverId);
       break;
+    case "report-protected-server":
+      break;
     case "mark-instance-lost":
       patch(d.instanceId, (i) => ({ ...i, status: "lost" }));
       break;
@@ -131,6 +134,7 @@ export function brief(d: Decision): string {
     case "adopt-server":
       return `${d.kind} ${d.instanceId} ${d.serverId}`;
     case "delete-zombie-server":
+    case "report-protected-server":
       return `${d.kind} ${d.serverId}`;
     case "mark-instance-lost":
       return `${d.kind} ${d.instanceId}`;

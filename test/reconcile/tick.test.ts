@@ -295,3 +295,18 @@ describe("tick", () => {
     expect(tick(reversed, NOW, POLICY)).toEqual(decisions);
   });
 });
+
+describe("tick and delete protection", () => {
+  test("a protected server the zombie rules would delete is reported for an operator instead", () => {
+    const state = sweepState({
+      servers: [server(7, "ighost", { deleteProtected: true }), server(8, "iother")],
+    });
+    const decisions = tick(state, NOW, POLICY);
+    expect(decisions.map(brief)).toEqual(["delete-zombie-server 8", "report-protected-server 7"]);
+    expect(decisions[1]?.reason).toContain("delete-protected");
+    // Reported on every sweep until an operator acts: nothing the sweep does makes it go away.
+    expect(tick(applyDecisions(state, decisions, NOW), NOW, POLICY).map(brief)).toEqual([
+      "report-protected-server 7",
+    ]);
+  });
+});

@@ -45,17 +45,17 @@ export function serverBody(name: string, extra: Record<string, unknown> = {}) {
   return { name, server_type: "cx23", image: "ubuntu-24.04", location: "nbg1", ...extra };
 }
 
-/** Waits until the server's status is `status` (GET /servers/{id}). */
-export function waitForStatus(sim: Simulator, id: number, status: string): Promise<true> {
+/** Waits until the server's status is `status` (GET /servers/{id}, in the project `token` opens). */
+export function waitForStatus(sim: Simulator, id: number, status: string, token = sim.token): Promise<true> {
   return waitFor(`server ${id} to be ${status}`, async () => {
-    const reply = await call(sim, "GET", `/servers/${id}`);
+    const reply = await call(sim, "GET", `/servers/${id}`, undefined, token);
     return reply.body?.server?.status === status ? true : undefined;
   });
 }
 
-/** Waits until GET /servers/{id} answers 404. */
-export function waitForGone(sim: Simulator, id: number): Promise<true> {
+/** Waits until GET /servers/{id} answers 404 (in the project `token` opens). */
+export function waitForGone(sim: Simulator, id: number, token = sim.token): Promise<true> {
   return waitFor(`server ${id} to disappear`, async () =>
-    (await call(sim, "GET", `/servers/${id}`)).status === 404 ? true : undefined,
+    (await call(sim, "GET", `/servers/${id}`, undefined, token)).status === 404 ? true : undefined,
   );
 }

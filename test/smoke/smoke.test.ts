@@ -8,7 +8,7 @@ import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import { simulatorWiring } from "../../cli/simulated-stack.ts";
 import { forwardLines } from "../../core/lines.ts";
 import { pollUntil } from "../../core/wait.ts";
-import { createHetznerClient, type HetznerClient } from "../../hetzner/index.ts";
+import { createHetznerClient, type HetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
 import { findFreePort } from "../../sim/free-port.ts";
 import { type Simulator, startSimulator } from "../../sim/index.ts";
 import { type BundleWorld, createBundleWorld } from "../bundle/world.ts";
@@ -20,7 +20,12 @@ let bundles: BundleWorld;
 
 beforeAll(async () => {
   sim = await startSimulator({ timeScale: 0.05 });
-  hetzner = createHetznerClient({ endpoint: sim.endpoint, token: sim.token, retry: { attempts: 1 } });
+  hetzner = createHetznerClient({
+    endpoint: sim.endpoint,
+    token: sim.token,
+    retry: { attempts: 1 },
+    budget: new RateLimitBudget(),
+  });
   bundles = await createBundleWorld();
   const { manifest } = await bundles.build("x64");
   await bundles.store.promote(manifest.id);
@@ -114,7 +119,11 @@ describe("bun run smoke against a simulator", () => {
     async () => {
       // A slow first boot keeps the provision waiting for its callback when the interrupt comes.
       const slow = await startSimulator({ timeScale: 0.05, timings: { cloudInitMs: 3_600_000 } });
-      const slowHetzner = createHetznerClient({ endpoint: slow.endpoint, token: slow.token });
+      const slowHetzner = createHetznerClient({
+        endpoint: slow.endpoint,
+        token: slow.token,
+        budget: new RateLimitBudget(),
+      });
       try {
         const smoke = startSmoke([], await operatorEnv(simulatorWiring(slow)));
         await pollUntil(async () => (await slowHetzner.servers.listAll()).length === 1, {
@@ -153,9 +162,15 @@ describe("bun run smoke against a simulator", () => {
         expect(text).toContain("smoke failed: wall-clock cap of 0.1 min reached");
         expect(text).toMatch(/deleting server rachel-/);
         expect(text).toMatch(/cleanup: nothing labelled smoke-run=[0-9a-f]{8} is left/);
-        expect(await leftAt(createHetznerClient({ endpoint: slow.endpoint, token: slow.token }))).toEqual([
-          0, 0, 0,
-        ]);
+        expect(
+          await leftAt(
+            createHetznerClient({
+              endpoint: slow.endpoint,
+              token: slow.token,
+              budget: new RateLimitBudget(),
+            }),
+          ),
+        ).toEqual([0, 0, 0]);
       } finally {
         await slow.stop();
       }

@@ -3,6 +3,7 @@ import type { Config } from "../../../core/config.ts";
 import type { Sealer } from "../../../core/secrets.ts";
 import type { Db } from "../../../db/index.ts";
 import type { HetznerClient } from "../../../hetzner/index.ts";
+import type { CapacityDeps } from "../../capacity/wake.ts";
 import type { CustomerStore } from "../../customers.ts";
 
 /** The config fields provisioning reads (see core/config.ts for units and defaults). */
@@ -26,6 +27,11 @@ export interface ProvisionDeps {
   customers: CustomerStore;
   sealer: Sealer;
   settings: ProvisionSettings;
+  /**
+   * The project's server limit, MAX_SERVERS and how to wake waiters: with it, create-server waits in line
+   * for room instead of failing on resource_limit_exceeded. Without it, creates are not bounded by us.
+   */
+  capacity?: CapacityDeps["capacity"];
   /**
    * When await-cloud-init, still without a callback, checks the create/start actions once (one batched
    * request), in ms after the wait began; default min(120000, cloudInitTimeoutMs / 2), past a normal boot.

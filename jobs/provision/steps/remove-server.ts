@@ -84,7 +84,8 @@ async function deleteWhenUnlocked(hetzner: HetznerClient, serverId: number, opts
   return hetzner.servers.delete(serverId, { signal });
 }
 
-async function findOwnServerId(hetzner: HetznerClient, instanceId: string, signal: AbortSignal) {
+/** Our server by its name, when its labels say it is this instance's; null when there is none. */
+export async function findOwnServerId(hetzner: HetznerClient, instanceId: string, signal: AbortSignal) {
   const [server] = await hetzner.servers.listAll({ name: resourceNameFor(instanceId), signal });
   return server && isOwnedBy(server.labels, instanceId) ? server.id : null;
 }
