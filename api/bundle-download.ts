@@ -10,6 +10,7 @@
 import { eq } from "drizzle-orm";
 import type { BundleStore } from "../bundle/store.ts";
 import type { Logger } from "../core/log.ts";
+import { requestTarget } from "../core/request-target.ts";
 import type { Sealer } from "../core/secrets.ts";
 import type { Db } from "../db/index.ts";
 import { instances } from "../db/schema.ts";
@@ -43,7 +44,7 @@ export function createBundleDownloadHandler(deps: BundleDownloadDependencies): B
   return async (request, clientIp) => {
     const requestId = requestIdOf(request);
     const [, instanceSegment = "", bundleId = ""] =
-      BUNDLE_DOWNLOAD_PATH.exec(new URL(request.url).pathname) ?? [];
+      BUNDLE_DOWNLOAD_PATH.exec(requestTarget(request).pathname) ?? [];
     const instanceId = decodedSegment(instanceSegment);
     const refuse = (reason: Refusal) => {
       deps.log.warn({ requestId, instanceId, bundleId, clientIp, reason }, "bundle download refused");

@@ -78,6 +78,12 @@ describe("requests fetch would never send", () => {
     const ops = await send(`GET /v1/ops/instances?limit=1 HTTP/1.1\r\nHost: ${host}\r\nConnection: close`);
     expect(ops.status).toBe(401);
     expect(ops.headers.get("content-type")).toStartWith("application/json");
+    const bundle = await send(
+      `GET /v1/instances/i1/bundles/b1 HTTP/1.1\r\nHost: ${host}\r\nConnection: close`,
+      publicPort,
+    );
+    expect(bundle.status).toBe(404);
+    expect(JSON.parse(bundle.body)).toMatchObject({ code: "not_found" });
   });
 
   test("HTTP/1.0 without Host: routed by path, query read, JSON answers", async () => {
