@@ -5,12 +5,13 @@
  * came after, no customer loses their server, and the sweeps repair the drift at Hetzner.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { restoreSnapshot } from "../../backup/restore.ts";
 import { takeSnapshot } from "../../backup/snapshot.ts";
+import { bundleStoreDir } from "../../bundle/store.ts";
 import { type LocalStack, startLocalStack } from "../../cli/local-stack.ts";
 import { pollUntil } from "../../core/wait.ts";
 import { appDatabasePath, type Db, openDatabase } from "../../db/index.ts";
@@ -145,9 +146,14 @@ test("a restore keeps everything acknowledged before the snapshot; redeliveries 
   await world.stack.stop();
   await world.queue.close();
   world.db.$client.close();
+  // Bundles are not in the snapshot: the operator rebuilds them (same inputs, same id; docs/deploy.md).
+  // The drill keeps the very bytes, as a reproducible rebuild would give them back.
+  const bundles = join(backupDir, "bundles-rebuilt");
+  renameSync(bundleStoreDir(world.dataDir), bundles);
   for (const entry of readdirSync(world.dataDir)) rmSync(join(world.dataDir, entry), { recursive: true });
   const restored = restoreSnapshot({ snapshotDir: snapshot.dir, dataDir: world.dataDir });
   expect(restored.manifest.takenAt).toBe(snapshot.manifest.takenAt);
+  renameSync(bundles, bundleStoreDir(world.dataDir));
   restoredStack = await startLocalStack({
     env: { ...world.env },
     config: world.config,
