@@ -5,7 +5,8 @@
  * endpoint is `unix:/path` or `tcp:host:port`. Prints "ready" once all listen; exits on SIGTERM.
  * The host side of a lab crossing runs the same `relay` in-process.
  */
-import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { createConnection, createServer, type Server } from "node:net";
+import { joinSockets } from "../socket-pair.ts";
 
 export type RelayEndpoint = { path: string } | { host: string; port: number };
 
@@ -21,20 +22,9 @@ export function formatEndpoint(endpoint: RelayEndpoint): string {
   return "path" in endpoint ? `unix:${endpoint.path}` : `tcp:${endpoint.host}:${endpoint.port}`;
 }
 
-function join(inbound: Socket, outbound: Socket): void {
-  inbound.pipe(outbound).pipe(inbound);
-  for (const [a, b] of [
-    [inbound, outbound],
-    [outbound, inbound],
-  ] as const) {
-    a.on("error", () => b.destroy());
-    a.on("close", () => b.destroy());
-  }
-}
-
 /** Listens on `listen` and joins each connection to a new one to `connect`; resolves once listening. */
 export function relay(listen: RelayEndpoint, connect: RelayEndpoint): Promise<Server> {
-  const server = createServer((inbound) => join(inbound, createConnection(connect)));
+  const server = createServer((inbound) => joinSockets(inbound, createConnection(connect)));
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(listen, () => {

@@ -7,6 +7,7 @@
 import { chmod, rm } from "node:fs/promises";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
+import { joinSockets } from "../../socket-pair.ts";
 import type { FileOp } from "../sandbox/files.ts";
 
 /** The socket and the `host:port` it reaches, inside the box. */
@@ -29,14 +30,7 @@ export async function openEgress(rootDir: string, url: URL, localAddress: string
     const outbound = createConnection({ host, port, localAddress });
     open.add(inbound);
     inbound.once("close", () => open.delete(inbound));
-    inbound.pipe(outbound).pipe(inbound);
-    for (const [a, b] of [
-      [inbound, outbound],
-      [outbound, inbound],
-    ] as const) {
-      a.on("error", () => b.destroy());
-      a.on("close", () => b.destroy());
-    }
+    joinSockets(inbound, outbound);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
