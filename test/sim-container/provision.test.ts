@@ -127,6 +127,11 @@ describe.skipIf(missing.length > 0 && !inCi)("a provision on a real Debian 13 ma
     expect(env).toContain(`TELEGRAM_BOT_TOKEN=${secrets.telegramBotToken}\n`);
     expect(env).toContain(`OWNER_TELEGRAM_USER_ID=${secrets.ownerTelegramUserId}\n`);
     expect(await inside(`cat ${home}/.claude/.credentials.json`)).toContain(secrets.claude.refreshToken);
+    // The host's own name resolves without DNS (manage_etc_hosts), so no sudo waited on a resolver.
+    expect(await inside("getent ahostsv4 $(hostname)")).toMatch(/^127\.0\.1\.1\s/);
+    expect(await inside("journalctl --no-pager -o cat | grep -c 'unable to resolve host' || true")).toBe(
+      "0\n",
+    );
   });
 
   test("reconfigure: the new .env lands, the unit restarts cleanly, refreshed credentials stay", async () => {
