@@ -55,6 +55,7 @@ export function buildCloudConfig(input: UserDataInput): CloudConfig {
   const instanceId = checkInstanceId(input.instanceId);
   const username = checkUsername(input.username);
   return {
+    manage_etc_hosts: "localhost",
     users: [
       {
         name: username,

@@ -1,19 +1,24 @@
 /**
- * The real-machine lane's first path: one provision to ready on a container machine. Real cloud-init runs
- * our user-data (fetching the bundle from the control plane in the lab), real sshd takes the injection, real
- * systemd runs the unit from the bundle; the assertions are what those programs themselves report.
+ * The real-machine lane: one customer's life on one container machine, in order — provision to ready,
+ * files as specified, reconfigure with new secrets, a crash-looping app failing verify, deprovision. Real
+ * cloud-init runs our user-data (fetching the bundle from the control plane in the lab), real sshd takes the
+ * injection, real systemd runs the unit from the bundle; the assertions are what those programs themselves
+ * report. The tests share the stack and the machine (a boot costs seconds), so they run in file order.
  * Needs root, debootstrap and systemd-container (.ci/install-tools); in CI it runs, never skips.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import { followOperation } from "../../cli/follow-operation.ts";
 import { type SimulatedStack, startSimulatedStack } from "../../cli/simulated-stack.ts";
-import { instances } from "../../db/schema.ts";
-import { createCustomerStore } from "../../jobs/customers.ts";
+import { customers, instances } from "../../db/schema.ts";
+import { type CustomerSecrets, createCustomerStore } from "../../jobs/customers.ts";
+import type { PhaseTiming } from "../../jobs/operation-progress.ts";
+import { RACHEL8_PATHS, rachel8Unit } from "../../jobs/provision/rachel8.ts";
+import { APP_HOME, APP_USER } from "../../jobs/provision/steps/ownership.ts";
 import { createRequests } from "../../jobs/requests.ts";
 import { missingContainerRequirements } from "../../sim/container/requirements.ts";
 import { ContainerMachine } from "../../sim/index.ts";
@@ -29,13 +34,14 @@ describe.skipIf(missing.length > 0 && !inCi)("a provision on a real Debian 13 ma
   let instanceId: string;
   let machine: ContainerMachine;
   let provisionMs: number;
+  let secrets: CustomerSecrets;
 
   beforeAll(async () => {
     if (missing.length > 0) throw new Error(`container machines need: ${missing.join("; ")}`);
     dataDir = mkdtempSync(join(tmpdir(), "rachel-lane-"));
     world = await startSimulatedStack({ dataDir, timeScale: 0.05, machines: "container", onLine: () => {} });
-    const customers = createCustomerStore({ db: world.db, sealer: world.sealer });
-    customers.upsert("lane-customer", fakeCustomerSecrets("lane"));
+    secrets = fakeCustomerSecrets("lane");
+    createCustomerStore({ db: world.db, sealer: world.sealer }).upsert("lane-customer", secrets);
     const requests = createRequests({ db: world.db, queue: world.queue });
     const started = performance.now();
     const requested = await requests.requestProvision("lane-customer");
@@ -46,6 +52,7 @@ describe.skipIf(missing.length > 0 && !inCi)("a provision on a real Debian 13 ma
     });
     provisionMs = performance.now() - started;
     if (summary.status !== "succeeded") throw new Error(`provision failed: ${summary.errorMessage}`);
+    console.info(`provision phases: ${phaseLine(summary.phases)}`);
     const row = world.db.select().from(instances).where(eq(instances.id, instanceId)).get();
     const found = world.sim.machines.get(row?.hetznerServerId ?? -1);
     if (!(found instanceof ContainerMachine)) throw new Error("the server is not a container machine");
@@ -57,6 +64,26 @@ describe.skipIf(missing.length > 0 && !inCi)("a provision on a real Debian 13 ma
   });
 
   const inside = (script: string) => machine.exec(["sh", "-c", script]);
+  const unitProps = async (...names: string[]) => {
+    const shown = await inside(`systemctl show rachel8 ${names.map((name) => `-p ${name}`).join(" ")}`);
+    return Object.fromEntries(
+      shown
+        .trim()
+        .split("\n")
+        .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+    );
+  };
+  /** PUT /v1/customers/{id} on the private listener, as the customer-facing system would. */
+  const putCustomer = async (body: CustomerSecrets) => {
+    const response = await fetch(`${world.apiUrl}/v1/customers/lane-customer`, {
+      method: "PUT",
+      headers: { "content-type": "application/json", authorization: `Bearer ${world.env.SERVICE_TOKEN}` },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+  const follow = (operationId: string) =>
+    followOperation(world.db, operationId, { timeoutMs: 120_000, onStep: () => undefined });
 
   test("cloud-init reports our user-data done with no errors, and its own time for it", async () => {
     const status = await inside("cloud-init status --long --format json");
@@ -64,7 +91,9 @@ describe.skipIf(missing.length > 0 && !inCi)("a provision on a real Debian 13 ma
     expect(report.status).toBe("done");
     expect(report.errors).toEqual([]);
     const analyze = await inside(
-      "cloud-init analyze show 2>/dev/null | grep -E 'Finished stage|Total Time' || true",
+      // The lane's timing report: cloud-init's stages (modules-final runs our runcmd: the bundle's fetch and
+      // unpack, then phone_home) and the container's boot as systemd counts it.
+      "{ cloud-init analyze show; systemd-analyze time; } 2>/dev/null | grep -E 'Finished stage|Total Time|Startup finished' || true",
     );
     const log = await inside("grep boot-from-bundle /var/log/cloud-init-output.log");
     console.info(`provision to ready ${(provisionMs / 1000).toFixed(1)} s; cloud-init:\n${analyze.trim()}`);
@@ -72,13 +101,7 @@ describe.skipIf(missing.length > 0 && !inCi)("a provision on a real Debian 13 ma
   });
 
   test("the unit is active under the real systemd with no restart, running the bundle's app on its .env", async () => {
-    const shown = await inside("systemctl show rachel8 -p ActiveState -p NRestarts -p MainPID");
-    const props = Object.fromEntries(
-      shown
-        .trim()
-        .split("\n")
-        .map((line) => line.split("=", 2)),
-    );
+    const props = await unitProps("ActiveState", "NRestarts", "MainPID");
     expect(props.ActiveState).toBe("active");
     expect(props.NRestarts).toBe("0");
     const cmdline = await inside(`tr '\\0' ' ' </proc/${props.MainPID}/cmdline`);
@@ -91,4 +114,125 @@ describe.skipIf(missing.length > 0 && !inCi)("a provision on a real Debian 13 ma
       "Rachel8 started: Telegram bot polling (NODE_ENV=production, LOG_LEVEL=info, AI_PROVIDER=claudecode)",
     );
   });
+
+  test("files, modes and owners on the machine are as specified", async () => {
+    const home = APP_HOME;
+    const stat = (path: string) => inside(`stat -c '%a %U:%G' ${path}`);
+    expect(await stat(`${home}/${RACHEL8_PATHS.env}`)).toBe(`600 ${APP_USER}:${APP_USER}\n`);
+    expect(await stat(`${home}/.claude/.credentials.json`)).toBe(`600 ${APP_USER}:${APP_USER}\n`);
+    expect(await stat("/etc/systemd/system/rachel8.service")).toBe("644 root:root\n");
+    expect(await inside("cat /etc/systemd/system/rachel8.service")).toBe(
+      rachel8Unit({ user: APP_USER, home: APP_HOME }),
+    );
+    expect(await inside("systemctl is-enabled rachel8")).toBe("enabled\n");
+    const env = await inside(`cat ${home}/${RACHEL8_PATHS.env}`);
+    expect(env).toContain(`TELEGRAM_BOT_TOKEN=${secrets.telegramBotToken}\n`);
+    expect(env).toContain(`OWNER_TELEGRAM_USER_ID=${secrets.ownerTelegramUserId}\n`);
+    expect(await inside(`cat ${home}/.claude/.credentials.json`)).toContain(secrets.claude.refreshToken);
+    // The host's own name resolves without DNS (manage_etc_hosts), so no sudo waited on a resolver.
+    expect(await inside("getent ahostsv4 $(hostname)")).toMatch(/^127\.0\.1\.1\s/);
+    expect(await inside("journalctl --no-pager -o cat | grep -c 'unable to resolve host' || true")).toBe(
+      "0\n",
+    );
+  });
+
+  test("reconfigure: the new .env lands, the unit restarts cleanly, refreshed credentials stay", async () => {
+    const credentialsPath = `${APP_HOME}/.claude/.credentials.json`;
+    // Claude Code on the machine refreshed its tokens: a Telegram-only change must not overwrite them.
+    const original = await inside(`cat ${credentialsPath}`);
+    const refreshed = original.replace(secrets.claude.accessToken, "sk-ant-oat01-lane-refreshed-on-machine");
+    await machine.exec(["sh", "-c", 'printf %s "$1" >"$2"', "sh", refreshed, credentialsPath]);
+    const before = await unitProps("MainPID", "InvocationID");
+    const telegramBotToken = fakeCustomerSecrets("lane2").telegramBotToken;
+
+    const started = performance.now();
+    const answer = await putCustomer({ ...secrets, telegramBotToken });
+    expect(answer.status).toBe(200);
+    const operationId = `reconfigure:${instanceId}:1`;
+    expect(answer.body).toMatchObject({ reconfigure: { instanceId, operationId } });
+    const summary = await follow(operationId);
+    console.info(
+      `reconfigure ${((performance.now() - started) / 1000).toFixed(1)} s: ${phaseLine(summary.phases)}`,
+    );
+    expect(summary).toMatchObject({ status: "succeeded", errorMessage: null });
+
+    expect(await inside(`cat ${APP_HOME}/${RACHEL8_PATHS.env}`)).toContain(
+      `TELEGRAM_BOT_TOKEN=${telegramBotToken}\n`,
+    );
+    expect(await inside(`cat ${credentialsPath}`)).toBe(refreshed);
+    expect(await inside(`stat -c '%a %U:%G' ${credentialsPath}`)).toBe(`600 ${APP_USER}:${APP_USER}\n`);
+    const after = await unitProps("ActiveState", "NRestarts", "MainPID", "InvocationID");
+    expect(after).toMatchObject({ ActiveState: "active", NRestarts: "0" });
+    expect(after.InvocationID).not.toBe(before.InvocationID);
+    expect(after.MainPID).not.toBe(before.MainPID);
+    const journal = await inside(`journalctl -u rachel8 -o cat --no-pager _PID=${after.MainPID}`);
+    expect(journal).toContain("Rachel8 started: Telegram bot polling");
+  });
+
+  test("a crash-looping app fails verify with the real journal lines", async () => {
+    // The release loses its entry point: every start of the unit now exits 1 and systemd restarts it.
+    await inside("rm /opt/rachel8/current/app/src/index.ts");
+    const answer = await putCustomer({
+      ...secrets,
+      telegramBotToken: fakeCustomerSecrets("lane3").telegramBotToken,
+    });
+    const operationId = `reconfigure:${instanceId}:2`;
+    expect(answer.body).toMatchObject({ reconfigure: { operationId } });
+    const summary = await follow(operationId);
+    expect(summary).toMatchObject({ status: "failed", errorStep: "verify" });
+    const message = summary.errorMessage ?? "";
+    expect(message).toMatch(
+      /^unit rachel8\.service is (activating|failed), not active; last journal lines:\n/,
+    );
+    const quoted = message.split("\n").slice(1);
+    expect(quoted.join("\n")).toContain('error: Module not found "/opt/rachel8/current/app/src/index.ts"');
+    expect(quoted.join("\n")).toContain(
+      "rachel8.service: Main process exited, code=exited, status=1/FAILURE",
+    );
+    // Every quoted line is one the real journal holds, as journalctl prints it.
+    const journal = (await inside("journalctl -u rachel8 --no-pager")).split("\n");
+    for (const line of quoted) expect(journal).toContain(line);
+    const row = world.db.select().from(instances).where(eq(instances.id, instanceId)).get();
+    expect(row).toMatchObject({ status: "degraded", errorStep: "verify", errorCode: "unit_not_active" });
+  });
+
+  test("deprovision leaves nothing: no container, no server, the secrets shredded", async () => {
+    const serverId = machine.serverId;
+    const started = performance.now();
+    const requested = await createRequests({ db: world.db, queue: world.queue }).requestDeprovision(
+      "lane-customer",
+    );
+    if (requested === null) throw new Error("the customer had no instance to deprovision");
+    const summary = await follow(requested.operationId);
+    console.info(
+      `deprovision ${((performance.now() - started) / 1000).toFixed(1)} s: ${phaseLine(summary.phases)}`,
+    );
+    expect(summary).toMatchObject({ status: "succeeded" });
+
+    await machine.destroy();
+    expect(world.sim.machines.get(serverId)).toBeUndefined();
+    expect(machine.nspawnPid).toBeNull();
+    expect(existsSync(machine.upperDir)).toBe(false);
+    const atHetzner = async (path: string) => {
+      const response = await fetch(`${world.sim.endpoint}${path}`, {
+        headers: { authorization: `Bearer ${world.sim.token}` },
+      });
+      return (await response.json()) as Record<string, unknown[]>;
+    };
+    expect((await atHetzner("/servers")).servers).toEqual([]);
+    expect((await atHetzner("/ssh_keys")).ssh_keys).toEqual([]);
+    const row = world.db.select().from(instances).where(eq(instances.id, instanceId)).get();
+    expect(row).toMatchObject({ status: "deprovisioned", sshPrivateKey: null, callbackToken: null });
+    const customer = world.db.select().from(customers).where(eq(customers.id, "lane-customer")).get();
+    expect(customer).toMatchObject({
+      telegramBotToken: null,
+      ownerTelegramUserId: null,
+      claudeCredentials: null,
+    });
+  });
 });
+
+/** "create-server 1.2 s, await-cloud-init 9.8 s, …" */
+function phaseLine(phases: readonly PhaseTiming[]): string {
+  return phases.map((phase) => `${phase.step} ${(phase.durationMs / 1000).toFixed(1)} s`).join(", ");
+}

@@ -4,13 +4,14 @@
  * not_logged_in, login_expired_no_refresh); then the unit is `active` and stays so for VERIFY_SETTLE_MS (a
  * crash loop fails with the last journal lines, secrets scrubbed). Idempotent: it only reads.
  */
+
+import type { CustomerSecrets } from "../../customers.ts";
 import { checkClaudeLogin } from "../../remote/claude-login.ts";
-import { secretPieces } from "../../remote/scrub.ts";
 import { verifyActive } from "../../remote/verify.ts";
 import type { Step } from "../../step.ts";
 import { RACHEL8_PATHS, RACHEL8_UNIT_NAME } from "../rachel8.ts";
 import { connectToServer, type RemoteStepDeps } from "./connect-server.ts";
-import { customerSecretsOf, secretFiles } from "./inject-secrets.ts";
+import { customerSecretsOf } from "./inject-secrets.ts";
 import { loadInstance } from "./instance-row.ts";
 import { sshStepRetry } from "./retry-policies.ts";
 
@@ -28,9 +29,10 @@ export function verifyStep(deps: RemoteStepDeps): Step<VerifyOutput> {
     retry: sshStepRetry,
     timeoutMs: deps.settings.verifySettleMs + 60_000,
     async run(ctx) {
-      // Journal lines of a failing app may echo its secrets: every value is scrubbed from the error.
+      // Journal lines of a failing app may echo its secrets: each secret value is scrubbed from the error
+      // (only those: the .env's other words, e.g. "claudecode", stay readable in the journal lines).
       const row = loadInstance(deps.db, ctx.instanceId);
-      const redact = secretFiles(customerSecretsOf(deps, row)).flatMap((file) => secretPieces(file.content));
+      const redact = secretValues(customerSecretsOf(deps, row));
       const session = await connectToServer(deps, row, ctx.outputs, ctx.signal);
       try {
         const login = await checkClaudeLogin(session, {
@@ -48,4 +50,10 @@ export function verifyStep(deps: RemoteStepDeps): Step<VerifyOutput> {
       }
     },
   };
+}
+
+/** What a customer's secrets hold that must never be shown: the tokens, and the owner's Telegram id. */
+function secretValues(secrets: CustomerSecrets): string[] {
+  const { telegramBotToken, ownerTelegramUserId, claude } = secrets;
+  return [telegramBotToken, String(ownerTelegramUserId), claude.accessToken, claude.refreshToken];
 }
