@@ -11,6 +11,7 @@ export const INSTANCE_STATES = [
   "ready",
   "failed",
   "reconfiguring",
+  "upgrading",
   "degraded",
   "lost",
   "deprovisioning",

@@ -6,12 +6,13 @@
  */
 import { checkClaudeLogin } from "../../remote/claude-login.ts";
 import { secretPieces } from "../../remote/scrub.ts";
+import type { RemoteSession } from "../../remote/session.ts";
 import { verifyActive } from "../../remote/verify.ts";
 import type { Step } from "../../step.ts";
 import { RACHEL8_PATHS, RACHEL8_UNIT_NAME } from "../rachel8.ts";
 import { connectToServer, type RemoteStepDeps } from "./connect-server.ts";
 import { customerSecretsOf, secretFiles } from "./inject-secrets.ts";
-import { loadInstance } from "./instance-row.ts";
+import { type InstanceRow, loadInstance } from "./instance-row.ts";
 import { sshStepRetry } from "./retry-policies.ts";
 
 export interface VerifyOutput {
@@ -28,24 +29,31 @@ export function verifyStep(deps: RemoteStepDeps): Step<VerifyOutput> {
     retry: sshStepRetry,
     timeoutMs: deps.settings.verifySettleMs + 60_000,
     async run(ctx) {
-      // Journal lines of a failing app may echo its secrets: every value is scrubbed from the error.
       const row = loadInstance(deps.db, ctx.instanceId);
-      const redact = secretFiles(customerSecretsOf(deps, row)).flatMap((file) => secretPieces(file.content));
       const session = await connectToServer(deps, row, ctx.outputs, ctx.signal);
       try {
-        const login = await checkClaudeLogin(session, {
-          credentialsPath: RACHEL8_PATHS.credentials,
-          signal: ctx.signal,
-        });
-        const active = await verifyActive(session, RACHEL8_UNIT_NAME, {
-          settleMs: deps.settings.verifySettleMs,
-          redact,
-          signal: ctx.signal,
-        });
-        return { ...active, cliPath: login.cliPath };
+        return await verifyBotRuns(deps, row, session, ctx.signal);
       } finally {
         await session.close();
       }
     },
   };
+}
+
+/** The checks themselves, over a session the caller owns (the upgrade runs them before and after a rollback). */
+export async function verifyBotRuns(
+  deps: RemoteStepDeps,
+  row: InstanceRow,
+  session: RemoteSession,
+  signal: AbortSignal,
+): Promise<VerifyOutput> {
+  // Journal lines of a failing app may echo its secrets: every value is scrubbed from the error.
+  const redact = secretFiles(customerSecretsOf(deps, row)).flatMap((file) => secretPieces(file.content));
+  const login = await checkClaudeLogin(session, { credentialsPath: RACHEL8_PATHS.credentials, signal });
+  const active = await verifyActive(session, RACHEL8_UNIT_NAME, {
+    settleMs: deps.settings.verifySettleMs,
+    redact,
+    signal,
+  });
+  return { ...active, cliPath: login.cliPath };
 }
