@@ -12,7 +12,7 @@ import { PermanentError } from "../errors.ts";
 import { APP_ROOT } from "../provision/cloud-init/bundle-boot.ts";
 import { RACHEL8_UNIT_NAME } from "../provision/rachel8.ts";
 import { connectToServer } from "../provision/steps/connect-server.ts";
-import { loadInstance } from "../provision/steps/instance-row.ts";
+import { type InstanceRow, loadInstance } from "../provision/steps/instance-row.ts";
 import { sshStepRetry } from "../provision/steps/retry-policies.ts";
 import { type VerifyOutput, verifyBotRuns } from "../provision/steps/verify.ts";
 import type { RemoteSession } from "../remote/session.ts";
@@ -40,7 +40,8 @@ export function verifyReleaseStep(deps: UpgradeDeps): Step<VerifyReleaseOutput> 
       const row = loadInstance(deps.db, ctx.instanceId);
       const session = await connectToServer(deps, row, ctx.outputs, ctx.signal);
       try {
-        const rollbackBegun = (await currentBundle(session, ctx.signal)) !== staged.bundleId;
+        const current = await currentBundle(session, ctx.signal);
+        const rollbackBegun = current !== null && current !== staged.bundleId;
         let failure: unknown = null;
         if (!rollbackBegun) {
           try {
@@ -72,7 +73,7 @@ async function rollBack(
   instanceId: string,
   operationId: string,
   staged: StageReleaseOutput,
-  on: { session: RemoteSession; row: ReturnType<typeof loadInstance>; signal: AbortSignal },
+  on: { session: RemoteSession; row: InstanceRow; signal: AbortSignal },
 ): Promise<void> {
   endBundleGrant(deps.db, operationId, (deps.now ?? Date.now)());
   const previous = staged.previousBundleId;
