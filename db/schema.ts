@@ -12,7 +12,8 @@ import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "driz
 /**
  * Lifecycle of an instance: new → provisioning (⇄ waiting_for_capacity, parked until a project has room)
  * → ready | failed; ready → reconfiguring → ready | degraded
- * (new secrets not delivered; the server stays); deprovisioning → deprovisioned; a ready instance whose
+ * (new secrets not delivered; the server stays); ready → upgrading → ready (new bundle, or rolled back) |
+ * degraded; deprovisioning → deprovisioned; a ready instance whose
  * server vanished at Hetzner is marked lost by the reconcile sweep. The column stays free text: the runner
  * writes a job's own running status (default "running").
  */
@@ -23,6 +24,7 @@ export type InstanceStatus =
   | "ready"
   | "failed"
   | "reconfiguring"
+  | "upgrading"
   | "degraded"
   | "lost"
   | "deprovisioning"

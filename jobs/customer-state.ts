@@ -44,6 +44,7 @@ const PHASE_OF_STATUS: Readonly<Record<string, CustomerPhase>> = {
   [WAITING_FOR_CAPACITY]: "waiting_for_capacity",
   ready: "ready",
   reconfiguring: "ready",
+  upgrading: "ready",
   degraded: "ready",
   failed: "failed",
   lost: "failed",

@@ -65,5 +65,10 @@ export interface JobDefinition {
    * Instance status while the operation runs, after it succeeds and after a final failure (default
    * "running" / "ready" / "failed"; reaching "ready" also stamps ready_at).
    */
-  instanceStatus?: { running: string; succeeded: string; failed?: string };
+  instanceStatus?: {
+    running: string;
+    succeeded: string;
+    /** A status, or one chosen by where and why it failed (an upgrade rolled back leaves a ready server). */
+    failed?: string | ((error: { step: string; code: string }) => string);
+  };
 }

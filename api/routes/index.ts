@@ -13,6 +13,7 @@ import { opsJobsRoute } from "./ops-jobs.ts";
 import { opsReconcileRoute, opsSweepRoute } from "./ops-reconcile.ts";
 import { opsRetryRoute } from "./ops-retry.ts";
 import { opsStatusRoute } from "./ops-status.ts";
+import { opsUpgradeRoute } from "./ops-upgrade.ts";
 import { readyzRoute } from "./readyz.ts";
 import { webhooksRoute } from "./webhooks.ts";
 
@@ -34,6 +35,7 @@ export const routes: ApiRoutes = {
     opsJobsRoute,
     opsRetryRoute,
     opsDeprovisionRoute,
+    opsUpgradeRoute,
     opsReconcileRoute,
     opsSweepRoute,
     opsBundlesRoute,

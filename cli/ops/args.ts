@@ -13,6 +13,7 @@ export type OpsCommand =
   | { name: "jobs"; limit: string | undefined; cursor: string | undefined }
   | { name: "retry"; id: string }
   | { name: "deprovision"; instanceId: string }
+  | { name: "upgrade"; instanceId: string; bundle: string | undefined }
   | { name: "reconcile"; dryRun: boolean; apply: boolean }
   | { name: "bundles" }
   | { name: "restore"; snapshot: string | undefined };
@@ -33,6 +34,9 @@ commands:
   jobs --failed                   failed jobs with instance, step, error and when (--limit, --cursor)
   retry <instanceId|jobId>        re-run a failed job from its failed step (never a second server)
   deprovision <instanceId>        tear the instance's server down and shred its secrets
+  upgrade <instanceId> [--bundle SHA]
+                                  move the instance's server to the current bundle of its architecture (or
+                                  the one named); rolls back to the old one if the app then fails its checks
   reconcile [--dry-run|--apply]   run a reconcile sweep now (--dry-run: only show what it would do;
                                   --apply: after a restore, release its hold on deletions first)
   bundles                         app bundles on the control plane: which is current, which instances run each
@@ -58,6 +62,7 @@ const COMMAND_OPTIONS: Record<OpsCommand["name"], readonly string[]> = {
   jobs: ["failed", "limit", "cursor"],
   retry: [],
   deprovision: [],
+  upgrade: ["bundle"],
   reconcile: ["dry-run", "apply"],
   bundles: [],
   restore: [],
@@ -66,6 +71,7 @@ const ARGUMENT_OF: Partial<Record<OpsCommand["name"], string>> = {
   instance: "<instanceId>",
   retry: "<instanceId|jobId>",
   deprovision: "<instanceId>",
+  upgrade: "<instanceId>",
 };
 
 export function parseOpsArgs(argv: readonly string[]): OpsInvocation {
@@ -74,7 +80,7 @@ export function parseOpsArgs(argv: readonly string[]): OpsInvocation {
   const [name, ...rest] = positionals;
   if (name === undefined) throw new UsageError("missing <command>; try --help");
   if (!isCommandName(name)) throw new UsageError(`unknown command "${name}"; try --help`);
-  for (const option of ["state", "limit", "cursor", "failed", "dry-run", "apply"] as const) {
+  for (const option of ["state", "limit", "cursor", "failed", "dry-run", "apply", "bundle"] as const) {
     if (values[option] !== undefined && !COMMAND_OPTIONS[name].includes(option)) {
       throw new UsageError(`--${option} is not an option of ${name}`);
     }
@@ -109,6 +115,8 @@ function commandOf(name: OpsCommand["name"], argument: string, values: Values): 
       return { name, id: argument };
     case "deprovision":
       return { name, instanceId: argument };
+    case "upgrade":
+      return { name, instanceId: argument, bundle: values.bundle };
     case "reconcile":
       if (values["dry-run"] && values.apply) throw new UsageError("--dry-run and --apply exclude each other");
       return { name, dryRun: values["dry-run"] === true, apply: values.apply === true };
@@ -134,6 +142,7 @@ function parseStrict(argv: readonly string[]) {
         failed: { type: "boolean" },
         "dry-run": { type: "boolean" },
         apply: { type: "boolean" },
+        bundle: { type: "string" },
       },
     });
     return { values: parsed.values, positionals: parsed.positionals };

@@ -1,7 +1,8 @@
-/** What `ops retry`, `ops deprovision` and `ops reconcile` report once the API accepted them. */
+/** What `ops retry`, `ops deprovision`, `ops upgrade` and `ops reconcile` report once the API accepted them. */
 import type { RetryOutcome } from "../../jobs/ops/retry.ts";
 import type { SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
 import type { RequestResult } from "../../jobs/requests.ts";
+import type { UpgradeRequested } from "../../jobs/upgrade/request.ts";
 import { counted, formatTable } from "./table.ts";
 
 export function renderRetry(outcome: RetryOutcome): string[] {
@@ -20,6 +21,14 @@ export function renderDeprovision(requested: RequestResult): string[] {
   const how = requested.created ? "requested" : "already under way";
   return [
     `deprovision of instance ${requested.instanceId} ${how}: job ${requested.operationId}`,
+    `follow it with: bun run ops instance ${requested.instanceId}`,
+  ];
+}
+
+export function renderUpgrade(requested: UpgradeRequested): string[] {
+  const how = requested.created ? "requested" : "already under way";
+  return [
+    `upgrade of instance ${requested.instanceId} to bundle ${requested.bundleId} ${how}: job ${requested.operationId}`,
     `follow it with: bun run ops instance ${requested.instanceId}`,
   ];
 }

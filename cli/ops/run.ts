@@ -12,9 +12,10 @@ import type { Page } from "../../jobs/ops/page.ts";
 import type { RetryOutcome } from "../../jobs/ops/retry.ts";
 import type { SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
 import type { RequestResult } from "../../jobs/requests.ts";
+import type { UpgradeRequested } from "../../jobs/upgrade/request.ts";
 import type { OpsCommand } from "./args.ts";
 import type { OpsClient } from "./client.ts";
-import { renderDeprovision, renderRetry, renderSweep } from "./render-actions.ts";
+import { renderDeprovision, renderRetry, renderSweep, renderUpgrade } from "./render-actions.ts";
 import { renderBundles } from "./render-bundles.ts";
 import { renderFailedJobs, renderInstances, renderStatus, type StatusAnswer } from "./render-fleet.ts";
 import { renderInstance } from "./render-instance.ts";
@@ -67,6 +68,14 @@ async function callFor(client: OpsClient, command: ApiCommand): Promise<Called> 
     case "deprovision": {
       const answer = await client.post(`/v1/ops/instances/${segment(command.instanceId)}/deprovision`);
       return { ...answer, lines: (b) => renderDeprovision(b as RequestResult) };
+    }
+    case "upgrade": {
+      const path = `/v1/ops/instances/${segment(command.instanceId)}/upgrade`;
+      const answer = await client.post(
+        path,
+        command.bundle === undefined ? undefined : { bundle: command.bundle },
+      );
+      return { ...answer, lines: (b) => renderUpgrade(b as UpgradeRequested) };
     }
     case "reconcile": {
       const body = await reconcile(client, command.dryRun, command.apply);

@@ -72,6 +72,31 @@ export function issueBundleGrant(db: Db, sealer: Sealer, request: BundleGrantReq
   return sealer.open(grant.token, context(instanceId, grantId));
 }
 
+/** A grant as its holder sees it: which bundle, its token (unsealed in memory), and whether it still opens. */
+export interface OpenedBundleGrant {
+  instanceId: string;
+  bundleId: string;
+  token: string;
+  live: boolean;
+}
+
+/** The grant issued under `grantId` (e.g. an upgrade's operation id), or null when none was. */
+export function openBundleGrant(
+  db: Db,
+  sealer: Sealer,
+  grantId: string,
+  now: number,
+): OpenedBundleGrant | null {
+  const grant = db.select().from(bundleGrants).where(eq(bundleGrants.id, grantId)).get();
+  if (!grant) return null;
+  return {
+    instanceId: grant.instanceId,
+    bundleId: grant.bundleId,
+    token: sealer.open(grant.token, context(grant.instanceId, grantId)),
+    live: grant.endedAt === null && grant.expiresAt > now,
+  };
+}
+
 /** Ends the grant (its upgrade finished, or was abandoned); ending it twice is a no-op. */
 export function endBundleGrant(db: Db, grantId: string, now: number): void {
   db.update(bundleGrants)

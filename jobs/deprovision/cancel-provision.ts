@@ -1,5 +1,5 @@
 /**
- * Step cancel-provision: a provision or reconfigure of this instance that is queued or parked (e.g. waiting
+ * Step cancel-provision: a provision, reconfigure or upgrade of this instance that is queued or parked (e.g. waiting
  * for its callback) is ended as cancelled, so nothing can create a server or reach for the shredded secrets
  * after the teardown. One that is running steps holds the instance lease, so this step only runs once it has
  * parked or finished. Their open step rows (the parked wait, or an attempt whose worker died) are closed as
@@ -12,10 +12,11 @@ import { activeOperationStatuses } from "../operations.ts";
 import { RECONFIGURE_OPERATION } from "../reconfigure/request.ts";
 import { PROVISION_OPERATION } from "../requests.ts";
 import type { Step } from "../step.ts";
+import { UPGRADE_OPERATION } from "../upgrade/request.ts";
 import type { DeprovisionDeps } from "./deps.ts";
 
 export interface CancelProvisionOutput {
-  /** Ids of the provision and reconfigure operations cancelled (empty when none was in flight). */
+  /** Ids of the provision, reconfigure and upgrade operations cancelled (empty when none was in flight). */
   cancelled: string[];
 }
 
@@ -28,7 +29,7 @@ export function cancelProvisionStep(deps: DeprovisionDeps): Step<CancelProvision
     async run(ctx) {
       const active = and(
         eq(operations.instanceId, ctx.instanceId),
-        inArray(operations.operation, [PROVISION_OPERATION, RECONFIGURE_OPERATION]),
+        inArray(operations.operation, [PROVISION_OPERATION, RECONFIGURE_OPERATION, UPGRADE_OPERATION]),
         inArray(operations.status, [...activeOperationStatuses]),
       );
       const cancelled = deps.db.transaction((tx) => {

@@ -12,6 +12,7 @@ export const INSTANCE_STATES = [
   "waiting_for_capacity",
   "failed",
   "reconfiguring",
+  "upgrading",
   "degraded",
   "lost",
   "deprovisioning",

@@ -15,6 +15,7 @@ import { JobError } from "../errors.ts";
 import { activeOperationStatuses } from "../operations.ts";
 import type { JobQueue } from "../queue.ts";
 import { DEPROVISION_OPERATION, PROVISION_OPERATION } from "../requests.ts";
+import { UPGRADE_OPERATION } from "../upgrade/request.ts";
 
 export const RECONFIGURE_OPERATION = "reconfigure";
 
@@ -86,21 +87,22 @@ function planReconfigure(db: DbSession, customerId: string): Plan {
   if (deliveredAt !== null && deliveredAt > storedAt) return { kind: "none" };
   if (!activeOperationStatuses.includes(op.status)) return { kind: "enqueue", instanceId: instance.id };
   if (hasStartedDelivery(db, op)) return { kind: "busy", instanceId: instance.id, operationId: op.id };
-  // A provision that has not injected yet reads the new secrets itself; a queued reconfigure is joined.
-  return op.operation === RECONFIGURE_OPERATION
-    ? { kind: "enqueue", instanceId: instance.id }
-    : { kind: "none" };
+  // A provision that has not injected yet reads the new secrets itself; a queued reconfigure is joined, and
+  // one after an upgrade in flight waits for the instance's lease.
+  return op.operation === PROVISION_OPERATION
+    ? { kind: "none" }
+    : { kind: "enqueue", instanceId: instance.id };
 }
 
 /**
- * A server that runs (or is being given) the customer's secrets: ready, provisioning or being reconfigured,
+ * A server that runs (or is being given) the customer's secrets: ready, provisioning, being reconfigured or upgraded,
  * or degraded by a failed reconfigure (the server is still there; new secrets may be the fix). Never one a
  * deprovision was asked for, one whose provision failed (rolled back), or a lost one.
  */
 function hasServerToUpdate(status: string, op: NewestOperation): boolean {
   if (op.operation === DEPROVISION_OPERATION) return false;
   if (activeOperationStatuses.includes(op.status)) {
-    return op.operation === PROVISION_OPERATION || op.operation === RECONFIGURE_OPERATION;
+    return [PROVISION_OPERATION, RECONFIGURE_OPERATION, UPGRADE_OPERATION].includes(op.operation);
   }
   return status === "ready" || status === "degraded";
 }

@@ -12,12 +12,14 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
+import { bundleStoreDir } from "../../bundle/store.ts";
 import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import type { ServiceProcess } from "../../cli/service-process.ts";
 import { pollUntil } from "../../core/wait.ts";
 import { instances, operations, sweeps } from "../../db/schema.ts";
 import { requestReconfigure } from "../../jobs/reconfigure/request.ts";
 import type { SimFault } from "../../sim/faults.ts";
+import { buildVariantBundle } from "../upgrade/variant-bundle.ts";
 import { allCrashPoints, ciCrashPoints } from "./crash-points.ts";
 import { type CrashWorld, startCrashWorld } from "./crash-world.ts";
 
@@ -109,6 +111,35 @@ describe("worker killed at a crash point", () => {
       expect(await crash.world.finish(operationId, 90_000)).toMatchObject({ status: "succeeded" });
       crash.expectStepsClosedAndDoneOnce(operationId);
       expect(await crash.hetzner.servers.listAll({ name: `rachel-${target.instanceId}` })).toHaveLength(1);
+      await clean.stop(5_000);
+    }
+  }, 600_000);
+
+  test("upgrade: every selected point ends crash.ready on the bundle asked for", async () => {
+    const bundlesDir = bundleStoreDir(crash.world.config.dataDir);
+    const bundles = [
+      await buildVariantBundle(bundlesDir, "x64", async () => undefined),
+      await buildVariantBundle(bundlesDir, "x64", async () => undefined),
+    ];
+    const selected = points().filter((p) => p.job === "upgrade");
+    for (const [index, { point }] of selected.entries()) {
+      const target = crash.ready.at(0);
+      if (!target) throw new Error("no crash.ready instance to upgrade");
+      const bundle = bundles[index % bundles.length];
+      let operationId = "";
+      const clean = await crash.killWorkerAt(point, async () => {
+        const response = await fetch(`${crash.world.apiUrl}/v1/ops/instances/${target.instanceId}/upgrade`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${crash.world.env.OPS_TOKEN}` },
+          body: JSON.stringify({ bundle }),
+        });
+        operationId = ((await response.json()) as { operationId: string }).operationId;
+      });
+      expect(await crash.world.finish(operationId, 90_000)).toMatchObject({ status: "succeeded" });
+      crash.expectStepsClosedAndDoneOnce(operationId);
+      expect(
+        crash.world.db.select().from(instances).where(eq(instances.id, target.instanceId)).get(),
+      ).toMatchObject({ status: "ready", bundleId: bundle });
       await clean.stop(5_000);
     }
   }, 600_000);

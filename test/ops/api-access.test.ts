@@ -17,6 +17,7 @@ const OPS_ROUTES = [
   ["GET", "/v1/ops/jobs"],
   ["POST", "/v1/ops/retry/iunknown"],
   ["POST", "/v1/ops/instances/iunknown/deprovision"],
+  ["POST", "/v1/ops/instances/iunknown/upgrade"],
 ] as const;
 
 describe("access", () => {

@@ -1,10 +1,15 @@
-/** The ops API's actions: retry by instance or job id, deprovision by instance id, and a broker that is down. */
+/**
+ * The ops API's actions: retry by instance or job id, deprovision and upgrade by instance id, and a broker
+ * that is down.
+ */
 import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { operations } from "../../db/schema.ts";
+import { bundleStoreDir } from "../../bundle/store.ts";
+import { bundleGrants, operations } from "../../db/schema.ts";
 import { brokerConnection, connectJobQueue } from "../../jobs/queue.ts";
+import { ensureStandInBundle } from "../../sim/bundle/stand-in.ts";
 import { freePorts } from "../support/processes.ts";
-import { opsApiForFile, startOpsApi } from "./ops-api.ts";
+import { OPS_TOKEN, opsApiForFile, startOpsApi } from "./ops-api.ts";
 import { seedInstance, seedOperation } from "./seed.ts";
 
 const world = opsApiForFile();
@@ -81,6 +86,72 @@ describe("retry and deprovision", () => {
       code: "already_deprovisioned",
     });
   });
+});
+
+describe("upgrade", () => {
+  const post = async (instanceId: string, body: unknown) => {
+    const response = await fetch(`${world.ops.api.url}/v1/ops/instances/${instanceId}/upgrade`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${OPS_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+  const codeOf = (answer: { status: number; body: Record<string, unknown> }) => ({
+    status: answer.status,
+    code: answer.body.code,
+  });
+
+  test("refusals: 404 unknown, 409 busy or not running, 422 no such bundle or a bad body", async () => {
+    const { db } = world.runtime;
+    expect(codeOf(await world.ops.call("POST", "/v1/ops/instances/inope/upgrade"))).toEqual({
+      status: 404,
+      code: "unknown_instance",
+    });
+    const busy = seedInstance(db, { createdAt: T0 + 600_000, status: "reconfiguring" });
+    seedOperation(db, {
+      instanceId: busy,
+      operation: "reconfigure",
+      createdAt: T0 + 600_000,
+      status: "running",
+    });
+    const refused = await world.ops.call("POST", `/v1/ops/instances/${busy}/upgrade`);
+    expect(codeOf(refused)).toEqual({ status: 409, code: "instance_busy" });
+    expect(String(refused.body.message)).toContain("reconfigure");
+    const failed = seedInstance(db, { createdAt: T0 + 600_001, status: "failed" });
+    expect(codeOf(await world.ops.call("POST", `/v1/ops/instances/${failed}/upgrade`))).toEqual({
+      status: 409,
+      code: "not_running",
+    });
+    const ready = seedInstance(db, { createdAt: T0 + 600_002 });
+    expect(codeOf(await post(ready, { bundle: "f".repeat(64) }))).toEqual({
+      status: 422,
+      code: "unknown_bundle",
+    });
+    const bad = await post(ready, { bundle: "v2", force: true });
+    expect(codeOf(bad)).toEqual({ status: 422, code: "invalid_fields" });
+    expect(String(bad.body.message)).toContain("bundle, force");
+    expect(db.select().from(operations).where(eq(operations.instanceId, ready)).all()).toEqual([]);
+  });
+
+  test("202 with the job and the current bundle, joined when repeated; its grant is an upgrade's", async () => {
+    const { db, config } = world.runtime;
+    const current = await ensureStandInBundle(bundleStoreDir(config.dataDir), "x64");
+    const ready = seedInstance(db, { createdAt: T0 + 700_000 });
+    const first = await world.ops.call("POST", `/v1/ops/instances/${ready}/upgrade`);
+    expect(first.status).toBe(202);
+    const operationId = `upgrade:${ready}:1`;
+    expect(first.body).toEqual({ instanceId: ready, operationId, bundleId: current.id, created: true });
+    const again = await post(ready, { bundle: current.id });
+    expect(again.body).toMatchObject({ operationId, created: false });
+    const grant = db.select().from(bundleGrants).where(eq(bundleGrants.id, operationId)).get();
+    expect(grant).toMatchObject({
+      instanceId: ready,
+      purpose: "upgrade",
+      bundleId: current.id,
+      endedAt: null,
+    });
+  }, 60_000);
 });
 
 test("a broker that does not take the job: retry and deprovision are 503, recorded, and asking again queues them", async () => {

@@ -6,6 +6,8 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { bundleStoreDir } from "../../bundle/store.ts";
+import { ensureStandInBundle } from "../../sim/bundle/stand-in.ts";
 import { freePorts } from "../support/processes.ts";
 import { OPS_TOKEN, opsApiForFile } from "./ops-api.ts";
 import { runOps } from "./run-ops.ts";
@@ -28,6 +30,8 @@ describe("usage errors exit 2 naming the bad argument", () => {
     [["reconcile", "--dry-run", "--apply"], "--dry-run and --apply exclude each other"],
     [["status", "--apply"], "--apply is not an option of status"],
     [["restore", "a", "b"], "restore takes at most one <snapshot>, got 2"],
+    [["upgrade"], "upgrade needs exactly one <instanceId>, got 0"],
+    [["deprovision", "i1", "--bundle", "x"], "--bundle is not an option of deprovision"],
   ];
   for (const [args, named] of cases) {
     test(`ops ${args.join(" ")}`, async () => {
@@ -49,6 +53,7 @@ test("--help prints every command and exits 0", async () => {
     "jobs --failed",
     "retry",
     "deprovision",
+    "upgrade <instanceId> [--bundle SHA]",
     "reconcile",
   ]) {
     expect(run.stdout).toContain(command);
@@ -160,3 +165,17 @@ test("status, instances and jobs print aligned tables; --json prints the API's a
     "invalid_parameter (HTTP 400): invalid query: limit: must be an integer 1-200",
   );
 });
+
+test("upgrade prints the job it queued, --bundle names the bundle, and a refusal exits 1 with its code", async () => {
+  const { db, config } = world.runtime;
+  const current = await ensureStandInBundle(bundleStoreDir(config.dataDir), "x64");
+  const ready = seedInstance(db, { createdAt: T0 + 900_000 });
+  const run = await asOperator("upgrade", ready, "--bundle", current.id);
+  expect(run.exitCode).toBe(0);
+  expect(run.stdout).toContain(
+    `upgrade of instance ${ready} to bundle ${current.id} requested: job upgrade:${ready}:1`,
+  );
+  const bad = await asOperator("upgrade", ready, "--bundle", "v2");
+  expect(bad.exitCode).toBe(1);
+  expect(bad.stderr).toContain("invalid_fields (HTTP 422): invalid bundle");
+}, 60_000);

@@ -13,6 +13,7 @@ import {
   ReconfigureEnqueueError,
   requestReconfigure,
 } from "../../jobs/reconfigure/request.ts";
+import { UPGRADE_OPERATION } from "../../jobs/upgrade/request.ts";
 import { customerSecrets, openTestDatabase, type TestDatabase } from "../customers/fixtures.ts";
 
 const CUSTOMER = "cust-decide";
@@ -157,6 +158,14 @@ describe("requestReconfigure decides", () => {
     });
     database.db.update(operations).set({ run: 2 }).where(eq(operations.id, rerun)).run();
     expect(await decide()).toEqual({ kind: "busy", instanceId: INSTANCE, operationId: rerun });
+  });
+
+  test("new secrets during an upgrade get a reconfigure, which runs once the upgrade lets go of the instance", async () => {
+    instance("upgrading");
+    operation("provision", "succeeded", { status: "succeeded", startedAt: 10 });
+    operation(UPGRADE_OPERATION, "running");
+    expect(await decide()).toMatchObject(enqueue);
+    expect(enqueued).toEqual([`${RECONFIGURE_OPERATION} ${INSTANCE}`]);
   });
 
   test("a reconfigure that failed (server kept, instance degraded) gets another for newer secrets", async () => {

@@ -224,7 +224,8 @@ async function failOperation(
   const { db, now } = deps;
   fence(db, run.lease, now(), (tx) => markFailing(tx, run.op, error, now()));
   await compensateFinishedSteps(deps, run, definition);
-  const failedStatus = definition.instanceStatus?.failed ?? defaultInstanceStatus.failed;
+  const failed = definition.instanceStatus?.failed ?? defaultInstanceStatus.failed;
+  const failedStatus = typeof failed === "function" ? failed(error) : failed;
   fence(db, run.lease, now(), (tx) => markFailed(tx, run.op, failedStatus, error, now()));
   releaseLease(db, run.lease);
   deps.metrics.jobFinished(run.op.operation, "failed");

@@ -7,12 +7,13 @@
 
 import type { CustomerSecrets } from "../../customers.ts";
 import { checkClaudeLogin } from "../../remote/claude-login.ts";
+import type { RemoteSession } from "../../remote/session.ts";
 import { verifyActive } from "../../remote/verify.ts";
 import type { Step } from "../../step.ts";
 import { RACHEL8_PATHS, RACHEL8_UNIT_NAME } from "../rachel8.ts";
 import { connectToServer, type RemoteStepDeps } from "./connect-server.ts";
 import { customerSecretsOf } from "./inject-secrets.ts";
-import { loadInstance } from "./instance-row.ts";
+import { type InstanceRow, loadInstance } from "./instance-row.ts";
 import { sshStepRetry } from "./retry-policies.ts";
 
 export interface VerifyOutput {
@@ -29,27 +30,34 @@ export function verifyStep(deps: RemoteStepDeps): Step<VerifyOutput> {
     retry: sshStepRetry,
     timeoutMs: deps.settings.verifySettleMs + 60_000,
     async run(ctx) {
-      // Journal lines of a failing app may echo its secrets: each secret value is scrubbed from the error
-      // (only those: the .env's other words, e.g. "claudecode", stay readable in the journal lines).
       const row = loadInstance(deps.db, ctx.instanceId);
-      const redact = secretValues(customerSecretsOf(deps, row));
       const session = await connectToServer(deps, row, ctx.outputs, ctx.signal);
       try {
-        const login = await checkClaudeLogin(session, {
-          credentialsPath: RACHEL8_PATHS.credentials,
-          signal: ctx.signal,
-        });
-        const active = await verifyActive(session, RACHEL8_UNIT_NAME, {
-          settleMs: deps.settings.verifySettleMs,
-          redact,
-          signal: ctx.signal,
-        });
-        return { ...active, cliPath: login.cliPath };
+        return await verifyBotRuns(deps, row, session, ctx.signal);
       } finally {
         await session.close();
       }
     },
   };
+}
+
+/** The checks themselves, over a session the caller owns (the upgrade runs them before and after a rollback). */
+export async function verifyBotRuns(
+  deps: RemoteStepDeps,
+  row: InstanceRow,
+  session: RemoteSession,
+  signal: AbortSignal,
+): Promise<VerifyOutput> {
+  // Journal lines of a failing app may echo its secrets: each secret value is scrubbed from the error
+  // (only those: the .env's other words, e.g. "claudecode", stay readable in the journal lines).
+  const redact = secretValues(customerSecretsOf(deps, row));
+  const login = await checkClaudeLogin(session, { credentialsPath: RACHEL8_PATHS.credentials, signal });
+  const active = await verifyActive(session, RACHEL8_UNIT_NAME, {
+    settleMs: deps.settings.verifySettleMs,
+    redact,
+    signal,
+  });
+  return { ...active, cliPath: login.cliPath };
 }
 
 /** What a customer's secrets hold that must never be shown: the tokens, and the owner's Telegram id. */
