@@ -3,6 +3,7 @@ import { createSealer } from "../core/secrets.ts";
 import { createHetznerClient } from "../hetzner/index.ts";
 import { createCustomerStore } from "../jobs/customers.ts";
 import { createProductionJobs } from "../jobs/registry.ts";
+import { createSessionHandover } from "../jobs/remote/handover.ts";
 import { runWorkerProcess } from "./process.ts";
 
 await runWorkerProcess(
@@ -18,6 +19,7 @@ await runWorkerProcess(
         onRequest: onHetznerRequest,
       }),
       customers: createCustomerStore({ db, sealer }),
+      sessions: createSessionHandover(),
       settings: config,
       expectedServerDeletionMs: config.expectedServerDeletionMs,
     });

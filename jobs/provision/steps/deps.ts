@@ -4,6 +4,7 @@ import type { Sealer } from "../../../core/secrets.ts";
 import type { Db } from "../../../db/index.ts";
 import type { HetznerClient } from "../../../hetzner/index.ts";
 import type { CustomerStore } from "../../customers.ts";
+import type { SessionHandover } from "../../remote/handover.ts";
 
 /** The config fields provisioning reads (see core/config.ts for units and defaults). */
 export type ProvisionSettings = Pick<
@@ -26,6 +27,8 @@ export interface ProvisionDeps {
   customers: CustomerStore;
   sealer: Sealer;
   settings: ProvisionSettings;
+  /** SSH sessions one step hands to the next; one per worker. */
+  sessions: SessionHandover;
   /**
    * When await-cloud-init, still without a callback, checks the create/start actions once (one batched
    * request), in ms after the wait began; default min(120000, cloudInitTimeoutMs / 2), past a normal boot.
