@@ -44,7 +44,15 @@ export interface ApiServer {
 /** Metric label for requests that matched no route: raw paths would explode label cardinality. */
 const UNMATCHED_ROUTE = "unmatched";
 /** Methods kept as metric labels; a client's invented method is counted as "other", for the same reason. */
-const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "PATCH",
+  "DELETE",
+  "OPTIONS",
+]);
 
 const metricMethod = (method: string) => (KNOWN_METHODS.has(method) ? method : "other");
 

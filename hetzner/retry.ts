@@ -17,7 +17,7 @@ export type RetryPolicy = Required<RetryOptions>;
 export const defaultRetryPolicy: RetryPolicy = { attempts: 5, startingDelayMs: 500, maxDelayMs: 15_000 };
 
 /** Codes Hetzner uses for conditions that pass: a busy resource, throttling, a failing backend. */
-const transientCodes = new Set([
+const transientCodes: ReadonlySet<string> = new Set([
   "rate_limit_exceeded",
   "conflict",
   "locked",
@@ -26,7 +26,7 @@ const transientCodes = new Set([
   "server_error",
 ]);
 /** Gateway failures whose bodies may not be Hetzner envelopes at all. */
-const transientStatuses = new Set([502, 503, 504]);
+const transientStatuses: ReadonlySet<number> = new Set([502, 503, 504]);
 
 /**
  * Whether an API error may succeed when repeated. Everything else is permanent, in particular
