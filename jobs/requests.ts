@@ -9,12 +9,11 @@ import type { Db } from "../db/index.ts";
 import { preparedPerConnection } from "../db/prepared.ts";
 import { customers, type InstanceStatus, instances, operations } from "../db/schema.ts";
 import { CustomerSecretsGoneError, UnknownCustomerError } from "./customers.ts";
+import { DEPROVISION_OPERATION } from "./deprovision/operation.ts";
 import { UnknownInstanceError } from "./errors.ts";
+import { PROVISION_OPERATION } from "./provision/operation.ts";
 import { resourceNameFor } from "./provision/steps/ownership.ts";
 import type { JobQueue } from "./queue.ts";
-
-export const PROVISION_OPERATION = "provision";
-export const DEPROVISION_OPERATION = "deprovision";
 
 export interface RequestResult {
   instanceId: string;

@@ -9,8 +9,8 @@ import { and, eq, inArray } from "drizzle-orm";
 import type { DbSession } from "../../db/index.ts";
 import { operations, stepRuns } from "../../db/schema.ts";
 import { activeOperationStatuses } from "../operations.ts";
+import { PROVISION_OPERATION } from "../provision/operation.ts";
 import { RECONFIGURE_OPERATION } from "../reconfigure/request.ts";
-import { PROVISION_OPERATION } from "../requests.ts";
 import type { Step } from "../step.ts";
 import type { DeprovisionDeps } from "./deps.ts";
 

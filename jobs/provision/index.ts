@@ -3,8 +3,9 @@
  * This file only sequences the steps; each lives in steps/ with its idempotency rule. On a final failure
  * the runner undoes the finished steps newest first (server, then SSH key) and marks the instance failed.
  */
-import { PROVISION_OPERATION } from "../requests.ts";
+
 import type { JobDefinition } from "../step.ts";
+import { PROVISION_OPERATION } from "./operation.ts";
 import { awaitCloudInitStep } from "./steps/await-cloud-init.ts";
 import { createServerStep } from "./steps/create-server.ts";
 import type { ProvisionDeps } from "./steps/deps.ts";
