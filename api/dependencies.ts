@@ -3,6 +3,7 @@ import type { Logger } from "../core/log.ts";
 import type { MetricsRegistry } from "../core/metrics.ts";
 import type { Db } from "../db/index.ts";
 import type { JobQueue } from "../jobs/queue.ts";
+import type { PaymentWebhooks } from "./routes/webhooks.ts";
 
 /** Everything routes may use; built by api/main.ts from real clients, by tests from loopback ones. */
 export interface ApiDependencies {
@@ -11,4 +12,9 @@ export interface ApiDependencies {
   queue: JobQueue;
   log: Logger;
   metrics: MetricsRegistry;
+}
+
+/** What routes receive: the dependencies plus the collaborators the server builds from them once, at start. */
+export interface RouteDependencies extends ApiDependencies {
+  webhooks: PaymentWebhooks;
 }

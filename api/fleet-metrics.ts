@@ -3,7 +3,7 @@ import type { MetricsRegistry } from "../core/metrics.ts";
 import type { Db } from "../db/index.ts";
 import { instances, operations } from "../db/schema.ts";
 import { INSTANCE_STATES } from "../jobs/ops/instances.ts";
-import { PROVISION_OPERATION } from "../jobs/requests.ts";
+import { PROVISION_OPERATION } from "../jobs/provision/operation.ts";
 import { newlyFinished } from "./newly-finished.ts";
 
 /** Request-to-ready spans seconds (simulator) to tens of minutes (a slow cloud-init), in seconds. */

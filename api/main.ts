@@ -24,30 +24,35 @@ const queue = connectJobQueue({ ...brokerConnection(config), db, crash: createCr
 const server = createApiServer({ config, db, queue, log, metrics: createMetrics({ processMetrics: true }) });
 log.info({ url: server.url }, "api listening");
 
-let stopping = false;
-const shutDown = async (signal: NodeJS.Signals) => {
-  if (stopping) {
-    log.info({ signal }, "already stopping");
-    return;
-  }
-  stopping = true;
-  log.info({ signal }, "api stopping");
-  // Draining is bounded by shutdownTimeoutMs; this bounds the rest (closing the broker client and database).
-  setTimeout(() => {
-    log.error("api shutdown overran its bound; exiting anyway");
-    exitWhenDrained(1);
-  }, config.shutdownTimeoutMs + SHUTDOWN_MARGIN_MS).unref();
-  await server.stop();
-  await queue.close();
-  db.$client.close();
-  log.info("api stopped");
-  exitWhenDrained(0);
-};
-const onSignal = (signal: NodeJS.Signals) => {
-  shutDown(signal).catch((err: unknown) => {
-    log.fatal({ err }, "api shutdown failed");
-    exitWhenDrained(1);
-  });
-};
-process.on("SIGTERM", onSignal);
-process.on("SIGINT", onSignal);
+/** Stops once on SIGTERM or SIGINT; a second signal while stopping is only logged. */
+function stopOnSignals(): void {
+  let stopping = false;
+  const shutDown = async (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.info({ signal }, "already stopping");
+      return;
+    }
+    stopping = true;
+    log.info({ signal }, "api stopping");
+    // Draining is bounded by shutdownTimeoutMs; this bounds the rest (closing the broker client and database).
+    setTimeout(() => {
+      log.error("api shutdown overran its bound; exiting anyway");
+      exitWhenDrained(1);
+    }, config.shutdownTimeoutMs + SHUTDOWN_MARGIN_MS).unref();
+    await server.stop();
+    await queue.close();
+    db.$client.close();
+    log.info("api stopped");
+    exitWhenDrained(0);
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    shutDown(signal).catch((err: unknown) => {
+      log.fatal({ err }, "api shutdown failed");
+      exitWhenDrained(1);
+    });
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}
+
+stopOnSignals();

@@ -1,5 +1,5 @@
 import type { Logger } from "../core/log.ts";
-import type { ApiDependencies } from "./dependencies.ts";
+import type { RouteDependencies } from "./dependencies.ts";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -21,7 +21,7 @@ export interface RouteContext {
    * (api/client-address.ts); null for in-process requests that name none.
    */
   clientIp: string | null;
-  deps: ApiDependencies;
+  deps: RouteDependencies;
 }
 
 /** One route = one file under api/routes/, listed in api/routes/index.ts. */

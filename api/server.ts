@@ -1,13 +1,14 @@
 import type { Server } from "bun";
 import { requestTarget } from "../core/request-target.ts";
 import { createClientAddress, plainAddress } from "./client-address.ts";
-import type { ApiDependencies } from "./dependencies.ts";
+import type { ApiDependencies, RouteDependencies } from "./dependencies.ts";
 import { errorJson, errorResponse } from "./error-mapper.ts";
 import { createHttpMetrics } from "./http-metrics.ts";
 import { registerOperationMetrics } from "./operation-metrics.ts";
 import { REQUEST_ID_HEADER, requestIdOf } from "./request-id.ts";
 import { type ApiRoutes, createRouter, type Listener, type RouteContext, type RouteMatch } from "./router.ts";
 import { routes as defaultRoutes } from "./routes/index.ts";
+import { createPaymentWebhooks } from "./routes/webhooks.ts";
 
 export interface ApiServerOptions extends ApiDependencies {
   /** Routes of each listener; default api/routes/index.ts. */
@@ -43,7 +44,15 @@ export interface ApiServer {
 /** Metric label for requests that matched no route: raw paths would explode label cardinality. */
 const UNMATCHED_ROUTE = "unmatched";
 /** Methods kept as metric labels; a client's invented method is counted as "other", for the same reason. */
-const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "PATCH",
+  "DELETE",
+  "OPTIONS",
+]);
 
 const metricMethod = (method: string) => (KNOWN_METHODS.has(method) ? method : "other");
 
@@ -58,6 +67,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   const clientAddress = createClientAddress(deps.config.trustedProxies);
   const httpMetrics = createHttpMetrics(deps.metrics);
   registerOperationMetrics(deps.metrics, deps.db);
+  const routeDeps: RouteDependencies = { ...deps, webhooks: createPaymentWebhooks(deps) };
 
   const handle = async (request: Request, origin: InProcessOrigin = {}): Promise<Response> => {
     const { listener = "private", peer = null } = origin;
@@ -68,7 +78,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     const clientIp = listener === "public" ? clientAddress(peer, request.headers) : peer;
     const matched = matchers[listener](request.method, url.pathname);
     const route = matched.kind === "found" ? matched.route.path : UNMATCHED_ROUTE;
-    const response = await respond(matched, { request, url, requestId, log, clientIp }, deps);
+    const response = await respond(matched, { request, url, requestId, log, clientIp }, routeDeps);
     response.headers.set(REQUEST_ID_HEADER, requestId);
     const durationMs = performance.now() - startedAt;
     httpMetrics.observe(metricMethod(request.method), route, response.status, durationMs);
@@ -128,7 +138,7 @@ function serve(
 async function respond(
   matched: RouteMatch,
   incoming: Pick<RouteContext, "request" | "url" | "requestId" | "log" | "clientIp">,
-  deps: ApiDependencies,
+  deps: RouteDependencies,
 ): Promise<Response> {
   const { requestId, log } = incoming;
   if (matched.kind === "not_found") {

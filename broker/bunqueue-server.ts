@@ -30,7 +30,7 @@ export interface BunqueueServer {
   kill(signal: NodeJS.Signals): void;
 }
 
-const BUNQUEUE_LEVELS = new Map([
+const BUNQUEUE_LEVELS: ReadonlyMap<string, string> = new Map([
   ["trace", "debug"],
   ["debug", "debug"],
   ["info", "info"],

@@ -152,7 +152,7 @@ export const hcloudNameList = () =>
   });
 
 /** Label keys the provisioner sets itself (ownership); extra labels may not override them. */
-const RESERVED_LABEL_KEYS = new Set(["managed-by", "instance"]);
+const RESERVED_LABEL_KEYS: ReadonlySet<string> = new Set(["managed-by", "instance"]);
 /** Hetzner's label rules: an optional DNS-name prefix and "/", then a name; values may be empty. */
 const LABEL_KEY =
   /^(?:[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/)?[a-zA-Z0-9]([a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?$/;
@@ -212,7 +212,7 @@ function toCidr(entry: string): string | undefined {
 }
 
 // file: is for bundles built from a local repository (tests, the demo); cloning user-data refuses it.
-const REPO_PROTOCOLS = new Set(["https:", "http:", "ssh:", "git:", "file:"]);
+const REPO_PROTOCOLS: ReadonlySet<string> = new Set(["https:", "http:", "ssh:", "git:", "file:"]);
 
 /** A git repository URL (https, http, ssh, git or file) without a password, which would end up in logs. */
 export const repoUrl = () =>

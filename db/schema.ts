@@ -295,6 +295,18 @@ export const subscriptions = sqliteTable(
   ],
 );
 
+/**
+ * Who is applying a customer's payment state right now, across every API process: one application at a time
+ * per customer, so the last one reads the newest state. A row outlives its holder only until `expires_at`.
+ */
+export const paymentApplicationClaims = sqliteTable("payment_application_claims", {
+  customerId: text("customer_id").primaryKey(),
+  /** A random token per application: only its holder releases the claim. */
+  holder: text("holder").notNull(),
+  /** Epoch ms after which another application may take the claim (its holder crashed). */
+  expiresAt: integer("expires_at").notNull(),
+});
+
 export const sweepStatuses = ["queued", "running", "succeeded", "failed"] as const;
 export type SweepStatus = (typeof sweepStatuses)[number];
 

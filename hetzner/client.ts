@@ -4,7 +4,7 @@ import { firewallsApi } from "./firewalls.ts";
 import { createHetznerHttp, type HetznerLogger, type HetznerRequestEvent } from "./http.ts";
 import { locationsApi } from "./locations.ts";
 import type { RateLimitBudget } from "./rate-limit.ts";
-import { defaultRetryPolicy, type RetryOptions } from "./retry.ts";
+import { defaultRequestRetryPolicy, type RetryOptions } from "./retry.ts";
 import { serverTypesApi } from "./server-types.ts";
 import { serversApi } from "./servers.ts";
 import { sshKeysApi } from "./ssh-keys.ts";
@@ -36,7 +36,7 @@ export function createHetznerClient(options: HetznerClientOptions) {
     token: options.token,
     budget,
     requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
-    retry: { ...defaultRetryPolicy, ...options.retry },
+    retry: { ...defaultRequestRetryPolicy, ...options.retry },
     log: options.log,
     onRequest: options.onRequest,
   });

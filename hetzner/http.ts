@@ -7,7 +7,7 @@ import {
   isHetznerError,
 } from "./errors.ts";
 import type { RateLimitBudget, RateLimitPermit } from "./rate-limit.ts";
-import { isTransientApiFailure, type RetryPolicy, withRetry } from "./retry.ts";
+import { isTransientApiFailure, type RequestRetryPolicy, withRetry } from "./retry.ts";
 import { errorResponseSchema } from "./schemas.ts";
 
 /** The subset of a pino logger the client writes to; lines never carry the token. */
@@ -33,7 +33,7 @@ export interface HttpSettings {
   budget: RateLimitBudget;
   /** Per-attempt limit on the HTTP exchange, in ms. */
   requestTimeoutMs: number;
-  retry: RetryPolicy;
+  retry: RequestRetryPolicy;
   log: HetznerLogger | undefined;
   /** Called after every HTTP attempt (retries included); for metrics. */
   onRequest: ((event: HetznerRequestEvent) => void) | undefined;

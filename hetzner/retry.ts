@@ -12,12 +12,20 @@ export interface RetryOptions {
   maxDelayMs?: number;
 }
 
-export type RetryPolicy = Required<RetryOptions>;
+/**
+ * Retries of one Hetzner HTTP request inside one step attempt; not a step's RetryPolicy (jobs/step.ts),
+ * which re-runs the whole step across broker deliveries.
+ */
+export type RequestRetryPolicy = Required<RetryOptions>;
 
-export const defaultRetryPolicy: RetryPolicy = { attempts: 5, startingDelayMs: 500, maxDelayMs: 15_000 };
+export const defaultRequestRetryPolicy: RequestRetryPolicy = {
+  attempts: 5,
+  startingDelayMs: 500,
+  maxDelayMs: 15_000,
+};
 
 /** Codes Hetzner uses for conditions that pass: a busy resource, throttling, a failing backend. */
-const transientCodes = new Set([
+const transientCodes: ReadonlySet<string> = new Set([
   "rate_limit_exceeded",
   "conflict",
   "locked",
@@ -26,7 +34,7 @@ const transientCodes = new Set([
   "server_error",
 ]);
 /** Gateway failures whose bodies may not be Hetzner envelopes at all. */
-const transientStatuses = new Set([502, 503, 504]);
+const transientStatuses: ReadonlySet<number> = new Set([502, 503, 504]);
 
 /**
  * Whether an API error may succeed when repeated. Everything else is permanent, in particular
@@ -39,7 +47,7 @@ export function isTransientApiFailure(code: string, status: number): boolean {
 /** Runs `attempt` until it succeeds, fails permanently, runs out of attempts, or `signal` aborts. */
 export function withRetry<T>(
   attempt: () => Promise<T>,
-  policy: RetryPolicy,
+  policy: RequestRetryPolicy,
   signal: AbortSignal | undefined,
   onRetry: (err: HetznerError, failedAttempts: number) => void,
 ): Promise<T> {

@@ -9,11 +9,11 @@ import type { Db } from "../db/index.ts";
 import { preparedPerConnection } from "../db/prepared.ts";
 import { customers, type InstanceStatus, instances, operations } from "../db/schema.ts";
 import { CustomerSecretsGoneError, UnknownCustomerError } from "./customers.ts";
+import { DEPROVISION_OPERATION } from "./deprovision/operation.ts";
 import { UnknownInstanceError } from "./errors.ts";
+import { PROVISION_OPERATION } from "./provision/operation.ts";
+import { resourceNameFor } from "./provision/steps/ownership.ts";
 import type { JobQueue } from "./queue.ts";
-
-export const PROVISION_OPERATION = "provision";
-export const DEPROVISION_OPERATION = "deprovision";
 
 export interface RequestResult {
   instanceId: string;
@@ -53,11 +53,6 @@ const INSTANCE_ID_CHARS = 12;
 export function newInstanceId(): string {
   // 256 is a multiple of 32, so masking a byte keeps every character equally likely.
   return `i${Array.from(randomBytes(INSTANCE_ID_CHARS), (byte) => BASE32[byte & 31]).join("")}`;
-}
-
-/** The Hetzner server name of an instance; deterministic so a retried create finds its own server. */
-export function serverNameOf(instanceId: string): string {
-  return `rachel-${instanceId}`;
 }
 
 const p = sql.placeholder;
@@ -136,7 +131,7 @@ function findOrCreateLiveInstance(db: Db, customerId: string, now: number): { id
         return candidate;
       }
       const id = newInstanceId();
-      statements(db).insertInstance.run({ id, customerId, serverName: serverNameOf(id), now });
+      statements(db).insertInstance.run({ id, customerId, serverName: resourceNameFor(id), now });
       return { id, status: "new" };
     },
     { behavior: "immediate" },

@@ -4,6 +4,7 @@ import { createHetznerClient } from "../hetzner/index.ts";
 import { createCustomerStore } from "../jobs/customers.ts";
 import { brokerConnection, connectJobQueue } from "../jobs/queue.ts";
 import { createProductionJobs } from "../jobs/registry.ts";
+import { createSessionHandover } from "../jobs/remote/handover.ts";
 import { capacityFromConfig } from "./capacity.ts";
 import { runWorkerProcess } from "./process.ts";
 
@@ -23,6 +24,7 @@ await runWorkerProcess(
         onRequest: onHetznerRequest,
       }),
       customers: createCustomerStore({ db, sealer }),
+      sessions: createSessionHandover(),
       settings: config,
       capacity: capacityFromConfig(config, queue.signal),
       expectedServerDeletionMs: config.expectedServerDeletionMs,

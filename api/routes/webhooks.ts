@@ -6,8 +6,9 @@
  * Neither the body nor a signature header is ever logged.
  */
 import type { Config } from "../../core/config.ts";
-import type { Counter, MetricsRegistry } from "../../core/metrics.ts";
+import type { Counter } from "../../core/metrics.ts";
 import { errorCodeOf } from "../../jobs/errors.ts";
+import type { PaymentDeps } from "../../jobs/payments/apply.ts";
 import {
   type PaymentProvider,
   paymentProviders,
@@ -24,6 +25,7 @@ import { standardWebhookVerifier } from "../../jobs/payments/standard.ts";
 import { stripeWebhookVerifier } from "../../jobs/payments/stripe.ts";
 import { createRequests } from "../../jobs/requests.ts";
 import { readBody } from "../body.ts";
+import type { ApiDependencies } from "../dependencies.ts";
 import type { ErrorBody } from "../error-mapper.ts";
 import { HttpError } from "../http-error.ts";
 import type { Route, RouteContext } from "../router.ts";
@@ -60,19 +62,53 @@ const STATUS_OF_REJECTION: Readonly<Record<WebhookRejection, number>> = {
   invalid_fields: 422,
 };
 
+/** What the webhook route uses, built once at server start (api/server.ts): verifiers, counter, requests. */
+export interface PaymentWebhooks {
+  /** The provider's verifier; an HttpError 503 when its secret is not configured. */
+  verifierOf(provider: PaymentProvider): WebhookVerifier;
+  outcomes: Counter<"provider" | "outcome">;
+  payments: PaymentDeps;
+}
+
+export function createPaymentWebhooks(
+  deps: Pick<ApiDependencies, "config" | "db" | "queue" | "metrics">,
+): PaymentWebhooks {
+  // Keys are decoded once, at start, not per request.
+  const verifiers: ReadonlyMap<PaymentProvider, WebhookVerifier> = new Map(
+    paymentProviders.flatMap((provider) => {
+      const secret = PROVIDERS[provider].secret(deps.config);
+      return secret === undefined ? [] : [[provider, PROVIDERS[provider].verifier(secret)] as const];
+    }),
+  );
+  return {
+    verifierOf(provider) {
+      const verifier = verifiers.get(provider);
+      if (verifier !== undefined) return verifier;
+      const { variable } = PROVIDERS[provider];
+      throw new HttpError(503, "not_configured", `${provider} webhooks are off: ${variable} is not set`);
+    },
+    outcomes: deps.metrics.counter({
+      name: "payment_webhooks_total",
+      help: "Payment webhooks by provider and outcome (an event outcome, or the error code of a refusal).",
+      labelNames: ["provider", "outcome"],
+    }),
+    payments: { db: deps.db, requests: createRequests({ db: deps.db, queue: deps.queue }) },
+  };
+}
+
 export const webhooksRoute: Route = {
   method: "POST",
   path: "/v1/webhooks/:provider",
   handle: async (ctx) => {
     const provider = providerOf(ctx.params.provider ?? "");
-    const verifier = verifierOf(ctx.deps.config, provider);
-    const outcomes = outcomeCounter(ctx.deps.metrics);
+    const { webhooks } = ctx.deps;
+    const verifier = webhooks.verifierOf(provider);
     try {
       const received = await receive(ctx, provider, verifier);
-      outcomes.inc({ provider, outcome: received.outcome });
+      webhooks.outcomes.inc({ provider, outcome: received.outcome });
       return Response.json({ status: received.outcome });
     } catch (err) {
-      outcomes.inc({ provider, outcome: outcomeOfError(err) });
+      webhooks.outcomes.inc({ provider, outcome: outcomeOfError(err) });
       return failureResponse(ctx, provider, err);
     }
   },
@@ -84,10 +120,9 @@ async function receive(
   provider: PaymentProvider,
   verifier: WebhookVerifier,
 ): Promise<ReceivedPaymentEvent> {
-  const { db, queue } = ctx.deps;
   const rawBody = (await readBody(ctx.request, MAX_BODY_BYTES)).toString("utf8");
   const event = await verifier.verify(rawBody, ctx.request.headers);
-  const received = await receivePaymentEvent({ db, requests: createRequests({ db, queue }) }, event);
+  const received = await receivePaymentEvent(ctx.deps.webhooks.payments, event);
   ctx.log.info(
     {
       provider,
@@ -112,40 +147,6 @@ function providerOf(name: string): PaymentProvider {
     );
   }
   return provider;
-}
-
-/** One verifier per provider and config: keys are decoded once, not per request. */
-const verifiers = new WeakMap<Config, Map<PaymentProvider, WebhookVerifier>>();
-
-function verifierOf(config: Config, provider: PaymentProvider): WebhookVerifier {
-  const byProvider = verifiers.get(config) ?? new Map<PaymentProvider, WebhookVerifier>();
-  verifiers.set(config, byProvider);
-  const known = byProvider.get(provider);
-  if (known !== undefined) return known;
-  const { variable, secret, verifier } = PROVIDERS[provider];
-  const value = secret(config);
-  if (value === undefined) {
-    throw new HttpError(503, "not_configured", `${provider} webhooks are off: ${variable} is not set`);
-  }
-  const created = verifier(value);
-  byProvider.set(provider, created);
-  return created;
-}
-
-/** The registry refuses a second definition, so each registry's counter is defined once. */
-const counters = new WeakMap<MetricsRegistry, Counter<"provider" | "outcome">>();
-
-function outcomeCounter(metrics: MetricsRegistry): Counter<"provider" | "outcome"> {
-  let counter = counters.get(metrics);
-  if (counter === undefined) {
-    counter = metrics.counter({
-      name: "payment_webhooks_total",
-      help: "Payment webhooks by provider and outcome (an event outcome, or the error code of a refusal).",
-      labelNames: ["provider", "outcome"],
-    });
-    counters.set(metrics, counter);
-  }
-  return counter;
 }
 
 function outcomeOfError(err: unknown): string {

@@ -3,12 +3,13 @@
  * their secrets is left decryptable. Forward-only (no compensations): every step is safe to repeat, so
  * a failure is fixed by running it again. An in-flight provision is cancelled first.
  */
-import { DEPROVISION_OPERATION } from "../requests.ts";
+
 import type { JobDefinition } from "../step.ts";
 import { cancelProvisionStep } from "./cancel-provision.ts";
 import { deleteServerStep } from "./delete-server.ts";
 import { deleteSshKeyStep } from "./delete-ssh-key.ts";
 import type { DeprovisionDeps } from "./deps.ts";
+import { DEPROVISION_OPERATION } from "./operation.ts";
 import { shredSecretsStep } from "./shred-secrets.ts";
 import { unprotectServerStep } from "./unprotect-server.ts";
 

@@ -13,6 +13,8 @@ import { paymentStatements } from "./statements.ts";
 export interface PaymentDeps {
   db: Db;
   requests: Requests;
+  /** Clock, in epoch ms; default Date.now. */
+  now?: () => number;
 }
 
 export interface AppliedPaymentState {
@@ -32,24 +34,41 @@ export function currentPaymentState(db: Db, customerId: string): PaymentState | 
 }
 
 /**
- * Applications run one at a time per customer in this process, so the last one reads the newest state: a
- * provision read as paid is never enqueued after a deprovision that read a later cancellation.
+ * How long a claim outlives a holder that died mid-application: longer than an application takes (a
+ * broker command times out after 5 s), short enough that a crash delays the customer's next event only briefly.
  */
-const inFlight = new Map<string, Promise<void>>();
+const CLAIM_TTL_MS = 30_000;
+/** Pause between tries while another application holds the customer's claim; applications take milliseconds. */
+const CLAIM_RETRY_MS = 5;
 
-/** Requests what the customer's current payment state calls for; broker or database failures are thrown. */
-export function applyPaymentState(deps: PaymentDeps, customerId: string): Promise<AppliedPaymentState> {
-  const previous = inFlight.get(customerId) ?? Promise.resolve();
-  const applied = previous.then(() => applyNow(deps, customerId));
-  const settled = applied.then(
-    () => undefined,
-    () => undefined,
-  );
-  inFlight.set(customerId, settled);
-  void settled.then(() => {
-    if (inFlight.get(customerId) === settled) inFlight.delete(customerId);
-  });
-  return applied;
+/**
+ * Requests what the customer's current payment state calls for; broker or database failures are thrown.
+ * Applications run one at a time per customer across every process (a claim row in SQLite), so the last one
+ * reads the newest state: a provision read as paid is never enqueued after a deprovision that read a later
+ * cancellation.
+ */
+export async function applyPaymentState(deps: PaymentDeps, customerId: string): Promise<AppliedPaymentState> {
+  const holder = await claimApplication(deps, customerId);
+  try {
+    return await applyNow(deps, customerId);
+  } finally {
+    paymentStatements(deps.db).releaseApplication.run({ customerId, holder });
+  }
+}
+
+async function claimApplication({ db, now = Date.now }: PaymentDeps, customerId: string): Promise<string> {
+  const holder = crypto.randomUUID();
+  for (;;) {
+    const at = now();
+    const claimed = paymentStatements(db).claimApplication.get({
+      customerId,
+      holder,
+      expiresAt: at + CLAIM_TTL_MS,
+      now: at,
+    });
+    if (claimed) return holder;
+    await Bun.sleep(CLAIM_RETRY_MS);
+  }
 }
 
 async function applyNow({ db, requests }: PaymentDeps, customerId: string): Promise<AppliedPaymentState> {

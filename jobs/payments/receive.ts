@@ -17,11 +17,6 @@ export interface ReceivedPaymentEvent {
   applied: AppliedPaymentState | null;
 }
 
-export interface ReceiveDeps extends PaymentDeps {
-  /** Clock, in epoch ms; default Date.now. */
-  now?: () => number;
-}
-
 /** The event is recorded but its work could not be queued (broker or database down); it stays unhandled. */
 export class PaymentNotAppliedError extends JobError {
   constructor(event: PaymentEvent, cause: unknown) {
@@ -32,7 +27,7 @@ export class PaymentNotAppliedError extends JobError {
 }
 
 export async function receivePaymentEvent(
-  deps: ReceiveDeps,
+  deps: PaymentDeps,
   event: PaymentEvent,
 ): Promise<ReceivedPaymentEvent> {
   const now = deps.now ?? Date.now;

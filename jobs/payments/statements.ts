@@ -1,8 +1,8 @@
 /** The payment tables' queries, prepared once per database connection: intake runs them for every webhook. */
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, lte, sql } from "drizzle-orm";
 import type { Db } from "../../db/index.ts";
 import { preparedPerConnection } from "../../db/prepared.ts";
-import { paymentEvents, subscriptions } from "../../db/schema.ts";
+import { paymentApplicationClaims, paymentEvents, subscriptions } from "../../db/schema.ts";
 
 const p = sql.placeholder;
 const eventKey = and(eq(paymentEvents.provider, p("provider")), eq(paymentEvents.eventId, p("eventId")));
@@ -68,6 +68,26 @@ function prepare(db: Db) {
       .select({ paymentState: subscriptions.paymentState })
       .from(subscriptions)
       .where(eq(subscriptions.customerId, p("customerId")))
+      .prepare(),
+    /** Returns the holder when the customer's claim was free or expired, nothing while another holds it. */
+    claimApplication: db
+      .insert(paymentApplicationClaims)
+      .values({ customerId: p("customerId"), holder: p("holder"), expiresAt: p("expiresAt") })
+      .onConflictDoUpdate({
+        target: paymentApplicationClaims.customerId,
+        set: { holder: sql`excluded.holder`, expiresAt: sql`excluded.expires_at` },
+        setWhere: lte(paymentApplicationClaims.expiresAt, p("now")),
+      })
+      .returning({ holder: paymentApplicationClaims.holder })
+      .prepare(),
+    releaseApplication: db
+      .delete(paymentApplicationClaims)
+      .where(
+        and(
+          eq(paymentApplicationClaims.customerId, p("customerId")),
+          eq(paymentApplicationClaims.holder, p("holder")),
+        ),
+      )
       .prepare(),
   };
 }

@@ -21,7 +21,7 @@ const TOLERANCE_SECONDS = 300;
 /** The subscription metadata key our checkout sets to our customer id. */
 export const STRIPE_CUSTOMER_ID_METADATA_KEY = "customer_id";
 
-const SUBSCRIPTION_TYPES = new Set([
+const SUBSCRIPTION_TYPES: ReadonlySet<string> = new Set([
   "customer.subscription.created",
   "customer.subscription.updated",
   "customer.subscription.deleted",

@@ -4,8 +4,8 @@
  * the runner undoes the finished steps newest first (protection, server, then SSH key) and marks the instance failed.
  */
 import { withCapacityGuard } from "../capacity/guard.ts";
-import { PROVISION_OPERATION } from "../requests.ts";
 import type { JobDefinition } from "../step.ts";
+import { PROVISION_OPERATION } from "./operation.ts";
 import { awaitCloudInitStep } from "./steps/await-cloud-init.ts";
 import { createServerStep } from "./steps/create-server.ts";
 import type { ProvisionDeps } from "./steps/deps.ts";

@@ -1,5 +1,5 @@
 /** Operations left unfinished with no broker job to carry them on: resumed, or failed when resuming makes no sense. */
-import { PROVISION_OPERATION } from "../requests.ts";
+import { PROVISION_OPERATION } from "../provision/operation.ts";
 import { type Fleet, hasActiveOperation } from "./fleet.ts";
 import type { Decision, ObservedInstance, ObservedOperation, SweepPolicy } from "./types.ts";
 

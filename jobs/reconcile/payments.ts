@@ -1,5 +1,5 @@
 /** Payment state against the fleet: paid customers get an instance, cancelled customers lose their server. */
-import { DEPROVISION_OPERATION } from "../requests.ts";
+import { DEPROVISION_OPERATION } from "../deprovision/operation.ts";
 import { type Fleet, hasActiveOperation } from "./fleet.ts";
 import type { Decision, ObservedInstance } from "./types.ts";
 

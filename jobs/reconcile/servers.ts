@@ -1,5 +1,6 @@
 /** Drift between Hetzner's servers and the instances: zombies to delete (or report, when protected), serving instances whose server is gone. */
-import { DEPROVISION_OPERATION, PROVISION_OPERATION } from "../requests.ts";
+import { DEPROVISION_OPERATION } from "../deprovision/operation.ts";
+import { PROVISION_OPERATION } from "../provision/operation.ts";
 import { type Fleet, hasActiveOperation, type ServerOwner } from "./fleet.ts";
 import {
   type Decision,

@@ -8,7 +8,7 @@
  */
 import { PermanentError } from "../errors.ts";
 import { RACHEL8_UNIT_NAME } from "../provision/rachel8.ts";
-import { connectToServer, handOverSession, type RemoteStepDeps } from "../provision/steps/connect-server.ts";
+import { connectToServer, type RemoteStepDeps } from "../provision/steps/connect-server.ts";
 import { sshStepRetry } from "../provision/steps/retry-policies.ts";
 import { shellQuote } from "../remote/shell-quote.ts";
 import type { Step } from "../step.ts";
@@ -39,7 +39,7 @@ export function resetStartLimitStep(deps: RemoteStepDeps): Step<void> {
           code: "reset_failed_refused",
         });
       }
-      await handOverSession(session);
+      await deps.sessions.handOver(session);
     },
   };
 }

@@ -8,7 +8,7 @@
  */
 import { bundleDownloadUrl, endBundleGrant, openBundleGrant } from "../bundle/grants.ts";
 import { JobError } from "../errors.ts";
-import { connectToServer, handOverSession } from "../provision/steps/connect-server.ts";
+import { connectToServer } from "../provision/steps/connect-server.ts";
 import { sshStepRetry } from "../provision/steps/retry-policies.ts";
 import type { Step } from "../step.ts";
 import type { UpgradeDeps } from "./deps.ts";
@@ -51,7 +51,7 @@ export function stageReleaseStep(deps: UpgradeDeps): Step<StageReleaseOutput> {
         await session.close();
         throw err;
       });
-      await handOverSession(session);
+      await deps.sessions.handOver(session);
       return { bundleId: grant.bundleId, previousBundleId };
     },
     async compensate(ctx) {

@@ -6,7 +6,7 @@
  */
 
 import { RACHEL8_UNIT_NAME } from "../provision/rachel8.ts";
-import { connectToServer, handOverSession } from "../provision/steps/connect-server.ts";
+import { connectToServer } from "../provision/steps/connect-server.ts";
 import { sshStepRetry } from "../provision/steps/retry-policies.ts";
 import type { Step } from "../step.ts";
 import type { UpgradeDeps } from "./deps.ts";
@@ -27,7 +27,7 @@ export function switchReleaseStep(deps: UpgradeDeps): Step<void> {
           throw err;
         },
       );
-      await handOverSession(session);
+      await deps.sessions.handOver(session);
     },
   };
 }

@@ -11,6 +11,7 @@ import { httpReady, type ServiceProcess, startService } from "../../cli/service-
 import { instances, stepRuns } from "../../db/schema.ts";
 import { createHetznerClient, type HetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
 import { createProductionJobs } from "../../jobs/registry.ts";
+import { createSessionHandover } from "../../jobs/remote/handover.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
 import { type E2eWorld, startE2eWorld } from "./harness.ts";
 
@@ -67,6 +68,7 @@ export async function startCrashWorld(): Promise<CrashWorld> {
     sealer: world.sealer,
     hetzner,
     customers: world.customers,
+    sessions: createSessionHandover(),
     settings: world.config,
   });
   const started: ServiceProcess[] = [];

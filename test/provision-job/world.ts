@@ -26,6 +26,7 @@ import { type CustomerSecrets, type CustomerStore, createCustomerStore } from ".
 import type { OperationSummary } from "../../jobs/operation-progress.ts";
 import type { ProvisionDeps } from "../../jobs/provision/index.ts";
 import { createProductionJobs, type ProductionJobDeps } from "../../jobs/registry.ts";
+import { createSessionHandover } from "../../jobs/remote/handover.ts";
 import { createRequests, type Requests } from "../../jobs/requests.ts";
 import { ensureStandInBundle } from "../../sim/bundle/stand-in.ts";
 import { type Simulator, startSimulator } from "../../sim/index.ts";
@@ -96,6 +97,7 @@ export async function startProvisionWorld(): Promise<ProvisionWorld> {
         hetzner,
         customers,
         sealer,
+        sessions: createSessionHandover(),
         expectedServerDeletionMs: EXPECTED_DELETION_MS,
         ...overrides,
         settings: {

@@ -9,6 +9,7 @@ import { createLogger } from "../../core/log.ts";
 import { RACHEL8_PATHS } from "../../jobs/provision/rachel8.ts";
 import { connectToServer, type RemoteStepDeps } from "../../jobs/provision/steps/connect-server.ts";
 import { takeBackClaudeCredentials } from "../../jobs/provision/steps/take-back-credentials.ts";
+import { createSessionHandover } from "../../jobs/remote/handover.ts";
 import { reconfigureWorldForFile } from "./world.ts";
 
 describe("the machine's refreshed Claude credentials", () => {
@@ -19,7 +20,12 @@ describe("the machine's refreshed Claude credentials", () => {
   /** What the remote steps need, from the world: its database, sealer, customer store and SSH port. */
   function deps(): RemoteStepDeps {
     const { world } = fixture.current;
-    return { ...world, db: world.runtime.db, settings: { sshPort: world.sim.sshPort, verifySettleMs: 0 } };
+    return {
+      ...world,
+      db: world.runtime.db,
+      sessions: createSessionHandover(),
+      settings: { sshPort: world.sim.sshPort, verifySettleMs: 0 },
+    };
   }
 
   /**

@@ -5,6 +5,7 @@ import type { Db } from "../../../db/index.ts";
 import type { HetznerClient } from "../../../hetzner/index.ts";
 import type { CapacityDeps } from "../../capacity/wake.ts";
 import type { CustomerStore } from "../../customers.ts";
+import type { SessionHandover } from "../../remote/handover.ts";
 
 /** The config fields provisioning reads (see core/config.ts for units and defaults). */
 export type ProvisionSettings = Pick<
@@ -27,6 +28,8 @@ export interface ProvisionDeps {
   customers: CustomerStore;
   sealer: Sealer;
   settings: ProvisionSettings;
+  /** SSH sessions one step hands to the next; one per worker. */
+  sessions: SessionHandover;
   /**
    * The project's server limit, MAX_SERVERS and how to wake waiters: with it, create-server waits in line
    * for room instead of failing on resource_limit_exceeded. Without it, creates are not bounded by us.

@@ -28,7 +28,7 @@ import {
   renderEnv,
 } from "../rachel8.ts";
 import { planClaudeDelivery, recordClaudeDelivery } from "./claude-delivery.ts";
-import { connectToServer, handOverSession, type RemoteStepDeps } from "./connect-server.ts";
+import { connectToServer, type RemoteStepDeps } from "./connect-server.ts";
 import { type InstanceRow, loadInstance } from "./instance-row.ts";
 import { APP_HOME, APP_USER } from "./ownership.ts";
 import { sshStepRetry } from "./retry-policies.ts";
@@ -73,7 +73,7 @@ export function injectSecretsStep(deps: RemoteStepDeps): Step<InjectSecretsOutpu
       if (result.firstBoot?.bundleId)
         recordInstanceBundle(deps.db, ctx.instanceId, result.firstBoot.bundleId, now);
       // verify comes next: it reuses this connection instead of a second handshake.
-      await handOverSession(session);
+      await deps.sessions.handOver(session);
       return {
         ...result,
         credentials: plan.write ? "written" : "kept",

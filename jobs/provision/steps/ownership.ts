@@ -10,7 +10,7 @@ export const APP_HOME = `/home/${APP_USER}`;
 
 const MANAGED_BY = "rachel-provisioner";
 
-/** Hetzner name of the server and of the SSH key of an instance. */
+/** Hetzner name of the server and of the SSH key of an instance; deterministic so a retried create finds its own. */
 export function resourceNameFor(instanceId: string): string {
   return `rachel-${instanceId}`;
 }

@@ -1,0 +1,2 @@
+/** The deprovision job's name: its broker job name and its `operations.operation`. A file of its own, so the API can name it without loading the steps. */
+export const DEPROVISION_OPERATION = "deprovision";
