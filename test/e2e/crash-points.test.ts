@@ -66,9 +66,20 @@ describe("worker killed at a crash point", () => {
     }
   }, 600_000);
 
-  /** A failure after each undoable step, so the rollback undoes it. */
+  /**
+   * A failure after each undoable step, so the rollback undoes it. Not the server limit: a provision that
+   * meets it waits for capacity instead of failing.
+   */
   const failureAfter: Record<string, SimFault> = {
-    "ssh-key": { kind: "server_limit" },
+    "ssh-key": {
+      kind: "error",
+      method: "POST",
+      path: "/servers",
+      status: 422,
+      code: "invalid_input",
+      message: "injected: the create is refused for good",
+      times: Number.POSITIVE_INFINITY,
+    },
     "create-server": { kind: "action_error", command: "start_server" },
   };
 
@@ -80,10 +91,11 @@ describe("worker killed at a crash point", () => {
       crash.world.sim.faults.add(fault);
       const customerId = crash.newCustomer();
       let ids: { instanceId: string; operationId: string } | undefined;
-      const clean = await crash.killWorkerAt(point, async () => {
-        ids = await crash.world.requests.requestProvision(customerId);
-      });
-      crash.world.sim.faults.clear();
+      const clean = await crash
+        .killWorkerAt(point, async () => {
+          ids = await crash.world.requests.requestProvision(customerId);
+        })
+        .finally(() => crash.world.sim.faults.clear());
       if (!ids) throw new Error("the provision was never requested");
       expect(await crash.world.finish(ids.operationId, 90_000)).toMatchObject({ status: "failed" });
       crash.expectStepsClosedAndDoneOnce(ids.operationId);
