@@ -4,12 +4,13 @@
  * switch (atomic rename of `current`, then a restart of the unit).
  */
 
+import { withFetchRelease } from "../bundle/fetch-release.ts";
 import { PermanentError } from "../errors.ts";
 import { APP_ROOT } from "../provision/cloud-init/bundle-boot.ts";
 import type { RemoteSession } from "../remote/session.ts";
 import { shellQuote } from "../remote/shell-quote.ts";
 
-const SCRIPT = await Bun.file(new URL("./release.sh", import.meta.url)).text();
+const SCRIPT = withFetchRelease(await Bun.file(new URL("./release.sh", import.meta.url)).text());
 /** How much of the script's stderr a failure quotes. */
 const STDERR_TAIL_CHARS = 400;
 /** Bound of a stage: a 245 MB download over a slow link, then unpacking. */

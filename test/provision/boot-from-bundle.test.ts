@@ -15,6 +15,7 @@ import { createSealer, type Sealer } from "../../core/secrets.ts";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
 import { type Db, migrateDatabase, openDatabase } from "../../db/index.ts";
 import { instances } from "../../db/schema.ts";
+import { withFetchRelease } from "../../jobs/bundle/fetch-release.ts";
 import { bundleDownloadUrl, issueBundleGrant } from "../../jobs/bundle/grants.ts";
 import { buildCloudConfig } from "../../jobs/provision/cloud-init.ts";
 import type { JobQueue } from "../../jobs/queue.ts";
@@ -22,7 +23,8 @@ import { type BundleWorld, CLAUDE_CODE_VERSION, createBundleWorld } from "../bun
 import { runCommand } from "../support/run-command.ts";
 
 setDefaultTimeout(60_000);
-const SCRIPT = join(import.meta.dir, "../../jobs/provision/cloud-init/boot-from-bundle.sh");
+/** The script as user-data ships it: with the fetch_release it shares with upgrades. */
+const SCRIPT_SOURCE = join(import.meta.dir, "../../jobs/provision/cloud-init/boot-from-bundle.sh");
 const isRoot = process.getuid?.() === 0;
 
 let world: BundleWorld;
@@ -31,10 +33,13 @@ let db: Db;
 let sealer: Sealer;
 let api: ApiServer;
 let seq = 0;
+let script: string;
 
 beforeAll(async () => {
   world = await createBundleWorld();
   manifest = (await world.build()).manifest;
+  script = join(world.dataDir, "boot-from-bundle.sh");
+  await writeFile(script, withFetchRelease(await readFile(SCRIPT_SOURCE, "utf8")));
   db = openDatabase(join(world.dataDir, "app.sqlite"));
   migrateDatabase(db);
   const config = loadConfig({
@@ -108,7 +113,7 @@ async function boot(options: { token?: string; sha256?: string } = {}): Promise<
     join(dir, "passwd"),
     "root:x:0:0::/root:/bin/sh\nrachel:x:4242:4343::/home/rachel:/bin/bash\n",
   );
-  const args = ["sh", SCRIPT, user, url, options.sha256 ?? manifest.id, auth, root, marker].map(quote);
+  const args = ["sh", script, user, url, options.sha256 ?? manifest.id, auth, root, marker].map(quote);
   const inside = [
     "set -e",
     "mount -t tmpfs none /opt",

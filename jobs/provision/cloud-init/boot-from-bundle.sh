@@ -2,7 +2,8 @@
 # First boot from the app bundle, run as root by cloud-init's runcmd: fetch the bundle from the control plane
 # (the only host it contacts), check its sha256, unpack it into a release directory, point `current` at it,
 # prepare the app user's home, then write the setup marker. Needs only curl, tar, gzip and sha256sum, which
-# stock Debian and Ubuntu images have. Safe to run again: each part converges.
+# stock Debian and Ubuntu images have. Safe to run again: each part converges. fetch_release is shipped
+# prepended (jobs/bundle/fetch-release.sh).
 # Usage: boot-from-bundle.sh USER BUNDLE_URL SHA256 AUTH_HEADER_FILE APP_ROOT MARKER_PATH
 # Releases unpack into APP_ROOT/releases/<sha256>/ (root-owned: the app cannot change its own code);
 # APP_ROOT/current points at the one that runs. The marker holds "<UTC time> <sha256>".
@@ -13,7 +14,6 @@ set -eu
 user=$1 url=$2 sha256=$3 auth=$4 root=$5 marker=$6
 releases="$root/releases"
 release="$releases/$sha256"
-archive="$releases/.$sha256.tar.gz"
 
 fail() {
   echo "boot-from-bundle: $*" >&2
@@ -27,37 +27,9 @@ $entry
 EOF
 }
 
-fetch() {
-  [ -f "$auth" ] || fail "no bundle token at $auth (already used by an earlier boot?)"
-  # --continue-at - resumes a cut-off transfer; a restarting control plane refuses connections or answers
-  # 503 for a moment, which are retried. A refusal (the uniform 404: wrong or spent token, foreign address)
-  # never turns into a grant, so --fail ends it at once with exit 22.
-  curl --fail --silent --show-error --retry 10 --retry-delay 3 --retry-connrefused \
-    --connect-timeout 10 --max-time 900 --continue-at - --header "@$auth" --output "$archive" "$url" ||
-    fail "downloading the bundle failed (curl exit $?; 22: refused, so a wrong or spent token or a foreign address)"
-  echo "$sha256  $archive" | sha256sum --check --strict --quiet ||
-    {
-      rm -f "$archive"
-      fail "bundle checksum mismatch: the download is not bundle $sha256"
-    }
-}
-
-unpack() {
-  staging="$releases/.$sha256.unpacking"
-  rm -rf "$staging"
-  mkdir -p "$staging"
-  tar -xzf "$archive" -C "$staging" --no-same-owner || fail "unpacking the bundle failed"
-  for path in bin/bun bin/claude app bundle.json; do
-    [ -e "$staging/$path" ] || fail "the bundle has no $path"
-  done
-  mv "$staging" "$release"
-}
-
-install -d -m 0755 "$releases"
 if [ ! -d "$release" ]; then
-  fetch
-  unpack
-  rm -f "$archive"
+  [ -f "$auth" ] || fail "no bundle token at $auth (already used by an earlier boot?)"
+  fetch_release "@$auth" "$url"
 fi
 rm -f "$auth"
 # Atomic switch: a new link beside the old one, renamed over it.

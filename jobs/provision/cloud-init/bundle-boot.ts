@@ -3,8 +3,10 @@
  * root-only header file beside it, and the runcmd entry that starts it. Nothing but the control plane is
  * contacted and nothing is installed from a package manager.
  */
+
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { withFetchRelease } from "../../bundle/fetch-release.ts";
 import type { CloudConfigFile } from "./cloud-config.ts";
 import { InvalidUserDataInputError } from "./errors.ts";
 
@@ -45,7 +47,7 @@ export function bundleBootFiles(bundle: BundleBoot): CloudConfigFile[] {
   return [
     {
       path: `${SCRIPT_DIR}/boot-from-bundle.sh`,
-      content: readFileSync(join(import.meta.dir, "boot-from-bundle.sh"), "utf8"),
+      content: withFetchRelease(readFileSync(join(import.meta.dir, "boot-from-bundle.sh"), "utf8")),
       owner: "root:root",
       permissions: "0755",
     },
