@@ -6,19 +6,17 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { lstat, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type ApiServer, createApiServer } from "../../api/server.ts";
+import type { ApiServer } from "../../api/server.ts";
 import type { BundleManifest } from "../../bundle/manifest.ts";
-import { loadConfig } from "../../core/config.ts";
 import { createLogger } from "../../core/log.ts";
-import { createMetrics } from "../../core/metrics.ts";
-import { createSealer, type Sealer } from "../../core/secrets.ts";
+import type { Sealer } from "../../core/secrets.ts";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
-import { type Db, migrateDatabase, openDatabase } from "../../db/index.ts";
+import type { Db } from "../../db/index.ts";
 import { instances } from "../../db/schema.ts";
 import { withFetchRelease } from "../../jobs/bundle/fetch-release.ts";
 import { bundleDownloadUrl, issueBundleGrant } from "../../jobs/bundle/grants.ts";
 import { buildCloudConfig } from "../../jobs/provision/cloud-init.ts";
-import type { JobQueue } from "../../jobs/queue.ts";
+import { startBundleApi } from "../bundle/api.ts";
 import { type BundleWorld, CLAUDE_CODE_VERSION, createBundleWorld } from "../bundle/world.ts";
 import { runCommand } from "../support/run-command.ts";
 
@@ -40,26 +38,7 @@ beforeAll(async () => {
   manifest = (await world.build()).manifest;
   script = join(world.dataDir, "boot-from-bundle.sh");
   await writeFile(script, withFetchRelease(await readFile(SCRIPT_SOURCE, "utf8")));
-  db = openDatabase(join(world.dataDir, "app.sqlite"));
-  migrateDatabase(db);
-  const config = loadConfig({
-    DATA_DIR: world.dataDir,
-    API_PORT: "1",
-    BROKER_TOKEN: "broker-token",
-    SECRETS_KEY: Buffer.alloc(32, 9).toString("base64"),
-    HCLOUD_TOKEN: "hcloud-token",
-  });
-  sealer = createSealer(config.secretsKeys);
-  const unused = () => Promise.reject(new Error("not used by bundle downloads"));
-  const queue: JobQueue = {
-    enqueue: unused,
-    signal: unused,
-    retry: unused,
-    ping: async () => true,
-    close: async () => {},
-  };
-  const log = createLogger({ level: "silent" });
-  api = createApiServer({ config, db, queue, log, metrics: createMetrics(), port: 0, publicPort: 0 });
+  ({ db, sealer, api } = startBundleApi(world, createLogger({ level: "silent" })));
 });
 afterAll(async () => {
   await api?.stop(1000);

@@ -6,19 +6,17 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type ApiServer, createApiServer } from "../../api/server.ts";
+import type { ApiServer } from "../../api/server.ts";
 import type { BundleManifest } from "../../bundle/manifest.ts";
-import { loadConfig } from "../../core/config.ts";
 import { createLogger } from "../../core/log.ts";
-import { createMetrics } from "../../core/metrics.ts";
-import { createSealer, type Sealer } from "../../core/secrets.ts";
-import { type Db, migrateDatabase, openDatabase } from "../../db/index.ts";
+import type { Sealer } from "../../core/secrets.ts";
+import type { Db } from "../../db/index.ts";
 import { instances } from "../../db/schema.ts";
 import { bundleDownloadUrl, issueBundleGrant } from "../../jobs/bundle/grants.ts";
 import { issueCallbackToken } from "../../jobs/provision/callback-token.ts";
 import { buildUserData, SETUP_COMPLETE_MARKER } from "../../jobs/provision/cloud-init.ts";
-import type { JobQueue } from "../../jobs/queue.ts";
 import type { MachineView } from "../../sim/machine/types.ts";
+import { startBundleApi } from "../bundle/api.ts";
 import { type BundleWorld, createBundleWorld } from "../bundle/world.ts";
 import { bootAndSettle, connect, exec, startTestHost, type TestHost, userKey } from "./support.ts";
 
@@ -35,27 +33,10 @@ const logLines: string[] = [];
 beforeAll(async () => {
   world = await createBundleWorld();
   manifest = (await world.build()).manifest;
-  db = openDatabase(join(world.dataDir, "app.sqlite"));
-  migrateDatabase(db);
-  const config = loadConfig({
-    DATA_DIR: world.dataDir,
-    API_PORT: "1",
-    BROKER_TOKEN: "broker-token",
-    SECRETS_KEY: Buffer.alloc(32, 5).toString("base64"),
-    HCLOUD_TOKEN: "hcloud-token",
-  });
-  sealer = createSealer(config.secretsKeys);
-  const unused = () => Promise.reject(new Error("not used here"));
-  // phone_home's signal to a waiting job: nobody waits in this test.
-  const queue: JobQueue = {
-    enqueue: unused,
-    signal: async () => {},
-    retry: unused,
-    ping: async () => true,
-    close: async () => {},
-  };
-  const log = createLogger({ level: "info", destination: { write: (line: string) => logLines.push(line) } });
-  api = createApiServer({ config, db, queue, log, metrics: createMetrics(), port: 0, publicPort: 0 });
+  ({ db, sealer, api } = startBundleApi(
+    world,
+    createLogger({ level: "info", destination: { write: (line: string) => logLines.push(line) } }),
+  ));
   env = await startTestHost();
 });
 afterAll(async () => {
