@@ -1,5 +1,8 @@
 import type { Server } from "bun";
+import { bundleStoreDir, createBundleStore } from "../bundle/store.ts";
 import { requestTarget } from "../core/request-target.ts";
+import { createSealer } from "../core/secrets.ts";
+import { createBundleDownloadHandler } from "./bundle-download.ts";
 import { createClientAddress, plainAddress } from "./client-address.ts";
 import type { ApiDependencies, RouteDependencies } from "./dependencies.ts";
 import { errorJson, errorResponse } from "./error-mapper.ts";
@@ -67,7 +70,20 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   const clientAddress = createClientAddress(deps.config.trustedProxies);
   const httpMetrics = createHttpMetrics(deps.metrics);
   registerOperationMetrics(deps.metrics, deps.db);
-  const routeDeps: RouteDependencies = { ...deps, webhooks: createPaymentWebhooks(deps) };
+  const bundles = createBundleStore(bundleStoreDir(deps.config.dataDir));
+  const bundleDownload = createBundleDownloadHandler({
+    db: deps.db,
+    sealer: createSealer(deps.config.secretsKeys),
+    store: bundles,
+    log: deps.log,
+    now: Date.now,
+  });
+  const routeDeps: RouteDependencies = {
+    ...deps,
+    webhooks: createPaymentWebhooks(deps),
+    bundles,
+    bundleDownload,
+  };
 
   const handle = async (request: Request, origin: InProcessOrigin = {}): Promise<Response> => {
     const { listener = "private", peer = null } = origin;

@@ -3,20 +3,10 @@
  * server downloads the bundle it was granted (api/bundle-download.ts). Every other method on these paths
  * reaches the same handler, which answers it with the router's plain 404, so nothing tells a prober more.
  */
-import { bundleStoreDir, createBundleStore } from "../../bundle/store.ts";
-import { createSealer } from "../../core/secrets.ts";
-import { createBundleDownloadHandler } from "../bundle-download.ts";
 import { ANY_METHOD, type Route } from "../router.ts";
 
 export const bundleDownloadRoute: Route = {
   method: ANY_METHOD,
   path: "/v1/instances/:instanceId/bundles/:bundleId",
-  handle: ({ request, deps, log, clientIp }) =>
-    createBundleDownloadHandler({
-      db: deps.db,
-      sealer: createSealer(deps.config.secretsKeys),
-      store: createBundleStore(bundleStoreDir(deps.config.dataDir)),
-      log,
-      now: Date.now,
-    })(request, clientIp),
+  handle: ({ request, deps, clientIp }) => deps.bundleDownload(request, clientIp),
 };

@@ -1,5 +1,4 @@
 /** GET /v1/ops/bundles — the app bundles on disk, which is current per architecture, and who runs each. */
-import { bundleStoreDir, createBundleStore } from "../../bundle/store.ts";
 import { listBundles } from "../../jobs/ops/bundles.ts";
 import { refuseNonOperator } from "../ops/access.ts";
 import { refuseQuery } from "../ops/query.ts";
@@ -12,7 +11,6 @@ export const opsBundlesRoute: Route = {
     const refused = refuseNonOperator(ctx);
     if (refused) return refused;
     refuseQuery(ctx.url);
-    const store = createBundleStore(bundleStoreDir(ctx.deps.config.dataDir));
-    return Response.json(await listBundles(store, ctx.deps.db));
+    return Response.json(await listBundles(ctx.deps.bundles, ctx.deps.db));
   },
 };
