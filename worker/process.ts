@@ -14,6 +14,7 @@ import type { JobDefinition } from "../jobs/step.ts";
 import { registerCapacityMetrics, wakeWaitingAtStart } from "./capacity.ts";
 import { createHetznerMetrics } from "./hetzner-metrics.ts";
 import { registerQueueDepthMetrics } from "./queue-depth-metrics.ts";
+import { startRolloutRunner } from "./rollouts.ts";
 import { startWorker } from "./start.ts";
 import { startSweeper } from "./sweeper.ts";
 
@@ -50,6 +51,7 @@ export async function runWorkerProcess(
   const jobs = jobsFor(config, runtime);
   const worker = await startWorker({ config, jobs, log, metrics, db });
   await wakeWaitingAtStart(config, db, log);
+  const rollouts = startRolloutRunner({ config, db, log, metrics });
   const sweeper = sweepHetznerFor
     ? await startSweeper({
         config,
@@ -63,7 +65,7 @@ export async function runWorkerProcess(
   const onSignal = (signal: NodeJS.Signals) => {
     log.info({ signal }, "signal received");
     // stop() is idempotent: a second SIGTERM joins the shutdown already under way.
-    Promise.all([worker.stop(), sweeper?.stop()]).then(
+    Promise.all([worker.stop(), rollouts.stop(), sweeper?.stop()]).then(
       () => {
         db.$client.close();
         exitWhenDrained(0);
