@@ -8,8 +8,8 @@ import {
   type ProjectCapacityView,
   type WaitingEntry,
   waitingLine,
-} from "../capacity/line.ts";
-import { latestSweep, type SweepRecord } from "../reconcile/sweep-record.ts";
+} from "../../jobs/capacity/line.ts";
+import { latestSweep, type SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
 import { INSTANCE_STATES } from "./instances.ts";
 
 export interface FleetStatus {
