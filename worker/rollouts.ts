@@ -11,9 +11,9 @@ import type { Logger } from "../core/log.ts";
 import type { Counter, MetricsRegistry } from "../core/metrics.ts";
 import { createSealer } from "../core/secrets.ts";
 import type { Db } from "../db/index.ts";
-import { brokerConnection, connectJobQueue } from "../jobs/queue.ts";
 import { rolloutPayloadSchema, rolloutQueueName } from "../jobs/rollout/broker.ts";
 import { deliverRollout, type RolloutDeps } from "../jobs/rollout/deliver.ts";
+import { brokerConnection, connectJobQueue } from "../queue/queue.ts";
 import { brokerLongPollMs } from "./broker-poll.ts";
 
 /** Pause between two looks of a running rollout, in ms: an upgrade takes seconds, a batch longer. */

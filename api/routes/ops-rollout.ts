@@ -11,7 +11,6 @@
  */
 import { z } from "zod";
 import { bundleIdSchema } from "../../bundle/manifest.ts";
-import { brokerConnection } from "../../jobs/queue.ts";
 import { connectRolloutBroker, type RolloutBroker } from "../../jobs/rollout/broker.ts";
 import {
   pauseRollout,
@@ -22,6 +21,7 @@ import {
   startRollout,
 } from "../../jobs/rollout/request.ts";
 import { latestRolloutDetail, rolloutDetail } from "../../jobs/rollout/view.ts";
+import { brokerConnection } from "../../queue/queue.ts";
 import { parseJson, readBody } from "../body.ts";
 import { HttpError } from "../http-error.ts";
 import { refuseNonOperator } from "../ops/access.ts";

@@ -6,7 +6,7 @@
 import { and, asc, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Db } from "../../db/index.ts";
 import { instances, operations, type RolloutStatus, rolloutMembers, rollouts } from "../../db/schema.ts";
-import { activeOperationStatuses } from "../operations.ts";
+import { activeOperationStatuses } from "../../domain/operations.ts";
 import type { PlannedMember } from "./plan.ts";
 
 /** The error code a deprovision gives the operations it cancels (jobs/deprovision/cancel-provision.ts). */
