@@ -10,8 +10,10 @@ import type { Logger } from "../../core/log.ts";
 import type { Db } from "../../db/index.ts";
 import { UnknownInstanceError } from "../errors.ts";
 import { requestUpgrade, UpgradeRefusedError, type UpgradeRequestDeps } from "../upgrade/request.ts";
+import { instancesToUpgrade } from "./candidates.ts";
 import { planRollout, type RolloutAction } from "./plan.ts";
 import {
+  appendMembers,
   finishRollout,
   loadMembers,
   loadRollout,
@@ -43,7 +45,16 @@ export async function deliverRollout(deps: RolloutDeps, rolloutId: string): Prom
   if (rollout.finishedAt !== null) return "finished";
   const members = observeMembers(deps.db, rolloutId, deps.now());
   const actions = planRollout({ ...rollout, promoted: rollout.promotedAt !== null }, members);
-  for (const action of actions) await act(deps, rollout, action);
+  for (const action of actions) {
+    if (
+      action.kind === "finish" &&
+      action.status === "succeeded" &&
+      (await adoptLateMembers(deps, rollout)) > 0
+    ) {
+      continue;
+    }
+    await act(deps, rollout, action);
+  }
   return loadRollout(deps.db, rolloutId)?.finishedAt === null ? "continue" : "finished";
 }
 
@@ -73,6 +84,22 @@ async function act(deps: RolloutDeps, rollout: RolloutRow, action: RolloutAction
       log.info({ status: action.status }, "rollout finished");
       return;
   }
+}
+
+/**
+ * Servers provisioned while the rollout ran, before its bundle was current, boot the old one: before it
+ * ends they join it as a last wave. Returns how many joined.
+ */
+async function adoptLateMembers(deps: RolloutDeps, rollout: RolloutRow): Promise<number> {
+  const members = new Set(loadMembers(deps.db, rollout.id).map((member) => member.instanceId));
+  const late = await instancesToUpgrade(deps, rollout.bundleId, rollout.architecture, members);
+  if (late.length === 0) return 0;
+  appendMembers(deps.db, rollout.id, late);
+  deps.log.info(
+    { rolloutId: rollout.id, instances: late.map((m) => m.instanceId) },
+    "rollout adopted late members",
+  );
+  return late.length;
 }
 
 async function startMember(deps: RolloutDeps, rollout: RolloutRow, instanceId: string): Promise<void> {

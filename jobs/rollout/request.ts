@@ -3,13 +3,11 @@
  * another bundle, and pausing or resuming the one under way. The rollout is recorded first, then its job is
  * made due; a broker that did not take it leaves the record, and `resume` (or asking again) adds it.
  */
-import { and, inArray, isNotNull, isNull, ne, or } from "drizzle-orm";
-import { architectureOfServerType } from "../../bundle/architecture.ts";
 import type { BundleStore } from "../../bundle/store.ts";
 import type { Db } from "../../db/index.ts";
-import { instances } from "../../db/schema.ts";
 import { JobError } from "../errors.ts";
 import type { RolloutBroker } from "./broker.ts";
+import { instancesToUpgrade } from "./candidates.ts";
 import {
   createRollout,
   RolloutInProgressError,
@@ -17,9 +15,6 @@ import {
   setRolloutStatus,
   unfinishedRollout,
 } from "./store.ts";
-
-/** Statuses of an instance whose server runs: the ones a rollout upgrades. */
-const RUNNING_STATUSES = ["ready", "degraded", "upgrading"];
 
 /** Defaults of `ops rollout`: one canary, batches of five, no failure tolerated. */
 export const ROLLOUT_DEFAULTS = { canary: 1, batchSize: 5, maxFailures: 0 } as const;
@@ -70,7 +65,7 @@ export async function startRollout(
       `no bundle ${bundleId} on the control plane (see \`bun run ops bundles\`)`,
     );
   }
-  const members = await membersFor(deps, bundleId, target.architecture);
+  const members = await instancesToUpgrade(deps, bundleId, target.architecture);
   if (members.length === 0) {
     throw new RolloutRefusedError(
       "nothing_to_upgrade",
@@ -129,37 +124,4 @@ function requireUnfinished(db: Db): RolloutRow {
   const rollout = unfinishedRollout(db);
   if (rollout === undefined) throw new RolloutRefusedError("no_rollout", "no rollout is under way");
   return rollout;
-}
-
-/** Running instances of the architecture on another bundle, oldest first: the canary is the longest-lived. */
-async function membersFor(
-  deps: RolloutRequestDeps,
-  bundleId: string,
-  architecture: string,
-): Promise<{ instanceId: string; bundleId: string | null }[]> {
-  const rows = deps.db
-    .select({ instanceId: instances.id, bundleId: instances.bundleId, serverId: instances.hetznerServerId })
-    .from(instances)
-    .where(
-      and(
-        inArray(instances.status, RUNNING_STATUSES),
-        isNotNull(instances.hetznerServerId),
-        or(isNull(instances.bundleId), ne(instances.bundleId, bundleId)),
-      ),
-    )
-    .orderBy(instances.createdAt, instances.id)
-    .all();
-  const architectureOf = new Map<string, string>();
-  const members = [];
-  for (const row of rows) {
-    let running = architectureOfServerType(deps.serverType) as string;
-    if (row.bundleId !== null) {
-      if (!architectureOf.has(row.bundleId)) {
-        architectureOf.set(row.bundleId, (await deps.store.get(row.bundleId))?.architecture ?? running);
-      }
-      running = architectureOf.get(row.bundleId) ?? running;
-    }
-    if (running === architecture) members.push({ instanceId: row.instanceId, bundleId: row.bundleId });
-  }
-  return members;
 }

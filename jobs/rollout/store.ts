@@ -79,6 +79,37 @@ export function createRollout(db: Db, rollout: NewRollout): RolloutRow {
   );
 }
 
+/** Adds members after the last one (servers that began running a bundle of its architecture meanwhile). */
+export function appendMembers(
+  db: Db,
+  rolloutId: string,
+  members: readonly { instanceId: string; bundleId: string | null }[],
+): void {
+  db.transaction(
+    (tx) => {
+      const last = tx
+        .select({ position: sql<number | null>`max(${rolloutMembers.position})` })
+        .from(rolloutMembers)
+        .where(eq(rolloutMembers.rolloutId, rolloutId))
+        .get();
+      const first = (last?.position ?? -1) + 1;
+      members.forEach((member, index) => {
+        tx.insert(rolloutMembers)
+          .values({
+            rolloutId,
+            instanceId: member.instanceId,
+            position: first + index,
+            fromBundleId: member.bundleId,
+            outcome: "pending",
+          })
+          .onConflictDoNothing()
+          .run();
+      });
+    },
+    { behavior: "immediate" },
+  );
+}
+
 export function loadRollout(db: Db, rolloutId: string): RolloutRow | undefined {
   return db.select().from(rollouts).where(eq(rollouts.id, rolloutId)).get();
 }
