@@ -67,6 +67,8 @@ export async function requestUpgrade(
     .where(eq(instances.id, instanceId))
     .get();
   if (!instance) throw new UnknownInstanceError(instanceId);
+  // Refused before a bundle is looked for; the transaction below checks again, and that check decides.
+  refuseUnlessRunningAndIdle(deps.db, instanceId);
   const running = instance.bundleId === null ? null : await deps.store.get(instance.bundleId);
   const architecture = running?.architecture ?? architectureOfServerType(deps.serverType);
   const bundleId = requestedBundleId ?? (await deps.store.current())[architecture];
