@@ -4,10 +4,9 @@ import { formatFields, formatTable } from "./table.ts";
 
 /** One line: id, status, wave and member counts (also `ops status`'s rollout line). */
 export function rolloutLine(rollout: RolloutView): string {
-  const { members } = rollout;
-  const wave = rollout.wave.current === 0 ? "canary" : `batch ${rollout.wave.current}`;
-  const where =
-    rollout.finishedAt === null ? `, at ${wave} of ${rollout.wave.total - 1} batch(es) after the canary` : "";
+  const { members, wave } = rollout;
+  const at = wave.current === 0 ? "the canary" : `batch ${wave.current} of ${wave.total - 1}`;
+  const where = rollout.finishedAt === null ? ` at ${at}` : "";
   return `${rollout.id} ${rollout.status}${where}: ${members.upgraded} upgraded, ${members.upgrading} upgrading, ${members.pending} pending, ${members.failed} failed, ${members.skipped} skipped`;
 }
 

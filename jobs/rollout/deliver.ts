@@ -5,9 +5,7 @@
  * `current`, every record is conditional on the state it leaves), so a delivery repeated after a crash,
  * or two at once, leave the same records as one.
  */
-import type { BundleStore } from "../../bundle/store.ts";
 import type { Logger } from "../../core/log.ts";
-import type { Db } from "../../db/index.ts";
 import { UnknownInstanceError } from "../errors.ts";
 import { requestUpgrade, UpgradeRefusedError, type UpgradeRequestDeps } from "../upgrade/request.ts";
 import { instancesToUpgrade } from "./candidates.ts";
@@ -27,9 +25,8 @@ import {
   setRolloutStatus,
 } from "./store.ts";
 
+/** What a delivery needs: what an upgrade request needs (each member's upgrade is one), and a logger. */
 export interface RolloutDeps extends UpgradeRequestDeps {
-  db: Db;
-  store: BundleStore;
   log: Logger;
 }
 

@@ -8,6 +8,7 @@ import { bundleStoreDir } from "../../bundle/store.ts";
 import { parseOpsArgs, UsageError } from "../../cli/ops/args.ts";
 import { ensureStandInBundle } from "../../sim/bundle/stand-in.ts";
 import { OPS_TOKEN, opsApiForFile } from "../ops/ops-api.ts";
+import { runOps } from "../ops/run-ops.ts";
 import { seedInstance } from "../ops/seed.ts";
 
 const SHA = "a".repeat(64);
@@ -118,6 +119,12 @@ describe("the rollout over the ops API", () => {
       id: started.body.id,
       status: "running",
     });
+    const shown = await runOps(["rollout", "status"], { OPS_API_URL: world.ops.api.url, OPS_TOKEN });
+    expect(shown.exitCode).toBe(0);
+    expect(shown.stdout).toContain(
+      `${started.body.id} running at the canary: 0 upgraded, 0 upgrading, 3 pending`,
+    );
+    expect(shown.stdout).toContain("1 / 2, at most 0 failure(s)");
     const metrics = await world.ops.metrics.render();
     expect(metrics).toContain('rollout_members{outcome="pending"} 3');
     expect(metrics).toContain('rollout_status{status="running"} 1');
