@@ -9,6 +9,7 @@
 import type { Logger } from "../../../core/log.ts";
 import { readClaudeCredentials } from "../../remote/claude-login.ts";
 import { RACHEL8_PATHS } from "../rachel8.ts";
+import type { AwaitCloudInitOutput } from "./await-cloud-init.ts";
 import { connectToServer, type RemoteStepDeps } from "./connect-server.ts";
 import { loadInstance } from "./instance-row.ts";
 
@@ -28,7 +29,7 @@ export type TakeBackOutcome =
 export async function takeBackClaudeCredentials(
   deps: RemoteStepDeps,
   instanceId: string,
-  outputs: Readonly<Record<string, unknown>>,
+  callback: AwaitCloudInitOutput | undefined,
   signal: AbortSignal,
   log: Logger,
 ): Promise<TakeBackOutcome> {
@@ -37,7 +38,7 @@ export async function takeBackClaudeCredentials(
   if (version === null || row.customerId === null || row.hetznerServerId === null) return "nothing-delivered";
   const bounded = AbortSignal.any([signal, AbortSignal.timeout(TAKE_BACK_TIMEOUT_MS)]);
   try {
-    const session = await connectToServer(deps, row, outputs, bounded);
+    const session = await connectToServer(deps, row, callback, bounded);
     try {
       const claude = await readClaudeCredentials(session, RACHEL8_PATHS.credentials, bounded);
       const taken = deps.customers.takeBackClaude(row.customerId, version, claude);
