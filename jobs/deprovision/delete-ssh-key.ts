@@ -3,8 +3,8 @@
  * Idempotent: a key already gone counts as deleted.
  */
 import { z } from "zod";
-import { deleteInstanceSshKey } from "../provision/steps/remove-ssh-key.ts";
-import { hetznerStepRetry } from "../provision/steps/retry-policies.ts";
+import { deleteInstanceSshKey } from "../shared/remove-ssh-key.ts";
+import { hetznerStepRetry } from "../shared/retry-policies.ts";
 import { type Step, stepRef } from "../step.ts";
 import type { DeprovisionDeps } from "./deps.ts";
 

@@ -4,7 +4,7 @@
  * Idempotent: nulling what is already null changes nothing.
  */
 import { z } from "zod";
-import { loadInstance, updateInstance } from "../provision/steps/instance-row.ts";
+import { loadInstance, updateInstance } from "../shared/instance-row.ts";
 import { type Step, stepRef } from "../step.ts";
 import type { DeprovisionDeps } from "./deps.ts";
 

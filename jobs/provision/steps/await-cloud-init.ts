@@ -9,12 +9,12 @@
 import { z } from "zod";
 import { type Action, HetznerActionError } from "../../../hetzner/index.ts";
 import { PermanentError, WaitTimeoutError } from "../../errors.ts";
+import { loadInstance } from "../../shared/instance-row.ts";
+import { hetznerStepRetry } from "../../shared/retry-policies.ts";
 import { type Step, stepRef } from "../../step.ts";
 import { CLOUD_INIT_READY_SIGNAL } from "../callback-token.ts";
 import { type CreateServerOutput, createServerRef } from "./create-server.ts";
 import type { ProvisionDeps } from "./deps.ts";
-import { loadInstance } from "./instance-row.ts";
-import { hetznerStepRetry } from "./retry-policies.ts";
 
 export const awaitCloudInitRef = stepRef(
   "await-cloud-init",

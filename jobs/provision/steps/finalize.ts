@@ -4,7 +4,7 @@
  * Idempotent: it only reads.
  */
 import { z } from "zod";
-import { type PhaseTiming, summarizeOperation } from "../../operation-progress.ts";
+import { type PhaseTiming, summarizeOperation } from "../../../domain/operation-progress.ts";
 import { type Step, stepRef } from "../../step.ts";
 import type { ProvisionDeps } from "./deps.ts";
 

@@ -6,14 +6,14 @@
  */
 import { z } from "zod";
 import { generateSshKeyPair } from "../../../core/ssh-keygen.ts";
+import { isOwnedBy, ownershipLabels, resourceNameFor } from "../../../domain/ownership.ts";
 import { isHetznerError, type SshKey } from "../../../hetzner/index.ts";
 import { PermanentError } from "../../errors.ts";
+import { loadInstance, sshPrivateKeyContext, updateInstance } from "../../shared/instance-row.ts";
+import { deleteInstanceSshKey } from "../../shared/remove-ssh-key.ts";
+import { hetznerStepRetry } from "../../shared/retry-policies.ts";
 import { type Step, stepRef } from "../../step.ts";
 import type { ProvisionDeps } from "./deps.ts";
-import { loadInstance, sshPrivateKeyContext, updateInstance } from "./instance-row.ts";
-import { isOwnedBy, ownershipLabels, resourceNameFor } from "./ownership.ts";
-import { deleteInstanceSshKey } from "./remove-ssh-key.ts";
-import { hetznerStepRetry } from "./retry-policies.ts";
 
 export const sshKeyRef = stepRef("ssh-key", z.object({ sshKeyId: z.number().int() }));
 export type SshKeyOutput = z.infer<typeof sshKeyRef.output>;
