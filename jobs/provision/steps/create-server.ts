@@ -93,7 +93,7 @@ export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> 
     },
     async compensate(ctx) {
       // A re-run boots a replacement: it should get the tokens this machine may have rotated.
-      await takeBackClaudeCredentials(deps, ctx.instanceId, reportedHostKey(ctx), ctx.signal, ctx.log);
+      await takeBackClaudeCredentials(deps, ctx.instanceId, callbackReport(ctx), ctx.signal, ctx.log);
       await deleteInstanceServer(deps, ctx.instanceId, {
         signal: ctx.signal,
         awaitDeletion: true,
@@ -108,7 +108,7 @@ export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> 
  * and must not keep the server from being deleted: a stored report that no longer parses is logged and the
  * host key kept on the instance is used instead.
  */
-function reportedHostKey(ctx: StepContext) {
+function callbackReport(ctx: StepContext) {
   try {
     return ctx.optionalOutputOf(awaitCloudInitRef);
   } catch (err) {
