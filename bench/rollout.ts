@@ -25,7 +25,7 @@ async function runRolloutBench(): Promise<BenchFigure[]> {
   const world = await startProvisionWorld();
   const { runtime } = world;
   const broker = connectRolloutBroker(brokerConnection(runtime.config));
-  const runner = startRolloutRunner({
+  const runner = await startRolloutRunner({
     config: runtime.config,
     db: runtime.db,
     log: createLogger({ level: "silent" }),

@@ -51,7 +51,7 @@ export async function runWorkerProcess(
   const jobs = jobsFor(config, runtime);
   const worker = await startWorker({ config, jobs, log, metrics, db });
   await wakeWaitingAtStart(config, db, log);
-  const rollouts = startRolloutRunner({ config, db, log, metrics });
+  const rollouts = await startRolloutRunner({ config, db, log, metrics });
   const sweeper = sweepHetznerFor
     ? await startSweeper({
         config,

@@ -11,8 +11,9 @@ import type { Logger } from "../core/log.ts";
 import type { Counter, MetricsRegistry } from "../core/metrics.ts";
 import { createSealer } from "../core/secrets.ts";
 import type { Db } from "../db/index.ts";
-import { rolloutPayloadSchema, rolloutQueueName } from "../jobs/rollout/broker.ts";
+import { connectRolloutBroker, rolloutPayloadSchema, rolloutQueueName } from "../jobs/rollout/broker.ts";
 import { deliverRollout, type RolloutDeps } from "../jobs/rollout/deliver.ts";
+import { unfinishedRollout } from "../jobs/rollout/store.ts";
 import { brokerConnection, connectJobQueue } from "../queue/queue.ts";
 import { brokerLongPollMs } from "./broker-poll.ts";
 
@@ -33,7 +34,7 @@ export interface RunningRolloutRunner {
   stop(): Promise<void>;
 }
 
-export function startRolloutRunner(opts: StartRolloutRunnerOptions): RunningRolloutRunner {
+export async function startRolloutRunner(opts: StartRolloutRunnerOptions): Promise<RunningRolloutRunner> {
   const { config, db, log } = opts;
   const connection = brokerConnection(config);
   const queue = connectJobQueue({ ...connection, db });
@@ -64,6 +65,7 @@ export function startRolloutRunner(opts: StartRolloutRunnerOptions): RunningRoll
     if (!(err instanceof UnrecoverableError))
       log.error({ err, rolloutId: job.id }, "rollout delivery failed");
   });
+  await resumeUnfinished(db, connection, deps.log);
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     // The delivery in hand is one short look: stopping lets it finish.
@@ -76,6 +78,30 @@ export function startRolloutRunner(opts: StartRolloutRunnerOptions): RunningRoll
       return stopping;
     },
   };
+}
+
+/**
+ * Makes the unfinished rollout's job due at start: one whose add never reached the broker (or that a broker
+ * lost) goes on without an operator's `resume`. A no-op for a live job but a promote.
+ */
+async function resumeUnfinished(
+  db: Db,
+  connection: ReturnType<typeof brokerConnection>,
+  log: Logger,
+): Promise<void> {
+  const rollout = unfinishedRollout(db);
+  if (rollout === undefined) return;
+  const broker = connectRolloutBroker(connection);
+  try {
+    await broker.runNow(rollout.id);
+  } catch (err) {
+    log.warn(
+      { err, rolloutId: rollout.id },
+      "could not make the unfinished rollout's job due; resume adds it",
+    );
+  } finally {
+    await broker.close();
+  }
 }
 
 async function processRolloutJob(

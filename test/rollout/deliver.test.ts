@@ -8,12 +8,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { bundleStoreDir, createBundleStore } from "../../bundle/store.ts";
 import { createLogger } from "../../core/log.ts";
+import { createMetrics } from "../../core/metrics.ts";
 import { createSealer } from "../../core/secrets.ts";
+import { pollUntil } from "../../core/wait.ts";
 import { instances, operations, rolloutMembers, rollouts } from "../../db/schema.ts";
 import { deliverRollout, type RolloutDeps } from "../../jobs/rollout/deliver.ts";
 import { startRollout } from "../../jobs/rollout/request.ts";
 import { loadMembers, loadRollout } from "../../jobs/rollout/store.ts";
 import { ensureStandInBundle } from "../../sim/bundle/stand-in.ts";
+import { startRolloutRunner } from "../../worker/rollouts.ts";
 import { seedInstance, seedOperation } from "../ops/seed.ts";
 import { type Runtime, startRuntime } from "../runner/harness.ts";
 import { buildVariantBundle } from "../upgrade/variant-bundle.ts";
@@ -162,5 +165,33 @@ describe("rollout deliveries", () => {
     db.update(instances).set({ status: "ready" }).where(eq(instances.id, b)).run();
     expect(await deliverRollout(deps, rollout.id)).toBe("finished");
     expect(loadRollout(db, rollout.id)?.status).toBe("halted");
+  }, 30_000);
+
+  test("a worker starting finds a rollout whose job the broker never took, and runs it", async () => {
+    const { db } = runtime;
+    db.update(instances).set({ status: "deprovisioned" }).run();
+    await deps.store.promote(oldBundle);
+    const instanceId = seedInstance(db, { createdAt: Date.now(), bundleId: oldBundle, hetznerServerId: 40 });
+    const rollout = await startRollout({ ...deps, broker: noBroker }, newBundle, {
+      canary: 1,
+      batchSize: 1,
+      maxFailures: 0,
+    });
+    const runner = await startRolloutRunner({
+      config: runtime.config,
+      db,
+      log: createLogger({ level: "silent" }),
+      metrics: createMetrics(),
+    });
+    try {
+      const started = await pollUntil(
+        () => loadMembers(db, rollout.id).find((m) => m.instanceId === instanceId && m.operationId !== null),
+        { timeoutMs: 10_000, description: "the canary's upgrade to be requested" },
+      );
+      expect(started.operationId).toBe(`upgrade:${instanceId}:1`);
+    } finally {
+      await runner.stop();
+      finishRollouts();
+    }
   }, 30_000);
 });

@@ -28,7 +28,7 @@ describe(`rollout over ${FLEET_SIZE} instances`, () => {
   test("upgrades the canary, promotes the bundle, then every batch", async () => {
     const { world, store, fleet } = fixture.current;
     await world.startWorker();
-    fixture.current.startRunner();
+    await fixture.current.startRunner();
     const booted = (await store.current()).x64;
     const next = await buildVariantBundle(store.dir, "x64", async () => undefined);
     const rollout = await fixture.current.start(next, { canary: 2, batchSize: 12, maxFailures: 0 });
@@ -58,7 +58,7 @@ describe(`rollout over ${FLEET_SIZE} instances`, () => {
   test("a crash-looping bundle halts after its canary; every instance still runs the old bundle", async () => {
     const { world, store } = fixture.current;
     await world.startWorker();
-    fixture.current.startRunner();
+    await fixture.current.startRunner();
     const good = (await store.current()).x64;
     const broken = await buildVariantBundle(store.dir, "x64", crashOnStart);
     const rollout = await fixture.current.start(broken, { canary: 2, batchSize: 10, maxFailures: 1 });
@@ -77,7 +77,7 @@ describe(`rollout over ${FLEET_SIZE} instances`, () => {
   test("pause stops new upgrades until resumed", async () => {
     const { world, store } = fixture.current;
     await world.startWorker();
-    fixture.current.startRunner();
+    await fixture.current.startRunner();
     const next = await buildVariantBundle(store.dir, "x64", async () => undefined);
     const rollout = await fixture.current.start(next, { canary: 1, batchSize: 4, maxFailures: 0 });
     const { db } = world.runtime;

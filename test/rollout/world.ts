@@ -23,7 +23,7 @@ export interface RolloutWorld {
   requestDeps: RolloutRequestDeps;
   /** The ready instances, oldest first. */
   fleet: string[];
-  startRunner(): RunningRolloutRunner;
+  startRunner(): Promise<RunningRolloutRunner>;
   start(bundleId: string, settings: RolloutSettings): Promise<RolloutRow>;
   /** Waits for the rollout to finish and returns its record. */
   finished(rolloutId: string, timeoutMs?: number): Promise<RolloutRow>;
@@ -57,8 +57,8 @@ export function rolloutWorldForFile(size: number): { readonly current: RolloutWo
       broker,
       requestDeps,
       fleet: requested.map((r) => r.instanceId),
-      startRunner() {
-        const runner = startRolloutRunner({
+      async startRunner() {
+        const runner = await startRolloutRunner({
           config: runtime.config,
           db: runtime.db,
           log: createLogger({ level: "silent" }),
