@@ -117,6 +117,8 @@ describe.skipIf(missing.length > 0 && !inCi)("the control plane installed on a r
     if (!socket) throw new Error("no lab");
     const healthz = await timed("units up, /healthz answering", () => waitForHealth(socket, box));
     expect(healthz).toEqual({ status: "ok" });
+    // Taking jobs: from here a SIGTERM must drain the worker (before, it has nothing to drain).
+    await timed("worker taking jobs", () => waitForWorker(box));
     for (const unit of UNITS)
       expect(await unitProps(unit, "ActiveState", "NRestarts", "User")).toEqual({
         ActiveState: "active",
@@ -204,6 +206,17 @@ async function waitForHealth(socket: string, box: ContainerMachine): Promise<unk
     const answer = await labGet(socket, box, "/healthz").catch((error: Error) => error);
     if (!(answer instanceof Error) && answer.status === 200) return answer.body;
     if (performance.now() > deadline) throw new Error(`/healthz never answered: ${String(answer)}`);
+    await Bun.sleep(250);
+  }
+}
+
+/** Waits for the worker's "worker started" line: it listens to the broker and for SIGTERM. */
+async function waitForWorker(box: ContainerMachine): Promise<void> {
+  const deadline = performance.now() + 60_000;
+  for (;;) {
+    const journal = await box.exec(["journalctl", "-u", "rachel-worker", "-o", "cat", "--no-pager"]);
+    if (journal.includes('"msg":"worker started"')) return;
+    if (performance.now() > deadline) throw new Error(`the worker never started:\n${journal}`);
     await Bun.sleep(250);
   }
 }
