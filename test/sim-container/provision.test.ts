@@ -97,9 +97,9 @@ describe.skipIf(missing.length > 0 && !inCi)("a provision on a real Debian 13 ma
     expect(report.status).toBe("done");
     expect(report.errors).toEqual([]);
     const analyze = await inside(
-      // The lane's timing report: cloud-init's stages (modules-final runs our runcmd: the bundle's fetch and
-      // unpack, then phone_home) and the container's boot as systemd counts it.
-      "{ cloud-init analyze show; systemd-analyze time; } 2>/dev/null | grep -E 'Finished stage|Total Time|Startup finished' || true",
+      // The lane's timing report: cloud-init's stages (in modules-final, config-scripts-user runs our runcmd:
+      // the bundle's fetch and unpack; then config-phone-home) and the container's boot as systemd counts it.
+      "{ cloud-init analyze show; systemd-analyze time; } 2>/dev/null | grep -E 'Finished stage|scripts.user|phone.home|Total Time|Startup finished' || true",
     );
     const log = await inside("grep boot-from-bundle /var/log/cloud-init-output.log");
     console.info(`provision to ready ${(provisionMs / 1000).toFixed(1)} s; cloud-init:\n${analyze.trim()}`);
