@@ -7,10 +7,11 @@
  * Needs root, debootstrap and systemd-container (.ci/install-tools); in CI it runs, never skips.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { missingContainerRequirements } from "../../sim/container/requirements.ts";
+import { ensureRootfs, rootfsPath } from "../../sim/container/rootfs.ts";
 import { ContainerMachine, type Simulator, startSimulator } from "../../sim/index.ts";
 import { packOfflineRelease } from "./offline-release.ts";
 
@@ -51,6 +52,8 @@ describe.skipIf(missing.length > 0 && !inCi)("the control plane installed on a r
   beforeAll(async () => {
     if (missing.length > 0) throw new Error(`container machines need: ${missing.join("; ")}`);
     work = mkdtempSync(join(tmpdir(), "control-plane-box-"));
+    // First in the lane by name: on a fresh machine this builds the root filesystem, outside the boot's deadline.
+    await timed(existsSync(rootfsPath()) ? "rootfs cached" : "rootfs built", () => ensureRootfs());
     const release = timed("release packed", () => packOfflineRelease(work));
     sim = await startSimulator({ machines: "container", timeScale: 0.01 });
     const lab = sim.lab;
