@@ -2,17 +2,20 @@
  * The control plane on a real Debian 13 box: deploy/install.sh installs a local release of the provisioner (a
  * tarball carrying its production node_modules, the pinned Bun beside it: the box reaches nothing outside the
  * lab) into a container booted under real systemd — itself a server of the simulated Hetzner, whose API the
- * worker then talks to. Its three units start under the real systemd, /healthz answers from the lab, and
- * `systemctl stop` drains each process to a clean exit, as the journal shows.
+ * worker then talks to. Its three units start under the real systemd, /healthz answers from the lab, a paying
+ * customer's provision reaches Hetzner, and `systemctl stop` drains each process to a clean exit with that
+ * provision's step in flight, as the journal shows.
  * Needs root, debootstrap and systemd-container (.ci/install-tools); in CI it runs, never skips.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import { missingContainerRequirements } from "../../sim/container/requirements.ts";
 import { ensureRootfs, rootfsPath } from "../../sim/container/rootfs.ts";
 import { ContainerMachine, type Simulator, startSimulator } from "../../sim/index.ts";
+import { newWebhookSecret, signStandard, standardPayload } from "../webhooks/world.ts";
 import { packOfflineRelease } from "./offline-release.ts";
 
 const inCi = process.env.CI === "true";
@@ -23,6 +26,8 @@ setDefaultTimeout(10 * 60_000);
 const APP = "rachel-provisioner";
 const UNITS = ["rachel-broker", "rachel-api", "rachel-worker"] as const;
 const API_PORT = 8080;
+const PUBLIC_API_PORT = 8081;
+const CUSTOMER = "cus-box";
 /** What each process logs as it drains on SIGTERM, in order (`name: msg` of its pino lines). */
 const DRAIN_LINES = [
   "api: api stopping",
@@ -38,6 +43,10 @@ describe.skipIf(missing.length > 0 && !inCi)("the control plane installed on a r
   let sim: Simulator;
   let work: string;
   let box: ContainerMachine;
+  /** Ways into the box's private (8080) and public (8081) listeners from the lab. */
+  let privateSocket: string;
+  let publicSocket: string;
+  const webhookSecret = newWebhookSecret();
   const timings: string[] = [];
 
   /** Runs `script` as root on the box; resolves with its stdout. */
@@ -105,6 +114,7 @@ describe.skipIf(missing.length > 0 && !inCi)("the control plane installed on a r
     // What the operator fills in: the token, the listeners' addresses, the Hetzner endpoint, this box's IP.
     const settings = {
       API_HOST: box.address,
+      PUBLIC_API_HOST: box.address,
       HCLOUD_ENDPOINT: `http://${sim.lab?.gateway}:${new URL(sim.baseUrl).port}/v1`,
       PUBLIC_BASE_URL: "https://provisioner.lab.test",
       CONTROL_PLANE_IPS: `${box.address}/32`,
@@ -112,13 +122,31 @@ describe.skipIf(missing.length > 0 && !inCi)("the control plane installed on a r
     for (const [name, value] of Object.entries(settings))
       await box.exec(["sed", "-i", `s|^${name}=.*|${name}=${value}|`, `/etc/${APP}/env`]);
     await box.exec(["sh", "-c", 'printf %s "$1" >"$2"', "sh", sim.token, `/etc/${APP}/secrets/hcloud_token`]);
+    // The payment provider's signing secret, as the installer's to-do list says: a file, then its line uncommented.
+    const webhookFile = `/etc/${APP}/secrets/standard_webhook_secret`;
+    await box.exec([
+      "sh",
+      "-c",
+      'install -m 0600 -o rachel -g rachel /dev/null "$2" && printf %s "$1" >"$2"',
+      "sh",
+      webhookSecret,
+      webhookFile,
+    ]);
+    await box.exec([
+      "sed",
+      "-i",
+      `s|^# STANDARD_WEBHOOK_SECRET_FILE=.*|STANDARD_WEBHOOK_SECRET_FILE=${webhookFile}|`,
+      `/etc/${APP}/env`,
+    ]);
 
     const output = await timed("second install (starts the units)", install);
     expect(output).not.toContain("==> installing the code");
     expect(output).not.toContain("the Hetzner Cloud API token");
-    const socket = await sim.lab?.forward(box.address, API_PORT);
-    if (!socket) throw new Error("no lab");
-    const healthz = await timed("units up, /healthz answering", () => waitForHealth(socket, box));
+    const lab = sim.lab;
+    if (!lab) throw new Error("no lab");
+    privateSocket = await lab.forward(box.address, API_PORT);
+    publicSocket = await lab.forward(box.address, PUBLIC_API_PORT);
+    const healthz = await timed("units up, /healthz answering", () => waitForHealth(privateSocket, box));
     expect(healthz).toEqual({ status: "ok" });
     // Taking jobs: from here a SIGTERM must drain the worker (before, it has nothing to drain).
     await timed("worker taking jobs", () => waitForWorker(box));
@@ -128,8 +156,46 @@ describe.skipIf(missing.length > 0 && !inCi)("the control plane installed on a r
         NRestarts: "0",
         User: "rachel",
       });
-    const ready = await labGet(socket, box, "/readyz");
+    const ready = await labGet(privateSocket, box, "/readyz");
     expect(ready).toEqual({ status: 200, body: { status: "ready" } });
+  });
+
+  test("a paying customer's provision is in flight at Hetzner when the stop comes", async () => {
+    // Hetzner answers 503 to every SSH key upload: the worker's client retries it (5 tries over about 7.5 s).
+    sim.faults.add({
+      kind: "error",
+      method: "POST",
+      path: "/ssh_keys",
+      status: 503,
+      code: "unavailable",
+      times: Infinity,
+    });
+    const serviceToken = (await onBox(`cat /etc/${APP}/secrets/service_token`)).trim();
+    const registered = await fetch(`http://${box.address}:${API_PORT}/v1/customers/${CUSTOMER}`, {
+      unix: privateSocket,
+      method: "PUT",
+      headers: { "content-type": "application/json", authorization: `Bearer ${serviceToken}` },
+      body: JSON.stringify(fakeCustomerSecrets("box")),
+    });
+    expect(registered.ok).toBe(true);
+    const paid = signStandard(standardPayload({ customerId: CUSTOMER, subscriptionId: "sub_box" }), [
+      webhookSecret,
+    ]);
+    const delivered = await fetch(`http://${box.address}:${PUBLIC_API_PORT}/v1/webhooks/standard`, {
+      unix: publicSocket,
+      method: "POST",
+      headers: { "content-type": "application/json", ...paid.headers },
+      body: paid.body,
+    });
+    expect(delivered.ok).toBe(true);
+    await timed("provision reaching Hetzner", async () => {
+      const deadline = performance.now() + 30_000;
+      while (!sim.requests().some((r) => r.method === "POST" && r.path === "/ssh_keys" && r.status === 503)) {
+        if (performance.now() > deadline)
+          throw new Error("the box's worker never asked Hetzner for the SSH key");
+        await Bun.sleep(50);
+      }
+    });
   });
 
   test("systemctl stop, the broker named first, drains each process to a clean exit before the broker's", async () => {
@@ -151,8 +217,8 @@ describe.skipIf(missing.length > 0 && !inCi)("the control plane installed on a r
     );
     const lines = journal.split("\n").flatMap((line) => {
       if (!line.startsWith("{")) return [];
-      const { name, msg } = JSON.parse(line) as { name: string; msg: string };
-      return [`${name}: ${msg}`];
+      const { name, msg, outcome } = JSON.parse(line) as { name: string; msg: string; outcome?: string };
+      return [`${name}: ${msg}${outcome ? ` ${outcome}` : ""}`];
     });
     const drain = lines.filter((line) => DRAIN_LINES.includes(line));
     // The broker goes last whatever the order on the command line (PartOf=): the worker drains while it answers.
@@ -161,6 +227,15 @@ describe.skipIf(missing.length > 0 && !inCi)("the control plane installed on a r
       expect(drain.filter((line) => line.startsWith(`${name}:`))).toEqual(
         DRAIN_LINES.filter((line) => line.startsWith(`${name}:`)),
       );
+    // The provision's step was in flight: the drain let its attempt end and recorded it (to be retried on the
+    // next start) before the worker stopped.
+    const worker = lines.filter((line) => line.startsWith("worker: "));
+    const stopping = worker.indexOf("worker: worker stopping");
+    expect(stopping).toBeGreaterThan(-1);
+    expect(worker.slice(stopping).filter((line) => line.startsWith("worker: step attempt"))).toEqual([
+      expect.stringMatching(/^worker: step attempt (retrying|interrupted)$/),
+    ]);
+    expect(worker.at(-1)).toBe("worker: worker stopped");
     expect(lines).not.toContain("worker: steps ignored the abort; closing the worker by force");
     expect(journal).not.toContain("Connection lost");
     expect(journal).not.toContain("SIGKILL");
