@@ -6,7 +6,6 @@ import type { MachineFaultBoard } from "./faults.ts";
 import { createSandboxLayout } from "./sandbox/layout.ts";
 import { type Isolation, Sandbox } from "./sandbox/sandbox.ts";
 import { startServiceSupervisor } from "./services/supervisor.ts";
-import { startAccountReader } from "./ssh/accounts.ts";
 import { type SshEndpoint, startSshEndpoint } from "./ssh/endpoint.ts";
 import type { Machine, MachineSpec, MachineView } from "./types.ts";
 
@@ -57,9 +56,7 @@ async function prepareDisk(spec: MachineSpec, deps: MachineDeps, sandboxDir: str
   // A new server gets a fresh disk, even when a dataDir is reused across simulator runs.
   await rm(sandboxDir, { recursive: true, force: true });
   try {
-    await createSandboxLayout(sandboxDir, spec.name, deps.isolation.available ? deps.isolation.owner : null, {
-      claudeCli: !deps.faults.claudeCliMissing(spec.serverId),
-    });
+    await createSandboxLayout(sandboxDir, spec.name, deps.isolation.available ? deps.isolation.owner : null);
     return await Sandbox.open(sandboxDir, spec.name, deps.isolation);
   } catch (error) {
     await rm(sandboxDir, { recursive: true, force: true });
@@ -143,7 +140,6 @@ class FakeMachine implements Machine {
     // Without isolation nothing runs in the box; cloud-init reports why.
     if (this.deps.isolation.available) {
       startServiceSupervisor(sandbox, this.deps.timeScale, this.deps.onError, this.#lifetime.signal);
-      startAccountReader(sandbox);
     }
     return runCloudInit({
       spec: this.spec,

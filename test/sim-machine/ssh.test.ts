@@ -197,16 +197,6 @@ describe("a booted machine's SSH endpoint", () => {
     expect((await sshRun(view, "echo fine")).stdout).toBe("fine\n");
   });
 
-  test("logins go on through a lookup of their own once the box's account reader has gone", async () => {
-    const [reader] = pidsWithMarker("read -r token user");
-    expect(reader).toBeDefined();
-    process.kill(reader ?? 0, "SIGKILL");
-    await waitFor("the account reader to exit", () =>
-      pidsWithMarker("read -r token user").length === 0 ? true : undefined,
-    );
-    expect((await sshRun(view, "echo still")).stdout).toBe("still\n");
-  });
-
   test("rejects shells, sftp and port forwarding", async () => {
     const client = await connect(view);
     try {

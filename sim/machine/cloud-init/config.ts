@@ -38,7 +38,6 @@ const writeFileSchema = z.looseObject({
     .default("0644")
     .transform((value) => (typeof value === "number" ? value.toString(8) : value)),
   owner: z.string().default("root:root"),
-  append: z.boolean().default(false),
   defer: z.boolean().default(false),
 });
 
@@ -50,7 +49,23 @@ const phoneHomeSchema = z.looseObject({
 
 const commandSchema = z.union([z.string(), z.array(z.string())]);
 
-const cloudConfigSchema = z.looseObject({
+/**
+ * The top-level keys the stand-in carries out (or, for the last two, may ignore); anything else (packages,
+ * bootcmd, mounts, ...) is refused rather than skipped: only a container machine runs the real cloud-init.
+ */
+const MODELLED_KEYS = new Set([
+  "hostname",
+  "fqdn",
+  "users",
+  "ssh_authorized_keys",
+  "write_files",
+  "runcmd",
+  "phone_home",
+  "manage_etc_hosts",
+  "final_message",
+]);
+
+const cloudConfigSchema = z.object({
   hostname: z
     .string()
     .regex(/^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$/, "must be a single DNS label")
@@ -59,9 +74,6 @@ const cloudConfigSchema = z.looseObject({
   users: z.array(userSchema).default(["default"]),
   ssh_authorized_keys: z.array(z.string()).default([]),
   write_files: z.array(writeFileSchema).default([]),
-  package_update: z.boolean().default(false),
-  package_upgrade: z.boolean().default(false),
-  packages: z.array(stringOrList).default([]),
   runcmd: z.array(commandSchema).default([]),
   phone_home: phoneHomeSchema.optional(),
 });
@@ -81,6 +93,14 @@ export function parseCloudConfig(userData: string): CloudConfig {
     document = parse(userData);
   } catch (error) {
     throw new MachineError("invalid_user_data", `user_data is not valid YAML: ${(error as Error).message}`);
+  }
+  const keys = typeof document === "object" && document !== null ? Object.keys(document) : [];
+  const unmodelled = keys.filter((key) => !MODELLED_KEYS.has(key));
+  if (unmodelled.length > 0) {
+    throw new MachineError(
+      "invalid_user_data",
+      `the stand-in machine does not carry out ${unmodelled.join(", ")}; boot a container machine for that`,
+    );
   }
   const result = cloudConfigSchema.safeParse(document ?? {});
   if (!result.success) {

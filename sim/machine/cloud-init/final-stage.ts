@@ -12,35 +12,20 @@ export const BOOT_FINISHED = `${INSTANCE_DIR}/boot-finished`;
 const MODULES_DONE = "modules-done";
 
 /**
- * Runs the final-stage modules that execute things, in cloud-init's order: package_update_upgrade_install
- * (through the box's offline apt-get), then scripts_user (the runcmd script, which goes on past a failing
- * entry since it is plain /bin/sh). Output is appended to the output log; each failed module prints its name
- * on stdout, which never reaches the log. Input is /dev/null, as for cloud-init under systemd.
- * Then, like cloud-init's own process, it stays until the stage is over (phone_home has run): stdin brings
- * boot-finished's line, then the final state, which it writes; stdin closed before that means the boot was
- * abandoned. One command for the whole stage: entering the box costs the host a few processes each time.
+ * Runs scripts_user, the final-stage module that executes things (the runcmd script, plain /bin/sh, so it
+ * goes on past a failing entry), its output appended to the output log, stdin /dev/null as under systemd; a
+ * failure prints "scripts_user CODE" on stdout, which never reaches the log. Then, like cloud-init's own
+ * process, it stays until the stage is over (phone_home has run): stdin brings boot-finished's line, then the
+ * final state, which it writes; stdin closed before that means the boot was abandoned.
  */
-const FINAL_STAGE_SCRIPT = `log=$1 update=$2 upgrade=$3 runcmd=$4 finished=$5 status=$6
-shift 6
-exec 4<&0 5>&2 3>&1 >>"$log" 2>&1 </dev/null
-# apt-get ARGS: the box's apt-get is a sh script; sourced in a subshell, it costs a fork instead of a process.
-apt_get() { (. /opt/sim/bin/apt-get); }
-{
-  if [ "$update" = yes ] || [ "$upgrade" = yes ] || [ $# -gt 0 ]; then
-    failed=no
-    apt_get update -q || failed=yes
-    if [ "$upgrade" = yes ]; then apt_get -y -q upgrade || failed=yes; fi
-    if [ $# -gt 0 ]; then apt_get install -y -q "$@" || failed=yes; fi
-    if [ "$failed" = yes ]; then echo "package_update_upgrade_install" >&3; fi
-  fi
-  if [ -f "$runcmd" ]; then
-    "$runcmd"
-    code=$?
-    if [ "$code" != 0 ]; then echo "scripts_user $code" >&3; fi
-  fi
-} 4<&- 5>&-
-echo ${MODULES_DONE} >&3
-exec 2>&5 5>&- 3>&-
+const FINAL_STAGE_SCRIPT = `log=$1 runcmd=$2 finished=$3 status=$4
+exec 4<&0
+if [ -f "$runcmd" ]; then
+  "$runcmd" >>"$log" 2>&1 </dev/null 4<&-
+  code=$?
+  if [ "$code" != 0 ]; then echo "scripts_user $code"; fi
+fi
+echo ${MODULES_DONE}
 IFS= read -r finished_at <&4 || exit 0
 umask 022
 printf '%s\\n' "$finished_at" >"$finished" || exit 1
@@ -62,28 +47,22 @@ export interface FinalStage {
   abandon(): void;
 }
 
-/**
- * Runs packages and runcmd inside the box; resolves once they have run, to the stage that records the end
- * of the boot in `statusFile` (see FinalStage).
- */
+/** Runs runcmd inside the box; resolves once it has run, to the stage that records the end of the boot in `statusFile`. */
 export async function startFinalStage(
   sandbox: Sandbox,
   config: CloudConfig,
   statusFile: string,
 ): Promise<FinalStage> {
-  const packages = config.packages.map((entry) => [entry].flat().join("="));
+  const runcmd = config.runcmd.length > 0 ? `${INSTANCE_DIR}/scripts/runcmd` : "";
   const child = sandbox.spawn([
     "/bin/sh",
     "-c",
     FINAL_STAGE_SCRIPT,
     "final-stage",
     OUTPUT_LOG,
-    config.package_update ? "yes" : "no",
-    config.package_upgrade ? "yes" : "no",
-    config.runcmd.length > 0 ? `${INSTANCE_DIR}/scripts/runcmd` : "",
+    runcmd,
     BOOT_FINISHED,
     statusFile,
-    ...packages,
   ]);
   let stdout = "";
   let stderr = "";
@@ -147,10 +126,8 @@ function failedModules(stdout: string): FailedModule[] {
   return stdout
     .split("\n")
     .filter((line) => line !== "" && line !== MODULES_DONE)
-    .map((line) => {
-      const [module = line, code] = line.split(" ");
-      return module === "scripts_user"
-        ? { module, reason: `Runparts: 1 failures (runcmd, exit ${code}) in 1 attempted commands` }
-        : { module, reason: "apt-get failed; see /var/log/cloud-init-output.log" };
-    });
+    .map((line) => ({
+      module: "scripts_user",
+      reason: `Runparts: 1 failures (runcmd, exit ${line.split(" ")[1]}) in 1 attempted commands`,
+    }));
 }

@@ -47,7 +47,7 @@ export function planConfigFiles(
 
 function writeFileOp(file: CloudWriteFile): FileOp {
   return {
-    kind: file.append ? "append" : "write",
+    kind: "write",
     path: file.path,
     mode: file.permissions,
     content: decodeWriteFileContent(file),

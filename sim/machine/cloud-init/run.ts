@@ -37,7 +37,7 @@ export interface CloudInitContext {
 }
 
 /**
- * Emulates one first boot: apply the cloud-config, run packages and runcmd, then phone home. Never
+ * Emulates one first boot: apply the cloud-config, run runcmd, then phone home. Never
  * rejects; failures become state `error` (a failed module, as in cloud-init, does not stop later ones).
  * The configured cloud-init time includes that work, as on a real machine: phone_home goes out once it
  * has passed (or when the work ends, if that takes longer), so the box's own CPU time is not added on top.
@@ -56,7 +56,7 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
       const files = planConfigFiles(config, { name: spec.name, userData: spec.userData }, { passwd, group });
       egress = await openEgressTo(context, config);
       const egressFiles = egress ? [egress.targetFile] : [];
-      await applyFileOps(sandbox, [statusFile("running\n"), aptFaultFile(context), ...egressFiles, ...files]);
+      await applyFileOps(sandbox, [statusFile("running\n"), ...egressFiles, ...files]);
       stage = await startFinalStage(sandbox, config, STATUS_FILE);
       // The fault takes away the CLI the boot installed (the bundle's, linked at /usr/local/bin/claude).
       if (context.faults.claudeCliMissing(spec.serverId)) {
@@ -114,14 +114,6 @@ async function finish(context: CloudInitContext, stage: FinalStage | null): Prom
   }
   context.status.state = "error";
   context.status.error = `cloud-init modules failed: ${reasons.join("; ")}`;
-}
-
-/** Where the box's offline apt-get looks for an armed fault (see shims/apt-get). */
-const APT_FAULT_FILE = "/run/sim-faults/apt";
-
-function aptFaultFile(context: CloudInitContext): FileOp {
-  const fault = context.faults.aptFault(context.spec.serverId);
-  return { kind: "write", path: APT_FAULT_FILE, mode: "644", content: fault === null ? "" : `${fault}\n` };
 }
 
 function statusFile(content: string): FileOp {

@@ -5,46 +5,18 @@ import { join } from "node:path";
 /** The host directories bind-mounted read-only into every sandbox (or mirrored as symlinks on merged-/usr hosts). */
 export const HOST_PROGRAM_DIRS = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 export const DEVICES = ["null", "zero", "full", "random", "urandom"];
-/** PATH tools the box gets, each name mapped to its file in ../shims/ (apt is apt-get). */
-const SHIMS: Record<string, string> = {
-  sudo: "sudo",
-  chown: "chown",
-  runuser: "runuser",
-  systemctl: "systemctl",
-  journalctl: "journalctl",
-  "cloud-init": "cloud-init",
-  "apt-get": "apt-get",
-  apt: "apt-get",
-  "dpkg-query": "dpkg-query",
-  curl: "curl",
-  git: "git",
-};
+/** PATH tools the box gets, each its file in ../shims/: what a stock image has and the stand-in fakes. */
+const SHIMS = ["sudo", "chown", "systemctl", "journalctl", "cloud-init", "curl"];
 const SHIM_DIR = new URL("../shims/", import.meta.url);
-/**
- * Files under /opt/sim/lib, each mapped to its source in sim/machine: the service manager and what the
- * offline tools serve (the Bun installer, the simulated bun, the Rachel8 checkout).
- */
+/** Files under /opt/sim/lib, each mapped to its source in sim/machine: what the shims and the service manager source. */
 const LIB_FILES: Record<string, string> = {
   "sim-units.sh": "services/units.sh",
   "sim-passwd.sh": "shims/passwd.sh",
   "systemd-supervisor.sh": "services/supervisor.sh",
-  "sim-unit-clock.bash": "services/unit-clock.bash",
-  "bun-installer.sh": "offline/bun-installer.sh",
-  bun: "offline/bun",
-  "rachel8.sh": "offline/rachel8/rachel8.sh",
-  "rachel8/package.json": "offline/rachel8/package.json",
-  "rachel8/src/index.ts": "offline/rachel8/src/index.ts",
 };
 const MACHINE_DIR = new URL("../", import.meta.url);
 /** Where the box finds the host's real curl (bind-mounted read-only), relative to its root. */
 export const REAL_CURL = "opt/sim/lib/curl";
-/** The stand-in Claude Code CLI, where Rachel8 looks for it (/usr/local/bin/claude), until the app bundle ships it. */
-const CLAUDE_CLI = { source: "offline/claude", target: "opt/sim/usr-local/bin/claude" } as const;
-
-export interface SandboxLayoutOptions {
-  /** Installs the stand-in `claude` at /usr/local/bin; default true (false: a box without the CLI). */
-  claudeCli?: boolean;
-}
 
 /** PATH inside the box: the simulated tools shadow the host's real ones. */
 export const SANDBOX_PATH = "/opt/sim/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -61,7 +33,6 @@ export async function createSandboxLayout(
   rootDir: string,
   hostname: string,
   owner: number | null,
-  options: SandboxLayoutOptions = {},
 ): Promise<void> {
   await mkdir(rootDir, { recursive: true });
   await mirrorHostProgramDirs(rootDir);
@@ -76,7 +47,7 @@ export async function createSandboxLayout(
     "var/log",
     "var/lib/cloud/instance",
     "opt/sim/bin",
-    "opt/sim/lib/rachel8/src",
+    "opt/sim/lib",
     "opt/sim/usr-local/bin",
     "opt/sim/usr-local/lib",
     "opt/sim/usr-local/sbin",
@@ -91,10 +62,6 @@ export async function createSandboxLayout(
   await writeEtc(rootDir, hostname);
   await installShims(join(rootDir, "opt/sim/bin"));
   await installLibFiles(join(rootDir, "opt/sim/lib"));
-  if (options.claudeCli ?? true) {
-    await Bun.write(join(rootDir, CLAUDE_CLI.target), Bun.file(new URL(CLAUDE_CLI.source, MACHINE_DIR)));
-    await chmod(join(rootDir, CLAUDE_CLI.target), 0o755);
-  }
   await mkdir(join(rootDir, "tmp"), { recursive: true });
   await chmod(join(rootDir, "tmp"), 0o1777);
   await chmod(join(rootDir, "root"), 0o700);
@@ -134,9 +101,9 @@ async function writeEtc(rootDir: string, hostname: string): Promise<void> {
 }
 
 async function installShims(binDir: string): Promise<void> {
-  for (const [tool, file] of Object.entries(SHIMS)) {
+  for (const tool of SHIMS) {
     const target = join(binDir, tool);
-    await Bun.write(target, Bun.file(new URL(file, SHIM_DIR)));
+    await Bun.write(target, Bun.file(new URL(tool, SHIM_DIR)));
     await chmod(target, 0o755);
   }
 }
@@ -145,7 +112,7 @@ async function installLibFiles(libDir: string): Promise<void> {
   for (const [file, source] of Object.entries(LIB_FILES)) {
     const target = join(libDir, file);
     await Bun.write(target, Bun.file(new URL(source, MACHINE_DIR)));
-    await chmod(target, file.endsWith(".json") || file.endsWith(".ts") ? 0o644 : 0o755);
+    await chmod(target, 0o755);
   }
 }
 
