@@ -43,7 +43,7 @@ beforeAll(async () => {
   await installStandInRelease((command, stdin) => exec(rachel, command, stdin));
   const install = await exec(
     rachel,
-    `sudo install -m 644 /dev/stdin /etc/systemd/system/${RACHEL8_UNIT_NAME} && sudo systemctl daemon-reload`,
+    `sudo tee /etc/systemd/system/${RACHEL8_UNIT_NAME} >/dev/null && sudo systemctl daemon-reload`,
     UNIT,
   );
   expect(install.code).toBe(0);
@@ -55,7 +55,7 @@ afterAll(async () => {
 
 describe("supervised units", () => {
   test("a valid .env: Rachel8 runs as the unit's user in its checkout and stays active", async () => {
-    expect((await exec(rachel, "install -m 600 /dev/stdin ~/rachel8/.env", VALID_ENV)).code).toBe(0);
+    expect((await exec(rachel, "cat > ~/rachel8/.env && chmod 600 ~/rachel8/.env", VALID_ENV)).code).toBe(0);
     expect(await exec(rachel, "sudo systemctl start rachel8")).toEqual({ code: 0, stdout: "", stderr: "" });
     await waitFor("the startup line", async () => {
       const journal = await exec(rachel, "journalctl -u rachel8 -o cat");
@@ -89,7 +89,7 @@ describe("supervised units", () => {
       "LOG_LEVEL=info",
       "LOG_LEVEL=verbose",
     );
-    expect((await exec(rachel, "install -m 600 /dev/stdin ~/rachel8/.env", invalid)).code).toBe(0);
+    expect((await exec(rachel, "cat > ~/rachel8/.env && chmod 600 ~/rachel8/.env", invalid)).code).toBe(0);
     // Earlier starts count toward the start limit too; clear them so the loop below is the whole story.
     await exec(rachel, "sudo systemctl stop rachel8 && sudo systemctl reset-failed rachel8");
     expect((await exec(rachel, "sudo systemctl start rachel8")).code).toBe(0);
@@ -145,7 +145,7 @@ describe("supervised units", () => {
   });
 
   test("destroying the machine ends its services", async () => {
-    await exec(rachel, "install -m 600 /dev/stdin ~/rachel8/.env", VALID_ENV);
+    await exec(rachel, "cat > ~/rachel8/.env && chmod 600 ~/rachel8/.env", VALID_ENV);
     await exec(rachel, "sudo systemctl start rachel8");
     expect(await state()).toBe("active");
     const sandboxDir = machine.view().sandboxDir;

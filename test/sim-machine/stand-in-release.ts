@@ -13,7 +13,11 @@ export async function installStandInRelease(
   const release = "/opt/rachel8/releases/r";
   const place = async (path: string, source: string, mode: string) => {
     const content = await Bun.file(new URL(source, STAND_IN_APP)).text();
-    const result = await run(`sudo install -D -m ${mode} /dev/stdin ${release}/${path}`, content);
+    const file = `${release}/${path}`;
+    const result = await run(
+      `sudo mkdir -p ${file.replace(/\/[^/]*$/, "")} && sudo tee ${file} >/dev/null && sudo chmod ${mode} ${file}`,
+      content,
+    );
     expect(result).toEqual({ code: 0, stdout: "", stderr: "" });
   };
   await place("bin/bun", "bun", "755");

@@ -44,11 +44,7 @@ afterAll(async () => {
 
 describe("systemctl", () => {
   test("enable, a start blocked by ConditionPathExists, then a real start, as systemd reports them", async () => {
-    const install = await exec(
-      rachel,
-      "sudo install -m 644 /dev/stdin /etc/systemd/system/rachel8.service",
-      UNIT,
-    );
+    const install = await exec(rachel, "sudo tee /etc/systemd/system/rachel8.service >/dev/null", UNIT);
     expect(install).toEqual({ code: 0, stdout: "", stderr: "" });
     const enable = await exec(
       rachel,

@@ -60,7 +60,7 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
       stage = await startFinalStage(sandbox, config, STATUS_FILE);
       // The fault takes away the CLI the boot installed (the bundle's, linked at /usr/local/bin/claude).
       if (context.faults.claudeCliMissing(spec.serverId)) {
-        await sandbox.runScriptOrThrow("removing the CLI", 'rm -f "$1"', ["/usr/local/bin/claude"]);
+        await sandbox.runOrThrow("removing the CLI", ["rm", "-f", "/usr/local/bin/claude"]);
       }
       await sleep(Math.max(0, finalStageAt - performance.now()), context.signal);
       if (config.phone_home) await runPhoneHome(context, config, config.phone_home);

@@ -54,6 +54,12 @@ for path in "$@"; do
   while IFS= read -r line; do printf '%s\\n' "$line"; done <"$path"
   printf '%s\\0' "$line"
 done`;
-  const output = await sandbox.runScriptOrThrow(`cannot read ${paths.join(", ")}`, script, paths);
+  const output = await sandbox.runOrThrow(`cannot read ${paths.join(", ")}`, [
+    "/bin/sh",
+    "-c",
+    script,
+    "read",
+    ...paths,
+  ]);
   return output.split("\0").slice(0, paths.length);
 }

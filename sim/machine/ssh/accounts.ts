@@ -26,7 +26,7 @@ const PLAIN_NAME = /^[^\s\p{Cc}]+$/u;
 /** Reads a user's account from inside the box, as sshd would at login; null when there is no such user. */
 export async function lookupAccount(sandbox: Sandbox, username: string): Promise<Account | null> {
   if (!PLAIN_NAME.test(username)) return null;
-  const result = await sandbox.runScript(LOOKUP_SCRIPT, [username]);
+  const result = await sandbox.run(["/bin/sh", "-c", LOOKUP_SCRIPT, "lookup", username]);
   if (result.exitCode === 2) return null;
   if (result.exitCode !== 0) {
     throw new MachineError(
