@@ -4,7 +4,7 @@
  * MachineHost, which applies them to SSH and cloud-init.
  */
 import { z } from "zod";
-import type { MachineFault, MachineHost } from "./machine/types.ts";
+import type { MachineFault, MachineHost } from "./machine-contract.ts";
 
 /** How many matching events a fault affects; Infinity keeps it armed until removed. */
 const times = z.union([z.number().int().positive(), z.literal(Infinity), z.literal("Infinity")]).optional();

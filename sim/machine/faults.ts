@@ -1,4 +1,4 @@
-import type { MachineFault } from "./types.ts";
+import type { MachineFault } from "../machine-contract.ts";
 
 /** What cloud-init should do about phone_home on one machine, per the armed faults. */
 export interface PhoneHomePlan {

@@ -1,8 +1,8 @@
+import type { Machine, MachineHost, MachineHostOptions } from "../machine-contract.ts";
 import { MachineError } from "./errors.ts";
 import { MachineFaultBoard } from "./faults.ts";
 import { createMachine } from "./machine.ts";
 import { type Isolation, prepareSandboxParent, probeIsolation } from "./sandbox/sandbox.ts";
-import type { Machine, MachineHost, MachineHostOptions } from "./types.ts";
 
 const LOOPBACK_V4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 

@@ -1,13 +1,13 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
+import type { Machine, MachineSpec, MachineView } from "../machine-contract.ts";
 import { runCloudInit } from "./cloud-init/run.ts";
 import type { MachineFaultBoard } from "./faults.ts";
 import { createSandboxLayout } from "./sandbox/layout.ts";
 import { type Isolation, Sandbox } from "./sandbox/sandbox.ts";
 import { startServiceSupervisor } from "./services/supervisor.ts";
 import { type SshEndpoint, startSshEndpoint } from "./ssh/endpoint.ts";
-import type { Machine, MachineSpec, MachineView } from "./types.ts";
 
 export interface MachineDeps {
   /** The machine's sandbox becomes `<dataDir>/<serverId>`. */

@@ -12,7 +12,7 @@ import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
-import type { MachineView } from "../../sim/machine/types.ts";
+import type { MachineView } from "../../sim/machine-contract.ts";
 import { waitFor } from "../sim/helpers.ts";
 import {
   bootAndSettle,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
 import type { Client } from "ssh2";
-import type { MachineView } from "../../sim/machine/types.ts";
+import type { MachineView } from "../../sim/machine-contract.ts";
 import {
   bootAndSettle,
   cloudConfig,

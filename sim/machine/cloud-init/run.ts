@@ -1,8 +1,8 @@
 import { raceAbort, sleep } from "../../../core/abort.ts";
+import type { MachineSpec, MachineView } from "../../machine-contract.ts";
 import type { MachineFaultBoard } from "../faults.ts";
 import { applyFileOps, type FileOp, readFilesInside } from "../sandbox/files.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
-import type { MachineSpec, MachineView } from "../types.ts";
 import {
   type CloudConfig,
   type CloudPhoneHome,

@@ -1,7 +1,7 @@
 /**
- * The contract between the simulated Hetzner API (sim/api) and the fake machine behind each server
- * (sim/machine). The API owns the server lifecycle; a machine owns its address, SSH endpoint,
- * sandbox filesystem and cloud-init emulation.
+ * The contract between the simulated Hetzner API (sim/api) and the machine behind each server, whatever
+ * backs it (sim/machines.ts chooses: the stand-in in sim/machine, a container in sim/container). The API
+ * owns the server lifecycle; a machine owns its address, SSH endpoint, disk and first boot.
  */
 
 /** What the API hands a machine when a server is created. */
