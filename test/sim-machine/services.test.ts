@@ -109,6 +109,8 @@ describe("supervised units", () => {
     expect(journal).toContain(
       "rachel8.service: Start request repeated too quickly.\nrachel8.service: Failed with result 'start-limit-hit'.\n",
     );
+    // The start limit holds for manual starts too, until reset-failed.
+    expect((await exec(rachel, "sudo systemctl start rachel8")).code).toBe(1);
     expect((await exec(rachel, "sudo systemctl reset-failed rachel8")).code).toBe(0);
     expect(await state()).toBe("inactive");
   });

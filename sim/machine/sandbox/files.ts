@@ -1,10 +1,9 @@
 import { MachineError } from "../errors.ts";
 import type { Sandbox } from "./sandbox.ts";
-import { ustarArchive } from "./ustar.ts";
 
 /**
- * File operations on a machine's filesystem, performed by a command INSIDE its sandbox so that paths
- * resolve against the box's root and symlinks planted by the box can never redirect a write to the host.
+ * File operations on a machine's filesystem, performed by a shell INSIDE its sandbox so that paths resolve
+ * against the box's root and symlinks planted by the box can never redirect a write to the host.
  */
 
 export type FileOp =
@@ -14,17 +13,21 @@ export type FileOp =
   | { kind: "mkdir"; path: string; mode: string };
 
 /**
- * The host's GNU tar, at the same path inside the box (its /bin and /usr are the host's, read-only).
- * -P: names are absolute in the box's own root; --overwrite --dereference: an existing file is rewritten
- * in place and a symlink followed, as a shell's `>` does; -p --no-same-owner --touch: exactly the given
- * mode, owned by the box's root, written now; --keep-directory-symlink: a symlink to a directory stays.
+ * Reads "KIND MODE PATH" lines from stdin, each write followed by its content as one base64 line (read by
+ * the shell's builtin, byte by byte, so nothing is over-read); files are created under umask 077 and only
+ * then given their mode, so a private file is never readable by others, even for a moment.
  */
-const TAR_EXTRACT =
-  "/bin/tar -x -P -p --overwrite --dereference --keep-directory-symlink --no-same-owner --touch -f -";
+const APPLY_SCRIPT = `set -e
+umask 077
+while IFS=' ' read -r kind mode path; do
+  if [ "$kind" = mkdir ]; then (umask 022 && mkdir -p -- "$path"); else (umask 022 && mkdir -p -- "\${path%/*}/"); fi
+  if [ "$kind" = write ]; then IFS= read -r data && printf '%s' "$data" | base64 -d >"$path"; fi
+  chmod "$mode" -- "$path"
+done`;
 
-/** Applies `ops` inside the box, in order, with one tar; a failure is thrown (files after it are still written). */
+/** Applies `ops` inside the box, in order; the first failure stops the batch and is thrown. */
 export async function applyFileOps(sandbox: Sandbox, ops: FileOp[]): Promise<void> {
-  const entries = ops.map((op) => {
+  const lines = ops.map((op) => {
     if (!op.path.startsWith("/") || /[\t\n\0]/.test(op.path)) {
       throw new MachineError(
         "sandbox_command_failed",
@@ -37,11 +40,14 @@ export async function applyFileOps(sandbox: Sandbox, ops: FileOp[]): Promise<voi
         `not an octal mode for ${op.path}: ${JSON.stringify(op.mode)}`,
       );
     }
-    const content =
-      op.kind === "mkdir" ? null : typeof op.content === "string" ? Buffer.from(op.content) : op.content;
-    return { path: op.path, mode: Number.parseInt(op.mode, 8), content };
+    const head = `${op.kind} ${op.mode} ${op.path}\n`;
+    return op.kind === "mkdir" ? head : `${head}${Buffer.from(op.content).toString("base64")}\n`;
   });
-  await sandbox.runOrThrow("cannot apply file changes", TAR_EXTRACT.split(" "), ustarArchive(entries));
+  await sandbox.runOrThrow(
+    "cannot apply file changes",
+    ["/bin/sh", "-c", APPLY_SCRIPT, "apply"],
+    lines.join(""),
+  );
 }
 
 /**

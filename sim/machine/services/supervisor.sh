@@ -4,8 +4,9 @@
 # ExecStart= as User= in WorkingDirectory= with only the manager's environment, appends its output to the
 # journal, restarts it per Restart= after RestartSec= until StartLimitBurst= starts fall within
 # StartLimitIntervalSec=, stops it with SIGTERM (SIGKILL after TimeoutStopSec=), and appends TOKEN to the
-# acks file once the request took effect. Every duration is multiplied by the time scale, the start limit's
-# window too (so a crash loop trips it after as many starts as on a real box).
+# acks file once the request took effect. Every wait is multiplied by the time scale; the start limit counts
+# on a clock that adds back what scaling took off each RestartSec=, so it trips after as many starts as on a
+# real box (and holds for manual starts too, until reset-failed).
 # Usage: bash supervisor.sh TIME_SCALE
 set -u
 # shellcheck source=units.sh
@@ -22,8 +23,8 @@ micros() {
 micros "$1"
 scale_ppm=$us
 
-# span SPAN: sets $us to the systemd time span ("5s", "100ms", "5min", bare seconds) scaled, in µs, and
-# $seconds to the same as sleep(1) takes it.
+# span SPAN: sets $us to the systemd time span ("5s", "100ms", "5min", bare seconds) in µs, $scaled to it
+# multiplied by the time scale, and $seconds to that as sleep(1) takes it.
 span() {
   micros "${1%%[!0-9.]*}"
   case ${1##*[0-9.]} in
@@ -32,15 +33,16 @@ span() {
     min | m) us=$((us * 60)) ;;
     h) us=$((us * 3600)) ;;
   esac
-  us=$((us * scale_ppm / 1000000))
-  printf -v seconds '%d.%06d' $((us / 1000000)) $((us % 1000000))
+  scaled=$((us * scale_ppm / 1000000))
+  printf -v seconds '%d.%06d' $((scaled / 1000000)) $((scaled % 1000000))
 }
 
 ack() { if [ -n "$1" ]; then echo "$1" >>"$ACKS"; fi; }
 
-# start_allowed: records a start of $unit; fails when StartLimitBurst= starts already fall within the window.
+# start_allowed: records a start of $unit on its clock; fails when StartLimitBurst= starts already fall
+# within StartLimitIntervalSec=.
 start_allowed() {
-  local file=$STATE_DIR/$unit.starts now=${EPOCHREALTIME/./} start kept=()
+  local file=$STATE_DIR/$unit.starts now=$((${EPOCHREALTIME/./} + skipped)) start kept=()
   if [ -f "$file" ]; then
     while read -r start; do if ((now - start < window)); then kept+=("$start"); fi; done <"$file"
   fi
@@ -96,7 +98,7 @@ await_service() {
 run_unit() {
   stopping=no main=""
   trap 'stopping=yes; [ -z "$main" ] || kill -TERM "$main" 2>/dev/null' TERM
-  unit=$1 token=$2 restarts=0
+  unit=$1 token=$2 restarts=0 skipped=0
   load_unit "$UNIT_DIR/$unit"
   title "$unit"
   span "${keys[StartLimitIntervalSec]:-10s}"
@@ -129,6 +131,7 @@ run_unit() {
     fi
     set_state "$unit" activating
     span "${keys[RestartSec]:-100ms}"
+    skipped=$((skipped + us - scaled))
     read -r -t "$seconds" -u 6 _ &
     main=$!
     wait "$main"
