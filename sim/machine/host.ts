@@ -32,10 +32,7 @@ export function createMachineHost(options: MachineHostOptions): MachineHost {
       }
       creating.add(spec.serverId);
       const machine = await createMachine(spec, {
-        dataDir: options.dataDir,
-        sshPort: options.sshPort,
-        timeScale: options.timeScale,
-        cloudInitMs: options.cloudInitMs,
+        ...options,
         isolation: await isolation,
         faults,
         onError: (error) => onError(error, spec.serverId),

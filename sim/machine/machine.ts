@@ -1,7 +1,7 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
-import type { Machine, MachineSpec, MachineView } from "../machine-contract.ts";
+import type { Machine, MachineHostOptions, MachineSpec, MachineView } from "../machine-contract.ts";
 import { runCloudInit } from "./cloud-init/run.ts";
 import type { MachineFaultBoard } from "./faults.ts";
 import { createSandboxLayout } from "./sandbox/layout.ts";
@@ -9,13 +9,8 @@ import { type Isolation, Sandbox } from "./sandbox/sandbox.ts";
 import { startServiceSupervisor } from "./services/supervisor.ts";
 import { type SshEndpoint, startSshEndpoint } from "./ssh/endpoint.ts";
 
-export interface MachineDeps {
-  /** The machine's sandbox becomes `<dataDir>/<serverId>`. */
-  dataDir: string;
-  sshPort: number;
-  timeScale: number;
-  /** Unscaled cloud-init duration, in ms. */
-  cloudInitMs: number;
+/** The host's options (the sandbox becomes `<dataDir>/<serverId>`), its isolation and its faults. */
+export interface MachineDeps extends Omit<MachineHostOptions, "onError"> {
   isolation: Isolation;
   faults: MachineFaultBoard;
   onError(error: Error): void;

@@ -7,7 +7,7 @@ import { lstatSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MachineError } from "../../sim/machine/errors.ts";
-import { applyFileOps, readFilesInside } from "../../sim/machine/sandbox/files.ts";
+import { applyFileOps } from "../../sim/machine/sandbox/files.ts";
 import { createSandboxLayout } from "../../sim/machine/sandbox/layout.ts";
 import {
   type Isolation,
@@ -132,34 +132,5 @@ describe("applyFileOps", () => {
   test("a path that is not absolute is refused before anything runs", async () => {
     const relative = applyFileOps(sandbox, [{ kind: "write", path: "etc/x", mode: "644", content: "" }]);
     await expect(relative).rejects.toThrow('not an absolute, single-line path: "etc/x"');
-  });
-});
-
-describe("readFilesInside", () => {
-  test("returns each file's text exactly, whatever its blanks, backslashes and last line", async () => {
-    const texts = [
-      "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\n",
-      "no newline at the end",
-      "",
-      "\n\n  leading blanks\ttabs \\n backslash \\\\ -n -e %s\r\ntrailing blank \n\n",
-      "ünïcødé ✓\n",
-    ];
-    const paths = texts.map((_, index) => `/read/${index}`);
-    await applyFileOps(
-      sandbox,
-      texts.map((content, index) => ({
-        kind: "write" as const,
-        path: `/read/${index}`,
-        mode: "644",
-        content,
-      })),
-    );
-    expect(await readFilesInside(sandbox, paths)).toEqual(texts);
-  });
-
-  test("a missing file is an error naming it", async () => {
-    await expect(readFilesInside(sandbox, ["/etc/passwd", "/no/such/file"])).rejects.toThrow(
-      /cannot read \/etc\/passwd, \/no\/such\/file: .*\/no\/such\/file/,
-    );
   });
 });

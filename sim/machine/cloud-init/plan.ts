@@ -10,7 +10,7 @@ const SUDOERS_FILE = "/etc/sudoers.d/90-cloud-init-users";
 /** First uid/gid cloud-init (through useradd) hands out to regular users. */
 const FIRST_REGULAR_ID = 1000;
 
-/** The box's account files as they are before cloud-init's users module runs. */
+/** The box's account files as they are before cloud-init's users module runs (cloud-init runs once, on a fresh box). */
 export interface AccountFiles {
   passwd: string;
   group: string;

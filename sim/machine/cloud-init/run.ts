@@ -1,7 +1,8 @@
 import { raceAbort, sleep } from "../../../core/abort.ts";
 import type { MachineSpec, MachineView } from "../../machine-contract.ts";
 import type { MachineFaultBoard } from "../faults.ts";
-import { applyFileOps, type FileOp, readFilesInside } from "../sandbox/files.ts";
+import { applyFileOps, type FileOp } from "../sandbox/files.ts";
+import { FRESH_ACCOUNTS } from "../sandbox/layout.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import {
   type CloudConfig,
@@ -53,8 +54,7 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
     const config = spec.userData === null ? null : parseCloudConfig(spec.userData);
     const failures: string[] = [];
     if (config !== null && spec.userData !== null) {
-      const [passwd = "", group = ""] = await readFilesInside(sandbox, ["/etc/passwd", "/etc/group"]);
-      const files = planConfigFiles(config, { name: spec.name, userData: spec.userData }, { passwd, group });
+      const files = planConfigFiles(config, { name: spec.name, userData: spec.userData }, FRESH_ACCOUNTS);
       egress = await openEgressTo(context, config);
       const egressFiles = egress ? [egress.targetFile] : [];
       await applyFileOps(sandbox, [statusFile("running\n"), ...egressFiles, ...files]);

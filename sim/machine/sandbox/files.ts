@@ -49,23 +49,3 @@ export async function applyFileOps(sandbox: Sandbox, ops: FileOp[]): Promise<voi
     lines.join(""),
   );
 }
-
-/**
- * Reads absolute `paths` inside the box in one go, with shell builtins only: text files (a NUL byte,
- * which separates the files in the output, cannot be told apart anyway), byte for byte otherwise.
- */
-export async function readFilesInside(sandbox: Sandbox, paths: string[]): Promise<string[]> {
-  const script = `set -e
-for path in "$@"; do
-  while IFS= read -r line; do printf '%s\\n' "$line"; done <"$path"
-  printf '%s\\0' "$line"
-done`;
-  const output = await sandbox.runOrThrow(`cannot read ${paths.join(", ")}`, [
-    "/bin/sh",
-    "-c",
-    script,
-    "read",
-    ...paths,
-  ]);
-  return output.split("\0").slice(0, paths.length);
-}

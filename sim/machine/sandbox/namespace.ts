@@ -22,31 +22,13 @@ export function hostTool(name: string): string {
  */
 const UNSHARE_MACHINE = [
   hostTool("unshare"),
-  "--user",
-  "--map-root-user",
-  "--mount",
-  "--pid",
-  "--fork",
-  "--kill-child",
-  "--net",
-  "--ipc",
-  "--uts",
-  "--cgroup",
+  ..."--user --map-root-user --mount --pid --fork --kill-child --net --ipc --uts --cgroup".split(" "),
 ];
 
 /** What every command enters: all the holder's namespaces, and the box's root as `/`. */
-const NSENTER = hostTool("nsenter");
-
 const ENTER_MACHINE = [
-  "--user",
-  "--mount",
-  "--net",
-  "--ipc",
-  "--uts",
-  "--cgroup",
-  "--root",
-  "--wd",
-  "--preserve-credentials",
+  hostTool("nsenter"),
+  ..."--user --mount --net --ipc --uts --cgroup --root --wd --preserve-credentials".split(" "),
 ];
 
 /**
@@ -107,8 +89,9 @@ export class MachineNamespaces {
   launcher(): string[] {
     // Checked first: once the holder is gone, its pid must never be entered (it may be reused).
     if (this.#gone !== null) throw new MachineError("sandbox_unavailable", this.#gone);
+    const [nsenter = "nsenter", ...enter] = ENTER_MACHINE;
     const target = `--target=${this.holderPid}`;
-    return [...this.privilegeDrop, NSENTER, target, ...ENTER_MACHINE, "--", ...UNSHARE_COMMAND, "--"];
+    return [...this.privilegeDrop, nsenter, target, ...enter, "--", ...UNSHARE_COMMAND, "--"];
   }
 
   /** Ends the holder; commands already inside keep the namespaces until they exit. */
@@ -127,23 +110,18 @@ function readyHolderPid(launcher: ChildProcessWithoutNullStreams): Promise<numbe
   return new Promise((resolve, reject) => {
     let stdout = "";
     let stderr = "";
-    const onStderr = (chunk: Buffer) => {
+    launcher.stderr.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
-    };
-    const onStdout = (chunk: Buffer) => {
+    });
+    launcher.stdout.on("data", (chunk: Buffer) => {
       stdout += chunk.toString();
       const ready = /^ready (\d+)\n/m.exec(stdout);
-      if (!ready) return;
-      launcher.stdout.off("data", onStdout).resume();
-      launcher.stderr.off("data", onStderr).resume();
-      launcher.off("close", onClose);
-      resolve(Number(ready[1]));
-    };
-    const onClose = (code: number | null) =>
-      reject(new MachineError("sandbox_unavailable", stderr.trim() || `namespace setup exited ${code}`));
-    launcher.stdout.on("data", onStdout);
-    launcher.stderr.on("data", onStderr);
-    launcher.once("close", onClose);
+      if (ready) resolve(Number(ready[1]));
+    });
+    // Once ready, a later exit is what `#gone` records; a promise settles only once.
+    launcher.once("close", (code) =>
+      reject(new MachineError("sandbox_unavailable", stderr.trim() || `namespace setup exited ${code}`)),
+    );
     launcher.once("error", (error) =>
       reject(new MachineError("sandbox_unavailable", `cannot start the sandbox: ${error.message}`)),
     );
