@@ -80,12 +80,14 @@ describe("a command of the box", () => {
   test("runs as the sandbox uid with no supplementary groups and no_new_privs, inside and as the host sees it", async () => {
     const hostUid = String(process.getuid?.() === 0 ? SANDBOX_UID_WHEN_ROOT : process.getuid?.());
     const hostGid = String(process.getuid?.() === 0 ? SANDBOX_UID_WHEN_ROOT : process.getgid?.());
-    const child = sandbox.spawn(["/bin/sh", "-c", "cat /proc/self/status; read -r _"]);
+    const child = sandbox.startSession(
+      ["/bin/sh", "-c", "cat /proc/self/status; read -r _"],
+      SANDBOX_ROOT_USER,
+    );
     let inside = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      inside += chunk.toString();
-    });
-    const closed = new Promise((resolve) => child.once("close", resolve));
+    const reading = (async () => {
+      for await (const chunk of child.stdout) inside += new TextDecoder().decode(chunk);
+    })();
     await waitFor("the command's status", () => inside.includes("NoNewPrivs") || undefined);
     // The launcher's children are the command's pid 1 (enter.sh), which runs the command itself.
     const launcher = child.pid ?? 0;
@@ -95,8 +97,9 @@ describe("a command of the box", () => {
     const seenFromHost = [launcher, Number(entered)].map((pid) =>
       identity(readFileSync(`/proc/${pid}/status`, "utf8")),
     );
-    child.stdin.end("\n");
-    await closed;
+    child.stdin.write("\n");
+    await child.stdin.end();
+    await Promise.all([reading, child.exited]);
     const ids = (id: string) => [id, id, id, id].join("\t");
     for (const seen of seenFromHost) {
       expect(seen).toEqual({ Uid: ids(hostUid), Gid: ids(hostGid), Groups: "", NoNewPrivs: "1" });

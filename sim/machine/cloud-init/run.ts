@@ -12,7 +12,6 @@ import {
   parseCloudConfig,
 } from "./config.ts";
 import { type Egress, openEgress } from "./egress.ts";
-import { phoneHome } from "./phone-home.ts";
 import { INSTANCE_DIR, planConfigFiles, RUNCMD_SCRIPT } from "./plan.ts";
 
 /** Where cloud-init sends the output of its modules and of runcmd. */
@@ -147,17 +146,31 @@ async function runPhoneHome(
   const names = settings.post === "all" ? PHONE_HOME_FIELDS : settings.post;
   // Like cloud-init, a requested key the machine lacks (it only has ed25519) is sent as "N/A".
   const fields = Object.fromEntries(names.map((name) => [name, known[name] ?? "N/A"]));
-  const delivered = await phoneHome({
-    url: new URL(url),
-    fields,
-    tries: settings.tries,
-    spacingMs: PHONE_HOME_SPACING_MS * context.timeScale,
-    localAddress: spec.ipv4,
-    signal,
-    onAttempt(httpStatus) {
-      status.phoneHome.attempts++;
-      status.phoneHome.lastStatus = httpStatus;
-    },
-  });
-  if (delivered) status.phoneHome.deliveredAt = new Date().toISOString();
+  // Posted by the box's own curl, through its way out (egress.ts): from the machine's address, as cloud-init does.
+  const form = Object.entries(fields).flatMap(([name, value]) => ["--data-urlencode", `${name}=${value}`]);
+  const post = [
+    "curl",
+    "-s",
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{http_code}",
+    "-m",
+    "10",
+    "-A",
+    "Cloud-Init/25.1",
+    ...form,
+    url,
+  ];
+  for (let attempt = 1; attempt <= settings.tries; attempt++) {
+    const answer = Number((await context.sandbox.run(post)).stdout) || null;
+    signal.throwIfAborted();
+    status.phoneHome.attempts++;
+    status.phoneHome.lastStatus = answer;
+    if (answer !== null && answer >= 200 && answer < 400) {
+      status.phoneHome.deliveredAt = new Date().toISOString();
+      return;
+    }
+    if (attempt < settings.tries) await sleep(PHONE_HOME_SPACING_MS * context.timeScale, signal);
+  }
 }

@@ -1,4 +1,3 @@
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -111,23 +110,6 @@ export class Sandbox {
     return new Sandbox(rootDir, hostname, isolation, namespaces);
   }
 
-  /**
-   * Starts `argv` inside the box as `user` (whose identity is recorded in the environment; see the docs) with
-   * node:child_process, its stdio streamed, for the box's long-lived work (the service manager, cloud-init).
-   */
-  spawn(argv: string[], user: SandboxUser = SANDBOX_ROOT_USER): ChildProcessWithoutNullStreams {
-    const [launcher = "setpriv", ...args] = this.#command(argv, user);
-    const child = spawn(launcher, args, { env: sandboxEnv(user), stdio: "pipe" });
-    const exited = new Promise<void>((resolve) => {
-      child.once("close", () => resolve());
-      child.once("error", () => resolve());
-    });
-    this.#track({ kill: () => child.kill("SIGKILL"), exited });
-    // A command may exit without reading its input; writing it then fails with EPIPE, as with real sshd.
-    child.stdin.on("error", () => undefined);
-    return child;
-  }
-
   /** Runs `argv` to completion, its whole input given at once, and collects its output. */
   async run(
     argv: string[],
@@ -154,7 +136,10 @@ export class Sandbox {
     return result.stdout;
   }
 
-  /** Starts `argv` as `user` as sshd starts a session's command, its stdin, stdout and stderr the caller's to relay. */
+  /**
+   * Starts `argv` inside the box as `user` (whose identity is recorded in the environment), its stdin, stdout
+   * and stderr the caller's to relay: an SSH session's command, or the box's long-lived work.
+   */
   startSession(argv: string[], user: SandboxUser): SessionCommand {
     return this.#spawnTracked(argv, user, { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
   }
