@@ -135,18 +135,6 @@ describe("cloud-init emulation", () => {
     expect(view.cloudInit.error).toContain("does not carry out packages, bootcmd");
   });
 
-  test("hostname: renames the box, as set_hostname does", async () => {
-    const view = await bootWith(cloudConfig("hostname: renamed\nfqdn: renamed.example.com\n"));
-    const client = await connect(view);
-    try {
-      expect((await exec(client, "hostname; cat /etc/hostname; grep 127.0.1.1 /etc/hosts")).stdout).toBe(
-        "renamed\nrenamed\n127.0.1.1 renamed.example.com renamed\n",
-      );
-    } finally {
-      client.end();
-    }
-  });
-
   test("a second boot does not run cloud-init again", async () => {
     const machine = await env.host.create({
       serverId: 60,

@@ -14,10 +14,10 @@ export const PHONE_HOME_FIELDS = [
 
 /**
  * The top-level keys the stand-in carries out (the last two it may ignore); anything else (packages,
- * bootcmd, mounts, ...) is refused rather than skipped: only a container machine runs the real cloud-init.
+ * bootcmd, hostname, ...) is refused rather than skipped: only a container machine runs the real cloud-init.
  */
 const MODELLED_KEYS = new Set([
-  ...["hostname", "fqdn", "users", "ssh_authorized_keys", "write_files", "runcmd", "phone_home"],
+  ...["users", "ssh_authorized_keys", "write_files", "runcmd", "phone_home"],
   ...["manage_etc_hosts", "final_message"],
 ]);
 
@@ -48,11 +48,6 @@ const writeFileSchema = z.object({
 });
 
 const cloudConfigSchema = z.object({
-  hostname: z
-    .string()
-    .regex(/^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$/, "must be a single DNS label")
-    .optional(),
-  fqdn: z.string().optional(),
   users: z.array(userSchema).default(["default"]),
   ssh_authorized_keys: z.array(z.string()).default([]),
   write_files: z.array(writeFileSchema).default([]),
@@ -101,9 +96,4 @@ export function parseCloudConfig(userData: string): CloudConfig {
     );
   }
   return result.data;
-}
-
-/** The hostname cloud-init's set_hostname module settles on: `hostname`, else `fqdn`'s first label, else the server name. */
-export function configuredHostname(config: CloudConfig, serverName: string): string {
-  return config.hostname ?? config.fqdn?.split(".")[0] ?? serverName;
 }

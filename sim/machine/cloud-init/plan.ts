@@ -1,5 +1,5 @@
 import type { FileOp } from "../sandbox/files.ts";
-import { type CloudConfig, type CloudWriteFile, configuredHostname } from "./config.ts";
+import type { CloudConfig, CloudWriteFile } from "./config.ts";
 
 /** Where cloud-init keeps what it was given and what it did for this instance. */
 export const INSTANCE_DIR = "/var/lib/cloud/instance";
@@ -17,27 +17,15 @@ export interface AccountFiles {
 }
 
 /**
- * Plans every file cloud-init's modules write, in their real order: hostname, write_files, then users and keys,
- * then deferred write_files, and the runcmd script.
+ * Plans every file cloud-init's modules write, in their real order: write_files, then users and keys, then
+ * deferred write_files, and the runcmd script (the box is named after the server already: see layout.ts).
  */
-export function planConfigFiles(
-  config: CloudConfig,
-  spec: { name: string; userData: string },
-  accounts: AccountFiles,
-): FileOp[] {
-  const hostname = configuredHostname(config, spec.name);
+export function planConfigFiles(config: CloudConfig, userData: string, accounts: AccountFiles): FileOp[] {
   const runcmd = config.runcmd.map((command) =>
     typeof command === "string" ? command : command.map(shlexQuote).join(" "),
   );
   return [
-    { kind: "write", path: `${INSTANCE_DIR}/user-data.txt`, mode: "600", content: spec.userData },
-    { kind: "write", path: "/etc/hostname", mode: "644", content: `${hostname}\n` },
-    {
-      kind: "write",
-      path: "/etc/hosts",
-      mode: "644",
-      content: `127.0.0.1 localhost\n127.0.1.1 ${config.fqdn ?? hostname} ${hostname}\n`,
-    },
+    { kind: "write", path: `${INSTANCE_DIR}/user-data.txt`, mode: "600", content: userData },
     ...config.write_files.filter((file) => !file.defer).map(writeFileOp),
     ...planUsers(config, accounts),
     ...config.write_files.filter((file) => file.defer).map(writeFileOp),

@@ -4,13 +4,7 @@ import type { MachineFaultBoard } from "../faults.ts";
 import { applyFileOps, type FileOp } from "../sandbox/files.ts";
 import { FRESH_ACCOUNTS } from "../sandbox/layout.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
-import {
-  type CloudConfig,
-  type CloudPhoneHome,
-  configuredHostname,
-  PHONE_HOME_FIELDS,
-  parseCloudConfig,
-} from "./config.ts";
+import { type CloudConfig, type CloudPhoneHome, PHONE_HOME_FIELDS, parseCloudConfig } from "./config.ts";
 import { type Egress, openEgress } from "./egress.ts";
 import { INSTANCE_DIR, planConfigFiles, RUNCMD_SCRIPT } from "./plan.ts";
 
@@ -53,7 +47,7 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
     const config = spec.userData === null ? null : parseCloudConfig(spec.userData);
     const failures: string[] = [];
     if (config !== null && spec.userData !== null) {
-      const files = planConfigFiles(config, { name: spec.name, userData: spec.userData }, FRESH_ACCOUNTS);
+      const files = planConfigFiles(config, spec.userData, FRESH_ACCOUNTS);
       egress = await openEgressTo(context, config);
       const egressFiles = egress ? [egress.targetFile] : [];
       await applyFileOps(sandbox, [statusFile("running\n"), ...egressFiles, ...files]);
@@ -136,12 +130,11 @@ async function runPhoneHome(
   // A box that never phones home looks, from outside, like cloud-init hung before its final stage.
   if (plan.never) await raceAbort(new Promise<never>(() => undefined), signal);
   await sleep(plan.delayMs, signal);
-  const hostname = configuredHostname(config, spec.name);
   const known: Record<string, string> = {
     pub_key_ed25519: `${context.hostKeyLine}\n`,
     instance_id: String(spec.serverId),
-    hostname,
-    fqdn: config.fqdn ?? hostname,
+    hostname: spec.name,
+    fqdn: spec.name,
   };
   const names = settings.post === "all" ? PHONE_HOME_FIELDS : settings.post;
   // Like cloud-init, a requested key the machine lacks (it only has ed25519) is sent as "N/A".

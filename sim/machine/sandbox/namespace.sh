@@ -10,7 +10,7 @@
 # stdin: the holder lives until it closes (the shell's read waits for that: no cat process).
 set -eu
 root=$1
-# Every command's own hostname starts as this one (enter.sh sets another only when /etc/hostname says so).
+# The machine's hostname, which every command shares.
 hostname "$2" 2>/dev/null || true
 # /proc is still the host's, so "self" is our pid out there (read by the shell itself: no child).
 read -r host_pid _ </proc/self/stat

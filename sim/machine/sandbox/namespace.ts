@@ -32,10 +32,10 @@ const ENTER_MACHINE = [
 ];
 
 /**
- * What every command gets of its own: a pid namespace whose whole tree dies with the launcher, its own
- * /proc for it, and its own hostname (the machine's, unless the box's /etc/hostname names another).
+ * What every command gets of its own: a pid namespace whose whole tree dies with the launcher, and its
+ * own /proc for it.
  */
-const UNSHARE_COMMAND = [hostTool("unshare"), "--pid", "--fork", "--kill-child", "--mount-proc", "--uts"];
+const UNSHARE_COMMAND = [hostTool("unshare"), "--pid", "--fork", "--kill-child", "--mount-proc"];
 
 /**
  * One idle process per machine holding the box's namespaces for the machine's lifetime, so a command

@@ -94,7 +94,6 @@ export class Sandbox {
 
   private constructor(
     readonly rootDir: string,
-    private readonly hostname: string,
     private readonly isolation: Isolation,
     private readonly namespaces: MachineNamespaces | null,
   ) {}
@@ -107,7 +106,7 @@ export class Sandbox {
     const namespaces = isolation.available
       ? await MachineNamespaces.hold(rootDir, hostname, isolation.privilegeDrop)
       : null;
-    return new Sandbox(rootDir, hostname, isolation, namespaces);
+    return new Sandbox(rootDir, isolation, namespaces);
   }
 
   /** Runs `argv` to completion, its whole input given at once, and collects its output. */
@@ -171,7 +170,7 @@ export class Sandbox {
     if (this.#closed || this.namespaces === null) {
       throw new MachineError("sandbox_unavailable", "the machine has been destroyed");
     }
-    const enter = ["/bin/sh", "-c", ENTER_SCRIPT, "enter", this.hostname, user.home];
+    const enter = ["/bin/sh", "-c", ENTER_SCRIPT, "enter", user.home];
     return [...this.namespaces.launcher(), ...enter, ...argv];
   }
 
