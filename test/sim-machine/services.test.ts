@@ -70,7 +70,7 @@ describe("supervised units", () => {
       / services rachel8\[\d+\]: Rachel8: claudecode is logged out\. Run \/login to reconnect\.\n.* services rachel8\[\d+\]: Rachel8 started: Telegram bot polling \(NODE_ENV=production, LOG_LEVEL=info, AI_PROVIDER=claudecode\)\n$/,
     );
     const status = await exec(rachel, "systemctl status rachel8");
-    expect(status.stdout).toContain("Active: active\n");
+    expect(status.stdout).toContain("Active: active (running)\n");
   });
 
   test("stop sends SIGTERM and the unit ends inactive; restart starts it again", async () => {

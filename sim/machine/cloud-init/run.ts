@@ -72,7 +72,7 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
       }
     }
     await sleep(Math.max(0, finalStageAt - performance.now()), context.signal);
-    if (config?.phone_home) await runPhoneHome(context, config, config.phone_home);
+    if (config?.phone_home) await runPhoneHome(context, config.phone_home);
     const state = failures.length === 0 ? "done\n" : `error\n${failures.join("\n")}\n`;
     await applyFileOps(sandbox, [
       {
@@ -118,11 +118,7 @@ function statusFile(content: string): FileOp {
   return { kind: "write", path: STATUS_FILE, mode: "644", content };
 }
 
-async function runPhoneHome(
-  context: CloudInitContext,
-  config: CloudConfig,
-  settings: CloudPhoneHome,
-): Promise<void> {
+async function runPhoneHome(context: CloudInitContext, settings: CloudPhoneHome): Promise<void> {
   const { spec, status, signal } = context;
   const url = settings.url.replaceAll(/\$\{INSTANCE_ID\}|\$INSTANCE_ID/g, String(spec.serverId));
   status.phoneHome.url = url;
