@@ -7,7 +7,7 @@
 import { eq } from "drizzle-orm";
 import { operations } from "../../db/schema.ts";
 import { isHetznerError } from "../../hetzner/index.ts";
-import { consumePendingSignals } from "../signals.ts";
+import { consumePendingSignals } from "../../queue/signals.ts";
 import type { Step, StepContext } from "../step.ts";
 import { admitOrQueue, CAPACITY_SIGNAL, DEFAULT_PROJECT, markProjectFull, releaseRoom } from "./line.ts";
 import { type CapacityDeps, wakeWaiting } from "./wake.ts";
@@ -62,8 +62,8 @@ export function withCapacityGuard<O>(deps: CapacityDeps & { now?: () => number }
         }
       }
     },
-    async compensate(ctx, output) {
-      await inner.compensate?.(ctx, output);
+    async compensate(ctx) {
+      await inner.compensate?.(ctx);
       releaseRoom(deps.db, ctx.instanceId, now());
       await wakeWaiting(deps);
     },

@@ -1,15 +1,16 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import http from "node:http";
 import { eq } from "drizzle-orm";
+import { z } from "zod";
 import { type ApiServer, createApiServer } from "../../api/server.ts";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { createSealer } from "../../core/secrets.ts";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
 import { instances, operations, signals } from "../../db/schema.ts";
-import { openOperation } from "../../jobs/operations.ts";
+import { openOperation } from "../../domain/operations.ts";
 import { CLOUD_INIT_READY_SIGNAL, issueCallbackToken } from "../../jobs/provision/callback-token.ts";
-import { connectJobQueue } from "../../jobs/queue.ts";
+import { connectJobQueue } from "../../queue/queue.ts";
 import { type Runtime, startRuntime } from "../runner/harness.ts";
 import { noRetry, waitForOperation } from "../runner/steps.ts";
 import { freePorts } from "../support/processes.ts";
@@ -132,6 +133,7 @@ describe("POST /v1/cloud-init/:instanceId/ready", () => {
         steps: [
           {
             name: "wait",
+            output: z.object({}),
             retry: noRetry,
             timeoutMs: 5000,
             run: async (ctx) => {

@@ -6,10 +6,10 @@
 import { describe, expect, test } from "bun:test";
 import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import { createLogger } from "../../core/log.ts";
-import { RACHEL8_PATHS } from "../../jobs/provision/rachel8.ts";
-import { connectToServer, type RemoteStepDeps } from "../../jobs/provision/steps/connect-server.ts";
+import { RACHEL8_PATHS } from "../../domain/rachel8.ts";
 import { takeBackClaudeCredentials } from "../../jobs/provision/steps/take-back-credentials.ts";
-import { createSessionHandover } from "../../jobs/remote/handover.ts";
+import { connectToServer, type RemoteStepDeps } from "../../jobs/shared/connect-server.ts";
+import { createSessionHandover } from "../../remote/handover.ts";
 import { reconfigureWorldForFile } from "./world.ts";
 
 describe("the machine's refreshed Claude credentials", () => {
@@ -36,7 +36,7 @@ describe("the machine's refreshed Claude credentials", () => {
     instanceId: string,
   ): Promise<{ accessToken: string; refreshToken: string }> {
     const { machineFiles } = fixture.current;
-    const session = await connectToServer(deps(), instanceId, {}, AbortSignal.timeout(20_000));
+    const session = await connectToServer(deps(), instanceId, undefined, AbortSignal.timeout(20_000));
     try {
       const ageToken = [
         "import json, os, time",
@@ -110,7 +110,7 @@ describe("the machine's refreshed Claude credentials", () => {
     const outcome = await takeBackClaudeCredentials(
       deps(),
       instanceId,
-      {},
+      undefined,
       AbortSignal.timeout(30_000),
       quiet,
     );
@@ -130,7 +130,13 @@ describe("the machine's refreshed Claude credentials", () => {
       level: "warn",
       destination: { write: (line: string) => lines.push(JSON.parse(line)) },
     });
-    const outcome = await takeBackClaudeCredentials(deps(), instanceId, {}, AbortSignal.timeout(30_000), log);
+    const outcome = await takeBackClaudeCredentials(
+      deps(),
+      instanceId,
+      undefined,
+      AbortSignal.timeout(30_000),
+      log,
+    );
     expect(outcome).toBe("unavailable");
     expect(lines).toHaveLength(1);
     expect(lines[0]?.needsRelogin).toBe(true);

@@ -5,14 +5,20 @@
  * Idempotent: change_protection to the value already set is accepted.
  */
 import { PermanentError } from "../../errors.ts";
-import type { Step } from "../../step.ts";
+import { hetznerStepRetry } from "../../shared/retry-policies.ts";
+import {
+  type ProtectionOutcome,
+  protectionOutcomeSchema,
+  setDeleteProtection,
+} from "../../shared/server-protection.ts";
+import { type Step, stepRef } from "../../step.ts";
 import type { ProvisionDeps } from "./deps.ts";
-import { hetznerStepRetry } from "./retry-policies.ts";
-import { type ProtectionOutcome, setDeleteProtection } from "./server-protection.ts";
+
+export const protectServerRef = stepRef("protect-server", protectionOutcomeSchema);
 
 export function protectServerStep(deps: ProvisionDeps): Step<ProtectionOutcome> {
   return {
-    name: "protect-server",
+    ...protectServerRef,
     retry: hetznerStepRetry,
     timeoutMs: 90_000,
     async run(ctx) {
