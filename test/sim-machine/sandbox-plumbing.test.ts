@@ -1,7 +1,6 @@
 /**
  * How a box's commands are started: the identity they run under as the host sees it, an SSH session's
- * command (made without anything on the box's filesystem), and a holder that leaves nothing of its own
- * set-up behind.
+ * command (made without anything on the box's filesystem).
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
@@ -67,14 +66,6 @@ function identity(status: string): Record<string, string> {
   );
   return { Uid: fields.Uid, Gid: fields.Gid, Groups: fields.Groups, NoNewPrivs: fields.NoNewPrivs };
 }
-
-describe("the namespace holder", () => {
-  test("leaves no mount list in the box's /run for its first command to find", async () => {
-    const result = await session("ls -A /run");
-    expect(result).toMatchObject({ code: 0, stderr: "" });
-    expect(result.stdout).not.toContain("sim-mounts");
-  });
-});
 
 describe("a command of the box", () => {
   test("runs as the sandbox uid with no supplementary groups and no_new_privs, inside and as the host sees it", async () => {

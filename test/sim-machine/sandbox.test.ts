@@ -26,7 +26,7 @@ describe("the namespace sandbox", () => {
     expect(await probeIsolation(scratch)).toMatchObject({ available: true });
   });
 
-  test("works under a data directory whose path holds blanks (its mounts are listed fstab-escaped)", async () => {
+  test("works under a data directory whose path holds blanks (its mounts are passed as arguments)", async () => {
     const spaced = join(scratch, "with space\tand tab");
     prepareSandboxParent(spaced);
     expect(await probeIsolation(spaced)).toMatchObject({ available: true });

@@ -1,7 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { MachineError } from "../errors.ts";
-import { removeMountLists, writeMountLists } from "./mounts.ts";
+import { mountArguments } from "./mounts.ts";
 
 const NAMESPACE_SCRIPT = await Bun.file(new URL("./namespace.sh", import.meta.url)).text();
 
@@ -67,19 +67,15 @@ export class MachineNamespaces {
     privilegeDrop: readonly string[],
   ): Promise<MachineNamespaces> {
     const [program = "setpriv", ...args] = privilegeDrop;
-    await writeMountLists(rootDir);
-    const setup = ["/bin/sh", "-c", NAMESPACE_SCRIPT, "namespace", rootDir, hostname];
+    const mounts = await mountArguments(rootDir);
+    const setup = ["/bin/sh", "-c", NAMESPACE_SCRIPT, "namespace", rootDir, hostname, ...mounts];
     const launcher = spawn(program, [...args, ...UNSHARE_MACHINE, "--", ...setup], {
       env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" },
       stdio: "pipe",
     });
     try {
-      const holderPid = await readyHolderPid(launcher);
-      // No command of the box has run yet, so nothing there can have replaced /run with a symlink.
-      await removeMountLists(rootDir);
-      return new MachineNamespaces(launcher, holderPid, privilegeDrop);
+      return new MachineNamespaces(launcher, await readyHolderPid(launcher), privilegeDrop);
     } catch (error) {
-      // The caller removes a disk that could not be prepared, mount lists included.
       launcher.kill("SIGKILL");
       throw error;
     }
