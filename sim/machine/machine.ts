@@ -83,8 +83,6 @@ class FakeMachine implements Machine {
   readonly #lifetime = new AbortController();
   #firstBoot: Promise<void> | null = null;
   #destroyed: Promise<void> | null = null;
-  /** The disk once prepared, so a boot after that starts at once. */
-  #sandbox: Sandbox | null = null;
 
   constructor(
     private readonly spec: MachineSpec,
@@ -94,9 +92,7 @@ class FakeMachine implements Machine {
     private readonly hostKeyLine: string,
   ) {
     this.serverId = spec.serverId;
-    this.prepared = disk.sandbox.then((sandbox) => {
-      this.#sandbox = sandbox;
-    });
+    this.prepared = disk.sandbox.then(() => undefined);
     this.prepared.catch(() => undefined);
   }
 
@@ -117,10 +113,6 @@ class FakeMachine implements Machine {
     // cloud-init runs its modules once per instance; later boots (reboots) do not repeat them.
     if (this.#firstBoot || this.#lifetime.signal.aborted) return;
     const bootedAt = dueAt ?? performance.now();
-    if (this.#sandbox) {
-      this.#firstBoot = this.#firstBootOn(this.#sandbox, bootedAt);
-      return;
-    }
     this.#firstBoot = this.disk.sandbox.then(
       (sandbox) => this.#firstBootOn(sandbox, bootedAt),
       (error: Error) => {
@@ -136,16 +128,23 @@ class FakeMachine implements Machine {
     if (this.deps.isolation.available) {
       startServiceSupervisor(sandbox, this.deps.timeScale, this.deps.onError, this.#lifetime.signal);
     }
+    const { timeScale, cloudInitMs, faults } = this.deps;
+    const [spec, hostKeyLine, status, signal] = [
+      this.spec,
+      this.hostKeyLine,
+      this.#cloudInit,
+      this.#lifetime.signal,
+    ];
     return runCloudInit({
-      spec: this.spec,
+      spec,
       sandbox,
-      hostKeyLine: this.hostKeyLine,
+      hostKeyLine,
       bootedAt,
-      timeScale: this.deps.timeScale,
-      cloudInitMs: this.deps.cloudInitMs,
-      faults: this.deps.faults,
-      status: this.#cloudInit,
-      signal: this.#lifetime.signal,
+      timeScale,
+      cloudInitMs,
+      faults,
+      status,
+      signal,
     });
   }
 
