@@ -83,6 +83,8 @@ class FakeMachine implements Machine {
   readonly #lifetime = new AbortController();
   #firstBoot: Promise<void> | null = null;
   #destroyed: Promise<void> | null = null;
+  /** The disk once prepared, so a boot after that starts at once. */
+  #sandbox: Sandbox | null = null;
 
   constructor(
     private readonly spec: MachineSpec,
@@ -92,7 +94,9 @@ class FakeMachine implements Machine {
     private readonly hostKeyLine: string,
   ) {
     this.serverId = spec.serverId;
-    this.prepared = disk.sandbox.then(() => undefined);
+    this.prepared = disk.sandbox.then((sandbox) => {
+      this.#sandbox = sandbox;
+    });
     this.prepared.catch(() => undefined);
   }
 
@@ -113,6 +117,10 @@ class FakeMachine implements Machine {
     // cloud-init runs its modules once per instance; later boots (reboots) do not repeat them.
     if (this.#firstBoot || this.#lifetime.signal.aborted) return;
     const bootedAt = dueAt ?? performance.now();
+    if (this.#sandbox) {
+      this.#firstBoot = this.#firstBootOn(this.#sandbox, bootedAt);
+      return;
+    }
     this.#firstBoot = this.disk.sandbox.then(
       (sandbox) => this.#firstBootOn(sandbox, bootedAt),
       (error: Error) => {
@@ -128,23 +136,16 @@ class FakeMachine implements Machine {
     if (this.deps.isolation.available) {
       startServiceSupervisor(sandbox, this.deps.timeScale, this.deps.onError, this.#lifetime.signal);
     }
-    const { timeScale, cloudInitMs, faults } = this.deps;
-    const [spec, hostKeyLine, status, signal] = [
-      this.spec,
-      this.hostKeyLine,
-      this.#cloudInit,
-      this.#lifetime.signal,
-    ];
     return runCloudInit({
-      spec,
+      spec: this.spec,
       sandbox,
-      hostKeyLine,
+      hostKeyLine: this.hostKeyLine,
       bootedAt,
-      timeScale,
-      cloudInitMs,
-      faults,
-      status,
-      signal,
+      timeScale: this.deps.timeScale,
+      cloudInitMs: this.deps.cloudInitMs,
+      faults: this.deps.faults,
+      status: this.#cloudInit,
+      signal: this.#lifetime.signal,
     });
   }
 
