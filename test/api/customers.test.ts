@@ -192,6 +192,28 @@ describe("PUT /v1/customers/:customerId", () => {
     }
   });
 
+  test("the stored time comes from the clock the server was given, not the machine's", async () => {
+    const fixedAt = Date.UTC(2031, 4, 6, 7, 8, 9, 10);
+    const fixed = createApiServer({
+      config,
+      db,
+      queue: unusedQueue(),
+      log,
+      metrics: createMetrics(),
+      now: () => fixedAt,
+      port: 0,
+      publicPort: 0,
+    });
+    try {
+      const answer = await put("cust-clock", JSON.stringify(customerSecrets("clock")), undefined, fixed.url);
+      expect(answer.status).toBe(201);
+      expect(answer.body.updatedAt).toBe("2031-05-06T07:08:09.010Z");
+      expect(customerRow("cust-clock")).toMatchObject({ createdAt: fixedAt, updatedAt: fixedAt });
+    } finally {
+      await fixed.stop(100);
+    }
+  });
+
   test("400 for a body that is not JSON", async () => {
     for (const body of ["{not json", "", `{"telegramBotToken": "123`]) {
       const answer = await put("cust-malformed", body);
