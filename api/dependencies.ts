@@ -6,11 +6,11 @@ import { createSealer } from "../core/secrets.ts";
 import type { Db } from "../db/index.ts";
 import { type CloudInitCallbacks, createCloudInitCallbacks } from "../domain/cloud-init-callback.ts";
 import { type CustomerRegistrations, createCustomerRegistrations } from "../domain/customer-registration.ts";
-import type { StatusReportDeps } from "../jobs/ops/status.ts";
-import { brokerConnection, type JobQueue } from "../jobs/queue.ts";
+import type { StatusReportDeps } from "../domain/ops/status.ts";
+import { createRequests, type Requests } from "../domain/requests.ts";
 import { createOperatorSweeps, type OperatorSweeps } from "../jobs/reconcile/operator-sweep.ts";
-import { createRequests, type Requests } from "../jobs/requests.ts";
 import type { UpgradeRequestDeps } from "../jobs/upgrade/request.ts";
+import { brokerConnection, type JobQueue } from "../queue/queue.ts";
 import { type BundleDownloadHandler, createBundleDownloadHandler } from "./bundle-download.ts";
 import { createPaymentWebhooks, type PaymentWebhooks } from "./routes/webhooks.ts";
 

@@ -3,9 +3,9 @@
  * with the stack's real URLs and ids, each standing alone (paste it into any shell in the repository). The
  * stack's secrets are never printed: the commands read them from its mode-0600 env file, DATA_DIR/dev.env.
  */
-import type { CustomerSecrets } from "../jobs/customers.ts";
-import { RACHEL8_UNIT_NAME } from "../jobs/provision/rachel8.ts";
-import { shellQuote } from "../jobs/remote/shell-quote.ts";
+import type { CustomerSecrets } from "../domain/customers.ts";
+import { RACHEL8_UNIT_NAME } from "../domain/rachel8.ts";
+import { shellQuote } from "../remote/shell-quote.ts";
 import type { ApiUrls } from "./local-stack.ts";
 import type { SshAccess } from "./ssh-access.ts";
 

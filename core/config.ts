@@ -30,6 +30,7 @@ import {
   packageVersion,
   port,
   repoUrl,
+  SECRET_VARIABLES,
   s3Bucket,
   s3Prefix,
   serverImage,
@@ -407,19 +408,6 @@ function backupS3(env: Env): BackupS3Config | null {
 
 /** Every variable the schema reads, in schema order (their `_FILE` variants are in SECRET_VARIABLES). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
-
-/** Variables that hold secrets; each may instead be given as `<NAME>_FILE`, a path to read it from. */
-export const SECRET_VARIABLES = [
-  "BROKER_TOKEN",
-  "SECRETS_KEY",
-  "SECRETS_OLD_KEYS",
-  "HCLOUD_TOKEN",
-  "SERVICE_TOKEN",
-  "OPS_TOKEN",
-  "STANDARD_WEBHOOK_SECRET",
-  "STRIPE_WEBHOOK_SECRET",
-  "BACKUP_S3_SECRET_ACCESS_KEY",
-] as const;
 
 /** Every problem found in the environment, one `NAME: what is wrong` line each. */
 export class ConfigError extends Error {

@@ -12,8 +12,8 @@ import type { Db } from "../db/index.ts";
 import { instances } from "../db/schema.ts";
 import { errorCodeOf, JobError } from "../jobs/errors.ts";
 import { CLOUD_INIT_READY_SIGNAL, verifyCallbackToken } from "../jobs/provision/callback-token.ts";
-import type { JobQueue } from "../jobs/queue.ts";
-import { findPendingSignal } from "../jobs/signals.ts";
+import type { JobQueue } from "../queue/queue.ts";
+import { findPendingSignal } from "../queue/signals.ts";
 
 export interface CloudInitCallbackDeps {
   db: Db;

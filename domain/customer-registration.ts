@@ -10,16 +10,16 @@ import { eq } from "drizzle-orm";
 import type { Sealer } from "../core/secrets.ts";
 import type { Db } from "../db/index.ts";
 import { customers, type PaymentState } from "../db/schema.ts";
+import { JobError } from "../jobs/errors.ts";
+import { type ReconfigureDecision, requestReconfigure } from "../jobs/reconfigure/request.ts";
+import type { JobQueue } from "../queue/queue.ts";
 import {
   type CustomerSecrets,
   CustomerSecretsGoneError,
   type CustomerStore,
   createCustomerStore,
-} from "../jobs/customers.ts";
-import { JobError } from "../jobs/errors.ts";
-import { applyPaymentState, type PaymentDeps } from "../jobs/payments/apply.ts";
-import type { JobQueue } from "../jobs/queue.ts";
-import { type ReconfigureDecision, requestReconfigure } from "../jobs/reconfigure/request.ts";
+} from "./customers.ts";
+import { applyPaymentState, type PaymentDeps } from "./payments/apply.ts";
 
 export interface CustomerRegistrationDeps {
   db: Db;

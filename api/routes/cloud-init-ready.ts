@@ -8,8 +8,8 @@
  * The token travels in the URL, so nothing here logs the URL (the request log line carries the path only).
  */
 import { CallbackNotRecordedError, CallbackRefusedError } from "../../domain/cloud-init-callback.ts";
-import { RemoteError } from "../../jobs/remote/errors.ts";
-import { parsePinnedHostKey } from "../../jobs/remote/host-key.ts";
+import { RemoteError } from "../../remote/errors.ts";
+import { parsePinnedHostKey } from "../../remote/host-key.ts";
 import { readBody } from "../body.ts";
 import { HttpError } from "../http-error.ts";
 import type { Route } from "../router.ts";

@@ -12,7 +12,7 @@
 import { z } from "zod";
 import type { PaymentState } from "../../db/schema.ts";
 import { PaymentNotRequestedError, type Registration } from "../../domain/customer-registration.ts";
-import { InvalidCustomerSecretsError } from "../../jobs/customers.ts";
+import { InvalidCustomerSecretsError } from "../../domain/customers.ts";
 import { type ReconfigureDecision, ReconfigureEnqueueError } from "../../jobs/reconfigure/request.ts";
 import { presentsBearerToken, unauthorized } from "../bearer-token.ts";
 import { readJson } from "../body.ts";

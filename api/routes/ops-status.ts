@@ -4,7 +4,7 @@
  * so the rest is still shown), the last reconcile sweep and the backups, with their warnings.
  */
 
-import { statusReport } from "../../jobs/ops/status.ts";
+import { statusReport } from "../../domain/ops/status.ts";
 import { refuseNonOperator } from "../ops/access.ts";
 import { refuseQuery } from "../ops/query.ts";
 import type { Route } from "../router.ts";

@@ -6,7 +6,7 @@
 import { listSnapshots } from "../../backup/retention.ts";
 import type { BackupConfig } from "../../core/config.ts";
 import type { Db } from "../../db/index.ts";
-import { readOpenRestoreHold } from "../reconcile/restore-hold.ts";
+import { readOpenRestoreHold } from "../../jobs/reconcile/restore-hold.ts";
 
 export interface BackupStatus {
   /** Name (its UTC time) of the newest local snapshot, or null when there is none. */

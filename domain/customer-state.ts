@@ -6,7 +6,7 @@
 import { desc, eq } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import { customers, instances, type PaymentState } from "../db/schema.ts";
-import { WAITING_FOR_CAPACITY, waitingLine } from "./capacity/line.ts";
+import { WAITING_FOR_CAPACITY, waitingLine } from "../jobs/capacity/line.ts";
 import { currentPaymentState } from "./payments/apply.ts";
 
 export type CustomerPhase =

@@ -5,7 +5,7 @@
  */
 import { connect as connectTcp } from "node:net";
 import { Client, type ClientErrorExtensions } from "ssh2";
-import { coalesceWritesPerTick } from "../../core/coalesce-writes.ts";
+import { coalesceWritesPerTick } from "../core/coalesce-writes.ts";
 import { HostKeyMismatchError, RemoteError } from "./errors.ts";
 import { fingerprintOf, type PinnedHostKey, parsePinnedHostKey, sameHostKey } from "./host-key.ts";
 import { PinnedSession, type RemoteSession } from "./session.ts";

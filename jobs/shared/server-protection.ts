@@ -2,8 +2,8 @@
  * Hetzner's delete protection on an instance's server: set once the customer is served, lifted only by a
  * deprovision (or the rollback of the provision that set it). One change_protection request each way.
  */
-import type { Db } from "../../../db/index.ts";
-import { type HetznerClient, isHetznerError } from "../../../hetzner/index.ts";
+import type { Db } from "../../db/index.ts";
+import { type HetznerClient, isHetznerError } from "../../hetzner/index.ts";
 import { loadInstance } from "./instance-row.ts";
 import { findOwnServerId } from "./remove-server.ts";
 

@@ -5,8 +5,8 @@
  * .env and everything it writes live. Errors name the FIELD, never the value.
  */
 import { z } from "zod";
-import { PermanentError } from "../errors.ts";
-import { CURRENT_RELEASE } from "./cloud-init/bundle-boot.ts";
+import { PermanentError } from "../jobs/errors.ts";
+import { CURRENT_RELEASE } from "../jobs/provision/cloud-init/bundle-boot.ts";
 
 /** The unit's name on the machine. */
 export const RACHEL8_UNIT_NAME = "rachel8.service";

@@ -9,7 +9,7 @@ import type { Sealer } from "../../core/secrets.ts";
 import { newToken, tokensMatch } from "../../core/tokens.ts";
 import type { Db } from "../../db/index.ts";
 import { type BundleGrantPurpose, bundleGrants, instances } from "../../db/schema.ts";
-import { UnknownInstanceError } from "../errors.ts";
+import { UnknownInstanceError } from "../../jobs/errors.ts";
 
 /**
  * Where a granted server downloads its bundle (api/bundle-download.ts answers it), with the grant's token in

@@ -3,7 +3,7 @@
  * payment state, and only once that work is durably queued mark the event handled. If queueing fails the
  * event stays unhandled, so the provider's redelivery applies it again; nothing accepted is lost.
  */
-import { JobError } from "../errors.ts";
+import { JobError } from "../../jobs/errors.ts";
 import { type AppliedPaymentState, applyPaymentState, type PaymentDeps } from "./apply.ts";
 import type { PaymentEvent } from "./event.ts";
 import { markHandled, type RecordedOutcome, recordPaymentEvent } from "./record.ts";

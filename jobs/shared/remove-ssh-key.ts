@@ -1,9 +1,9 @@
 /** Deleting an instance's SSH key at Hetzner: the provision compensation and the deprovision step share it. */
 
-import type { Db } from "../../../db/index.ts";
-import type { HetznerClient } from "../../../hetzner/index.ts";
+import type { Db } from "../../db/index.ts";
+import { isOwnedBy, resourceNameFor } from "../../domain/ownership.ts";
+import type { HetznerClient } from "../../hetzner/index.ts";
 import { loadInstance, updateInstance } from "./instance-row.ts";
-import { isOwnedBy, resourceNameFor } from "./ownership.ts";
 
 /**
  * Deletes the key by id, or (when the id never got stored, e.g. a crash right after the upload) by our

@@ -3,8 +3,8 @@ import { and, desc, eq, inArray, max, sql } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import { preparedPerConnection } from "../db/prepared.ts";
 import { instances, type OperationStatus, operations } from "../db/schema.ts";
-import { InvalidJobError } from "./errors.ts";
-import { operationJobId } from "./payload.ts";
+import { InvalidJobError } from "../jobs/errors.ts";
+import { operationJobId } from "../queue/payload.ts";
 
 /** Statuses of an operation the runner has not finished: a new request joins it instead of starting another. */
 export const activeOperationStatuses: readonly OperationStatus[] = ["queued", "running", "parked"];

@@ -1,7 +1,7 @@
 /** The step retry policies of provisioning: which failures a later attempt can fix, and how long to wait. */
-import { isHetznerError } from "../../../hetzner/index.ts";
+import { isHetznerError } from "../../hetzner/index.ts";
 import { isRemoteError } from "../../remote/errors.ts";
-import type { RetryPolicy } from "../../step.ts";
+import type { RetryPolicy } from "../step.ts";
 
 /**
  * Hetzner calls: the client already retried transient failures with backoff, so what reaches a step is

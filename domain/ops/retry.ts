@@ -6,9 +6,9 @@
 import { and, desc, eq } from "drizzle-orm";
 import type { Db } from "../../db/index.ts";
 import { operations } from "../../db/schema.ts";
-import { InvalidJobError, JobError } from "../errors.ts";
+import { InvalidJobError, JobError } from "../../jobs/errors.ts";
+import type { JobQueue } from "../../queue/queue.ts";
 import { activeOperationStatuses } from "../operations.ts";
-import type { JobQueue } from "../queue.ts";
 import { findInstance } from "./instances.ts";
 
 /** Neither an instance nor a job (operation) of that id exists. */

@@ -1,8 +1,8 @@
 /** Reads and writes of the instance row the provision and deprovision steps share. */
 import { eq } from "drizzle-orm";
-import type { Db } from "../../../db/index.ts";
-import { instances } from "../../../db/schema.ts";
-import { UnknownInstanceError } from "../../errors.ts";
+import type { Db } from "../../db/index.ts";
+import { instances } from "../../db/schema.ts";
+import { UnknownInstanceError } from "../errors.ts";
 
 export type InstanceRow = typeof instances.$inferSelect;
 export type InstanceUpdate = Partial<Omit<InstanceRow, "id" | "createdAt">>;

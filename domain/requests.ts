@@ -8,12 +8,12 @@ import { and, desc, eq, notInArray, sql } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import { preparedPerConnection } from "../db/prepared.ts";
 import { customers, type InstanceStatus, instances, operations } from "../db/schema.ts";
+import { DEPROVISION_OPERATION } from "../jobs/deprovision/operation.ts";
+import { UnknownInstanceError } from "../jobs/errors.ts";
+import { PROVISION_OPERATION } from "../jobs/provision/operation.ts";
+import type { JobQueue } from "../queue/queue.ts";
 import { CustomerSecretsGoneError, UnknownCustomerError } from "./customers.ts";
-import { DEPROVISION_OPERATION } from "./deprovision/operation.ts";
-import { UnknownInstanceError } from "./errors.ts";
-import { PROVISION_OPERATION } from "./provision/operation.ts";
-import { resourceNameFor } from "./provision/steps/ownership.ts";
-import type { JobQueue } from "./queue.ts";
+import { resourceNameFor } from "./ownership.ts";
 
 export interface RequestResult {
   instanceId: string;

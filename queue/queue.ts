@@ -3,8 +3,8 @@ import { Queue } from "bunqueue/client";
 import type { Config } from "../core/config.ts";
 import type { CrashHook } from "../core/crash-point.ts";
 import type { Db } from "../db/index.ts";
+import { openOperation, reopenFailedOperation } from "../domain/operations.ts";
 import { durableAdder } from "./durable-adds.ts";
-import { openOperation, reopenFailedOperation } from "./operations.ts";
 import { type OperationPayload, operationsQueueName } from "./payload.ts";
 import { recordSignal } from "./signals.ts";
 

@@ -1,8 +1,8 @@
 /** How many jobs the broker holds in each state, asked with a bound so a down broker cannot hang a caller. */
 import { Queue } from "bunqueue/client";
 import { raceAbort } from "../../core/abort.ts";
-import { JobError } from "../errors.ts";
-import { type OperationPayload, operationsQueueName } from "../payload.ts";
+import { JobError } from "../../jobs/errors.ts";
+import { type OperationPayload, operationsQueueName } from "../../queue/payload.ts";
 
 export interface QueueDepths {
   waiting: number;

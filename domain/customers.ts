@@ -9,8 +9,8 @@ import { z } from "zod";
 import type { Sealer } from "../core/secrets.ts";
 import type { Db } from "../db/index.ts";
 import { customers } from "../db/schema.ts";
-import { JobError, PermanentError } from "./errors.ts";
-import { CLAUDE_AI_PROVIDER, Rachel8ConfigError, renderCredentials, renderEnv } from "./provision/rachel8.ts";
+import { JobError, PermanentError } from "../jobs/errors.ts";
+import { CLAUDE_AI_PROVIDER, Rachel8ConfigError, renderCredentials, renderEnv } from "./rachel8.ts";
 
 export interface CustomerSecrets {
   /** Rachel8's TELEGRAM_BOT_TOKEN, `<digits>:<35+ chars>`. */
@@ -118,7 +118,7 @@ const claudeSchema = z.object({
   scopes: z.array(z.string()),
 });
 
-/** Checks the secrets with Rachel8's own rules (jobs/provision/rachel8.ts), collecting every bad field. */
+/** Checks the secrets with Rachel8's own rules (domain/rachel8.ts), collecting every bad field. */
 function validateSecrets(customerId: string, secrets: CustomerSecrets): void {
   const fields: string[] = [];
   if (!CUSTOMER_ID.test(customerId)) fields.push("customerId");

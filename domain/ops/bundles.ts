@@ -3,7 +3,7 @@ import type { BundleArchitecture } from "../../bundle/architecture.ts";
 import type { BundleManifest } from "../../bundle/manifest.ts";
 import type { BundleStore, CurrentBundles } from "../../bundle/store.ts";
 import type { Db } from "../../db/index.ts";
-import { instancesByBundle } from "../bundle/usage.ts";
+import { instancesByBundle } from "../bundles/usage.ts";
 
 export interface BundleView extends BundleManifest {
   /** Whether new servers of its architecture boot this bundle. */

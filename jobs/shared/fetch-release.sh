@@ -1,7 +1,7 @@
 # fetch_release HEADER URL: bundle $sha256 from URL, with curl's --header HEADER ("@file", or "@-" for stdin,
 # so the grant's token never reaches an argv), checked against its sha256 and unpacked whole into $release
 # (staged beside it, then renamed). Needs $releases, $release, $sha256 and fail(). First boot
-# (boot-from-bundle.sh) and upgrades (release.sh) share it: jobs/bundle/fetch-release.ts prepends it.
+# (boot-from-bundle.sh) and upgrades (release.sh) share it: jobs/shared/fetch-release.ts prepends it.
 fetch_release() {
   archive="$releases/.$sha256.tar.gz"
   install -d -m 0755 "$releases"

@@ -1,5 +1,5 @@
 /** Typed failures of talking to a customer machine over SSH; no message ever carries a secret. */
-import { JobError } from "../errors.ts";
+import { JobError } from "../jobs/errors.ts";
 
 /**
  * Stable codes. Retryable (a later attempt may succeed): connection_refused, connect_timeout,

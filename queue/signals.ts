@@ -2,8 +2,8 @@
 import { and, asc, eq, gte, inArray, isNull } from "drizzle-orm";
 import type { Db, DbSession } from "../db/index.ts";
 import { instances, operations, signals } from "../db/schema.ts";
-import { UnknownInstanceError } from "./errors.ts";
-import { activeOperationStatuses } from "./operations.ts";
+import { activeOperationStatuses } from "../domain/operations.ts";
+import { UnknownInstanceError } from "../jobs/errors.ts";
 
 export interface PendingSignal {
   id: number;

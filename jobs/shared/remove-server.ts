@@ -1,8 +1,8 @@
 /** Deleting an instance's server at Hetzner: the provision compensation and the deprovision step share it. */
-import type { Db } from "../../../db/index.ts";
-import { HetznerActionError, type HetznerClient, isHetznerError } from "../../../hetzner/index.ts";
+import type { Db } from "../../db/index.ts";
+import { isOwnedBy, resourceNameFor } from "../../domain/ownership.ts";
+import { HetznerActionError, type HetznerClient, isHetznerError } from "../../hetzner/index.ts";
 import { loadInstance, updateInstance } from "./instance-row.ts";
-import { isOwnedBy, resourceNameFor } from "./ownership.ts";
 
 export interface DeleteServerOptions {
   signal: AbortSignal;

@@ -3,13 +3,14 @@
  * inject-secrets hands its session over to verify, the next step (deps.sessions, one per worker), keyed by
  * instance, address and pinned key.
  */
-import { PermanentError } from "../../errors.ts";
+
+import { APP_USER } from "../../domain/ownership.ts";
 import type { RemoteSession } from "../../remote/session.ts";
 import { connectPinned } from "../../remote/ssh.ts";
-import type { AwaitCloudInitOutput } from "./await-cloud-init.ts";
-import type { ProvisionDeps, ProvisionSettings } from "./deps.ts";
+import { PermanentError } from "../errors.ts";
+import type { AwaitCloudInitOutput } from "../provision/steps/await-cloud-init.ts";
+import type { ProvisionDeps, ProvisionSettings } from "../provision/steps/deps.ts";
 import { type InstanceRow, loadInstance, sshPrivateKeyContext } from "./instance-row.ts";
-import { APP_USER } from "./ownership.ts";
 
 /** What the steps that work over SSH on an existing server need: no Hetzner client. */
 export type RemoteStepDeps = Pick<ProvisionDeps, "db" | "sealer" | "customers" | "sessions" | "now"> & {

@@ -13,8 +13,8 @@ import {
   type ProjectCapacityView,
   type WaitingEntry,
   waitingLine,
-} from "../capacity/line.ts";
-import { latestSweep, type SweepRecord } from "../reconcile/sweep-record.ts";
+} from "../../jobs/capacity/line.ts";
+import { latestSweep, type SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
 import { type BackupStatus, backupStatus } from "./backup-status.ts";
 import { INSTANCE_STATES } from "./instances.ts";
 import {
