@@ -11,8 +11,8 @@ import { createSealer } from "../../core/secrets.ts";
 import { type Db, migrateDatabase, openDatabase } from "../../db/index.ts";
 import { customers, instances } from "../../db/schema.ts";
 import { type CustomerStore, createCustomerStore } from "../../domain/customers.ts";
+import { customerSecrets } from "../../harness/customers/fixtures.ts";
 import type { JobQueue } from "../../queue/queue.ts";
-import { customerSecrets } from "../customers/fixtures.ts";
 
 const SERVICE_TOKEN = "service-token-for-tests-0123456789-abcdef";
 const dataDir = mkdtempSync(join(tmpdir(), "api-customers-"));
