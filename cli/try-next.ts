@@ -118,7 +118,7 @@ function registration({ apiUrls, envFile, newCustomer }: TryNextTarget): string 
   ].join("\n");
 }
 
-/** The README's recipe: base64 HMAC-SHA256 of "id.timestamp.body" under the secret's base64-decoded key. */
+/** The recipe in docs/webhooks.md: base64 HMAC-SHA256 of "id.timestamp.body" under the secret's base64-decoded key. */
 function signedWebhook({ apiUrls, envFile }: TryNextTarget, type: string, customerId: string): string {
   // customerId is letters, digits, _ and - (the API's rule), so it needs no escaping inside the quotes.
   const body = `{"type":"${type}","timestamp":"'"$(date -u +%Y-%m-%dT%H:%M:%SZ)"'","data":{"id":"sub_${customerId}","customer_id":"${customerId}"}}`;

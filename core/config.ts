@@ -56,8 +56,8 @@ export interface Config {
   /** TCP port of the private listener. API_PORT, default 8080. */
   readonly apiPort: number;
   /**
-   * Interface of the public listener (payment webhooks, cloud-init callbacks), which a TLS proxy in front
-   * of it exposes. PUBLIC_API_HOST, default "127.0.0.1".
+   * Interface of the public listener (payment webhooks, cloud-init callbacks, bundle downloads), which a TLS
+   * proxy in front of it exposes. PUBLIC_API_HOST, default "127.0.0.1".
    */
   readonly publicApiHost: string;
   /** TCP port of the public listener. PUBLIC_API_PORT, default 8081. */
@@ -463,7 +463,7 @@ export const DEV_SECRET_NAMES = [
 
 /**
  * Fresh random values for local development (`bun run dev`, demos); never for production. The webhook
- * secrets are there so the README's signed curl recipes can be tried against a local stack.
+ * secrets are there so the signed curl recipes of docs/webhooks.md can be tried against a local stack.
  */
 export function generateDevSecrets(): Record<(typeof DEV_SECRET_NAMES)[number], string> {
   return {

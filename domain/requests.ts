@@ -1,7 +1,7 @@
 /**
- * The one internal entry point to ask for a customer's server to be provisioned or deprovisioned (the demo
- * and tests now; payment webhooks and operator tooling call it too). A customer has at most one live
- * instance: repeated requests join it and its operation instead of creating another.
+ * The one internal entry point to ask for a customer's server to be provisioned or deprovisioned (payment
+ * webhooks, the reconcile sweep, operator tooling, the demo, the smoke and tests call it). A customer has at
+ * most one live instance: repeated requests join it and its operation instead of creating another.
  */
 import { randomBytes } from "node:crypto";
 import { and, desc, eq, notInArray, sql } from "drizzle-orm";

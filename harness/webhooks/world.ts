@@ -168,7 +168,7 @@ export interface StandardEventOptions {
   occurredAt?: Date;
 }
 
-/** Our Standard Webhooks payload (see the README's "Payment webhooks"). */
+/** Our Standard Webhooks payload (see docs/webhooks.md). */
 export function standardPayload(options: StandardEventOptions): string {
   return JSON.stringify({
     type: options.type ?? "subscription.active",
