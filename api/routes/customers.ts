@@ -10,7 +10,6 @@
  * provision (or a cancelled one's deprovision) is requested by every PUT, idempotently.
  */
 import { z } from "zod";
-import type { PaymentState } from "../../db/schema.ts";
 import { PaymentNotRequestedError, type Registration } from "../../domain/customer-registration.ts";
 import { InvalidCustomerSecretsError } from "../../domain/customers.ts";
 import { type ReconfigureDecision, ReconfigureEnqueueError } from "../../jobs/reconfigure/request.ts";
@@ -45,7 +44,7 @@ export interface RegistrationAnswer {
   /** The reconfigure that brings the stored secrets to the customer's running server; null when none is needed. */
   reconfigure: { instanceId: string; operationId: string } | null;
   /** The payment state the webhooks recorded (null when none yet) and the provision or deprovision it started or joined. */
-  payment: { state: PaymentState | null; operationId: string | null };
+  payment: Registration["payment"];
 }
 
 /** Seconds a caller waits before retrying while an operation on the instance is finishing. */
