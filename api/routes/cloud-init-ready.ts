@@ -1,8 +1,7 @@
 /**
  * POST /v1/cloud-init/{instanceId}/ready?token=… — cloud-init's phone_home from a new server, form-encoded,
- * carrying the host key SSH will pin. phone_home is unauthenticated, so a report counts only with the
- * instance's callback token, only from the server's own IPv4 once known, and only once. On the public
- * listener: an unknown instance is refused exactly as a wrong token is, so no caller learns which exist.
+ * carrying the host key SSH will pin; the checks and the signal are domain/cloud-init-callback.ts's. On the
+ * public listener: an unknown instance is refused exactly as a wrong token is, so no caller learns which exist.
  *
  * The caller's address is the TCP peer's, or behind a trusted proxy the one it forwarded (TRUSTED_PROXIES).
  * The token travels in the URL, so nothing here logs the URL (the request log line carries the path only).
