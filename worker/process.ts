@@ -48,6 +48,16 @@ export async function runWorkerProcess(
   registerQueueDepthMetrics(metrics, brokerConnection(config), log);
   registerCapacityMetrics(metrics, db, config);
   const jobs = jobsFor(config, runtime);
+  // Listening before the worker takes its first job: a SIGTERM while it starts drains it too, never kills it.
+  let stop: (() => void) | undefined;
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.info({ signal }, "signal received");
+    signalled = true;
+    stop?.();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
   const worker = await startWorker({ config, jobs, log, metrics, db });
   await wakeWaitingAtStart(config, db, log);
   const sweeper = sweepHetznerFor
@@ -60,8 +70,7 @@ export async function runWorkerProcess(
       })
     : undefined;
 
-  const onSignal = (signal: NodeJS.Signals) => {
-    log.info({ signal }, "signal received");
+  stop = () => {
     // stop() is idempotent: a second SIGTERM joins the shutdown already under way.
     Promise.all([worker.stop(), sweeper?.stop()]).then(
       () => {
@@ -74,6 +83,5 @@ export async function runWorkerProcess(
       },
     );
   };
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
+  if (signalled) stop();
 }

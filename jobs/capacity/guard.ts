@@ -62,8 +62,8 @@ export function withCapacityGuard<O>(deps: CapacityDeps & { now?: () => number }
         }
       }
     },
-    async compensate(ctx, output) {
-      await inner.compensate?.(ctx, output);
+    async compensate(ctx) {
+      await inner.compensate?.(ctx);
       releaseRoom(deps.db, ctx.instanceId, now());
       await wakeWaiting(deps);
     },
