@@ -69,6 +69,7 @@ export function createRouteDependencies(deps: ApiDependencies): RouteDependencie
       capacity: { serverLimit: config.serverLimit, maxServers: config.maxServers },
       backup: config.backup,
       broker,
+      now,
     },
     sweeps: createOperatorSweeps({ db, broker, now }),
     bundles,

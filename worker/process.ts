@@ -14,6 +14,7 @@ import { brokerConnection } from "../queue/queue.ts";
 import { registerCapacityMetrics, wakeWaitingAtStart } from "./capacity.ts";
 import { createHetznerMetrics } from "./hetzner-metrics.ts";
 import { registerQueueDepthMetrics } from "./queue-depth-metrics.ts";
+import { startRolloutRunner } from "./rollouts.ts";
 import { startWorker } from "./start.ts";
 import { startSweeper } from "./sweeper.ts";
 
@@ -60,6 +61,7 @@ export async function runWorkerProcess(
   process.on("SIGINT", onSignal);
   const worker = await startWorker({ config, jobs, log, metrics, db });
   await wakeWaitingAtStart(config, db, log);
+  const rollouts = await startRolloutRunner({ config, db, log, metrics });
   const sweeper = sweepHetznerFor
     ? await startSweeper({
         config,
@@ -72,7 +74,7 @@ export async function runWorkerProcess(
 
   stop = () => {
     // stop() is idempotent: a second SIGTERM joins the shutdown already under way.
-    Promise.all([worker.stop(), sweeper?.stop()]).then(
+    Promise.all([worker.stop(), rollouts.stop(), sweeper?.stop()]).then(
       () => {
         db.$client.close();
         exitWhenDrained(0);

@@ -15,6 +15,7 @@ import {
   waitingLine,
 } from "../../jobs/capacity/line.ts";
 import { latestSweep, type SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
+import { latestRolloutView, type RolloutView } from "../../jobs/rollout/view.ts";
 import { type BackupStatus, backupStatus } from "./backup-status.ts";
 import { INSTANCE_STATES } from "./instances.ts";
 import {
@@ -70,6 +71,8 @@ export function fleetStatus(db: Db, capacity: CapacitySettings): FleetStatus {
 }
 
 export interface StatusReport extends FleetStatus {
+  /** The newest fleet rollout, or null before the first. */
+  rollout: RolloutView | null;
   /** The broker's queue depths; null when it did not answer in time, with the reason in `queueError`. */
   queue: QueueDepths | null;
   queueError: string | null;
@@ -81,9 +84,11 @@ export interface StatusReportDeps {
   capacity: CapacitySettings;
   backup: BackupConfig;
   broker: BrokerAddress;
+  /** Clock, in epoch ms. */
+  now: () => number;
 }
 
-/** `ops status`: the fleet, the queue depths (the rest is still shown when the broker does not answer) and the backups. */
+/** `ops status`: the fleet, the newest rollout, the queue depths (the rest is still shown when the broker does not answer) and the backups. */
 export async function statusReport(deps: StatusReportDeps, log: Logger): Promise<StatusReport> {
   const status = fleetStatus(deps.db, deps.capacity);
   let queue: QueueDepths | null = null;
@@ -95,5 +100,6 @@ export async function statusReport(deps: StatusReportDeps, log: Logger): Promise
     log.warn({ err }, "queue depths unavailable");
     queueError = err.message;
   }
-  return { ...status, queue, queueError, backups: backupStatus(deps.db, deps.backup) };
+  const rollout = latestRolloutView(deps.db, deps.now());
+  return { ...status, rollout, queue, queueError, backups: backupStatus(deps.db, deps.backup) };
 }
