@@ -9,6 +9,7 @@ import { type CustomerRegistrations, createCustomerRegistrations } from "../doma
 import type { StatusReportDeps } from "../domain/ops/status.ts";
 import { createRequests, type Requests } from "../domain/requests.ts";
 import { createOperatorSweeps, type OperatorSweeps } from "../jobs/reconcile/operator-sweep.ts";
+import { createOperatorRollouts, type OperatorRollouts } from "../jobs/rollout/operator.ts";
 import type { UpgradeRequestDeps } from "../jobs/upgrade/request.ts";
 import { brokerConnection, type JobQueue } from "../queue/queue.ts";
 import { type BundleDownloadHandler, createBundleDownloadHandler } from "./bundle-download.ts";
@@ -41,6 +42,8 @@ export interface RouteDependencies extends ApiDependencies {
   status: StatusReportDeps;
   /** `ops reconcile`: operator sweeps. */
   sweeps: OperatorSweeps;
+  /** `ops rollout`: start, read, pause and resume the fleet rollout. */
+  rollouts: OperatorRollouts;
   /** The app bundles under DATA_DIR/bundles. */
   bundles: BundleStore;
   /** Serves a granted bundle to its server (api/bundle-download.ts). */
@@ -72,6 +75,7 @@ export function createRouteDependencies(deps: ApiDependencies): RouteDependencie
       now,
     },
     sweeps: createOperatorSweeps({ db, broker, now }),
+    rollouts: createOperatorRollouts({ db, store: bundles, broker, serverType: config.serverType, now }),
     bundles,
     bundleDownload: createBundleDownloadHandler({ db, sealer, store: bundles, log, now }),
   };
