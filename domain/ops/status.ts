@@ -1,5 +1,10 @@
-/** The fleet at a glance, from the application database: instances by state, jobs by status, the last sweep. */
+/**
+ * The fleet at a glance, from the application database: instances by state, jobs by status, the last sweep;
+ * and `ops status`'s whole report, which adds the broker's queue depths and the backups.
+ */
 import { count } from "drizzle-orm";
+import type { BackupConfig } from "../../core/config.ts";
+import type { Logger } from "../../core/log.ts";
 import type { Db } from "../../db/index.ts";
 import { instances, operationStatuses, operations } from "../../db/schema.ts";
 import {
@@ -10,7 +15,15 @@ import {
   waitingLine,
 } from "../../jobs/capacity/line.ts";
 import { latestSweep, type SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
+import { latestRolloutView, type RolloutView } from "../../jobs/rollout/view.ts";
+import { type BackupStatus, backupStatus } from "./backup-status.ts";
 import { INSTANCE_STATES } from "./instances.ts";
+import {
+  type BrokerAddress,
+  type QueueDepths,
+  QueueDepthsUnavailableError,
+  readQueueDepths,
+} from "./queue-depths.ts";
 
 export interface FleetStatus {
   /** Every known state (0 when empty), plus any other status the column holds. */
@@ -55,4 +68,38 @@ export function fleetStatus(db: Db, capacity: CapacitySettings): FleetStatus {
     lastSweep: latestSweep(db),
     capacity: { projects: capacityView(db, capacity), waiting: waitingLine(db) },
   };
+}
+
+export interface StatusReport extends FleetStatus {
+  /** The newest fleet rollout, or null before the first. */
+  rollout: RolloutView | null;
+  /** The broker's queue depths; null when it did not answer in time, with the reason in `queueError`. */
+  queue: QueueDepths | null;
+  queueError: string | null;
+  backups: BackupStatus;
+}
+
+export interface StatusReportDeps {
+  db: Db;
+  capacity: CapacitySettings;
+  backup: BackupConfig;
+  broker: BrokerAddress;
+  /** Clock, in epoch ms. */
+  now: () => number;
+}
+
+/** `ops status`: the fleet, the newest rollout, the queue depths (the rest is still shown when the broker does not answer) and the backups. */
+export async function statusReport(deps: StatusReportDeps, log: Logger): Promise<StatusReport> {
+  const status = fleetStatus(deps.db, deps.capacity);
+  let queue: QueueDepths | null = null;
+  let queueError: string | null = null;
+  try {
+    queue = await readQueueDepths(deps.broker);
+  } catch (err) {
+    if (!(err instanceof QueueDepthsUnavailableError)) throw err;
+    log.warn({ err }, "queue depths unavailable");
+    queueError = err.message;
+  }
+  const rollout = latestRolloutView(deps.db, deps.now());
+  return { ...status, rollout, queue, queueError, backups: backupStatus(deps.db, deps.backup) };
 }

@@ -6,12 +6,12 @@ import { describe, expect, test } from "bun:test";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { pollUntil } from "../../core/wait.ts";
+import { createTestStack } from "../../harness/support/processes.ts";
 import { createHetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
 import { brokerConnection } from "../../queue/queue.ts";
 import { startSimulator } from "../../sim/index.ts";
 import { createHetznerMetrics } from "../../worker/hetzner-metrics.ts";
 import { registerQueueDepthMetrics } from "../../worker/queue-depth-metrics.ts";
-import { createTestStack } from "../support/processes.ts";
 import { opsApiForFile } from "./ops-api.ts";
 import { seedInstance, seedOperation, seedStepRun } from "./seed.ts";
 

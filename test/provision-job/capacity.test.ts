@@ -11,10 +11,10 @@ import { pollUntil } from "../../core/wait.ts";
 import { projectCapacity } from "../../db/schema.ts";
 import { customerState } from "../../domain/customer-state.ts";
 import { fleetStatus } from "../../domain/ops/status.ts";
+import { type ProvisionWorld, provisionWorldForFile } from "../../harness/provision-job/world.ts";
 import { WAITING_FOR_CAPACITY, waitingLine } from "../../jobs/capacity/line.ts";
 import type { CapacityDeps } from "../../jobs/capacity/wake.ts";
 import { registerCapacityMetrics, wakeWaitingAtStart } from "../../worker/capacity.ts";
-import { type ProvisionWorld, provisionWorldForFile } from "./world.ts";
 
 const silentLog = createLogger({ level: "silent" });
 

@@ -6,8 +6,8 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bundleStoreDir, createBundleStore } from "../../bundle/store.ts";
+import { provisionWorldForFile } from "../../harness/provision-job/world.ts";
 import { type HetznerClient, HetznerNetworkError } from "../../hetzner/index.ts";
-import { provisionWorldForFile } from "./world.ts";
 
 describe("provision job failures", () => {
   const fixture = provisionWorldForFile();

@@ -6,11 +6,11 @@
 import { expect, test } from "bun:test";
 import { createLogger } from "../../core/log.ts";
 import { pollUntil } from "../../core/wait.ts";
+import { provisionWorldForFile } from "../../harness/provision-job/world.ts";
 import { isHetznerError } from "../../hetzner/index.ts";
 import type { ProvisionDeps } from "../../jobs/provision/steps/deps.ts";
 import { protectServerStep } from "../../jobs/provision/steps/protect-server.ts";
 import type { StepContext } from "../../jobs/step.ts";
-import { provisionWorldForFile } from "./world.ts";
 
 const fixture = provisionWorldForFile();
 
