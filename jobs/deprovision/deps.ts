@@ -1,13 +1,14 @@
 /** What the deprovision steps are built from; injected by the worker entry point. */
 import type { Sealer } from "../../core/secrets.ts";
 import type { Db } from "../../db/index.ts";
-import type { HetznerClient } from "../../hetzner/index.ts";
+import type { HetznerProjects } from "../capacity/projects.ts";
 import type { CapacityDeps } from "../capacity/wake.ts";
 import type { CustomerStore } from "../customers.ts";
 
 export interface DeprovisionDeps {
   db: Db;
-  hetzner: HetznerClient;
+  /** Each Hetzner project with its client; an instance's calls go to the project recorded on it. */
+  projects: HetznerProjects;
   customers: CustomerStore;
   sealer: Sealer;
   /** With it, a deleted server's room goes to the first provision waiting for capacity. */
