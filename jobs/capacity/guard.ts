@@ -8,7 +8,7 @@
 import { eq } from "drizzle-orm";
 import { instances, operations } from "../../db/schema.ts";
 import { isHetznerError } from "../../hetzner/index.ts";
-import { consumePendingSignals } from "../signals.ts";
+import { consumePendingSignals } from "../../queue/signals.ts";
 import type { Step, StepContext } from "../step.ts";
 import { admitOrQueue, CAPACITY_SIGNAL, markProjectFull, releaseRoom } from "./line.ts";
 import { type CapacityDeps, settingsOf, wakeWaiting } from "./wake.ts";

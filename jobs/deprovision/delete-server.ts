@@ -7,8 +7,8 @@
 import { clearProjectFull } from "../capacity/line.ts";
 import { projectOf } from "../capacity/projects.ts";
 import { wakeWaiting } from "../capacity/wake.ts";
-import { deleteInstanceServer } from "../provision/steps/remove-server.ts";
-import { hetznerStepRetry } from "../provision/steps/retry-policies.ts";
+import { deleteInstanceServer } from "../shared/remove-server.ts";
+import { hetznerStepRetry } from "../shared/retry-policies.ts";
 import type { Step } from "../step.ts";
 import type { DeprovisionDeps } from "./deps.ts";
 

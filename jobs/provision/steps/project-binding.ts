@@ -4,10 +4,10 @@
  * them), so after the capacity guard moved the instance to another project, they are made there anew.
  */
 import type { ProjectBinding } from "../../capacity/guard.ts";
+import { loadInstance } from "../../shared/instance-row.ts";
+import { deleteInstanceSshKey } from "../../shared/remove-ssh-key.ts";
 import type { ProvisionDeps } from "./deps.ts";
 import { firewallStep } from "./firewall.ts";
-import { loadInstance } from "./instance-row.ts";
-import { deleteInstanceSshKey } from "./remove-ssh-key.ts";
 import { sshKeyStep } from "./ssh-key.ts";
 
 export function projectBinding(deps: ProvisionDeps): ProjectBinding {
