@@ -8,8 +8,7 @@ import { pollUntil } from "../../core/wait.ts";
 import { projectCapacity } from "../../db/schema.ts";
 import { createHetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
 import { WAITING_FOR_CAPACITY } from "../../jobs/capacity/line.ts";
-import { type HetznerProject, hetznerProjects } from "../../jobs/capacity/projects.ts";
-import { fallbackTypes } from "../../jobs/provision/steps/create-server.ts";
+import { fallbackTypes, type HetznerProject, hetznerProjects } from "../../jobs/capacity/projects.ts";
 import { sweeperFor } from "../reconcile/sweep-world.ts";
 import { type ProvisionWorld, provisionWorldForFile, simProject, type WorldOverrides } from "./world.ts";
 
