@@ -6,19 +6,24 @@
  * Idempotent: a release already unpacked is not fetched again, and `current` is only read.
  * Compensation: ends the grant (an upgrade that failed fetches nothing more).
  */
+import { z } from "zod";
 import { bundleDownloadUrl, endBundleGrant, openBundleGrant } from "../../domain/bundles/grants.ts";
 import { JobError } from "../errors.ts";
 import { connectToServer } from "../shared/connect-server.ts";
 import { sshStepRetry } from "../shared/retry-policies.ts";
-import type { Step } from "../step.ts";
+import { type Step, stepRef } from "../step.ts";
 import type { UpgradeDeps } from "./deps.ts";
 import { STAGE_TIMEOUT_MS, stageRelease } from "./release.ts";
 
-export interface StageReleaseOutput {
-  bundleId: string;
-  /** The bundle running before the upgrade; null on a server without a release (never booted from one). */
-  previousBundleId: string | null;
-}
+export const stageReleaseRef = stepRef(
+  "stage-release",
+  z.object({
+    bundleId: z.string(),
+    /** The bundle running before the upgrade; null on a server without a release (never booted from one). */
+    previousBundleId: z.string().nullable(),
+  }),
+);
+export type StageReleaseOutput = z.infer<typeof stageReleaseRef.output>;
 
 /** The request stores the operation before it issues the grant: a worker quicker than that tries again. */
 export class UpgradeGrantMissingError extends JobError {
@@ -29,7 +34,7 @@ export class UpgradeGrantMissingError extends JobError {
 
 export function stageReleaseStep(deps: UpgradeDeps): Step<StageReleaseOutput> {
   return {
-    name: "stage-release",
+    ...stageReleaseRef,
     retry: sshStepRetry,
     timeoutMs: STAGE_TIMEOUT_MS + 30_000,
     async run(ctx) {
@@ -42,7 +47,7 @@ export function stageReleaseStep(deps: UpgradeDeps): Step<StageReleaseOutput> {
         ctx.instanceId,
         grant.bundleId,
       );
-      const session = await connectToServer(deps, ctx.instanceId, ctx.outputs, ctx.signal);
+      const session = await connectToServer(deps, ctx.instanceId, undefined, ctx.signal);
       const previousBundleId = await stageRelease(
         session,
         { bundleId: grant.bundleId, url, token: grant.token },
