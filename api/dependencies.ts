@@ -8,6 +8,7 @@ import { type CloudInitCallbacks, createCloudInitCallbacks } from "../domain/clo
 import { type CustomerRegistrations, createCustomerRegistrations } from "../domain/customer-registration.ts";
 import type { StatusReportDeps } from "../domain/ops/status.ts";
 import { createRequests, type Requests } from "../domain/requests.ts";
+import { capacitySettingsOf } from "../jobs/capacity/line.ts";
 import { createOperatorSweeps, type OperatorSweeps } from "../jobs/reconcile/operator-sweep.ts";
 import { createOperatorRollouts, type OperatorRollouts } from "../jobs/rollout/operator.ts";
 import type { UpgradeRequestDeps } from "../jobs/upgrade/request.ts";
@@ -69,7 +70,7 @@ export function createRouteDependencies(deps: ApiDependencies): RouteDependencie
     upgrades: { db, queue, sealer, store: bundles, serverType: config.serverType, now },
     status: {
       db,
-      capacity: { serverLimit: config.serverLimit, maxServers: config.maxServers },
+      capacity: capacitySettingsOf(config),
       backup: config.backup,
       broker,
       now,
