@@ -74,7 +74,9 @@ export const SIMULATED_DEFAULTS = {
 
 /** Starts the simulator and the three services wired to it; stops what started if anything fails. */
 export async function startSimulatedStack(options: SimulatedStackOptions): Promise<SimulatedStack> {
-  if (options.machines && options.machines !== "stand-in") await ensureRootfs();
+  const emulatedOnly =
+    options.machines === undefined || options.machines === "stand-in" || options.machines === "machineless";
+  if (!emulatedOnly) await ensureRootfs();
   const sim = await startSimulator({
     timeScale: options.timeScale,
     ...(options.simTimings ? { timings: options.simTimings } : {}),

@@ -58,7 +58,8 @@ export interface SimulatorOptions {
   sshPort?: number;
   /**
    * What backs each server: "stand-in" (default, emulated), "container" (a real Debian 13 boot under
-   * systemd-nspawn; needs root, debootstrap, systemd-container), or a function choosing per server.
+   * systemd-nspawn; needs root, debootstrap, systemd-container), "machineless" (no machine: the simulator
+   * phones home and answers SSH itself; fleet benchmarks only), or a function choosing per server.
    */
   machines?: MachineChoice;
   /** Where container machines' root filesystem is cached (default /var/cache/rachel-sim). */
