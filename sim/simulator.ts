@@ -35,7 +35,7 @@ export interface SimulatorOptions {
   token?: string;
   /** Multiplies every simulated duration; 1 = realistic, 0.001 makes a 60 s boot take 60 ms (default 1). */
   timeScale?: number;
-  /** Token-bucket capacity (default 3600) and refill per second (default 1). */
+  /** Token-bucket capacity (default 3600), refill per second (default 1) and starting tokens (default: full). */
   rateLimit?: RateLimitSettings;
   /** Servers the default project may hold at once; beyond it POST /servers answers 403 resource_limit_exceeded (default: no limit). */
   serverLimit?: number;
@@ -114,6 +114,7 @@ const durationMs = z.number().finite().nonnegative();
 const rateLimit = z.object({
   capacity: z.number().int().positive(),
   refillPerSecond: z.number().finite().nonnegative(),
+  initialTokens: z.number().int().nonnegative().optional(),
 });
 const serverLimit = z.number().int().nonnegative();
 const projectSchema = z.object({
