@@ -43,7 +43,7 @@ export async function runWorkerProcess(
   const sealed = sealClearOwnerIds(db, createSealer(config.secretsKeys));
   if (sealed > 0) log.info({ customers: sealed }, "sealed owner ids stored in clear");
   const metrics = createMetrics({ processMetrics: true });
-  const hetznerBudget = new RateLimitBudget();
+  const hetznerBudget = new RateLimitBudget({ refillPerSecond: config.hcloudRefillPerSecond });
   const runtime = { db, log, hetznerBudget, onHetznerRequest: createHetznerMetrics(metrics, hetznerBudget) };
   registerQueueDepthMetrics(metrics, brokerConnection(config), log);
   registerCapacityMetrics(metrics, db, config);
