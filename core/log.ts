@@ -43,6 +43,7 @@ export const SECRET_FIELD_NAMES = [
   // The environment's own names, for when an env object is logged.
   "BROKER_TOKEN",
   "HCLOUD_TOKEN",
+  "HCLOUD_PROJECTS",
   "SECRETS_KEY",
   "SECRETS_OLD_KEYS",
   "SERVICE_TOKEN",

@@ -6,7 +6,7 @@ import type { Config } from "../core/config.ts";
 import type { Logger } from "../core/log.ts";
 import type { MetricsRegistry } from "../core/metrics.ts";
 import type { Db } from "../db/index.ts";
-import { capacityView, waitingLine } from "../jobs/capacity/line.ts";
+import { capacitySettingsOf, capacityView, waitingLine } from "../jobs/capacity/line.ts";
 import { type CapacityDeps, wakeWaiting } from "../jobs/capacity/wake.ts";
 import { brokerConnection, connectJobQueue } from "../jobs/queue.ts";
 
@@ -16,8 +16,7 @@ export function capacityFromConfig(
   signal: CapacityDeps["capacity"]["signal"],
 ): CapacityDeps["capacity"] {
   return {
-    serverLimit: config.serverLimit,
-    maxServers: config.maxServers,
+    ...capacitySettingsOf(config),
     waitTimeoutMs: config.capacityWaitTimeoutMs,
     signal,
   };
@@ -34,7 +33,7 @@ export function registerCapacityMetrics(metrics: MetricsRegistry, db: Db, config
     help: "Servers held per Hetzner project (a server, or a provision let through).",
     labelNames: ["project"],
     collect: (gauge) => {
-      for (const p of capacityView(db, config)) gauge.set({ project: p.project }, p.used);
+      for (const p of capacityView(db, capacitySettingsOf(config))) gauge.set({ project: p.project }, p.used);
     },
   });
 }

@@ -18,7 +18,7 @@ await runWorkerProcess(
       sealer,
       hetzner: createHetznerClient({
         endpoint: config.hcloudEndpoint,
-        token: config.hcloudToken,
+        token: config.hcloudProjects[0].token,
         budget: hetznerBudget,
         log: log.child({ component: "hetzner" }),
         onRequest: onHetznerRequest,
@@ -35,7 +35,7 @@ await runWorkerProcess(
     (onRequest) =>
       createHetznerClient({
         endpoint: config.hcloudEndpoint,
-        token: config.hcloudToken,
+        token: config.hcloudProjects[0].token,
         budget: hetznerBudget,
         log: log.child({ component: "hetzner" }),
         onRequest: (event) => {

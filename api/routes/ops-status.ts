@@ -4,6 +4,7 @@
  * so the rest is still shown), the last reconcile sweep and the backups, with their warnings.
  */
 
+import { capacitySettingsOf } from "../../jobs/capacity/line.ts";
 import { backupStatus } from "../../jobs/ops/backup-status.ts";
 import {
   type QueueDepths,
@@ -23,8 +24,7 @@ export const opsStatusRoute: Route = {
     const refused = refuseNonOperator(ctx);
     if (refused) return refused;
     refuseQuery(ctx.url);
-    const { serverLimit, maxServers } = ctx.deps.config;
-    const status = fleetStatus(ctx.deps.db, { serverLimit, maxServers });
+    const status = fleetStatus(ctx.deps.db, capacitySettingsOf(ctx.deps.config));
     let queue: QueueDepths | null = null;
     let queueError: string | null = null;
     try {

@@ -8,6 +8,7 @@
  * order they were requested.
  */
 import { and, asc, eq, inArray, isNotNull, ne, or, sql } from "drizzle-orm";
+import type { Config } from "../../core/config.ts";
 import type { Db, DbSession } from "../../db/index.ts";
 import { instances, operations, projectCapacity } from "../../db/schema.ts";
 import { activeOperationStatuses } from "../operations.ts";
@@ -37,6 +38,11 @@ export interface WaitingEntry {
 }
 
 export type Admission = { kind: "admitted" } | { kind: "waiting"; position: number };
+
+/** The configured limits: each project's server limit and MAX_SERVERS. */
+export function capacitySettingsOf(config: Pick<Config, "hcloudProjects" | "maxServers">): CapacitySettings {
+  return { serverLimit: config.hcloudProjects[0].serverLimit, maxServers: config.maxServers };
+}
 
 /** Instances holding room in `project` (all projects when null), other than `exceptId`. */
 function holding(tx: DbSession, project: string | null, exceptId: string): number {

@@ -5,6 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
+import type { Config } from "../../core/config.ts";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { pollUntil } from "../../core/wait.ts";
@@ -25,6 +26,12 @@ function capacity(w: ProvisionWorld, serverLimit: number | null): CapacityDeps["
     waitTimeoutMs: 600_000,
     signal: (instanceId, name, data) => w.runtime.queue.signal(instanceId, name, data),
   };
+}
+
+/** The world's config with its one project limited to `serverLimit`, as an operator would configure it. */
+function withServerLimit(config: Config, serverLimit: number): Config {
+  const [first, ...more] = config.hcloudProjects;
+  return { ...config, hcloudProjects: [{ ...first, serverLimit }, ...more] };
 }
 
 async function provisionReady(w: ProvisionWorld, marker: string) {
@@ -60,7 +67,7 @@ describe("capacity", () => {
       waitingPosition: 1,
     });
     const metrics = createMetrics();
-    registerCapacityMetrics(metrics, w.runtime.db, { ...w.runtime.config, serverLimit: 10 });
+    registerCapacityMetrics(metrics, w.runtime.db, withServerLimit(w.runtime.config, 10));
     expect(await metrics.render()).toContain("provisions_waiting_for_capacity 1\n");
     expect(await metrics.render()).toContain('hetzner_project_servers{project="default"} 10\n');
     // Only the ten servers: the wait made no create that Hetzner would have refused.
@@ -140,7 +147,7 @@ describe("capacity", () => {
     w.sim.setServerLimit(held + 1);
     await first.stop();
     await w.startWorker({ capacity: capacity(w, held + 1) });
-    await wakeWaitingAtStart({ ...w.runtime.config, serverLimit: held + 1 }, w.runtime.db, silentLog);
+    await wakeWaitingAtStart(withServerLimit(w.runtime.config, held + 1), w.runtime.db, silentLog);
     expect(await w.finish(raised.operationId, 60_000)).toMatchObject({ status: "succeeded" });
     expect(w.sim.serverCount()).toBe(held + 1);
   }, 120_000);
