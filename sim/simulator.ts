@@ -83,8 +83,8 @@ export interface Simulator {
   readonly baseUrl: string;
   /** Token of the default project. */
   readonly token: string;
-  /** Every project, the default first: name and token. */
-  readonly projects: readonly { name: string; token: string }[];
+  /** Every project, the default first: name, token and server limit (as configured at start; null: none). */
+  readonly projects: readonly { name: string; token: string; serverLimit: number | null }[];
   readonly sshPort: number;
   /** Multiplier of every simulated duration (1 = realistic). */
   readonly timeScale: number;
@@ -275,7 +275,7 @@ async function serve(
     endpoint: `${baseUrl}/v1`,
     baseUrl,
     token: projectNamed().token,
-    projects: projects.map(({ name, token }) => ({ name, token })),
+    projects: projects.map(({ name, token, world }) => ({ name, token, serverLimit: world.serverLimit })),
     sshPort,
     timeScale: clock.timeScale,
     timings: Object.freeze({ ...timings }),
