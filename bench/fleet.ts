@@ -8,9 +8,8 @@
  * Judged: every customer ends ready or waiting_for_capacity, none failed, no 429; completions per
  * budget-hour against the ideal `projects × 3600 / measured requests per provision` (all requests the
  * provisions made, the one-off firewall and delete protection included; the sweep's are counted apart);
- * one sweep pass per project at `ceil(servers / 50) + 1` requests plus its actions. The rate is taken
- * between the first and the last completion (the pipeline full); from the first request it is printed too,
- * including the fill: a create, boot and callback take 87 s of simulated time before the first completion.
+ * one sweep pass per project at `ceil(servers / 50) + 1` requests plus its actions. The rate is taken over
+ * the whole run (see throughputFigures).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -155,33 +154,41 @@ function settled(world: SimulatedStack): Map<string, number> | undefined {
   return ended === CUSTOMERS && (waiting === 0 || full) ? byStatus : undefined;
 }
 
+/**
+ * The rate over the whole run, first request to last completion: the budgets start empty, so the run can
+ * take no less than the budget-hours its requests need, and the ratio of the two is the rate's share of the
+ * ideal. A window between completions would flatter it: the protection requests come last, so completions
+ * bunch at the end while the budget was busy all along.
+ */
 function throughputFigures(run: FleetRun): BenchFigure[] {
   const done = run.completions.length;
   const provisionRequests = run.requests - run.sweepRequests;
   const perProvision = provisionRequests / done;
   const ideal = (PROJECTS * BUDGET) / perProvision;
-  const first = run.completions[0] ?? Number.NaN;
-  const last = run.completions.at(-1) ?? Number.NaN;
-  const steady = (done - 1) / ((last - first) / BUDGET_HOUR_MS);
-  const overall = done / ((last - run.startedAt) / BUDGET_HOUR_MS);
+  const tookHours = ((run.completions.at(-1) ?? Number.NaN) - run.startedAt) / BUDGET_HOUR_MS;
+  const rate = done / tookHours;
   return [
     figure("Hetzner requests during the run (provisions and sweeps)", run.requests, ""),
     figure("  of which the scheduled sweeps'", run.sweepRequests, ""),
-    figure("measured requests per provision (firewall and protection included)", perProvision, ""),
+    figure("measured requests per provision (firewalls and protection included)", perProvision, ""),
     figure(
       `ideal completions per budget-hour (${PROJECTS} × ${BUDGET} / requests per provision)`,
       ideal,
       "/h",
     ),
-    figure("completions per budget-hour, first to last completion", steady, "/h"),
-    figure("completions per budget-hour, first request to last completion (fill included)", overall, "/h"),
+    figure("completions per budget-hour, first request to last completion", rate, "/h"),
+    figure("budget-hours the run took", tookHours, "h"),
     figure(
-      `shortfall from the ideal, first to last completion (target: at least ${TARGET_SHARE * 100}% of it)`,
-      100 * (1 - steady / ideal),
+      "budget-hours the provisions' requests need at the refill alone",
+      provisionRequests / (PROJECTS * BUDGET),
+      "h",
+    ),
+    figure(
+      `shortfall from the ideal (target: at least ${TARGET_SHARE * 100}% of it)`,
+      100 * (1 - rate / ideal),
       "%",
       100 * (1 - TARGET_SHARE),
     ),
-    figure("  the same from the first request (fill included)", 100 * (1 - overall / ideal), "%"),
   ];
 }
 
