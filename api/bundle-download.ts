@@ -1,6 +1,6 @@
 /**
  * GET and HEAD /v1/instances/{instanceId}/bundles/{bundleId} with `Authorization: Bearer <grant token>`:
- * a server of ours downloads the bundle it was granted (jobs/bundle/grants.ts), from its own address, with
+ * a server of ours downloads the bundle it was granted (domain/bundles/grants.ts), from its own address, with
  * Range for resuming and its sha256 in `X-Bundle-Sha256` and `Repr-Digest` to check the bytes against.
  *
  * Anything else under /v1/instances/…/bundles/… (another method, an unknown bundle or instance, a wrong or
@@ -14,7 +14,7 @@ import { requestTarget } from "../core/request-target.ts";
 import type { Sealer } from "../core/secrets.ts";
 import type { Db } from "../db/index.ts";
 import { instances } from "../db/schema.ts";
-import { authorizeBundleDownload } from "../jobs/bundle/grants.ts";
+import { authorizeBundleDownload } from "../domain/bundles/grants.ts";
 import { presentedBearerToken } from "./bearer-token.ts";
 import { byteRangeOf } from "./byte-range.ts";
 import { errorJson } from "./error-mapper.ts";

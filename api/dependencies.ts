@@ -3,7 +3,7 @@ import type { Config } from "../core/config.ts";
 import type { Logger } from "../core/log.ts";
 import type { MetricsRegistry } from "../core/metrics.ts";
 import type { Db } from "../db/index.ts";
-import type { JobQueue } from "../jobs/queue.ts";
+import type { JobQueue } from "../queue/queue.ts";
 import type { BundleDownloadHandler } from "./bundle-download.ts";
 import type { PaymentWebhooks } from "./routes/webhooks.ts";
 

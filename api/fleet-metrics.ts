@@ -2,7 +2,7 @@ import { and, count, eq, gte, sql, sum } from "drizzle-orm";
 import type { MetricsRegistry } from "../core/metrics.ts";
 import type { Db } from "../db/index.ts";
 import { instances, operations } from "../db/schema.ts";
-import { INSTANCE_STATES } from "../jobs/ops/instances.ts";
+import { INSTANCE_STATES } from "../domain/ops/instances.ts";
 import { PROVISION_OPERATION } from "../jobs/provision/operation.ts";
 import { newlyFinished } from "./newly-finished.ts";
 

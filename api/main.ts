@@ -7,8 +7,8 @@ import { createLogger } from "../core/log.ts";
 import { createMetrics } from "../core/metrics.ts";
 import { createSealer } from "../core/secrets.ts";
 import { appDatabasePath, migrateDatabase, openDatabase } from "../db/index.ts";
-import { sealClearOwnerIds } from "../jobs/customers.ts";
-import { brokerConnection, connectJobQueue } from "../jobs/queue.ts";
+import { sealClearOwnerIds } from "../domain/customers.ts";
+import { brokerConnection, connectJobQueue } from "../queue/queue.ts";
 import { createApiServer } from "./server.ts";
 
 /** Time allowed past the drain bound for closing the broker client and the database (ms). */

@@ -33,7 +33,7 @@ export interface InProcessOrigin {
 export interface ApiServer {
   /** Base URL of the private listener (customers, ops, metrics, health), e.g. http://127.0.0.1:8080 */
   readonly url: string;
-  /** Base URL of the public listener (webhooks, cloud-init callbacks), e.g. http://127.0.0.1:8081 */
+  /** Base URL of the public listener (webhooks, cloud-init callbacks, bundle downloads), e.g. http://127.0.0.1:8081 */
   readonly publicUrl: string;
   /** Handles one request in-process, as the listening server would. */
   handle(request: Request, origin?: InProcessOrigin): Promise<Response>;

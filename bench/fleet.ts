@@ -19,8 +19,8 @@ import { fakeCustomerSecrets } from "../cli/demo-customer.ts";
 import { type SimulatedStack, startSimulatedStack } from "../cli/simulated-stack.ts";
 import { pollUntil } from "../core/wait.ts";
 import { instances, operations, sweeps } from "../db/schema.ts";
-import { createCustomerStore } from "../jobs/customers.ts";
-import { createRequests } from "../jobs/requests.ts";
+import { createCustomerStore } from "../domain/customers.ts";
+import { createRequests } from "../domain/requests.ts";
 import type { SimProjectOptions } from "../sim/index.ts";
 import { type BenchFigure, figure, printFigures } from "./support/figures.ts";
 

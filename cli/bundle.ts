@@ -11,7 +11,7 @@ import { BundleError } from "../bundle/errors.ts";
 import { bundleStoreDir, createBundleStore } from "../bundle/store.ts";
 import { loadConfigOrExit } from "../core/config.ts";
 import { appDatabasePath, migrateDatabase, openDatabase } from "../db/index.ts";
-import { bundlesInUse } from "../jobs/bundle/usage.ts";
+import { bundlesInUse } from "../domain/bundles/usage.ts";
 
 const USAGE = `usage: bun run bundle [--promote]
 

@@ -3,8 +3,8 @@
  * open nothing: random each run, never a real Telegram bot or Claude account.
  */
 import { randomBytes, randomInt } from "node:crypto";
-import type { CustomerSecrets } from "../jobs/customers.ts";
-import { CLAUDE_OAUTH_SCOPES } from "../jobs/provision/rachel8.ts";
+import type { CustomerSecrets } from "../domain/customers.ts";
+import { CLAUDE_OAUTH_SCOPES } from "../domain/rachel8.ts";
 
 /** How long the fake OAuth access token claims to stay valid, in ms: one day. */
 const FAKE_TOKEN_LIFETIME_MS = 86_400_000;

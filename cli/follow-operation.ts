@@ -7,7 +7,7 @@ import {
   type StepEvent,
   summarizeOperation,
   watchStepRuns,
-} from "../jobs/operation-progress.ts";
+} from "../domain/operation-progress.ts";
 
 export interface FollowOptions {
   /** Give up after this long, in ms. */

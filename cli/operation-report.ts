@@ -1,5 +1,5 @@
 /** How the demo shows an operation: one line per step event, and the phase timing table at the end. */
-import type { OperationSummary, StepEvent } from "../jobs/operation-progress.ts";
+import type { OperationSummary, StepEvent } from "../domain/operation-progress.ts";
 
 /** e.g. "  ✓ create-server (attempt 2) 512 ms" (since the step first started) or "  … await-cloud-init waiting". */
 export function formatStepEvent(row: StepEvent): string {

@@ -8,7 +8,7 @@ import { bundleStoreDir } from "../bundle/store.ts";
 import { type Config, generateDevSecrets, loadConfig } from "../core/config.ts";
 import { createSealer, type Sealer } from "../core/secrets.ts";
 import { appDatabasePath, type Db, openDatabase } from "../db/index.ts";
-import { brokerConnection, connectJobQueue, type JobQueue } from "../jobs/queue.ts";
+import { brokerConnection, connectJobQueue, type JobQueue } from "../queue/queue.ts";
 import { ensureStandInBundle } from "../sim/bundle/stand-in.ts";
 import { ensureRootfs } from "../sim/container/rootfs.ts";
 import { findFreePort } from "../sim/free-port.ts";

@@ -4,7 +4,7 @@
  * shaped like the body of PUT /v1/customers/{id}. The values are never printed; errors name fields only.
  */
 import { registrationSchema } from "../api/routes/customers.ts";
-import type { CustomerSecrets } from "../jobs/customers.ts";
+import type { CustomerSecrets } from "../domain/customers.ts";
 import { fakeCustomerSecrets } from "./demo-customer.ts";
 
 export async function smokeCustomerSecrets(file: string | undefined): Promise<CustomerSecrets> {

@@ -7,10 +7,10 @@ import { and, asc, eq } from "drizzle-orm";
 import type { Sealer } from "../core/secrets.ts";
 import type { Db } from "../db/index.ts";
 import { operations, stepRuns } from "../db/schema.ts";
+import { APP_USER } from "../domain/ownership.ts";
 import type { HetznerClient } from "../hetzner/index.ts";
-import { loadInstance, sshPrivateKeyContext } from "../jobs/provision/steps/instance-row.ts";
-import { APP_USER } from "../jobs/provision/steps/ownership.ts";
-import { connectPinned } from "../jobs/remote/ssh.ts";
+import { loadInstance, sshPrivateKeyContext } from "../jobs/shared/instance-row.ts";
+import { connectPinned } from "../remote/ssh.ts";
 import type { ProvisionInstants } from "./smoke-timeline.ts";
 
 export interface InstantSources {

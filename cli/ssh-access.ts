@@ -7,8 +7,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Sealer } from "../core/secrets.ts";
 import type { Db } from "../db/index.ts";
-import { loadInstance, sshPrivateKeyContext } from "../jobs/provision/steps/instance-row.ts";
-import { APP_USER } from "../jobs/provision/steps/ownership.ts";
+import { APP_USER } from "../domain/ownership.ts";
+import { loadInstance, sshPrivateKeyContext } from "../jobs/shared/instance-row.ts";
 
 /** What `ssh` needs to reach an instance's server as its app user, accepting only its pinned host key. */
 export interface SshAccess {

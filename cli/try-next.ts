@@ -3,9 +3,9 @@
  * with the stack's real URLs and ids, each standing alone (paste it into any shell in the repository). The
  * stack's secrets are never printed: the commands read them from its mode-0600 env file, DATA_DIR/dev.env.
  */
-import type { CustomerSecrets } from "../jobs/customers.ts";
-import { RACHEL8_UNIT_NAME } from "../jobs/provision/rachel8.ts";
-import { shellQuote } from "../jobs/remote/shell-quote.ts";
+import type { CustomerSecrets } from "../domain/customers.ts";
+import { RACHEL8_UNIT_NAME } from "../domain/rachel8.ts";
+import { shellQuote } from "../remote/shell-quote.ts";
 import type { ApiUrls } from "./local-stack.ts";
 import type { SshAccess } from "./ssh-access.ts";
 
@@ -118,7 +118,7 @@ function registration({ apiUrls, envFile, newCustomer }: TryNextTarget): string 
   ].join("\n");
 }
 
-/** The README's recipe: base64 HMAC-SHA256 of "id.timestamp.body" under the secret's base64-decoded key. */
+/** The recipe in docs/webhooks.md: base64 HMAC-SHA256 of "id.timestamp.body" under the secret's base64-decoded key. */
 function signedWebhook({ apiUrls, envFile }: TryNextTarget, type: string, customerId: string): string {
   // customerId is letters, digits, _ and - (the API's rule), so it needs no escaping inside the quotes.
   const body = `{"type":"${type}","timestamp":"'"$(date -u +%Y-%m-%dT%H:%M:%SZ)"'","data":{"id":"sub_${customerId}","customer_id":"${customerId}"}}`;

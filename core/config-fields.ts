@@ -250,3 +250,17 @@ export const s3Prefix = () =>
   z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, {
     error: "must be path segments of letters, digits, '.', '_' or '-', each ending in '/'",
   });
+
+/** Variables that hold secrets; each may instead be given as `<NAME>_FILE`, a path to read it from. */
+export const SECRET_VARIABLES = [
+  "BROKER_TOKEN",
+  "SECRETS_KEY",
+  "SECRETS_OLD_KEYS",
+  "HCLOUD_TOKEN",
+  "HCLOUD_PROJECTS",
+  "SERVICE_TOKEN",
+  "OPS_TOKEN",
+  "STANDARD_WEBHOOK_SECRET",
+  "STRIPE_WEBHOOK_SECRET",
+  "BACKUP_S3_SECRET_ACCESS_KEY",
+] as const;

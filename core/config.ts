@@ -30,6 +30,7 @@ import {
   packageVersion,
   port,
   repoUrl,
+  SECRET_VARIABLES,
   s3Bucket,
   s3Prefix,
   serverImage,
@@ -62,8 +63,8 @@ export interface Config {
   /** TCP port of the private listener. API_PORT, default 8080. */
   readonly apiPort: number;
   /**
-   * Interface of the public listener (payment webhooks, cloud-init callbacks), which a TLS proxy in front
-   * of it exposes. PUBLIC_API_HOST, default "127.0.0.1".
+   * Interface of the public listener (payment webhooks, cloud-init callbacks, bundle downloads), which a TLS
+   * proxy in front of it exposes. PUBLIC_API_HOST, default "127.0.0.1".
    */
   readonly publicApiHost: string;
   /** TCP port of the public listener. PUBLIC_API_PORT, default 8081. */
@@ -462,20 +463,6 @@ function backupS3(env: Env): BackupS3Config | null {
 /** Every variable the schema reads, in schema order (their `_FILE` variants are in SECRET_VARIABLES). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
-/** Variables that hold secrets; each may instead be given as `<NAME>_FILE`, a path to read it from. */
-export const SECRET_VARIABLES = [
-  "BROKER_TOKEN",
-  "SECRETS_KEY",
-  "SECRETS_OLD_KEYS",
-  "HCLOUD_TOKEN",
-  "HCLOUD_PROJECTS",
-  "SERVICE_TOKEN",
-  "OPS_TOKEN",
-  "STANDARD_WEBHOOK_SECRET",
-  "STRIPE_WEBHOOK_SECRET",
-  "BACKUP_S3_SECRET_ACCESS_KEY",
-] as const;
-
 /** Every problem found in the environment, one `NAME: what is wrong` line each. */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -539,7 +526,7 @@ export const DEV_SECRET_NAMES = [
 
 /**
  * Fresh random values for local development (`bun run dev`, demos); never for production. The webhook
- * secrets are there so the README's signed curl recipes can be tried against a local stack.
+ * secrets are there so the signed curl recipes of docs/webhooks.md can be tried against a local stack.
  */
 export function generateDevSecrets(): Record<(typeof DEV_SECRET_NAMES)[number], string> {
   return {

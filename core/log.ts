@@ -4,7 +4,7 @@
  */
 import pino from "pino";
 import type PinoPretty from "pino-pretty";
-import type { LogLevel } from "./config-fields.ts";
+import { type LogLevel, SECRET_VARIABLES } from "./config-fields.ts";
 
 export type Logger = pino.Logger;
 
@@ -41,16 +41,7 @@ export const SECRET_FIELD_NAMES = [
   "stripeWebhookSecret",
   "secretAccessKey",
   // The environment's own names, for when an env object is logged.
-  "BROKER_TOKEN",
-  "HCLOUD_TOKEN",
-  "HCLOUD_PROJECTS",
-  "SECRETS_KEY",
-  "SECRETS_OLD_KEYS",
-  "SERVICE_TOKEN",
-  "OPS_TOKEN",
-  "STANDARD_WEBHOOK_SECRET",
-  "STRIPE_WEBHOOK_SECRET",
-  "BACKUP_S3_SECRET_ACCESS_KEY",
+  ...SECRET_VARIABLES,
 ] as const;
 
 const SECRET_KEYS: ReadonlySet<string> = new Set(SECRET_FIELD_NAMES);

@@ -38,7 +38,7 @@ export const customers = sqliteTable("customers", {
   /** Sealed decimal (context `customer:<id>:ownerTelegramUserId`); null after shred. */
   ownerTelegramUserId: text("owner_telegram_user_id_sealed"),
   /**
-   * The owner id in clear, as rows written before it was sealed hold it; sealClearOwnerIds (jobs/customers.ts)
+   * The owner id in clear, as rows written before it was sealed hold it; sealClearOwnerIds (domain/customers.ts)
    * seals it into the column above and nulls it at every start. Never written otherwise.
    */
   clearOwnerTelegramUserId: integer("owner_telegram_user_id"),

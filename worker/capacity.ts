@@ -8,7 +8,7 @@ import type { MetricsRegistry } from "../core/metrics.ts";
 import type { Db } from "../db/index.ts";
 import { capacitySettingsOf, capacityView, waitingLine } from "../jobs/capacity/line.ts";
 import { type CapacityDeps, wakeWaiting } from "../jobs/capacity/wake.ts";
-import { brokerConnection, connectJobQueue } from "../jobs/queue.ts";
+import { brokerConnection, connectJobQueue } from "../queue/queue.ts";
 
 /** The capacity settings the jobs get, signalling through `signal` (a job queue's). */
 export function capacityFromConfig(

@@ -1,10 +1,10 @@
 /** `bun run worker`: the worker process with the production jobs, built from config; runs until SIGTERM. */
 import { createSealer } from "../core/secrets.ts";
+import { createCustomerStore } from "../domain/customers.ts";
 import { createHetznerClient } from "../hetzner/index.ts";
-import { createCustomerStore } from "../jobs/customers.ts";
-import { brokerConnection, connectJobQueue } from "../jobs/queue.ts";
 import { createProductionJobs } from "../jobs/registry.ts";
-import { createSessionHandover } from "../jobs/remote/handover.ts";
+import { brokerConnection, connectJobQueue } from "../queue/queue.ts";
+import { createSessionHandover } from "../remote/handover.ts";
 import { capacityFromConfig } from "./capacity.ts";
 import { runWorkerProcess } from "./process.ts";
 

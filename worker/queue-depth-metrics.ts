@@ -1,6 +1,6 @@
 import type { Logger } from "../core/log.ts";
 import type { MetricsRegistry } from "../core/metrics.ts";
-import { type BrokerAddress, type QueueDepths, readQueueDepths } from "../jobs/ops/queue-depths.ts";
+import { type BrokerAddress, type QueueDepths, readQueueDepths } from "../domain/ops/queue-depths.ts";
 
 /**
  * Registers the broker's queue depths (`broker_queue_jobs{state}`), read from the broker at each scrape within

@@ -10,11 +10,11 @@ import { createCrashHook } from "../core/crash-point.ts";
 import type { Logger } from "../core/log.ts";
 import type { MetricsRegistry } from "../core/metrics.ts";
 import type { Db } from "../db/index.ts";
-import { brokerConnection, connectJobQueue } from "../jobs/queue.ts";
+import { createRequests } from "../domain/requests.ts";
 import { connectSweepBroker, sweepPayloadSchema, sweepQueueName } from "../jobs/reconcile/broker.ts";
 import { deliverSweep, type SweepDeps } from "../jobs/reconcile/sweep.ts";
 import { createSweepMetrics } from "../jobs/reconcile/sweep-metrics.ts";
-import { createRequests } from "../jobs/requests.ts";
+import { brokerConnection, connectJobQueue } from "../queue/queue.ts";
 import { brokerLongPollMs } from "./broker-poll.ts";
 
 export interface StartSweeperOptions {

@@ -2,7 +2,7 @@
  * Query parameters of the ops lists: `limit` (1-200, default 50), the opaque `cursor`, and each route's
  * filters. Every bad or unknown parameter is a 400 `invalid_parameter` naming it, never echoing its value.
  */
-import { decodeCursor, type PageRequest } from "../../jobs/ops/page.ts";
+import { decodeCursor, type PageRequest } from "../../domain/ops/page.ts";
 import { HttpError } from "../http-error.ts";
 
 /** Rows per page when the caller does not say. */

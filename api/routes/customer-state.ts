@@ -3,7 +3,7 @@
  * waiting for capacity (with their place), ready, or failed (a class and words for them; never our
  * internal message). Service-to-service: `Authorization: Bearer <SERVICE_TOKEN>`.
  */
-import { customerState } from "../../jobs/customer-state.ts";
+import { customerState } from "../../domain/customer-state.ts";
 import { presentsBearerToken, unauthorized } from "../bearer-token.ts";
 import { HttpError } from "../http-error.ts";
 import type { Route } from "../router.ts";

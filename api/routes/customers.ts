@@ -21,14 +21,14 @@ import {
   type CustomerStore,
   createCustomerStore,
   InvalidCustomerSecretsError,
-} from "../../jobs/customers.ts";
-import { applyPaymentState } from "../../jobs/payments/apply.ts";
+} from "../../domain/customers.ts";
+import { applyPaymentState } from "../../domain/payments/apply.ts";
+import { createRequests } from "../../domain/requests.ts";
 import {
   type ReconfigureDecision,
   ReconfigureEnqueueError,
   requestReconfigure,
 } from "../../jobs/reconfigure/request.ts";
-import { createRequests } from "../../jobs/requests.ts";
 import { presentsBearerToken, unauthorized } from "../bearer-token.ts";
 import { readJson } from "../body.ts";
 import type { ErrorBody } from "../error-mapper.ts";

@@ -1,5 +1,5 @@
 /** GET /v1/ops/bundles — the app bundles on disk, which is current per architecture, and who runs each. */
-import { listBundles } from "../../jobs/ops/bundles.ts";
+import { listBundles } from "../../domain/ops/bundles.ts";
 import { refuseNonOperator } from "../ops/access.ts";
 import { refuseQuery } from "../ops/query.ts";
 import type { Route } from "../router.ts";

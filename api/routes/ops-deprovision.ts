@@ -3,8 +3,9 @@
  * down and shreds its secrets. 202 with the deprovision job (joined when one is under way, `created: false`);
  * 404 unknown instance; 409 `already_deprovisioned`; 503 `unavailable` when the broker does not take the job.
  */
+
+import { createRequests } from "../../domain/requests.ts";
 import { UnknownInstanceError } from "../../jobs/errors.ts";
-import { createRequests } from "../../jobs/requests.ts";
 import { HttpError } from "../http-error.ts";
 import { refuseNonOperator } from "../ops/access.ts";
 import { refuseQuery } from "../ops/query.ts";

@@ -2,7 +2,7 @@
  * GET /v1/ops/instances/{instanceId} — one instance for `bun run ops instance`: its customer, Hetzner ids,
  * addresses, every operation with its steps and attempts, and a timeline. Never a secret.
  */
-import { instanceDetail } from "../../jobs/ops/instance-detail.ts";
+import { instanceDetail } from "../../domain/ops/instance-detail.ts";
 import { HttpError } from "../http-error.ts";
 import { refuseNonOperator } from "../ops/access.ts";
 import { refuseQuery } from "../ops/query.ts";

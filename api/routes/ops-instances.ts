@@ -1,5 +1,5 @@
 /** GET /v1/ops/instances?state=&limit=&cursor= — instances newest first, optionally in one state. */
-import { INSTANCE_STATES, listInstances } from "../../jobs/ops/instances.ts";
+import { INSTANCE_STATES, listInstances } from "../../domain/ops/instances.ts";
 import { refuseNonOperator } from "../ops/access.ts";
 import { readListQuery } from "../ops/query.ts";
 import type { Route } from "../router.ts";

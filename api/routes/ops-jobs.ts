@@ -1,6 +1,6 @@
 /** GET /v1/ops/jobs?status=&limit=&cursor= — jobs (operations) in one status, default failed, latest change first. */
 import { operationStatuses } from "../../db/schema.ts";
-import { listJobs } from "../../jobs/ops/jobs.ts";
+import { listJobs } from "../../domain/ops/jobs.ts";
 import { refuseNonOperator } from "../ops/access.ts";
 import { readListQuery } from "../ops/query.ts";
 import type { Route } from "../router.ts";

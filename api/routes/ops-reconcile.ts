@@ -10,7 +10,6 @@
  * Both routes live here because they are one resource: the sweep and its record.
  */
 import { z } from "zod";
-import { brokerConnection } from "../../jobs/queue.ts";
 import { connectSweepBroker } from "../../jobs/reconcile/broker.ts";
 import {
   awaitSweep,
@@ -18,6 +17,7 @@ import {
   SweepNotQueuedError,
 } from "../../jobs/reconcile/operator-sweep.ts";
 import { readSweep } from "../../jobs/reconcile/sweep-record.ts";
+import { brokerConnection } from "../../queue/queue.ts";
 import { parseJson, readBody } from "../body.ts";
 import { HttpError } from "../http-error.ts";
 import { refuseNonOperator } from "../ops/access.ts";

@@ -9,7 +9,7 @@ import {
   RetryNotQueuedError,
   retryOperation,
   UnknownRetryTargetError,
-} from "../../jobs/ops/retry.ts";
+} from "../../domain/ops/retry.ts";
 import { HttpError } from "../http-error.ts";
 import { refuseNonOperator } from "../ops/access.ts";
 import { refuseQuery } from "../ops/query.ts";

@@ -4,15 +4,15 @@
  * so the rest is still shown), the last reconcile sweep and the backups, with their warnings.
  */
 
-import { capacitySettingsOf } from "../../jobs/capacity/line.ts";
-import { backupStatus } from "../../jobs/ops/backup-status.ts";
+import { backupStatus } from "../../domain/ops/backup-status.ts";
 import {
   type QueueDepths,
   QueueDepthsUnavailableError,
   readQueueDepths,
-} from "../../jobs/ops/queue-depths.ts";
-import { fleetStatus } from "../../jobs/ops/status.ts";
-import { brokerConnection } from "../../jobs/queue.ts";
+} from "../../domain/ops/queue-depths.ts";
+import { fleetStatus } from "../../domain/ops/status.ts";
+import { capacitySettingsOf } from "../../jobs/capacity/line.ts";
+import { brokerConnection } from "../../queue/queue.ts";
 import { refuseNonOperator } from "../ops/access.ts";
 import { refuseQuery } from "../ops/query.ts";
 import type { Route } from "../router.ts";

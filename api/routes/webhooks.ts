@@ -7,23 +7,23 @@
  */
 import type { Config } from "../../core/config.ts";
 import type { Counter } from "../../core/metrics.ts";
-import { errorCodeOf } from "../../jobs/errors.ts";
-import type { PaymentDeps } from "../../jobs/payments/apply.ts";
+import type { PaymentDeps } from "../../domain/payments/apply.ts";
 import {
   type PaymentProvider,
   paymentProviders,
   WebhookRejectedError,
   type WebhookRejection,
   type WebhookVerifier,
-} from "../../jobs/payments/event.ts";
+} from "../../domain/payments/event.ts";
 import {
   PaymentNotAppliedError,
   type ReceivedPaymentEvent,
   receivePaymentEvent,
-} from "../../jobs/payments/receive.ts";
-import { standardWebhookVerifier } from "../../jobs/payments/standard.ts";
-import { stripeWebhookVerifier } from "../../jobs/payments/stripe.ts";
-import { createRequests } from "../../jobs/requests.ts";
+} from "../../domain/payments/receive.ts";
+import { standardWebhookVerifier } from "../../domain/payments/standard.ts";
+import { stripeWebhookVerifier } from "../../domain/payments/stripe.ts";
+import { createRequests } from "../../domain/requests.ts";
+import { errorCodeOf } from "../../jobs/errors.ts";
 import { readBody } from "../body.ts";
 import type { ApiDependencies } from "../dependencies.ts";
 import type { ErrorBody } from "../error-mapper.ts";

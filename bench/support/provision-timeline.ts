@@ -8,10 +8,10 @@ import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import type { SimulatedStack } from "../../cli/simulated-stack.ts";
 import { pollUntil } from "../../core/wait.ts";
 import { instances, operations } from "../../db/schema.ts";
+import type { createCustomerStore } from "../../domain/customers.ts";
+import { summarizeOperation } from "../../domain/operation-progress.ts";
+import type { Requests } from "../../domain/requests.ts";
 import type { HetznerClient } from "../../hetzner/client.ts";
-import type { createCustomerStore } from "../../jobs/customers.ts";
-import { summarizeOperation } from "../../jobs/operation-progress.ts";
-import type { Requests } from "../../jobs/requests.ts";
 
 export interface BenchWorld {
   world: SimulatedStack;

@@ -1,7 +1,7 @@
 /** What `ops retry`, `ops deprovision`, `ops upgrade` and `ops reconcile` report once the API accepted them. */
-import type { RetryOutcome } from "../../jobs/ops/retry.ts";
+import type { RetryOutcome } from "../../domain/ops/retry.ts";
+import type { RequestResult } from "../../domain/requests.ts";
 import type { SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
-import type { RequestResult } from "../../jobs/requests.ts";
 import type { UpgradeRequested } from "../../jobs/upgrade/request.ts";
 import { counted, formatTable } from "./table.ts";
 

@@ -1,5 +1,5 @@
 /** The table for `ops bundles`. */
-import type { BundleList } from "../../jobs/ops/bundles.ts";
+import type { BundleList } from "../../domain/ops/bundles.ts";
 import { formatTable } from "./table.ts";
 
 const MB = 1_000_000;

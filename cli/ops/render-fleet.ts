@@ -1,11 +1,12 @@
 /** Tables for `ops status`, `ops instances` and `ops jobs --failed`. */
+
+import type { BackupStatus } from "../../domain/ops/backup-status.ts";
+import type { InstanceView } from "../../domain/ops/instances.ts";
+import type { JobView } from "../../domain/ops/jobs.ts";
+import type { Page } from "../../domain/ops/page.ts";
+import type { QueueDepths } from "../../domain/ops/queue-depths.ts";
+import type { FleetStatus } from "../../domain/ops/status.ts";
 import type { ProjectCapacityView } from "../../jobs/capacity/line.ts";
-import type { BackupStatus } from "../../jobs/ops/backup-status.ts";
-import type { InstanceView } from "../../jobs/ops/instances.ts";
-import type { JobView } from "../../jobs/ops/jobs.ts";
-import type { Page } from "../../jobs/ops/page.ts";
-import type { QueueDepths } from "../../jobs/ops/queue-depths.ts";
-import type { FleetStatus } from "../../jobs/ops/status.ts";
 import type { SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
 import { counted, formatFields, formatTable } from "./table.ts";
 

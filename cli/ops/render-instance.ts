@@ -1,5 +1,5 @@
 /** The report of `ops instance <id>`: what the instance is, each operation's steps, and its timeline. */
-import type { InstanceDetail, OperationView } from "../../jobs/ops/instance-detail.ts";
+import type { InstanceDetail, OperationView } from "../../domain/ops/instance-detail.ts";
 import { formatFields, formatTable } from "./table.ts";
 
 export function renderInstance(detail: InstanceDetail): string[] {

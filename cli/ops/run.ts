@@ -4,14 +4,14 @@
  */
 
 import { pollUntil } from "../../core/wait.ts";
-import type { BundleList } from "../../jobs/ops/bundles.ts";
-import type { InstanceDetail } from "../../jobs/ops/instance-detail.ts";
-import type { InstanceView } from "../../jobs/ops/instances.ts";
-import type { JobView } from "../../jobs/ops/jobs.ts";
-import type { Page } from "../../jobs/ops/page.ts";
-import type { RetryOutcome } from "../../jobs/ops/retry.ts";
+import type { BundleList } from "../../domain/ops/bundles.ts";
+import type { InstanceDetail } from "../../domain/ops/instance-detail.ts";
+import type { InstanceView } from "../../domain/ops/instances.ts";
+import type { JobView } from "../../domain/ops/jobs.ts";
+import type { Page } from "../../domain/ops/page.ts";
+import type { RetryOutcome } from "../../domain/ops/retry.ts";
+import type { RequestResult } from "../../domain/requests.ts";
 import type { SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
-import type { RequestResult } from "../../jobs/requests.ts";
 import type { UpgradeRequested } from "../../jobs/upgrade/request.ts";
 import type { OpsCommand } from "./args.ts";
 import type { OpsClient } from "./client.ts";

@@ -7,7 +7,7 @@
 import { eq } from "drizzle-orm";
 import { operations } from "../../db/schema.ts";
 import { isHetznerError } from "../../hetzner/index.ts";
-import { consumePendingSignals } from "../signals.ts";
+import { consumePendingSignals } from "../../queue/signals.ts";
 import type { Step, StepContext } from "../step.ts";
 import { admitOrQueue, CAPACITY_SIGNAL, DEFAULT_PROJECT, markProjectFull, releaseRoom } from "./line.ts";
 import { type CapacityDeps, wakeWaiting } from "./wake.ts";

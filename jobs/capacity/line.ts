@@ -11,7 +11,7 @@ import { and, asc, eq, inArray, isNotNull, ne, or, sql } from "drizzle-orm";
 import type { Config } from "../../core/config.ts";
 import type { Db, DbSession } from "../../db/index.ts";
 import { instances, operations, projectCapacity } from "../../db/schema.ts";
-import { activeOperationStatuses } from "../operations.ts";
+import { activeOperationStatuses } from "../../domain/operations.ts";
 
 /** The signal a provision waiting for capacity is woken with. */
 export const CAPACITY_SIGNAL = "capacity";

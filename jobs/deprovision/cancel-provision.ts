@@ -8,7 +8,7 @@
 import { and, eq, inArray } from "drizzle-orm";
 import type { DbSession } from "../../db/index.ts";
 import { operations, stepRuns } from "../../db/schema.ts";
-import { activeOperationStatuses } from "../operations.ts";
+import { activeOperationStatuses } from "../../domain/operations.ts";
 import { PROVISION_OPERATION } from "../provision/operation.ts";
 import { RECONFIGURE_OPERATION } from "../reconfigure/request.ts";
 import type { Step } from "../step.ts";

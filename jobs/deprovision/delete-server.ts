@@ -6,9 +6,9 @@
  */
 import { clearProjectFull, DEFAULT_PROJECT } from "../capacity/line.ts";
 import { wakeWaiting } from "../capacity/wake.ts";
-import { loadInstance } from "../provision/steps/instance-row.ts";
-import { deleteInstanceServer } from "../provision/steps/remove-server.ts";
-import { hetznerStepRetry } from "../provision/steps/retry-policies.ts";
+import { loadInstance } from "../shared/instance-row.ts";
+import { deleteInstanceServer } from "../shared/remove-server.ts";
+import { hetznerStepRetry } from "../shared/retry-policies.ts";
 import type { Step } from "../step.ts";
 import type { DeprovisionDeps } from "./deps.ts";
 

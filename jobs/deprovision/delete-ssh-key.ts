@@ -2,8 +2,8 @@
  * Step delete-ssh-key: the instance's SSH key is removed from Hetzner.
  * Idempotent: a key already gone counts as deleted.
  */
-import { deleteInstanceSshKey } from "../provision/steps/remove-ssh-key.ts";
-import { hetznerStepRetry } from "../provision/steps/retry-policies.ts";
+import { deleteInstanceSshKey } from "../shared/remove-ssh-key.ts";
+import { hetznerStepRetry } from "../shared/retry-policies.ts";
 import type { Step } from "../step.ts";
 import type { DeprovisionDeps } from "./deps.ts";
 

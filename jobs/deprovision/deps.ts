@@ -1,9 +1,9 @@
 /** What the deprovision steps are built from; injected by the worker entry point. */
 import type { Sealer } from "../../core/secrets.ts";
 import type { Db } from "../../db/index.ts";
+import type { CustomerStore } from "../../domain/customers.ts";
 import type { HetznerClient } from "../../hetzner/index.ts";
 import type { CapacityDeps } from "../capacity/wake.ts";
-import type { CustomerStore } from "../customers.ts";
 
 export interface DeprovisionDeps {
   db: Db;

@@ -3,7 +3,7 @@
  * key and callback token are nulled, so nothing of them remains decryptable; deprovisionedAt is stamped.
  * Idempotent: nulling what is already null changes nothing.
  */
-import { loadInstance, updateInstance } from "../provision/steps/instance-row.ts";
+import { loadInstance, updateInstance } from "../shared/instance-row.ts";
 import type { Step } from "../step.ts";
 import type { DeprovisionDeps } from "./deps.ts";
 

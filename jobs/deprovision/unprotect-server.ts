@@ -3,8 +3,8 @@
  * the one place outside a provision's rollback that does so, right before delete-server.
  * Idempotent: lifting a protection already off is accepted; no server (or gone) counts as done.
  */
-import { hetznerStepRetry } from "../provision/steps/retry-policies.ts";
-import { type ProtectionOutcome, setDeleteProtection } from "../provision/steps/server-protection.ts";
+import { hetznerStepRetry } from "../shared/retry-policies.ts";
+import { type ProtectionOutcome, setDeleteProtection } from "../shared/server-protection.ts";
 import type { Step } from "../step.ts";
 import type { DeprovisionDeps } from "./deps.ts";
 

@@ -4,7 +4,7 @@
  */
 import { Queue } from "bunqueue/client";
 import { z } from "zod";
-import { operationsQueueName } from "../payload.ts";
+import { operationsQueueName } from "../../queue/payload.ts";
 
 /** The broker queue sweeps travel on; the worker consumes it one job at a time. */
 export const sweepQueueName = "reconcile-sweeps";

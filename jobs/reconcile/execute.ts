@@ -6,11 +6,11 @@
 import { and, eq, inArray, isNull } from "drizzle-orm";
 import type { Db } from "../../db/index.ts";
 import { instances, operations } from "../../db/schema.ts";
+import { activeOperationStatuses } from "../../domain/operations.ts";
+import type { Requests } from "../../domain/requests.ts";
 import type { ServersApi } from "../../hetzner/index.ts";
+import type { JobQueue } from "../../queue/queue.ts";
 import { DEPROVISION_OPERATION } from "../deprovision/operation.ts";
-import { activeOperationStatuses } from "../operations.ts";
-import type { JobQueue } from "../queue.ts";
-import type { Requests } from "../requests.ts";
 import type { RecordedDecision } from "./sweep-store.ts";
 import { type Decision, LOST_STATUS, SERVING_STATUSES } from "./types.ts";
 

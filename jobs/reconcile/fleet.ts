@@ -1,7 +1,7 @@
 /** Links what Hetzner lists to the instances the database records, once per sweep, so each rule looks up in O(1). */
 import type { PaymentState } from "../../db/schema.ts";
-import { activeOperationStatuses } from "../operations.ts";
-import { isOwnedBy, resourceNameFor } from "../provision/steps/ownership.ts";
+import { activeOperationStatuses } from "../../domain/operations.ts";
+import { isOwnedBy, resourceNameFor } from "../../domain/ownership.ts";
 import type { ObservedInstance, ObservedServer, SweepState } from "./types.ts";
 
 /** Who a server belongs to: the instance found, and the instance id its labels claim (even when unknown). */

@@ -6,9 +6,9 @@
 import { eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../db/index.ts";
 import { customers, instances, operations, type PaymentState, subscriptions } from "../../db/schema.ts";
+import { activeOperationStatuses } from "../../domain/operations.ts";
+import { sharedLabels } from "../../domain/ownership.ts";
 import type { Server, ServersApi } from "../../hetzner/index.ts";
-import { activeOperationStatuses } from "../operations.ts";
-import { sharedLabels } from "../provision/steps/ownership.ts";
 import { readOpenRestoreHold } from "./restore-hold.ts";
 import type { ObservedCustomer, ObservedInstance, ObservedServer, SweepState } from "./types.ts";
 

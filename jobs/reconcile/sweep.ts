@@ -6,9 +6,9 @@
 import type { CrashHook } from "../../core/crash-point.ts";
 import type { Logger } from "../../core/log.ts";
 import type { Db } from "../../db/index.ts";
+import type { Requests } from "../../domain/requests.ts";
 import { type HetznerClient, type HetznerRequestEvent, isHetznerError } from "../../hetzner/index.ts";
-import type { JobQueue } from "../queue.ts";
-import type { Requests } from "../requests.ts";
+import type { JobQueue } from "../../queue/queue.ts";
 import type { SweepBroker } from "./broker.ts";
 import { applyDecisions } from "./execute.ts";
 import { observeSweepState } from "./observe.ts";

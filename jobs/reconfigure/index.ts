@@ -6,9 +6,10 @@
  * Forward-only (no compensations): a failure must never touch the server, so the runner only marks the
  * operation failed and the instance degraded with the step and reason, and the server stays as it is.
  */
-import type { RemoteStepDeps } from "../provision/steps/connect-server.ts";
+
 import { injectSecretsStep } from "../provision/steps/inject-secrets.ts";
 import { verifyStep } from "../provision/steps/verify.ts";
+import type { RemoteStepDeps } from "../shared/connect-server.ts";
 import type { JobDefinition } from "../step.ts";
 import { RECONFIGURE_OPERATION } from "./request.ts";
 import { resetStartLimitStep } from "./reset-start-limit.ts";

@@ -11,11 +11,11 @@
 import { and, desc, eq, inArray, max, sql } from "drizzle-orm";
 import type { Db, DbSession } from "../../db/index.ts";
 import { customers, instances, operations, stepRuns } from "../../db/schema.ts";
+import { activeOperationStatuses } from "../../domain/operations.ts";
+import type { JobQueue } from "../../queue/queue.ts";
 import { DEPROVISION_OPERATION } from "../deprovision/operation.ts";
 import { JobError } from "../errors.ts";
-import { activeOperationStatuses } from "../operations.ts";
 import { PROVISION_OPERATION } from "../provision/operation.ts";
-import type { JobQueue } from "../queue.ts";
 import { UPGRADE_OPERATION } from "../upgrade/request.ts";
 
 export const RECONFIGURE_OPERATION = "reconfigure";

@@ -6,11 +6,12 @@
  * to inject-secrets, so the reconfigure still pays one SSH handshake.
  * Idempotent: resetting twice is resetting once.
  */
+
+import { RACHEL8_UNIT_NAME } from "../../domain/rachel8.ts";
+import { shellQuote } from "../../remote/shell-quote.ts";
 import { PermanentError } from "../errors.ts";
-import { RACHEL8_UNIT_NAME } from "../provision/rachel8.ts";
-import { connectToServer, type RemoteStepDeps } from "../provision/steps/connect-server.ts";
-import { sshStepRetry } from "../provision/steps/retry-policies.ts";
-import { shellQuote } from "../remote/shell-quote.ts";
+import { connectToServer, type RemoteStepDeps } from "../shared/connect-server.ts";
+import { sshStepRetry } from "../shared/retry-policies.ts";
 import type { Step } from "../step.ts";
 
 /** Bound of the remote command, in ms. */

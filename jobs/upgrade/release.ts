@@ -4,11 +4,11 @@
  * switch (atomic rename of `current`, then a restart of the unit).
  */
 
-import { withFetchRelease } from "../bundle/fetch-release.ts";
+import type { RemoteSession } from "../../remote/session.ts";
+import { shellQuote } from "../../remote/shell-quote.ts";
 import { PermanentError } from "../errors.ts";
 import { APP_ROOT } from "../provision/cloud-init/bundle-boot.ts";
-import type { RemoteSession } from "../remote/session.ts";
-import { shellQuote } from "../remote/shell-quote.ts";
+import { withFetchRelease } from "../shared/fetch-release.ts";
 
 const SCRIPT = withFetchRelease(await Bun.file(new URL("./release.sh", import.meta.url)).text());
 /** How much of the script's stderr a failure quotes. */

@@ -11,10 +11,10 @@ import type { BundleStore } from "../../bundle/store.ts";
 import type { Sealer } from "../../core/secrets.ts";
 import type { Db } from "../../db/index.ts";
 import { instances, operations } from "../../db/schema.ts";
-import { ConflictingBundleGrantError, issueBundleGrant } from "../bundle/grants.ts";
+import { ConflictingBundleGrantError, issueBundleGrant } from "../../domain/bundles/grants.ts";
+import { activeOperationStatuses } from "../../domain/operations.ts";
+import type { JobQueue } from "../../queue/queue.ts";
 import { JobError, UnknownInstanceError } from "../errors.ts";
-import { activeOperationStatuses } from "../operations.ts";
-import type { JobQueue } from "../queue.ts";
 
 export const UPGRADE_OPERATION = "upgrade";
 /** Bound of an upgrade's leave to download, in ms; the job ends it sooner, as it ends. */

@@ -6,10 +6,10 @@
  * Idempotent: a release already unpacked is not fetched again, and `current` is only read.
  * Compensation: ends the grant (an upgrade that failed fetches nothing more).
  */
-import { bundleDownloadUrl, endBundleGrant, openBundleGrant } from "../bundle/grants.ts";
+import { bundleDownloadUrl, endBundleGrant, openBundleGrant } from "../../domain/bundles/grants.ts";
 import { JobError } from "../errors.ts";
-import { connectToServer } from "../provision/steps/connect-server.ts";
-import { sshStepRetry } from "../provision/steps/retry-policies.ts";
+import { connectToServer } from "../shared/connect-server.ts";
+import { sshStepRetry } from "../shared/retry-policies.ts";
 import type { Step } from "../step.ts";
 import type { UpgradeDeps } from "./deps.ts";
 import { STAGE_TIMEOUT_MS, stageRelease } from "./release.ts";

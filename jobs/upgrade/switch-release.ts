@@ -5,9 +5,9 @@
  * harmless.
  */
 
-import { RACHEL8_UNIT_NAME } from "../provision/rachel8.ts";
-import { connectToServer } from "../provision/steps/connect-server.ts";
-import { sshStepRetry } from "../provision/steps/retry-policies.ts";
+import { RACHEL8_UNIT_NAME } from "../../domain/rachel8.ts";
+import { connectToServer } from "../shared/connect-server.ts";
+import { sshStepRetry } from "../shared/retry-policies.ts";
 import type { Step } from "../step.ts";
 import type { UpgradeDeps } from "./deps.ts";
 import { SWITCH_TIMEOUT_MS, switchRelease } from "./release.ts";

@@ -6,17 +6,17 @@
  * On success the instance's bundle is recorded and the grant ended.
  * Idempotent: it reads `current` first, so an attempt that finds a rollback begun finishes it instead.
  */
-import { endBundleGrant } from "../bundle/grants.ts";
-import { recordInstanceBundle } from "../bundle/usage.ts";
+import { endBundleGrant } from "../../domain/bundles/grants.ts";
+import { recordInstanceBundle } from "../../domain/bundles/usage.ts";
+import { RACHEL8_UNIT_NAME } from "../../domain/rachel8.ts";
+import type { RemoteSession } from "../../remote/session.ts";
+import { shellQuote } from "../../remote/shell-quote.ts";
 import { PermanentError } from "../errors.ts";
 import { APP_ROOT } from "../provision/cloud-init/bundle-boot.ts";
-import { RACHEL8_UNIT_NAME } from "../provision/rachel8.ts";
-import { connectToServer } from "../provision/steps/connect-server.ts";
-import { type InstanceRow, loadInstance } from "../provision/steps/instance-row.ts";
-import { sshStepRetry } from "../provision/steps/retry-policies.ts";
 import { type VerifyOutput, verifyBotRuns } from "../provision/steps/verify.ts";
-import type { RemoteSession } from "../remote/session.ts";
-import { shellQuote } from "../remote/shell-quote.ts";
+import { connectToServer } from "../shared/connect-server.ts";
+import { type InstanceRow, loadInstance } from "../shared/instance-row.ts";
+import { sshStepRetry } from "../shared/retry-policies.ts";
 import type { Step } from "../step.ts";
 import type { UpgradeDeps } from "./deps.ts";
 import { switchRelease } from "./release.ts";

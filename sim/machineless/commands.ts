@@ -1,5 +1,5 @@
 /**
- * A machineless server's answers to the provisioner's SSH commands (jobs/remote/), by what each asks rather
+ * A machineless server's answers to the provisioner's SSH commands (remote/), by what each asks rather
  * than by its text: the program it runs and that program's arguments, applied to the server's in-memory
  * state. Anything else is refused with exit 127, naming itself: the machineless kind serves the provision,
  * reconfigure and deprovision paths only (no upgrades, no shell).
@@ -14,7 +14,7 @@ export interface CommandAnswer {
   stderr: string;
 }
 
-/** What jobs/remote/session.ts wraps every command in: coreutils timeout around `/bin/sh -c WORD`. */
+/** What remote/session.ts wraps every command in: coreutils timeout around `/bin/sh -c WORD`. */
 const REMOTE_BOUND = /^exec timeout --kill-after=\d+ (\d+) \/bin\/sh -c ('[\s\S]*')$/;
 /** coreutils timeout's exit status once it stopped the command. */
 const TIMEOUT_EXIT = 124;

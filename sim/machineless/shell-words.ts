@@ -1,6 +1,6 @@
 /**
  * Just enough of POSIX shell's quoting to read the arguments of the commands the provisioner sends
- * (jobs/remote/shell-quote.ts single-quotes every word): bare words, '…' spans and backslash escapes.
+ * (remote/shell-quote.ts single-quotes every word): bare words, '…' spans and backslash escapes.
  */
 
 /** The words of one command line; null when a quote is left open (not a line this reader understands). */

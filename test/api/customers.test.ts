@@ -10,8 +10,8 @@ import { createMetrics } from "../../core/metrics.ts";
 import { createSealer } from "../../core/secrets.ts";
 import { type Db, migrateDatabase, openDatabase } from "../../db/index.ts";
 import { customers, instances } from "../../db/schema.ts";
-import { type CustomerStore, createCustomerStore } from "../../jobs/customers.ts";
-import type { JobQueue } from "../../jobs/queue.ts";
+import { type CustomerStore, createCustomerStore } from "../../domain/customers.ts";
+import type { JobQueue } from "../../queue/queue.ts";
 import { customerSecrets } from "../customers/fixtures.ts";
 
 const SERVICE_TOKEN = "service-token-for-tests-0123456789-abcdef";

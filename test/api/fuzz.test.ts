@@ -17,7 +17,7 @@ import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { createSealer } from "../../core/secrets.ts";
 import { instances } from "../../db/schema.ts";
-import { createCustomerStore } from "../../jobs/customers.ts";
+import { createCustomerStore } from "../../domain/customers.ts";
 import { issueCallbackToken } from "../../jobs/provision/callback-token.ts";
 import { customerSecrets } from "../customers/fixtures.ts";
 import { type Runtime, startRuntime } from "../runner/harness.ts";

@@ -9,7 +9,7 @@ import { loadConfig } from "../../core/config.ts";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { type Db, migrateDatabase, openDatabase } from "../../db/index.ts";
-import type { JobQueue } from "../../jobs/queue.ts";
+import type { JobQueue } from "../../queue/queue.ts";
 import { rawHttp } from "../support/raw-http.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "api-raw-"));

@@ -11,7 +11,7 @@ import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { pollUntil } from "../../core/wait.ts";
 import { type Db, migrateDatabase, openDatabase } from "../../db/index.ts";
-import type { JobQueue } from "../../jobs/queue.ts";
+import type { JobQueue } from "../../queue/queue.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "api-"));
 const logLines: Record<string, unknown>[] = [];

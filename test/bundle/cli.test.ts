@@ -4,7 +4,7 @@ import { eq } from "drizzle-orm";
 import { bundleStoreDir, createBundleStore } from "../../bundle/store.ts";
 import { generateDevSecrets } from "../../core/config.ts";
 import { instances } from "../../db/schema.ts";
-import type { BundleList } from "../../jobs/ops/bundles.ts";
+import type { BundleList } from "../../domain/ops/bundles.ts";
 import { opsApiForFile } from "../ops/ops-api.ts";
 import { runOps } from "../ops/run-ops.ts";
 import { runCommand } from "../support/run-command.ts";

@@ -9,8 +9,8 @@ import { createLogger } from "../../core/log.ts";
 import { createMetrics, type MetricsRegistry } from "../../core/metrics.ts";
 import { createSealer } from "../../core/secrets.ts";
 import { instances } from "../../db/schema.ts";
-import { bundleDownloadUrl, issueBundleGrant } from "../../jobs/bundle/grants.ts";
-import type { JobQueue } from "../../jobs/queue.ts";
+import { bundleDownloadUrl, issueBundleGrant } from "../../domain/bundles/grants.ts";
+import type { JobQueue } from "../../queue/queue.ts";
 import { openTestDatabase, type TestDatabase } from "../customers/fixtures.ts";
 import { runCommand } from "../support/run-command.ts";
 

@@ -6,8 +6,8 @@ import {
   ConflictingBundleGrantError,
   endBundleGrant,
   issueBundleGrant,
-} from "../../jobs/bundle/grants.ts";
-import { bundlesInUse, instancesByBundle, recordInstanceBundle } from "../../jobs/bundle/usage.ts";
+} from "../../domain/bundles/grants.ts";
+import { bundlesInUse, instancesByBundle, recordInstanceBundle } from "../../domain/bundles/usage.ts";
 import { UnknownInstanceError } from "../../jobs/errors.ts";
 import { openTestDatabase, type TestDatabase } from "../customers/fixtures.ts";
 

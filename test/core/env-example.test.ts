@@ -1,7 +1,8 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { CONFIG_VARIABLES, ConfigError, loadConfig, SECRET_VARIABLES } from "../../core/config.ts";
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from "../../core/config.ts";
+import { SECRET_VARIABLES } from "../../core/config-fields.ts";
 
 const example = readFileSync(resolve(import.meta.dir, "../../.env.example"), "utf8");
 

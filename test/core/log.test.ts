@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { SECRET_VARIABLES } from "../../core/config.ts";
+import { SECRET_VARIABLES } from "../../core/config-fields.ts";
 import { createLogger, type LoggerOptions, REDACTED, SECRET_FIELD_NAMES } from "../../core/log.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "core-log-"));

@@ -3,7 +3,7 @@
  * credentials file, and whether the tokens a replacement server gets may be stale.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { createCustomerStore, InvalidCustomerSecretsError } from "../../jobs/customers.ts";
+import { createCustomerStore, InvalidCustomerSecretsError } from "../../domain/customers.ts";
 import { customerSecrets, openTestDatabase, type TestDatabase } from "./fixtures.ts";
 
 let t: TestDatabase;

@@ -9,7 +9,7 @@ import {
   createCustomerStore,
   InvalidCustomerSecretsError,
   UnknownCustomerError,
-} from "../../jobs/customers.ts";
+} from "../../domain/customers.ts";
 import { PermanentError } from "../../jobs/errors.ts";
 import { issueCallbackToken } from "../../jobs/provision/callback-token.ts";
 import { customerSecrets, openTestDatabase, type TestDatabase } from "./fixtures.ts";

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSealer, type Sealer } from "../../core/secrets.ts";
 import { type Db, migrateDatabase, openDatabase } from "../../db/index.ts";
-import type { CustomerSecrets } from "../../jobs/customers.ts";
+import type { CustomerSecrets } from "../../domain/customers.ts";
 
 export interface TestDatabase {
   db: Db;

@@ -3,9 +3,13 @@ import { Queue } from "bunqueue/client";
 import { eq } from "drizzle-orm";
 import { createSealer } from "../../core/secrets.ts";
 import { customers, instances, operations } from "../../db/schema.ts";
-import { CustomerSecretsGoneError, createCustomerStore, UnknownCustomerError } from "../../jobs/customers.ts";
-import { operationsQueueName } from "../../jobs/payload.ts";
-import { createRequests, newInstanceId } from "../../jobs/requests.ts";
+import {
+  CustomerSecretsGoneError,
+  createCustomerStore,
+  UnknownCustomerError,
+} from "../../domain/customers.ts";
+import { createRequests, newInstanceId } from "../../domain/requests.ts";
+import { operationsQueueName } from "../../queue/payload.ts";
 import { type Runtime, startRuntime } from "../runner/harness.ts";
 import { customerSecrets } from "./fixtures.ts";
 

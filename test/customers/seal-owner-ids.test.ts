@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import { createSealer } from "../../core/secrets.ts";
 import { type Db, migrateDatabase, openDatabase } from "../../db/index.ts";
-import { createCustomerStore, sealClearOwnerIds } from "../../jobs/customers.ts";
+import { createCustomerStore, sealClearOwnerIds } from "../../domain/customers.ts";
 import { customerSecrets } from "./fixtures.ts";
 
 /** The last migration before the owner id was sealed: a database this old holds it in clear. */

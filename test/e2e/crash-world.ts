@@ -11,8 +11,8 @@ import { httpReady, type ServiceProcess, startService } from "../../cli/service-
 import { instances, stepRuns } from "../../db/schema.ts";
 import { createHetznerClient, type HetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
 import { createProductionJobs } from "../../jobs/registry.ts";
-import { createSessionHandover } from "../../jobs/remote/handover.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
+import { createSessionHandover } from "../../remote/handover.ts";
 import { type E2eWorld, startE2eWorld } from "./harness.ts";
 
 const repoRoot = resolve(import.meta.dir, "../..");

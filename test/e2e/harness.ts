@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { followOperation } from "../../cli/follow-operation.ts";
 import type { LocalService } from "../../cli/local-stack.ts";
 import { type SimulatedStack, startSimulatedStack } from "../../cli/simulated-stack.ts";
-import { type CustomerStore, createCustomerStore } from "../../jobs/customers.ts";
-import type { OperationSummary } from "../../jobs/operation-progress.ts";
-import { createRequests, type Requests } from "../../jobs/requests.ts";
+import { type CustomerStore, createCustomerStore } from "../../domain/customers.ts";
+import type { OperationSummary } from "../../domain/operation-progress.ts";
+import { createRequests, type Requests } from "../../domain/requests.ts";
 
 export interface E2eWorld extends SimulatedStack {
   customers: CustomerStore;

@@ -12,10 +12,10 @@ import { eq } from "drizzle-orm";
 import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import { checkLeftovers } from "../../cli/leftovers.ts";
 import { customers, instances, operations } from "../../db/schema.ts";
+import { CustomerSecretsGoneError } from "../../domain/customers.ts";
 import { createHetznerClient } from "../../hetzner/client.ts";
 import { RateLimitBudget } from "../../hetzner/rate-limit.ts";
-import { CustomerSecretsGoneError } from "../../jobs/customers.ts";
-import { operationsQueueName } from "../../jobs/payload.ts";
+import { operationsQueueName } from "../../queue/payload.ts";
 import type { MachineView } from "../../sim/index.ts";
 import { type E2eWorld, startE2eWorld } from "./harness.ts";
 

@@ -7,7 +7,7 @@ import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { pollUntil } from "../../core/wait.ts";
 import { createHetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
-import { brokerConnection } from "../../jobs/queue.ts";
+import { brokerConnection } from "../../queue/queue.ts";
 import { startSimulator } from "../../sim/index.ts";
 import { createHetznerMetrics } from "../../worker/hetzner-metrics.ts";
 import { registerQueueDepthMetrics } from "../../worker/queue-depth-metrics.ts";

@@ -10,10 +10,10 @@ import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { pollUntil } from "../../core/wait.ts";
 import { projectCapacity } from "../../db/schema.ts";
+import { customerState } from "../../domain/customer-state.ts";
+import { fleetStatus } from "../../domain/ops/status.ts";
 import { WAITING_FOR_CAPACITY, waitingLine } from "../../jobs/capacity/line.ts";
 import type { CapacityDeps } from "../../jobs/capacity/wake.ts";
-import { customerState } from "../../jobs/customer-state.ts";
-import { fleetStatus } from "../../jobs/ops/status.ts";
 import { registerCapacityMetrics, wakeWaitingAtStart } from "../../worker/capacity.ts";
 import { type ProvisionWorld, provisionWorldForFile } from "./world.ts";
 

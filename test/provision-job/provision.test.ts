@@ -8,10 +8,10 @@ import { join } from "node:path";
 import { bundleStoreDir, createBundleStore } from "../../bundle/store.ts";
 import type { Sealer } from "../../core/secrets.ts";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
-import type { CustomerSecrets } from "../../jobs/customers.ts";
-import { RACHEL8_PATHS } from "../../jobs/provision/rachel8.ts";
-import { sshPrivateKeyContext } from "../../jobs/provision/steps/instance-row.ts";
-import { APP_HOME } from "../../jobs/provision/steps/ownership.ts";
+import type { CustomerSecrets } from "../../domain/customers.ts";
+import { APP_HOME } from "../../domain/ownership.ts";
+import { RACHEL8_PATHS } from "../../domain/rachel8.ts";
+import { sshPrivateKeyContext } from "../../jobs/shared/instance-row.ts";
 import { provisionWorldForFile } from "./world.ts";
 
 /** Every secret value of a customer, as it must never appear outside the machine. */

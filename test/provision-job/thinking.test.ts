@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { and, desc, eq } from "drizzle-orm";
 import type { Sealer } from "../../core/secrets.ts";
 import { stepRuns } from "../../db/schema.ts";
+import { APP_HOME } from "../../domain/ownership.ts";
+import { RACHEL8_PATHS } from "../../domain/rachel8.ts";
 import { SETUP_COMPLETE_MARKER } from "../../jobs/provision/cloud-init.ts";
-import { RACHEL8_PATHS } from "../../jobs/provision/rachel8.ts";
-import { APP_HOME } from "../../jobs/provision/steps/ownership.ts";
 import { provisionWorldForFile } from "./world.ts";
 
 describe("the bot can think", () => {

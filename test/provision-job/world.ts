@@ -15,6 +15,9 @@ import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { createSealer, type Sealer } from "../../core/secrets.ts";
 import { instances } from "../../db/schema.ts";
+import { type CustomerSecrets, type CustomerStore, createCustomerStore } from "../../domain/customers.ts";
+import type { OperationSummary } from "../../domain/operation-progress.ts";
+import { createRequests, type Requests } from "../../domain/requests.ts";
 import {
   createHetznerClient,
   type HetznerClient,
@@ -22,12 +25,9 @@ import {
   type Server,
   type SshKey,
 } from "../../hetzner/index.ts";
-import { type CustomerSecrets, type CustomerStore, createCustomerStore } from "../../jobs/customers.ts";
-import type { OperationSummary } from "../../jobs/operation-progress.ts";
 import type { ProvisionDeps } from "../../jobs/provision/index.ts";
 import { createProductionJobs, type ProductionJobDeps } from "../../jobs/registry.ts";
-import { createSessionHandover } from "../../jobs/remote/handover.ts";
-import { createRequests, type Requests } from "../../jobs/requests.ts";
+import { createSessionHandover } from "../../remote/handover.ts";
 import { ensureStandInBundle } from "../../sim/bundle/stand-in.ts";
 import { type Simulator, startSimulator } from "../../sim/index.ts";
 import type { RunningWorker } from "../../worker/start.ts";

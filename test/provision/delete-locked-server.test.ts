@@ -3,7 +3,7 @@
  * window must wait for the action and then delete, not fail with `locked`.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { deleteServerById } from "../../jobs/provision/steps/remove-server.ts";
+import { deleteServerById } from "../../jobs/shared/remove-server.ts";
 import { type Harness, serverInput, startHarness } from "../hetzner/harness.ts";
 
 let h: Harness;

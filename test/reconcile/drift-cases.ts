@@ -7,8 +7,8 @@ import { Queue, UnrecoverableError, Worker } from "bunqueue/client";
 import { eq } from "drizzle-orm";
 import { pollUntil } from "../../core/wait.ts";
 import { instances, operations } from "../../db/schema.ts";
-import { operationsQueueName } from "../../jobs/payload.ts";
-import { brokerConnection } from "../../jobs/queue.ts";
+import { operationsQueueName } from "../../queue/payload.ts";
+import { brokerConnection } from "../../queue/queue.ts";
 import type { ProvisionWorld } from "../provision-job/world.ts";
 import { createOwnedServer, insertInstance, insertOperation, subscribe } from "./sweep-world.ts";
 

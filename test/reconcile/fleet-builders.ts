@@ -1,5 +1,5 @@
 /** Builders of observed sweep states, and the effect of applying decisions, for the tick tests. */
-import { ownershipLabels, resourceNameFor } from "../../jobs/provision/steps/ownership.ts";
+import { ownershipLabels, resourceNameFor } from "../../domain/ownership.ts";
 import type {
   Decision,
   ObservedCustomer,

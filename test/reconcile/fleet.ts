@@ -6,13 +6,13 @@
 import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { instances, operations } from "../../db/schema.ts";
+import { ownershipLabels, resourceNameFor } from "../../domain/ownership.ts";
+import { createRequests } from "../../domain/requests.ts";
 import { createHetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
-import { ownershipLabels, resourceNameFor } from "../../jobs/provision/steps/ownership.ts";
-import { brokerConnection } from "../../jobs/queue.ts";
 import { connectSweepBroker } from "../../jobs/reconcile/broker.ts";
 import type { SweepDeps } from "../../jobs/reconcile/sweep.ts";
 import { createSweepMetrics } from "../../jobs/reconcile/sweep-metrics.ts";
-import { createRequests } from "../../jobs/requests.ts";
+import { brokerConnection } from "../../queue/queue.ts";
 import type { RateLimitSettings } from "../../sim/api/rate-limit.ts";
 import type { Simulator } from "../../sim/index.ts";
 import { type Runtime, startRuntime } from "../runner/harness.ts";

@@ -8,7 +8,7 @@ import { type ApiServer, createApiServer } from "../../api/server.ts";
 import type { Config } from "../../core/config.ts";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
-import { ownershipLabels, resourceNameFor } from "../../jobs/provision/steps/ownership.ts";
+import { ownershipLabels, resourceNameFor } from "../../domain/ownership.ts";
 import { readSweep, type SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
 import type { Simulator } from "../../sim/index.ts";
 import { type RunningSweeper, startSweeper } from "../../worker/sweeper.ts";

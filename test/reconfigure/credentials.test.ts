@@ -6,10 +6,10 @@
 import { describe, expect, test } from "bun:test";
 import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import { createLogger } from "../../core/log.ts";
-import { RACHEL8_PATHS } from "../../jobs/provision/rachel8.ts";
-import { connectToServer, type RemoteStepDeps } from "../../jobs/provision/steps/connect-server.ts";
+import { RACHEL8_PATHS } from "../../domain/rachel8.ts";
 import { takeBackClaudeCredentials } from "../../jobs/provision/steps/take-back-credentials.ts";
-import { createSessionHandover } from "../../jobs/remote/handover.ts";
+import { connectToServer, type RemoteStepDeps } from "../../jobs/shared/connect-server.ts";
+import { createSessionHandover } from "../../remote/handover.ts";
 import { reconfigureWorldForFile } from "./world.ts";
 
 describe("the machine's refreshed Claude credentials", () => {

@@ -5,15 +5,15 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { customers, instances, type OperationStatus, operations, stepRuns } from "../../db/schema.ts";
-import { createCustomerStore } from "../../jobs/customers.ts";
-import { openOperation } from "../../jobs/operations.ts";
-import type { JobQueue } from "../../jobs/queue.ts";
+import { createCustomerStore } from "../../domain/customers.ts";
+import { openOperation } from "../../domain/operations.ts";
 import {
   RECONFIGURE_OPERATION,
   ReconfigureEnqueueError,
   requestReconfigure,
 } from "../../jobs/reconfigure/request.ts";
 import { UPGRADE_OPERATION } from "../../jobs/upgrade/request.ts";
+import type { JobQueue } from "../../queue/queue.ts";
 import { customerSecrets, openTestDatabase, type TestDatabase } from "../customers/fixtures.ts";
 
 const CUSTOMER = "cust-decide";

@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
-import type { CustomerSecrets } from "../../jobs/customers.ts";
+import type { CustomerSecrets } from "../../domain/customers.ts";
 import { reconfigureWorldForFile } from "./world.ts";
 
 function secretValues(secrets: CustomerSecrets): string[] {

@@ -11,11 +11,11 @@ import { type ApiServer, createApiServer } from "../../api/server.ts";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { operations, stepRuns } from "../../db/schema.ts";
-import type { CustomerSecrets } from "../../jobs/customers.ts";
+import type { CustomerSecrets } from "../../domain/customers.ts";
+import { APP_HOME } from "../../domain/ownership.ts";
+import { RACHEL8_PATHS } from "../../domain/rachel8.ts";
 import { CURRENT_RELEASE } from "../../jobs/provision/cloud-init.ts";
-import { RACHEL8_PATHS } from "../../jobs/provision/rachel8.ts";
-import { APP_HOME } from "../../jobs/provision/steps/ownership.ts";
-import { connectJobQueue, type JobQueue } from "../../jobs/queue.ts";
+import { connectJobQueue, type JobQueue } from "../../queue/queue.ts";
 import { type ProvisionWorld, provisionWorldForFile } from "../provision-job/world.ts";
 import { freePorts } from "../support/processes.ts";
 

@@ -14,12 +14,12 @@ import {
   rachel8Unit,
   renderCredentials,
   renderEnv,
-} from "../../jobs/provision/rachel8.ts";
-import { UnitNotActiveError } from "../../jobs/remote/errors.ts";
-import { injectSecrets, type SecretFile } from "../../jobs/remote/inject.ts";
-import type { RemoteSession } from "../../jobs/remote/session.ts";
-import { connectPinned } from "../../jobs/remote/ssh.ts";
-import { verifyActive } from "../../jobs/remote/verify.ts";
+} from "../../domain/rachel8.ts";
+import { UnitNotActiveError } from "../../remote/errors.ts";
+import { injectSecrets, type SecretFile } from "../../remote/inject.ts";
+import type { RemoteSession } from "../../remote/session.ts";
+import { connectPinned } from "../../remote/ssh.ts";
+import { verifyActive } from "../../remote/verify.ts";
 import { findFreePort } from "../../sim/free-port.ts";
 import { createMachineHost } from "../../sim/machine/host.ts";
 import type { Machine, MachineHost } from "../../sim/machine/types.ts";

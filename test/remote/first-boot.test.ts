@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { isRemoteError } from "../../jobs/remote/errors.ts";
-import { confirmFirstBoot, FirstBootFailedError } from "../../jobs/remote/first-boot.ts";
+import { isRemoteError } from "../../remote/errors.ts";
+import { confirmFirstBoot, FirstBootFailedError } from "../../remote/first-boot.ts";
 import { sshdTestsEnabled } from "../support/sshd.ts";
 import { type MachineFixture, startMachine } from "./machine-fixture.ts";
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { createSessionHandover } from "../../jobs/remote/handover.ts";
-import type { RemoteSession } from "../../jobs/remote/session.ts";
+import { createSessionHandover } from "../../remote/handover.ts";
+import type { RemoteSession } from "../../remote/session.ts";
 
 /** A session that only records whether it was closed: the hand-over never runs commands. */
 function recordingSession(where: string): RemoteSession & { closed: boolean } {

@@ -8,9 +8,9 @@ import {
   rachel8Unit,
   renderCredentials,
   renderEnv,
-} from "../../jobs/provision/rachel8.ts";
-import { isRemoteError, type RemoteError } from "../../jobs/remote/errors.ts";
-import { injectSecrets, type SecretFile, type UnitFile } from "../../jobs/remote/inject.ts";
+} from "../../domain/rachel8.ts";
+import { isRemoteError, type RemoteError } from "../../remote/errors.ts";
+import { injectSecrets, type SecretFile, type UnitFile } from "../../remote/inject.ts";
 import { sshdTestsEnabled } from "../support/sshd.ts";
 import { type MachineFixture, startMachine } from "./machine-fixture.ts";
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ParsedKey, utils } from "ssh2";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
-import { parsePinnedHostKey } from "../../jobs/remote/host-key.ts";
+import { parsePinnedHostKey } from "../../remote/host-key.ts";
 
 /** ssh2's own generator gets ~1 in 256 wrong; this many pairs would show a similar fault. */
 const PAIRS = 2000;

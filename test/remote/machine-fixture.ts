@@ -7,8 +7,8 @@
  */
 import { chown, mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { ExecOptions, RemoteSession } from "../../jobs/remote/session.ts";
-import { connectPinned } from "../../jobs/remote/ssh.ts";
+import type { ExecOptions, RemoteSession } from "../../remote/session.ts";
+import { connectPinned } from "../../remote/ssh.ts";
 import { startSshd, type TestSshd } from "../support/sshd.ts";
 import { createFakeSystemd, type FakeSystemd } from "./fake-systemd.ts";
 

@@ -11,7 +11,7 @@ import {
   rachel8Unit,
   renderCredentials,
   renderEnv,
-} from "../../jobs/provision/rachel8.ts";
+} from "../../domain/rachel8.ts";
 
 const TOKEN = "123456789:AAHk3x_Secret-Bot-Token-0123456789abcdef";
 const goodEnv: Rachel8EnvInput = {

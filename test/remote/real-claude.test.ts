@@ -6,11 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { CLAUDE_OAUTH_SCOPES, RACHEL8_PATHS, renderCredentials } from "../../jobs/provision/rachel8.ts";
-import { checkClaudeLogin } from "../../jobs/remote/claude-login.ts";
-import { isRemoteError } from "../../jobs/remote/errors.ts";
-import { injectSecrets, type UnitFile } from "../../jobs/remote/inject.ts";
-import { shellQuote } from "../../jobs/remote/shell-quote.ts";
+import { CLAUDE_OAUTH_SCOPES, RACHEL8_PATHS, renderCredentials } from "../../domain/rachel8.ts";
+import { checkClaudeLogin } from "../../remote/claude-login.ts";
+import { isRemoteError } from "../../remote/errors.ts";
+import { injectSecrets, type UnitFile } from "../../remote/inject.ts";
+import { shellQuote } from "../../remote/shell-quote.ts";
 import { sshdTestsEnabled } from "../support/sshd.ts";
 import { type MachineFixture, startMachine } from "./machine-fixture.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { scrubSecrets, secretPieces } from "../../jobs/remote/scrub.ts";
+import { scrubSecrets, secretPieces } from "../../remote/scrub.ts";
 
 describe("scrubSecrets", () => {
   test("replaces known values, Telegram tokens and long token runs; keeps words and paths", () => {

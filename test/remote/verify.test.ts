@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { RACHEL8_PATHS, RACHEL8_UNIT_NAME, rachel8Unit, renderEnv } from "../../jobs/provision/rachel8.ts";
-import { UnitNotActiveError } from "../../jobs/remote/errors.ts";
-import { injectSecrets, type SecretFile, type UnitFile } from "../../jobs/remote/inject.ts";
-import { verifyActive } from "../../jobs/remote/verify.ts";
+import { RACHEL8_PATHS, RACHEL8_UNIT_NAME, rachel8Unit, renderEnv } from "../../domain/rachel8.ts";
+import { UnitNotActiveError } from "../../remote/errors.ts";
+import { injectSecrets, type SecretFile, type UnitFile } from "../../remote/inject.ts";
+import { verifyActive } from "../../remote/verify.ts";
 import { sshdTestsEnabled } from "../support/sshd.ts";
 import { type MachineFixture, startMachine } from "./machine-fixture.ts";
 

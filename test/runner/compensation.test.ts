@@ -4,8 +4,8 @@ import { eq } from "drizzle-orm";
 import { pollUntil } from "../../core/wait.ts";
 import { instances } from "../../db/schema.ts";
 import { PermanentError } from "../../jobs/errors.ts";
-import { operationsQueueName } from "../../jobs/payload.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
+import { operationsQueueName } from "../../queue/payload.ts";
 import { runtimePerTest } from "./harness.ts";
 import { quickRetry, recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
 

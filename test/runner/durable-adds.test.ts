@@ -1,7 +1,7 @@
 /** Group commit of durable adds against a real broker: concurrent adds share round trips, none is lost or doubled. */
 import { describe, expect, test } from "bun:test";
 import { type JobOptions, Queue } from "bunqueue/client";
-import { type DurableAdd, durableAdder } from "../../jobs/durable-adds.ts";
+import { type DurableAdd, durableAdder } from "../../queue/durable-adds.ts";
 import { runtimePerTest } from "./harness.ts";
 
 const runtime = runtimePerTest();

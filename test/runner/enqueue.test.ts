@@ -3,8 +3,8 @@ import { Queue } from "bunqueue/client";
 import { eq } from "drizzle-orm";
 import { pollUntil } from "../../core/wait.ts";
 import { operations } from "../../db/schema.ts";
-import { operationsQueueName } from "../../jobs/payload.ts";
-import { connectJobQueue } from "../../jobs/queue.ts";
+import { operationsQueueName } from "../../queue/payload.ts";
+import { connectJobQueue } from "../../queue/queue.ts";
 import { runtimePerTest } from "./harness.ts";
 import { recordingStep, waitForOperation } from "./steps.ts";
 

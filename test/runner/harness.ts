@@ -12,8 +12,8 @@ import { createLogger } from "../../core/log.ts";
 import { createMetrics, type MetricsRegistry } from "../../core/metrics.ts";
 import { isHttpOk, pollUntil } from "../../core/wait.ts";
 import { appDatabasePath, type Db, migrateDatabase, openDatabase } from "../../db/index.ts";
-import { brokerConnection, connectJobQueue, type JobQueue } from "../../jobs/queue.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
+import { brokerConnection, connectJobQueue, type JobQueue } from "../../queue/queue.ts";
 import { type RunningWorker, startWorker } from "../../worker/start.ts";
 import { freePorts } from "../support/processes.ts";
 

@@ -15,11 +15,11 @@ import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import { followOperation } from "../../cli/follow-operation.ts";
 import { type SimulatedStack, startSimulatedStack } from "../../cli/simulated-stack.ts";
 import { customers, instances } from "../../db/schema.ts";
-import { type CustomerSecrets, createCustomerStore } from "../../jobs/customers.ts";
-import type { PhaseTiming } from "../../jobs/operation-progress.ts";
-import { RACHEL8_PATHS, rachel8Unit } from "../../jobs/provision/rachel8.ts";
-import { APP_HOME, APP_USER } from "../../jobs/provision/steps/ownership.ts";
-import { createRequests } from "../../jobs/requests.ts";
+import { type CustomerSecrets, createCustomerStore } from "../../domain/customers.ts";
+import type { PhaseTiming } from "../../domain/operation-progress.ts";
+import { APP_HOME, APP_USER } from "../../domain/ownership.ts";
+import { RACHEL8_PATHS, rachel8Unit } from "../../domain/rachel8.ts";
+import { createRequests } from "../../domain/requests.ts";
 import { missingContainerRequirements } from "../../sim/container/requirements.ts";
 import { ContainerMachine } from "../../sim/index.ts";
 

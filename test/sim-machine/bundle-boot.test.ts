@@ -12,7 +12,7 @@ import { createLogger } from "../../core/log.ts";
 import type { Sealer } from "../../core/secrets.ts";
 import type { Db } from "../../db/index.ts";
 import { instances } from "../../db/schema.ts";
-import { bundleDownloadUrl, issueBundleGrant } from "../../jobs/bundle/grants.ts";
+import { bundleDownloadUrl, issueBundleGrant } from "../../domain/bundles/grants.ts";
 import { issueCallbackToken } from "../../jobs/provision/callback-token.ts";
 import { buildUserData, SETUP_COMPLETE_MARKER } from "../../jobs/provision/cloud-init.ts";
 import type { MachineView } from "../../sim/machine/types.ts";

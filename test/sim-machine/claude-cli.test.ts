@@ -8,7 +8,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { renderCredentials } from "../../jobs/provision/rachel8.ts";
+import { renderCredentials } from "../../domain/rachel8.ts";
 
 const CLI = new URL("../../sim/machine/offline/claude", import.meta.url).pathname;
 const homes: string[] = [];

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Client } from "ssh2";
-import { RACHEL8_UNIT_NAME, rachel8Unit, renderEnv } from "../../jobs/provision/rachel8.ts";
+import { RACHEL8_UNIT_NAME, rachel8Unit, renderEnv } from "../../domain/rachel8.ts";
 import type { Machine } from "../../sim/machine/types.ts";
 import { waitFor } from "../sim/helpers.ts";
 import { bootAndSettle, cloudConfig, connect, exec, startTestHost, type TestHost } from "./support.ts";

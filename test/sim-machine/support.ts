@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "ssh2";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
-import { parsePinnedHostKey } from "../../jobs/remote/host-key.ts";
+import { parsePinnedHostKey } from "../../remote/host-key.ts";
 import { findFreePort } from "../../sim/free-port.ts";
 import { createMachineHost } from "../../sim/machine/host.ts";
 import type { Machine, MachineHost, MachineHostOptions, MachineView } from "../../sim/machine/types.ts";

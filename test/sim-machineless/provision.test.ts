@@ -13,10 +13,10 @@ import { followOperation } from "../../cli/follow-operation.ts";
 import { checkLeftovers } from "../../cli/leftovers.ts";
 import { type SimulatedStack, startSimulatedStack } from "../../cli/simulated-stack.ts";
 import { instances } from "../../db/schema.ts";
+import { createCustomerStore } from "../../domain/customers.ts";
+import { createRequests } from "../../domain/requests.ts";
 import { createHetznerClient } from "../../hetzner/client.ts";
 import { RateLimitBudget } from "../../hetzner/rate-limit.ts";
-import { createCustomerStore } from "../../jobs/customers.ts";
-import { createRequests } from "../../jobs/requests.ts";
 
 let world: SimulatedStack;
 let dataDir = "";

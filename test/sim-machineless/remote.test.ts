@@ -1,5 +1,5 @@
 /**
- * A machineless server against the provisioner's own remote functions (jobs/remote/), with no services:
+ * A machineless server against the provisioner's own remote functions (remote/), with no services:
  * it phones home from its own address with the host key it presents, and answers the first-boot check,
  * injection (idempotent, restart on change), the Claude login check and the unit checks by what they ask;
  * it refuses a stranger's key and any command it does not model.
@@ -8,17 +8,17 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
+import { APP_HOME, APP_USER } from "../../domain/ownership.ts";
+import { RACHEL8_UNIT_NAME, rachel8Unit } from "../../domain/rachel8.ts";
 import { buildUserData, SETUP_COMPLETE_MARKER } from "../../jobs/provision/cloud-init.ts";
-import { RACHEL8_UNIT_NAME, rachel8Unit } from "../../jobs/provision/rachel8.ts";
 import { secretFiles } from "../../jobs/provision/steps/inject-secrets.ts";
-import { APP_HOME, APP_USER } from "../../jobs/provision/steps/ownership.ts";
-import { checkClaudeLogin } from "../../jobs/remote/claude-login.ts";
-import { UnitNotActiveError } from "../../jobs/remote/errors.ts";
-import { confirmFirstBoot } from "../../jobs/remote/first-boot.ts";
-import { injectSecrets } from "../../jobs/remote/inject.ts";
-import type { RemoteSession } from "../../jobs/remote/session.ts";
-import { connectPinned } from "../../jobs/remote/ssh.ts";
-import { verifyActive } from "../../jobs/remote/verify.ts";
+import { checkClaudeLogin } from "../../remote/claude-login.ts";
+import { UnitNotActiveError } from "../../remote/errors.ts";
+import { confirmFirstBoot } from "../../remote/first-boot.ts";
+import { injectSecrets } from "../../remote/inject.ts";
+import type { RemoteSession } from "../../remote/session.ts";
+import { connectPinned } from "../../remote/ssh.ts";
+import { verifyActive } from "../../remote/verify.ts";
 import { type Simulator, startSimulator } from "../../sim/index.ts";
 
 const instanceId = "machineless-1";

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { bundleStoreDir, createBundleStore } from "../../bundle/store.ts";
 import { bundleGrants } from "../../db/schema.ts";
-import { RACHEL8_PATHS } from "../../jobs/provision/rachel8.ts";
+import { RACHEL8_PATHS } from "../../domain/rachel8.ts";
 import { requestUpgrade, UpgradeRefusedError } from "../../jobs/upgrade/request.ts";
 import { reconfigureWorldForFile } from "../reconfigure/world.ts";
 import { buildVariantBundle, crashOnStart } from "./variant-bundle.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { applyPaymentState, currentPaymentState } from "../../jobs/payments/apply.ts";
+import { applyPaymentState, currentPaymentState } from "../../domain/payments/apply.ts";
 import { signStandard, standardPayload, webhookWorldForFile } from "./world.ts";
 
 const world = webhookWorldForFile();

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { applyPaymentState } from "../../jobs/payments/apply.ts";
+import { applyPaymentState } from "../../domain/payments/apply.ts";
 import {
   customerMaker,
   type Delivery,

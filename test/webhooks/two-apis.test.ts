@@ -3,7 +3,7 @@ import { loadConfig } from "../../core/config.ts";
 import { createSealer } from "../../core/secrets.ts";
 import { isHttpOk, pollUntil } from "../../core/wait.ts";
 import { appDatabasePath, type Db, openDatabase } from "../../db/index.ts";
-import { createCustomerStore } from "../../jobs/customers.ts";
+import { createCustomerStore } from "../../domain/customers.ts";
 import { customerSecrets } from "../customers/fixtures.ts";
 import { createTestStack, freePorts, type TestStack } from "../support/processes.ts";
 import { newWebhookSecret, postDelivery, signStandard, standardPayload } from "./world.ts";

@@ -14,10 +14,10 @@ import { createLogger } from "../../core/log.ts";
 import { createMetrics, type MetricsRegistry } from "../../core/metrics.ts";
 import { createSealer } from "../../core/secrets.ts";
 import { instances, operations, paymentEvents } from "../../db/schema.ts";
-import { createCustomerStore } from "../../jobs/customers.ts";
-import { operationsQueueName } from "../../jobs/payload.ts";
-import type { PaymentDeps } from "../../jobs/payments/apply.ts";
-import { createRequests } from "../../jobs/requests.ts";
+import { createCustomerStore } from "../../domain/customers.ts";
+import type { PaymentDeps } from "../../domain/payments/apply.ts";
+import { createRequests } from "../../domain/requests.ts";
+import { operationsQueueName } from "../../queue/payload.ts";
 import { customerSecrets } from "../customers/fixtures.ts";
 import { type Runtime, startRuntime } from "../runner/harness.ts";
 
@@ -168,7 +168,7 @@ export interface StandardEventOptions {
   occurredAt?: Date;
 }
 
-/** Our Standard Webhooks payload (see the README's "Payment webhooks"). */
+/** Our Standard Webhooks payload (see docs/webhooks.md). */
 export function standardPayload(options: StandardEventOptions): string {
   return JSON.stringify({
     type: options.type ?? "subscription.active",

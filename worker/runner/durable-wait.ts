@@ -2,8 +2,8 @@
 
 import type { Db } from "../../db/index.ts";
 import { WaitTimeoutError } from "../../jobs/errors.ts";
-import { findPendingSignal } from "../../jobs/signals.ts";
 import type { StepContext } from "../../jobs/step.ts";
+import { findPendingSignal } from "../../queue/signals.ts";
 
 /** Thrown by waitFor to unwind the step so the runner can park the job; steps must let it propagate. */
 export class ParkForSignal extends Error {

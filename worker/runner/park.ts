@@ -3,7 +3,7 @@
  * slot is held while it backs off, waits for a signal or waits for a busy instance lease.
  */
 import { DelayedError, type Job } from "bunqueue/client";
-import type { OperationPayload } from "../../jobs/payload.ts";
+import type { OperationPayload } from "../../queue/payload.ts";
 
 export type ParkReason = "backoff" | "wait" | "lease_busy" | "lease_lost" | "interrupted";
 

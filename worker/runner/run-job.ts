@@ -5,9 +5,9 @@
  */
 import { DelayedError, type Job, UnrecoverableError } from "bunqueue/client";
 import { LeaseLostError, ShutdownError } from "../../jobs/errors.ts";
-import { type OperationPayload, operationPayloadSchema } from "../../jobs/payload.ts";
-import { findPendingSignal } from "../../jobs/signals.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
+import { type OperationPayload, operationPayloadSchema } from "../../queue/payload.ts";
+import { findPendingSignal } from "../../queue/signals.ts";
 import { compensateFinishedSteps } from "./compensate.ts";
 import type { RunnerDeps } from "./deps.ts";
 import { executeStep, type StepRun } from "./execute-step.ts";

@@ -3,7 +3,7 @@
 # (the only host it contacts), check its sha256, unpack it into a release directory, point `current` at it,
 # prepare the app user's home, then write the setup marker. Needs only curl, tar, gzip and sha256sum, which
 # stock Debian and Ubuntu images have. Safe to run again: each part converges. fetch_release is shipped
-# prepended (jobs/bundle/fetch-release.sh).
+# prepended (jobs/shared/fetch-release.sh).
 # Usage: boot-from-bundle.sh USER BUNDLE_URL SHA256 AUTH_HEADER_FILE APP_ROOT MARKER_PATH
 # Releases unpack into APP_ROOT/releases/<sha256>/ (root-owned: the app cannot change its own code);
 # APP_ROOT/current points at the one that runs. The marker holds "<UTC time> <sha256>".

@@ -6,7 +6,7 @@
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { withFetchRelease } from "../../bundle/fetch-release.ts";
+import { withFetchRelease } from "../../shared/fetch-release.ts";
 import type { CloudConfigFile } from "./cloud-config.ts";
 import { InvalidUserDataInputError } from "./errors.ts";
 

@@ -3,7 +3,7 @@
  * naming the field and the rule. User-data is readable by anything on the server and stored at Hetzner,
  * so the rules also keep values from smuggling extra lines into authorized_keys or the callback URL.
  */
-import { parsePinnedHostKey } from "../../remote/host-key.ts";
+import { parsePinnedHostKey } from "../../../remote/host-key.ts";
 import { InvalidUserDataInputError } from "./errors.ts";
 
 /** Fits a Hetzner label value and a URL path segment without escaping. */

@@ -8,12 +8,12 @@
  */
 import { type Action, HetznerActionError } from "../../../hetzner/index.ts";
 import { PermanentError, WaitTimeoutError } from "../../errors.ts";
+import { loadInstance } from "../../shared/instance-row.ts";
+import { hetznerStepRetry } from "../../shared/retry-policies.ts";
 import type { Step } from "../../step.ts";
 import { CLOUD_INIT_READY_SIGNAL } from "../callback-token.ts";
 import type { CreateServerOutput } from "./create-server.ts";
 import type { ProvisionDeps } from "./deps.ts";
-import { loadInstance } from "./instance-row.ts";
-import { hetznerStepRetry } from "./retry-policies.ts";
 
 export interface AwaitCloudInitOutput {
   /** The server's ed25519 host key as its callback reported it; the only key SSH accepts. */

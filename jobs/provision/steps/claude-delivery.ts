@@ -6,9 +6,9 @@
  * credentials since (a higher customers.claude_credentials_version), and records what it wrote.
  */
 import type { Logger } from "../../../core/log.ts";
-import type { ClaudeCredentialsState } from "../../customers.ts";
-import type { RemoteStepDeps } from "./connect-server.ts";
-import { type InstanceRow, updateInstance } from "./instance-row.ts";
+import type { ClaudeCredentialsState } from "../../../domain/customers.ts";
+import type { RemoteStepDeps } from "../../shared/connect-server.ts";
+import { type InstanceRow, updateInstance } from "../../shared/instance-row.ts";
 
 export interface ClaudeDeliveryPlan {
   /** Whether this injection writes the credentials file. */

@@ -9,20 +9,20 @@
 
 import { architectureOfServerType } from "../../../bundle/architecture.ts";
 import { bundleStoreDir, createBundleStore } from "../../../bundle/store.ts";
+import { bundleDownloadUrl, issueBundleGrant } from "../../../domain/bundles/grants.ts";
+import { APP_USER, isOwnedBy, ownershipLabels, resourceNameFor } from "../../../domain/ownership.ts";
 import { type CreatedServer, isHetznerError, type Server } from "../../../hetzner/index.ts";
-import { bundleDownloadUrl, issueBundleGrant } from "../../bundle/grants.ts";
+import { discardPendingSignals, findPendingSignal } from "../../../queue/signals.ts";
 import { JobError, PermanentError } from "../../errors.ts";
-import { discardPendingSignals, findPendingSignal } from "../../signals.ts";
+import { loadInstance, updateInstance } from "../../shared/instance-row.ts";
+import { deleteInstanceServer, deleteServerById } from "../../shared/remove-server.ts";
+import { hetznerStepRetry } from "../../shared/retry-policies.ts";
 import type { Step, StepContext } from "../../step.ts";
 import { CLOUD_INIT_READY_SIGNAL, issueCallbackToken } from "../callback-token.ts";
 import { buildUserData } from "../cloud-init.ts";
 import { type AdoptionVerdict, BOOT_COMMANDS, judgeAdoption } from "./adoption.ts";
 import type { ProvisionDeps } from "./deps.ts";
 import type { FirewallOutput } from "./firewall.ts";
-import { loadInstance, updateInstance } from "./instance-row.ts";
-import { APP_USER, isOwnedBy, ownershipLabels, resourceNameFor } from "./ownership.ts";
-import { deleteInstanceServer, deleteServerById } from "./remove-server.ts";
-import { hetznerStepRetry } from "./retry-policies.ts";
 import type { SshKeyOutput } from "./ssh-key.ts";
 import { takeBackClaudeCredentials } from "./take-back-credentials.ts";
 

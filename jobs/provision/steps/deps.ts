@@ -2,10 +2,10 @@
 import type { Config } from "../../../core/config.ts";
 import type { Sealer } from "../../../core/secrets.ts";
 import type { Db } from "../../../db/index.ts";
+import type { CustomerStore } from "../../../domain/customers.ts";
 import type { HetznerClient } from "../../../hetzner/index.ts";
+import type { SessionHandover } from "../../../remote/handover.ts";
 import type { CapacityDeps } from "../../capacity/wake.ts";
-import type { CustomerStore } from "../../customers.ts";
-import type { SessionHandover } from "../../remote/handover.ts";
 
 /** The config fields provisioning reads (see core/config.ts for units and defaults). */
 export type ProvisionSettings = Pick<

@@ -3,7 +3,7 @@
  * time each earlier phase took, read from step_runs, is recorded as this step's output and logged.
  * Idempotent: it only reads.
  */
-import { type PhaseTiming, summarizeOperation } from "../../operation-progress.ts";
+import { type PhaseTiming, summarizeOperation } from "../../../domain/operation-progress.ts";
 import type { Step } from "../../step.ts";
 import type { ProvisionDeps } from "./deps.ts";
 

@@ -5,13 +5,13 @@
  */
 import { eq } from "drizzle-orm";
 import { sharedResources } from "../../../db/schema.ts";
+import { sharedLabels } from "../../../domain/ownership.ts";
 import { isHetznerError } from "../../../hetzner/index.ts";
 import { PermanentError } from "../../errors.ts";
+import { updateInstance } from "../../shared/instance-row.ts";
+import { hetznerStepRetry } from "../../shared/retry-policies.ts";
 import type { Step } from "../../step.ts";
 import type { ProvisionDeps } from "./deps.ts";
-import { updateInstance } from "./instance-row.ts";
-import { sharedLabels } from "./ownership.ts";
-import { hetznerStepRetry } from "./retry-policies.ts";
 
 /** Name of the firewall at Hetzner and of its row in shared_resources. */
 const CONTROL_PLANE_FIREWALL = "rachel-control-plane-ssh";

@@ -11,14 +11,9 @@
  * step) delivers whatever is stored by then.
  */
 
-import { recordInstanceBundle } from "../../bundle/usage.ts";
-import type { CustomerSecrets } from "../../customers.ts";
-import { PermanentError } from "../../errors.ts";
-import { confirmFirstBoot, type FirstBootResult } from "../../remote/first-boot.ts";
-import { injectSecrets, type SecretFile, type UnitFile } from "../../remote/inject.ts";
-import type { RemoteSession } from "../../remote/session.ts";
-import type { Step } from "../../step.ts";
-import { SETUP_COMPLETE_MARKER } from "../cloud-init/bundle-boot.ts";
+import { recordInstanceBundle } from "../../../domain/bundles/usage.ts";
+import type { CustomerSecrets } from "../../../domain/customers.ts";
+import { APP_HOME, APP_USER } from "../../../domain/ownership.ts";
 import {
   CLAUDE_AI_PROVIDER,
   RACHEL8_PATHS,
@@ -26,12 +21,17 @@ import {
   rachel8Unit,
   renderCredentials,
   renderEnv,
-} from "../rachel8.ts";
+} from "../../../domain/rachel8.ts";
+import { confirmFirstBoot, type FirstBootResult } from "../../../remote/first-boot.ts";
+import { injectSecrets, type SecretFile, type UnitFile } from "../../../remote/inject.ts";
+import type { RemoteSession } from "../../../remote/session.ts";
+import { PermanentError } from "../../errors.ts";
+import { connectToServer, type RemoteStepDeps } from "../../shared/connect-server.ts";
+import { type InstanceRow, loadInstance } from "../../shared/instance-row.ts";
+import { sshStepRetry } from "../../shared/retry-policies.ts";
+import type { Step } from "../../step.ts";
+import { SETUP_COMPLETE_MARKER } from "../cloud-init/bundle-boot.ts";
 import { planClaudeDelivery, recordClaudeDelivery } from "./claude-delivery.ts";
-import { connectToServer, type RemoteStepDeps } from "./connect-server.ts";
-import { type InstanceRow, loadInstance } from "./instance-row.ts";
-import { APP_HOME, APP_USER } from "./ownership.ts";
-import { sshStepRetry } from "./retry-policies.ts";
 
 export interface InjectSecretsOutput {
   /** Which files had to change on this run (paths only). */

@@ -5,10 +5,10 @@
  * Idempotent: change_protection to the value already set is accepted.
  */
 import { PermanentError } from "../../errors.ts";
+import { hetznerStepRetry } from "../../shared/retry-policies.ts";
+import { type ProtectionOutcome, setDeleteProtection } from "../../shared/server-protection.ts";
 import type { Step } from "../../step.ts";
 import type { ProvisionDeps } from "./deps.ts";
-import { hetznerStepRetry } from "./retry-policies.ts";
-import { type ProtectionOutcome, setDeleteProtection } from "./server-protection.ts";
 
 export function protectServerStep(deps: ProvisionDeps): Step<ProtectionOutcome> {
   return {

@@ -5,14 +5,14 @@
  * Idempotent: the pair is reused once stored; a key already registered under our name is adopted.
  */
 import { generateSshKeyPair } from "../../../core/ssh-keygen.ts";
+import { isOwnedBy, ownershipLabels, resourceNameFor } from "../../../domain/ownership.ts";
 import { isHetznerError, type SshKey } from "../../../hetzner/index.ts";
 import { PermanentError } from "../../errors.ts";
+import { loadInstance, sshPrivateKeyContext, updateInstance } from "../../shared/instance-row.ts";
+import { deleteInstanceSshKey } from "../../shared/remove-ssh-key.ts";
+import { hetznerStepRetry } from "../../shared/retry-policies.ts";
 import type { Step } from "../../step.ts";
 import type { ProvisionDeps } from "./deps.ts";
-import { loadInstance, sshPrivateKeyContext, updateInstance } from "./instance-row.ts";
-import { isOwnedBy, ownershipLabels, resourceNameFor } from "./ownership.ts";
-import { deleteInstanceSshKey } from "./remove-ssh-key.ts";
-import { hetznerStepRetry } from "./retry-policies.ts";
 
 export interface SshKeyOutput {
   sshKeyId: number;

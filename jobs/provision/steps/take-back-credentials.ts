@@ -7,10 +7,10 @@
  * Best effort and bounded: it never keeps the server from being deleted.
  */
 import type { Logger } from "../../../core/log.ts";
-import { readClaudeCredentials } from "../../remote/claude-login.ts";
-import { RACHEL8_PATHS } from "../rachel8.ts";
-import { connectToServer, type RemoteStepDeps } from "./connect-server.ts";
-import { loadInstance } from "./instance-row.ts";
+import { RACHEL8_PATHS } from "../../../domain/rachel8.ts";
+import { readClaudeCredentials } from "../../../remote/claude-login.ts";
+import { connectToServer, type RemoteStepDeps } from "../../shared/connect-server.ts";
+import { loadInstance } from "../../shared/instance-row.ts";
 
 /** Bound of the whole fetch (connect included), in ms: a dead machine must not hold up the rollback. */
 const TAKE_BACK_TIMEOUT_MS = 20_000;

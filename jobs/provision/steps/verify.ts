@@ -5,16 +5,16 @@
  * crash loop fails with the last journal lines, secrets scrubbed). Idempotent: it only reads.
  */
 
-import type { CustomerSecrets } from "../../customers.ts";
-import { checkClaudeLogin } from "../../remote/claude-login.ts";
-import type { RemoteSession } from "../../remote/session.ts";
-import { verifyActive } from "../../remote/verify.ts";
+import type { CustomerSecrets } from "../../../domain/customers.ts";
+import { RACHEL8_PATHS, RACHEL8_UNIT_NAME } from "../../../domain/rachel8.ts";
+import { checkClaudeLogin } from "../../../remote/claude-login.ts";
+import type { RemoteSession } from "../../../remote/session.ts";
+import { verifyActive } from "../../../remote/verify.ts";
+import { connectToServer, type RemoteStepDeps } from "../../shared/connect-server.ts";
+import { type InstanceRow, loadInstance } from "../../shared/instance-row.ts";
+import { sshStepRetry } from "../../shared/retry-policies.ts";
 import type { Step } from "../../step.ts";
-import { RACHEL8_PATHS, RACHEL8_UNIT_NAME } from "../rachel8.ts";
-import { connectToServer, type RemoteStepDeps } from "./connect-server.ts";
 import { customerSecretsOf } from "./inject-secrets.ts";
-import { type InstanceRow, loadInstance } from "./instance-row.ts";
-import { sshStepRetry } from "./retry-policies.ts";
 
 export interface VerifyOutput {
   /** `systemctl is-active` checks made. */

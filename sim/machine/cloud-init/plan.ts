@@ -58,7 +58,7 @@ function lines(entries: string[]): string {
   return entries.map((entry) => `${entry}\n`).join("");
 }
 
-/** Python's shlex.quote, which cloud-init uses for list commands: safe words stay bare (jobs/remote's shellQuote always quotes). */
+/** Python's shlex.quote, which cloud-init uses for list commands: safe words stay bare (remote/'s shellQuote always quotes). */
 function shlexQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }

@@ -22,7 +22,7 @@ export function ustarArchive(entries: readonly ArchiveEntry[]): Uint8Array {
   for (const entry of entries) {
     const name = Buffer.from(entry.path, "utf8");
     if (name.byteLength > NAME_FIELD) {
-      parts.push(...member(Buffer.from("././@PaxHeader"), "x", 0o644, paxRecord("path", name)));
+      parts.push(...member(Buffer.from("./@PaxHeader"), "x", 0o644, paxRecord("path", name)));
     }
     const [type, content] = entry.content === null ? ["5", new Uint8Array()] : ["0", entry.content];
     parts.push(...member(name.subarray(0, NAME_FIELD), type, entry.mode, content));

@@ -1,0 +1,58 @@
+/** The fleet at a glance, from the application database: instances by state, jobs by status, the last sweep. */
+import { count } from "drizzle-orm";
+import type { Db } from "../../db/index.ts";
+import { instances, operationStatuses, operations } from "../../db/schema.ts";
+import {
+  type CapacitySettings,
+  capacityView,
+  type ProjectCapacityView,
+  type WaitingEntry,
+  waitingLine,
+} from "../../jobs/capacity/line.ts";
+import { latestSweep, type SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
+import { INSTANCE_STATES } from "./instances.ts";
+
+export interface FleetStatus {
+  /** Every known state (0 when empty), plus any other status the column holds. */
+  instancesByState: Record<string, number>;
+  /** By operation, then by status (every status listed, 0 when empty). */
+  jobsByStatus: Record<string, Record<string, number>>;
+  /** Operations whose last run failed and that nobody re-ran yet. */
+  failedJobs: number;
+  /** The most recently requested sweep, or null before the first. */
+  lastSweep: SweepRecord | null;
+  /** Servers used / limit per Hetzner project, and the provisions waiting for room with their places. */
+  capacity: { projects: ProjectCapacityView[]; waiting: WaitingEntry[] };
+}
+
+export function fleetStatus(db: Db, capacity: CapacitySettings): FleetStatus {
+  const instancesByState: Record<string, number> = Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0]));
+  const stateRows = db
+    .select({ state: instances.status, total: count() })
+    .from(instances)
+    .groupBy(instances.status)
+    .all();
+  for (const row of stateRows) instancesByState[row.state] = row.total;
+
+  const jobsByStatus: Record<string, Record<string, number>> = {};
+  const jobRows = db
+    .select({ operation: operations.operation, status: operations.status, total: count() })
+    .from(operations)
+    .groupBy(operations.operation, operations.status)
+    .all();
+  for (const row of jobRows) {
+    const byStatus = jobsByStatus[row.operation] ?? Object.fromEntries(operationStatuses.map((s) => [s, 0]));
+    byStatus[row.status] = row.total;
+    jobsByStatus[row.operation] = byStatus;
+  }
+  const failedJobs = jobRows
+    .filter((row) => row.status === "failed")
+    .reduce((sum, row) => sum + row.total, 0);
+  return {
+    instancesByState,
+    jobsByStatus,
+    failedJobs,
+    lastSweep: latestSweep(db),
+    capacity: { projects: capacityView(db, capacity), waiting: waitingLine(db) },
+  };
+}
