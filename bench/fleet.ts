@@ -22,6 +22,7 @@ import { instances, operations, sweeps } from "../db/schema.ts";
 import { createCustomerStore } from "../domain/customers.ts";
 import { createRequests } from "../domain/requests.ts";
 import type { SimProjectOptions } from "../sim/index.ts";
+import { readProcesses, treeCpuMs } from "./support/cpu-time.ts";
 import { type BenchFigure, figure, printFigures } from "./support/figures.ts";
 
 const PROJECTS = 4;
@@ -85,6 +86,8 @@ interface FleetRun {
   sweepRequests: number;
   rateLimited: number;
   limitRefusals: number;
+  /** CPU ms the run took: the provisioner's processes (api, worker, broker) and this one (simulator, bench). */
+  cpu: { provisioner: number; simulator: number };
 }
 
 /** Every customer paid at once; resolves once each is ready or waiting and nothing else moves. */
@@ -94,6 +97,7 @@ async function provisionFleet(world: SimulatedStack): Promise<FleetRun> {
   const ids = Array.from({ length: CUSTOMERS }, (_, i) => `fleet-${i}`);
   for (const id of ids) customers.upsert(id, fakeCustomerSecrets("fleet"));
   world.sim.clearRequests();
+  const cpuBefore = cpuSplit(world);
   const startedAt = Date.now();
   const operationIds: string[] = [];
   for (const id of ids) operationIds.push((await requests.requestProvision(id)).operationId);
@@ -103,6 +107,7 @@ async function provisionFleet(world: SimulatedStack): Promise<FleetRun> {
     intervalMs: 1000,
     description: "every customer ready or waiting for capacity",
   }).finally(() => clearInterval(progress));
+  const cpuAfter = cpuSplit(world);
   const log = world.sim.requests();
   const finished = world.db
     .select({ finishedAt: operations.finishedAt })
@@ -122,6 +127,19 @@ async function provisionFleet(world: SimulatedStack): Promise<FleetRun> {
     sweepRequests: swept?.requests ?? 0,
     rateLimited: log.filter((entry) => entry.status === 429).length,
     limitRefusals: log.filter((entry) => entry.status === 403 && entry.path === "/servers").length,
+    cpu: {
+      provisioner: cpuAfter.provisioner - cpuBefore.provisioner,
+      simulator: cpuAfter.simulator - cpuBefore.simulator,
+    },
+  };
+}
+
+function cpuSplit(world: SimulatedStack): FleetRun["cpu"] {
+  const processes = readProcesses();
+  const services = [...world.stack.services.values()].map((service) => service.pid);
+  return {
+    provisioner: services.reduce((sum, pid) => sum + treeCpuMs(processes, pid), 0),
+    simulator: processes.find((entry) => entry.pid === process.pid)?.ownMs ?? 0,
   };
 }
 
@@ -178,6 +196,18 @@ function throughputFigures(run: FleetRun): BenchFigure[] {
     ),
     figure("completions per budget-hour, first request to last completion", rate, "/h"),
     figure("budget-hours the run took", tookHours, "h"),
+    // Whether this box kept up: CPU seconds per real second of the run, against its cores.
+    figure("CPU per provision: provisioner (api, worker, broker)", run.cpu.provisioner / done, "ms"),
+    figure(
+      "CPU per provision: simulator and its machineless servers (this process)",
+      run.cpu.simulator / done,
+      "ms",
+    ),
+    figure(
+      "CPU busy over the run (both), in cores",
+      (run.cpu.provisioner + run.cpu.simulator) / (tookHours * BUDGET_HOUR_MS),
+      "",
+    ),
     figure(
       "budget-hours the provisions' requests need at the refill alone",
       provisionRequests / (PROJECTS * BUDGET),
