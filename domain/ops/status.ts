@@ -2,6 +2,7 @@
 import { count } from "drizzle-orm";
 import type { Db } from "../../db/index.ts";
 import { instances, operationStatuses, operations } from "../../db/schema.ts";
+import { type BudgetView, budgetView } from "../../jobs/capacity/budgets.ts";
 import {
   type CapacitySettings,
   capacityView,
@@ -21,8 +22,27 @@ export interface FleetStatus {
   failedJobs: number;
   /** The most recently requested sweep, or null before the first. */
   lastSweep: SweepRecord | null;
-  /** Servers used / limit per Hetzner project, and the provisions waiting for room with their places. */
-  capacity: { projects: ProjectCapacityView[]; waiting: WaitingEntry[] };
+  /**
+   * Servers used / limit per Hetzner project with its request budget as a worker last recorded it (null
+   * before one did), and the provisions waiting for room with their places.
+   */
+  capacity: { projects: ProjectStatus[]; waiting: WaitingEntry[] };
+}
+
+export interface ProjectStatus extends ProjectCapacityView {
+  requestBudget: Omit<BudgetView, "project"> | null;
+}
+
+function projectStatuses(db: Db, capacity: CapacitySettings): ProjectStatus[] {
+  const recorded = budgetView(
+    db,
+    capacity.projects.map((p) => p.name),
+  ).map(({ project, ...budget }) => [project, budget] as const);
+  const budgets = new Map(recorded);
+  return capacityView(db, capacity).map((view) => ({
+    ...view,
+    requestBudget: budgets.get(view.project) ?? null,
+  }));
 }
 
 export function fleetStatus(db: Db, capacity: CapacitySettings): FleetStatus {
@@ -53,6 +73,6 @@ export function fleetStatus(db: Db, capacity: CapacitySettings): FleetStatus {
     jobsByStatus,
     failedJobs,
     lastSweep: latestSweep(db),
-    capacity: { projects: capacityView(db, capacity), waiting: waitingLine(db) },
+    capacity: { projects: projectStatuses(db, capacity), waiting: waitingLine(db) },
   };
 }

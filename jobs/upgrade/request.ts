@@ -50,7 +50,7 @@ export interface UpgradeRequestDeps {
   queue: JobQueue;
   sealer: Sealer;
   store: BundleStore;
-  /** The configured server type: the architecture of an instance that records no bundle. */
+  /** The configured server type: the architecture of an instance that records neither bundle nor type. */
   serverType: string;
   now: () => number;
 }
@@ -61,7 +61,7 @@ export async function requestUpgrade(
   requestedBundleId: string | undefined,
 ): Promise<UpgradeRequested> {
   const instance = deps.db
-    .select({ status: instances.status, bundleId: instances.bundleId })
+    .select({ status: instances.status, bundleId: instances.bundleId, serverType: instances.serverType })
     .from(instances)
     .where(eq(instances.id, instanceId))
     .get();
@@ -74,7 +74,8 @@ export async function requestUpgrade(
     );
   }
   const running = instance.bundleId === null ? null : await deps.store.get(instance.bundleId);
-  const architecture = running?.architecture ?? architectureOfServerType(deps.serverType);
+  const architecture =
+    running?.architecture ?? architectureOfServerType(instance.serverType ?? deps.serverType);
   const bundleId = requestedBundleId ?? (await deps.store.current())[architecture];
   const target = bundleId === undefined ? null : await deps.store.get(bundleId);
   if (bundleId === undefined || target === null) {

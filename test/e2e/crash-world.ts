@@ -10,6 +10,7 @@ import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import { httpReady, type ServiceProcess, startService } from "../../cli/service-process.ts";
 import { instances, stepRuns } from "../../db/schema.ts";
 import { createHetznerClient, type HetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
+import { projectsWithClients } from "../../jobs/capacity/projects.ts";
 import { createProductionJobs } from "../../jobs/registry.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
 import { createSessionHandover } from "../../remote/handover.ts";
@@ -66,7 +67,7 @@ export async function startCrashWorld(): Promise<CrashWorld> {
   const jobs = createProductionJobs({
     db: world.db,
     sealer: world.sealer,
-    hetzner,
+    projects: projectsWithClients(world.config.hcloudProjects, () => hetzner),
     customers: world.customers,
     sessions: createSessionHandover(),
     settings: world.config,

@@ -137,7 +137,7 @@ test("status, instances and jobs print aligned tables; --json prints the API's a
   expect(status.stdout).toMatch(/^instances\n {2}state +count\n/);
   expect(status.stdout).toMatch(/\n {2}failed +1\n/);
   expect(status.stdout).toMatch(/broker queue +waiting 0, active 0, delayed 0, failed 0/);
-  expect(status.stdout).toMatch(/\n {2}default +0 +unknown +unbounded\n/);
+  expect(status.stdout).toMatch(/\n {2}default +0 +unknown +unbounded +not recorded\n/);
   expect(status.stdout).toContain("\nwaiting for capacity: 0\n");
 
   const table = await asOperator("instances", "--state", "failed");

@@ -59,13 +59,19 @@ function startSlowSweeper(): Promise<RunningSweeper> {
     db: runtime.db,
     log: createLogger({ level: "silent" }),
     metrics: createMetrics(),
-    hetznerFor: (onRequest) =>
-      createHetznerClient({
-        endpoint: `${proxy.url.origin}/v1`,
-        token: sim.token,
-        budget: new RateLimitBudget(),
-        onRequest,
-      }),
+    hetznerFor: (onRequest) => ({
+      all: [
+        {
+          name: "default",
+          client: createHetznerClient({
+            endpoint: `${proxy.url.origin}/v1`,
+            token: sim.token,
+            budget: new RateLimitBudget(),
+            onRequest: (event) => onRequest("default", event),
+          }),
+        },
+      ],
+    }),
     busyRetryMs: 100,
   }).then((sweeper) => {
     sweepers.push(sweeper);

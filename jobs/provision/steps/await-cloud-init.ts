@@ -7,6 +7,7 @@
  * API stored whose signal was lost (the API died between the two) is taken from the instance at that look.
  */
 import { type Action, HetznerActionError } from "../../../hetzner/index.ts";
+import { clientOf } from "../../capacity/projects.ts";
 import { PermanentError, WaitTimeoutError } from "../../errors.ts";
 import { loadInstance } from "../../shared/instance-row.ts";
 import { hetznerStepRetry } from "../../shared/retry-policies.ts";
@@ -46,7 +47,7 @@ export function awaitCloudInitStep(deps: ProvisionDeps): Step<AwaitCloudInitOutp
       }
       const stored = storedReport(deps, ctx.instanceId, server.createdAt);
       if (stored !== null) return readySignal({ hostKey: stored });
-      const pending = await pendingActions(deps, server, ctx.signal);
+      const pending = await pendingActions(deps, ctx.instanceId, server, ctx.signal);
       if (now() >= finalDeadline) {
         throw new CloudInitTimeoutError(server.serverId, finalDeadline, totalMs, pending, server.actionIds);
       }
@@ -59,11 +60,12 @@ export function awaitCloudInitStep(deps: ProvisionDeps): Step<AwaitCloudInitOutp
 /** Throws the failure of a create/start action that ended in error; returns what is still running. */
 async function pendingActions(
   deps: ProvisionDeps,
+  instanceId: string,
   server: CreateServerOutput,
   signal: AbortSignal,
 ): Promise<Action[]> {
   if (server.actionIds.length === 0) return [];
-  const actions = await deps.hetzner.actions.getMany(server.actionIds, { signal });
+  const actions = await clientOf(deps, instanceId).actions.getMany(server.actionIds, { signal });
   const failed = actions.find((action) => action.status === "error");
   if (failed) {
     throw new HetznerActionError(

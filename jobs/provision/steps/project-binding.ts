@@ -1,0 +1,29 @@
+/**
+ * What a provision makes in its Hetzner project before the server: the instance's SSH key and the project's
+ * control-plane firewall. create-server takes them from the instance row (where ssh-key and firewall store
+ * them), so after the capacity guard moved the instance to another project, they are made there anew.
+ */
+import type { ProjectBinding } from "../../capacity/guard.ts";
+import { loadInstance } from "../../shared/instance-row.ts";
+import { deleteInstanceSshKey } from "../../shared/remove-ssh-key.ts";
+import type { ProvisionDeps } from "./deps.ts";
+import { firewallStep } from "./firewall.ts";
+import { sshKeyStep } from "./ssh-key.ts";
+
+export function projectBinding(deps: ProvisionDeps): ProjectBinding {
+  const sshKey = sshKeyStep(deps);
+  const firewall = firewallStep(deps);
+  return {
+    async bind(ctx) {
+      const row = loadInstance(deps.db, ctx.instanceId);
+      // The key is removed when the instance leaves a project: without it, both are made in the new one.
+      if (row.sshKeyId !== null && row.firewallId !== null) {
+        return { "ssh-key": { sshKeyId: row.sshKeyId }, firewall: { firewallId: row.firewallId } };
+      }
+      return { "ssh-key": await sshKey.run(ctx), firewall: await firewall.run(ctx) };
+    },
+    async release(ctx) {
+      await deleteInstanceSshKey(deps, ctx.instanceId, ctx.signal);
+    },
+  };
+}
