@@ -24,6 +24,7 @@ import { createRequests } from "../domain/requests.ts";
 import type { SimProjectOptions } from "../sim/index.ts";
 import { readProcesses, treeCpuMs } from "./support/cpu-time.ts";
 import { type BenchFigure, figure, printFigures } from "./support/figures.ts";
+import { formatTimeline, type TimelineInput, unspentRequests } from "./support/fleet-timeline.ts";
 
 const PROJECTS = 4;
 const SERVER_LIMIT = 300;
@@ -88,6 +89,8 @@ interface FleetRun {
   limitRefusals: number;
   /** CPU ms the run took: the provisioner's processes (api, worker, broker) and this one (simulator, bench). */
   cpu: { provisioner: number; simulator: number };
+  /** What the budget went to, slice by slice. */
+  timeline: TimelineInput;
 }
 
 /** Every customer paid at once; resolves once each is ready or waiting and nothing else moves. */
@@ -114,14 +117,21 @@ async function provisionFleet(world: SimulatedStack): Promise<FleetRun> {
     .from(operations)
     .where(and(inArray(operations.id, operationIds), sql`${operations.status} = 'succeeded'`))
     .all();
+  const callbacks = world.db
+    .select({ at: instances.callbackReceivedAt })
+    .from(instances)
+    .where(gte(instances.callbackReceivedAt, startedAt))
+    .all()
+    .map((row) => row.at ?? 0);
   const swept = world.db
     .select({ requests: sql<number>`coalesce(sum(${sweeps.hetznerRequests}), 0)` })
     .from(sweeps)
     .where(gte(sweeps.requestedAt, startedAt))
     .get();
+  const completions = finished.map((row) => row.finishedAt ?? Number.NaN).sort((a, b) => a - b);
   return {
     startedAt,
-    completions: finished.map((row) => row.finishedAt ?? Number.NaN).sort((a, b) => a - b),
+    completions,
     byStatus,
     requests: log.length,
     sweepRequests: swept?.requests ?? 0,
@@ -130,6 +140,15 @@ async function provisionFleet(world: SimulatedStack): Promise<FleetRun> {
     cpu: {
       provisioner: cpuAfter.provisioner - cpuBefore.provisioner,
       simulator: cpuAfter.simulator - cpuBefore.simulator,
+    },
+    timeline: {
+      startedAt,
+      callbacks,
+      completions,
+      requests: log,
+      refillPerMs: (PROJECTS * BUDGET) / BUDGET_HOUR_MS,
+      sliceMs: BUDGET_HOUR_MS / 50,
+      unitMs: BUDGET_HOUR_MS,
     },
   };
 }
@@ -196,6 +215,7 @@ function throughputFigures(run: FleetRun): BenchFigure[] {
     ),
     figure("completions per budget-hour, first request to last completion", rate, "/h"),
     figure("budget-hours the run took", tookHours, "h"),
+    figure("  requests the refill offered that nothing asked for", unspentRequests(run.timeline), ""),
     // Whether this box kept up: CPU seconds per real second of the run, against its cores.
     figure("CPU per provision: provisioner (api, worker, broker)", run.cpu.provisioner / done, "ms"),
     figure(
@@ -283,6 +303,9 @@ export async function runFleetBench(): Promise<BenchFigure[]> {
   process.once("SIGINT", interrupted);
   try {
     const run = await provisionFleet(world);
+    process.stderr.write(
+      `where the budget went (slices of 1/50 budget-hour):\n${formatTimeline(run.timeline)}\n`,
+    );
     return [...outcomeFigures(run), ...throughputFigures(run), ...(await sweepFigures(world))];
   } finally {
     process.off("SIGINT", interrupted);
