@@ -36,8 +36,8 @@ const BUDGET = 3600;
  * the budgets allow (about 13 a second here) stay within what this box's cores do for the provisioner.
  */
 const TIME_SCALE = 0.1;
-/** The ideal rate the figure must reach, as a share. */
-const TARGET_SHARE = 0.9;
+/** The share of the ideal rate the run must reach, in percent. */
+const TARGET_PERCENT = 90;
 /** Hetzner's own sweep cadence, 5 min, in compressed time. */
 const SWEEP_INTERVAL_MS = 300_000 * TIME_SCALE;
 const SETTLE_TIMEOUT_MS = 1_200_000;
@@ -46,8 +46,11 @@ const BUDGET_HOUR_MS = 3_600_000 * TIME_SCALE;
 const projectName = (index: number) => (index === 0 ? "default" : `fleet-${index + 1}`);
 
 /** The simulator's projects: limit 300, a budget starting spent and refilling at the compressed rate. */
+/** A project's budget: Hetzner's, refilling at the compressed rate, spent. */
+const SPENT_BUDGET = { capacity: BUDGET, refillPerSecond: 1 / TIME_SCALE, initialTokens: 0 };
+
 function simulatedProjects(): { rateLimit: SimProjectOptions["rateLimit"]; extra: SimProjectOptions[] } {
-  const rateLimit = { capacity: BUDGET, refillPerSecond: 1 / TIME_SCALE, initialTokens: 0 };
+  const rateLimit = SPENT_BUDGET;
   const extra = Array.from({ length: PROJECTS - 1 }, (_, i) => ({
     name: projectName(i + 1),
     token: `fleet-token-${i + 2}`,
@@ -100,6 +103,8 @@ async function provisionFleet(world: SimulatedStack): Promise<FleetRun> {
   const ids = Array.from({ length: CUSTOMERS }, (_, i) => `fleet-${i}`);
   for (const id of ids) customers.upsert(id, fakeCustomerSecrets("fleet"));
   world.sim.clearRequests();
+  // The budgets refilled while the services started: spent again, the run pays for every request it makes.
+  for (let i = 0; i < PROJECTS; i++) world.sim.setRateLimit(SPENT_BUDGET, projectName(i));
   const cpuBefore = cpuSplit(world);
   const startedAt = Date.now();
   const operationIds: string[] = [];
@@ -214,7 +219,7 @@ function throughputFigures(run: FleetRun): BenchFigure[] {
       "/h",
     ),
     figure("completions per budget-hour, first request to last completion", rate, "/h"),
-    figure("budget-hours the run took", tookHours, "h"),
+    figure("budget-minutes the run took", tookHours * 60, "min"),
     figure("  requests the refill offered that nothing asked for", unspentRequests(run.timeline), ""),
     // Whether this box kept up: CPU seconds per real second of the run, against its cores.
     figure("CPU per provision: provisioner (api, worker, broker)", run.cpu.provisioner / done, "ms"),
@@ -229,15 +234,15 @@ function throughputFigures(run: FleetRun): BenchFigure[] {
       "",
     ),
     figure(
-      "budget-hours the provisions' requests need at the refill alone",
-      provisionRequests / (PROJECTS * BUDGET),
-      "h",
+      "budget-minutes the provisions' requests need at the refill alone",
+      (provisionRequests / (PROJECTS * BUDGET)) * 60,
+      "min",
     ),
     figure(
-      `shortfall from the ideal (target: at least ${TARGET_SHARE * 100}% of it)`,
+      `shortfall from the ideal (target: at least ${TARGET_PERCENT}% of it)`,
       100 * (1 - rate / ideal),
       "%",
-      100 * (1 - TARGET_SHARE),
+      100 - TARGET_PERCENT,
     ),
   ];
 }
