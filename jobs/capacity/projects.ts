@@ -5,6 +5,7 @@
  * (instances.hetzner_project); a row recorded before projects existed has none and means the first.
  */
 import { eq } from "drizzle-orm";
+import { architectureOfServerType } from "../../bundle/architecture.ts";
 import type { HcloudProject, HcloudProjects } from "../../core/config.ts";
 import type { DbSession } from "../../db/index.ts";
 import { instances } from "../../db/schema.ts";
@@ -37,6 +38,20 @@ export function hetznerProjects(all: readonly [HetznerProject, ...HetznerProject
       );
     },
   };
+}
+
+/**
+ * The types a provision may get, preferred first: the project's first type, then its later ones of the same
+ * architecture, or of any when the project allows it (those boot their own architecture's bundle).
+ */
+export function fallbackTypes(project: Pick<HcloudProject, "serverTypes" | "anyArchitecture">): string[] {
+  const [first, ...rest] = project.serverTypes;
+  if (first === undefined) return [];
+  const architecture = architectureOfServerType(first);
+  return [
+    first,
+    ...rest.filter((t) => project.anyArchitecture || architectureOfServerType(t) === architecture),
+  ];
 }
 
 /** The configured projects, each around the client `clientFor` builds with its token. */

@@ -71,6 +71,15 @@ describe("worker killed at a crash point", () => {
    * meets it waits for capacity instead of failing.
    */
   const failureAfter: Record<string, SimFault> = {
+    place: {
+      kind: "error",
+      method: "POST",
+      path: "/ssh_keys",
+      status: 422,
+      code: "invalid_input",
+      message: "injected: the key is refused for good",
+      times: Number.POSITIVE_INFINITY,
+    },
     "ssh-key": {
       kind: "error",
       method: "POST",

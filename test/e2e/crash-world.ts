@@ -14,6 +14,7 @@ import { projectsWithClients } from "../../jobs/capacity/projects.ts";
 import { createProductionJobs } from "../../jobs/registry.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
 import { createSessionHandover } from "../../remote/handover.ts";
+import { capacityFromConfig } from "../../worker/capacity.ts";
 import { type E2eWorld, startE2eWorld } from "./harness.ts";
 
 const repoRoot = resolve(import.meta.dir, "../..");
@@ -71,6 +72,8 @@ export async function startCrashWorld(): Promise<CrashWorld> {
     customers: world.customers,
     sessions: createSessionHandover(),
     settings: world.config,
+    // As the worker process has it: the provision's points include place's.
+    capacity: capacityFromConfig(world.config, world.queue.signal),
   });
   const started: ServiceProcess[] = [];
   const ready: CrashWorld["ready"] = [];

@@ -4,12 +4,13 @@
  * and a type every location refuses falls back to the next configured type of its architecture.
  */
 import { describe, expect, test } from "bun:test";
+import { bundleStoreDir } from "../../bundle/store.ts";
 import { pollUntil } from "../../core/wait.ts";
 import { projectCapacity } from "../../db/schema.ts";
 import { createHetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
 import { WAITING_FOR_CAPACITY } from "../../jobs/capacity/line.ts";
-import { type HetznerProject, hetznerProjects } from "../../jobs/capacity/projects.ts";
-import { fallbackTypes } from "../../jobs/provision/steps/create-server.ts";
+import { fallbackTypes, type HetznerProject, hetznerProjects } from "../../jobs/capacity/projects.ts";
+import { ensureStandInBundle } from "../../sim/bundle/stand-in.ts";
 import { sweeperFor } from "../reconcile/sweep-world.ts";
 import { type ProvisionWorld, provisionWorldForFile, simProject, type WorldOverrides } from "./world.ts";
 
@@ -75,9 +76,9 @@ describe("Hetzner projects", () => {
       description: "the fifth customer to wait for capacity",
     });
     await deprovision(w, inB[0]?.customerId ?? "");
-    expect(w.sim.serverCount("b")).toBe(1);
     expect(await w.finish(fifth.operationId, 60_000)).toMatchObject({ status: "succeeded" });
     expect(w.instance(fifth.instanceId)).toMatchObject({ status: "ready", hetznerProject: "b" });
+    // Still two in b (the simulator sets b no limit): the deprovision deleted its server there, not elsewhere.
     expect([w.sim.serverCount(), w.sim.serverCount("b")]).toEqual([2, 2]);
 
     // The sweep lists each project once and sees every server matched to its instance: no drift.
@@ -133,6 +134,20 @@ describe("Hetzner projects", () => {
     expect(w.instance(customer.instanceId)).toMatchObject({ status: "ready", serverType: "cx33" });
     const creates = w.sim.requests().filter((r) => r.method === "POST" && r.path === "/servers");
     expect(creates.map((r) => r.status)).toEqual([412, 412, 412, 201]);
+    await deprovision(w, customer.customerId);
+  }, 120_000);
+
+  test("a project that allows any architecture falls back to Arm, booting the arm64 bundle", async () => {
+    const w = fixture.current;
+    const arm = await ensureStandInBundle(bundleStoreDir(w.runtime.config.dataDir), "arm64");
+    for (const location of ["nbg1", "fsn1", "hel1"])
+      w.sim.faults.add({ kind: "location_unavailable", location, serverType: "cx23" });
+    await w.startWorker(
+      twoProjects(w, { default: null, b: null }, { serverTypes: ["cx23", "cax11"], anyArchitecture: true }),
+    );
+    const customer = await provision(w, "arm");
+    expect(await w.finish(customer.operationId, 60_000)).toMatchObject({ status: "succeeded" });
+    expect(w.instance(customer.instanceId)).toMatchObject({ serverType: "cax11", bundleId: arm.id });
     await deprovision(w, customer.customerId);
   }, 120_000);
 

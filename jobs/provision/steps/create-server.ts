@@ -16,7 +16,7 @@ import { bundleDownloadUrl, issueBundleGrant } from "../../../domain/bundles/gra
 import { APP_USER, isOwnedBy, ownershipLabels, resourceNameFor } from "../../../domain/ownership.ts";
 import { type CreatedServer, isHetznerError, type Server } from "../../../hetzner/index.ts";
 import { discardPendingSignals, findPendingSignal } from "../../../queue/signals.ts";
-import { type HetznerProject, projectOf } from "../../capacity/projects.ts";
+import { fallbackTypes, type HetznerProject, projectOf } from "../../capacity/projects.ts";
 import { JobError, PermanentError } from "../../errors.ts";
 import { loadInstance, updateInstance } from "../../shared/instance-row.ts";
 import { deleteInstanceServer, deleteServerById } from "../../shared/remove-server.ts";
@@ -209,20 +209,6 @@ async function replaceServer(
     throw new JobError("name_held", `server name ${created.server.name} is held again after replacing it`);
   }
   return created;
-}
-
-/**
- * The types a provision may get, preferred first: the project's first type, then its later ones of the same
- * architecture, or of any when the project allows it (those boot their own architecture's bundle).
- */
-export function fallbackTypes(project: Pick<HetznerProject, "serverTypes" | "anyArchitecture">): string[] {
-  const [first, ...rest] = project.serverTypes;
-  if (first === undefined) return [];
-  const architecture = architectureOfServerType(first);
-  return [
-    first,
-    ...rest.filter((t) => project.anyArchitecture || architectureOfServerType(t) === architecture),
-  ];
 }
 
 /**
