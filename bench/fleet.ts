@@ -12,7 +12,7 @@
  * the whole run (see throughputFigures).
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { and, gte, inArray, sql } from "drizzle-orm";
 import { fakeCustomerSecrets } from "../cli/demo-customer.ts";
@@ -32,10 +32,12 @@ const CUSTOMERS = 1500;
 /** Hetzner's budget: 3600 requests, one back per second. */
 const BUDGET = 3600;
 /**
- * Simulated durations and the refill run this much faster: a budget-hour lasts 360 s, and the provisions
- * the budgets allow (about 13 a second here) stay within what this box's cores do for the provisioner.
+ * Simulated durations and the refill run this much faster: a budget-hour lasts 900 s. The work after the
+ * callbacks (inject, verify, protect) bunches at the end of the run, where the budgets allow 16 completions
+ * a second; at a tenth (40 a second) a host busy with other work fell behind the budget (80-98% of the ideal
+ * in runs on this 2-core box), which measured the box, not the provisioner's use of its budget.
  */
-const TIME_SCALE = 0.1;
+const TIME_SCALE = 0.25;
 /** The share of the ideal rate the run must reach, in percent. */
 const TARGET_PERCENT = 90;
 /** Hetzner's own sweep cadence, 5 min, in compressed time. */
@@ -228,6 +230,7 @@ function throughputFigures(run: FleetRun): BenchFigure[] {
       run.cpu.simulator / done,
       "ms",
     ),
+    figure("host load average at the end (1 min; the bench shares the host)", loadavg()[0] ?? Number.NaN, ""),
     figure(
       "CPU busy over the run (both), in cores",
       (run.cpu.provisioner + run.cpu.simulator) / (tookHours * BUDGET_HOUR_MS),
