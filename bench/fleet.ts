@@ -341,6 +341,7 @@ export async function runFleetBench(): Promise<BenchFigure[]> {
     process.stderr.write(
       `where the budget went (slices of 1/50 budget-hour):\n${formatTimeline(run.timeline)}\n`,
     );
+    for (const answer of run.rateLimited) process.stderr.write(`429 at ${answer}\n`);
     return [...outcomeFigures(run), ...throughputFigures(run), ...(await sweepFigures(world))];
   } finally {
     process.off("SIGINT", interrupted);
