@@ -25,7 +25,12 @@ import { createRequests } from "../domain/requests.ts";
 import type { SimProjectOptions } from "../sim/index.ts";
 import { readProcesses, treeCpuMs } from "./support/cpu-time.ts";
 import { type BenchFigure, figure, printFigures } from "./support/figures.ts";
-import { formatTimeline, type TimelineInput, unspentRequests } from "./support/fleet-timeline.ts";
+import {
+  formatRequestCounts,
+  formatTimeline,
+  type TimelineInput,
+  unspentRequests,
+} from "./support/fleet-timeline.ts";
 
 const PROJECTS = 4;
 const SERVER_LIMIT = 300;
@@ -342,6 +347,7 @@ export async function runFleetBench(): Promise<BenchFigure[]> {
       `where the budget went (slices of 1/50 budget-hour):\n${formatTimeline(run.timeline)}\n`,
     );
     for (const answer of run.rateLimited) process.stderr.write(`429 at ${answer}\n`);
+    process.stderr.write(`requests by kind:\n${formatRequestCounts(run.timeline.requests)}\n`);
     return [...outcomeFigures(run), ...throughputFigures(run), ...(await sweepFigures(world))];
   } finally {
     process.off("SIGINT", interrupted);

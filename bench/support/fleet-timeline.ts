@@ -76,3 +76,16 @@ function slices(input: TimelineInput): Slice[] {
   }
   return result;
 }
+
+/** Every request of the run counted by method, path template and status, most frequent first. */
+export function formatRequestCounts(requests: readonly SimRequestRecord[]): string {
+  const counts = new Map<string, number>();
+  for (const r of requests) {
+    const key = `${r.method} ${r.path} ${r.status}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([key, count]) => `${String(count).padStart(6)}  ${key}`)
+    .join("\n");
+}
