@@ -1,9 +1,10 @@
 import { and, count, eq, gte, sql, sum } from "drizzle-orm";
 import type { MetricsRegistry } from "../core/metrics.ts";
 import type { Db } from "../db/index.ts";
-import { instances, operations } from "../db/schema.ts";
+import { instances, operations, rolloutMemberOutcomes, rolloutStatuses } from "../db/schema.ts";
 import { INSTANCE_STATES } from "../domain/ops/instances.ts";
 import { PROVISION_OPERATION } from "../jobs/provision/operation.ts";
+import { latestRolloutView } from "../jobs/rollout/view.ts";
 import { newlyFinished } from "./newly-finished.ts";
 
 /** Request-to-ready spans seconds (simulator) to tens of minutes (a slow cloud-init), in seconds. */
@@ -37,6 +38,24 @@ export function registerFleetMetrics(metrics: MetricsRegistry, db: Db): void {
     buckets: timeToReadyBucketsSeconds,
     collect: (timeToReady) => {
       for (const seconds of observeNewlyReady()) timeToReady.observe({}, seconds);
+    },
+  });
+  metrics.gauge({
+    name: "rollout_members",
+    help: "Members of the newest fleet rollout, by outcome (all 0 before the first rollout).",
+    labelNames: ["outcome"],
+    collect: (gauge) => {
+      const rollout = latestRolloutView(db, Date.now());
+      for (const outcome of rolloutMemberOutcomes) gauge.set({ outcome }, rollout?.members[outcome] ?? 0);
+    },
+  });
+  metrics.gauge({
+    name: "rollout_status",
+    help: "1 for the status of the newest fleet rollout (running, paused, halted, succeeded), 0 for the others.",
+    labelNames: ["status"],
+    collect: (gauge) => {
+      const status = latestRolloutView(db, Date.now())?.status;
+      for (const known of rolloutStatuses) gauge.set({ status: known }, known === status ? 1 : 0);
     },
   });
   metrics.gauge({

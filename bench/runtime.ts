@@ -3,6 +3,7 @@
  * latency of parked durable waits, and the worker's memory with parked jobs. `bun bench/runtime.ts`.
  */
 import { count, eq } from "drizzle-orm";
+import { z } from "zod";
 import { pollUntil } from "../core/wait.ts";
 import { appDatabasePath, migrateDatabase, openDatabase } from "../db/index.ts";
 import { operations } from "../db/schema.ts";
@@ -98,9 +99,13 @@ function benchJobs(started: Map<string, number>, resumed: Map<string, number>): 
       steps: [
         {
           name: "mark",
+          output: z.null(),
           retry: once,
           timeoutMs: 5000,
-          run: async (ctx) => void started.set(ctx.instanceId, performance.now()),
+          run: async (ctx) => {
+            started.set(ctx.instanceId, performance.now());
+            return null;
+          },
         },
       ],
     },
@@ -109,11 +114,13 @@ function benchJobs(started: Map<string, number>, resumed: Map<string, number>): 
       steps: [
         {
           name: "await-go",
+          output: z.null(),
           retry: once,
           timeoutMs: 5000,
           run: async (ctx) => {
             await ctx.waitFor("go", { timeoutMs: 600_000 });
             resumed.set(ctx.instanceId, performance.now());
+            return null;
           },
         },
       ],

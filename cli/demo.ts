@@ -20,7 +20,7 @@ import type { OperationSummary } from "../domain/operation-progress.ts";
 import { createRequests } from "../domain/requests.ts";
 import { createHetznerClient } from "../hetzner/client.ts";
 import { RateLimitBudget } from "../hetzner/rate-limit.ts";
-import { missingContainerRequirements } from "../sim/container/requirements.ts";
+import { assertContainerRequirements } from "../sim/container/requirements.ts";
 import { rootfsPath } from "../sim/container/rootfs.ts";
 import type { MachineKind } from "../sim/index.ts";
 import { fakeCustomerSecrets } from "./demo-customer.ts";
@@ -202,6 +202,8 @@ async function keepRunning(
     instanceId,
     sshPort: world.config.sshPort,
     dir: join(world.dataDir, "ssh"),
+    // A container machine's address lives in the simulator's lab, not on this host.
+    ...(world.sim.lab ? { via: world.sim.lab.command([]) } : {}),
   });
   say(`\nkept running:`);
   say(`  private api  ${world.stack.apiUrls.private} (customers, ops)`);
@@ -242,13 +244,13 @@ function machineKind(flag: string | undefined): MachineKind {
 
 /** What real machines need, checked before anything starts. */
 function describeContainerMachines(): void {
-  const missing = missingContainerRequirements();
-  if (missing.length > 0) throw new DemoFailure(`--machines container needs: ${missing.join("; ")}`);
+  // Names every missing piece (root, systemd-nspawn, debootstrap…) and what the first build costs.
+  assertContainerRequirements();
   const root = rootfsPath();
   say(
     existsSync(root)
       ? `real machines: Debian 13 containers booted by systemd-nspawn from ${root}`
-      : "real machines: the Debian 13 root filesystem is built first with debootstrap (once; 1-3 minutes, 340 MB " +
+      : "real machines: the Debian 13 root filesystem is built first with debootstrap (once; 1-3 minutes on a quiet machine, 390 MB " +
           "in /var/cache/rachel-sim), then each server boots a container under systemd-nspawn",
   );
 }

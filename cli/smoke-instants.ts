@@ -9,7 +9,10 @@ import type { Db } from "../db/index.ts";
 import { operations, stepRuns } from "../db/schema.ts";
 import { APP_USER } from "../domain/ownership.ts";
 import type { HetznerClient } from "../hetzner/index.ts";
+import { type CreateServerOutput, createServerRef } from "../jobs/provision/steps/create-server.ts";
+import { type InjectSecretsOutput, injectSecretsRef } from "../jobs/provision/steps/inject-secrets.ts";
 import { loadInstance, sshPrivateKeyContext } from "../jobs/shared/instance-row.ts";
+import type { StepRef } from "../jobs/step.ts";
 import { connectPinned } from "../remote/ssh.ts";
 import type { ProvisionInstants } from "./smoke-timeline.ts";
 
@@ -48,28 +51,33 @@ export async function gatherInstants(sources: InstantSources): Promise<Provision
   return {
     requested: operation.createdAt,
     steps,
-    createAction: await createActionTimes(sources.hetzner, outputs.get("create-server")),
+    createAction: await createActionTimes(sources.hetzner, storedOutput(outputs, createServerRef)),
     machineBooted: await machineBootedAt(sources).catch(() => null),
-    setupCompleted: setupCompletedAt(outputs.get("inject-secrets")),
+    setupCompleted: setupCompletedAt(storedOutput(outputs, injectSecretsRef)),
     callbackReceived: instance.callbackReceivedAt,
     finished: operation.finishedAt,
   };
 }
 
+/** A step's stored output as its schema reads it; undefined when missing or no longer of that shape. */
+function storedOutput<O>(outputs: ReadonlyMap<string, unknown>, step: StepRef<O>): O | undefined {
+  const parsed = step.output.safeParse(outputs.get(step.name));
+  return parsed.success ? parsed.data : undefined;
+}
+
 async function createActionTimes(
   hetzner: HetznerClient,
-  output: unknown,
+  output: CreateServerOutput | undefined,
 ): Promise<ProvisionInstants["createAction"]> {
-  const [createId] = (output as { actionIds?: number[] } | undefined)?.actionIds ?? [];
+  const [createId] = output?.actionIds ?? [];
   if (createId === undefined) return null;
   const action = await hetzner.actions.get(createId);
   if (action?.finished == null) return null;
   return { started: Date.parse(action.started), finished: Date.parse(action.finished) };
 }
 
-function setupCompletedAt(output: unknown): number | null {
-  const marker = (output as { firstBoot?: { setupCompletedAt?: string } } | undefined)?.firstBoot
-    ?.setupCompletedAt;
+function setupCompletedAt(output: InjectSecretsOutput | undefined): number | null {
+  const marker = output?.firstBoot?.setupCompletedAt;
   const at = marker === undefined ? Number.NaN : Date.parse(marker);
   return Number.isNaN(at) ? null : at;
 }

@@ -17,6 +17,8 @@ export interface SshAccess {
   port: number;
   privateKeyFile: string;
   knownHostsFile: string;
+  /** argv that runs ssh where `host` is reachable (the simulator's lab for a container machine); empty when here. */
+  via: readonly string[];
 }
 
 export interface SshAccessOptions {
@@ -27,6 +29,8 @@ export interface SshAccessOptions {
   sshPort: number;
   /** Directory to write into (created 0700); removed with the demo's data directory. */
   dir: string;
+  /** See SshAccess.via; default none. */
+  via?: readonly string[];
 }
 
 export function writeSshAccess(options: SshAccessOptions): SshAccess {
@@ -44,5 +48,12 @@ export function writeSshAccess(options: SshAccessOptions): SshAccess {
     mode: 0o600,
     flag: "wx",
   });
-  return { user: APP_USER, host: row.ipv4, port: options.sshPort, privateKeyFile, knownHostsFile };
+  return {
+    user: APP_USER,
+    host: row.ipv4,
+    port: options.sshPort,
+    privateKeyFile,
+    knownHostsFile,
+    via: options.via ?? [],
+  };
 }

@@ -99,12 +99,16 @@ export function formatTryNext(target: TryNextTarget, commands: readonly TryComma
 }
 
 function sshCommand(ssh: SshAccess): TryCommand {
+  const via = ssh.via.map((word) => (/^[\w=./:-]+$/.test(word) ? word : shellQuote(word))).join(" ");
   return {
     what:
       "the bot's unit on its server: SSH pinned to the host key it reported, with a decrypted copy of its sealed " +
-      "key (removed on exit); the simulated machine runs commands, not login shells",
+      "key (removed on exit); " +
+      (via
+        ? "a real Debian 13 machine, reached from inside the simulator's lab (as root)"
+        : "the simulated machine runs commands, not login shells"),
     command:
-      `ssh -i ${shellQuote(ssh.privateKeyFile)} -o IdentitiesOnly=yes -o UserKnownHostsFile=${shellQuote(ssh.knownHostsFile)} ` +
+      `${via ? `${via} ` : ""}ssh -i ${shellQuote(ssh.privateKeyFile)} -o IdentitiesOnly=yes -o UserKnownHostsFile=${shellQuote(ssh.knownHostsFile)} ` +
       `-o StrictHostKeyChecking=yes -p ${ssh.port} ${ssh.user}@${ssh.host} systemctl status ${RACHEL8_UNIT_NAME}`,
   };
 }

@@ -5,9 +5,11 @@ import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import { readMigrationFiles } from "drizzle-orm/migrator";
 import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
+import { PreparedStatements } from "./prepared.ts";
 import * as schema from "./schema.ts";
 
-export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
+/** The database handle; `$prepared` holds the statements prepared on it (db/prepared.ts). */
+export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database; $prepared: PreparedStatements };
 /** What both the database and a transaction on it offer: functions that write take this. */
 export type DbSession = BaseSQLiteDatabase<"sync", void, typeof schema>;
 
@@ -28,7 +30,7 @@ export function openDatabase(path: string): Db {
   client.run("PRAGMA foreign_keys = ON");
   // WAL with synchronous=NORMAL is durable across process crashes, which is the failure we design for.
   client.run("PRAGMA synchronous = NORMAL");
-  return drizzle({ client, schema });
+  return Object.assign(drizzle({ client, schema }), { $prepared: new PreparedStatements() });
 }
 
 /**

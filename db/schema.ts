@@ -372,3 +372,69 @@ export const restores = sqliteTable("restores", {
   /** The sweep that released it. */
   releasedBySweep: text("released_by_sweep"),
 });
+
+export const rolloutStatuses = ["running", "paused", "halted", "succeeded"] as const;
+export type RolloutStatus = (typeof rolloutStatuses)[number];
+
+/**
+ * One fleet rollout of a bundle (`ops rollout`): its canary, then batches of the instances that ran another
+ * bundle of its architecture when it began. `halted` once failures passed the limit; the job keeps going
+ * until the upgrades in flight and the rollbacks have ended (`finished_at`).
+ */
+export const rollouts = sqliteTable(
+  "rollouts",
+  {
+    /** Also the broker job id. */
+    id: text("id").primaryKey(),
+    bundleId: text("bundle_id").notNull(),
+    architecture: text("architecture").notNull(),
+    /** Members upgraded first; the bundle becomes current only once they have all ended within the limit. */
+    canary: integer("canary").notNull(),
+    /** Members upgraded together after the canary; the next batch starts when this one has ended. */
+    batchSize: integer("batch_size").notNull(),
+    /** Failed upgrades tolerated: one more halts the rollout. */
+    maxFailures: integer("max_failures").notNull(),
+    status: text("status", { enum: rolloutStatuses }).notNull(),
+    /** When the canary passed and the bundle became the current one of its architecture. */
+    promotedAt: integer("promoted_at"),
+    haltReason: text("halt_reason"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    /** When nothing more runs: every member ended and every rollback with it. */
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [index("rollouts_created").on(t.createdAt)],
+);
+
+export const rolloutMemberOutcomes = ["pending", "upgrading", "upgraded", "failed", "skipped"] as const;
+export type RolloutMemberOutcome = (typeof rolloutMemberOutcomes)[number];
+
+/** An instance in a rollout, in its order: canary members first. */
+export const rolloutMembers = sqliteTable(
+  "rollout_members",
+  {
+    rolloutId: text("rollout_id")
+      .notNull()
+      .references(() => rollouts.id),
+    instanceId: text("instance_id")
+      .notNull()
+      .references(() => instances.id),
+    /** 0, 1, …: members below the rollout's canary count are its canary, the rest go in batches. */
+    position: integer("position").notNull(),
+    /** The bundle it ran when the rollout began: what a failed member is rolled back to. */
+    fromBundleId: text("from_bundle_id"),
+    outcome: text("outcome", { enum: rolloutMemberOutcomes }).notNull(),
+    /** Its upgrade operation. */
+    operationId: text("operation_id"),
+    /** The upgrade back to fromBundleId of a failed member its own upgrade left degraded. */
+    rollbackOperationId: text("rollback_operation_id"),
+    /** Why it failed, was skipped or still waits (e.g. another operation in flight). */
+    detail: text("detail"),
+    startedAt: integer("started_at"),
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.rolloutId, t.instanceId] }),
+    uniqueIndex("rollout_members_position").on(t.rolloutId, t.position),
+  ],
+);

@@ -86,10 +86,14 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# What the script itself needs on a minimal image (no packages are installed into a --root tree).
+# What the script itself needs on a minimal image (no packages are installed into a --root tree): curl to
+# download Bun, git to read a checkout. A tarball carrying its node_modules with --bun needs neither (offline).
 install_base_packages() {
   [ -z "$root" ] || return 0
-  apt_install ca-certificates curl git
+  local needed=()
+  [ -n "$bun_binary" ] || needed+=(ca-certificates curl)
+  if [ ! -f "$from" ] && { [ -d "$from/.git" ] || [ -f "$from/.git" ]; }; then needed+=(git); fi
+  [ ${#needed[@]} -eq 0 ] || apt_install "${needed[@]}"
 }
 
 create_user() {

@@ -55,20 +55,37 @@ const statements = preparedPerConnection((db) => ({
 }));
 
 /**
- * Returns the active operation of this kind on the instance, or records a new one (seq + 1). Creates the
- * instance row if it does not exist yet. One IMMEDIATE transaction, so concurrent requests agree.
+ * Decides, inside the transaction that opens the operation, whether it may be: throws to refuse (nothing
+ * is recorded then). What it writes with `db` belongs to the same transaction.
  */
-export function openOperation(db: Db, operation: string, instanceId: string, now: number): OpenedOperation {
+export type OperationAdmission = (opened: OpenedOperation) => void;
+
+/**
+ * Returns the active operation of this kind on the instance, or records a new one (seq + 1). Creates the
+ * instance row if it does not exist yet. One IMMEDIATE transaction, so concurrent requests agree; `admit`
+ * runs in it, so what it checks cannot change before the operation is recorded.
+ */
+export function openOperation(
+  db: Db,
+  operation: string,
+  instanceId: string,
+  now: number,
+  admit?: OperationAdmission,
+): OpenedOperation {
   const prepared = statements(db);
   return db.transaction(
     () => {
       prepared.insertInstanceIfMissing.run({ instanceId, now });
       const active = prepared.activeOperation.get({ instanceId, operation });
-      if (active) return { id: active.id, created: false };
-      const seq = (prepared.lastSeq.get({ instanceId, operation })?.seq ?? 0) + 1;
-      const id = operationJobId(operation, instanceId, seq);
-      prepared.insertOperation.run({ id, instanceId, operation, seq, now });
-      return { id, created: true };
+      let opened: OpenedOperation;
+      if (active) opened = { id: active.id, created: false };
+      else {
+        const seq = (prepared.lastSeq.get({ instanceId, operation })?.seq ?? 0) + 1;
+        opened = { id: operationJobId(operation, instanceId, seq), created: true };
+        prepared.insertOperation.run({ id: opened.id, instanceId, operation, seq, now });
+      }
+      admit?.(opened);
+      return opened;
     },
     { behavior: "immediate" },
   );

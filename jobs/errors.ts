@@ -19,6 +19,39 @@ export class PermanentError extends JobError {
   }
 }
 
+/**
+ * A step's output does not fit its schema: the output `run` just `returned` (a defect; nothing is stored), or
+ * one `stored` earlier that the current release reads differently (a deploy changed its shape under a
+ * parked job). Names the step and the first field that does not fit.
+ */
+export class StepOutputMismatchError extends PermanentError {
+  constructor(
+    readonly step: string,
+    readonly field: string,
+    readonly stage: "returned" | "stored",
+    problem: string,
+  ) {
+    super(
+      stage === "stored"
+        ? `the stored output of step ${step} no longer fits its schema at ${field}: ${problem}`
+        : `step ${step} returned an output that does not fit its schema at ${field}: ${problem}`,
+      { code: stage === "stored" ? "stored_output_mismatch" : "invalid_step_output" },
+    );
+  }
+}
+
+/** A step asked for the output of a step that has not finished in this job (a defect in the job's order). */
+export class StepOutputMissingError extends PermanentError {
+  constructor(
+    readonly step: string,
+    reader: string,
+  ) {
+    super(`step ${reader} needs the output of step ${step}, which has not finished in this job`, {
+      code: "step_output_missing",
+    });
+  }
+}
+
 /** An attempt ran past its step's timeoutMs. Transient: the policy decides whether to try again. */
 export class StepTimeoutError extends JobError {
   constructor(step: string, timeoutMs: number) {

@@ -6,6 +6,7 @@
  * starts run + 1); a *step* is one idempotent unit of side effects; an *attempt* is one execution of a
  * step within a run; a *compensation* undoes a succeeded step after the operation finally failed.
  */
+import type { z } from "zod";
 import type { Logger } from "../core/log.ts";
 
 export interface RetryPolicy {
@@ -34,8 +35,14 @@ export interface StepContext {
    * shutdown or a crash starts its wait afresh. The signal is consumed when the step succeeds.
    */
   waitFor(name: string, opts: { timeoutMs: number }): Promise<Record<string, unknown>>;
-  /** Outputs of the finished earlier steps of this job, by step name. */
-  outputs: Readonly<Record<string, unknown>>;
+  /**
+   * The stored output of a finished earlier step of this job, parsed with that step's schema. Throws
+   * StepOutputMissingError when the step has not finished, StepOutputMismatchError (naming the step and the
+   * field) when what is stored no longer fits the schema, e.g. after a deploy changed it under a parked job.
+   */
+  outputOf<O>(step: StepRef<O>): O;
+  /** The same, or undefined when that step has not finished in this job (or is not one of its steps). */
+  optionalOutputOf<O>(step: StepRef<O>): O | undefined;
   /**
    * Test fault hook inside the step, between two of its side effects: CRASH_AT=<job>.<step>.<point> kills
    * the worker here (core/crash-point.ts). The step names its points in `crashPoints`.
@@ -43,16 +50,31 @@ export interface StepContext {
   crashPoint?(point: string): void;
 }
 
-export interface Step<O = unknown> {
+/** What a later step needs to read a step's output: its name and the schema of what it stores. */
+export interface StepRef<O> {
   /** Unique within its job; stored in step_runs, so renaming a step re-runs it for in-flight jobs. */
-  name: string;
+  readonly name: string;
+  /**
+   * The output, stored as JSON (non-secret ids only): the runner parses what `run` returns with it before
+   * storing, and what is stored with it before handing it on. Evolve it additively (new fields optional):
+   * outputs stored by the previous release must still parse for jobs parked across a deploy.
+   */
+  readonly output: z.ZodType<O>;
+}
+
+/** Names a step and its output schema once, for the step itself and for the steps that read its output. */
+export function stepRef<O>(name: string, output: z.ZodType<O>): StepRef<O> {
+  return { name, output };
+}
+
+export interface Step<O = unknown> extends StepRef<O> {
   retry: RetryPolicy;
   /** Bound of one attempt, in ms; on expiry ctx.signal aborts and the attempt fails with StepTimeoutError. */
   timeoutMs: number;
-  /** Its output is stored as JSON (non-secret ids only) and handed to later steps via ctx.outputs. */
+  /** Its output is checked against `output`, stored, and read by later steps through ctx.outputOf. */
   run(ctx: StepContext): Promise<O>;
-  /** Undoes `run` after the operation finally failed; called with the stored output (if any). */
-  compensate?(ctx: StepContext, output: O | undefined): Promise<void>;
+  /** Undoes `run` after the operation finally failed; reads what `run` stored, if it needs to, by ctx.outputOf. */
+  compensate?(ctx: StepContext): Promise<void>;
   /** The points `run` passes to ctx.crashPoint, so the crash-point suite can list them. */
   crashPoints?: readonly string[];
 }

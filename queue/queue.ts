@@ -3,7 +3,7 @@ import { Queue } from "bunqueue/client";
 import type { Config } from "../core/config.ts";
 import type { CrashHook } from "../core/crash-point.ts";
 import type { Db } from "../db/index.ts";
-import { openOperation, reopenFailedOperation } from "../domain/operations.ts";
+import { type OperationAdmission, openOperation, reopenFailedOperation } from "../domain/operations.ts";
 import { durableAdder } from "./durable-adds.ts";
 import { type OperationPayload, operationsQueueName } from "./payload.ts";
 import { recordSignal } from "./signals.ts";
@@ -37,8 +37,16 @@ export interface JobQueueOptions {
 }
 
 export interface JobQueue {
-  /** Durable (durable:true), deterministic job id per instance+operation; idempotent across history via the db. */
-  enqueue(operation: string, instanceId: string): Promise<{ jobId: string; created: boolean }>;
+  /**
+   * Durable (durable:true), deterministic job id per instance+operation; idempotent across history via the db.
+   * `admit` runs in the transaction that records the operation and may refuse it (nothing is then recorded
+   * or added).
+   */
+  enqueue(
+    operation: string,
+    instanceId: string,
+    admit?: OperationAdmission,
+  ): Promise<{ jobId: string; created: boolean }>;
   /**
    * Records the signal durably in the db, then promotes the parked job so it resumes within ms. If the
    * promote fails (broker down) the signal is still stored, and the job finds it at its deadline at the latest.
@@ -95,8 +103,8 @@ export function connectJobQueue(opts: JobQueueOptions): JobQueue {
     });
 
   return {
-    async enqueue(operation, instanceId) {
-      const opened = openOperation(opts.db, operation, instanceId, now());
+    async enqueue(operation, instanceId, admit) {
+      const opened = openOperation(opts.db, operation, instanceId, now(), admit);
       opts.crash?.("queue.enqueue.recorded");
       await addJob(opened.id, operation, instanceId);
       opts.crash?.("queue.enqueue.added");

@@ -1,9 +1,13 @@
 /** Durable signals: an external event (e.g. the cloud-init callback) recorded before any job is woken. */
 import { and, asc, eq, gte, inArray, isNull } from "drizzle-orm";
+import { z } from "zod";
 import type { Db, DbSession } from "../db/index.ts";
 import { instances, operations, signals } from "../db/schema.ts";
 import { activeOperationStatuses } from "../domain/operations.ts";
 import { UnknownInstanceError } from "../jobs/errors.ts";
+
+/** What a signal carries to the step waiting for it: a JSON object, written by signal(). */
+const signalData = z.record(z.string(), z.unknown());
 
 export interface PendingSignal {
   id: number;
@@ -98,7 +102,7 @@ export function findPendingSignal(
     )
     .orderBy(asc(signals.id))
     .get();
-  return row ? { id: row.id, data: JSON.parse(row.data) as Record<string, unknown> } : undefined;
+  return row ? { id: row.id, data: signalData.parse(JSON.parse(row.data)) } : undefined;
 }
 
 /** Marks every unconsumed signal of that name on the instance consumed (a wake-up spent without success). */

@@ -4,6 +4,7 @@
  * show the setup marker that the boot script writes last AND `cloud-init status` must not be `error`.
  * One remote sh command, one SSH round trip; nothing secret travels.
  */
+import { z } from "zod";
 import { RemoteError } from "./errors.ts";
 import { REMOTE_TIMEOUT_EXIT, type RemoteSession } from "./session.ts";
 import { shellQuote } from "./shell-quote.ts";
@@ -20,17 +21,19 @@ export interface ConfirmFirstBootOptions {
   signal?: AbortSignal;
 }
 
-export interface FirstBootResult {
+/** What a confirmed first boot found; part of inject-secrets' stored output. */
+export const firstBootResultSchema = z.object({
   /**
    * "done", or "degraded": cloud-init 23.4+ exits 2 for recoverable errors (a deprecated key, a module
    * warning) after finishing; with the marker present the setup ran to its end, so that is accepted.
    */
-  cloudInit: "done" | "degraded";
+  cloudInit: z.enum(["done", "degraded"]),
   /** When setup completed (UTC), as the marker says. */
-  setupCompletedAt: string;
+  setupCompletedAt: z.string(),
   /** The bundle the machine booted, when the marker names one (a boot from a bundle). */
-  bundleId?: string;
-}
+  bundleId: z.string().optional(),
+});
+export type FirstBootResult = z.infer<typeof firstBootResultSchema>;
 
 /** The first boot failed: no server with this boot will ever come right, so a new one is needed. */
 export class FirstBootFailedError extends RemoteError {

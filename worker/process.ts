@@ -13,6 +13,7 @@ import { brokerConnection } from "../queue/queue.ts";
 import { registerCapacityMetrics, wakeWaitingAtStart } from "./capacity.ts";
 import { createWorkerHetzner, type WorkerHetzner } from "./hetzner-projects.ts";
 import { registerQueueDepthMetrics } from "./queue-depth-metrics.ts";
+import { startRolloutRunner } from "./rollouts.ts";
 import { startWorker } from "./start.ts";
 import { startSweeper } from "./sweeper.ts";
 
@@ -46,8 +47,19 @@ export async function runWorkerProcess(
   registerQueueDepthMetrics(metrics, brokerConnection(config), log);
   registerCapacityMetrics(metrics, db, config);
   const jobs = jobsFor(config, runtime);
+  // Listening before the worker takes its first job: a SIGTERM while it starts drains it too, never kills it.
+  let stop: (() => void) | undefined;
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.info({ signal }, "signal received");
+    signalled = true;
+    stop?.();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
   const worker = await startWorker({ config, jobs, log, metrics, db });
   await wakeWaitingAtStart(config, db, log);
+  const rollouts = await startRolloutRunner({ config, db, log, metrics });
   const sweeper = sweepHetznerFor
     ? await startSweeper({
         config,
@@ -58,10 +70,9 @@ export async function runWorkerProcess(
       })
     : undefined;
 
-  const onSignal = (signal: NodeJS.Signals) => {
-    log.info({ signal }, "signal received");
+  stop = () => {
     // stop() is idempotent: a second SIGTERM joins the shutdown already under way.
-    Promise.all([worker.stop(), sweeper?.stop()]).then(
+    Promise.all([worker.stop(), rollouts.stop(), sweeper?.stop()]).then(
       () => {
         stopRecordingBudgets();
         db.$client.close();
@@ -73,6 +84,5 @@ export async function runWorkerProcess(
       },
     );
   };
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
+  if (signalled) stop();
 }

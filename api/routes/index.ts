@@ -12,6 +12,12 @@ import { opsInstancesRoute } from "./ops-instances.ts";
 import { opsJobsRoute } from "./ops-jobs.ts";
 import { opsReconcileRoute, opsSweepRoute } from "./ops-reconcile.ts";
 import { opsRetryRoute } from "./ops-retry.ts";
+import {
+  opsRolloutPauseRoute,
+  opsRolloutResumeRoute,
+  opsRolloutRoute,
+  opsRolloutStartRoute,
+} from "./ops-rollout.ts";
 import { opsStatusRoute } from "./ops-status.ts";
 import { opsUpgradeRoute } from "./ops-upgrade.ts";
 import { readyzRoute } from "./readyz.ts";
@@ -39,5 +45,9 @@ export const routes: ApiRoutes = {
     opsReconcileRoute,
     opsSweepRoute,
     opsBundlesRoute,
+    opsRolloutStartRoute,
+    opsRolloutRoute,
+    opsRolloutPauseRoute,
+    opsRolloutResumeRoute,
   ],
 };

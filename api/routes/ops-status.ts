@@ -1,7 +1,7 @@
 /**
  * GET /v1/ops/status — the fleet at a glance for `bun run ops status`: instances by state, jobs by status,
  * failed jobs, servers used / limit per Hetzner project and the waiting line, the broker's queue depths (null with the reason when the broker does not answer in time,
- * so the rest is still shown), the last reconcile sweep and the backups, with their warnings.
+ * so the rest is still shown), the newest fleet rollout, the last reconcile sweep and the backups, with their warnings.
  */
 
 import { backupStatus } from "../../domain/ops/backup-status.ts";
@@ -12,6 +12,7 @@ import {
 } from "../../domain/ops/queue-depths.ts";
 import { fleetStatus } from "../../domain/ops/status.ts";
 import { capacitySettingsOf } from "../../jobs/capacity/line.ts";
+import { latestRolloutView } from "../../jobs/rollout/view.ts";
 import { brokerConnection } from "../../queue/queue.ts";
 import { refuseNonOperator } from "../ops/access.ts";
 import { refuseQuery } from "../ops/query.ts";
@@ -35,6 +36,7 @@ export const opsStatusRoute: Route = {
       queueError = err.message;
     }
     const backups = backupStatus(ctx.deps.db, ctx.deps.config.backup);
-    return Response.json({ ...status, queue, queueError, backups });
+    const rollout = latestRolloutView(ctx.deps.db, Date.now());
+    return Response.json({ ...status, rollout, queue, queueError, backups });
   },
 };

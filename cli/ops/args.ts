@@ -16,7 +16,22 @@ export type OpsCommand =
   | { name: "upgrade"; instanceId: string; bundle: string | undefined }
   | { name: "reconcile"; dryRun: boolean; apply: boolean }
   | { name: "bundles" }
+  | RolloutCommand
   | { name: "restore"; snapshot: string | undefined };
+
+/** `rollout <bundle> [--canary N] [--batch N] [--max-failures N]`, or `rollout status|pause|resume`. */
+export type RolloutCommand =
+  | {
+      name: "rollout";
+      action: "start";
+      bundle: string;
+      canary: number | undefined;
+      batch: number | undefined;
+      maxFailures: number | undefined;
+    }
+  | { name: "rollout"; action: "status" | "pause" | "resume" };
+
+const ROLLOUT_ACTIONS = ["status", "pause", "resume"] as const;
 
 export interface OpsInvocation {
   /** Print the API's JSON instead of tables. */
@@ -40,6 +55,12 @@ commands:
   reconcile [--dry-run|--apply]   run a reconcile sweep now (--dry-run: only show what it would do;
                                   --apply: after a restore, release its hold on deletions first)
   bundles                         app bundles on the control plane: which is current, which instances run each
+  rollout <bundle> [--canary N] [--batch N] [--max-failures N]
+                                  upgrade every running instance of the bundle's architecture: N canary
+                                  instances first (default 1), then batches of N (default 5); the bundle
+                                  becomes current once the canary passed; halts when more than N upgrades
+                                  fail (default 0), failed ones back on their old bundle
+  rollout status|pause|resume     the newest rollout and its members; stop starting upgrades; start again
   restore [<snapshot>]            restore a backup into an empty DATA_DIR (runs here, not through the API):
                                   the newest local or off-box snapshot, or the one named (or a path to it)
 
@@ -65,6 +86,7 @@ const COMMAND_OPTIONS: Record<OpsCommand["name"], readonly string[]> = {
   upgrade: ["bundle"],
   reconcile: ["dry-run", "apply"],
   bundles: [],
+  rollout: ["canary", "batch", "max-failures"],
   restore: [],
 };
 const ARGUMENT_OF: Partial<Record<OpsCommand["name"], string>> = {
@@ -80,7 +102,18 @@ export function parseOpsArgs(argv: readonly string[]): OpsInvocation {
   const [name, ...rest] = positionals;
   if (name === undefined) throw new UsageError("missing <command>; try --help");
   if (!isCommandName(name)) throw new UsageError(`unknown command "${name}"; try --help`);
-  for (const option of ["state", "limit", "cursor", "failed", "dry-run", "apply", "bundle"] as const) {
+  for (const option of [
+    "state",
+    "limit",
+    "cursor",
+    "failed",
+    "dry-run",
+    "apply",
+    "bundle",
+    "canary",
+    "batch",
+    "max-failures",
+  ] as const) {
     if (values[option] !== undefined && !COMMAND_OPTIONS[name].includes(option)) {
       throw new UsageError(`--${option} is not an option of ${name}`);
     }
@@ -89,6 +122,7 @@ export function parseOpsArgs(argv: readonly string[]): OpsInvocation {
     if (rest.length > 1) throw new UsageError(`restore takes at most one <snapshot>, got ${rest.length}`);
     return { json: values.json, command: { name, snapshot: rest[0] } };
   }
+  if (name === "rollout") return { json: values.json, command: rolloutCommand(rest, values) };
   const argument = ARGUMENT_OF[name];
   if (argument === undefined && rest.length > 0)
     throw new UsageError(`${name} takes no argument, got "${rest[0]}"`);
@@ -122,9 +156,55 @@ function commandOf(name: OpsCommand["name"], argument: string, values: Values): 
       return { name, dryRun: values["dry-run"] === true, apply: values.apply === true };
     case "bundles":
       return { name };
+    case "rollout":
+      return rolloutCommand([argument], values);
     case "restore":
       return { name, snapshot: argument || undefined };
   }
+}
+
+function rolloutCommand(rest: readonly string[], values: Values): RolloutCommand {
+  if (rest.length !== 1 || rest[0] === undefined) {
+    throw new UsageError(
+      `rollout needs exactly one <bundle> or one of ${ROLLOUT_ACTIONS.join("|")}, got ${rest.length}`,
+    );
+  }
+  const [what] = rest;
+  const action = ROLLOUT_ACTIONS.find((known) => known === what);
+  if (action !== undefined) {
+    for (const option of ["canary", "batch", "max-failures"] as const) {
+      if (values[option] !== undefined)
+        throw new UsageError(`--${option} is an option of rollout <bundle>, not of rollout ${action}`);
+    }
+    return { name: "rollout", action };
+  }
+  if (!/^[0-9a-f]{64}$/.test(what)) {
+    throw new UsageError(
+      `rollout <bundle> must be a bundle id (sha256, 64 lowercase hex digits; see bun run ops bundles) or one of ${ROLLOUT_ACTIONS.join("|")}, got "${what.slice(0, 80)}"`,
+    );
+  }
+  return {
+    name: "rollout",
+    action: "start",
+    bundle: what,
+    canary: wholeNumber("canary", values.canary, 1),
+    batch: wholeNumber("batch", values.batch, 1),
+    maxFailures: wholeNumber("max-failures", values["max-failures"], 0),
+  };
+}
+
+/** Most instances one wave may name: a fleet is counted in thousands at most (the API's bound too). */
+const MAX_WAVE = 10_000;
+
+function wholeNumber(option: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > MAX_WAVE) {
+    throw new UsageError(
+      `--${option} must be a whole number from ${min} to ${MAX_WAVE}, got "${value.slice(0, 40)}"`,
+    );
+  }
+  return n;
 }
 
 function parseStrict(argv: readonly string[]) {
@@ -143,6 +223,9 @@ function parseStrict(argv: readonly string[]) {
         "dry-run": { type: "boolean" },
         apply: { type: "boolean" },
         bundle: { type: "string" },
+        canary: { type: "string" },
+        batch: { type: "string" },
+        "max-failures": { type: "string" },
       },
     });
     return { values: parsed.values, positionals: parsed.positionals };

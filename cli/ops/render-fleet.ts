@@ -8,6 +8,8 @@ import type { QueueDepths } from "../../domain/ops/queue-depths.ts";
 import type { FleetStatus, ProjectStatus } from "../../domain/ops/status.ts";
 import type { ProjectCapacityView } from "../../jobs/capacity/line.ts";
 import type { SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
+import type { RolloutView } from "../../jobs/rollout/view.ts";
+import { rolloutLine } from "./render-rollout.ts";
 import { counted, formatFields, formatTable } from "./table.ts";
 
 /** The status answer: the fleet from the database plus the broker's depths (null when it did not answer). */
@@ -15,6 +17,8 @@ export interface StatusAnswer extends FleetStatus {
   queue: QueueDepths | null;
   queueError: string | null;
   backups: BackupStatus;
+  /** The newest rollout; null before the first. */
+  rollout: RolloutView | null;
 }
 
 export function renderStatus(status: StatusAnswer): string[] {
@@ -45,6 +49,7 @@ export function renderStatus(status: StatusAnswer): string[] {
         status.queue === null ? `unavailable: ${status.queueError ?? "no answer"}` : depths(status.queue),
       ],
       ["last sweep", status.lastSweep === null ? "none yet" : sweepLine(status.lastSweep)],
+      ["rollout", status.rollout === null ? "none yet" : rolloutLine(status.rollout)],
       ["last backup", status.backups.newestLocalSnapshot ?? "none yet"],
       ["off-box copy", status.backups.offBoxTarget ?? "none"],
     ]),

@@ -12,6 +12,7 @@ import type { Page } from "../../domain/ops/page.ts";
 import type { RetryOutcome } from "../../domain/ops/retry.ts";
 import type { RequestResult } from "../../domain/requests.ts";
 import type { SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
+import type { RolloutDetail } from "../../jobs/rollout/view.ts";
 import type { UpgradeRequested } from "../../jobs/upgrade/request.ts";
 import type { OpsCommand } from "./args.ts";
 import type { OpsClient } from "./client.ts";
@@ -19,6 +20,7 @@ import { renderDeprovision, renderRetry, renderSweep, renderUpgrade } from "./re
 import { renderBundles } from "./render-bundles.ts";
 import { renderFailedJobs, renderInstances, renderStatus, type StatusAnswer } from "./render-fleet.ts";
 import { renderInstance } from "./render-instance.ts";
+import { renderRollout } from "./render-rollout.ts";
 
 /** How long `ops reconcile` waits for a sweep the API accepted (202) to finish, in ms. */
 const SWEEP_WAIT_MS = 120_000;
@@ -83,6 +85,22 @@ async function callFor(client: OpsClient, command: ApiCommand): Promise<Called> 
     }
     case "bundles":
       return { ...(await client.get("/v1/ops/bundles")), lines: (b) => renderBundles(b as BundleList) };
+    case "rollout":
+      return { ...(await rollout(client, command)), lines: (b) => renderRollout(b as RolloutDetail) };
+  }
+}
+
+async function rollout(client: OpsClient, command: Extract<ApiCommand, { name: "rollout" }>) {
+  switch (command.action) {
+    case "status":
+      return client.get("/v1/ops/rollout");
+    case "pause":
+    case "resume":
+      return client.post(`/v1/ops/rollout/${command.action}`);
+    case "start": {
+      const { bundle, canary, batch, maxFailures } = command;
+      return client.post("/v1/ops/rollout", { bundle, canary, batch, maxFailures });
+    }
   }
 }
 

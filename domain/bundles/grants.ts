@@ -105,6 +105,14 @@ export function endBundleGrant(db: Db, grantId: string, now: number): void {
     .run();
 }
 
+/**
+ * Opens an ended or expired grant again until `expiresAt`: a re-run of the operation it serves (an
+ * operator's retry of a failed upgrade) needs the same leave its first run had.
+ */
+export function renewBundleGrant(db: Db, grantId: string, expiresAt: number): void {
+  db.update(bundleGrants).set({ endedAt: null, expiresAt }).where(eq(bundleGrants.id, grantId)).run();
+}
+
 export interface BundleDownloadClaim {
   instanceId: string;
   bundleId: string;

@@ -4,7 +4,7 @@
  */
 import { and, eq, gt, isNotNull, isNull, ne } from "drizzle-orm";
 import type { Db } from "../../db/index.ts";
-import { bundleGrants, instances } from "../../db/schema.ts";
+import { bundleGrants, instances, rollouts } from "../../db/schema.ts";
 
 /** Instance ids per bundle id, for instances not deprovisioned. */
 export function instancesByBundle(db: Db): Map<string, string[]> {
@@ -22,14 +22,23 @@ export function instancesByBundle(db: Db): Map<string, string[]> {
   return byBundle;
 }
 
-/** Every bundle id a live instance runs or a live grant may still fetch. */
+/** Every bundle id a live instance runs, a live grant may still fetch, or an unfinished rollout ships. */
 export function bundlesInUse(db: Db, now: number): Set<string> {
   const granted = db
     .selectDistinct({ bundleId: bundleGrants.bundleId })
     .from(bundleGrants)
     .where(and(isNull(bundleGrants.endedAt), gt(bundleGrants.expiresAt, now)))
     .all();
-  return new Set([...instancesByBundle(db).keys(), ...granted.map((row) => row.bundleId)]);
+  const rolling = db
+    .select({ bundleId: rollouts.bundleId })
+    .from(rollouts)
+    .where(isNull(rollouts.finishedAt))
+    .all();
+  return new Set([
+    ...instancesByBundle(db).keys(),
+    ...granted.map((row) => row.bundleId),
+    ...rolling.map((row) => row.bundleId),
+  ]);
 }
 
 /** Records the bundle an instance now runs (after its boot is confirmed, or an upgrade switched). */

@@ -56,11 +56,10 @@ const subscriptionEventSchema = z.object({
   }),
 });
 
-/** Stateless (WebCrypto), so one serves every request. */
-const cryptoProvider = Stripe.createSubtleCryptoProvider();
-
 /** A verifier for one Stripe endpoint secret (`whsec_…`). */
 export function stripeWebhookVerifier(secret: string): WebhookVerifier {
+  // WebCrypto-backed and stateless: the verifier's one provider serves all its requests.
+  const cryptoProvider = Stripe.createSubtleCryptoProvider();
   return {
     async verify(rawBody, headers) {
       requireHeaders(headers, SIGNATURE_HEADERS);

@@ -6,27 +6,35 @@
  * there. The inverse gives the room back and wakes the next in line.
  */
 import { eq } from "drizzle-orm";
+import { z } from "zod";
 import { instances, operations } from "../../db/schema.ts";
 import { isHetznerError } from "../../hetzner/index.ts";
 import { consumePendingSignals } from "../../queue/signals.ts";
-import type { Step, StepContext } from "../step.ts";
+import { type Step, type StepContext, type StepRef, stepRef } from "../step.ts";
 import { admitOrQueue, CAPACITY_SIGNAL, markProjectFull, releaseRoom } from "./line.ts";
 import { type CapacityDeps, settingsOf, wakeWaiting } from "./wake.ts";
 
 type GuardDeps = CapacityDeps & { now?: () => number };
 
-export interface PlaceOutput {
-  /** The Hetzner project the provision took room in. */
-  project: string;
-}
+export const placeRef = stepRef(
+  "place",
+  z.object({
+    /** The Hetzner project the provision took room in. */
+    project: z.string(),
+  }),
+);
+export type PlaceOutput = z.infer<typeof placeRef.output>;
 
 /**
  * What a provision makes in its project before the server (its SSH key, the firewall): made anew after a
  * move to another project, removed from the one it leaves.
  */
 export interface ProjectBinding {
-  /** Ensures the resources exist in the instance's project; returns them as the outputs create-server reads. */
-  bind(ctx: StepContext): Promise<Record<string, unknown>>;
+  /**
+   * Ensures the resources exist in the instance's project; returns them as create-server reads them (the
+   * outputs of the steps that made them, by step name), in place of what those steps stored.
+   */
+  bind(ctx: StepContext): Promise<ReadonlyMap<string, unknown>>;
   /** Removes them from the instance's project, which it is about to leave. */
   release(ctx: StepContext): Promise<void>;
 }
@@ -70,7 +78,7 @@ async function giveRoomBack(deps: GuardDeps, instanceId: string): Promise<void> 
  */
 export function placeStep(deps: GuardDeps): Step<PlaceOutput> {
   return {
-    name: "place",
+    ...placeRef,
     retry: { attempts: 3, initialDelayMs: 200, maxDelayMs: 2_000 },
     timeoutMs: 60_000,
     async run(ctx) {
@@ -91,6 +99,17 @@ function placedProject(deps: CapacityDeps, instanceId: string): string | null {
   return row?.project ?? null;
 }
 
+/** `ctx` whose reads of the steps in `bound` get those values (checked by each step's schema) instead. */
+function withOutputs(ctx: StepContext, bound: ReadonlyMap<string, unknown>): StepContext {
+  const read = <O>(ref: StepRef<O>) =>
+    bound.has(ref.name) ? ref.output.parse(bound.get(ref.name)) : undefined;
+  return {
+    ...ctx,
+    outputOf: (ref) => read(ref) ?? ctx.outputOf(ref),
+    optionalOutputOf: (ref) => read(ref) ?? ctx.optionalOutputOf(ref),
+  };
+}
+
 /** Hetzner's resource_limit_exceeded, as thrown or as the cause create-server explained it with. */
 function isLimitRefusal(err: unknown): boolean {
   const cause = err instanceof Error ? err.cause : undefined;
@@ -108,7 +127,7 @@ export function withCapacityGuard<O>(deps: GuardDeps, inner: Step<O>, binding: P
         if (placedProject(deps, ctx.instanceId) === null) await awaitRoom(deps, ctx);
         const bound = await binding.bind(ctx);
         try {
-          return await inner.run({ ...ctx, outputs: { ...ctx.outputs, ...bound } });
+          return await inner.run(withOutputs(ctx, bound));
         } catch (err) {
           if (!isLimitRefusal(err)) throw err;
           const project = placedProject(deps, ctx.instanceId);

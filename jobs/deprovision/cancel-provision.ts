@@ -6,24 +6,29 @@
  * interrupted with them. Idempotent: only active operations are touched.
  */
 import { and, eq, inArray } from "drizzle-orm";
+import { z } from "zod";
 import type { DbSession } from "../../db/index.ts";
 import { operations, stepRuns } from "../../db/schema.ts";
 import { activeOperationStatuses } from "../../domain/operations.ts";
 import { PROVISION_OPERATION } from "../provision/operation.ts";
 import { RECONFIGURE_OPERATION } from "../reconfigure/request.ts";
-import type { Step } from "../step.ts";
+import { type Step, stepRef } from "../step.ts";
 import { UPGRADE_OPERATION } from "../upgrade/request.ts";
 import type { DeprovisionDeps } from "./deps.ts";
 
-export interface CancelProvisionOutput {
-  /** Ids of the provision, reconfigure and upgrade operations cancelled (empty when none was in flight). */
-  cancelled: string[];
-}
+export const cancelProvisionRef = stepRef(
+  "cancel-provision",
+  z.object({
+    /** Ids of the provision, reconfigure and upgrade operations cancelled (empty when none was in flight). */
+    cancelled: z.array(z.string()),
+  }),
+);
+export type CancelProvisionOutput = z.infer<typeof cancelProvisionRef.output>;
 
 export function cancelProvisionStep(deps: DeprovisionDeps): Step<CancelProvisionOutput> {
   const now = deps.now ?? Date.now;
   return {
-    name: "cancel-provision",
+    ...cancelProvisionRef,
     retry: { attempts: 3, initialDelayMs: 200, maxDelayMs: 2_000 },
     timeoutMs: 10_000,
     async run(ctx) {

@@ -3,14 +3,18 @@
  * key and callback token are nulled, so nothing of them remains decryptable; deprovisionedAt is stamped.
  * Idempotent: nulling what is already null changes nothing.
  */
+import { z } from "zod";
 import { loadInstance, updateInstance } from "../shared/instance-row.ts";
-import type { Step } from "../step.ts";
+import { type Step, stepRef } from "../step.ts";
 import type { DeprovisionDeps } from "./deps.ts";
+
+/** Its output says nothing: the resources it removes are gone. */
+export const shredSecretsRef = stepRef("shred-secrets", z.null());
 
 export function shredSecretsStep(deps: DeprovisionDeps): Step<null> {
   const now = deps.now ?? Date.now;
   return {
-    name: "shred-secrets",
+    ...shredSecretsRef,
     retry: { attempts: 3, initialDelayMs: 200, maxDelayMs: 2_000 },
     timeoutMs: 10_000,
     async run(ctx) {

@@ -4,13 +4,19 @@
  * Idempotent: lifting a protection already off is accepted; no server (or gone) counts as done.
  */
 import { hetznerStepRetry } from "../shared/retry-policies.ts";
-import { type ProtectionOutcome, setDeleteProtection } from "../shared/server-protection.ts";
-import type { Step } from "../step.ts";
+import {
+  type ProtectionOutcome,
+  protectionOutcomeSchema,
+  setDeleteProtection,
+} from "../shared/server-protection.ts";
+import { type Step, stepRef } from "../step.ts";
 import type { DeprovisionDeps } from "./deps.ts";
+
+export const unprotectServerRef = stepRef("unprotect-server", protectionOutcomeSchema);
 
 export function unprotectServerStep(deps: DeprovisionDeps): Step<ProtectionOutcome> {
   return {
-    name: "unprotect-server",
+    ...unprotectServerRef,
     retry: hetznerStepRetry,
     timeoutMs: 90_000,
     run: (ctx) => setDeleteProtection(deps, ctx.instanceId, false, ctx.signal),

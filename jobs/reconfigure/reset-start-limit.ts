@@ -6,26 +6,28 @@
  * to inject-secrets, so the reconfigure still pays one SSH handshake.
  * Idempotent: resetting twice is resetting once.
  */
-
+import { z } from "zod";
 import { RACHEL8_UNIT_NAME } from "../../domain/rachel8.ts";
 import { shellQuote } from "../../remote/shell-quote.ts";
 import { PermanentError } from "../errors.ts";
 import { connectToServer, type RemoteStepDeps } from "../shared/connect-server.ts";
 import { sshStepRetry } from "../shared/retry-policies.ts";
-import type { Step } from "../step.ts";
+import { type Step, stepRef } from "../step.ts";
 
 /** Bound of the remote command, in ms. */
 const RESET_TIMEOUT_MS = 15_000;
 /** How much of systemctl's stderr a failure quotes. */
 const STDERR_TAIL_CHARS = 300;
 
-export function resetStartLimitStep(deps: RemoteStepDeps): Step<void> {
+export const resetStartLimitRef = stepRef("reset-start-limit", z.null());
+
+export function resetStartLimitStep(deps: RemoteStepDeps): Step<null> {
   return {
-    name: "reset-start-limit",
+    ...resetStartLimitRef,
     retry: sshStepRetry,
     timeoutMs: RESET_TIMEOUT_MS + 30_000,
     async run(ctx) {
-      const session = await connectToServer(deps, ctx.instanceId, ctx.outputs, ctx.signal);
+      const session = await connectToServer(deps, ctx.instanceId, undefined, ctx.signal);
       const command = `sudo -n systemctl reset-failed ${shellQuote(RACHEL8_UNIT_NAME)}`;
       const result = await session
         .exec(command, { timeoutMs: RESET_TIMEOUT_MS, signal: ctx.signal })
@@ -41,6 +43,7 @@ export function resetStartLimitStep(deps: RemoteStepDeps): Step<void> {
         });
       }
       await deps.sessions.handOver(session);
+      return null;
     },
   };
 }

@@ -19,17 +19,19 @@ export type RemoteStepDeps = Pick<ProvisionDeps, "db" | "sealer" | "customers" |
 
 /**
  * The session handed over for this instance, address and pinned key, or a new one; the private key is
- * unsealed only in memory, for this connection. `instance` is its id, or the row a step has just read.
+ * unsealed only in memory, for this connection. `instance` is its id, or the row a step has just read;
+ * `callback` is what this operation's await-cloud-init received, when it has one (a provision).
  */
 export async function connectToServer(
   deps: RemoteStepDeps,
   instance: string | InstanceRow,
-  outputs: Readonly<Record<string, unknown>>,
+  callback: AwaitCloudInitOutput | undefined,
   signal: AbortSignal,
 ): Promise<RemoteSession> {
   const row = typeof instance === "string" ? loadInstance(deps.db, instance) : instance;
   const instanceId = row.id;
-  const hostKey = pinnedHostKey(row, outputs);
+  // A later operation on a ready server (a reconfigure) pins the key the callback stored on the instance.
+  const hostKey = callback?.hostKey ?? row.reportedHostKey;
   if (row.ipv4 === null || row.sshPrivateKey === null || hostKey === null) {
     throw new PermanentError(
       `instance ${instanceId} has no server address, SSH key or reported host key to connect with`,
@@ -48,13 +50,4 @@ export async function connectToServer(
   });
   deps.sessions.track(session, key);
   return session;
-}
-
-/**
- * The key this provision's callback delivered; for a later operation on a ready server (a reconfigure),
- * the one the callback stored on the instance.
- */
-function pinnedHostKey(row: InstanceRow, outputs: Readonly<Record<string, unknown>>): string | null {
-  const received = outputs["await-cloud-init"] as AwaitCloudInitOutput | undefined;
-  return received?.hostKey ?? row.reportedHostKey;
 }

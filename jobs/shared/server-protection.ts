@@ -2,6 +2,7 @@
  * Hetzner's delete protection on an instance's server: set once the customer is served, lifted only by a
  * deprovision (or the rollback of the provision that set it). One change_protection request each way.
  */
+import { z } from "zod";
 import type { Db } from "../../db/index.ts";
 import { isHetznerError } from "../../hetzner/index.ts";
 import { clientOf, type HetznerProjects } from "../capacity/projects.ts";
@@ -9,9 +10,8 @@ import { loadInstance } from "./instance-row.ts";
 import { findOwnServerId } from "./remove-server.ts";
 
 /** What the protection change applied to: the server, or null when the instance has none at Hetzner. */
-export interface ProtectionOutcome {
-  serverId: number | null;
-}
+export const protectionOutcomeSchema = z.object({ serverId: z.number().int().nullable() });
+export type ProtectionOutcome = z.infer<typeof protectionOutcomeSchema>;
 
 /**
  * Turns the delete (and, as Hetzner requires, rebuild) protection of the instance's server on or off.

@@ -5,6 +5,8 @@
 # stage prints the release `current` points at ("none" without one), then makes APP_ROOT/releases/<sha256>
 # exist whole: fetched with the grant's token read from stdin (never an argv or a file), checked against
 # its sha256 and unpacked beside the running release by fetch_release, shipped prepended as at first boot.
+# stage also removes every release but the running one and the one it stages, so a server keeps two: the
+# current and the previous (the one a rollback goes back to).
 # switch points `current` at the release by renaming a new link over it (atomic), clears the unit's start
 # limit (a deliberate restart must not be refused) and restarts the unit. Both are safe to run again.
 set -eu
@@ -26,6 +28,10 @@ esac
 stage() {
   current=$(readlink "$root/current" 2>/dev/null) || current=none
   echo "${current##*/}"
+  for old in "$releases"/*; do
+    [ -d "$old" ] || continue
+    case "${old##*/}" in "${current##*/}" | "$sha256") ;; *) rm -rf -- "$old" ;; esac
+  done
   [ -d "$release" ] && return 0
   fetch_release @- "$1"
 }

@@ -2,8 +2,9 @@
  * `ops upgrade`: moves one running instance to a bundle (the current one of its architecture unless named).
  * The upgrade is refused while another operation (provision, reconfigure, deprovision) on the instance is
  * in flight, joined while an upgrade to the same bundle is, and needs a server that runs: ready, or
- * degraded (a new bundle may be the fix). The grant the job's first step opens is issued here, under the
- * operation's id, so the bundle travels with it and not in the job's payload.
+ * degraded (a new bundle may be the fix); both are checked in the transaction that records the upgrade. The
+ * grant the job's first step opens is issued in it too, under the operation's id, so the bundle travels
+ * with it and not in the job's payload.
  */
 import { and, eq, inArray, ne } from "drizzle-orm";
 import { architectureOfServerType } from "../../bundle/architecture.ts";
@@ -12,7 +13,7 @@ import type { Sealer } from "../../core/secrets.ts";
 import type { Db } from "../../db/index.ts";
 import { instances, operations } from "../../db/schema.ts";
 import { ConflictingBundleGrantError, issueBundleGrant } from "../../domain/bundles/grants.ts";
-import { activeOperationStatuses } from "../../domain/operations.ts";
+import { activeOperationStatuses, type OpenedOperation } from "../../domain/operations.ts";
 import type { JobQueue } from "../../queue/queue.ts";
 import { JobError, UnknownInstanceError } from "../errors.ts";
 
@@ -61,18 +62,13 @@ export async function requestUpgrade(
   requestedBundleId: string | undefined,
 ): Promise<UpgradeRequested> {
   const instance = deps.db
-    .select({ status: instances.status, bundleId: instances.bundleId, serverType: instances.serverType })
+    .select({ bundleId: instances.bundleId, serverType: instances.serverType })
     .from(instances)
     .where(eq(instances.id, instanceId))
     .get();
   if (!instance) throw new UnknownInstanceError(instanceId);
-  refuseWhileBusy(deps.db, instanceId);
-  if (instance.status !== "ready" && instance.status !== "degraded" && instance.status !== "upgrading") {
-    throw new UpgradeRefusedError(
-      "not_running",
-      `instance ${instanceId} is ${instance.status}: only a ready or degraded server can be upgraded`,
-    );
-  }
+  // Refused before a bundle is looked for; the transaction below checks again, and that check decides.
+  refuseUnlessRunningAndIdle(deps.db, instanceId);
   const running = instance.bundleId === null ? null : await deps.store.get(instance.bundleId);
   const architecture =
     running?.architecture ?? architectureOfServerType(instance.serverType ?? deps.serverType);
@@ -92,31 +88,42 @@ export async function requestUpgrade(
       `bundle ${bundleId} is for ${target.architecture} servers; instance ${instanceId} is ${architecture}`,
     );
   }
-  const { jobId, created } = await deps.queue.enqueue(UPGRADE_OPERATION, instanceId).catch((err: unknown) => {
-    throw new UpgradeEnqueueError(instanceId, err);
-  });
-  try {
+  // Checked and granted in the transaction that records the upgrade: no provision, reconfigure or
+  // deprovision can be requested between the check and the record.
+  const admit = (opened: OpenedOperation) => {
+    refuseUnlessRunningAndIdle(deps.db, instanceId);
     const now = deps.now();
-    issueBundleGrant(deps.db, deps.sealer, {
-      grantId: jobId,
-      instanceId,
-      purpose: "upgrade",
-      bundleId,
-      expiresAt: now + UPGRADE_GRANT_TTL_MS,
-      now,
+    try {
+      issueBundleGrant(deps.db, deps.sealer, {
+        grantId: opened.id,
+        instanceId,
+        purpose: "upgrade",
+        bundleId,
+        expiresAt: now + UPGRADE_GRANT_TTL_MS,
+        now,
+      });
+    } catch (err) {
+      if (!(err instanceof ConflictingBundleGrantError)) throw err;
+      throw new UpgradeRefusedError(
+        "upgrade_in_progress",
+        `instance ${instanceId} is already being upgraded to another bundle (job ${opened.id})`,
+      );
+    }
+  };
+  const { jobId, created } = await deps.queue
+    .enqueue(UPGRADE_OPERATION, instanceId, admit)
+    .catch((err: unknown) => {
+      if (err instanceof UpgradeRefusedError) throw err;
+      throw new UpgradeEnqueueError(instanceId, err);
     });
-  } catch (err) {
-    if (!(err instanceof ConflictingBundleGrantError)) throw err;
-    throw new UpgradeRefusedError(
-      "upgrade_in_progress",
-      `instance ${instanceId} is already being upgraded to another bundle (job ${jobId})`,
-    );
-  }
   return { instanceId, operationId: jobId, bundleId, created };
 }
 
-/** An operation other than an upgrade still in flight on the instance: an upgrade must wait for it. */
-function refuseWhileBusy(db: Db, instanceId: string): void {
+/**
+ * An upgrade needs a server that runs (ready, or degraded: a new bundle may be the fix) and no other
+ * operation (provision, reconfigure, deprovision) in flight on the instance.
+ */
+function refuseUnlessRunningAndIdle(db: Db, instanceId: string): void {
   const busy = db
     .select({ id: operations.id, operation: operations.operation })
     .from(operations)
@@ -132,6 +139,17 @@ function refuseWhileBusy(db: Db, instanceId: string): void {
     throw new UpgradeRefusedError(
       "instance_busy",
       `instance ${instanceId} has a ${busy.operation} in flight (job ${busy.id}); upgrade it once that has ended`,
+    );
+  }
+  const status = db
+    .select({ status: instances.status })
+    .from(instances)
+    .where(eq(instances.id, instanceId))
+    .get()?.status;
+  if (status !== "ready" && status !== "degraded" && status !== "upgrading") {
+    throw new UpgradeRefusedError(
+      "not_running",
+      `instance ${instanceId} is ${status}: only a ready or degraded server can be upgraded`,
     );
   }
 }

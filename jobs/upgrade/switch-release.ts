@@ -4,23 +4,25 @@
  * Idempotent: switching to the release already current renames an equal link, and restarting again is
  * harmless.
  */
-
+import { z } from "zod";
 import { RACHEL8_UNIT_NAME } from "../../domain/rachel8.ts";
 import { connectToServer } from "../shared/connect-server.ts";
 import { sshStepRetry } from "../shared/retry-policies.ts";
-import type { Step } from "../step.ts";
+import { type Step, stepRef } from "../step.ts";
 import type { UpgradeDeps } from "./deps.ts";
 import { SWITCH_TIMEOUT_MS, switchRelease } from "./release.ts";
-import type { StageReleaseOutput } from "./stage-release.ts";
+import { stageReleaseRef } from "./stage-release.ts";
 
-export function switchReleaseStep(deps: UpgradeDeps): Step<void> {
+export const switchReleaseRef = stepRef("switch-release", z.null());
+
+export function switchReleaseStep(deps: UpgradeDeps): Step<null> {
   return {
-    name: "switch-release",
+    ...switchReleaseRef,
     retry: sshStepRetry,
     timeoutMs: SWITCH_TIMEOUT_MS + 30_000,
     async run(ctx) {
-      const staged = ctx.outputs["stage-release"] as StageReleaseOutput;
-      const session = await connectToServer(deps, ctx.instanceId, ctx.outputs, ctx.signal);
+      const staged = ctx.outputOf(stageReleaseRef);
+      const session = await connectToServer(deps, ctx.instanceId, undefined, ctx.signal);
       await switchRelease(session, staged.bundleId, RACHEL8_UNIT_NAME, ctx.signal).catch(
         async (err: unknown) => {
           await session.close();
@@ -28,6 +30,7 @@ export function switchReleaseStep(deps: UpgradeDeps): Step<void> {
         },
       );
       await deps.sessions.handOver(session);
+      return null;
     },
   };
 }

@@ -6,6 +6,7 @@
  * On success the instance's bundle is recorded and the grant ended.
  * Idempotent: it reads `current` first, so an attempt that finds a rollback begun finishes it instead.
  */
+import { z } from "zod";
 import { endBundleGrant } from "../../domain/bundles/grants.ts";
 import { recordInstanceBundle } from "../../domain/bundles/usage.ts";
 import { RACHEL8_UNIT_NAME } from "../../domain/rachel8.ts";
@@ -13,32 +14,36 @@ import type { RemoteSession } from "../../remote/session.ts";
 import { shellQuote } from "../../remote/shell-quote.ts";
 import { PermanentError } from "../errors.ts";
 import { APP_ROOT } from "../provision/cloud-init/bundle-boot.ts";
-import { type VerifyOutput, verifyBotRuns } from "../provision/steps/verify.ts";
+import { verifyBotRuns, verifyOutputSchema } from "../provision/steps/verify.ts";
 import { connectToServer } from "../shared/connect-server.ts";
 import { type InstanceRow, loadInstance } from "../shared/instance-row.ts";
 import { sshStepRetry } from "../shared/retry-policies.ts";
-import type { Step } from "../step.ts";
+import { type Step, stepRef } from "../step.ts";
 import type { UpgradeDeps } from "./deps.ts";
 import { switchRelease } from "./release.ts";
-import type { StageReleaseOutput } from "./stage-release.ts";
+import { type StageReleaseOutput, stageReleaseRef } from "./stage-release.ts";
 
 /** The error code of an upgrade whose new release failed and whose old one runs again. */
 export const UPGRADE_ROLLED_BACK = "upgrade_rolled_back";
 /** The error code of an upgrade that could not bring even the old release back up. */
 export const ROLLBACK_FAILED = "rollback_failed";
 
-export type VerifyReleaseOutput = VerifyOutput & { bundleId: string };
+export const verifyReleaseRef = stepRef(
+  "verify-release",
+  verifyOutputSchema.extend({ bundleId: z.string() }),
+);
+export type VerifyReleaseOutput = z.infer<typeof verifyReleaseRef.output>;
 
 export function verifyReleaseStep(deps: UpgradeDeps): Step<VerifyReleaseOutput> {
   return {
-    name: "verify-release",
+    ...verifyReleaseRef,
     retry: sshStepRetry,
     // Two verifies (the new release, then the old one) and a switch in between.
     timeoutMs: 2 * (deps.settings.verifySettleMs + 60_000) + 90_000,
     async run(ctx) {
-      const staged = ctx.outputs["stage-release"] as StageReleaseOutput;
+      const staged = ctx.outputOf(stageReleaseRef);
       const row = loadInstance(deps.db, ctx.instanceId);
-      const session = await connectToServer(deps, row, ctx.outputs, ctx.signal);
+      const session = await connectToServer(deps, row, undefined, ctx.signal);
       try {
         const current = await currentBundle(session, ctx.signal);
         const rollbackBegun = current !== null && current !== staged.bundleId;

@@ -185,11 +185,11 @@ export class ContainerMachine implements Machine {
     return Number.isInteger(init) && init > 0 ? init : null;
   }
 
-  /** Runs `argv` inside the running container (all its namespaces), as root; resolves with stdout. */
-  async exec(argv: string[]): Promise<string> {
+  /** Runs `argv` inside the running container (all its namespaces), as root, `stdin` on its input; resolves with stdout. */
+  async exec(argv: string[], stdin?: Blob | Uint8Array): Promise<string> {
     const init = this.initPid();
     if (init === null) throw new Error(`container ${this.serverId} is not running`);
-    return run(["nsenter", "-t", String(init), "-a", "--", ...argv]);
+    return run(["nsenter", "-t", String(init), "-a", "--", ...argv], stdin);
   }
 
   destroy(): Promise<void> {

@@ -51,8 +51,11 @@ export interface Lab {
    * outside the lab (a test) can reach a machine's sshd. Its peer inside the lab is the gateway.
    */
   forward(host: string, port: number): Promise<string>;
-  /** Makes each of this host's 127.0.0.1 ports reachable at the same port on the lab's 127.0.0.1 (e.g. the simulator's API). */
-  exposeHostPorts(ports: number[]): Promise<void>;
+  /**
+   * Makes each of this host's 127.0.0.1 ports reachable at the same port on the lab's 127.0.0.1 (e.g. the
+   * simulator's API), or on `address` (the gateway, for the machines).
+   */
+  exposeHostPorts(ports: number[], address?: string): Promise<void>;
   /** Makes each of the lab's 127.0.0.1 ports reachable at the same port on this host's 127.0.0.1 (e.g. services run in the lab). */
   publishLabPorts(ports: number[]): Promise<void>;
   /** Makes a machine's namespace with `address` on a veth to the bridge; returns the namespace's path. */
@@ -127,11 +130,11 @@ class NetnsLab implements Lab {
     return path;
   }
 
-  async exposeHostPorts(ports: number[]): Promise<void> {
+  async exposeHostPorts(ports: number[], address = LOOPBACK): Promise<void> {
     const crossings = ports.map((port) => ({ port, path: this.#socketPath() }));
     for (const { port, path } of crossings)
       this.#servers.push(await relay({ path }, { host: LOOPBACK, port }));
-    await this.#startRelay(crossings.map(({ port, path }) => [{ host: LOOPBACK, port }, { path }]));
+    await this.#startRelay(crossings.map(({ port, path }) => [{ host: address, port }, { path }]));
   }
 
   async publishLabPorts(ports: number[]): Promise<void> {

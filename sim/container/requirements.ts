@@ -23,6 +23,6 @@ export function assertContainerRequirements(): void {
   throw new ContainerHostError(
     "requirements_missing",
     `container machines need: ${missing.join("; ")}. The first run also builds a Debian 13 root ` +
-      "filesystem with debootstrap (about a minute, 400 MB in /var/cache/rachel-sim).",
+      "filesystem with debootstrap (1-3 minutes on a quiet machine, 390 MB in /var/cache/rachel-sim).",
   );
 }

@@ -8,9 +8,14 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { run } from "./command.ts";
 import { ContainerHostError } from "./errors.ts";
 
-/** What a Hetzner image brings that our first boot relies on. python3-cffi-backend: debootstrap cannot resolve it alone. */
+/**
+ * What a Hetzner image brings that our first boot relies on (python3-cffi-backend: debootstrap cannot
+ * resolve it alone), plus caddy for the control-plane box (its installer's one package; the lab has no
+ * mirror), installed but never started on a customer's machine.
+ */
 export const ROOTFS_PACKAGES = [
   "systemd",
   "systemd-sysv",
@@ -22,12 +27,15 @@ export const ROOTFS_PACKAGES = [
   "curl",
   "ca-certificates",
   "iproute2",
+  "caddy",
 ] as const;
 
 const SUITE = "trixie";
 const VARIANT = "minbase";
 /** Bump when the post-build steps below change what the root contains. */
-const RECIPE = 1;
+const RECIPE = 2;
+/** Units the packages enable that a fresh Hetzner image would not run. */
+const DISABLED_UNITS = ["caddy.service"];
 
 export const DEFAULT_ROOTFS_CACHE_DIR = "/var/cache/rachel-sim";
 const DEFAULT_MIRROR = "http://deb.debian.org/debian";
@@ -131,6 +139,7 @@ async function finishRoot(root: string): Promise<void> {
     await rm(join(ssh, `ssh_host_${type}_key.pub`), { force: true });
   }
   await writeFile(join(root, "etc/machine-id"), "");
+  await run(["systemctl", `--root=${root}`, "disable", "--quiet", ...DISABLED_UNITS]);
   await rm(join(root, "var/cache/apt/archives"), { recursive: true, force: true });
   await mkdir(join(root, "var/cache/apt/archives/partial"), { recursive: true });
   await writeFile(

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import http from "node:http";
 import { eq } from "drizzle-orm";
+import { z } from "zod";
 import { type ApiServer, createApiServer } from "../../api/server.ts";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
@@ -132,6 +133,7 @@ describe("POST /v1/cloud-init/:instanceId/ready", () => {
         steps: [
           {
             name: "wait",
+            output: z.object({}),
             retry: noRetry,
             timeoutMs: 5000,
             run: async (ctx) => {

@@ -46,3 +46,24 @@ test("the stack's secrets are read from the env file, never printed", () => {
   expect(block).toContain(`"\${STANDARD_WEBHOOK_SECRET#whsec_}"`);
   expect(block.match(/\( \. '\/tmp\/stack dir\/dev\.env'/g)).toHaveLength(2);
 });
+
+test("SSH to a container machine runs inside the simulator's lab, pinned to its reported key", () => {
+  const ssh = {
+    user: "rachel",
+    host: "10.1.0.1",
+    port: 2222,
+    privateKeyFile: "/tmp/stack dir/ssh/i_ed25519",
+    knownHostsFile: "/tmp/stack dir/ssh/known_hosts",
+  };
+  const instance = { id: "i1", customerId: "cus_1" };
+  const direct = tryNextCommands({ ...base, instance: { ...instance, ssh: { ...ssh, via: [] } } });
+  expect(direct.find(({ command }) => command.includes("ssh "))?.command).toStartWith(
+    "ssh -i '/tmp/stack dir/",
+  );
+  const via = ["nsenter", "--net=/run/netns/rsim-1-ab", "--"];
+  const inLab = tryNextCommands({ ...base, instance: { ...instance, ssh: { ...ssh, via } } });
+  const command = inLab.find(({ command }) => command.includes("ssh "));
+  expect(command?.command).toStartWith("nsenter --net=/run/netns/rsim-1-ab -- ssh -i '/tmp/stack dir/");
+  expect(command?.command).toContain("-o StrictHostKeyChecking=yes -p 2222 rachel@10.1.0.1 ");
+  expect(command?.what).toContain("a real Debian 13 machine, reached from inside the simulator's lab");
+});

@@ -10,7 +10,7 @@ import { retryOperation } from "../../domain/ops/retry.ts";
 import { type HetznerClient, HetznerNetworkError } from "../../hetzner/index.ts";
 import { hetznerProjects } from "../../jobs/capacity/projects.ts";
 import { CLOUD_INIT_READY_SIGNAL } from "../../jobs/provision/callback-token.ts";
-import type { CreateServerOutput } from "../../jobs/provision/steps/create-server.ts";
+import { type CreateServerOutput, createServerRef } from "../../jobs/provision/steps/create-server.ts";
 import { provisionWorldForFile, simProject } from "./world.ts";
 
 describe("adopted servers", () => {
@@ -23,12 +23,12 @@ describe("adopted servers", () => {
       .where(
         and(
           eq(stepRuns.operationId, operationId),
-          eq(stepRuns.step, "create-server"),
+          eq(stepRuns.step, createServerRef.name),
           eq(stepRuns.status, "succeeded"),
         ),
       )
       .all()
-      .map((row) => JSON.parse(row.output ?? "null") as CreateServerOutput);
+      .map((row) => createServerRef.output.parse(JSON.parse(row.output ?? "null")));
   }
 
   test("a retry after a rollback that could not delete the server replaces it and reaches ready", async () => {

@@ -7,6 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { bundleStoreDir } from "../../bundle/store.ts";
 import { pollUntil } from "../../core/wait.ts";
 import { projectCapacity } from "../../db/schema.ts";
+import { ownershipLabels } from "../../domain/ownership.ts";
 import { createHetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
 import { WAITING_FOR_CAPACITY } from "../../jobs/capacity/line.ts";
 import { fallbackTypes, type HetznerProject, hetznerProjects } from "../../jobs/capacity/projects.ts";
@@ -91,6 +92,39 @@ describe("Hetzner projects", () => {
     for (const p of [...four.filter((p) => p !== inB[0]), fifth]) await deprovision(w, p.customerId);
     expect([w.sim.serverCount(), w.sim.serverCount("b")]).toEqual([0, 0]);
   }, 300_000);
+
+  test("the sweep deletes a zombie in project b through b's client", async () => {
+    const w = fixture.current;
+    const b = createHetznerClient({
+      endpoint: w.sim.endpoint,
+      token: B_TOKEN,
+      budget: new RateLimitBudget(),
+    });
+    const zombie = await b.servers.create({
+      name: "rachel-inobodyknows",
+      serverType: "cx23",
+      image: "ubuntu-24.04",
+      location: "nbg1",
+      labels: ownershipLabels("inobodyknows"),
+    });
+    await pollUntil(async () => (await b.servers.get(zombie.server.id))?.status === "running", {
+      timeoutMs: 30_000,
+      description: "the zombie to be running (unlocked)",
+    });
+    const before = w.sim.serverCount("b");
+    w.sim.clearRequests();
+    const swept = await sweeperFor(w).sweep();
+    expect(swept.decisions).toMatchObject([
+      { kind: "delete-zombie-server", serverId: zombie.server.id, outcome: "applied" },
+    ]);
+    // A delete sent to the wrong project would meet 404 and pass for "already gone": it went to b.
+    const deletes = w.sim.requests().filter((r) => r.method === "DELETE");
+    expect(deletes.map((r) => [r.project, r.status])).toEqual([["b", 200]]);
+    await pollUntil(() => w.sim.serverCount("b") === before - 1, {
+      timeoutMs: 30_000,
+      description: "the zombie to be gone from b",
+    });
+  }, 60_000);
 
   test("a project learned full from Hetzner's error sends the provision and the next to the other", async () => {
     const w = fixture.current;

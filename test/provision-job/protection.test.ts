@@ -23,7 +23,10 @@ function contextFor(instanceId: string): StepContext {
     signal: AbortSignal.timeout(30_000),
     log: createLogger({ level: "silent" }),
     waitFor: () => Promise.reject(new Error("protect-server never waits")),
-    outputs: {},
+    outputOf: () => {
+      throw new Error("protect-server reads no earlier output");
+    },
+    optionalOutputOf: () => undefined,
   };
 }
 
@@ -45,8 +48,8 @@ test("protection blocks a delete until the compensation lifts it; both repeat sa
   const refused = await w.hetzner.servers.delete(serverId).catch((err: unknown) => err);
   expect(isHetznerError(refused, "protected")).toBe(true);
 
-  await step.compensate?.(ctx, { serverId });
-  await step.compensate?.(ctx, { serverId });
+  await step.compensate?.(ctx);
+  await step.compensate?.(ctx);
   expect((await w.hetzner.servers.get(serverId))?.protection).toEqual({ delete: false, rebuild: false });
   expect(await w.hetzner.servers.delete(serverId)).not.toBeNull();
   await pollUntil(async () => (await w.hetzner.servers.get(serverId)) === null, {
@@ -54,6 +57,6 @@ test("protection blocks a delete until the compensation lifts it; both repeat sa
     description: "the server to be gone",
   });
   // Gone at Hetzner (not_found): lifting is done, protecting is impossible and says so.
-  await step.compensate?.(ctx, { serverId });
+  await step.compensate?.(ctx);
   await expect(step.run(ctx)).rejects.toThrow("has no server to protect");
 });

@@ -44,6 +44,8 @@ export interface CallbackEndpoint {
   readonly baseUrl: string;
   /** When set, the callback reports this host key instead of the one the machine's phone_home sent. */
   reportHostKey: string | undefined;
+  /** Bundle bytes the public listener sent to machines (the bodies of its bundle downloads), for benchmarks. */
+  readonly bundleBytesServed: number;
 }
 
 export interface ProvisionWorld {
@@ -182,7 +184,11 @@ function startCallbackEndpoint(runtime: Runtime) {
     async fetch(request, self) {
       const peer = self.requestIP(request)?.address ?? null;
       if (endpoint.reportHostKey === undefined || request.method !== "POST") {
-        return api.handle(request, { listener: "public", peer });
+        const response = await api.handle(request, { listener: "public", peer });
+        if (request.method === "GET" && /\/bundles\//.test(new URL(request.url).pathname)) {
+          bundleBytesServed += Number(response.headers.get("content-length") ?? 0);
+        }
+        return response;
       }
       const form = new URLSearchParams(await request.text());
       form.set("pub_key_ed25519", endpoint.reportHostKey);
@@ -192,7 +198,14 @@ function startCallbackEndpoint(runtime: Runtime) {
       );
     },
   });
-  const endpoint: CallbackEndpoint = { baseUrl: `http://127.0.0.1:${server.port}`, reportHostKey: undefined };
+  let bundleBytesServed = 0;
+  const endpoint: CallbackEndpoint = {
+    baseUrl: `http://127.0.0.1:${server.port}`,
+    reportHostKey: undefined,
+    get bundleBytesServed() {
+      return bundleBytesServed;
+    },
+  };
   return {
     endpoint,
     stop: async () => {

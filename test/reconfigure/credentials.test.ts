@@ -36,7 +36,7 @@ describe("the machine's refreshed Claude credentials", () => {
     instanceId: string,
   ): Promise<{ accessToken: string; refreshToken: string }> {
     const { machineFiles } = fixture.current;
-    const session = await connectToServer(deps(), instanceId, {}, AbortSignal.timeout(20_000));
+    const session = await connectToServer(deps(), instanceId, undefined, AbortSignal.timeout(20_000));
     try {
       const ageToken = [
         "import json, os, time",
@@ -110,7 +110,7 @@ describe("the machine's refreshed Claude credentials", () => {
     const outcome = await takeBackClaudeCredentials(
       deps(),
       instanceId,
-      {},
+      undefined,
       AbortSignal.timeout(30_000),
       quiet,
     );
@@ -130,7 +130,13 @@ describe("the machine's refreshed Claude credentials", () => {
       level: "warn",
       destination: { write: (line: string) => lines.push(JSON.parse(line)) },
     });
-    const outcome = await takeBackClaudeCredentials(deps(), instanceId, {}, AbortSignal.timeout(30_000), log);
+    const outcome = await takeBackClaudeCredentials(
+      deps(),
+      instanceId,
+      undefined,
+      AbortSignal.timeout(30_000),
+      log,
+    );
     expect(outcome).toBe("unavailable");
     expect(lines).toHaveLength(1);
     expect(lines[0]?.needsRelogin).toBe(true);

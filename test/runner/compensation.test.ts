@@ -7,7 +7,7 @@ import { PermanentError } from "../../jobs/errors.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
 import { operationsQueueName } from "../../queue/payload.ts";
 import { runtimePerTest } from "./harness.ts";
-import { quickRetry, recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
+import { quickRetry, recordedRef, recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
 
 const runtime = runtimePerTest();
 
@@ -120,14 +120,14 @@ describe("final failure: compensation and re-run", () => {
       name: "demo",
       steps: [
         recordingStep(events, "make", { compensate: true, body: async () => ({ thing: ++made }) }),
-        recordingStep(events, "use", { body: async (ctx) => ({ used: ctx.outputs.make }) }),
+        recordingStep(events, "use", { body: async (ctx) => ({ used: ctx.outputOf(recordedRef("make")) }) }),
         recordingStep(events, "flaky", {
           body: async (ctx) => {
             if (failNext) {
               failNext = false;
               throw new PermanentError("host refused", { code: "host_key_mismatch" });
             }
-            return ctx.outputs.use;
+            return ctx.outputOf(recordedRef("use"));
           },
         }),
       ],

@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { instances } from "../../db/schema.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
 import { runtimePerTest } from "./harness.ts";
-import { recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
+import { recordedRef, recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
 
 const runtime = runtimePerTest();
 
@@ -17,7 +17,7 @@ describe("steps run in order and persist", () => {
         recordingStep(events, "a", { body: async () => ({ serverId: 7 }) }),
         recordingStep(events, "b", {
           body: async (ctx) => {
-            seen.push(ctx.outputs.a);
+            seen.push(ctx.outputOf(recordedRef("a")));
             return { keyId: 9 };
           },
         }),

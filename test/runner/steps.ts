@@ -1,10 +1,11 @@
 /** Test-only step definitions that record what ran, in order, so tests can assert on it. */
 
 import { asc, eq } from "drizzle-orm";
+import { z } from "zod";
 import { pollUntil } from "../../core/wait.ts";
 import type { Db } from "../../db/index.ts";
 import { type OperationStatus, operations, stepRuns } from "../../db/schema.ts";
-import type { RetryPolicy, Step, StepContext } from "../../jobs/step.ts";
+import { type RetryPolicy, type Step, type StepContext, stepRef } from "../../jobs/step.ts";
 
 export const noRetry: RetryPolicy = { attempts: 1, initialDelayMs: 0, maxDelayMs: 0 };
 export const quickRetry = (attempts: number): RetryPolicy => ({
@@ -12,6 +13,9 @@ export const quickRetry = (attempts: number): RetryPolicy => ({
   initialDelayMs: 50,
   maxDelayMs: 100,
 });
+
+/** A later step's handle on the output of recordingStep `name` (any JSON). */
+export const recordedRef = (name: string) => stepRef(name, z.unknown());
 
 /** A step that appends `run:<name>` (and `undo:<name>`) to `events` and runs `body` for its result. */
 export function recordingStep(
@@ -22,10 +26,13 @@ export function recordingStep(
     timeoutMs?: number;
     body?: (ctx: StepContext) => Promise<unknown>;
     compensate?: boolean;
+    /** Its output schema; default any JSON. */
+    output?: z.ZodType;
   } = {},
 ): Step {
   return {
     name,
+    output: opts.output ?? z.unknown(),
     retry: opts.retry ?? noRetry,
     timeoutMs: opts.timeoutMs ?? 5000,
     run: async (ctx) => {

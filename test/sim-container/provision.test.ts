@@ -1,9 +1,10 @@
 /**
  * The real-machine lane: one customer's life on one container machine, in order — provision to ready,
- * files as specified, reconfigure with new secrets, a crash-looping app failing verify, deprovision. Real
- * cloud-init runs our user-data (fetching the bundle from the control plane in the lab), real sshd takes the
- * injection, real systemd runs the unit from the bundle; the assertions are what those programs themselves
- * report. The tests share the stack and the machine (a boot costs seconds), so they run in file order.
+ * files as specified, reconfigure with new secrets, `ops upgrade` to a new bundle, a crash-looping app
+ * failing verify, deprovision. Real cloud-init runs our user-data (fetching the bundle from the control
+ * plane in the lab), real sshd takes the injection, real systemd runs the unit from the bundle; the
+ * assertions are what those programs themselves report. The tests share the stack and the machine (a boot
+ * costs seconds), so they run in file order.
  * Needs root, debootstrap and systemd-container (.ci/install-tools); in CI it runs, never skips.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -11,6 +12,8 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
+import { architectureOfServerType } from "../../bundle/architecture.ts";
+import { bundleStoreDir } from "../../bundle/store.ts";
 import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import { followOperation } from "../../cli/follow-operation.ts";
 import { type SimulatedStack, startSimulatedStack } from "../../cli/simulated-stack.ts";
@@ -22,8 +25,11 @@ import { RACHEL8_PATHS, rachel8Unit } from "../../domain/rachel8.ts";
 import { createRequests } from "../../domain/requests.ts";
 import { missingContainerRequirements } from "../../sim/container/requirements.ts";
 import { ContainerMachine } from "../../sim/index.ts";
+import { runCommand } from "../support/run-command.ts";
+import { buildVariantBundle } from "../upgrade/variant-bundle.ts";
 
 const inCi = process.env.CI === "true";
+const REPO = join(import.meta.dir, "../..");
 const missing = missingContainerRequirements();
 /** A first root filesystem build (~60-80 s) plus a boot and a provision, on a loaded 2-core machine. */
 setDefaultTimeout(10 * 60_000);
@@ -91,9 +97,9 @@ describe.skipIf(missing.length > 0 && !inCi)("a provision on a real Debian 13 ma
     expect(report.status).toBe("done");
     expect(report.errors).toEqual([]);
     const analyze = await inside(
-      // The lane's timing report: cloud-init's stages (modules-final runs our runcmd: the bundle's fetch and
-      // unpack, then phone_home) and the container's boot as systemd counts it.
-      "{ cloud-init analyze show; systemd-analyze time; } 2>/dev/null | grep -E 'Finished stage|Total Time|Startup finished' || true",
+      // The lane's timing report: cloud-init's stages (in modules-final, config-scripts-user runs our runcmd:
+      // the bundle's fetch and unpack; then config-phone-home) and the container's boot as systemd counts it.
+      "{ cloud-init analyze show; systemd-analyze time; } 2>/dev/null | grep -E 'Finished stage|scripts.user|phone.home|Total Time|Startup finished' || true",
     );
     const log = await inside("grep boot-from-bundle /var/log/cloud-init-output.log");
     console.info(`provision to ready ${(provisionMs / 1000).toFixed(1)} s; cloud-init:\n${analyze.trim()}`);
@@ -169,6 +175,69 @@ describe.skipIf(missing.length > 0 && !inCi)("a provision on a real Debian 13 ma
     expect(journal).toContain("Rachel8 started: Telegram bot polling");
   });
 
+  test("ops upgrade: the app restarts from the new release under the real systemd, its data intact", async () => {
+    // What the app wrote outside every release, as its own user.
+    const appData = { "rachel8/data/memory.json": '{"remembered":true}', "shared/notes.txt": "notes" };
+    for (const [path, content] of Object.entries(appData))
+      await machine.exec([
+        "runuser",
+        "-u",
+        APP_USER,
+        "--",
+        "sh",
+        "-c",
+        'mkdir -p "$(dirname "$1")" && printf %s "$2" >"$1"',
+        "sh",
+        `${APP_HOME}/${path}`,
+        content,
+      ]);
+    const before = await unitProps("InvocationID");
+    const booted = world.db.select().from(instances).where(eq(instances.id, instanceId)).get()?.bundleId;
+    const marker = `lane-release-${Date.now()}`;
+    const next = await buildVariantBundle(
+      bundleStoreDir(world.config.dataDir),
+      architectureOfServerType(world.config.serverType),
+      (appDir) => announceRelease(appDir, marker),
+    );
+
+    const started = performance.now();
+    const ops = await runCommand(
+      ["bun", "run", "--silent", "ops", "upgrade", instanceId, "--bundle", next, "--json"],
+      {
+        cwd: REPO,
+        env: { ...process.env, OPS_API_URL: world.apiUrl, OPS_TOKEN: world.env.OPS_TOKEN },
+      },
+    );
+    expect(ops).toMatchObject({ exitCode: 0, stderr: "" });
+    const requested = JSON.parse(ops.stdout) as { operationId: string; bundleId: string };
+    expect(requested.bundleId).toBe(next);
+    const summary = await follow(requested.operationId);
+    console.info(
+      `upgrade ${((performance.now() - started) / 1000).toFixed(1)} s: ${phaseLine(summary.phases)}`,
+    );
+    expect(summary).toMatchObject({ status: "succeeded", errorMessage: null });
+
+    const after = await unitProps("ActiveState", "NRestarts", "MainPID", "InvocationID");
+    expect(after).toMatchObject({ ActiveState: "active", NRestarts: "0" });
+    expect(after.InvocationID).not.toBe(before.InvocationID);
+    expect(await inside("readlink /opt/rachel8/current")).toBe(`/opt/rachel8/releases/${next}\n`);
+    // The process systemd started runs the new release's files, and the new app said so on its .env.
+    const opened = await inside(
+      `ls -l /proc/${after.MainPID}/fd/ | grep -o '/opt/rachel8/releases/[^/]*' | sort -u`,
+    );
+    expect(opened).toBe(`/opt/rachel8/releases/${next}\n`);
+    const journal = await inside(`journalctl -u rachel8 -o cat --no-pager _PID=${after.MainPID}`);
+    expect(journal).toContain(`Rachel8 release: ${marker}`);
+    expect(journal).toContain("Rachel8 started: Telegram bot polling");
+    expect(await inside(`test -d /opt/rachel8/releases/${booted} && echo kept`)).toBe("kept\n");
+    for (const [path, content] of Object.entries(appData)) {
+      expect(await inside(`cat ${APP_HOME}/${path}`)).toBe(content);
+      expect(await inside(`stat -c %U ${APP_HOME}/${path}`)).toBe(`${APP_USER}\n`);
+    }
+    const row = world.db.select().from(instances).where(eq(instances.id, instanceId)).get();
+    expect(row).toMatchObject({ status: "ready", bundleId: next });
+  });
+
   test("a crash-looping app fails verify with the real journal lines", async () => {
     // The release loses its entry point: every start of the unit now exits 1 and systemd restarts it.
     await inside("rm /opt/rachel8/current/app/src/index.ts");
@@ -231,6 +300,13 @@ describe.skipIf(missing.length > 0 && !inCi)("a provision on a real Debian 13 ma
     });
   });
 });
+
+/** Makes the app log `Rachel8 release: <marker>` first thing at every start. */
+async function announceRelease(appDir: string, marker: string): Promise<void> {
+  const path = join(appDir, "rachel8.sh");
+  const script = await Bun.file(path).text();
+  await Bun.write(path, script.replace("set -eu\n", `set -eu\necho "Rachel8 release: ${marker}"\n`));
+}
 
 /** "create-server 1.2 s, await-cloud-init 9.8 s, …" */
 function phaseLine(phases: readonly PhaseTiming[]): string {

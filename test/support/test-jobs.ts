@@ -5,8 +5,15 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { z } from "zod";
 import { PermanentError } from "../../jobs/errors.ts";
-import type { JobDefinition, RetryPolicy, Step, StepContext } from "../../jobs/step.ts";
+import {
+  type JobDefinition,
+  type RetryPolicy,
+  type Step,
+  type StepContext,
+  stepRef,
+} from "../../jobs/step.ts";
 
 export type TestEventKind = "start" | "end" | "abort" | "undo";
 
@@ -89,6 +96,7 @@ function stepKit(dataDir: string): StepKit {
     gateIsOpen,
     recorded: (name, opts = {}) => ({
       name,
+      output: z.unknown(),
       retry: opts.retry ?? noRetry,
       timeoutMs: opts.timeoutMs ?? 10_000,
       run: async (ctx) => {
@@ -175,13 +183,16 @@ function fixableJob({ recorded, gateIsOpen }: StepKit): JobDefinition {
   };
 }
 
+/** What test-wait's first step stores: the data the "callback" signal carried. */
+const awaitCallbackRef = stepRef("await-callback", z.record(z.string(), z.unknown()));
+
 /** A durable wait for "callback" (60 s deadline), then a step reading what the signal carried. */
 function waitJob({ recorded }: StepKit): JobDefinition {
   return {
     name: TEST_OPERATIONS.wait,
     steps: [
       recorded("await-callback", { body: (ctx) => ctx.waitFor("callback", { timeoutMs: 60_000 }) }),
-      recorded("after-wait", { body: async (ctx) => ({ received: ctx.outputs["await-callback"] }) }),
+      recorded("after-wait", { body: async (ctx) => ({ received: ctx.outputOf(awaitCallbackRef) }) }),
     ],
   };
 }

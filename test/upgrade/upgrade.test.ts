@@ -4,8 +4,8 @@
  * switched back from, the old one running again. What the app wrote stays as it was either way.
  */
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { bundleStoreDir, createBundleStore } from "../../bundle/store.ts";
 import { bundleGrants } from "../../db/schema.ts";
 import { RACHEL8_PATHS } from "../../domain/rachel8.ts";
@@ -74,6 +74,26 @@ describe("upgrade job", () => {
       errorCode: "upgrade_rolled_back",
     });
     expect(releasePath(instanceId, "")).toContain(next);
+    // Staging removed the booted release: the server keeps the current one and the one it tried.
+    const releasesDir = dirname(releasePath(instanceId, ""));
+    expect(
+      readdirSync(releasesDir)
+        .filter((name) => !name.startsWith("."))
+        .sort(),
+    ).toEqual([next, broken].sort());
+
+    // An operator's retry runs again with its grant renewed: the broken release is fetched anew.
+    rmSync(join(releasesDir, broken), { recursive: true });
+    await world.runtime.queue.retry(instanceId, "upgrade");
+    const retried = await world.finish(second.operationId, 90_000);
+    expect(retried).toMatchObject({ status: "failed" });
+    expect(retried.errorMessage).toContain("runs again");
+    expect(readdirSync(releasesDir)).toContain(broken);
+    expect(world.instance(instanceId)).toMatchObject({
+      status: "ready",
+      bundleId: next,
+      errorCode: "upgrade_rolled_back",
+    });
 
     for (const file of APP_DATA) {
       expect(readFileSync(homePath(instanceId, file), "utf8")).toBe(`written by the app: ${file}\n`);

@@ -11,6 +11,7 @@ import { runBounded } from "./bounded-run.ts";
 import type { RunnerDeps } from "./deps.ts";
 import { report, type StepRun } from "./execute-step.ts";
 import { fence } from "./lease.ts";
+import { outputReader } from "./step-outputs.ts";
 import { beginAttempt, finishAttempt } from "./step-store.ts";
 
 /** Tries per compensation; the step's own policy may allow fewer. */
@@ -24,7 +25,7 @@ export async function compensateFinishedSteps(
   const finished = job.steps.filter((step) => run.history.finished.has(step.name));
   for (const step of finished.reverse()) {
     if (!step.compensate) continue;
-    await compensateStep(deps, run, step, step.compensate, run.history.finished.get(step.name) ?? undefined);
+    await compensateStep(deps, run, step, step.compensate);
     run.history.finished.delete(step.name);
   }
 }
@@ -34,12 +35,11 @@ async function compensateStep(
   run: StepRun,
   step: Step,
   compensate: NonNullable<Step["compensate"]>,
-  output: unknown,
 ): Promise<void> {
   const attempts = Math.min(maxCompensationAttempts, Math.max(1, step.retry.attempts));
   for (let failed = 0; failed < attempts; failed++) {
     const last = failed + 1 >= attempts;
-    if (await tryCompensation(deps, run, { step, compensate, output, failedBefore: failed, last })) return;
+    if (await tryCompensation(deps, run, { step, compensate, failedBefore: failed, last })) return;
     if (!last) {
       await sleep(backoffDelayMs(step.retry, failed + 1, deps.random), undefined, {
         signal: deps.shutdown,
@@ -53,7 +53,6 @@ async function compensateStep(
 interface CompensationTry {
   step: Step;
   compensate: NonNullable<Step["compensate"]>;
-  output: unknown;
   failedBefore: number;
   last: boolean;
 }
@@ -82,18 +81,15 @@ async function tryCompensation(deps: RunnerDeps, run: StepRun, current: Compensa
   const startedAt = now();
   try {
     await runBounded(step.name, step.timeoutMs, [deps.shutdown, run.leaseLost], (signal) =>
-      current.compensate(
-        {
-          instanceId: op.instanceId,
-          jobId: run.jobId,
-          attempt: start.attempt,
-          signal,
-          log,
-          waitFor: refuseWait,
-          outputs: Object.fromEntries(run.history.finished),
-        },
-        current.output,
-      ),
+      current.compensate({
+        instanceId: op.instanceId,
+        jobId: run.jobId,
+        attempt: start.attempt,
+        signal,
+        log,
+        waitFor: refuseWait,
+        ...outputReader(run.history.finished, step.name),
+      }),
     );
     const durationMs = now() - startedAt;
     // The resource is undone, the undo not yet recorded: the rollback's resumption must not trip on it.

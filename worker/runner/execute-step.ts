@@ -8,6 +8,7 @@ import type { AttemptOutcome, RunnerDeps } from "./deps.ts";
 import { createWaitFor, ParkForSignal, type WaitState } from "./durable-wait.ts";
 import { fence, type Lease } from "./lease.ts";
 import { endWait, markCurrentStep, type OperationRecord } from "./operation-state.ts";
+import { checkReturnedOutput, outputReader } from "./step-outputs.ts";
 import { type AttemptResult, beginAttempt, finishAttempt, type StepHistory } from "./step-store.ts";
 
 export type StepOutcome =
@@ -88,7 +89,7 @@ async function attemptStep(
   const { op } = run;
   const startedAt = deps.now();
   try {
-    const output = await runBounded(step.name, step.timeoutMs, [deps.shutdown, run.leaseLost], (signal) =>
+    const returned = await runBounded(step.name, step.timeoutMs, [deps.shutdown, run.leaseLost], (signal) =>
       step.run({
         instanceId: op.instanceId,
         jobId: run.jobId,
@@ -96,13 +97,14 @@ async function attemptStep(
         signal,
         log: current.log,
         waitFor: createWaitFor(deps.db, op, current.waitState, deps.now),
-        outputs: Object.fromEntries(run.history.finished),
+        ...outputReader(run.history.finished, step.name),
         crashPoint: (point) => deps.crash?.(`${op.operation}.${step.name}.${point}`),
       }),
     );
+    const output = checkReturnedOutput(step, returned) ?? null;
     return [
       { kind: "succeeded", output },
-      { status: "succeeded", durationMs: deps.now() - startedAt, output: output ?? null },
+      { status: "succeeded", durationMs: deps.now() - startedAt, output },
     ];
   } catch (err) {
     const durationMs = deps.now() - startedAt;

@@ -4,7 +4,7 @@
  * Every acquisition increments lease_token; every result write is conditional on it (see fence()).
  */
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
-import type { Db, DbSession } from "../../db/index.ts";
+import type { Db } from "../../db/index.ts";
 import { param, preparedPerConnection } from "../../db/prepared.ts";
 import { instances } from "../../db/schema.ts";
 import { LeaseLostError } from "../../jobs/errors.ts";
@@ -18,7 +18,7 @@ export interface Lease {
 
 export type LeaseAttempt = { lease: Lease } | { heldUntil: number };
 
-const takeIfFree = preparedPerConnection((db: DbSession) =>
+const takeIfFree = preparedPerConnection((db: Db) =>
   db
     .update(instances)
     .set({
@@ -69,7 +69,7 @@ export function renewLease(db: Db, lease: Lease, ttlMs: number, now: number): vo
   if (!row) throw new LeaseLostError(lease.instanceId);
 }
 
-const letGo = preparedPerConnection((db: DbSession) =>
+const letGo = preparedPerConnection((db: Db) =>
   db
     .update(instances)
     .set({ leaseOwner: null, leaseExpiresAt: null })
@@ -88,7 +88,7 @@ export function releaseLease(db: Db, lease: Lease): void {
 }
 
 /** Touches the instance row if the lease token is still ours; returns nothing when it was taken over. */
-const touchIfHeld = preparedPerConnection((db: DbSession) =>
+const touchIfHeld = preparedPerConnection((db: Db) =>
   db
     .update(instances)
     .set({ updatedAt: param("now") })
@@ -108,7 +108,7 @@ const touchIfHeld = preparedPerConnection((db: DbSession) =>
  * The transaction is the connection's, and `write` gets the database itself: everything it runs on that
  * connection belongs to the transaction, and the runner's prepared statements are reused across calls.
  */
-export function fence<T>(db: Db, lease: Lease, now: number, write: (tx: DbSession) => T): T {
+export function fence<T>(db: Db, lease: Lease, now: number, write: (tx: Db) => T): T {
   return db.$client
     .transaction(() => {
       const held = touchIfHeld(db).get({ now, instanceId: lease.instanceId, token: lease.token });

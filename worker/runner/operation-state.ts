@@ -1,6 +1,6 @@
 /** Writes of an operation's and its instance's state; all run inside fence(), so a stale holder writes nothing. */
 import { eq, inArray, sql } from "drizzle-orm";
-import type { DbSession } from "../../db/index.ts";
+import type { Db } from "../../db/index.ts";
 import { param, preparedPerConnection } from "../../db/prepared.ts";
 import { instances, operations, signals } from "../../db/schema.ts";
 
@@ -18,7 +18,7 @@ export interface OperationRecord {
   createdAt: number;
 }
 
-const operationById = preparedPerConnection((db: DbSession) =>
+const operationById = preparedPerConnection((db: Db) =>
   db
     .select({
       id: operations.id,
@@ -38,11 +38,11 @@ const operationById = preparedPerConnection((db: DbSession) =>
     .prepare(),
 );
 
-export function loadOperation(db: DbSession, operationId: string): OperationRecord | undefined {
+export function loadOperation(db: Db, operationId: string): OperationRecord | undefined {
   return operationById(db).get({ operationId });
 }
 
-const setOperationRunning = preparedPerConnection((db: DbSession) =>
+const setOperationRunning = preparedPerConnection((db: Db) =>
   db
     .update(operations)
     .set({ status: "running", updatedAt: param("now") })
@@ -50,7 +50,7 @@ const setOperationRunning = preparedPerConnection((db: DbSession) =>
     .prepare(),
 );
 
-const setInstanceWorking = preparedPerConnection((db: DbSession) =>
+const setInstanceWorking = preparedPerConnection((db: Db) =>
   db
     .update(instances)
     .set({
@@ -64,12 +64,12 @@ const setInstanceWorking = preparedPerConnection((db: DbSession) =>
     .prepare(),
 );
 
-export function markRunning(tx: DbSession, op: OperationRecord, instanceStatus: string, now: number): void {
+export function markRunning(tx: Db, op: OperationRecord, instanceStatus: string, now: number): void {
   setOperationRunning(tx).run({ operationId: op.id, now });
   setInstanceWorking(tx).run({ instanceId: op.instanceId, status: instanceStatus, now });
 }
 
-const setCurrentStep = preparedPerConnection((db: DbSession) =>
+const setCurrentStep = preparedPerConnection((db: Db) =>
   db
     .update(instances)
     .set({ currentStep: param("step"), updatedAt: param("now") })
@@ -77,13 +77,13 @@ const setCurrentStep = preparedPerConnection((db: DbSession) =>
     .prepare(),
 );
 
-export function markCurrentStep(tx: DbSession, op: OperationRecord, step: string | null, now: number): void {
+export function markCurrentStep(tx: Db, op: OperationRecord, step: string | null, now: number): void {
   setCurrentStep(tx).run({ instanceId: op.instanceId, step, now });
 }
 
 /** Parks the operation; `wait` names the signal a durable wait expects (cleared for a backoff park). */
 export function markParked(
-  tx: DbSession,
+  tx: Db,
   op: OperationRecord,
   wait: { signal: string; deadline: number } | undefined,
   now: number,
@@ -99,7 +99,7 @@ export function markParked(
     .run();
 }
 
-const clearWait = preparedPerConnection((db: DbSession) =>
+const clearWait = preparedPerConnection((db: Db) =>
   db
     .update(operations)
     .set({ waitSignal: null, waitDeadline: null, updatedAt: param("now") })
@@ -109,7 +109,7 @@ const clearWait = preparedPerConnection((db: DbSession) =>
 
 /** Ends a durable wait: clears the wait and consumes the signals the step used. */
 export function endWait(
-  tx: DbSession,
+  tx: Db,
   op: OperationRecord,
   consumedSignalIds: readonly number[],
   now: number,
@@ -125,7 +125,7 @@ export function endWait(
 
 /** Records that the operation is failing at `step` (before compensations run, so a crash resumes them). */
 export function markFailing(
-  tx: DbSession,
+  tx: Db,
   op: OperationRecord,
   error: { step: string; code: string; message: string },
   now: number,
@@ -137,7 +137,7 @@ export function markFailing(
 }
 
 export function markFailed(
-  tx: DbSession,
+  tx: Db,
   op: OperationRecord,
   instanceStatus: string,
   error: { step: string; code: string; message: string },
@@ -160,7 +160,7 @@ export function markFailed(
     .run();
 }
 
-const setOperationSucceeded = preparedPerConnection((db: DbSession) =>
+const setOperationSucceeded = preparedPerConnection((db: Db) =>
   db
     .update(operations)
     .set({ status: "succeeded", finishedAt: param("now"), updatedAt: param("now") })
@@ -168,7 +168,7 @@ const setOperationSucceeded = preparedPerConnection((db: DbSession) =>
     .prepare(),
 );
 
-const setInstanceDone = preparedPerConnection((db: DbSession) =>
+const setInstanceDone = preparedPerConnection((db: Db) =>
   db
     .update(instances)
     .set({ status: param("status"), currentStep: null, updatedAt: param("now") })
@@ -177,7 +177,7 @@ const setInstanceDone = preparedPerConnection((db: DbSession) =>
 );
 
 // "ready" is the state customers wait for; stamping it here keeps ready_at exact.
-const setInstanceReady = preparedPerConnection((db: DbSession) =>
+const setInstanceReady = preparedPerConnection((db: Db) =>
   db
     .update(instances)
     .set({ status: "ready", currentStep: null, updatedAt: param("now"), readyAt: param("now") })
@@ -185,7 +185,7 @@ const setInstanceReady = preparedPerConnection((db: DbSession) =>
     .prepare(),
 );
 
-export function markSucceeded(tx: DbSession, op: OperationRecord, instanceStatus: string, now: number): void {
+export function markSucceeded(tx: Db, op: OperationRecord, instanceStatus: string, now: number): void {
   setOperationSucceeded(tx).run({ operationId: op.id, now });
   if (instanceStatus === "ready") setInstanceReady(tx).run({ instanceId: op.instanceId, now });
   else setInstanceDone(tx).run({ instanceId: op.instanceId, status: instanceStatus, now });

@@ -10,7 +10,7 @@
  * else.
  */
 import { and, asc, eq, sql } from "drizzle-orm";
-import type { DbSession } from "../../db/index.ts";
+import type { Db } from "../../db/index.ts";
 import { param, preparedPerConnection } from "../../db/prepared.ts";
 import { type StepRunKind, type StepRunStatus, stepRuns } from "../../db/schema.ts";
 
@@ -22,7 +22,7 @@ export interface StepHistory {
 }
 
 /** Every attempt and compensation of an operation, oldest first. */
-const runsOf = preparedPerConnection((db: DbSession) =>
+const runsOf = preparedPerConnection((db: Db) =>
   db
     .select({
       step: stepRuns.step,
@@ -39,7 +39,7 @@ const runsOf = preparedPerConnection((db: DbSession) =>
 
 /** `stepOrder`: the job's step names in order. */
 export function loadStepHistory(
-  db: DbSession,
+  db: Db,
   operationId: string,
   run: number,
   stepOrder: readonly string[],
@@ -78,7 +78,7 @@ export interface AttemptStart {
 }
 
 /** Rows of earlier attempts of one step in one run, oldest first. */
-const attemptsOf = preparedPerConnection((db: DbSession) =>
+const attemptsOf = preparedPerConnection((db: Db) =>
   db
     .select({ id: stepRuns.id, attempt: stepRuns.attempt, status: stepRuns.status })
     .from(stepRuns)
@@ -94,7 +94,7 @@ const attemptsOf = preparedPerConnection((db: DbSession) =>
     .prepare(),
 );
 
-const insertAttempt = preparedPerConnection((db: DbSession) =>
+const insertAttempt = preparedPerConnection((db: Db) =>
   db
     .insert(stepRuns)
     .values({
@@ -116,7 +116,7 @@ const insertAttempt = preparedPerConnection((db: DbSession) =>
  * running one (its worker died) as interrupted, else inserts attempt = failed attempts + 1.
  */
 export function beginAttempt(
-  tx: DbSession,
+  tx: Db,
   ids: { instanceId: string; operationId: string; run: number; step: string; kind: StepRunKind },
   failedAttempts: number,
   now: number,
@@ -153,7 +153,7 @@ export interface AttemptResult {
   output?: unknown;
 }
 
-const closeAttempt = preparedPerConnection((db: DbSession) =>
+const closeAttempt = preparedPerConnection((db: Db) =>
   db
     .update(stepRuns)
     .set({
@@ -169,7 +169,7 @@ const closeAttempt = preparedPerConnection((db: DbSession) =>
 );
 
 /** Closes an attempt's row; a waiting attempt stays open (no finished_at) until it resumes. */
-export function finishAttempt(tx: DbSession, rowId: number, result: AttemptResult, now: number): void {
+export function finishAttempt(tx: Db, rowId: number, result: AttemptResult, now: number): void {
   closeAttempt(tx).run({
     rowId,
     status: result.status,

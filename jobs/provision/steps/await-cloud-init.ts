@@ -6,20 +6,25 @@
  * Idempotent: the deadline counts from the server's creation, so a re-run never extends it. A report the
  * API stored whose signal was lost (the API died between the two) is taken from the instance at that look.
  */
+import { z } from "zod";
 import { type Action, HetznerActionError } from "../../../hetzner/index.ts";
 import { clientOf } from "../../capacity/projects.ts";
 import { PermanentError, WaitTimeoutError } from "../../errors.ts";
 import { loadInstance } from "../../shared/instance-row.ts";
 import { hetznerStepRetry } from "../../shared/retry-policies.ts";
-import type { Step } from "../../step.ts";
+import { type Step, stepRef } from "../../step.ts";
 import { CLOUD_INIT_READY_SIGNAL } from "../callback-token.ts";
-import type { CreateServerOutput } from "./create-server.ts";
+import { type CreateServerOutput, createServerRef } from "./create-server.ts";
 import type { ProvisionDeps } from "./deps.ts";
 
-export interface AwaitCloudInitOutput {
-  /** The server's ed25519 host key as its callback reported it; the only key SSH accepts. */
-  hostKey: string;
-}
+export const awaitCloudInitRef = stepRef(
+  "await-cloud-init",
+  z.object({
+    /** The server's ed25519 host key as its callback reported it; the only key SSH accepts. */
+    hostKey: z.string().startsWith("ssh-ed25519 "),
+  }),
+);
+export type AwaitCloudInitOutput = z.infer<typeof awaitCloudInitRef.output>;
 
 /**
  * Latest point of the one action check, in ms: a normal boot (create 60-90 s, guest boot ~10 s, see
@@ -32,13 +37,13 @@ export function awaitCloudInitStep(deps: ProvisionDeps): Step<AwaitCloudInitOutp
   const totalMs = deps.settings.cloudInitTimeoutMs;
   const checkAfterMs = deps.actionCheckAfterMs ?? Math.min(DEFAULT_ACTION_CHECK_AFTER_MS, totalMs / 2);
   return {
-    name: "await-cloud-init",
+    ...awaitCloudInitRef,
     // The wait is the retry: a timed-out callback or a failed action does not come right by trying again.
     retry: { ...hetznerStepRetry, attempts: 1 },
     // One attempt spans the whole wait, parks included; the bound only covers the running parts.
     timeoutMs: 60_000,
     async run(ctx) {
-      const server = ctx.outputs["create-server"] as CreateServerOutput;
+      const server = ctx.outputOf(createServerRef);
       const finalDeadline = server.createdAt + totalMs;
       try {
         return readySignal(await ctx.waitFor(CLOUD_INIT_READY_SIGNAL, { timeoutMs: checkAfterMs }));

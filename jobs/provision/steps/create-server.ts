@@ -9,7 +9,7 @@
  * Idempotent: a server already under our name and labels is adopted if it can still phone home, else
  * deleted and created anew (see adoption.ts).
  */
-
+import { z } from "zod";
 import { architectureOfServerType, type BundleArchitecture } from "../../../bundle/architecture.ts";
 import { bundleStoreDir, createBundleStore } from "../../../bundle/store.ts";
 import { bundleDownloadUrl, issueBundleGrant } from "../../../domain/bundles/grants.ts";
@@ -17,42 +17,47 @@ import { APP_USER, isOwnedBy, ownershipLabels, resourceNameFor } from "../../../
 import { type CreatedServer, isHetznerError, type Server } from "../../../hetzner/index.ts";
 import { discardPendingSignals, findPendingSignal } from "../../../queue/signals.ts";
 import { fallbackTypes, type HetznerProject, projectOf } from "../../capacity/projects.ts";
-import { JobError, PermanentError } from "../../errors.ts";
+import { JobError, PermanentError, StepOutputMismatchError } from "../../errors.ts";
 import { loadInstance, updateInstance } from "../../shared/instance-row.ts";
 import { deleteInstanceServer, deleteServerById } from "../../shared/remove-server.ts";
 import { hetznerStepRetry } from "../../shared/retry-policies.ts";
-import type { Step, StepContext } from "../../step.ts";
+import { type Step, type StepContext, stepRef } from "../../step.ts";
 import { CLOUD_INIT_READY_SIGNAL, issueCallbackToken } from "../callback-token.ts";
 import { buildUserData } from "../cloud-init.ts";
 import { type AdoptionVerdict, BOOT_COMMANDS, judgeAdoption } from "./adoption.ts";
+import { awaitCloudInitRef } from "./await-cloud-init.ts";
 import type { ProvisionDeps } from "./deps.ts";
-import type { FirewallOutput } from "./firewall.ts";
-import type { SshKeyOutput } from "./ssh-key.ts";
+import { firewallRef } from "./firewall.ts";
+import { sshKeyRef } from "./ssh-key.ts";
 import { takeBackClaudeCredentials } from "./take-back-credentials.ts";
 
-export interface CreateServerOutput {
-  serverId: number;
-  location: string;
-  /** The server type it got (a fallback when every location refused the preferred one). */
-  serverType?: string;
-  /** create_server and the chained start_server (of an adopted server too: read from its action list). */
-  actionIds: number[];
-  /** When the server was created, in epoch ms: the cloud-init deadline counts from here, adopted or not. */
-  createdAt: number;
-  /** The server found under our name that could never phone home, deleted before this one was created. */
-  replaced?: { serverId: number; reason: string };
-}
+export const createServerRef = stepRef(
+  "create-server",
+  z.object({
+    serverId: z.number().int(),
+    location: z.string(),
+    /** The server type it got (a fallback when every location refused the preferred one). */
+    serverType: z.string().optional(),
+    /** create_server and the chained start_server (of an adopted server too: read from its action list). */
+    actionIds: z.array(z.number().int()),
+    /** When the server was created, in epoch ms: the cloud-init deadline counts from here, adopted or not. */
+    createdAt: z.number(),
+    /** The server found under our name that could never phone home, deleted before this one was created. */
+    replaced: z.object({ serverId: z.number().int(), reason: z.string() }).optional(),
+  }),
+);
+export type CreateServerOutput = z.infer<typeof createServerRef.output>;
 
 export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> {
   const now = deps.now ?? Date.now;
   return {
-    name: "create-server",
+    ...createServerRef,
     retry: hetznerStepRetry,
     timeoutMs: 120_000,
     crashPoints: ["answered"],
     async run(ctx) {
-      const { sshKeyId } = ctx.outputs["ssh-key"] as SshKeyOutput;
-      const { firewallId } = ctx.outputs.firewall as FirewallOutput;
+      const { sshKeyId } = ctx.outputOf(sshKeyRef);
+      const { firewallId } = ctx.outputOf(firewallRef);
       const project = projectOf(deps, ctx.instanceId);
       const userData = userDataByArchitecture(deps, ctx.instanceId, ctx.jobId, project);
       const request = { project, sshKeyId, firewallId, userData, signal: ctx.signal };
@@ -98,7 +103,7 @@ export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> 
     },
     async compensate(ctx) {
       // A re-run boots a replacement: it should get the tokens this machine may have rotated.
-      await takeBackClaudeCredentials(deps, ctx.instanceId, ctx.outputs, ctx.signal, ctx.log);
+      await takeBackClaudeCredentials(deps, ctx.instanceId, callbackReport(ctx), ctx.signal, ctx.log);
       await deleteInstanceServer(deps, ctx.instanceId, {
         signal: ctx.signal,
         awaitDeletion: true,
@@ -106,6 +111,21 @@ export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> 
       });
     },
   };
+}
+
+/**
+ * What this machine's callback reported, for the take-back's pinned connection. The take-back is best effort
+ * and must not keep the server from being deleted: a stored report that no longer parses is logged and the
+ * host key kept on the instance is used instead.
+ */
+function callbackReport(ctx: StepContext) {
+  try {
+    return ctx.optionalOutputOf(awaitCloudInitRef);
+  } catch (err) {
+    if (!(err instanceof StepOutputMismatchError)) throw err;
+    ctx.log.warn({ err }, "taking the Claude credentials back with the instance's stored host key");
+    return undefined;
+  }
 }
 
 /** Past the callback deadline, a boot grant still lets a slow download that began in time finish (ms). */

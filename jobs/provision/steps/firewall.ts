@@ -4,6 +4,7 @@
  * Hetzner request on it. Idempotent: the cache is read first; a name already taken is looked up.
  */
 import { eq } from "drizzle-orm";
+import { z } from "zod";
 import { DEFAULT_PROJECT } from "../../../core/config.ts";
 import { sharedResources } from "../../../db/schema.ts";
 import { sharedLabels } from "../../../domain/ownership.ts";
@@ -12,20 +13,19 @@ import { type HetznerProject, projectOf } from "../../capacity/projects.ts";
 import { PermanentError } from "../../errors.ts";
 import { updateInstance } from "../../shared/instance-row.ts";
 import { hetznerStepRetry } from "../../shared/retry-policies.ts";
-import type { Step } from "../../step.ts";
+import { type Step, stepRef } from "../../step.ts";
 import type { ProvisionDeps } from "./deps.ts";
 
 /** Name of the firewall at Hetzner and of its row in shared_resources. */
 const CONTROL_PLANE_FIREWALL = "rachel-control-plane-ssh";
 
-export interface FirewallOutput {
-  firewallId: number;
-}
+export const firewallRef = stepRef("firewall", z.object({ firewallId: z.number().int() }));
+export type FirewallOutput = z.infer<typeof firewallRef.output>;
 
 export function firewallStep(deps: ProvisionDeps): Step<FirewallOutput> {
   const now = deps.now ?? Date.now;
   return {
-    name: "firewall",
+    ...firewallRef,
     retry: hetznerStepRetry,
     timeoutMs: 60_000,
     async run(ctx) {

@@ -10,7 +10,7 @@
  * handed over to verify. The secrets are read when the attempt starts, so a reconfigure (which reuses this
  * step) delivers whatever is stored by then.
  */
-
+import { z } from "zod";
 import { recordInstanceBundle } from "../../../domain/bundles/usage.ts";
 import type { CustomerSecrets } from "../../../domain/customers.ts";
 import { APP_HOME, APP_USER } from "../../../domain/ownership.ts";
@@ -22,32 +22,37 @@ import {
   renderCredentials,
   renderEnv,
 } from "../../../domain/rachel8.ts";
-import { confirmFirstBoot, type FirstBootResult } from "../../../remote/first-boot.ts";
+import { confirmFirstBoot, firstBootResultSchema } from "../../../remote/first-boot.ts";
 import { injectSecrets, type SecretFile, type UnitFile } from "../../../remote/inject.ts";
 import type { RemoteSession } from "../../../remote/session.ts";
 import { PermanentError } from "../../errors.ts";
 import { connectToServer, type RemoteStepDeps } from "../../shared/connect-server.ts";
 import { type InstanceRow, loadInstance } from "../../shared/instance-row.ts";
 import { sshStepRetry } from "../../shared/retry-policies.ts";
-import type { Step } from "../../step.ts";
+import { type Step, stepRef } from "../../step.ts";
 import { SETUP_COMPLETE_MARKER } from "../cloud-init/bundle-boot.ts";
+import { awaitCloudInitRef } from "./await-cloud-init.ts";
 import { planClaudeDelivery, recordClaudeDelivery } from "./claude-delivery.ts";
 
-export interface InjectSecretsOutput {
-  /** Which files had to change on this run (paths only). */
-  changedFiles: string[];
-  action: "started" | "restarted";
-  /** Whether the Claude credentials file was written (a new version) or left to the machine. */
-  credentials: "written" | "kept";
-  /** Set when the delivered credentials may be stale (see ClaudeDeliveryPlan.reloginReason). */
-  needsRelogin?: true;
-  /** What the first-boot check found; absent on a reconfigure (the server was confirmed when provisioned). */
-  firstBoot?: FirstBootResult;
-}
+export const injectSecretsRef = stepRef(
+  "inject-secrets",
+  z.object({
+    /** Which files had to change on this run (paths only). */
+    changedFiles: z.array(z.string()),
+    action: z.enum(["started", "restarted"]),
+    /** Whether the Claude credentials file was written (a new version) or left to the machine. */
+    credentials: z.enum(["written", "kept"]),
+    /** Set when the delivered credentials may be stale (see ClaudeDeliveryPlan.reloginReason). */
+    needsRelogin: z.literal(true).optional(),
+    /** What the first-boot check found; absent on a reconfigure (the server was confirmed when provisioned). */
+    firstBoot: firstBootResultSchema.optional(),
+  }),
+);
+export type InjectSecretsOutput = z.infer<typeof injectSecretsRef.output>;
 
 export function injectSecretsStep(deps: RemoteStepDeps): Step<InjectSecretsOutput> {
   return {
-    name: "inject-secrets",
+    ...injectSecretsRef,
     retry: sshStepRetry,
     timeoutMs: 150_000,
     async run(ctx) {
@@ -58,10 +63,11 @@ export function injectSecretsStep(deps: RemoteStepDeps): Step<InjectSecretsOutpu
       const files = secretFiles(secrets).filter(
         (file) => plan.write || file.path !== RACHEL8_PATHS.credentials,
       );
-      const session = await connectToServer(deps, row, ctx.outputs, ctx.signal);
-      const unit = { name: RACHEL8_UNIT_NAME, text: rachel8Unit({ user: APP_USER, home: APP_HOME }) };
       // Only a provision waited for the callback; a reconfigure's server was confirmed back then.
-      const confirm = "await-cloud-init" in ctx.outputs;
+      const callback = ctx.optionalOutputOf(awaitCloudInitRef);
+      const session = await connectToServer(deps, row, callback, ctx.signal);
+      const unit = { name: RACHEL8_UNIT_NAME, text: rachel8Unit({ user: APP_USER, home: APP_HOME }) };
+      const confirm = callback !== undefined;
       const result = await confirmThenInject(session, files, unit, confirm, ctx.signal).catch(
         async (err: unknown) => {
           await session.close();

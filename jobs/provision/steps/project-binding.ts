@@ -7,8 +7,8 @@ import type { ProjectBinding } from "../../capacity/guard.ts";
 import { loadInstance } from "../../shared/instance-row.ts";
 import { deleteInstanceSshKey } from "../../shared/remove-ssh-key.ts";
 import type { ProvisionDeps } from "./deps.ts";
-import { firewallStep } from "./firewall.ts";
-import { sshKeyStep } from "./ssh-key.ts";
+import { firewallRef, firewallStep } from "./firewall.ts";
+import { sshKeyRef, sshKeyStep } from "./ssh-key.ts";
 
 export function projectBinding(deps: ProvisionDeps): ProjectBinding {
   const sshKey = sshKeyStep(deps);
@@ -17,10 +17,14 @@ export function projectBinding(deps: ProvisionDeps): ProjectBinding {
     async bind(ctx) {
       const row = loadInstance(deps.db, ctx.instanceId);
       // The key is removed when the instance leaves a project: without it, both are made in the new one.
-      if (row.sshKeyId !== null && row.firewallId !== null) {
-        return { "ssh-key": { sshKeyId: row.sshKeyId }, firewall: { firewallId: row.firewallId } };
-      }
-      return { "ssh-key": await sshKey.run(ctx), firewall: await firewall.run(ctx) };
+      const [key, wall] =
+        row.sshKeyId !== null && row.firewallId !== null
+          ? [{ sshKeyId: row.sshKeyId }, { firewallId: row.firewallId }]
+          : [await sshKey.run(ctx), await firewall.run(ctx)];
+      return new Map<string, unknown>([
+        [sshKeyRef.name, key],
+        [firewallRef.name, wall],
+      ]);
     },
     async release(ctx) {
       await deleteInstanceSshKey(deps, ctx.instanceId, ctx.signal);

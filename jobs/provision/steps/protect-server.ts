@@ -6,13 +6,19 @@
  */
 import { PermanentError } from "../../errors.ts";
 import { hetznerStepRetry } from "../../shared/retry-policies.ts";
-import { type ProtectionOutcome, setDeleteProtection } from "../../shared/server-protection.ts";
-import type { Step } from "../../step.ts";
+import {
+  type ProtectionOutcome,
+  protectionOutcomeSchema,
+  setDeleteProtection,
+} from "../../shared/server-protection.ts";
+import { type Step, stepRef } from "../../step.ts";
 import type { ProvisionDeps } from "./deps.ts";
+
+export const protectServerRef = stepRef("protect-server", protectionOutcomeSchema);
 
 export function protectServerStep(deps: ProvisionDeps): Step<ProtectionOutcome> {
   return {
-    name: "protect-server",
+    ...protectServerRef,
     retry: hetznerStepRetry,
     timeoutMs: 90_000,
     async run(ctx) {

@@ -4,6 +4,7 @@
  * registered at Hetzner under the instance's name with ownership labels.
  * Idempotent: the pair is reused once stored; a key already registered under our name is adopted.
  */
+import { z } from "zod";
 import { generateSshKeyPair } from "../../../core/ssh-keygen.ts";
 import { isOwnedBy, ownershipLabels, resourceNameFor } from "../../../domain/ownership.ts";
 import { isHetznerError, type SshKey } from "../../../hetzner/index.ts";
@@ -12,17 +13,16 @@ import { PermanentError } from "../../errors.ts";
 import { loadInstance, sshPrivateKeyContext, updateInstance } from "../../shared/instance-row.ts";
 import { deleteInstanceSshKey } from "../../shared/remove-ssh-key.ts";
 import { hetznerStepRetry } from "../../shared/retry-policies.ts";
-import type { Step } from "../../step.ts";
+import { type Step, stepRef } from "../../step.ts";
 import type { ProvisionDeps } from "./deps.ts";
 
-export interface SshKeyOutput {
-  sshKeyId: number;
-}
+export const sshKeyRef = stepRef("ssh-key", z.object({ sshKeyId: z.number().int() }));
+export type SshKeyOutput = z.infer<typeof sshKeyRef.output>;
 
 export function sshKeyStep(deps: ProvisionDeps): Step<SshKeyOutput> {
   const now = deps.now ?? Date.now;
   return {
-    name: "ssh-key",
+    ...sshKeyRef,
     retry: hetznerStepRetry,
     timeoutMs: 60_000,
     async run(ctx) {

@@ -11,6 +11,7 @@ import { RACHEL8_PATHS } from "../../../domain/rachel8.ts";
 import { readClaudeCredentials } from "../../../remote/claude-login.ts";
 import { connectToServer, type RemoteStepDeps } from "../../shared/connect-server.ts";
 import { loadInstance } from "../../shared/instance-row.ts";
+import type { AwaitCloudInitOutput } from "./await-cloud-init.ts";
 
 /** Bound of the whole fetch (connect included), in ms: a dead machine must not hold up the rollback. */
 const TAKE_BACK_TIMEOUT_MS = 20_000;
@@ -28,7 +29,7 @@ export type TakeBackOutcome =
 export async function takeBackClaudeCredentials(
   deps: RemoteStepDeps,
   instanceId: string,
-  outputs: Readonly<Record<string, unknown>>,
+  callback: AwaitCloudInitOutput | undefined,
   signal: AbortSignal,
   log: Logger,
 ): Promise<TakeBackOutcome> {
@@ -37,7 +38,7 @@ export async function takeBackClaudeCredentials(
   if (version === null || row.customerId === null || row.hetznerServerId === null) return "nothing-delivered";
   const bounded = AbortSignal.any([signal, AbortSignal.timeout(TAKE_BACK_TIMEOUT_MS)]);
   try {
-    const session = await connectToServer(deps, row, outputs, bounded);
+    const session = await connectToServer(deps, row, callback, bounded);
     try {
       const claude = await readClaudeCredentials(session, RACHEL8_PATHS.credentials, bounded);
       const taken = deps.customers.takeBackClaude(row.customerId, version, claude);

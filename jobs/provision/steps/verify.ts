@@ -4,7 +4,7 @@
  * not_logged_in, login_expired_no_refresh); then the unit is `active` and stays so for VERIFY_SETTLE_MS (a
  * crash loop fails with the last journal lines, secrets scrubbed). Idempotent: it only reads.
  */
-
+import { z } from "zod";
 import type { CustomerSecrets } from "../../../domain/customers.ts";
 import { RACHEL8_PATHS, RACHEL8_UNIT_NAME } from "../../../domain/rachel8.ts";
 import { checkClaudeLogin } from "../../../remote/claude-login.ts";
@@ -13,25 +13,30 @@ import { verifyActive } from "../../../remote/verify.ts";
 import { connectToServer, type RemoteStepDeps } from "../../shared/connect-server.ts";
 import { type InstanceRow, loadInstance } from "../../shared/instance-row.ts";
 import { sshStepRetry } from "../../shared/retry-policies.ts";
-import type { Step } from "../../step.ts";
+import { type Step, stepRef } from "../../step.ts";
+import { awaitCloudInitRef } from "./await-cloud-init.ts";
 import { customerSecretsOf } from "./inject-secrets.ts";
 
-export interface VerifyOutput {
+export const verifyOutputSchema = z.object({
   /** `systemctl is-active` checks made. */
-  checks: number;
-  activeForMs: number;
+  checks: z.number().int(),
+  activeForMs: z.number(),
   /** Where the app finds the Claude Code CLI. */
-  cliPath: string;
-}
+  cliPath: z.string(),
+});
+export type VerifyOutput = z.infer<typeof verifyOutputSchema>;
+
+export const verifyRef = stepRef("verify", verifyOutputSchema);
 
 export function verifyStep(deps: RemoteStepDeps): Step<VerifyOutput> {
   return {
-    name: "verify",
+    ...verifyRef,
     retry: sshStepRetry,
     timeoutMs: deps.settings.verifySettleMs + 60_000,
     async run(ctx) {
       const row = loadInstance(deps.db, ctx.instanceId);
-      const session = await connectToServer(deps, row, ctx.outputs, ctx.signal);
+      const callback = ctx.optionalOutputOf(awaitCloudInitRef);
+      const session = await connectToServer(deps, row, callback, ctx.signal);
       try {
         return await verifyBotRuns(deps, row, session, ctx.signal);
       } finally {
