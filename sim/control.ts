@@ -7,7 +7,7 @@ import { errorBody } from "./api/errors.ts";
 import type { TokenBucket } from "./api/rate-limit.ts";
 import { DEFAULT_PROJECT } from "./api/world.ts";
 import { type FaultRegistry, faultFromJson, type SimFault } from "./faults.ts";
-import type { MachineHost } from "./machine/types.ts";
+import type { MachineHost } from "./machine-contract.ts";
 import type { RequestLog } from "./request-log.ts";
 
 export interface ControlDeps {

@@ -4,7 +4,7 @@
  * MachineHost, which applies them to SSH and cloud-init.
  */
 import { z } from "zod";
-import type { MachineFault, MachineHost } from "./machine/types.ts";
+import type { MachineFault, MachineHost } from "./machine-contract.ts";
 
 /** How many matching events a fault affects; Infinity keeps it armed until removed. */
 const times = z.union([z.number().int().positive(), z.literal(Infinity), z.literal("Infinity")]).optional();
@@ -43,8 +43,6 @@ const simFaultSchema = z.discriminatedUnion("kind", [
     times: z.number().int().positive().optional(),
     serverId: z.number().int().optional(),
   }),
-  z.object({ kind: z.literal("apt_unreachable"), serverId: z.number().int().optional() }),
-  z.object({ kind: z.literal("apt_lock_held"), serverId: z.number().int().optional() }),
   z.object({ kind: z.literal("claude_cli_missing"), serverId: z.number().int().optional() }),
 ]);
 
@@ -82,14 +80,7 @@ export function faultFromJson(body: unknown): SimFault {
 
 export type RequestFault = Extract<SimFault, { kind: "error" | "drop" }>;
 
-const MACHINE_KINDS = new Set([
-  "phone_home_never",
-  "phone_home_late",
-  "ssh_drop",
-  "apt_unreachable",
-  "apt_lock_held",
-  "claude_cli_missing",
-]);
+const MACHINE_KINDS = new Set(["phone_home_never", "phone_home_late", "ssh_drop", "claude_cli_missing"]);
 
 function isMachineFault(fault: SimFault): fault is MachineFault {
   return MACHINE_KINDS.has(fault.kind);

@@ -9,7 +9,7 @@ export { DEFAULT_PROJECT, DEFAULT_TIMINGS, type SimTimings } from "./api/world.t
 export { ContainerMachine } from "./container/container.ts";
 export type { Lab } from "./container/lab.ts";
 export type { SimFault } from "./faults.ts";
-export type { MachineFault, MachineHost, MachineView } from "./machine/types.ts";
+export type { MachineFault, MachineHost, MachineView } from "./machine-contract.ts";
 export type { MachineChoice, MachineKind } from "./machines.ts";
 export type { SimRequestRecord } from "./request-log.ts";
 export type { SimProjectOptions, Simulator, SimulatorOptions } from "./simulator.ts";

@@ -7,7 +7,7 @@ import { type ContainerHost, createContainerHost } from "./container/host.ts";
 import type { Lab } from "./container/lab.ts";
 import type { RootfsOptions } from "./container/rootfs.ts";
 import { createMachineHost } from "./machine/host.ts";
-import type { Machine, MachineHost, MachineHostOptions, MachineSpec } from "./machine/types.ts";
+import type { Machine, MachineHost, MachineHostOptions, MachineSpec } from "./machine-contract.ts";
 import { createMachinelessHost } from "./machineless/host.ts";
 
 export type MachineKind = "stand-in" | "container" | "machineless";

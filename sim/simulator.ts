@@ -24,7 +24,7 @@ import type { Lab } from "./container/lab.ts";
 import { type ControlDeps, handleControlRequest } from "./control.ts";
 import { FaultRegistry, type SimFault } from "./faults.ts";
 import { findFreePort } from "./free-port.ts";
-import type { MachineHostOptions } from "./machine/types.ts";
+import type { MachineHostOptions } from "./machine-contract.ts";
 import { MACHINE_KINDS, type MachineChoice, type SimMachineHost } from "./machines.ts";
 import { RequestLog, type SimRequestRecord } from "./request-log.ts";
 

@@ -6,7 +6,7 @@
  * counts from when the previous one was due (see clock.ts), so a timer that fired late on a busy host
  * does not push back the rest of the boot.
  */
-import type { Machine } from "../machine/types.ts";
+import type { Machine } from "../machine-contract.ts";
 import type { Action } from "./actions.ts";
 import { lockedError, protectedError, SimApiError } from "./errors.ts";
 import type { CreateServerInput } from "./server-input.ts";

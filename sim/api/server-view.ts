@@ -1,5 +1,5 @@
 /** The server record the simulator keeps and its JSON shape (Hetzner's `server` schema). */
-import type { Machine } from "../machine/types.ts";
+import type { Machine } from "../machine-contract.ts";
 import { datacenterView, imageView, includedTrafficBytes, serverTypeView } from "./catalogue.ts";
 import type { Datacenter, Image, ServerTypeSpec } from "./catalogue-data.ts";
 import { firewallsOf } from "./firewalls.ts";

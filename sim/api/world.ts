@@ -6,7 +6,7 @@
  */
 import type { SimClock } from "../clock.ts";
 import type { FaultRegistry } from "../faults.ts";
-import type { MachineHost } from "../machine/types.ts";
+import type { MachineHost } from "../machine-contract.ts";
 import { ActionStore } from "./actions.ts";
 import type { Firewall } from "./firewalls.ts";
 import { IpPool } from "./ip-pool.ts";

@@ -7,7 +7,7 @@ import { cp, mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { runTool } from "../../bundle/command.ts";
 
-const TEMPLATE = resolve(import.meta.dir, "../machine/offline/rachel8");
+const TEMPLATE = resolve(import.meta.dir, "./stand-in-app/rachel8");
 
 export interface AppRepo {
   dir: string;

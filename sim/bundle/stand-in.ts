@@ -15,16 +15,16 @@ import { createAppRepo } from "./app-repo.ts";
 import { type RegistryPackage, startFakeRegistry } from "./registry.ts";
 
 export const STAND_IN_BUN_VERSION = "1.4.5";
-/** The stand-in CLI's own version (sim/machine/offline/claude). */
+/** The stand-in CLI's own version (sim/bundle/stand-in-app/claude). */
 export const STAND_IN_CLAUDE_CODE_VERSION = "2.1.337";
 
-const OFFLINE = resolve(import.meta.dir, "../machine/offline");
+const STAND_IN_APP = resolve(import.meta.dir, "stand-in-app");
 
 /** The simulator's stand-in bun and claude, under the real package names for both architectures. */
 export async function standInPackages(): Promise<RegistryPackage[]> {
   const [bun, claude] = await Promise.all([
-    readFile(join(OFFLINE, "bun")),
-    readFile(join(OFFLINE, "claude")),
+    readFile(join(STAND_IN_APP, "bun")),
+    readFile(join(STAND_IN_APP, "claude")),
   ]);
   return [
     ...["x64", "aarch64"].map((cpu) => ({

@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import type { Machine, MachineSpec, MachineView } from "../machine/types.ts";
+import type { Machine, MachineSpec, MachineView } from "../machine-contract.ts";
 import { run } from "./command.ts";
 import type { Lab } from "./lab.ts";
 import { writeSeed } from "./seed.ts";

@@ -4,7 +4,7 @@
  * creates one never pays for it; the first server's create_server waits for it like a slow disk.
  */
 import { mkdirSync } from "node:fs";
-import type { MachineFault, MachineHost, MachineHostOptions, MachineSpec } from "../machine/types.ts";
+import type { MachineFault, MachineHost, MachineHostOptions, MachineSpec } from "../machine-contract.ts";
 import { ContainerMachine } from "./container.ts";
 import { ContainerHostError } from "./errors.ts";
 import { createLab, type Lab } from "./lab.ts";

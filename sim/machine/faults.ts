@@ -1,4 +1,4 @@
-import type { MachineFault } from "./types.ts";
+import type { MachineFault } from "../machine-contract.ts";
 
 /** What cloud-init should do about phone_home on one machine, per the armed faults. */
 export interface PhoneHomePlan {
@@ -37,15 +37,7 @@ export class MachineFaultBoard {
     return true;
   }
 
-  /** How the box's offline apt-get should fail: "lock" (dpkg lock held), "fail" (mirror unreachable), or null. */
-  aptFault(serverId: number): "lock" | "fail" | null {
-    const applying = this.#faults.filter((fault) => appliesTo(fault, serverId));
-    if (applying.some((fault) => fault.kind === "apt_lock_held")) return "lock";
-    if (applying.some((fault) => fault.kind === "apt_unreachable")) return "fail";
-    return null;
-  }
-
-  /** True when the machine's disk is made without the stand-in Claude Code CLI. */
+  /** True when the machine loses the bundle's Claude Code CLI once runcmd has run. */
   claudeCliMissing(serverId: number): boolean {
     return this.#faults.some((fault) => fault.kind === "claude_cli_missing" && appliesTo(fault, serverId));
   }

@@ -1,8 +1,8 @@
+import type { Machine, MachineHost, MachineHostOptions } from "../machine-contract.ts";
 import { MachineError } from "./errors.ts";
 import { MachineFaultBoard } from "./faults.ts";
 import { createMachine } from "./machine.ts";
 import { type Isolation, prepareSandboxParent, probeIsolation } from "./sandbox/sandbox.ts";
-import type { Machine, MachineHost, MachineHostOptions } from "./types.ts";
 
 const LOOPBACK_V4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
@@ -32,10 +32,7 @@ export function createMachineHost(options: MachineHostOptions): MachineHost {
       }
       creating.add(spec.serverId);
       const machine = await createMachine(spec, {
-        dataDir: options.dataDir,
-        sshPort: options.sshPort,
-        timeScale: options.timeScale,
-        cloudInitMs: options.cloudInitMs,
+        ...options,
         isolation: await isolation,
         faults,
         onError: (error) => onError(error, spec.serverId),

@@ -1,22 +1,16 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
+import type { Machine, MachineHostOptions, MachineSpec, MachineView } from "../machine-contract.ts";
 import { runCloudInit } from "./cloud-init/run.ts";
 import type { MachineFaultBoard } from "./faults.ts";
 import { createSandboxLayout } from "./sandbox/layout.ts";
 import { type Isolation, Sandbox } from "./sandbox/sandbox.ts";
 import { startServiceSupervisor } from "./services/supervisor.ts";
-import { startAccountReader } from "./ssh/accounts.ts";
 import { type SshEndpoint, startSshEndpoint } from "./ssh/endpoint.ts";
-import type { Machine, MachineSpec, MachineView } from "./types.ts";
 
-export interface MachineDeps {
-  /** The machine's sandbox becomes `<dataDir>/<serverId>`. */
-  dataDir: string;
-  sshPort: number;
-  timeScale: number;
-  /** Unscaled cloud-init duration, in ms. */
-  cloudInitMs: number;
+/** The host's options (the sandbox becomes `<dataDir>/<serverId>`), its isolation and its faults. */
+export interface MachineDeps extends Omit<MachineHostOptions, "onError"> {
   isolation: Isolation;
   faults: MachineFaultBoard;
   onError(error: Error): void;
@@ -57,9 +51,7 @@ async function prepareDisk(spec: MachineSpec, deps: MachineDeps, sandboxDir: str
   // A new server gets a fresh disk, even when a dataDir is reused across simulator runs.
   await rm(sandboxDir, { recursive: true, force: true });
   try {
-    await createSandboxLayout(sandboxDir, spec.name, deps.isolation.available ? deps.isolation.owner : null, {
-      claudeCli: !deps.faults.claudeCliMissing(spec.serverId),
-    });
+    await createSandboxLayout(sandboxDir, spec.name, deps.isolation.available ? deps.isolation.owner : null);
     return await Sandbox.open(sandboxDir, spec.name, deps.isolation);
   } catch (error) {
     await rm(sandboxDir, { recursive: true, force: true });
@@ -143,7 +135,6 @@ class FakeMachine implements Machine {
     // Without isolation nothing runs in the box; cloud-init reports why.
     if (this.deps.isolation.available) {
       startServiceSupervisor(sandbox, this.deps.timeScale, this.deps.onError, this.#lifetime.signal);
-      startAccountReader(sandbox);
     }
     return runCloudInit({
       spec: this.spec,

@@ -1,10 +1,10 @@
 /**
  * The host of machineless servers (machine.ts): a map and the armed faults, nothing else. Of the machine
- * faults, phone_home_never, phone_home_late, ssh_drop and claude_cli_missing apply; apt ones have no apt.
+ * faults, all apply: phone_home_never, phone_home_late, ssh_drop and claude_cli_missing.
  */
 import { MachineError } from "../machine/errors.ts";
 import { MachineFaultBoard } from "../machine/faults.ts";
-import type { Machine, MachineHost, MachineHostOptions } from "../machine/types.ts";
+import type { Machine, MachineHost, MachineHostOptions } from "../machine-contract.ts";
 import { createMachinelessMachine } from "./machine.ts";
 
 const LOOPBACK_V4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;

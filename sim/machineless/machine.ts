@@ -7,17 +7,11 @@
  */
 import { raceAbort, sleep } from "../../core/abort.ts";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
-import {
-  type CloudConfig,
-  type CloudPhoneHome,
-  configuredHostname,
-  PHONE_HOME_FIELDS,
-  parseCloudConfig,
-} from "../machine/cloud-init/config.ts";
-import { phoneHome } from "../machine/cloud-init/phone-home.ts";
+import { type CloudPhoneHome, PHONE_HOME_FIELDS, parseCloudConfig } from "../machine/cloud-init/config.ts";
 import type { MachineFaultBoard } from "../machine/faults.ts";
-import type { Machine, MachineSpec, MachineView } from "../machine/types.ts";
+import type { Machine, MachineSpec, MachineView } from "../machine-contract.ts";
 import { bootAccounts, setupMarkers } from "./first-boot.ts";
+import { phoneHome } from "./phone-home.ts";
 import { type MachinelessSsh, startMachinelessSsh } from "./ssh.ts";
 import type { MachinelessState } from "./state.ts";
 
@@ -114,12 +108,12 @@ class MachinelessMachine implements Machine {
     const finalStageAt = bootedAt + this.deps.cloudInitMs * this.deps.timeScale;
     await sleep(Math.max(0, finalStageAt - performance.now()), signal);
     for (const [path, content] of setupMarkers(config, new Date())) this.state.files.set(path, content);
-    if (config?.phone_home) await this.#phoneHome(config, config.phone_home);
+    if (config?.phone_home) await this.#phoneHome(config.phone_home);
     this.#cloudInit.state = "done";
     this.settleBoot("done");
   }
 
-  async #phoneHome(config: CloudConfig, settings: CloudPhoneHome): Promise<void> {
+  async #phoneHome(settings: CloudPhoneHome): Promise<void> {
     const { spec, deps } = this;
     const signal = this.#lifetime.signal;
     const url = settings.url.replaceAll(/\$\{INSTANCE_ID\}|\$INSTANCE_ID/g, String(spec.serverId));
@@ -128,12 +122,12 @@ class MachinelessMachine implements Machine {
     // A server that never phones home looks, from outside, like cloud-init hung before its final stage.
     if (plan.never) await raceAbort(new Promise<never>(() => undefined), signal);
     await sleep(plan.delayMs, signal);
-    const hostname = configuredHostname(config, spec.name);
+    // The hostname is the server's name, as Hetzner's datasource gives it (our user-data sets none).
     const known: Record<string, string> = {
       pub_key_ed25519: `${this.hostKeyLine}\n`,
       instance_id: String(spec.serverId),
-      hostname,
-      fqdn: config.fqdn ?? hostname,
+      hostname: spec.name,
+      fqdn: spec.name,
     };
     const names = settings.post === "all" ? PHONE_HOME_FIELDS : settings.post;
     const status = this.#cloudInit.phoneHome;

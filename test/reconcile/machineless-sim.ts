@@ -2,7 +2,7 @@
  * The real simulator API with no fake machine behind its servers: a fleet of hundreds of servers in a
  * second, for sweeps that only list and delete (no SSH, no cloud-init). Used by the fleet test and the bench.
  */
-import type { Machine, MachineHost, MachineSpec, MachineView } from "../../sim/machine/types.ts";
+import type { Machine, MachineHost, MachineSpec, MachineView } from "../../sim/machine-contract.ts";
 import { launchSimulator, type Simulator, type SimulatorOptions } from "../../sim/simulator.ts";
 
 /** A machine that never boots: its view says so, and there is nothing to destroy. */

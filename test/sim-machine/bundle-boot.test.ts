@@ -15,7 +15,7 @@ import { instances } from "../../db/schema.ts";
 import { bundleDownloadUrl, issueBundleGrant } from "../../domain/bundles/grants.ts";
 import { issueCallbackToken } from "../../jobs/provision/callback-token.ts";
 import { buildUserData, SETUP_COMPLETE_MARKER } from "../../jobs/provision/cloud-init.ts";
-import type { MachineView } from "../../sim/machine/types.ts";
+import type { MachineView } from "../../sim/machine-contract.ts";
 import { startBundleApi } from "../bundle/api.ts";
 import { type BundleWorld, createBundleWorld } from "../bundle/world.ts";
 import { bootAndSettle, connect, exec, startTestHost, type TestHost, userKey } from "./support.ts";

@@ -7,7 +7,7 @@ import { lstatSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MachineError } from "../../sim/machine/errors.ts";
-import { applyFileOps, readFilesInside } from "../../sim/machine/sandbox/files.ts";
+import { applyFileOps } from "../../sim/machine/sandbox/files.ts";
 import { createSandboxLayout } from "../../sim/machine/sandbox/layout.ts";
 import {
   type Isolation,
@@ -73,49 +73,6 @@ describe("applyFileOps", () => {
     expect(statSync(box("etc/rewrite")).ino).toBe(inode);
   });
 
-  test("appends to existing and new files, in order with writes, and sets the mode", async () => {
-    await applyFileOps(sandbox, [
-      { kind: "write", path: "/var/app.env", mode: "644", content: "A=1\n" },
-      { kind: "append", path: "/var/app.env", mode: "600", content: "B=2\n" },
-      {
-        kind: "append",
-        path: "/etc/passwd",
-        mode: "644",
-        content: "extra:x:1001:1001::/home/extra:/bin/sh\n",
-      },
-      { kind: "mkdir", path: "/home/extra/.ssh", mode: "700" },
-      {
-        kind: "append",
-        path: "/home/extra/.ssh/authorized_keys",
-        mode: "600",
-        content: "ssh-ed25519 AAAA k\n",
-      },
-      { kind: "append", path: "/opt/fresh/dir/log", mode: "640", content: Uint8Array.of(0, 1, 2) },
-    ]);
-    expect(readFileSync(box("var/app.env"), "utf8")).toBe("A=1\nB=2\n");
-    expect(modeOf("var/app.env")).toBe(0o600);
-    expect(readFileSync(box("etc/passwd"), "utf8")).toEndWith("\nextra:x:1001:1001::/home/extra:/bin/sh\n");
-    expect(readFileSync(box("etc/passwd"), "utf8")).toStartWith("root:x:0:0:");
-    expect(readFileSync(box("home/extra/.ssh/authorized_keys"), "utf8")).toBe("ssh-ed25519 AAAA k\n");
-    expect([
-      modeOf("home/extra"),
-      modeOf("home/extra/.ssh"),
-      modeOf("home/extra/.ssh/authorized_keys"),
-    ]).toEqual([0o755, 0o700, 0o600]);
-    expect(new Uint8Array(readFileSync(box("opt/fresh/dir/log")))).toEqual(Uint8Array.of(0, 1, 2));
-    expect(modeOf("opt/fresh/dir/log")).toBe(0o640);
-  });
-
-  test("a write after an append of the same path replaces it, and an append after that adds to it", async () => {
-    await applyFileOps(sandbox, [
-      { kind: "append", path: "/srv/order", mode: "644", content: "first\n" },
-      { kind: "write", path: "/srv/order", mode: "600", content: "second\n" },
-      { kind: "append", path: "/srv/order", mode: "640", content: "third\n" },
-    ]);
-    expect(readFileSync(box("srv/order"), "utf8")).toBe("second\nthird\n");
-    expect(modeOf("srv/order")).toBe(0o640);
-  });
-
   test("mkdir creates with its mode, re-modes an existing directory, and lets later entries write into it", async () => {
     await sh("mkdir -p /data/kept && chmod 777 /data/kept && echo keep > /data/kept/file");
     await applyFileOps(sandbox, [
@@ -141,37 +98,22 @@ describe("applyFileOps", () => {
       { kind: "write", path: "/etc/planted", mode: "600", content: "box\n" },
       { kind: "mkdir", path: "/linked", mode: "700" },
       { kind: "write", path: "/linked/file", mode: "644", content: "through\n" },
-      { kind: "append", path: "/scratch-link/canary", mode: "600", content: "more\n" },
+      { kind: "write", path: "/scratch-link/canary", mode: "600", content: "more\n" },
     ]);
     expect(readFileSync(canary, "utf8")).toBe("host file\n");
     expect(lstatSync(box("etc/planted")).isSymbolicLink()).toBe(true);
-    expect(readFileSync(box(canary), "utf8")).toBe("box\nmore\n");
+    expect(readFileSync(box(canary), "utf8")).toBe("more\n");
     expect(lstatSync(box("linked")).isSymbolicLink()).toBe(true);
-    expect(modeOf("real")).toBe(0o700);
     expect(readFileSync(box("real/file"), "utf8")).toBe("through\n");
   });
 
-  test("a failure is a sandbox_command_failed error naming the path, and the batch stops there", async () => {
+  test("a failure is a sandbox_command_failed error naming the path", async () => {
     const failure = applyFileOps(sandbox, [
       { kind: "write", path: "/etc/hostname/under-a-file", mode: "644", content: "x" },
-      { kind: "append", path: "/after-failure", mode: "644", content: "x" },
     ]);
     await expect(failure).rejects.toBeInstanceOf(MachineError);
     await expect(failure).rejects.toThrow(/cannot apply file changes: .*\/etc\/hostname/);
-    expect(() => statSync(box("after-failure"))).toThrow();
-    const intoFile = applyFileOps(sandbox, [{ kind: "mkdir", path: "/etc/hostname", mode: "755" }]);
-    await expect(intoFile).rejects.toThrow(/cannot apply file changes: .*\/etc\/hostname/);
     expect(lstatSync(box("etc/hostname")).isFile()).toBe(true);
-    const afterWrite = applyFileOps(sandbox, [
-      { kind: "write", path: "/srv/in-the-way", mode: "644", content: "kept" },
-      { kind: "mkdir", path: "/srv/in-the-way", mode: "755" },
-    ]);
-    await expect(afterWrite).rejects.toThrow(/cannot apply file changes: .*\/srv\/in-the-way/);
-    expect(readFileSync(box("srv/in-the-way"), "utf8")).toBe("kept");
-    await sh("ln -s /nowhere /dangling");
-    const dangling = applyFileOps(sandbox, [{ kind: "mkdir", path: "/dangling", mode: "755" }]);
-    await expect(dangling).rejects.toThrow(/cannot apply file changes: .*\/dangling/);
-    expect(lstatSync(box("dangling")).isSymbolicLink()).toBe(true);
   });
 
   test("a path longer than a tar header's name field is written whole", async () => {
@@ -190,34 +132,5 @@ describe("applyFileOps", () => {
   test("a path that is not absolute is refused before anything runs", async () => {
     const relative = applyFileOps(sandbox, [{ kind: "write", path: "etc/x", mode: "644", content: "" }]);
     await expect(relative).rejects.toThrow('not an absolute, single-line path: "etc/x"');
-  });
-});
-
-describe("readFilesInside", () => {
-  test("returns each file's text exactly, whatever its blanks, backslashes and last line", async () => {
-    const texts = [
-      "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\n",
-      "no newline at the end",
-      "",
-      "\n\n  leading blanks\ttabs \\n backslash \\\\ -n -e %s\r\ntrailing blank \n\n",
-      "ünïcødé ✓\n",
-    ];
-    const paths = texts.map((_, index) => `/read/${index}`);
-    await applyFileOps(
-      sandbox,
-      texts.map((content, index) => ({
-        kind: "write" as const,
-        path: `/read/${index}`,
-        mode: "644",
-        content,
-      })),
-    );
-    expect(await readFilesInside(sandbox, paths)).toEqual(texts);
-  });
-
-  test("a missing file is an error naming it", async () => {
-    await expect(readFilesInside(sandbox, ["/etc/passwd", "/no/such/file"])).rejects.toThrow(
-      /cannot read \/etc\/passwd, \/no\/such\/file: .*\/no\/such\/file/,
-    );
   });
 });

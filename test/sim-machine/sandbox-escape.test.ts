@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "ssh2";
 import { SANDBOX_UID_WHEN_ROOT } from "../../sim/machine/sandbox/sandbox.ts";
-import type { MachineView } from "../../sim/machine/types.ts";
+import type { MachineView } from "../../sim/machine-contract.ts";
 import { bootAndSettle, cloudConfig, connect, exec, startTestHost, type TestHost } from "./support.ts";
 
 // Sandboxed commands take tens of ms each; leave room for a loaded 2-core machine.

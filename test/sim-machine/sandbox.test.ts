@@ -7,6 +7,7 @@ import { createSandboxLayout } from "../../sim/machine/sandbox/layout.ts";
 import {
   prepareSandboxParent,
   probeIsolation,
+  SANDBOX_ROOT_USER,
   SANDBOX_UID_WHEN_ROOT,
   Sandbox,
 } from "../../sim/machine/sandbox/sandbox.ts";
@@ -25,7 +26,7 @@ describe("the namespace sandbox", () => {
     expect(await probeIsolation(scratch)).toMatchObject({ available: true });
   });
 
-  test("works under a data directory whose path holds blanks (its mounts are listed fstab-escaped)", async () => {
+  test("works under a data directory whose path holds blanks (its mounts are passed as arguments)", async () => {
     const spaced = join(scratch, "with space\tand tab");
     prepareSandboxParent(spaced);
     expect(await probeIsolation(spaced)).toMatchObject({ available: true });
@@ -38,7 +39,7 @@ describe("the namespace sandbox", () => {
       available: false,
       reason: "user namespaces are disabled",
     });
-    expect(() => sandbox.spawn(["true"])).toThrow(
+    expect(() => sandbox.startSession(["true"], SANDBOX_ROOT_USER)).toThrow(
       new MachineError("sandbox_unavailable", "user namespaces are disabled"),
     );
   });

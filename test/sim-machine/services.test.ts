@@ -1,12 +1,13 @@
 /**
  * systemctl start really runs the unit's ExecStart in the box, supervised: the provisioner's Rachel8 unit
- * with the simulated Rachel8 stays active on a valid .env and crash-loops into `failed` on an invalid one.
+ * with the stand-in Rachel8 stays active on a valid .env and crash-loops into `failed` on an invalid one.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Client } from "ssh2";
 import { RACHEL8_UNIT_NAME, rachel8Unit, renderEnv } from "../../domain/rachel8.ts";
-import type { Machine } from "../../sim/machine/types.ts";
+import type { Machine } from "../../sim/machine-contract.ts";
 import { waitFor } from "../sim/helpers.ts";
+import { installStandInRelease } from "./stand-in-release.ts";
 import { bootAndSettle, cloudConfig, connect, exec, startTestHost, type TestHost } from "./support.ts";
 
 // Sandboxed commands take tens of ms each and first boot runs a few dozen; leave room for a loaded box.
@@ -39,16 +40,10 @@ beforeAll(async () => {
   const view = await bootAndSettle(machine);
   expect(view.cloudInit.state).toBe("done");
   rachel = await connect(view);
-  // The unit runs the current release from ~/rachel8: lay out a release of the box's stand-in bun and app, as
-  // a boot from the bundle does.
-  const release = await exec(
-    rachel,
-    "r=/opt/rachel8/releases/r && sudo mkdir -p $r/bin $r/app ~/rachel8 ~/shared && sudo cp /opt/sim/lib/bun $r/bin/ && sudo cp -r /opt/sim/lib/rachel8/src $r/app/ && sudo ln -s $r /opt/rachel8/current",
-  );
-  expect(release).toEqual({ code: 0, stdout: "", stderr: "" });
+  await installStandInRelease((command, stdin) => exec(rachel, command, stdin));
   const install = await exec(
     rachel,
-    `sudo install -m 644 /dev/stdin /etc/systemd/system/${RACHEL8_UNIT_NAME} && sudo systemctl daemon-reload`,
+    `sudo tee /etc/systemd/system/${RACHEL8_UNIT_NAME} >/dev/null && sudo systemctl daemon-reload`,
     UNIT,
   );
   expect(install.code).toBe(0);
@@ -60,7 +55,7 @@ afterAll(async () => {
 
 describe("supervised units", () => {
   test("a valid .env: Rachel8 runs as the unit's user in its checkout and stays active", async () => {
-    expect((await exec(rachel, "install -m 600 /dev/stdin ~/rachel8/.env", VALID_ENV)).code).toBe(0);
+    expect((await exec(rachel, "cat > ~/rachel8/.env && chmod 600 ~/rachel8/.env", VALID_ENV)).code).toBe(0);
     expect(await exec(rachel, "sudo systemctl start rachel8")).toEqual({ code: 0, stdout: "", stderr: "" });
     await waitFor("the startup line", async () => {
       const journal = await exec(rachel, "journalctl -u rachel8 -o cat");
@@ -75,7 +70,7 @@ describe("supervised units", () => {
       / services rachel8\[\d+\]: Rachel8: claudecode is logged out\. Run \/login to reconnect\.\n.* services rachel8\[\d+\]: Rachel8 started: Telegram bot polling \(NODE_ENV=production, LOG_LEVEL=info, AI_PROVIDER=claudecode\)\n$/,
     );
     const status = await exec(rachel, "systemctl status rachel8");
-    expect(status.stdout).toContain("Active: active (running)");
+    expect(status.stdout).toContain("Active: active (running)\n");
   });
 
   test("stop sends SIGTERM and the unit ends inactive; restart starts it again", async () => {
@@ -94,7 +89,7 @@ describe("supervised units", () => {
       "LOG_LEVEL=info",
       "LOG_LEVEL=verbose",
     );
-    expect((await exec(rachel, "install -m 600 /dev/stdin ~/rachel8/.env", invalid)).code).toBe(0);
+    expect((await exec(rachel, "cat > ~/rachel8/.env && chmod 600 ~/rachel8/.env", invalid)).code).toBe(0);
     // Earlier starts count toward the start limit too; clear them so the loop below is the whole story.
     await exec(rachel, "sudo systemctl stop rachel8 && sudo systemctl reset-failed rachel8");
     expect((await exec(rachel, "sudo systemctl start rachel8")).code).toBe(0);
@@ -136,7 +131,7 @@ describe("supervised units", () => {
     });
   });
 
-  test("an ExecStart that does not exist fails as systemd reports it (203/EXEC)", async () => {
+  test("an ExecStart that does not exist crash-loops into failed, and the journal says why", async () => {
     const broken = UNIT.replace("/opt/rachel8/current/bin/bun", "/opt/nowhere/bun").replace(
       /^ConditionPathExists=.*\n/m,
       "",
@@ -147,14 +142,12 @@ describe("supervised units", () => {
       (await exec(rachel, "systemctl is-active broken")).stdout === "failed\n" ? true : undefined,
     );
     const journal = (await exec(rachel, "journalctl -u broken -o cat")).stdout;
-    expect(journal).toContain(
-      "broken.service: Failed to locate executable /opt/nowhere/bun: No such file or directory\n",
-    );
-    expect(journal).toContain("broken.service: Main process exited, code=exited, status=203/EXEC\n");
+    expect(journal).toContain("/opt/nowhere/bun: No such file or directory\n");
+    expect(journal).toContain("broken.service: Failed with result 'start-limit-hit'.\n");
   });
 
   test("destroying the machine ends its services", async () => {
-    await exec(rachel, "install -m 600 /dev/stdin ~/rachel8/.env", VALID_ENV);
+    await exec(rachel, "cat > ~/rachel8/.env && chmod 600 ~/rachel8/.env", VALID_ENV);
     await exec(rachel, "sudo systemctl start rachel8");
     expect(await state()).toBe("active");
     const sandboxDir = machine.view().sandboxDir;

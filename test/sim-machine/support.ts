@@ -6,7 +6,7 @@ import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
 import { parsePinnedHostKey } from "../../remote/host-key.ts";
 import { findFreePort } from "../../sim/free-port.ts";
 import { createMachineHost } from "../../sim/machine/host.ts";
-import type { Machine, MachineHost, MachineHostOptions, MachineView } from "../../sim/machine/types.ts";
+import type { Machine, MachineHost, MachineHostOptions, MachineView } from "../../sim/machine-contract.ts";
 import { waitFor } from "../sim/helpers.ts";
 
 /** A login key pair for tests, in OpenSSH format. */

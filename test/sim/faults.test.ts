@@ -146,15 +146,13 @@ describe("machine faults", () => {
     const never = sim.faults.add({ kind: "phone_home_never", serverId: 7 });
     sim.faults.add({ kind: "phone_home_late", delayMs: 500 });
     sim.faults.add({ kind: "ssh_drop", times: 2 });
-    sim.faults.add({ kind: "apt_unreachable" });
-    sim.faults.add({ kind: "apt_lock_held", serverId: 7 });
-    expect(sim.machines.faults.list()).toHaveLength(5);
+    sim.faults.add({ kind: "claude_cli_missing", serverId: 7 });
+    expect(sim.machines.faults.list()).toHaveLength(4);
     sim.faults.remove(never);
     expect(sim.machines.faults.list().map((f) => f.kind)).toEqual([
       "phone_home_late",
       "ssh_drop",
-      "apt_unreachable",
-      "apt_lock_held",
+      "claude_cli_missing",
     ]);
     sim.faults.clear();
     expect(sim.machines.faults.list()).toEqual([]);

@@ -12,11 +12,20 @@ export const PHONE_HOME_FIELDS = [
   "fqdn",
 ] as const;
 
+/**
+ * The top-level keys the stand-in carries out (the last two it may ignore); anything else (packages,
+ * bootcmd, hostname, ...) is refused rather than skipped: only a container machine runs the real cloud-init.
+ */
+const MODELLED_KEYS = new Set([
+  ...["users", "ssh_authorized_keys", "write_files", "runcmd", "phone_home"],
+  ...["manage_etc_hosts", "final_message"],
+]);
+
 const stringOrList = z.union([z.string(), z.array(z.string())]);
 
 const userSchema = z.union([
   z.literal("default"),
-  z.looseObject({
+  z.object({
     name: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a POSIX user name"),
     gecos: z.string().optional(),
     homedir: z.string().startsWith("/").optional(),
@@ -27,47 +36,32 @@ const userSchema = z.union([
   }),
 ]);
 
-const writeFileSchema = z.looseObject({
+const writeFileSchema = z.object({
   path: z.string().startsWith("/"),
   content: z.string().default(""),
-  encoding: z
-    .enum(["text/plain", "b64", "base64", "gz+b64", "gz+base64", "gzip+b64", "gzip+base64"])
-    .default("text/plain"),
+  encoding: z.enum(["text/plain", "b64", "base64", "gz+b64", "gzip+base64"]).default("text/plain"),
   permissions: z
     .union([z.string().regex(/^0?[0-7]{3,4}$/), z.number().int()])
     .default("0644")
     .transform((value) => (typeof value === "number" ? value.toString(8) : value)),
-  owner: z.string().default("root:root"),
-  append: z.boolean().default(false),
   defer: z.boolean().default(false),
 });
 
-const phoneHomeSchema = z.looseObject({
-  url: z.string().refine((url) => URL.canParse(url), "must be an absolute URL"),
-  post: z.union([z.literal("all"), z.array(z.enum(PHONE_HOME_FIELDS))]).default("all"),
-  tries: z.number().int().positive().default(10),
-});
-
-const commandSchema = z.union([z.string(), z.array(z.string())]);
-
-const cloudConfigSchema = z.looseObject({
-  hostname: z
-    .string()
-    .regex(/^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$/, "must be a single DNS label")
-    .optional(),
-  fqdn: z.string().optional(),
+const cloudConfigSchema = z.object({
   users: z.array(userSchema).default(["default"]),
   ssh_authorized_keys: z.array(z.string()).default([]),
   write_files: z.array(writeFileSchema).default([]),
-  package_update: z.boolean().default(false),
-  package_upgrade: z.boolean().default(false),
-  packages: z.array(stringOrList).default([]),
-  runcmd: z.array(commandSchema).default([]),
-  phone_home: phoneHomeSchema.optional(),
+  runcmd: z.array(stringOrList).default([]),
+  phone_home: z
+    .object({
+      url: z.string().refine((url) => URL.canParse(url), "must be an absolute URL"),
+      post: z.union([z.literal("all"), z.array(z.enum(PHONE_HOME_FIELDS))]).default("all"),
+      tries: z.number().int().positive().default(10),
+    })
+    .optional(),
 });
 
 export type CloudConfig = z.infer<typeof cloudConfigSchema>;
-export type CloudUser = Exclude<CloudConfig["users"][number], "default">;
 export type CloudWriteFile = CloudConfig["write_files"][number];
 export type CloudPhoneHome = NonNullable<CloudConfig["phone_home"]>;
 
@@ -78,11 +72,20 @@ export function parseCloudConfig(userData: string): CloudConfig {
   }
   let document: unknown;
   try {
-    document = parse(userData);
+    document = parse(userData) ?? {};
   } catch (error) {
     throw new MachineError("invalid_user_data", `user_data is not valid YAML: ${(error as Error).message}`);
   }
-  const result = cloudConfigSchema.safeParse(document ?? {});
+  const keys = typeof document === "object" && document !== null ? Object.keys(document) : [];
+  const unmodelled = keys.filter((key) => !MODELLED_KEYS.has(key));
+  if (unmodelled.length > 0) {
+    const named = unmodelled.join(", ");
+    throw new MachineError(
+      "invalid_user_data",
+      `the stand-in machine does not carry out ${named}; boot a container machine for that`,
+    );
+  }
+  const result = cloudConfigSchema.safeParse(document);
   if (!result.success) {
     const problems = result.error.issues.map(
       (issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`,
@@ -93,17 +96,4 @@ export function parseCloudConfig(userData: string): CloudConfig {
     );
   }
   return result.data;
-}
-
-/** The hostname cloud-init's set_hostname module settles on: `hostname`, else `fqdn`'s first label, else the server name. */
-export function configuredHostname(config: CloudConfig, serverName: string): string {
-  return config.hostname ?? config.fqdn?.split(".")[0] ?? serverName;
-}
-
-/** Decodes a `write_files` entry's content according to its `encoding`. */
-export function decodeWriteFileContent(file: CloudWriteFile): Uint8Array {
-  const gzipped = file.encoding.startsWith("gz");
-  const base64 = file.encoding !== "text/plain";
-  const raw = base64 ? Buffer.from(file.content, "base64") : Buffer.from(file.content, "utf8");
-  return gzipped ? Bun.gunzipSync(raw) : raw;
 }

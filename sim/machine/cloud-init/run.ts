@@ -1,20 +1,15 @@
 import { raceAbort, sleep } from "../../../core/abort.ts";
+import type { MachineSpec, MachineView } from "../../machine-contract.ts";
 import type { MachineFaultBoard } from "../faults.ts";
-import { applyFileOps, type FileOp, readFilesInside } from "../sandbox/files.ts";
+import { applyFileOps, type FileOp } from "../sandbox/files.ts";
+import { FRESH_ACCOUNTS } from "../sandbox/layout.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
-import type { MachineSpec, MachineView } from "../types.ts";
-import {
-  type CloudConfig,
-  type CloudPhoneHome,
-  configuredHostname,
-  PHONE_HOME_FIELDS,
-  parseCloudConfig,
-} from "./config.ts";
+import { type CloudConfig, type CloudPhoneHome, PHONE_HOME_FIELDS, parseCloudConfig } from "./config.ts";
 import { type Egress, openEgress } from "./egress.ts";
-import { type FinalStage, recordBootEnd, startFinalStage } from "./final-stage.ts";
-import { phoneHome } from "./phone-home.ts";
-import { planConfigFiles } from "./plan.ts";
+import { INSTANCE_DIR, planConfigFiles, RUNCMD_SCRIPT } from "./plan.ts";
 
+/** Where cloud-init sends the output of its modules and of runcmd. */
+const OUTPUT_LOG = "/var/log/cloud-init-output.log";
 /** Where the box keeps cloud-init's state for the `cloud-init status` tool inside it. */
 export const STATUS_FILE = "/run/sim-cloud-init/status";
 /** Pause between phone_home tries as cloud-init's url_helper uses, unscaled, in ms. */
@@ -37,40 +32,61 @@ export interface CloudInitContext {
 }
 
 /**
- * Emulates one first boot: apply the cloud-config, run packages and runcmd, then phone home. Never
- * rejects; failures become state `error` (a failed module, as in cloud-init, does not stop later ones).
- * The configured cloud-init time includes that work, as on a real machine: phone_home goes out once it
- * has passed (or when the work ends, if that takes longer), so the box's own CPU time is not added on top.
+ * Emulates one first boot: apply the cloud-config, run runcmd (plain /bin/sh, so it goes on past a failing
+ * entry; its output appended to the output log), then phone home, then write boot-finished and the final
+ * state (cloud-init writes them even after a failed module). Never rejects; failures become state `error`.
+ * The configured cloud-init time includes the box's work, as on a real machine: phone_home goes out once it
+ * has passed (or when the work ends, if that takes longer).
  */
 export async function runCloudInit(context: CloudInitContext): Promise<void> {
   const { status, sandbox, spec } = context;
   status.state = "running";
   const finalStageAt = context.bootedAt + context.cloudInitMs * context.timeScale;
-  let stage: FinalStage | null = null;
   let egress: Egress | null = null;
   try {
     const config = spec.userData === null ? null : parseCloudConfig(spec.userData);
+    const failures: string[] = [];
     if (config !== null && spec.userData !== null) {
-      const [passwd = "", group = ""] = await readFilesInside(sandbox, ["/etc/passwd", "/etc/group"]);
-      // Nobody can log in before the users exist, so "running" needs recording only from here on.
-      const files = planConfigFiles(config, { name: spec.name, userData: spec.userData }, { passwd, group });
+      const files = planConfigFiles(config, spec.userData, FRESH_ACCOUNTS);
       egress = await openEgressTo(context, config);
       const egressFiles = egress ? [egress.targetFile] : [];
-      await applyFileOps(sandbox, [statusFile("running\n"), aptFaultFile(context), ...egressFiles, ...files]);
-      stage = await startFinalStage(sandbox, config, STATUS_FILE);
+      await applyFileOps(sandbox, [statusFile("running\n"), ...egressFiles, ...files]);
+      if (config.runcmd.length > 0) {
+        const run = [
+          "/bin/sh",
+          "-c",
+          '"$1" >>"$2" 2>&1 </dev/null',
+          "scripts_user",
+          RUNCMD_SCRIPT,
+          OUTPUT_LOG,
+        ];
+        const { exitCode } = await sandbox.run(run);
+        if (exitCode !== 0)
+          failures.push(
+            `(scripts_user) Runparts: 1 failures (runcmd, exit ${exitCode}) in 1 attempted commands`,
+          );
+      }
       // The fault takes away the CLI the boot installed (the bundle's, linked at /usr/local/bin/claude).
       if (context.faults.claudeCliMissing(spec.serverId)) {
-        await sandbox.runScriptOrThrow("removing the CLI", 'rm -f "$1"', ["/usr/local/bin/claude"]);
+        await sandbox.runOrThrow("removing the CLI", ["rm", "-f", "/usr/local/bin/claude"]);
       }
-      await sleep(Math.max(0, finalStageAt - performance.now()), context.signal);
-      if (config.phone_home) await runPhoneHome(context, config, config.phone_home);
-    } else {
-      await sleep(Math.max(0, finalStageAt - performance.now()), context.signal);
     }
+    await sleep(Math.max(0, finalStageAt - performance.now()), context.signal);
+    if (config?.phone_home) await runPhoneHome(context, config.phone_home);
+    const state = failures.length === 0 ? "done\n" : `error\n${failures.join("\n")}\n`;
+    await applyFileOps(sandbox, [
+      {
+        kind: "write",
+        path: `${INSTANCE_DIR}/boot-finished`,
+        mode: "644",
+        content: `${new Date().toISOString()}\n`,
+      },
+      statusFile(state),
+    ]);
     context.signal.throwIfAborted();
-    await finish(context, stage);
+    status.state = failures.length === 0 ? "done" : "error";
+    if (failures.length > 0) status.error = `cloud-init modules failed: ${failures.join("; ")}`;
   } catch (error) {
-    stage?.abandon();
     if (context.signal.aborted) return;
     status.state = "error";
     status.error = (error as Error).message;
@@ -98,41 +114,11 @@ function openEgressTo(context: CloudInitContext, config: CloudConfig): Promise<E
   return openEgress(context.sandbox.rootDir, new URL(url), context.spec.ipv4);
 }
 
-/**
- * Writes boot-finished (cloud-init writes it even after failed modules) and the final state: through the
- * final stage, which waited for it, or with a command of its own when there was none.
- */
-async function finish(context: CloudInitContext, stage: FinalStage | null): Promise<void> {
-  const reasons = (stage?.failed ?? []).map((entry) => `(${entry.module}) ${entry.reason}`);
-  const state = reasons.length === 0 ? "done\n" : `error\n${reasons.join("\n")}\n`;
-  const bootFinished = new Date().toISOString();
-  if (stage === null) await recordBootEnd(context.sandbox, STATUS_FILE, bootFinished, state);
-  else await stage.finish(bootFinished, state);
-  if (reasons.length === 0) {
-    context.status.state = "done";
-    return;
-  }
-  context.status.state = "error";
-  context.status.error = `cloud-init modules failed: ${reasons.join("; ")}`;
-}
-
-/** Where the box's offline apt-get looks for an armed fault (see shims/apt-get). */
-const APT_FAULT_FILE = "/run/sim-faults/apt";
-
-function aptFaultFile(context: CloudInitContext): FileOp {
-  const fault = context.faults.aptFault(context.spec.serverId);
-  return { kind: "write", path: APT_FAULT_FILE, mode: "644", content: fault === null ? "" : `${fault}\n` };
-}
-
 function statusFile(content: string): FileOp {
   return { kind: "write", path: STATUS_FILE, mode: "644", content };
 }
 
-async function runPhoneHome(
-  context: CloudInitContext,
-  config: CloudConfig,
-  settings: CloudPhoneHome,
-): Promise<void> {
+async function runPhoneHome(context: CloudInitContext, settings: CloudPhoneHome): Promise<void> {
   const { spec, status, signal } = context;
   const url = settings.url.replaceAll(/\$\{INSTANCE_ID\}|\$INSTANCE_ID/g, String(spec.serverId));
   status.phoneHome.url = url;
@@ -140,27 +126,40 @@ async function runPhoneHome(
   // A box that never phones home looks, from outside, like cloud-init hung before its final stage.
   if (plan.never) await raceAbort(new Promise<never>(() => undefined), signal);
   await sleep(plan.delayMs, signal);
-  const hostname = configuredHostname(config, spec.name);
   const known: Record<string, string> = {
     pub_key_ed25519: `${context.hostKeyLine}\n`,
     instance_id: String(spec.serverId),
-    hostname,
-    fqdn: config.fqdn ?? hostname,
+    hostname: spec.name,
+    fqdn: spec.name,
   };
   const names = settings.post === "all" ? PHONE_HOME_FIELDS : settings.post;
   // Like cloud-init, a requested key the machine lacks (it only has ed25519) is sent as "N/A".
   const fields = Object.fromEntries(names.map((name) => [name, known[name] ?? "N/A"]));
-  const delivered = await phoneHome({
-    url: new URL(url),
-    fields,
-    tries: settings.tries,
-    spacingMs: PHONE_HOME_SPACING_MS * context.timeScale,
-    localAddress: spec.ipv4,
-    signal,
-    onAttempt(httpStatus) {
-      status.phoneHome.attempts++;
-      status.phoneHome.lastStatus = httpStatus;
-    },
-  });
-  if (delivered) status.phoneHome.deliveredAt = new Date().toISOString();
+  // Posted by the box's own curl, through its way out (egress.ts): from the machine's address, as cloud-init does.
+  const form = Object.entries(fields).flatMap(([name, value]) => ["--data-urlencode", `${name}=${value}`]);
+  const post = [
+    "curl",
+    "-s",
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{http_code}",
+    "-m",
+    "10",
+    "-A",
+    "Cloud-Init/25.1",
+    ...form,
+    url,
+  ];
+  for (let attempt = 1; attempt <= settings.tries; attempt++) {
+    const answer = Number((await context.sandbox.run(post)).stdout) || null;
+    signal.throwIfAborted();
+    status.phoneHome.attempts++;
+    status.phoneHome.lastStatus = answer;
+    if (answer !== null && answer >= 200 && answer < 400) {
+      status.phoneHome.deliveredAt = new Date().toISOString();
+      return;
+    }
+    if (attempt < settings.tries) await sleep(PHONE_HOME_SPACING_MS * context.timeScale, signal);
+  }
 }

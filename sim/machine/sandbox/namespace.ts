@@ -1,7 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { MachineError } from "../errors.ts";
-import { removeMountLists, writeMountLists } from "./mounts.ts";
+import { mountArguments } from "./mounts.ts";
 
 const NAMESPACE_SCRIPT = await Bun.file(new URL("./namespace.sh", import.meta.url)).text();
 
@@ -22,38 +22,20 @@ export function hostTool(name: string): string {
  */
 const UNSHARE_MACHINE = [
   hostTool("unshare"),
-  "--user",
-  "--map-root-user",
-  "--mount",
-  "--pid",
-  "--fork",
-  "--kill-child",
-  "--net",
-  "--ipc",
-  "--uts",
-  "--cgroup",
+  ..."--user --map-root-user --mount --pid --fork --kill-child --net --ipc --uts --cgroup".split(" "),
 ];
 
 /** What every command enters: all the holder's namespaces, and the box's root as `/`. */
-const NSENTER = hostTool("nsenter");
-
 const ENTER_MACHINE = [
-  "--user",
-  "--mount",
-  "--net",
-  "--ipc",
-  "--uts",
-  "--cgroup",
-  "--root",
-  "--wd",
-  "--preserve-credentials",
+  hostTool("nsenter"),
+  ..."--user --mount --net --ipc --uts --cgroup --root --wd --preserve-credentials".split(" "),
 ];
 
 /**
- * What every command gets of its own: a pid namespace whose whole tree dies with the launcher, its own
- * /proc for it, and its own hostname (the machine's, unless the box's /etc/hostname names another).
+ * What every command gets of its own: a pid namespace whose whole tree dies with the launcher, and its
+ * own /proc for it.
  */
-const UNSHARE_COMMAND = [hostTool("unshare"), "--pid", "--fork", "--kill-child", "--mount-proc", "--uts"];
+const UNSHARE_COMMAND = [hostTool("unshare"), "--pid", "--fork", "--kill-child", "--mount-proc"];
 
 /**
  * One idle process per machine holding the box's namespaces for the machine's lifetime, so a command
@@ -85,19 +67,15 @@ export class MachineNamespaces {
     privilegeDrop: readonly string[],
   ): Promise<MachineNamespaces> {
     const [program = "setpriv", ...args] = privilegeDrop;
-    await writeMountLists(rootDir);
-    const setup = ["/bin/sh", "-c", NAMESPACE_SCRIPT, "namespace", rootDir, hostname];
+    const mounts = await mountArguments(rootDir);
+    const setup = ["/bin/sh", "-c", NAMESPACE_SCRIPT, "namespace", rootDir, hostname, ...mounts];
     const launcher = spawn(program, [...args, ...UNSHARE_MACHINE, "--", ...setup], {
       env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" },
       stdio: "pipe",
     });
     try {
-      const holderPid = await readyHolderPid(launcher);
-      // No command of the box has run yet, so nothing there can have replaced /run with a symlink.
-      await removeMountLists(rootDir);
-      return new MachineNamespaces(launcher, holderPid, privilegeDrop);
+      return new MachineNamespaces(launcher, await readyHolderPid(launcher), privilegeDrop);
     } catch (error) {
-      // The caller removes a disk that could not be prepared, mount lists included.
       launcher.kill("SIGKILL");
       throw error;
     }
@@ -107,8 +85,9 @@ export class MachineNamespaces {
   launcher(): string[] {
     // Checked first: once the holder is gone, its pid must never be entered (it may be reused).
     if (this.#gone !== null) throw new MachineError("sandbox_unavailable", this.#gone);
+    const [nsenter = "nsenter", ...enter] = ENTER_MACHINE;
     const target = `--target=${this.holderPid}`;
-    return [...this.privilegeDrop, NSENTER, target, ...ENTER_MACHINE, "--", ...UNSHARE_COMMAND, "--"];
+    return [...this.privilegeDrop, nsenter, target, ...enter, "--", ...UNSHARE_COMMAND, "--"];
   }
 
   /** Ends the holder; commands already inside keep the namespaces until they exit. */
@@ -127,23 +106,18 @@ function readyHolderPid(launcher: ChildProcessWithoutNullStreams): Promise<numbe
   return new Promise((resolve, reject) => {
     let stdout = "";
     let stderr = "";
-    const onStderr = (chunk: Buffer) => {
+    launcher.stderr.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
-    };
-    const onStdout = (chunk: Buffer) => {
+    });
+    launcher.stdout.on("data", (chunk: Buffer) => {
       stdout += chunk.toString();
       const ready = /^ready (\d+)\n/m.exec(stdout);
-      if (!ready) return;
-      launcher.stdout.off("data", onStdout).resume();
-      launcher.stderr.off("data", onStderr).resume();
-      launcher.off("close", onClose);
-      resolve(Number(ready[1]));
-    };
-    const onClose = (code: number | null) =>
-      reject(new MachineError("sandbox_unavailable", stderr.trim() || `namespace setup exited ${code}`));
-    launcher.stdout.on("data", onStdout);
-    launcher.stderr.on("data", onStderr);
-    launcher.once("close", onClose);
+      if (ready) resolve(Number(ready[1]));
+    });
+    // Once ready, a later exit is what `#gone` records; a promise settles only once.
+    launcher.once("close", (code) =>
+      reject(new MachineError("sandbox_unavailable", stderr.trim() || `namespace setup exited ${code}`)),
+    );
     launcher.once("error", (error) =>
       reject(new MachineError("sandbox_unavailable", `cannot start the sandbox: ${error.message}`)),
     );

@@ -1,16 +1,14 @@
-import type { Sandbox } from "../sandbox/sandbox.ts";
+import { SANDBOX_ROOT_USER, type Sandbox } from "../sandbox/sandbox.ts";
 
 /** Where layout.ts installs the service manager inside the box. */
 const SUPERVISOR_PATH = "/opt/sim/lib/systemd-supervisor.sh";
 /** The smallest time scale units run at: with 0, TimeoutStopSec= would SIGKILL before any graceful stop. */
 const MIN_UNIT_TIME_SCALE = 0.001;
-/** How much of the supervisor's stderr an unexpected exit reports, in bytes (the tail is what explains it). */
-const STDERR_TAIL_BYTES = 4096;
 
 /**
  * Starts the box's service manager (standing in for systemd as PID 1) for the machine's lifetime; unit
  * durations are multiplied by `timeScale`. It dies with the sandbox (`Sandbox.close`); an earlier exit is
- * reported to `onError`, after which systemctl start/stop fail as on a box whose systemd is gone.
+ * reported to `onError` with its stderr, after which systemctl start/stop fail as on a box whose systemd is gone.
  */
 export function startServiceSupervisor(
   sandbox: Sandbox,
@@ -19,20 +17,15 @@ export function startServiceSupervisor(
   signal: AbortSignal,
 ): void {
   const scale = String(Math.max(timeScale, MIN_UNIT_TIME_SCALE));
-  const child = sandbox.spawn(["/bin/bash", SUPERVISOR_PATH, scale]);
-  let stderr = Buffer.alloc(0);
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr = Buffer.concat([stderr, chunk]).subarray(-STDERR_TAIL_BYTES);
-  });
-  child.stdout.resume();
+  const child = sandbox.startSession(["/bin/bash", SUPERVISOR_PATH, scale], SANDBOX_ROOT_USER);
   // stdin stays open: the supervisor ends every process of the box when it closes (see supervisor.sh).
-  signal.addEventListener("abort", () => child.stdin.end(), { once: true });
-  child.once("error", (error) => onError(new Error(`the service manager did not start: ${error.message}`)));
-  child.once("close", (code, killedBy) => {
+  signal.addEventListener("abort", () => void Promise.resolve(child.stdin.end()).catch(() => undefined), {
+    once: true,
+  });
+  void new Response(child.stdout).text();
+  void Promise.all([new Response(child.stderr).text(), child.exited]).then(([stderr, code]) => {
     if (signal.aborted) return;
-    const output = stderr.toString().trim();
-    onError(
-      new Error(`the service manager exited (${killedBy ?? `exit ${code}`}): ${output || "no output"}`),
-    );
+    const output = stderr.trim().slice(-4096) || "no output";
+    onError(new Error(`the service manager exited (${child.signalCode ?? `exit ${code}`}): ${output}`));
   });
 }

@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# Sourced by the simulated sudo and runuser and by the service manager: reads the box's /etc/passwd as
+# Sourced by the stand-in sudo and by the service manager: reads the box's /etc/passwd as
 # `getent passwd NAME` does (the box's nsswitch is files only), with shell builtins alone: these run on
 # every sudo, so a lookup must not cost three processes.
 # passwd_entry NAME: sets entry_home and entry_shell and returns 0 when NAME (or a numeric uid) has an

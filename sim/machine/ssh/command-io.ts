@@ -1,22 +1,30 @@
 import type { Writable } from "node:stream";
+import type { FileSink } from "bun";
 import type { ServerChannel } from "ssh2";
-import type { PipeInput } from "../sandbox/os-pipe.ts";
 
 /**
- * Feeds what the client sends on `channel` to a command's stdin, then its EOF; the channel is paused
- * while the pipe is full. A command may exit without reading its input; writing it then fails with
- * EPIPE, which is dropped, as with real sshd.
+ * Feeds what the client sends on `channel` to a command's stdin, then its EOF; the channel is paused while
+ * the command is behind. A command may exit without reading its input; what it never reads is dropped, as
+ * with real sshd.
  */
-export function relayInput(channel: ServerChannel, stdin: PipeInput): void {
+export function relayInput(channel: ServerChannel, stdin: FileSink): void {
   const dropBrokenPipe = () => undefined;
   channel.on("data", (chunk: Buffer) => {
-    stdin.write(chunk);
-    const flushed = stdin.flush();
-    if (!(flushed instanceof Promise)) return;
-    channel.pause();
-    flushed.then(() => channel.resume(), dropBrokenPipe);
+    try {
+      stdin.write(chunk);
+      const flushed = stdin.flush();
+      if (!(flushed instanceof Promise)) return;
+      channel.pause();
+      flushed.then(() => channel.resume(), dropBrokenPipe);
+    } catch {
+      // The command has exited: sshd drops the rest the same way.
+    }
   });
-  channel.once("end", () => void stdin.end());
+  channel.once("end", () => {
+    Promise.resolve()
+      .then(() => stdin.end())
+      .catch(dropBrokenPipe);
+  });
 }
 
 /**

@@ -128,6 +128,8 @@ function runExec(sandbox: Sandbox, user: SandboxUser, command: string, channel: 
     return;
   }
   relayInput(channel, child.stdin);
+  // As sshd does once the command exits: nothing more can reach it.
+  void child.exited.then(() => Promise.resolve(child.stdin.end()).catch(() => undefined));
   // Settled, not fulfilled: as with sshd, the exit status goes out even if a pipe broke mid-relay.
   const output = Promise.allSettled([
     relayOutput(child.stdout, channel),

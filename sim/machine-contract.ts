@@ -1,7 +1,7 @@
 /**
- * The contract between the simulated Hetzner API (sim/api) and the fake machine behind each server
- * (sim/machine). The API owns the server lifecycle; a machine owns its address, SSH endpoint,
- * sandbox filesystem and cloud-init emulation.
+ * The contract between the simulated Hetzner API (sim/api) and the machine behind each server, whatever
+ * backs it (sim/machines.ts chooses: the stand-in in sim/machine, a container in sim/container). The API
+ * owns the server lifecycle; a machine owns its address, SSH endpoint, disk and first boot.
  */
 
 /** What the API hands a machine when a server is created. */
@@ -27,11 +27,7 @@ export type MachineFault =
   | { kind: "phone_home_late"; delayMs: number; serverId?: number }
   /** Drops the next `times` SSH connections (default 1) right after the handshake starts. */
   | { kind: "ssh_drop"; times?: number; serverId?: number }
-  /** apt-get update/install fail as with an unreachable mirror (exit 100), for machines booting while armed. */
-  | { kind: "apt_unreachable"; serverId?: number }
-  /** apt-get finds the dpkg lock held (unattended-upgrades at first boot, exit 100), for machines booting while armed. */
-  | { kind: "apt_lock_held"; serverId?: number }
-  /** Machines created while armed have no `claude` at /usr/local/bin (the app bundle's CLI did not arrive). */
+  /** Machines booting while armed lose `claude` at /usr/local/bin once runcmd has run (the bundle's CLI did not arrive). */
   | { kind: "claude_cli_missing"; serverId?: number };
 
 /** What the control API (`GET /_sim/machines`) shows about a machine. */

@@ -1,5 +1,5 @@
 /**
- * The simulated Rachel8 (offline/rachel8/rachel8.sh) reads .env in one pass with Rachel8's dotenv rules: "export "
+ * The simulated Rachel8 (sim/bundle/stand-in-app/rachel8/rachel8.sh) reads .env in one pass with Rachel8's dotenv rules: "export "
  * prefixes, blanks around key and value, surrounding quotes, comments, look-alike keys, the last line wins.
  * Run directly on the host (it only reads .env in its working directory), in a temp dir per case.
  */
@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const SCRIPT = new URL("../../sim/machine/offline/rachel8/rachel8.sh", import.meta.url).pathname;
+const SCRIPT = new URL("../../sim/bundle/stand-in-app/rachel8/rachel8.sh", import.meta.url).pathname;
 const TOKEN = `123456789:${"A".repeat(35)}`;
 const dirs: string[] = [];
 
@@ -16,7 +16,7 @@ afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-const STAND_IN_CLAUDE = new URL("../../sim/machine/offline/claude", import.meta.url).pathname;
+const STAND_IN_CLAUDE = new URL("../../sim/bundle/stand-in-app/claude", import.meta.url).pathname;
 
 interface Box {
   /** HOME of the app's user, also its working directory. */

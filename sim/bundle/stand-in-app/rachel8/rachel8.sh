@@ -1,5 +1,5 @@
 #!/bin/sh
-# The simulated Rachel8, run by the simulated bun as `bun run src/index.ts`. Like the real bot it reads
+# The stand-in Rachel8, run by the stand-in bun as `bun run src/index.ts`. Like the real bot it reads
 # .env in its working directory: missing, it exits 0; invalid, it names the bad variables (never their
 # values) and exits 1; valid, it logs a startup line and runs until stopped. AI_PROVIDER defaults to codex,
 # as in Rachel8. Where the real bot looks for its provider's CLI and checks its login when a message

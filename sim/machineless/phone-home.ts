@@ -1,6 +1,10 @@
+/**
+ * cloud-init's phone_home as a machineless server sends it: a form POST from the server's own address,
+ * retried as cloud-init's url_helper does.
+ */
 import http from "node:http";
 import https from "node:https";
-import { sleep } from "../../../core/abort.ts";
+import { sleep } from "../../core/abort.ts";
 
 /** How long one phone_home POST may take before it counts as a failed attempt, in ms. */
 const ATTEMPT_TIMEOUT_MS = 10_000;
@@ -52,7 +56,7 @@ function postForm(
         headers: {
           "content-type": "application/x-www-form-urlencoded",
           "content-length": Buffer.byteLength(body),
-          "user-agent": "Cloud-Init/23.1.2",
+          "user-agent": "Cloud-Init/25.1",
         },
       },
       (response) => {

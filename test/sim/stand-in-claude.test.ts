@@ -1,5 +1,5 @@
 /**
- * The stand-in Claude Code CLI (sim/machine/offline/claude) keeps the real one's contract (2.1.337, measured):
+ * The stand-in Claude Code CLI (sim/bundle/stand-in-app/claude) keeps the real one's contract (2.1.337, measured):
  * `auth status` reads only ~/.claude/.credentials.json (JSON, exit 0 logged in / 1 not), and a model call
  * refreshes an access token about to expire by rotating both tokens in that file. Run on the host with a
  * temporary HOME.
@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderCredentials } from "../../domain/rachel8.ts";
 
-const CLI = new URL("../../sim/machine/offline/claude", import.meta.url).pathname;
+const CLI = new URL("../../sim/bundle/stand-in-app/claude", import.meta.url).pathname;
 const homes: string[] = [];
 
 afterAll(() => {

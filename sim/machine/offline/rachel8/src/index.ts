@@ -1,2 +1,0 @@
-// Simulated Rachel8 entry point: the simulated bun runs ../rachel8.sh in its place (shipped with the app, so
-// a bundle carries it to any machine), which validates .env exactly as the real bot does.
