@@ -137,10 +137,11 @@ async function provisionFleet(world: SimulatedStack): Promise<FleetRun> {
     .where(gte(instances.callbackReceivedAt, startedAt))
     .all()
     .map((row) => row.at ?? 0);
+  // Every sweep that finished during the run, one the services started before it included.
   const swept = world.db
     .select({ requests: sql<number>`coalesce(sum(${sweeps.hetznerRequests}), 0)` })
     .from(sweeps)
-    .where(gte(sweeps.requestedAt, startedAt))
+    .where(gte(sweeps.finishedAt, startedAt))
     .get();
   const completions = finished.map((row) => row.finishedAt ?? Number.NaN).sort((a, b) => a - b);
   return {
