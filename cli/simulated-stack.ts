@@ -18,6 +18,7 @@ import {
   type MachineChoice,
   type SimTimings,
   type Simulator,
+  type SimulatorOptions,
   startSimulator,
 } from "../sim/index.ts";
 import { type LocalService, type LocalStack, startLocalStack } from "./local-stack.ts";
@@ -39,6 +40,8 @@ export interface SimulatedStackOptions {
    * host's 127.0.0.1, the api also on the lab gateway, where the machines' callbacks come from).
    */
   machines?: MachineChoice;
+  /** The simulated Hetzner projects: the default one's server limit and budget, and more projects. */
+  simulator?: Pick<SimulatorOptions, "serverLimit" | "rateLimit" | "projects">;
 }
 
 export interface SimulatedStack {
@@ -74,8 +77,11 @@ export const SIMULATED_DEFAULTS = {
 
 /** Starts the simulator and the three services wired to it; stops what started if anything fails. */
 export async function startSimulatedStack(options: SimulatedStackOptions): Promise<SimulatedStack> {
-  if (options.machines && options.machines !== "stand-in") await ensureRootfs();
+  const emulatedOnly =
+    options.machines === undefined || options.machines === "stand-in" || options.machines === "machineless";
+  if (!emulatedOnly) await ensureRootfs();
   const sim = await startSimulator({
+    ...options.simulator,
     timeScale: options.timeScale,
     ...(options.simTimings ? { timings: options.simTimings } : {}),
     ...(options.machines ? { machines: options.machines } : {}),
@@ -157,11 +163,16 @@ async function serviceEnvironment(
   };
 }
 
-/** What points the services at `sim`: its endpoint and token, its machines' SSH port, its deletion time. */
+/**
+ * What points the services at `sim`: its endpoint, its token (or, with several projects, each project with
+ * its token and server limit), its machines' SSH port, its deletion time.
+ */
 export function simulatorWiring(sim: Simulator): Record<string, string> {
+  const projects: Record<string, string> =
+    sim.projects.length > 1 ? { HCLOUD_PROJECTS: JSON.stringify(sim.projects) } : { HCLOUD_TOKEN: sim.token };
   return {
     HCLOUD_ENDPOINT: sim.endpoint,
-    HCLOUD_TOKEN: sim.token,
+    ...projects,
     SSH_PORT: String(sim.sshPort),
     EXPECTED_SERVER_DELETION_MS: String(expectedDeletionMs(sim)),
   };

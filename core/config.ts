@@ -118,6 +118,12 @@ export interface Config {
   /** Hetzner Cloud API base URL, no trailing slash. HCLOUD_ENDPOINT, default "https://api.hetzner.cloud/v1". */
   readonly hcloudEndpoint: string;
   /**
+   * Requests a project's budget gets back per second, which the client paces itself by: Hetzner's is 1; a
+   * simulator running compressed time refills faster (bench/fleet.ts). HCLOUD_REFILL_PER_SECOND, default 1;
+   * refused other than 1 against the real Hetzner API.
+   */
+  readonly hcloudRefillPerSecond: number;
+  /**
    * Labels added to every server, SSH key and firewall the provisioner creates, besides its own ownership
    * labels; `bun run smoke` scopes what it made with one. HCLOUD_LABELS, comma list of key=value; default none.
    */
@@ -261,6 +267,7 @@ const envSchema = z
     HCLOUD_TOKEN: text().optional(),
     HCLOUD_PROJECTS: text().optional(),
     HCLOUD_ENDPOINT: httpUrl().default("https://api.hetzner.cloud/v1"),
+    HCLOUD_REFILL_PER_SECOND: integer(1, 3600).default(1),
     HCLOUD_LABELS: labelList().default({}),
     WORKER_CONCURRENCY: integer(1, 1000).default(64),
     SHUTDOWN_TIMEOUT_MS: integer(1, MAX_MS).default(20_000),
@@ -335,6 +342,14 @@ const envSchema = z
         message: "is a test fault hook; refused while HCLOUD_ENDPOINT is the real Hetzner API",
       });
     }
+    // Hetzner refills one request a second: pacing faster against it would only meet 429s.
+    if (env.HCLOUD_REFILL_PER_SECOND !== 1 && new URL(env.HCLOUD_ENDPOINT).hostname === REAL_HETZNER_HOST) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["HCLOUD_REFILL_PER_SECOND"],
+        message: "must be 1 (Hetzner's refill) while HCLOUD_ENDPOINT is the real Hetzner API",
+      });
+    }
     // A renewal interval at or above the lifetime lets the lock or lease lapse between renewals.
     if (env.HEARTBEAT_MS >= Math.min(env.JOB_LOCK_MS, env.LEASE_TTL_MS)) {
       ctx.addIssue({
@@ -396,6 +411,7 @@ function toConfig(env: Env, hcloudProjects: HcloudProjects): Config {
     logPretty: env.LOG_PRETTY,
     hcloudProjects,
     hcloudEndpoint: env.HCLOUD_ENDPOINT,
+    hcloudRefillPerSecond: env.HCLOUD_REFILL_PER_SECOND,
     hcloudLabels: env.HCLOUD_LABELS,
     workerConcurrency: env.WORKER_CONCURRENCY,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,

@@ -21,6 +21,7 @@ export interface ControlDeps {
 const rateLimitSchema = z.object({
   capacity: z.number().int().positive(),
   refillPerSecond: z.number().nonnegative(),
+  initialTokens: z.number().int().nonnegative().optional(),
 });
 
 /** JSON cannot carry Infinity, so an unlimited `times` is shown as the string "Infinity". */

@@ -13,14 +13,15 @@ import type { SimProjectOptions, SimulatorOptions } from "./simulator.ts";
 /** The CLI's default API port (tests pass --port 0 for an ephemeral one). */
 const DEFAULT_PORT = 4010;
 
-const USAGE = `usage: bun run sim [--port N] [--token T] [--time-scale X] [--ssh-port N] [--machines stand-in|container]
+const USAGE = `usage: bun run sim [--port N] [--token T] [--time-scale X] [--ssh-port N] [--machines stand-in|container|machineless]
                    [--server-limit N] [--project NAME:TOKEN[:LIMIT]]...
 Serves a Hetzner Cloud API simulator on 127.0.0.1 until Ctrl-C; the first line it prints is the endpoint.
   --port N         API port (default ${DEFAULT_PORT}; 0 picks a free one)
   --token T        bearer token clients must send (default sim-token)
   --time-scale X   multiplies every simulated duration (default 1: Hetzner's 75 s create, 10 s boot)
   --ssh-port N     SSH port of every fake machine, each on its own 127.x address (default: a free port)
-  --machines K     stand-in (default: fast fake machines) or container (a real Debian 13 boot per server; root)
+  --machines K     stand-in (default: fast fake machines), container (a real Debian 13 boot per server; root)
+                   or machineless (no machine: callback and SSH answered in-process; fleet benchmarks only)
   --server-limit N servers the default project may hold (default: no limit; beyond: 403 resource_limit_exceeded)
   --project P      another Hetzner project, NAME:TOKEN[:LIMIT] (its own servers, keys, budget); repeatable
   -h, --help       this text`;

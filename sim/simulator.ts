@@ -35,7 +35,7 @@ export interface SimulatorOptions {
   token?: string;
   /** Multiplies every simulated duration; 1 = realistic, 0.001 makes a 60 s boot take 60 ms (default 1). */
   timeScale?: number;
-  /** Token-bucket capacity (default 3600) and refill per second (default 1). */
+  /** Token-bucket capacity (default 3600), refill per second (default 1) and starting tokens (default: full). */
   rateLimit?: RateLimitSettings;
   /** Servers the default project may hold at once; beyond it POST /servers answers 403 resource_limit_exceeded (default: no limit). */
   serverLimit?: number;
@@ -58,7 +58,8 @@ export interface SimulatorOptions {
   sshPort?: number;
   /**
    * What backs each server: "stand-in" (default, emulated), "container" (a real Debian 13 boot under
-   * systemd-nspawn; needs root, debootstrap, systemd-container), or a function choosing per server.
+   * systemd-nspawn; needs root, debootstrap, systemd-container), "machineless" (no machine: the simulator
+   * phones home and answers SSH itself; fleet benchmarks only), or a function choosing per server.
    */
   machines?: MachineChoice;
   /** Where container machines' root filesystem is cached (default /var/cache/rachel-sim). */
@@ -82,8 +83,8 @@ export interface Simulator {
   readonly baseUrl: string;
   /** Token of the default project. */
   readonly token: string;
-  /** Every project, the default first: name and token. */
-  readonly projects: readonly { name: string; token: string }[];
+  /** Every project, the default first: name, token and server limit (as configured at start; null: none). */
+  readonly projects: readonly { name: string; token: string; serverLimit: number | null }[];
   readonly sshPort: number;
   /** Multiplier of every simulated duration (1 = realistic). */
   readonly timeScale: number;
@@ -113,6 +114,7 @@ const durationMs = z.number().finite().nonnegative();
 const rateLimit = z.object({
   capacity: z.number().int().positive(),
   refillPerSecond: z.number().finite().nonnegative(),
+  initialTokens: z.number().int().nonnegative().optional(),
 });
 const serverLimit = z.number().int().nonnegative();
 const projectSchema = z.object({
@@ -273,7 +275,7 @@ async function serve(
     endpoint: `${baseUrl}/v1`,
     baseUrl,
     token: projectNamed().token,
-    projects: projects.map(({ name, token }) => ({ name, token })),
+    projects: projects.map(({ name, token, world }) => ({ name, token, serverLimit: world.serverLimit })),
     sshPort,
     timeScale: clock.timeScale,
     timings: Object.freeze({ ...timings }),

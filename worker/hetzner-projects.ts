@@ -27,7 +27,12 @@ export function createWorkerHetzner(
   config: Config,
   runtime: { log: Logger; metrics: MetricsRegistry },
 ): WorkerHetzner {
-  const budgets = new Map(config.hcloudProjects.map((p) => [p.name, new RateLimitBudget()]));
+  const budgets = new Map(
+    config.hcloudProjects.map((p) => [
+      p.name,
+      new RateLimitBudget({ refillPerSecond: config.hcloudRefillPerSecond }),
+    ]),
+  );
   const metricsFor = createHetznerMetrics(runtime.metrics, budgets);
   return {
     budgets,

@@ -3,8 +3,10 @@
 export interface RateLimitSettings {
   /** Requests the bucket holds when full (Hetzner: 3600). */
   capacity: number;
-  /** Tokens added back per real second (Hetzner: 1). */
+  /** Tokens added back per real second (Hetzner: 1; a compressed-time run scales it alike). */
   refillPerSecond: number;
+  /** Tokens in the bucket at the start (default: full); 0 starts a budget spent, as after a busy hour. */
+  initialTokens?: number;
 }
 
 export class TokenBucket {
@@ -15,14 +17,14 @@ export class TokenBucket {
     private settings: RateLimitSettings,
     private readonly now: () => number = Date.now,
   ) {
-    this.tokens = settings.capacity;
+    this.tokens = startingTokens(settings);
     this.refilledAt = now();
   }
 
-  /** Replaces the settings and fills the bucket, so tests start from a known budget. */
+  /** Replaces the settings and refills the bucket (to `initialTokens` when given), so tests start from a known budget. */
   reset(settings: RateLimitSettings): void {
     this.settings = settings;
-    this.tokens = settings.capacity;
+    this.tokens = startingTokens(settings);
     this.refilledAt = this.now();
   }
 
@@ -52,4 +54,8 @@ export class TokenBucket {
     this.tokens = Math.min(this.settings.capacity, this.tokens + gained);
     this.refilledAt = now;
   }
+}
+
+function startingTokens(settings: RateLimitSettings): number {
+  return Math.min(settings.capacity, settings.initialTokens ?? settings.capacity);
 }

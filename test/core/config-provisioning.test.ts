@@ -21,8 +21,26 @@ describe("provisioning settings", () => {
       appRepoUrl: "https://github.com/polly3223/Rachel8.git",
       expectedServerDeletionMs: 5_000,
       hcloudLabels: {},
+      hcloudRefillPerSecond: 1,
     } satisfies Partial<Config>);
     expect(loadConfig({ ...requiredEnv(), PUBLIC_API_HOST: "::1" }).publicBaseUrl).toBe("http://[::1]:8081");
+  });
+
+  test("HCLOUD_REFILL_PER_SECOND paces a simulator's compressed budget, and only a simulator's", () => {
+    const simulator = { HCLOUD_ENDPOINT: "http://127.0.0.1:4010/v1", HCLOUD_REFILL_PER_SECOND: "10" };
+    expect(loadConfig({ ...requiredEnv(), ...simulator }).hcloudRefillPerSecond).toBe(10);
+    expect(
+      problemsOf({
+        ...requiredEnv(),
+        HCLOUD_ENDPOINT: "https://api.hetzner.cloud/v1",
+        HCLOUD_REFILL_PER_SECOND: "10",
+      }),
+    ).toEqual([
+      "HCLOUD_REFILL_PER_SECOND: must be 1 (Hetzner's refill) while HCLOUD_ENDPOINT is the real Hetzner API",
+    ]);
+    expect(problemsOf({ ...requiredEnv(), HCLOUD_REFILL_PER_SECOND: "0" })).toEqual([
+      "HCLOUD_REFILL_PER_SECOND: must be an integer 1-3600",
+    ]);
   });
 
   test("a plain http PUBLIC_BASE_URL off loopback is refused unless PUBLIC_BASE_URL_ALLOW_HTTP", () => {

@@ -20,6 +20,18 @@ describe("TokenBucket", () => {
     now += 60_000;
     expect(bucket.headers()["RateLimit-Remaining"]).toBe("3");
   });
+
+  test("a bucket may start spent, and a reset starts it as its new settings say", () => {
+    let now = 1_000_000;
+    const bucket = new TokenBucket({ capacity: 3600, refillPerSecond: 100, initialTokens: 0 }, () => now);
+    expect(bucket.take()).toBe(false);
+    now += 20;
+    expect([bucket.take(), bucket.take(), bucket.take()]).toEqual([true, true, false]);
+    bucket.reset({ capacity: 10, refillPerSecond: 1 });
+    expect(bucket.headers()["RateLimit-Remaining"]).toBe("10");
+    bucket.reset({ capacity: 10, refillPerSecond: 1, initialTokens: 4 });
+    expect(bucket.headers()["RateLimit-Remaining"]).toBe("4");
+  });
 });
 
 describe("rate limit over HTTP", () => {
