@@ -43,7 +43,7 @@ export async function startSshEndpoint(options: SshEndpointOptions): Promise<Ssh
   };
 }
 
-/** One SSH connection: public-key auth, then exec sessions; every other request is refused. */
+/** One SSH connection: public-key auth, then exec sessions; ssh2 refuses every request nobody listens for. */
 function serveClient(client: Connection, options: SshEndpointOptions): void {
   let account: Account | null = null;
   // A client asks "would this key do?" before signing; both questions read the same account once.
@@ -78,14 +78,7 @@ function serveClient(client: Connection, options: SshEndpointOptions): void {
         // The account came from the sandbox, so it is ready by now.
         void options.sandbox.then((box) => runExec(box, user, info.command, channel));
       });
-      session.on("pty", (_accept, reject) => reject());
-      session.on("shell", (_accept, reject) => reject());
-      session.on("subsystem", (_accept, reject) => reject());
-      session.on("x11", (_accept, reject) => reject());
     });
-    client.on("tcpip", (_accept, reject) => reject());
-    client.on("openssh.streamlocal", (_accept, reject) => reject());
-    client.on("request", (_accept, reject) => reject?.());
   });
   // A client vanishing mid-handshake is normal traffic for a server, not a simulator failure.
   client.on("error", () => client.end());
