@@ -94,7 +94,7 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
       status.error = `${status.error}; status not recorded in the box: ${statusError.message}`;
     });
   } finally {
-    if (egress !== null) await keepForLifetime(egress, context.signal);
+    if (egress !== null) keepForLifetime(egress, context.signal);
   }
 }
 
@@ -102,9 +102,9 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
  * A server keeps its network after cloud-init (an upgrade fetches its bundle over it, months later): the
  * way out closes with the machine.
  */
-async function keepForLifetime(egress: Egress, lifetime: AbortSignal): Promise<void> {
-  if (lifetime.aborted) return egress.close();
-  lifetime.addEventListener("abort", () => void egress.close(), { once: true });
+function keepForLifetime(egress: Egress, lifetime: AbortSignal): void {
+  if (lifetime.aborted) egress.close();
+  else lifetime.addEventListener("abort", () => egress.close(), { once: true });
 }
 
 /** The way to the control plane (the phone_home URL's host), when the user-data names one. */
