@@ -45,8 +45,8 @@ function writeFileOp(file: CloudWriteFile): FileOp {
 }
 
 /**
- * What cloud-init's users-groups and ssh modules write: passwd and group entries, homes, authorized_keys,
- * sudo rules, and root's keys from the top-level `ssh_authorized_keys`. An existing user is not made again.
+ * What cloud-init's users-groups and ssh modules write: passwd and group entries, homes, authorized_keys and
+ * sudo rules. An existing user is not made again.
  */
 function planUsers(config: CloudConfig, files: AccountFiles): FileOp[] {
   const passwd = files.passwd.split("\n").filter((line) => line !== "");
@@ -54,7 +54,6 @@ function planUsers(config: CloudConfig, files: AccountFiles): FileOp[] {
   const ops: FileOp[] = [];
   let sudoers = "";
   for (const user of config.users) {
-    if (user === "default") continue;
     const home = user.homedir ?? `/home/${user.name}`;
     if (!passwd.some((line) => line.startsWith(`${user.name}:`))) {
       const uid = freeId(passwd);
@@ -80,7 +79,7 @@ function planUsers(config: CloudConfig, files: AccountFiles): FileOp[] {
       mode: "440",
       content: `# Created by cloud-init\n${sudoers}`,
     });
-  return [...ops, ...authorizedKeys("/root", config.ssh_authorized_keys)];
+  return ops;
 }
 
 /** The lowest id from FIRST_REGULAR_ID up that no entry (a passwd or group line) uses. */

@@ -4,7 +4,7 @@ import type { MachineFaultBoard } from "../faults.ts";
 import { applyFileOps, type FileOp } from "../sandbox/files.ts";
 import { FRESH_ACCOUNTS } from "../sandbox/layout.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
-import { type CloudConfig, type CloudPhoneHome, PHONE_HOME_FIELDS, parseCloudConfig } from "./config.ts";
+import { type CloudConfig, type CloudPhoneHome, parseCloudConfig } from "./config.ts";
 import { type Egress, openEgress } from "./egress.ts";
 import { INSTANCE_DIR, planConfigFiles, RUNCMD_SCRIPT } from "./plan.ts";
 
@@ -132,9 +132,8 @@ async function runPhoneHome(context: CloudInitContext, settings: CloudPhoneHome)
     hostname: spec.name,
     fqdn: spec.name,
   };
-  const names = settings.post === "all" ? PHONE_HOME_FIELDS : settings.post;
   // Like cloud-init, a requested key the machine lacks (it only has ed25519) is sent as "N/A".
-  const fields = Object.fromEntries(names.map((name) => [name, known[name] ?? "N/A"]));
+  const fields = Object.fromEntries(settings.post.map((name) => [name, known[name] ?? "N/A"]));
   // Posted by the box's own curl, through its way out (egress.ts): from the machine's address, as cloud-init does.
   const form = Object.entries(fields).flatMap(([name, value]) => ["--data-urlencode", `${name}=${value}`]);
   const post = [
