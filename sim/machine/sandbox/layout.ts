@@ -14,7 +14,6 @@ const BOX_FILES: Record<string, string> = {
     ]),
   ),
   "opt/sim/lib/sim-units.sh": "services/units.sh",
-  "opt/sim/lib/sim-passwd.sh": "shims/passwd.sh",
   "opt/sim/lib/systemd-supervisor.sh": "services/supervisor.sh",
 };
 /** The directories of a fresh box; /opt/sim/usr-local becomes its /usr/local (mounts.ts). */
