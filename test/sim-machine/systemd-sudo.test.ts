@@ -45,11 +45,8 @@ describe("systemctl", () => {
   test("enable, a start blocked by ConditionPathExists, then a real start, as systemd reports them", async () => {
     const install = await exec(rachel, "sudo tee /etc/systemd/system/rachel8.service >/dev/null", UNIT);
     expect(install).toEqual({ code: 0, stdout: "", stderr: "" });
-    const enable = await exec(
-      rachel,
-      "sudo systemctl daemon-reload && sudo systemctl enable rachel8 && readlink /etc/systemd/system/multi-user.target.wants/rachel8.service",
-    );
-    expect(enable).toEqual({ code: 0, stdout: "/etc/systemd/system/rachel8.service\n", stderr: "" });
+    const enable = await exec(rachel, "sudo systemctl daemon-reload && sudo systemctl enable rachel8");
+    expect(enable).toEqual({ code: 0, stdout: "", stderr: "" });
 
     expect((await exec(rachel, "sudo systemctl start rachel8.service")).code).toBe(0);
     expect(await exec(rachel, "systemctl is-active rachel8")).toEqual({

@@ -152,7 +152,7 @@ exec 5<&-
 # A service gets exactly what spawn_service exports, as under env -i.
 for name in $(compgen -e) OLDPWD; do export -n "$name"; done
 
-mkdir -p "$STATE_DIR" "${JOURNAL%/*}" "$UNIT_DIR/multi-user.target.wants"
+mkdir -p "$STATE_DIR" "${JOURNAL%/*}"
 rm -f "$CONTROL" "$IDLE"
 mkfifo -m 600 "$CONTROL" "$IDLE"
 # Held open for reading and writing: requests never see a closed pipe, and reading never hits EOF.
