@@ -1,4 +1,5 @@
 import type { FileOp } from "../sandbox/files.ts";
+import { FRESH_ACCOUNTS } from "../sandbox/layout.ts";
 import type { CloudConfig, CloudWriteFile } from "./config.ts";
 
 /** Where cloud-init keeps what it was given and what it did for this instance. */
@@ -10,24 +11,18 @@ const SUDOERS_FILE = "/etc/sudoers.d/90-cloud-init-users";
 /** First uid/gid cloud-init (through useradd) hands out to regular users. */
 const FIRST_REGULAR_ID = 1000;
 
-/** The box's account files as they are before cloud-init's users module runs (cloud-init runs once, on a fresh box). */
-export interface AccountFiles {
-  passwd: string;
-  group: string;
-}
-
 /**
  * Plans every file cloud-init's modules write, in their real order: write_files, then users and keys, then
  * deferred write_files, and the runcmd script (the box is named after the server already: see layout.ts).
  */
-export function planConfigFiles(config: CloudConfig, userData: string, accounts: AccountFiles): FileOp[] {
+export function planConfigFiles(config: CloudConfig, userData: string): FileOp[] {
   const runcmd = config.runcmd.map((command) =>
     typeof command === "string" ? command : command.map(shlexQuote).join(" "),
   );
   return [
     { kind: "write", path: `${INSTANCE_DIR}/user-data.txt`, mode: "600", content: userData },
     ...config.write_files.filter((file) => !file.defer).map(writeFileOp),
-    ...planUsers(config, accounts),
+    ...planUsers(config),
     ...config.write_files.filter((file) => file.defer).map(writeFileOp),
     {
       kind: "write",
@@ -46,11 +41,11 @@ function writeFileOp(file: CloudWriteFile): FileOp {
 
 /**
  * What cloud-init's users-groups and ssh modules write: passwd and group entries, homes, authorized_keys and
- * sudo rules. An existing user is not made again.
+ * sudo rules, added to a fresh box's account files (cloud-init runs once); a user already there is not made again.
  */
-function planUsers(config: CloudConfig, files: AccountFiles): FileOp[] {
-  const passwd = files.passwd.split("\n").filter((line) => line !== "");
-  const group = files.group.split("\n").filter((line) => line !== "");
+function planUsers(config: CloudConfig): FileOp[] {
+  const passwd = FRESH_ACCOUNTS.passwd.split("\n").filter((line) => line !== "");
+  const group = FRESH_ACCOUNTS.group.split("\n").filter((line) => line !== "");
   const ops: FileOp[] = [];
   let sudoers = "";
   for (const user of config.users) {

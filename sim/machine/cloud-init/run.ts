@@ -2,7 +2,6 @@ import { raceAbort, sleep } from "../../../core/abort.ts";
 import type { MachineSpec, MachineView } from "../../machine-contract.ts";
 import type { MachineFaultBoard } from "../faults.ts";
 import { applyFileOps, type FileOp } from "../sandbox/files.ts";
-import { FRESH_ACCOUNTS } from "../sandbox/layout.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import { type CloudConfig, type CloudPhoneHome, parseCloudConfig } from "./config.ts";
 import { type Egress, openEgress } from "./egress.ts";
@@ -47,7 +46,7 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
     const config = spec.userData === null ? null : parseCloudConfig(spec.userData);
     const failures: string[] = [];
     if (config !== null && spec.userData !== null) {
-      const files = planConfigFiles(config, spec.userData, FRESH_ACCOUNTS);
+      const files = planConfigFiles(config, spec.userData);
       egress = await openEgressTo(context, config);
       const egressFiles = egress ? [egress.targetFile] : [];
       await applyFileOps(sandbox, [statusFile("running\n"), ...egressFiles, ...files]);
