@@ -1,4 +1,5 @@
 /** Two connected sockets relayed both ways: the relays of the container lab and of the stand-in machines. */
+import { once } from "node:events";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 
 /** A Unix socket path, or a TCP address (a connection may leave from `localAddress`). */
@@ -17,13 +18,8 @@ export function joinSockets(inbound: Socket, outbound: Socket): void {
 }
 
 /** Listens on `listen` and joins each connection to a new one to `connect`; resolves once listening. */
-export function relay(listen: RelayEndpoint, connect: RelayEndpoint): Promise<Server> {
+export async function relay(listen: RelayEndpoint, connect: RelayEndpoint): Promise<Server> {
   const server = createServer((inbound) => joinSockets(inbound, createConnection(connect)));
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(listen, () => {
-      server.off("error", reject);
-      resolve(server);
-    });
-  });
+  await once(server.listen(listen), "listening");
+  return server;
 }

@@ -1,4 +1,5 @@
-import { createServer, type Server as NetServer, type Socket } from "node:net";
+import { once } from "node:events";
+import { createServer, type Socket } from "node:net";
 import { type AuthContext, type Connection, type ServerChannel, Server as SshServer } from "ssh2";
 import { coalesceWritesPerTick } from "../../../core/coalesce-writes.ts";
 import type { Sandbox, SandboxUser, SessionCommand } from "../sandbox/sandbox.ts";
@@ -33,7 +34,8 @@ export async function startSshEndpoint(options: SshEndpointOptions): Promise<Ssh
     if (options.shouldDrop()) socket.once("data", () => socket.destroy());
     else ssh.injectSocket(coalesceWritesPerTick(socket));
   });
-  await listen(listener, options.address, options.port);
+  // events.once rejects with the listener's error (the address in use) instead of waiting forever.
+  await once(listener.listen({ host: options.address, port: options.port, exclusive: true }), "listening");
   return {
     close: () =>
       new Promise<void>((resolve) => {
@@ -82,16 +84,6 @@ function serveClient(client: Connection, options: SshEndpointOptions): void {
   });
   // A client vanishing mid-handshake is normal traffic for a server, not a simulator failure.
   client.on("error", () => client.end());
-}
-
-function listen(listener: NetServer, address: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    listener.once("error", reject);
-    listener.listen({ host: address, port, exclusive: true }, () => {
-      listener.off("error", reject);
-      resolve();
-    });
-  });
 }
 
 /** Public-key auth against the user's authorized_keys inside the box; returns the account on success. */
