@@ -43,7 +43,8 @@ const userSchema = z.object(
 const writeFileSchema = z.object({
   path: z.string().startsWith("/"),
   content: z.string().default(""),
-  encoding: z.enum(["text/plain", "b64", "base64", "gz+b64", "gzip+base64"]).default("text/plain"),
+  // Our user-data writes plain text only; b64 and gzip are refused, naming the field.
+  encoding: z.literal("text/plain").default("text/plain"),
   permissions: z
     .union([z.string().regex(/^0?[0-7]{3,4}$/), z.number().int()])
     .default("0644")

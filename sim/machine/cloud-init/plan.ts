@@ -34,9 +34,7 @@ export function planConfigFiles(config: CloudConfig, userData: string): FileOp[]
 }
 
 function writeFileOp(file: CloudWriteFile): FileOp {
-  const raw = Buffer.from(file.content, file.encoding === "text/plain" ? "utf8" : "base64");
-  const content = file.encoding.startsWith("gz") ? Bun.gunzipSync(raw) : raw;
-  return { kind: "write", path: file.path, mode: file.permissions, content };
+  return { kind: "write", path: file.path, mode: file.permissions, content: file.content };
 }
 
 /**
