@@ -7,14 +7,12 @@
  * spent token, a foreign address) gets the router's own 404, byte for byte, so the answer tells a prober
  * nothing; the reason is logged. The public listener routes these paths here (api/routes/bundle-download.ts).
  */
-import { eq } from "drizzle-orm";
 import type { BundleStore } from "../bundle/store.ts";
 import type { Logger } from "../core/log.ts";
 import { requestTarget } from "../core/request-target.ts";
 import type { Sealer } from "../core/secrets.ts";
 import type { Db } from "../db/index.ts";
-import { instances } from "../db/schema.ts";
-import { authorizeBundleDownload } from "../domain/bundles/grants.ts";
+import { admitBundleDownload, type BundleDownloadRefusal } from "../domain/bundles/grants.ts";
 import { presentedBearerToken } from "./bearer-token.ts";
 import { byteRangeOf } from "./byte-range.ts";
 import { errorJson } from "./error-mapper.ts";
@@ -35,7 +33,7 @@ export interface BundleDownloadDependencies {
 }
 
 /** Why a download was refused; logged, never answered. */
-type Refusal = "method" | "unknown_bundle" | "unknown_instance" | "wrong_origin" | "no_grant";
+type Refusal = "method" | "unknown_bundle" | BundleDownloadRefusal;
 
 /** Answers one request for a BUNDLE_DOWNLOAD_PATH from the peer at `clientIp` (null: in-process). */
 export type BundleDownloadHandler = (request: Request, clientIp: string | null) => Promise<Response>;
@@ -56,18 +54,10 @@ export function createBundleDownloadHandler(deps: BundleDownloadDependencies): B
     const manifest = await deps.store.get(bundleId);
     if (manifest === null) return refuse("unknown_bundle");
     if (instanceId === null) return refuse("unknown_instance");
-    const instance = deps.db
-      .select({ ipv4: instances.ipv4 })
-      .from(instances)
-      .where(eq(instances.id, instanceId))
-      .get();
-    if (!instance) return refuse("unknown_instance");
-    // The callback's rule: the server's own address once known. Until create-server has stored it (its
-    // answer lost and the server adopted on a retry), the single-purpose token alone stands.
-    if (instance.ipv4 !== null && clientIp !== instance.ipv4) return refuse("wrong_origin");
     const claim = { instanceId, bundleId, token: presentedBearerToken(request), now: deps.now() };
-    const grantId = authorizeBundleDownload(deps.db, deps.sealer, claim);
-    if (grantId === null) return refuse("no_grant");
+    const admission = admitBundleDownload(deps.db, deps.sealer, claim, clientIp);
+    if ("refusal" in admission) return refuse(admission.refusal);
+    const { grantId } = admission;
 
     const file = Bun.file(deps.store.archivePath(bundleId));
     const etag = `"${manifest.id}"`;

@@ -1,17 +1,13 @@
 import type { Server } from "bun";
-import { bundleStoreDir, createBundleStore } from "../bundle/store.ts";
 import { requestTarget } from "../core/request-target.ts";
-import { createSealer } from "../core/secrets.ts";
-import { createBundleDownloadHandler } from "./bundle-download.ts";
 import { createClientAddress, plainAddress } from "./client-address.ts";
-import type { ApiDependencies, RouteDependencies } from "./dependencies.ts";
+import { type ApiDependencies, createRouteDependencies, type RouteDependencies } from "./dependencies.ts";
 import { errorJson, errorResponse } from "./error-mapper.ts";
 import { createHttpMetrics } from "./http-metrics.ts";
 import { registerOperationMetrics } from "./operation-metrics.ts";
 import { REQUEST_ID_HEADER, requestIdOf } from "./request-id.ts";
 import { type ApiRoutes, createRouter, type Listener, type RouteContext, type RouteMatch } from "./router.ts";
 import { routes as defaultRoutes } from "./routes/index.ts";
-import { createPaymentWebhooks } from "./routes/webhooks.ts";
 
 export interface ApiServerOptions extends ApiDependencies {
   /** Routes of each listener; default api/routes/index.ts. */
@@ -70,20 +66,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   const clientAddress = createClientAddress(deps.config.trustedProxies);
   const httpMetrics = createHttpMetrics(deps.metrics);
   registerOperationMetrics(deps.metrics, deps.db);
-  const bundles = createBundleStore(bundleStoreDir(deps.config.dataDir));
-  const bundleDownload = createBundleDownloadHandler({
-    db: deps.db,
-    sealer: createSealer(deps.config.secretsKeys),
-    store: bundles,
-    log: deps.log,
-    now: Date.now,
-  });
-  const routeDeps: RouteDependencies = {
-    ...deps,
-    webhooks: createPaymentWebhooks(deps),
-    bundles,
-    bundleDownload,
-  };
+  const routeDeps = createRouteDependencies(deps);
 
   const handle = async (request: Request, origin: InProcessOrigin = {}): Promise<Response> => {
     const { listener = "private", peer = null } = origin;

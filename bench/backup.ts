@@ -16,14 +16,14 @@ import { pollUntil } from "../core/wait.ts";
 import { customers, instances, stepRuns, subscriptions } from "../db/schema.ts";
 import { ownershipLabels, resourceNameFor } from "../domain/ownership.ts";
 import { createRequests } from "../domain/requests.ts";
+import { startFleet } from "../harness/reconcile/fleet.ts";
+import { EAGER_POLICY, simHetznerFor } from "../harness/reconcile/sweep-world.ts";
+import { startRuntime } from "../harness/runner/harness.ts";
 import { createHetznerClient, RateLimitBudget } from "../hetzner/index.ts";
 import { connectSweepBroker } from "../jobs/reconcile/broker.ts";
 import { runSweep, type SweepDeps } from "../jobs/reconcile/sweep.ts";
 import { createSweepMetrics } from "../jobs/reconcile/sweep-metrics.ts";
 import { brokerConnection } from "../queue/queue.ts";
-import { startFleet } from "../test/reconcile/fleet.ts";
-import { EAGER_POLICY, simHetznerFor } from "../test/reconcile/sweep-world.ts";
-import { startRuntime } from "../test/runner/harness.ts";
 import { figure, printFigures } from "./support/figures.ts";
 
 const fleetSize = 10_000;

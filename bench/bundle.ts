@@ -8,13 +8,13 @@
  * `bun bench/bundle.ts`.
  */
 import { readFile } from "node:fs/promises";
-import type { RegistryPackage } from "../sim/bundle/registry.ts";
 import {
   BUN_VERSION,
   CLAUDE_CODE_VERSION,
   createBundleWorld,
   standInPackages,
-} from "../test/bundle/world.ts";
+} from "../harness/bundle/world.ts";
+import type { RegistryPackage } from "../sim/bundle/registry.ts";
 import { readProcesses, treeCpuMs } from "./support/cpu-time.ts";
 import { type BenchFigure, figure, printFigures } from "./support/figures.ts";
 

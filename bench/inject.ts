@@ -3,10 +3,11 @@
  * the test/remote suite): SSH round trips per injection as sshd counts them (target: at most 3), and the
  * time to connect and to inject, changed and unchanged. `bun bench/inject.ts`.
  */
+
+import { startMachine } from "../harness/remote/machine-fixture.ts";
+import { sshdUnavailableReason } from "../harness/support/sshd.ts";
 import { injectSecrets, type SecretFile, type UnitFile } from "../remote/inject.ts";
 import { connectPinned } from "../remote/ssh.ts";
-import { startMachine } from "../test/remote/machine-fixture.ts";
-import { sshdUnavailableReason } from "../test/support/sshd.ts";
 import { type BenchFigure, printFigures } from "./support/figures.ts";
 
 const rounds = 20;

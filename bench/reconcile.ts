@@ -3,8 +3,9 @@
  * `ceil(servers / 50) + 1 + actions`, and wall time, for a sweep that deletes zombies, for steady-state
  * sweeps with nothing to do, and for a dry run. `bun bench/reconcile.ts`.
  */
+
+import { type Fleet, startFleet } from "../harness/reconcile/fleet.ts";
 import { runSweep } from "../jobs/reconcile/sweep.ts";
-import { type Fleet, startFleet } from "../test/reconcile/fleet.ts";
 import { type BenchFigure, figure, percentile, printFigures } from "./support/figures.ts";
 
 const servers = 300;

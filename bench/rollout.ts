@@ -9,12 +9,12 @@ import { bundleStoreDir, createBundleStore } from "../bundle/store.ts";
 import { createLogger } from "../core/log.ts";
 import { createMetrics } from "../core/metrics.ts";
 import { pollUntil } from "../core/wait.ts";
+import { startProvisionWorld } from "../harness/provision-job/world.ts";
+import { buildVariantBundle } from "../harness/upgrade/variant-bundle.ts";
 import { connectRolloutBroker } from "../jobs/rollout/broker.ts";
 import { startRollout } from "../jobs/rollout/request.ts";
 import { loadMembers, loadRollout } from "../jobs/rollout/store.ts";
 import { brokerConnection } from "../queue/queue.ts";
-import { startProvisionWorld } from "../test/provision-job/world.ts";
-import { buildVariantBundle } from "../test/upgrade/variant-bundle.ts";
 import { startRolloutRunner } from "../worker/rollouts.ts";
 import { type BenchFigure, figure, printFigures } from "./support/figures.ts";
 

@@ -7,11 +7,11 @@ import { z } from "zod";
 import { pollUntil } from "../core/wait.ts";
 import { appDatabasePath, migrateDatabase, openDatabase } from "../db/index.ts";
 import { operations } from "../db/schema.ts";
+import { type Runtime, startRuntime } from "../harness/runner/harness.ts";
+import { createTestStack } from "../harness/support/processes.ts";
+import { TEST_OPERATIONS } from "../harness/support/test-jobs.ts";
 import type { JobDefinition } from "../jobs/step.ts";
 import { connectJobQueue } from "../queue/queue.ts";
-import { type Runtime, startRuntime } from "../test/runner/harness.ts";
-import { createTestStack } from "../test/support/processes.ts";
-import { TEST_OPERATIONS } from "../test/support/test-jobs.ts";
 import { type BenchFigure, figure, percentile, printFigures } from "./support/figures.ts";
 
 const enqueueJobs = 500;

@@ -9,10 +9,10 @@ import { loadConfig } from "../core/config.ts";
 import { createSealer } from "../core/secrets.ts";
 import { appDatabasePath, type Db, openDatabase } from "../db/index.ts";
 import { createCustomerStore } from "../domain/customers.ts";
+import { customerSecrets } from "../harness/customers/fixtures.ts";
+import { createTestStack, type TestStack } from "../harness/support/processes.ts";
+import { type Delivery, newWebhookSecret, signStandard, standardPayload } from "../harness/webhooks/world.ts";
 import { operationsQueueName } from "../queue/payload.ts";
-import { customerSecrets } from "../test/customers/fixtures.ts";
-import { createTestStack, type TestStack } from "../test/support/processes.ts";
-import { type Delivery, newWebhookSecret, signStandard, standardPayload } from "../test/webhooks/world.ts";
 import { type BenchFigure, figure, percentile, printFigures } from "./support/figures.ts";
 import { runLoad } from "./support/http-load.ts";
 

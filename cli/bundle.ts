@@ -12,10 +12,12 @@ import { bundleStoreDir, createBundleStore } from "../bundle/store.ts";
 import { loadConfigOrExit } from "../core/config.ts";
 import { appDatabasePath, migrateDatabase, openDatabase } from "../db/index.ts";
 import { bundlesInUse } from "../domain/bundles/usage.ts";
+import { fallbackTypes } from "../jobs/capacity/projects.ts";
 
 const USAGE = `usage: bun run bundle [--promote]
 
-Builds one bundle per CPU architecture of SERVER_TYPE from APP_REPO_URL at APP_REF, with Bun BUN_VERSION and
+Builds one bundle per CPU architecture a server may get (each Hetzner project's server types, fallbacks
+included; SERVER_TYPE by default) from APP_REPO_URL at APP_REF, with Bun BUN_VERSION and
 Claude Code CLAUDE_CODE_VERSION from NPM_REGISTRY_URL, into DATA_DIR/bundles/.
 
 options:
@@ -59,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
     const abandoned = await store.removeAbandonedStaging(Date.now() - ABANDONED_STAGING_MS);
     if (abandoned > 0)
       process.stdout.write(`removed ${abandoned} abandoned build(s) from ${store.dir}/.staging\n`);
-    for (const architecture of architecturesFor([config.serverType])) {
+    for (const architecture of architecturesFor(config.hcloudProjects.flatMap(fallbackTypes))) {
       const { manifest, reused } = await buildBundle({
         store,
         architecture,

@@ -108,7 +108,7 @@ export function planCleanup(
     const config = loadConfig(env);
     return problems.length > 0
       ? { problems }
-      : { endpoint: config.hcloudEndpoint, token: config.hcloudToken };
+      : { endpoint: config.hcloudEndpoint, token: config.hcloudProjects[0].token };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     return { problems: [...problems, ...err.problems] };

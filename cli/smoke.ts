@@ -86,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
     if ("problems" in plan) throw new SmokeRefused(`cannot start:\n  ${plan.problems.join("\n  ")}`);
     const hetzner = createHetznerClient({
       endpoint: plan.config.hcloudEndpoint,
-      token: plan.config.hcloudToken,
+      token: plan.config.hcloudProjects[0].token,
       budget: new RateLimitBudget(),
     });
     const secrets = await smokeCustomerSecrets(flags.customerFile).catch((err: Error) => {

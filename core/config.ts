@@ -38,9 +38,16 @@ import {
   webhookSecret,
 } from "./config-fields.ts";
 import { deepFreeze } from "./deep-freeze.ts";
+import {
+  DEFAULT_PROJECT,
+  type HcloudProject,
+  type HcloudProjects,
+  parseHcloudProjects,
+} from "./hcloud-projects.ts";
 import { readSecretFiles } from "./secret-files.ts";
 
 export { LOG_LEVELS, type LogLevel } from "./config-fields.ts";
+export { DEFAULT_PROJECT, type HcloudProject, type HcloudProjects } from "./hcloud-projects.ts";
 
 /** Host of Hetzner's real API: fault hooks are refused against it. */
 const REAL_HETZNER_HOST = "api.hetzner.cloud";
@@ -101,8 +108,13 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Human-readable colored logs instead of JSON lines. LOG_PRETTY, default false. */
   readonly logPretty: boolean;
-  /** Hetzner Cloud API token. HCLOUD_TOKEN or HCLOUD_TOKEN_FILE, required, secret. */
-  readonly hcloudToken: string;
+  /**
+   * The Hetzner projects servers are created in, each with its token, server limit, locations and server
+   * types (core/hcloud-projects.ts). HCLOUD_PROJECTS or HCLOUD_PROJECTS_FILE, a JSON array, secret; unset,
+   * the one project "default" of HCLOUD_TOKEN (or HCLOUD_TOKEN_FILE), HCLOUD_SERVER_LIMIT, PROVISION_LOCATIONS,
+   * SERVER_TYPE and SERVER_TYPE_FALLBACKS.
+   */
+  readonly hcloudProjects: HcloudProjects;
   /** Hetzner Cloud API base URL, no trailing slash. HCLOUD_ENDPOINT, default "https://api.hetzner.cloud/v1". */
   readonly hcloudEndpoint: string;
   /**
@@ -133,18 +145,19 @@ export interface Config {
   readonly publicBaseUrl: string;
   /** CIDR blocks allowed to SSH into customer servers (bare IPs get /32 or /128). CONTROL_PLANE_IPS, default ["127.0.0.1/32"]. */
   readonly controlPlaneIps: readonly string[];
-  /**
-   * Servers the Hetzner project may hold (its server limit; Hetzner has no API to read it). HCLOUD_SERVER_LIMIT,
-   * default null (unknown: learned from Hetzner's resource_limit_exceeded).
-   */
-  readonly serverLimit: number | null;
   /** Cap on servers across all projects (a cost bound). MAX_SERVERS, default null (none). */
   readonly maxServers: number | null;
   /** Longest a paid customer's provision waits for capacity, in ms. CAPACITY_WAIT_TIMEOUT_MS, default 2592000000 (30 days). */
   readonly capacityWaitTimeoutMs: number;
-  /** Hetzner locations to create servers in, preferred first. PROVISION_LOCATIONS, default ["nbg1", "fsn1", "hel1"]. */
+  /**
+   * Hetzner locations to create servers in, preferred first; the default of every project that names none.
+   * PROVISION_LOCATIONS, default ["nbg1", "fsn1", "hel1"].
+   */
   readonly provisionLocations: readonly string[];
-  /** Hetzner server type of customer servers. SERVER_TYPE, default "cx23". */
+  /**
+   * Hetzner server type of customer servers; the preferred type of every project that names none.
+   * SERVER_TYPE, default "cx23".
+   */
   readonly serverType: string;
   /** Hetzner image of customer servers, one of SERVER_IMAGES. SERVER_IMAGE, default "ubuntu-24.04". */
   readonly serverImage: string;
@@ -245,7 +258,8 @@ const envSchema = z
     SECRETS_OLD_KEYS: oldKeys().default([]),
     LOG_LEVEL: logLevel().default("info"),
     LOG_PRETTY: booleanFlag().default(false),
-    HCLOUD_TOKEN: text(),
+    HCLOUD_TOKEN: text().optional(),
+    HCLOUD_PROJECTS: text().optional(),
     HCLOUD_ENDPOINT: httpUrl().default("https://api.hetzner.cloud/v1"),
     HCLOUD_LABELS: labelList().default({}),
     WORKER_CONCURRENCY: integer(1, 1000).default(64),
@@ -262,6 +276,8 @@ const envSchema = z
     CAPACITY_WAIT_TIMEOUT_MS: integer(1, 31_536_000_000).default(2_592_000_000),
     PROVISION_LOCATIONS: hcloudNameList().default(["nbg1", "fsn1", "hel1"]),
     SERVER_TYPE: hcloudName().default("cx23"),
+    SERVER_TYPE_FALLBACKS: hcloudNameList().default([]),
+    SERVER_TYPE_FALLBACK_ANY_ARCH: booleanFlag().default(false),
     SERVER_IMAGE: serverImage().default("ubuntu-24.04"),
     SSH_PORT: port().default(22),
     CLOUD_INIT_TIMEOUT_MS: integer(1, MAX_MS).default(600_000),
@@ -303,6 +319,11 @@ const envSchema = z
         message: "must be https (or set PUBLIC_BASE_URL_ALLOW_HTTP=true to accept plain http)",
       });
     }
+    for (const name of ["HCLOUD_TOKEN", "HCLOUD_SERVER_LIMIT"] as const) {
+      if (env.HCLOUD_PROJECTS !== undefined && env[name] !== undefined) {
+        ctx.addIssue({ code: "custom", path: [name], message: "must be unset when HCLOUD_PROJECTS is set" });
+      }
+    }
     if (env.SECRETS_OLD_KEYS.some(([id]) => id === env.SECRETS_KEY_ID)) {
       ctx.addIssue({ code: "custom", path: ["SECRETS_OLD_KEYS"], message: "must not repeat SECRETS_KEY_ID" });
     }
@@ -333,7 +354,25 @@ const envSchema = z
 
 type Env = z.output<typeof envSchema>;
 
-function toConfig(env: Env): Config {
+/** Every project from HCLOUD_PROJECTS, or the default one; a problem each for what is wrong in the list. */
+function hcloudProjectsOf(env: Env): { projects: HcloudProject[]; problems: string[] } {
+  const defaults = {
+    locations: env.PROVISION_LOCATIONS,
+    serverTypes: [env.SERVER_TYPE, ...env.SERVER_TYPE_FALLBACKS],
+    anyArchitecture: env.SERVER_TYPE_FALLBACK_ANY_ARCH,
+  };
+  if (env.HCLOUD_PROJECTS !== undefined) return parseHcloudProjects(env.HCLOUD_PROJECTS, defaults);
+  const only = {
+    ...defaults,
+    serverTypes: [...new Set(defaults.serverTypes)],
+    name: DEFAULT_PROJECT,
+    token: env.HCLOUD_TOKEN ?? "",
+    serverLimit: env.HCLOUD_SERVER_LIMIT ?? null,
+  };
+  return { projects: [only], problems: [] };
+}
+
+function toConfig(env: Env, hcloudProjects: HcloudProjects): Config {
   return {
     dataDir: env.DATA_DIR,
     apiHost: env.API_HOST,
@@ -355,7 +394,7 @@ function toConfig(env: Env): Config {
     },
     logLevel: env.LOG_LEVEL,
     logPretty: env.LOG_PRETTY,
-    hcloudToken: env.HCLOUD_TOKEN,
+    hcloudProjects,
     hcloudEndpoint: env.HCLOUD_ENDPOINT,
     hcloudLabels: env.HCLOUD_LABELS,
     workerConcurrency: env.WORKER_CONCURRENCY,
@@ -366,7 +405,6 @@ function toConfig(env: Env): Config {
     workerMetricsPort: env.WORKER_METRICS_PORT,
     publicBaseUrl: env.PUBLIC_BASE_URL ?? httpOrigin(env.PUBLIC_API_HOST, env.PUBLIC_API_PORT),
     controlPlaneIps: env.CONTROL_PLANE_IPS,
-    serverLimit: env.HCLOUD_SERVER_LIMIT ?? null,
     maxServers: env.MAX_SERVERS ?? null,
     capacityWaitTimeoutMs: env.CAPACITY_WAIT_TIMEOUT_MS,
     provisionLocations: env.PROVISION_LOCATIONS,
@@ -428,15 +466,24 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   Object.assign(input, files.values);
 
   const parsed = envSchema.safeParse(input);
+  // Checked outside the schema so it is named beside other problems (refinements run only on a valid whole).
+  const noProject =
+    input.HCLOUD_TOKEN === undefined &&
+    input.HCLOUD_PROJECTS === undefined &&
+    !files.failed.includes("HCLOUD_TOKEN")
+      ? ["HCLOUD_TOKEN: required (or HCLOUD_PROJECTS)"]
+      : [];
   // A variable whose _FILE failed is already reported; "required" on top would mislead.
   const schemaProblems = parsed.success
     ? []
     : parsed.error.issues
         .filter((issue) => !files.failed.includes(String(issue.path[0])))
         .map((issue) => `${issue.path.join(".")}: ${issue.message}`);
-  const problems = [...files.problems, ...schemaProblems];
-  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
-  return deepFreeze(toConfig(parsed.data));
+  const projects = parsed.success ? hcloudProjectsOf(parsed.data) : { projects: [], problems: [] };
+  const problems = [...files.problems, ...schemaProblems, ...noProject, ...projects.problems];
+  const [first, ...more] = projects.projects;
+  if (!parsed.success || problems.length > 0 || first === undefined) throw new ConfigError(problems);
+  return deepFreeze(toConfig(parsed.data, [first, ...more]));
 }
 
 /** loadConfig for process entry points: on failure writes `config error: …` lines to stderr and exits 1. */

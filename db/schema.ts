@@ -80,6 +80,8 @@ export const instances = sqliteTable(
     serverName: text("server_name"),
     /** Hetzner location the server was created in (after any capacity fallback). */
     location: text("location"),
+    /** Hetzner server type the server was created as (after any capacity fallback to another type). */
+    serverType: text("server_type"),
     /** OpenSSH public key the provisioner logs in with. */
     sshPublicKey: text("ssh_public_key"),
     /** Sealed OpenSSH private key (context `instance:<id>:sshPrivateKey`). */
@@ -242,6 +244,22 @@ export const sharedResources = sqliteTable("shared_resources", {
   name: text("name").primaryKey(),
   hetznerId: integer("hetzner_id").notNull(),
   createdAt: integer("created_at").notNull(),
+});
+
+/**
+ * Each Hetzner project's rate-limit budget as a worker last estimated it, for `ops status` (the API makes
+ * no Hetzner calls of its own). With several workers, the latest write is shown.
+ */
+export const hetznerBudgets = sqliteTable("hetzner_budgets", {
+  project: text("project").primaryKey(),
+  /** RateLimit-Limit last seen; null before the first answer. */
+  requestLimit: integer("request_limit"),
+  /** Requests that could be sent at `observedAt` (in-flight ones deducted); null before the first answer. */
+  remaining: integer("remaining"),
+  /** Requests the writing worker sent through the budget since it started, and how many met a 429. */
+  requests: integer("requests").notNull(),
+  rateLimited: integer("rate_limited").notNull(),
+  observedAt: integer("observed_at").notNull(),
 });
 
 /** What a subscription's newest event means for its customer's server. */

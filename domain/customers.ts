@@ -30,8 +30,11 @@ export interface ClaudeCredentialsState {
 }
 
 export interface CustomerStore {
-  /** Creates or replaces the customer's secrets (also after a shred); throws InvalidCustomerSecretsError naming bad fields. */
-  upsert(customerId: string, secrets: CustomerSecrets): void;
+  /**
+   * Creates or replaces the customer's secrets (also after a shred) and returns the time stored, epoch ms;
+   * throws InvalidCustomerSecretsError naming bad fields.
+   */
+  upsert(customerId: string, secrets: CustomerSecrets): number;
   /** The customer's secrets; throws UnknownCustomerError or CustomerSecretsGoneError (both permanent). */
   open(customerId: string): CustomerSecrets;
   /**
@@ -161,7 +164,7 @@ export function createCustomerStore(deps: CustomerStoreDeps): CustomerStore {
       validateSecrets(customerId, secrets);
       const claudeJson = claudeCredentialsJson(secrets.claude);
       // Read then write: take the write lock first, or a concurrent writer fails it with SQLITE_BUSY_SNAPSHOT.
-      db.transaction(
+      return db.transaction(
         (tx) => {
           const stored = tx.select().from(customers).where(eq(customers.id, customerId)).get();
           const same = stored !== undefined && storedClaudeJson(stored) === claudeJson;
@@ -183,6 +186,7 @@ export function createCustomerStore(deps: CustomerStoreDeps): CustomerStore {
             .values({ id: customerId, createdAt: sealed.updatedAt, ...sealed })
             .onConflictDoUpdate({ target: customers.id, set: sealed })
             .run();
+          return sealed.updatedAt;
         },
         { behavior: "immediate" },
       );

@@ -21,7 +21,11 @@ const simFaultSchema = z.discriminatedUnion("kind", [
     times,
   }),
   z.object({ kind: z.literal("drop"), method: z.string().optional(), path: z.string().optional(), times }),
-  z.object({ kind: z.literal("location_unavailable"), location: z.string().min(1) }),
+  z.object({
+    kind: z.literal("location_unavailable"),
+    location: z.string().min(1),
+    serverType: z.string().min(1).optional(),
+  }),
   z.object({ kind: z.literal("server_limit") }),
   z.object({
     kind: z.literal("action_error"),
@@ -56,8 +60,11 @@ export type SimFault =
     }
   /** The next matching requests get their connection closed without a response. */
   | { kind: "drop"; method?: string; path?: string; times?: number }
-  /** POST /servers in this location answers 412 resource_unavailable until removed. */
-  | { kind: "location_unavailable"; location: string }
+  /**
+   * POST /servers in this location answers 412 resource_unavailable until removed: for every server type,
+   * or only for `serverType` (that type sold out there, as Hetzner's capacity runs out per type).
+   */
+  | { kind: "location_unavailable"; location: string; serverType?: string }
   /** POST /servers answers 403 resource_limit_exceeded ("server limit exceeded") until removed. */
   | { kind: "server_limit" }
   /** The next `times` actions with this command end in status "error" (error code "action_failed"). */
@@ -124,8 +131,13 @@ export class FaultRegistry {
     return null;
   }
 
-  locationUnavailable(location: string): boolean {
-    return this.list().some((f) => f.kind === "location_unavailable" && f.location === location);
+  locationUnavailable(location: string, serverType: string): boolean {
+    return this.list().some(
+      (f) =>
+        f.kind === "location_unavailable" &&
+        f.location === location &&
+        (f.serverType === undefined || f.serverType === serverType),
+    );
   }
 
   serverLimitReached(): boolean {

@@ -1,12 +1,12 @@
 /**
  * The worker's side of the capacity line: its settings from config, its gauges (waiting provisions,
- * servers used per project), and the wake at start, when a changed limit or cap may have made room.
+ * servers used per project), and the wake at start, when a changed limit, cap or project list may have made room.
  */
 import type { Config } from "../core/config.ts";
 import type { Logger } from "../core/log.ts";
 import type { MetricsRegistry } from "../core/metrics.ts";
 import type { Db } from "../db/index.ts";
-import { capacityView, waitingLine } from "../jobs/capacity/line.ts";
+import { capacitySettingsOf, capacityView, waitingLine } from "../jobs/capacity/line.ts";
 import { type CapacityDeps, wakeWaiting } from "../jobs/capacity/wake.ts";
 import { brokerConnection, connectJobQueue } from "../queue/queue.ts";
 
@@ -15,12 +15,7 @@ export function capacityFromConfig(
   config: Config,
   signal: CapacityDeps["capacity"]["signal"],
 ): CapacityDeps["capacity"] {
-  return {
-    serverLimit: config.serverLimit,
-    maxServers: config.maxServers,
-    waitTimeoutMs: config.capacityWaitTimeoutMs,
-    signal,
-  };
+  return { maxServers: config.maxServers, waitTimeoutMs: config.capacityWaitTimeoutMs, signal };
 }
 
 export function registerCapacityMetrics(metrics: MetricsRegistry, db: Db, config: Config): void {
@@ -29,21 +24,31 @@ export function registerCapacityMetrics(metrics: MetricsRegistry, db: Db, config
     help: "Paid provisions parked until a Hetzner project has room for their server.",
     collect: (gauge) => gauge.set({}, waitingLine(db).length),
   });
+  const projects = () => capacityView(db, capacitySettingsOf(config));
   metrics.gauge({
     name: "hetzner_project_servers",
     help: "Servers held per Hetzner project (a server, or a provision let through).",
     labelNames: ["project"],
     collect: (gauge) => {
-      for (const p of capacityView(db, config)) gauge.set({ project: p.project }, p.used);
+      for (const p of projects()) gauge.set({ project: p.project }, p.used);
+    },
+  });
+  metrics.gauge({
+    name: "hetzner_project_server_limit",
+    help: "Each Hetzner project's configured server limit (absent while unknown).",
+    labelNames: ["project"],
+    collect: (gauge) => {
+      for (const p of projects()) if (p.limit !== null) gauge.set({ project: p.project }, p.limit);
     },
   });
 }
 
-/** Wakes the waiters the room now allows (the config may have raised a limit since the last start). */
+/** Wakes the waiters the room now allows (the config may have raised a limit or added a project). */
 export async function wakeWaitingAtStart(config: Config, db: Db, log: Logger): Promise<void> {
   const queue = connectJobQueue({ ...brokerConnection(config), db });
   try {
-    const woken = await wakeWaiting({ db, capacity: capacityFromConfig(config, queue.signal) });
+    const capacity = capacityFromConfig(config, queue.signal);
+    const woken = await wakeWaiting({ db, projects: { all: config.hcloudProjects }, capacity });
     if (woken > 0) log.info({ woken }, "provisions waiting for capacity woken at start");
   } finally {
     await queue.close();

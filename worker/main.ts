@@ -1,7 +1,6 @@
 /** `bun run worker`: the worker process with the production jobs, built from config; runs until SIGTERM. */
 import { createSealer } from "../core/secrets.ts";
 import { createCustomerStore } from "../domain/customers.ts";
-import { createHetznerClient } from "../hetzner/index.ts";
 import { createProductionJobs } from "../jobs/registry.ts";
 import { brokerConnection, connectJobQueue } from "../queue/queue.ts";
 import { createSessionHandover } from "../remote/handover.ts";
@@ -9,20 +8,14 @@ import { capacityFromConfig } from "./capacity.ts";
 import { runWorkerProcess } from "./process.ts";
 
 await runWorkerProcess(
-  (config, { db, log, onHetznerRequest, hetznerBudget }) => {
+  (config, { db, hetzner }) => {
     const sealer = createSealer(config.secretsKeys);
     // Lives as long as the process: it only records signals and promotes the woken jobs.
     const queue = connectJobQueue({ ...brokerConnection(config), db });
     return createProductionJobs({
       db,
       sealer,
-      hetzner: createHetznerClient({
-        endpoint: config.hcloudEndpoint,
-        token: config.hcloudToken,
-        budget: hetznerBudget,
-        log: log.child({ component: "hetzner" }),
-        onRequest: onHetznerRequest,
-      }),
+      projects: hetzner.projects(),
       customers: createCustomerStore({ db, sealer }),
       sessions: createSessionHandover(),
       settings: config,
@@ -30,17 +23,8 @@ await runWorkerProcess(
       expectedServerDeletionMs: config.expectedServerDeletionMs,
     });
   },
-  // The sweep's own client (same shared rate-limit budget) so it counts only its own requests.
-  (config, { log, onHetznerRequest, hetznerBudget }) =>
+  // The sweep's own clients (on the same per-project budgets) so it counts only its own requests.
+  (_config, { hetzner }) =>
     (onRequest) =>
-      createHetznerClient({
-        endpoint: config.hcloudEndpoint,
-        token: config.hcloudToken,
-        budget: hetznerBudget,
-        log: log.child({ component: "hetzner" }),
-        onRequest: (event) => {
-          onHetznerRequest(event);
-          onRequest(event);
-        },
-      }),
+      hetzner.projects(onRequest),
 );

@@ -7,12 +7,11 @@ import { createMetrics } from "../core/metrics.ts";
 import { createSealer } from "../core/secrets.ts";
 import { appDatabasePath, type Db, migrateDatabase, openDatabase } from "../db/index.ts";
 import { sealClearOwnerIds } from "../domain/customers.ts";
-import { type HetznerRequestEvent, RateLimitBudget } from "../hetzner/index.ts";
 import type { SweepDeps } from "../jobs/reconcile/sweep.ts";
 import type { JobDefinition } from "../jobs/step.ts";
 import { brokerConnection } from "../queue/queue.ts";
 import { registerCapacityMetrics, wakeWaitingAtStart } from "./capacity.ts";
-import { createHetznerMetrics } from "./hetzner-metrics.ts";
+import { createWorkerHetzner, type WorkerHetzner } from "./hetzner-projects.ts";
 import { registerQueueDepthMetrics } from "./queue-depth-metrics.ts";
 import { startRolloutRunner } from "./rollouts.ts";
 import { startWorker } from "./start.ts";
@@ -22,10 +21,8 @@ import { startSweeper } from "./sweeper.ts";
 export interface WorkerProcessRuntime {
   db: Db;
   log: Logger;
-  /** Feeds this process's Hetzner request metrics: every Hetzner client's `onRequest`. */
-  onHetznerRequest: (event: HetznerRequestEvent) => void;
-  /** The project's rate-limit budget, shared by every Hetzner client of this process (jobs and sweep). */
-  hetznerBudget: RateLimitBudget;
+  /** The configured Hetzner projects, each with its rate-limit budget shared by this process's clients of it. */
+  hetzner: WorkerHetzner;
 }
 
 /**
@@ -44,8 +41,9 @@ export async function runWorkerProcess(
   const sealed = sealClearOwnerIds(db, createSealer(config.secretsKeys));
   if (sealed > 0) log.info({ customers: sealed }, "sealed owner ids stored in clear");
   const metrics = createMetrics({ processMetrics: true });
-  const hetznerBudget = new RateLimitBudget();
-  const runtime = { db, log, hetznerBudget, onHetznerRequest: createHetznerMetrics(metrics, hetznerBudget) };
+  const hetzner = createWorkerHetzner(config, { log, metrics });
+  const runtime = { db, log, hetzner };
+  const stopRecordingBudgets = hetzner.recordBudgets(db);
   registerQueueDepthMetrics(metrics, brokerConnection(config), log);
   registerCapacityMetrics(metrics, db, config);
   const jobs = jobsFor(config, runtime);
@@ -76,6 +74,7 @@ export async function runWorkerProcess(
     // stop() is idempotent: a second SIGTERM joins the shutdown already under way.
     Promise.all([worker.stop(), rollouts.stop(), sweeper?.stop()]).then(
       () => {
+        stopRecordingBudgets();
         db.$client.close();
         exitWhenDrained(0);
       },

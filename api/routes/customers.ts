@@ -9,26 +9,10 @@
  * Payment events that arrived before the customer registered are acted on here: a paid customer's
  * provision (or a cancelled one's deprovision) is requested by every PUT, idempotently.
  */
-import { SQLiteError } from "bun:sqlite";
-import { isDeepStrictEqual } from "node:util";
-import { eq } from "drizzle-orm";
 import { z } from "zod";
-import { createSealer } from "../../core/secrets.ts";
-import { customers, type PaymentState } from "../../db/schema.ts";
-import {
-  type CustomerSecrets,
-  CustomerSecretsGoneError,
-  type CustomerStore,
-  createCustomerStore,
-  InvalidCustomerSecretsError,
-} from "../../domain/customers.ts";
-import { applyPaymentState } from "../../domain/payments/apply.ts";
-import { createRequests } from "../../domain/requests.ts";
-import {
-  type ReconfigureDecision,
-  ReconfigureEnqueueError,
-  requestReconfigure,
-} from "../../jobs/reconfigure/request.ts";
+import { PaymentNotRequestedError, type Registration } from "../../domain/customer-registration.ts";
+import { InvalidCustomerSecretsError } from "../../domain/customers.ts";
+import { type ReconfigureDecision, ReconfigureEnqueueError } from "../../jobs/reconfigure/request.ts";
 import { presentsBearerToken, unauthorized } from "../bearer-token.ts";
 import { readJson } from "../body.ts";
 import type { ErrorBody } from "../error-mapper.ts";
@@ -60,7 +44,7 @@ export interface RegistrationAnswer {
   /** The reconfigure that brings the stored secrets to the customer's running server; null when none is needed. */
   reconfigure: { instanceId: string; operationId: string } | null;
   /** The payment state the webhooks recorded (null when none yet) and the provision or deprovision it started or joined. */
-  payment: { state: PaymentState | null; operationId: string | null };
+  payment: Registration["payment"];
 }
 
 /** Seconds a caller waits before retrying while an operation on the instance is finishing. */
@@ -78,32 +62,30 @@ export const customersRoute: Route = {
     const parsed = registrationSchema.safeParse(await readJson(ctx.request, MAX_BODY_BYTES));
     if (!parsed.success) return invalidFields(ctx.requestId, fieldsOf(parsed.error));
     const customerId = ctx.params.customerId ?? "";
-    let stored: StoredSecrets;
+    let registered: Registration;
     try {
-      stored = register(ctx, customerId, parsed.data);
+      registered = await ctx.deps.registrations.register(customerId, parsed.data);
     } catch (err) {
-      if (err instanceof InvalidCustomerSecretsError) return invalidFields(ctx.requestId, err.fields);
-      throw err;
+      return registrationFailure(ctx, customerId, err);
     }
-    const payment = await applyRecordedPayment(ctx, customerId);
-    const decision = await reconfigureAfterRegistration(ctx, customerId);
+    const { created, changed, updatedAt, payment, reconfigure: decision } = registered;
     if (decision.kind === "busy") return instanceBusy(ctx, customerId, decision);
     const reconfigure =
       decision.kind === "enqueued"
         ? { instanceId: decision.instanceId, operationId: decision.operationId }
         : null;
     ctx.log.info(
-      { customerId, created: stored.created, secretsChanged: stored.changed, reconfigure, payment },
+      { customerId, created, secretsChanged: changed, reconfigure, payment },
       "customer registered",
     );
     const answer: RegistrationAnswer = {
       customerId,
-      created: stored.created,
-      updatedAt: new Date(stored.updatedAt).toISOString(),
+      created,
+      updatedAt: new Date(updatedAt).toISOString(),
       reconfigure,
       payment,
     };
-    return Response.json(answer, { status: stored.created ? 201 : 200 });
+    return Response.json(answer, { status: created ? 201 : 200 });
   },
 };
 
@@ -127,63 +109,13 @@ function invalidFields(requestId: string, fields: readonly string[]): Response {
   return Response.json({ ...body, fields }, { status: 422 });
 }
 
-interface StoredSecrets {
-  created: boolean;
-  /** False when the request repeated the stored secrets: nothing was written. */
-  changed: boolean;
-  /** When the stored secrets were written, epoch ms. */
-  updatedAt: number;
-}
-
 /**
- * Seals and stores the secrets unless they are the stored ones; whether the customer existed is read in
- * the same immediate transaction, so two concurrent first registrations answer one 201 and one 200. A
- * failing database is the error mapper's 503.
+ * 422 for secrets that fail Rachel8's rules (nothing stored); 503 when the job queue did not take a
+ * follow-up (the secrets are stored, so the caller's retry finishes it); anything else to the error mapper.
  */
-function register(ctx: RouteContext, customerId: string, secrets: CustomerSecrets): StoredSecrets {
-  const { db, config } = ctx.deps;
-  let writtenAt = 0;
-  const store = createCustomerStore({ db, sealer: createSealer(config.secretsKeys), now: () => writtenAt });
-  return db.transaction(
-    (tx) => {
-      // Taken under the write lock, so it orders against the start of a reconfigure reading the secrets.
-      writtenAt = Date.now();
-      const existing = tx
-        .select({ updatedAt: customers.updatedAt })
-        .from(customers)
-        .where(eq(customers.id, customerId))
-        .get();
-      if (existing !== undefined && isStored(store, customerId, secrets)) {
-        return { created: false, changed: false, updatedAt: existing.updatedAt };
-      }
-      store.upsert(customerId, secrets);
-      return { created: existing === undefined, changed: true, updatedAt: writtenAt };
-    },
-    { behavior: "immediate" },
-  );
-}
-
-/** An unchanged PUT writes nothing: a new time would count as a change the server has not received. */
-function isStored(store: CustomerStore, customerId: string, secrets: CustomerSecrets): boolean {
-  try {
-    return isDeepStrictEqual(store.open(customerId), secrets);
-  } catch (err) {
-    if (err instanceof CustomerSecretsGoneError) return false;
-    throw err;
-  }
-}
-
-/** The stored secrets are safe either way; a job queue that does not take the request is a 503 the caller retries. */
-async function applyRecordedPayment(
-  ctx: RouteContext,
-  customerId: string,
-): Promise<RegistrationAnswer["payment"]> {
-  const requests = createRequests({ db: ctx.deps.db, queue: ctx.deps.queue });
-  try {
-    const applied = await applyPaymentState({ db: ctx.deps.db, requests }, customerId);
-    return { state: applied.state, operationId: applied.request?.operationId ?? null };
-  } catch (err) {
-    if (err instanceof SQLiteError) throw err;
+function registrationFailure(ctx: RouteContext, customerId: string, err: unknown): Response {
+  if (err instanceof InvalidCustomerSecretsError) return invalidFields(ctx.requestId, err.fields);
+  if (err instanceof PaymentNotRequestedError) {
     ctx.log.error({ err, customerId }, "payment state not applied; the secrets are stored");
     throw new HttpError(
       503,
@@ -191,17 +123,7 @@ async function applyRecordedPayment(
       "the secrets are stored, but the job queue did not take the paid customer's provision: retry this request",
     );
   }
-}
-
-/** The stored secrets are safe either way; a broker that does not answer is a 503 the caller retries. */
-async function reconfigureAfterRegistration(
-  ctx: RouteContext,
-  customerId: string,
-): Promise<ReconfigureDecision> {
-  try {
-    return await requestReconfigure(ctx.deps, customerId);
-  } catch (err) {
-    if (!(err instanceof ReconfigureEnqueueError)) throw err;
+  if (err instanceof ReconfigureEnqueueError) {
     ctx.log.error({ err, customerId }, "reconfigure not enqueued; the secrets are stored");
     throw new HttpError(
       503,
@@ -209,6 +131,7 @@ async function reconfigureAfterRegistration(
       "the secrets are stored, but the job queue did not answer: retry this request to deliver them to the server",
     );
   }
+  throw err;
 }
 
 /** 503 with Retry-After: the operation running on the instance read the previous secrets; a retry follows it up. */

@@ -4,7 +4,6 @@
  * 404 unknown instance; 409 `already_deprovisioned`; 503 `unavailable` when the broker does not take the job.
  */
 
-import { createRequests } from "../../domain/requests.ts";
 import { UnknownInstanceError } from "../../jobs/errors.ts";
 import { HttpError } from "../http-error.ts";
 import { refuseNonOperator } from "../ops/access.ts";
@@ -19,8 +18,7 @@ export const opsDeprovisionRoute: Route = {
     if (refused) return refused;
     refuseQuery(ctx.url);
     const instanceId = ctx.params.instanceId ?? "";
-    const requests = createRequests({ db: ctx.deps.db, queue: ctx.deps.queue });
-    const requested = await requests.requestInstanceDeprovision(instanceId).catch((err: unknown) => {
+    const requested = await ctx.deps.requests.requestInstanceDeprovision(instanceId).catch((err: unknown) => {
       if (err instanceof UnknownInstanceError) throw new HttpError(404, "unknown_instance", err.message);
       // The deprovision is recorded before its job is added, so asking again re-adds it.
       ctx.log.error({ err, instanceId }, "operator deprovision not queued");

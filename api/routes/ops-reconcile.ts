@@ -10,14 +10,8 @@
  * Both routes live here because they are one resource: the sweep and its record.
  */
 import { z } from "zod";
-import { connectSweepBroker } from "../../jobs/reconcile/broker.ts";
-import {
-  awaitSweep,
-  requestOperatorSweep,
-  SweepNotQueuedError,
-} from "../../jobs/reconcile/operator-sweep.ts";
+import { SweepNotQueuedError } from "../../jobs/reconcile/operator-sweep.ts";
 import { readSweep } from "../../jobs/reconcile/sweep-record.ts";
-import { brokerConnection } from "../../queue/queue.ts";
 import { parseJson, readBody } from "../body.ts";
 import { HttpError } from "../http-error.ts";
 import { refuseNonOperator } from "../ops/access.ts";
@@ -27,8 +21,6 @@ import type { Route } from "../router.ts";
 const MAX_BODY_BYTES = 1024;
 /** Longest the route waits for the sweep to finish, in ms (a sweep of 300 servers takes about a second). */
 const MAX_WAIT_MS = 30_000;
-/** Broker commands fail after this long, in ms, so a broker outage is a prompt 503. */
-const BROKER_TIMEOUT_MS = 5000;
 
 const bodySchema = z.strictObject({ dryRun: z.boolean().optional(), apply: z.boolean().optional() });
 
@@ -76,13 +68,9 @@ export const opsReconcileRoute: Route = {
     const refused = refuseNonOperator(ctx);
     if (refused) return refused;
     const { dryRun, apply } = await readSweepAsked(ctx.request);
-    const broker = connectSweepBroker({
-      ...brokerConnection(ctx.deps.config),
-      commandTimeoutMs: BROKER_TIMEOUT_MS,
-    });
     let sweepId: string;
     try {
-      sweepId = await requestOperatorSweep(ctx.deps.db, broker, dryRun, Date.now(), apply);
+      sweepId = await ctx.deps.sweeps.request({ dryRun, apply });
     } catch (err) {
       if (!(err instanceof SweepNotQueuedError)) throw err;
       ctx.log.warn({ err, sweepId: err.sweepId }, "operator sweep not queued");
@@ -91,11 +79,9 @@ export const opsReconcileRoute: Route = {
         "unavailable",
         `the broker is unreachable; sweep ${err.sweepId} was not queued`,
       );
-    } finally {
-      await broker.close();
     }
     ctx.log.info({ sweepId, dryRun, apply }, "operator sweep requested");
-    const record = await awaitSweep(ctx.deps.db, sweepId, waitMsOf(ctx.request), ctx.request.signal);
+    const record = await ctx.deps.sweeps.awaitRecord(sweepId, waitMsOf(ctx.request), ctx.request.signal);
     const finished = record.status === "succeeded" || record.status === "failed";
     return Response.json(record, { status: finished ? 200 : 202 });
   },

@@ -11,26 +11,14 @@
  */
 import { z } from "zod";
 import { bundleIdSchema } from "../../bundle/manifest.ts";
-import { connectRolloutBroker, type RolloutBroker } from "../../jobs/rollout/broker.ts";
-import {
-  pauseRollout,
-  ROLLOUT_DEFAULTS,
-  RolloutNotQueuedError,
-  RolloutRefusedError,
-  resumeRollout,
-  startRollout,
-} from "../../jobs/rollout/request.ts";
-import { latestRolloutDetail, rolloutDetail } from "../../jobs/rollout/view.ts";
-import { brokerConnection } from "../../queue/queue.ts";
+import { ROLLOUT_DEFAULTS, RolloutNotQueuedError, RolloutRefusedError } from "../../jobs/rollout/request.ts";
 import { parseJson, readBody } from "../body.ts";
 import { HttpError } from "../http-error.ts";
 import { refuseNonOperator } from "../ops/access.ts";
 import { refuseQuery } from "../ops/query.ts";
-import type { Route, RouteContext } from "../router.ts";
+import type { Route } from "../router.ts";
 
 const MAX_BODY_BYTES = 1024;
-/** Broker commands fail after this long, in ms, so a broker outage is a prompt 503. */
-const BROKER_TIMEOUT_MS = 5000;
 /** Bound of canary and batch sizes: a fleet is counted in thousands at most. */
 const MAX_WAVE = 10_000;
 
@@ -65,18 +53,6 @@ function refusal(err: unknown): never {
   throw err;
 }
 
-async function withBroker<T>(ctx: RouteContext, use: (broker: RolloutBroker) => Promise<T>): Promise<T> {
-  const broker = connectRolloutBroker({
-    ...brokerConnection(ctx.deps.config),
-    commandTimeoutMs: BROKER_TIMEOUT_MS,
-  });
-  try {
-    return await use(broker);
-  } finally {
-    await broker.close();
-  }
-}
-
 export const opsRolloutStartRoute: Route = {
   method: "POST",
   path: "/v1/ops/rollout",
@@ -90,21 +66,9 @@ export const opsRolloutStartRoute: Route = {
       batchSize: asked.batch ?? ROLLOUT_DEFAULTS.batchSize,
       maxFailures: asked.maxFailures ?? ROLLOUT_DEFAULTS.maxFailures,
     };
-    const rollout = await withBroker(ctx, (broker) =>
-      startRollout(
-        {
-          db: ctx.deps.db,
-          store: ctx.deps.bundles,
-          broker,
-          serverType: ctx.deps.config.serverType,
-          now: Date.now,
-        },
-        asked.bundle,
-        settings,
-      ),
-    ).catch(refusal);
-    ctx.log.info({ rolloutId: rollout.id, bundleId: rollout.bundleId, ...settings }, "rollout started");
-    return Response.json(rolloutDetail(ctx.deps.db, rollout.id, Date.now()), { status: 202 });
+    const rollout = await ctx.deps.rollouts.start(asked.bundle, settings).catch(refusal);
+    ctx.log.info({ rolloutId: rollout.id, bundleId: asked.bundle, ...settings }, "rollout started");
+    return Response.json(rollout.detail, { status: 202 });
   },
 };
 
@@ -115,7 +79,7 @@ export const opsRolloutRoute: Route = {
     const refused = refuseNonOperator(ctx);
     if (refused) return refused;
     refuseQuery(ctx.url);
-    const detail = latestRolloutDetail(ctx.deps.db, Date.now());
+    const detail = ctx.deps.rollouts.latest();
     if (detail === null) throw new HttpError(404, "no_rollout", "no rollout was ever started");
     return Response.json(detail);
   },
@@ -130,13 +94,13 @@ export const opsRolloutPauseRoute: Route = {
     refuseQuery(ctx.url);
     const rollout = (() => {
       try {
-        return pauseRollout({ db: ctx.deps.db, now: Date.now });
+        return ctx.deps.rollouts.pause();
       } catch (err) {
         return refusal(err);
       }
     })();
     ctx.log.info({ rolloutId: rollout.id }, "rollout paused");
-    return Response.json(rolloutDetail(ctx.deps.db, rollout.id, Date.now()));
+    return Response.json(rollout.detail);
   },
 };
 
@@ -147,10 +111,8 @@ export const opsRolloutResumeRoute: Route = {
     const refused = refuseNonOperator(ctx);
     if (refused) return refused;
     refuseQuery(ctx.url);
-    const rollout = await withBroker(ctx, (broker) =>
-      resumeRollout({ db: ctx.deps.db, broker, now: Date.now }),
-    ).catch(refusal);
+    const rollout = await ctx.deps.rollouts.resume().catch(refusal);
     ctx.log.info({ rolloutId: rollout.id }, "rollout resumed");
-    return Response.json(rolloutDetail(ctx.deps.db, rollout.id, Date.now()));
+    return Response.json(rollout.detail);
   },
 };

@@ -4,15 +4,7 @@
  * so the rest is still shown), the newest fleet rollout, the last reconcile sweep and the backups, with their warnings.
  */
 
-import { backupStatus } from "../../domain/ops/backup-status.ts";
-import {
-  type QueueDepths,
-  QueueDepthsUnavailableError,
-  readQueueDepths,
-} from "../../domain/ops/queue-depths.ts";
-import { fleetStatus } from "../../domain/ops/status.ts";
-import { latestRolloutView } from "../../jobs/rollout/view.ts";
-import { brokerConnection } from "../../queue/queue.ts";
+import { statusReport } from "../../domain/ops/status.ts";
 import { refuseNonOperator } from "../ops/access.ts";
 import { refuseQuery } from "../ops/query.ts";
 import type { Route } from "../router.ts";
@@ -24,19 +16,6 @@ export const opsStatusRoute: Route = {
     const refused = refuseNonOperator(ctx);
     if (refused) return refused;
     refuseQuery(ctx.url);
-    const { serverLimit, maxServers } = ctx.deps.config;
-    const status = fleetStatus(ctx.deps.db, { serverLimit, maxServers });
-    let queue: QueueDepths | null = null;
-    let queueError: string | null = null;
-    try {
-      queue = await readQueueDepths(brokerConnection(ctx.deps.config));
-    } catch (err) {
-      if (!(err instanceof QueueDepthsUnavailableError)) throw err;
-      ctx.log.warn({ err }, "queue depths unavailable");
-      queueError = err.message;
-    }
-    const backups = backupStatus(ctx.deps.db, ctx.deps.config.backup);
-    const rollout = latestRolloutView(ctx.deps.db, Date.now());
-    return Response.json({ ...status, rollout, queue, queueError, backups });
+    return Response.json(await statusReport(ctx.deps.status, ctx.log));
   },
 };

@@ -8,8 +8,6 @@
  */
 import { z } from "zod";
 import { bundleIdSchema } from "../../bundle/manifest.ts";
-import { bundleStoreDir, createBundleStore } from "../../bundle/store.ts";
-import { createSealer } from "../../core/secrets.ts";
 import { UnknownInstanceError } from "../../jobs/errors.ts";
 import { requestUpgrade, UpgradeEnqueueError, UpgradeRefusedError } from "../../jobs/upgrade/request.ts";
 import { parseJson, readBody } from "../body.ts";
@@ -48,16 +46,7 @@ export const opsUpgradeRoute: Route = {
     refuseQuery(ctx.url);
     const instanceId = ctx.params.instanceId ?? "";
     const bundle = await readBundleAsked(ctx.request);
-    const { config, db, queue } = ctx.deps;
-    const deps = {
-      db,
-      queue,
-      sealer: createSealer(config.secretsKeys),
-      store: createBundleStore(bundleStoreDir(config.dataDir)),
-      serverType: config.serverType,
-      now: Date.now,
-    };
-    const requested = await requestUpgrade(deps, instanceId, bundle).catch((err: unknown) => {
+    const requested = await requestUpgrade(ctx.deps.upgrades, instanceId, bundle).catch((err: unknown) => {
       if (err instanceof UnknownInstanceError) throw new HttpError(404, "unknown_instance", err.message);
       if (err instanceof UpgradeRefusedError) {
         throw new HttpError(err.code === "unknown_bundle" ? 422 : 409, err.code, err.message);

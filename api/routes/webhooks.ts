@@ -22,7 +22,6 @@ import {
 } from "../../domain/payments/receive.ts";
 import { standardWebhookVerifier } from "../../domain/payments/standard.ts";
 import { stripeWebhookVerifier } from "../../domain/payments/stripe.ts";
-import { createRequests } from "../../domain/requests.ts";
 import { errorCodeOf } from "../../jobs/errors.ts";
 import { readBody } from "../body.ts";
 import type { ApiDependencies } from "../dependencies.ts";
@@ -62,7 +61,7 @@ const STATUS_OF_REJECTION: Readonly<Record<WebhookRejection, number>> = {
   invalid_fields: 422,
 };
 
-/** What the webhook route uses, built once at server start (api/server.ts): verifiers, counter, requests. */
+/** What the webhook route uses, built once at server start (api/dependencies.ts): verifiers, counter, payments. */
 export interface PaymentWebhooks {
   /** The provider's verifier; an HttpError 503 when its secret is not configured. */
   verifierOf(provider: PaymentProvider): WebhookVerifier;
@@ -71,7 +70,7 @@ export interface PaymentWebhooks {
 }
 
 export function createPaymentWebhooks(
-  deps: Pick<ApiDependencies, "config" | "db" | "queue" | "metrics">,
+  deps: Pick<ApiDependencies, "config" | "metrics"> & { payments: PaymentDeps },
 ): PaymentWebhooks {
   // Keys are decoded once, at start, not per request.
   const verifiers: ReadonlyMap<PaymentProvider, WebhookVerifier> = new Map(
@@ -92,7 +91,7 @@ export function createPaymentWebhooks(
       help: "Payment webhooks by provider and outcome (an event outcome, or the error code of a refusal).",
       labelNames: ["provider", "outcome"],
     }),
-    payments: { db: deps.db, requests: createRequests({ db: deps.db, queue: deps.queue }) },
+    payments: deps.payments,
   };
 }
 

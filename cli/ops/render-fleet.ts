@@ -5,7 +5,7 @@ import type { InstanceView } from "../../domain/ops/instances.ts";
 import type { JobView } from "../../domain/ops/jobs.ts";
 import type { Page } from "../../domain/ops/page.ts";
 import type { QueueDepths } from "../../domain/ops/queue-depths.ts";
-import type { FleetStatus } from "../../domain/ops/status.ts";
+import type { FleetStatus, ProjectStatus } from "../../domain/ops/status.ts";
 import type { ProjectCapacityView } from "../../jobs/capacity/line.ts";
 import type { SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
 import type { RolloutView } from "../../jobs/rollout/view.ts";
@@ -57,18 +57,27 @@ export function renderStatus(status: StatusAnswer): string[] {
   ];
 }
 
-/** Servers used / limit per Hetzner project, then the waiting line in order. */
+/** Servers used / limit and requests left per Hetzner project, then the waiting line in order. */
 function capacitySection(capacity: FleetStatus["capacity"]): string[] {
   const line = capacity.waiting.map((w) => [w.position, w.instanceId, new Date(w.requestedAt).toISOString()]);
   return [
     "capacity",
     ...formatTable(
-      ["project", "servers", "limit", "room"],
-      capacity.projects.map((p) => [p.project, p.used, p.limit ?? "unknown", roomOf(p)]),
+      ["project", "servers", "limit", "room", "requests left"],
+      capacity.projects.map((p) => [p.project, p.used, p.limit ?? "unknown", roomOf(p), requestsLeft(p)]),
     ),
     `waiting for capacity: ${capacity.waiting.length}`,
     ...(line.length === 0 ? [] : formatTable(["place", "instance", "requested"], line)),
   ];
+}
+
+/** The budget as a worker last recorded it: `3412/3600 (12s ago)`. */
+function requestsLeft(p: ProjectStatus): string {
+  const budget = p.requestBudget;
+  if (budget === null) return "not recorded";
+  if (budget.remaining === null || budget.limit === null) return "no answer yet";
+  const ageSeconds = Math.max(0, Math.round((Date.now() - budget.observedAt) / 1000));
+  return `${budget.remaining}/${budget.limit} (${ageSeconds}s ago)`;
 }
 
 function roomOf(p: ProjectCapacityView): string | number {

@@ -121,6 +121,32 @@ export interface BundleDownloadClaim {
   now: number;
 }
 
+/** Why a download claim is refused; logged, never answered. */
+export type BundleDownloadRefusal = "unknown_instance" | "wrong_origin" | "no_grant";
+
+/**
+ * Admits a download claim from `clientIp` (null: in-process): the instance exists, the request comes from
+ * its server's own address once known, and a live grant matches the token. Until create-server has stored
+ * the address (its answer lost and the server adopted on a retry), the single-purpose token alone stands,
+ * as for the cloud-init callback.
+ */
+export function admitBundleDownload(
+  db: Db,
+  sealer: Sealer,
+  claim: BundleDownloadClaim,
+  clientIp: string | null,
+): { grantId: string } | { refusal: BundleDownloadRefusal } {
+  const instance = db
+    .select({ ipv4: instances.ipv4 })
+    .from(instances)
+    .where(eq(instances.id, claim.instanceId))
+    .get();
+  if (!instance) return { refusal: "unknown_instance" };
+  if (instance.ipv4 !== null && clientIp !== instance.ipv4) return { refusal: "wrong_origin" };
+  const grantId = authorizeBundleDownload(db, sealer, claim);
+  return grantId === null ? { refusal: "no_grant" } : { grantId };
+}
+
 /**
  * The id of the live grant that lets this instance download this bundle with this token, or null. Every
  * live grant of the instance is compared (in constant time), so a miss takes as long as a hit.

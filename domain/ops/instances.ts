@@ -30,6 +30,10 @@ export interface InstanceView {
   sshKeyId: number | null;
   firewallId: number | null;
   location: string | null;
+  /** The Hetzner project it was placed in (null: before placement, or from before projects: the first). */
+  project: string | null;
+  /** The server type it got (a fallback when the preferred one had no capacity). */
+  serverType: string | null;
   ipv4: string | null;
   ipv6: string | null;
   errorStep: string | null;
@@ -55,6 +59,8 @@ const visibleColumns = {
   sshKeyId: instances.sshKeyId,
   firewallId: instances.firewallId,
   location: instances.location,
+  hetznerProject: instances.hetznerProject,
+  serverType: instances.serverType,
   ipv4: instances.ipv4,
   ipv6: instances.ipv6,
   errorStep: instances.errorStep,
@@ -81,6 +87,8 @@ function viewOf(row: VisibleRow): InstanceView {
     sshKeyId: row.sshKeyId,
     firewallId: row.firewallId,
     location: row.location,
+    project: row.hetznerProject,
+    serverType: row.serverType,
     ipv4: row.ipv4,
     ipv6: row.ipv6,
     errorStep: row.errorStep,

@@ -1,14 +1,18 @@
 /**
  * Waking the line when room appears (a server deleted, a provision rolled back, a worker started with a
- * new limit): the first waiters, as many as there is room for, get the capacity signal; each then takes its
- * place or waits again.
+ * new limit or a new project): the first waiters, as many as there is room for across the projects, get the
+ * capacity signal; each then takes its place or waits again.
  */
 import type { Db } from "../../db/index.ts";
-import { CAPACITY_SIGNAL, type CapacitySettings, DEFAULT_PROJECT, roomIn, waitingLine } from "./line.ts";
+import { CAPACITY_SIGNAL, type CapacitySettings, totalRoom, waitingLine } from "./line.ts";
 
 export interface CapacityDeps {
   db: Db;
-  capacity: CapacitySettings & {
+  /** Every configured project with its server limit (a HetznerProjects fits). */
+  projects: { readonly all: CapacitySettings["projects"] };
+  capacity: {
+    /** Cap on servers across all projects; null = none. */
+    maxServers: number | null;
     /** Longest a provision waits for room, in ms. */
     waitTimeoutMs: number;
     /** Delivers a durable signal to an instance's parked operation (the job queue's `signal`). */
@@ -16,9 +20,14 @@ export interface CapacityDeps {
   };
 }
 
+/** The limits the line is measured against. */
+export function settingsOf(deps: Pick<CapacityDeps, "projects" | "capacity">): CapacitySettings {
+  return { projects: deps.projects.all, maxServers: deps.capacity.maxServers };
+}
+
 /** Signals the first waiters the room now allows; returns how many were woken. */
 export async function wakeWaiting(deps: CapacityDeps): Promise<number> {
-  const room = roomIn(deps.db, DEFAULT_PROJECT, deps.capacity);
+  const room = totalRoom(deps.db, settingsOf(deps));
   const woken = waitingLine(deps.db).slice(0, room);
   for (const entry of woken) await deps.capacity.signal(entry.instanceId, CAPACITY_SIGNAL, {});
   return woken.length;

@@ -5,9 +5,9 @@
  * Idempotent: a server already gone (not_found, or no id and nothing under our name) counts as deleted.
  */
 import { z } from "zod";
-import { clearProjectFull, DEFAULT_PROJECT } from "../capacity/line.ts";
+import { clearProjectFull } from "../capacity/line.ts";
+import { projectOf } from "../capacity/projects.ts";
 import { wakeWaiting } from "../capacity/wake.ts";
-import { loadInstance } from "../shared/instance-row.ts";
 import { deleteInstanceServer } from "../shared/remove-server.ts";
 import { hetznerStepRetry } from "../shared/retry-policies.ts";
 import { type Step, stepRef } from "../step.ts";
@@ -29,8 +29,8 @@ export function deleteServerStep(deps: DeprovisionDeps): Step<null> {
       });
       if (deps.capacity) {
         // A delete frees a place whatever Hetzner said before; the first in line gets it.
-        clearProjectFull(deps.db, loadInstance(deps.db, ctx.instanceId).hetznerProject ?? DEFAULT_PROJECT);
-        await wakeWaiting({ db: deps.db, capacity: deps.capacity });
+        clearProjectFull(deps.db, projectOf(deps, ctx.instanceId).name);
+        await wakeWaiting({ db: deps.db, projects: deps.projects, capacity: deps.capacity });
       }
       return null;
     },

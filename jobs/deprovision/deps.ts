@@ -2,12 +2,13 @@
 import type { Sealer } from "../../core/secrets.ts";
 import type { Db } from "../../db/index.ts";
 import type { CustomerStore } from "../../domain/customers.ts";
-import type { HetznerClient } from "../../hetzner/index.ts";
+import type { HetznerProjects } from "../capacity/projects.ts";
 import type { CapacityDeps } from "../capacity/wake.ts";
 
 export interface DeprovisionDeps {
   db: Db;
-  hetzner: HetznerClient;
+  /** Each Hetzner project with its client; an instance's calls go to the project recorded on it. */
+  projects: HetznerProjects;
   customers: CustomerStore;
   sealer: Sealer;
   /** With it, a deleted server's room goes to the first provision waiting for capacity. */

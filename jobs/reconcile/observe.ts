@@ -1,6 +1,6 @@
 /**
  * What one sweep sees, mapped into the SweepState `tick` decides on: our servers at Hetzner (every page of
- * the label selector), each instance with its newest operation, each registered customer's payment state,
+ * the label selector, one pass per project; server ids are unique across projects), each instance with its newest operation, each registered customer's payment state,
  * which unfinished operations still have a live broker job, and whether a restore's hold is open.
  */
 import { eq, inArray, sql } from "drizzle-orm";
@@ -12,8 +12,13 @@ import type { Server, ServersApi } from "../../hetzner/index.ts";
 import { readOpenRestoreHold } from "./restore-hold.ts";
 import type { ObservedCustomer, ObservedInstance, ObservedServer, SweepState } from "./types.ts";
 
+/** The Hetzner projects one sweep lists, each through its own client (and so its own rate-limit budget). */
+export interface SweepProjects<C = { servers: Pick<ServersApi, "listAll"> }> {
+  readonly all: readonly { readonly name: string; readonly client: C }[];
+}
+
 export interface ObserveDeps {
-  hetzner: { servers: Pick<ServersApi, "listAll"> };
+  projects: SweepProjects;
   db: Db;
   /** Which of these operation ids have a live job in the broker (waiting, delayed, active…). */
   liveJobIds(ids: readonly string[]): Promise<ReadonlySet<string>>;
@@ -39,14 +44,22 @@ function toObserved(server: Server, now: number): ObservedServer {
   };
 }
 
-/** Every server carrying our label, 50 per request (one request up to 50 servers). */
+/** Every server carrying our label in each project, 50 per request (one request up to 50 servers), with its project. */
 async function listOwnedServers(
-  hetzner: ObserveDeps["hetzner"],
+  projects: SweepProjects,
   now: number,
   signal?: AbortSignal,
-): Promise<ObservedServer[]> {
-  const servers = await hetzner.servers.listAll({ labelSelector: OWNED_SERVERS_SELECTOR, signal });
-  return servers.map((server) => toObserved(server, now));
+): Promise<{ servers: ObservedServer[]; projectOf: Map<number, string> }> {
+  const servers: ObservedServer[] = [];
+  const projectOf = new Map<number, string>();
+  for (const project of projects.all) {
+    const listed = await project.client.servers.listAll({ labelSelector: OWNED_SERVERS_SELECTOR, signal });
+    for (const server of listed) {
+      servers.push(toObserved(server, now));
+      projectOf.set(server.id, project.name);
+    }
+  }
+  return { servers, projectOf };
 }
 
 /** Every instance with its newest operation of any kind (by creation, then insertion order); no secret column is read. */
@@ -104,12 +117,15 @@ export function readUnfinishedOperationIds(db: Db): string[] {
     .map((row) => row.id);
 }
 
-/** Observes everything a sweep decides on; the listing is the only Hetzner traffic. */
+/**
+ * Observes everything a sweep decides on; the listings are the only Hetzner traffic. `projectOf` names the
+ * project each listed server is in, where a decision about it is carried out.
+ */
 export async function observeSweepState(
   deps: ObserveDeps,
   now: number,
-): Promise<{ state: SweepState; serversSeen: number }> {
-  const servers = await listOwnedServers(deps.hetzner, now, deps.signal);
+): Promise<{ state: SweepState; serversSeen: number; projectOf: ReadonlyMap<number, string> }> {
+  const { servers, projectOf } = await listOwnedServers(deps.projects, now, deps.signal);
   // Read after the listing: a server created meanwhile is then matched by an instance row, not a zombie.
   const state: SweepState = {
     servers,
@@ -118,5 +134,5 @@ export async function observeSweepState(
     liveJobIds: await deps.liveJobIds(readUnfinishedOperationIds(deps.db)),
     restoreHold: readOpenRestoreHold(deps.db),
   };
-  return { state, serversSeen: servers.length };
+  return { state, serversSeen: servers.length, projectOf };
 }

@@ -5,7 +5,7 @@
  */
 import { sleep } from "../../core/abort.ts";
 import type { Db } from "../../db/index.ts";
-import type { SweepBroker } from "./broker.ts";
+import { connectSweepBroker, type SweepBroker, type SweepBrokerOptions } from "./broker.ts";
 import { readSweep, type SweepRecord } from "./sweep-record.ts";
 import { failQueuedSweep, queueSweep } from "./sweep-store.ts";
 
@@ -68,4 +68,36 @@ export async function awaitSweep(
     if (finished || Date.now() >= deadline) return record;
     await sleep(Math.min(POLL_INTERVAL_MS, Math.max(0, deadline - Date.now())), signal);
   }
+}
+
+/** Broker commands of an operator's sweep fail after this long, in ms, so a broker outage is a prompt answer. */
+const OPERATOR_BROKER_TIMEOUT_MS = 5000;
+
+export interface OperatorSweepDeps {
+  db: Db;
+  /** Where the broker listens; each request connects anew, as operators ask rarely. */
+  broker: Pick<SweepBrokerOptions, "host" | "port" | "token">;
+  /** Clock, in epoch ms. */
+  now: () => number;
+}
+
+export interface OperatorSweeps {
+  /** Records and enqueues a sweep (see requestOperatorSweep); returns its id. Throws SweepNotQueuedError. */
+  request(asked: { dryRun: boolean; apply: boolean }): Promise<string>;
+  /** The sweep's record once finished, or as it stands after `waitMs` (see awaitSweep). */
+  awaitRecord(id: string, waitMs: number, signal?: AbortSignal): Promise<SweepRecord>;
+}
+
+export function createOperatorSweeps(deps: OperatorSweepDeps): OperatorSweeps {
+  return {
+    async request({ dryRun, apply }) {
+      const broker = connectSweepBroker({ ...deps.broker, commandTimeoutMs: OPERATOR_BROKER_TIMEOUT_MS });
+      try {
+        return await requestOperatorSweep(deps.db, broker, dryRun, deps.now(), apply);
+      } finally {
+        await broker.close();
+      }
+    },
+    awaitRecord: (id, waitMs, signal) => awaitSweep(deps.db, id, waitMs, signal),
+  };
 }

@@ -10,8 +10,8 @@ import type { Requests } from "../../domain/requests.ts";
 import { type HetznerClient, type HetznerRequestEvent, isHetznerError } from "../../hetzner/index.ts";
 import type { JobQueue } from "../../queue/queue.ts";
 import type { SweepBroker } from "./broker.ts";
-import { applyDecisions } from "./execute.ts";
-import { observeSweepState } from "./observe.ts";
+import { applyDecisions, type ExecuteDeps } from "./execute.ts";
+import { observeSweepState, type SweepProjects } from "./observe.ts";
 import { isHeld, releaseRestoreHolds } from "./restore-hold.ts";
 import type { SweepMetrics } from "./sweep-metrics.ts";
 import {
@@ -30,10 +30,13 @@ import type { Decision, SweepPolicy } from "./types.ts";
 export interface SweepDeps {
   db: Db;
   /**
-   * Builds the Hetzner client of one sweep, calling `onRequest` after each of its HTTP attempts (the client's
-   * own hook): that is how the sweep counts its requests without counting other jobs'.
+   * Builds the Hetzner clients of one sweep, one per project, calling `onRequest` after each of their HTTP
+   * attempts (the clients' own hook): that is how the sweep counts its requests per project without
+   * counting other jobs'.
    */
-  hetznerFor(onRequest: (event: HetznerRequestEvent) => void): Pick<HetznerClient, "servers">;
+  hetznerFor(
+    onRequest: (project: string, event: HetznerRequestEvent) => void,
+  ): SweepProjects<Pick<HetznerClient, "servers">>;
   broker: Pick<SweepBroker, "liveJobIds">;
   queue: Pick<JobQueue, "enqueue" | "retry">;
   requests: Pick<Requests, "requestProvision">;
@@ -87,7 +90,7 @@ function logDecision(deps: SweepDeps, sweepId: string, recorded: RecordedDecisio
 async function observeDecideApply(
   deps: SweepDeps,
   request: SweepRequest,
-  hetzner: Pick<HetznerClient, "servers">,
+  projects: SweepProjects<Pick<HetznerClient, "servers">>,
   signal: AbortSignal,
 ): Promise<Omit<SweepResult, "hetznerRequests">> {
   const now = deps.now ?? Date.now;
@@ -97,7 +100,7 @@ async function observeDecideApply(
       deps.log.warn({ sweepId: request.id, released }, "restore hold released by operator");
   }
   const observed = await observeSweepState(
-    { hetzner, db: deps.db, liveJobIds: (ids) => deps.broker.liveJobIds(ids), signal },
+    { projects, db: deps.db, liveJobIds: (ids) => deps.broker.liveJobIds(ids), signal },
     now(),
   );
   const decisions = tick(observed.state, now(), deps.policy);
@@ -116,12 +119,29 @@ async function observeDecideApply(
   const hold = observed.state.restoreHold;
   const held = decisions.filter((decision) => isHeld(decision, hold));
   const applied = await applyDecisions(
-    { ...deps, now, hetzner, signal },
+    { ...deps, now, hetzner: serversByProject(projects, observed.projectOf), signal },
     decisions.filter((decision) => !isHeld(decision, hold)),
     onRecorded,
   );
   const recorded = [...applied, ...held.map((decision) => unapplied(decision, "held"))];
   return { status: "succeeded", serversSeen: observed.serversSeen, decisions: recorded };
+}
+
+/** Deletes each server through the client of the project it was listed in. */
+function serversByProject(
+  projects: SweepProjects<Pick<HetznerClient, "servers">>,
+  projectOf: ReadonlyMap<number, string>,
+): ExecuteDeps["hetzner"] {
+  return {
+    servers: {
+      delete(id, options) {
+        const project = projects.all.find((p) => p.name === projectOf.get(id));
+        if (project === undefined)
+          throw new Error(`server ${id} was not listed in any project by this sweep`);
+        return project.client.servers.delete(id, options);
+      },
+    },
+  };
 }
 
 /** Renews the running sweep's lease every heartbeat; `takenOver` aborts once another owner holds it. */
@@ -154,18 +174,19 @@ export async function runSweep(deps: SweepDeps, request: SweepRequest): Promise<
   const lease = holdSweepLease(deps, request.id, { owner, now: now(), ttlMs });
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = AbortSignal.any([timeout, lease.takenOver, ...(deps.shutdown ? [deps.shutdown] : [])]);
-  let hetznerRequests = 0;
-  const hetzner = deps.hetznerFor(() => {
-    hetznerRequests += 1;
+  const requestsByProject: Record<string, number> = {};
+  const projects = deps.hetznerFor((project) => {
+    requestsByProject[project] = (requestsByProject[project] ?? 0) + 1;
   });
+  const requestCount = () => Object.values(requestsByProject).reduce((sum, n) => sum + n, 0);
   let result: SweepResult;
   try {
-    const done = await observeDecideApply(deps, request, hetzner, signal);
-    result = { ...done, hetznerRequests };
+    const done = await observeDecideApply(deps, request, projects, signal);
+    result = { ...done, hetznerRequests: requestCount() };
   } catch (err) {
     deps.log.error({ err, sweepId: request.id }, "reconcile sweep failed");
     const error = sweepError(err);
-    result = { status: "failed", serversSeen: null, hetznerRequests, decisions: [], error };
+    result = { status: "failed", serversSeen: null, hetznerRequests: requestCount(), decisions: [], error };
   } finally {
     lease.stop();
   }
@@ -180,6 +201,7 @@ export async function runSweep(deps: SweepDeps, request: SweepRequest): Promise<
       status: result.status,
       serversSeen: result.serversSeen,
       hetznerRequests: result.hetznerRequests,
+      hetznerRequestsByProject: requestsByProject,
       decisions: result.decisions.length,
       failedDecisions: result.decisions.filter((d) => d.outcome === "failed").length,
       durationMs: now() - started,

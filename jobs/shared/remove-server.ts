@@ -2,6 +2,7 @@
 import type { Db } from "../../db/index.ts";
 import { isOwnedBy, resourceNameFor } from "../../domain/ownership.ts";
 import { HetznerActionError, type HetznerClient, isHetznerError } from "../../hetzner/index.ts";
+import { clientOf, type HetznerProjects } from "../capacity/projects.ts";
 import { loadInstance, updateInstance } from "./instance-row.ts";
 
 export interface DeleteServerOptions {
@@ -22,14 +23,15 @@ export interface DeleteServerOptions {
  * and its persist) by our name if its labels say it is ours. Already gone counts as done. Clears the id.
  */
 export async function deleteInstanceServer(
-  deps: { db: Db; hetzner: HetznerClient; now?: () => number },
+  deps: { db: Db; projects: HetznerProjects; now?: () => number },
   instanceId: string,
   opts: DeleteServerOptions,
 ): Promise<void> {
   const { signal } = opts;
+  const hetzner = clientOf(deps, instanceId);
   const known = loadInstance(deps.db, instanceId).hetznerServerId;
-  const id = known ?? (await findOwnServerId(deps.hetzner, instanceId, signal));
-  if (id !== null) await deleteServerById(deps.hetzner, id, opts);
+  const id = known ?? (await findOwnServerId(hetzner, instanceId, signal));
+  if (id !== null) await deleteServerById(hetzner, id, opts);
   // A later server starts without any Claude credentials of ours.
   updateInstance(
     deps.db,

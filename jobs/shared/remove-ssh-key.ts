@@ -3,6 +3,7 @@
 import type { Db } from "../../db/index.ts";
 import { isOwnedBy, resourceNameFor } from "../../domain/ownership.ts";
 import type { HetznerClient } from "../../hetzner/index.ts";
+import { clientOf, type HetznerProjects } from "../capacity/projects.ts";
 import { loadInstance, updateInstance } from "./instance-row.ts";
 
 /**
@@ -10,13 +11,14 @@ import { loadInstance, updateInstance } from "./instance-row.ts";
  * name if its labels say it is ours. Already gone counts as done. Clears sshKeyId.
  */
 export async function deleteInstanceSshKey(
-  deps: { db: Db; hetzner: HetznerClient; now?: () => number },
+  deps: { db: Db; projects: HetznerProjects; now?: () => number },
   instanceId: string,
   signal: AbortSignal,
 ): Promise<void> {
+  const hetzner = clientOf(deps, instanceId);
   const known = loadInstance(deps.db, instanceId).sshKeyId;
-  const id = known ?? (await findOwnKeyId(deps.hetzner, instanceId, signal));
-  if (id !== null) await deps.hetzner.sshKeys.delete(id, { signal });
+  const id = known ?? (await findOwnKeyId(hetzner, instanceId, signal));
+  if (id !== null) await hetzner.sshKeys.delete(id, { signal });
   updateInstance(deps.db, instanceId, { sshKeyId: null }, (deps.now ?? Date.now)());
 }
 

@@ -4,7 +4,8 @@
  */
 import { z } from "zod";
 import type { Db } from "../../db/index.ts";
-import { type HetznerClient, isHetznerError } from "../../hetzner/index.ts";
+import { isHetznerError } from "../../hetzner/index.ts";
+import { clientOf, type HetznerProjects } from "../capacity/projects.ts";
 import { loadInstance } from "./instance-row.ts";
 import { findOwnServerId } from "./remove-server.ts";
 
@@ -17,23 +18,24 @@ export type ProtectionOutcome = z.infer<typeof protectionOutcomeSchema>;
  * Idempotent: setting the value it already has is accepted; a server already gone counts as done.
  */
 export async function setDeleteProtection(
-  deps: { db: Db; hetzner: HetznerClient },
+  deps: { db: Db; projects: HetznerProjects },
   instanceId: string,
   enabled: boolean,
   signal: AbortSignal,
 ): Promise<ProtectionOutcome> {
+  const hetzner = clientOf(deps, instanceId);
   const known = loadInstance(deps.db, instanceId).hetznerServerId;
-  const serverId = known ?? (await findOwnServerId(deps.hetzner, instanceId, signal));
+  const serverId = known ?? (await findOwnServerId(hetzner, instanceId, signal));
   if (serverId === null) return { serverId: null };
   try {
-    const action = await deps.hetzner.servers.changeProtection(
+    const action = await hetzner.servers.changeProtection(
       serverId,
       { delete: enabled, rebuild: enabled },
       { signal },
     );
     // Hetzner usually answers with the action finished; a running one is awaited so a delete right after is not refused.
     if (action.status === "running")
-      await deps.hetzner.actions.waitFor([action.id], { signal, timeoutMs: 60_000 });
+      await hetzner.actions.waitFor([action.id], { signal, timeoutMs: 60_000 });
   } catch (err) {
     if (isHetznerError(err, "not_found")) return { serverId: null };
     throw err;

@@ -51,7 +51,7 @@ export interface UpgradeRequestDeps {
   queue: JobQueue;
   sealer: Sealer;
   store: BundleStore;
-  /** The configured server type: the architecture of an instance that records no bundle. */
+  /** The configured server type: the architecture of an instance that records neither bundle nor type. */
   serverType: string;
   now: () => number;
 }
@@ -62,7 +62,7 @@ export async function requestUpgrade(
   requestedBundleId: string | undefined,
 ): Promise<UpgradeRequested> {
   const instance = deps.db
-    .select({ bundleId: instances.bundleId })
+    .select({ bundleId: instances.bundleId, serverType: instances.serverType })
     .from(instances)
     .where(eq(instances.id, instanceId))
     .get();
@@ -70,7 +70,8 @@ export async function requestUpgrade(
   // Refused before a bundle is looked for; the transaction below checks again, and that check decides.
   refuseUnlessRunningAndIdle(deps.db, instanceId);
   const running = instance.bundleId === null ? null : await deps.store.get(instance.bundleId);
-  const architecture = running?.architecture ?? architectureOfServerType(deps.serverType);
+  const architecture =
+    running?.architecture ?? architectureOfServerType(instance.serverType ?? deps.serverType);
   const bundleId = requestedBundleId ?? (await deps.store.current())[architecture];
   const target = bundleId === undefined ? null : await deps.store.get(bundleId);
   if (bundleId === undefined || target === null) {

@@ -43,7 +43,7 @@ async function postServer(world: World, request: Request): Promise<Response> {
   const input = parseCreateServer(world, await readJsonObject(request));
   if ([...world.servers.values()].some((s) => s.name === input.name)) throw uniquenessError("name");
   const location = input.datacenter.location.name;
-  if (world.faults.locationUnavailable(location))
+  if (world.faults.locationUnavailable(location, input.serverType.name))
     throw new SimApiError(412, "resource_unavailable", "server location disabled");
   const full = world.serverLimit !== null && world.servers.size >= world.serverLimit;
   if (full || world.faults.serverLimitReached())

@@ -9,11 +9,11 @@ import { createSealer } from "../../core/secrets.ts";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
 import { instances, operations, signals } from "../../db/schema.ts";
 import { openOperation } from "../../domain/operations.ts";
+import { type Runtime, startRuntime } from "../../harness/runner/harness.ts";
+import { freePorts } from "../../harness/support/processes.ts";
 import { CLOUD_INIT_READY_SIGNAL, issueCallbackToken } from "../../jobs/provision/callback-token.ts";
 import { connectJobQueue } from "../../queue/queue.ts";
-import { type Runtime, startRuntime } from "../runner/harness.ts";
 import { noRetry, waitForOperation } from "../runner/steps.ts";
-import { freePorts } from "../support/processes.ts";
 
 // One real broker for the file; spawning it on a loaded 2-core machine can take a few seconds.
 setDefaultTimeout(30_000);

@@ -11,8 +11,8 @@ import { createSealer } from "../../core/secrets.ts";
 import { type Db, migrateDatabase, openDatabase } from "../../db/index.ts";
 import { customers, instances } from "../../db/schema.ts";
 import { type CustomerStore, createCustomerStore } from "../../domain/customers.ts";
+import { customerSecrets } from "../../harness/customers/fixtures.ts";
 import type { JobQueue } from "../../queue/queue.ts";
-import { customerSecrets } from "../customers/fixtures.ts";
 
 const SERVICE_TOKEN = "service-token-for-tests-0123456789-abcdef";
 const dataDir = mkdtempSync(join(tmpdir(), "api-customers-"));
@@ -189,6 +189,28 @@ describe("PUT /v1/customers/:customerId", () => {
       expect(customerRow("cust-off")).toBeUndefined();
     } finally {
       await off.stop(100);
+    }
+  });
+
+  test("the stored time comes from the clock the server was given, not the machine's", async () => {
+    const fixedAt = Date.UTC(2031, 4, 6, 7, 8, 9, 10);
+    const fixed = createApiServer({
+      config,
+      db,
+      queue: unusedQueue(),
+      log,
+      metrics: createMetrics(),
+      now: () => fixedAt,
+      port: 0,
+      publicPort: 0,
+    });
+    try {
+      const answer = await put("cust-clock", JSON.stringify(customerSecrets("clock")), undefined, fixed.url);
+      expect(answer.status).toBe(201);
+      expect(answer.body.updatedAt).toBe("2031-05-06T07:08:09.010Z");
+      expect(customerRow("cust-clock")).toMatchObject({ createdAt: fixedAt, updatedAt: fixedAt });
+    } finally {
+      await fixed.stop(100);
     }
   });
 

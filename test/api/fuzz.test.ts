@@ -18,11 +18,11 @@ import { createMetrics } from "../../core/metrics.ts";
 import { createSealer } from "../../core/secrets.ts";
 import { instances } from "../../db/schema.ts";
 import { createCustomerStore } from "../../domain/customers.ts";
+import { customerSecrets } from "../../harness/customers/fixtures.ts";
+import { type Runtime, startRuntime } from "../../harness/runner/harness.ts";
+import { newWebhookSecret, signStandard, signStripe } from "../../harness/webhooks/world.ts";
 import { issueCallbackToken } from "../../jobs/provision/callback-token.ts";
-import { customerSecrets } from "../customers/fixtures.ts";
-import { type Runtime, startRuntime } from "../runner/harness.ts";
 import { type RawAnswer, rawHttp } from "../support/raw-http.ts";
-import { newWebhookSecret, signStandard, signStripe } from "../webhooks/world.ts";
 
 setDefaultTimeout(120_000);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1000);

@@ -6,8 +6,8 @@ import type { Logger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { createSealer, type Sealer } from "../../core/secrets.ts";
 import { type Db, migrateDatabase, openDatabase } from "../../db/index.ts";
+import type { BundleWorld } from "../../harness/bundle/world.ts";
 import type { JobQueue } from "../../queue/queue.ts";
-import type { BundleWorld } from "./world.ts";
 
 export interface BundleApi {
   db: Db;

@@ -3,8 +3,13 @@ import { createHash } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { BundleError } from "../../bundle/errors.ts";
+import {
+  BUN_VERSION,
+  type BundleWorld,
+  CLAUDE_CODE_VERSION,
+  createBundleWorld,
+} from "../../harness/bundle/world.ts";
 import { runCommand } from "../support/run-command.ts";
-import { BUN_VERSION, type BundleWorld, CLAUDE_CODE_VERSION, createBundleWorld } from "./world.ts";
 
 let world: BundleWorld;
 beforeAll(async () => {

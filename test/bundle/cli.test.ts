@@ -5,10 +5,10 @@ import { bundleStoreDir, createBundleStore } from "../../bundle/store.ts";
 import { generateDevSecrets } from "../../core/config.ts";
 import { instances } from "../../db/schema.ts";
 import type { BundleList } from "../../domain/ops/bundles.ts";
+import { type BundleWorld, createBundleWorld } from "../../harness/bundle/world.ts";
 import { opsApiForFile } from "../ops/ops-api.ts";
 import { runOps } from "../ops/run-ops.ts";
 import { runCommand } from "../support/run-command.ts";
-import { type BundleWorld, createBundleWorld } from "./world.ts";
 
 const repoRoot = resolve(import.meta.dir, "../..");
 const file = opsApiForFile();

@@ -10,8 +10,8 @@ import { createMetrics, type MetricsRegistry } from "../../core/metrics.ts";
 import { createSealer } from "../../core/secrets.ts";
 import { instances } from "../../db/schema.ts";
 import { bundleDownloadUrl, issueBundleGrant } from "../../domain/bundles/grants.ts";
+import { openTestDatabase, type TestDatabase } from "../../harness/customers/fixtures.ts";
 import type { JobQueue } from "../../queue/queue.ts";
-import { openTestDatabase, type TestDatabase } from "../customers/fixtures.ts";
 import { runCommand } from "../support/run-command.ts";
 
 const NOW = Date.now();

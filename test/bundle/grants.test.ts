@@ -8,8 +8,8 @@ import {
   issueBundleGrant,
 } from "../../domain/bundles/grants.ts";
 import { bundlesInUse, instancesByBundle, recordInstanceBundle } from "../../domain/bundles/usage.ts";
+import { openTestDatabase, type TestDatabase } from "../../harness/customers/fixtures.ts";
 import { UnknownInstanceError } from "../../jobs/errors.ts";
-import { openTestDatabase, type TestDatabase } from "../customers/fixtures.ts";
 
 const A = "a".repeat(64);
 const B = "b".repeat(64);

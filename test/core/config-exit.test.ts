@@ -33,7 +33,7 @@ test("loadConfigOrExit prints one 'config error' line per problem and exits 1", 
       "config error: API_PORT: must be an integer 1-65535",
       "config error: BROKER_TOKEN: required",
       "config error: SECRETS_KEY: must be base64 of exactly 32 bytes",
-      "config error: HCLOUD_TOKEN: required",
+      "config error: HCLOUD_TOKEN: required (or HCLOUD_PROJECTS)",
       "",
     ].join("\n"),
   );

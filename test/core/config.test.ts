@@ -90,7 +90,11 @@ describe("loadConfig", () => {
 
   test("reports every missing variable by name, one per line", () => {
     const problems = problemsOf({});
-    expect(problems).toEqual(["BROKER_TOKEN: required", "SECRETS_KEY: required", "HCLOUD_TOKEN: required"]);
+    expect(problems).toEqual([
+      "BROKER_TOKEN: required",
+      "SECRETS_KEY: required",
+      "HCLOUD_TOKEN: required (or HCLOUD_PROJECTS)",
+    ]);
     expect(() => loadConfig({})).toThrow(
       "BROKER_TOKEN: required\nSECRETS_KEY: required\nHCLOUD_TOKEN: required",
     );
@@ -173,7 +177,7 @@ describe("*_FILE variants", () => {
       SECRETS_OLD_KEYS_FILE: writeSecret("old-keys", `k0:${key()}\n`),
     });
     expect(config.brokerToken).toBe("token-from-file");
-    expect(config.hcloudToken).toBe("hcloud-from-file");
+    expect(config.hcloudProjects.map((p) => p.token)).toEqual(["hcloud-from-file"]);
     expect(config.secretsKeys.keys.get("k1")?.export().toString("base64")).toBe(secretsKey);
     expect(config.secretsKeys.keys.has("k0")).toBe(true);
   });

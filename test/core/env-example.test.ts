@@ -46,7 +46,11 @@ test(".env.example leaves only the required secrets to fill in, and its defaults
     if (!(err instanceof ConfigError)) throw err;
     problems = err.problems;
   }
-  expect(problems).toEqual(["BROKER_TOKEN: required", "SECRETS_KEY: required", "HCLOUD_TOKEN: required"]);
+  expect(problems).toEqual([
+    "BROKER_TOKEN: required",
+    "SECRETS_KEY: required",
+    "HCLOUD_TOKEN: required (or HCLOUD_PROJECTS)",
+  ]);
 
   const secrets = {
     BROKER_TOKEN: "b",

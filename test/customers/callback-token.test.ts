@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { instances } from "../../db/schema.ts";
+import { openTestDatabase, type TestDatabase } from "../../harness/customers/fixtures.ts";
 import { UnknownInstanceError } from "../../jobs/errors.ts";
 import { issueCallbackToken, verifyCallbackToken } from "../../jobs/provision/callback-token.ts";
-import { openTestDatabase, type TestDatabase } from "./fixtures.ts";
 
 let t: TestDatabase;
 beforeEach(() => {

@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { createCustomerStore, InvalidCustomerSecretsError } from "../../domain/customers.ts";
-import { customerSecrets, openTestDatabase, type TestDatabase } from "./fixtures.ts";
+import { customerSecrets, openTestDatabase, type TestDatabase } from "../../harness/customers/fixtures.ts";
 
 let t: TestDatabase;
 beforeEach(() => {

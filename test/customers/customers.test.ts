@@ -10,9 +10,9 @@ import {
   InvalidCustomerSecretsError,
   UnknownCustomerError,
 } from "../../domain/customers.ts";
+import { customerSecrets, openTestDatabase, type TestDatabase } from "../../harness/customers/fixtures.ts";
 import { PermanentError } from "../../jobs/errors.ts";
 import { issueCallbackToken } from "../../jobs/provision/callback-token.ts";
-import { customerSecrets, openTestDatabase, type TestDatabase } from "./fixtures.ts";
 
 let t: TestDatabase;
 beforeEach(() => {

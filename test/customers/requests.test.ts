@@ -9,9 +9,9 @@ import {
   UnknownCustomerError,
 } from "../../domain/customers.ts";
 import { createRequests, newInstanceId } from "../../domain/requests.ts";
+import { customerSecrets } from "../../harness/customers/fixtures.ts";
+import { type Runtime, startRuntime } from "../../harness/runner/harness.ts";
 import { operationsQueueName } from "../../queue/payload.ts";
-import { type Runtime, startRuntime } from "../runner/harness.ts";
-import { customerSecrets } from "./fixtures.ts";
 
 // One real broker for the file; spawning it on a loaded 2-core machine can take a few seconds.
 setDefaultTimeout(30_000);

@@ -7,7 +7,7 @@ import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import { createSealer } from "../../core/secrets.ts";
 import { type Db, migrateDatabase, openDatabase } from "../../db/index.ts";
 import { createCustomerStore, sealClearOwnerIds } from "../../domain/customers.ts";
-import { customerSecrets } from "./fixtures.ts";
+import { customerSecrets } from "../../harness/customers/fixtures.ts";
 
 /** The last migration before the owner id was sealed: a database this old holds it in clear. */
 const LAST_CLEAR_MIGRATION = "0003_add_step_runs_finished_index";

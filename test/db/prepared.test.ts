@@ -3,7 +3,7 @@ import { afterEach, expect, test } from "bun:test";
 import { count, eq, sql } from "drizzle-orm";
 import { preparedPerConnection } from "../../db/prepared.ts";
 import { instances } from "../../db/schema.ts";
-import { openTestDatabase, type TestDatabase } from "../customers/fixtures.ts";
+import { openTestDatabase, type TestDatabase } from "../../harness/customers/fixtures.ts";
 
 const opened: TestDatabase[] = [];
 afterEach(() => {

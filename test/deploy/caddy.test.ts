@@ -16,9 +16,9 @@ import { createSealer } from "../../core/secrets.ts";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
 import { pollUntil } from "../../core/wait.ts";
 import { instances } from "../../db/schema.ts";
+import { type Runtime, startRuntime } from "../../harness/runner/harness.ts";
+import { freePorts } from "../../harness/support/processes.ts";
 import { issueCallbackToken } from "../../jobs/provision/callback-token.ts";
-import { type Runtime, startRuntime } from "../runner/harness.ts";
-import { freePorts } from "../support/processes.ts";
 
 setDefaultTimeout(30_000);
 const caddyfile = resolve(import.meta.dir, "../../deploy/Caddyfile");

@@ -148,7 +148,7 @@ describeInstall("deploy/install.sh into a fresh root", () => {
     expect(config.dataDir).toBe(`/var/lib/${APP}`);
     expect(config.backup.dir).toBe(`/var/backups/${APP}`);
     expect(config.publicBaseUrl).toBe("https://provisioner.example.com");
-    expect(config.hcloudToken).toBe("hcloud-token-from-the-operator");
+    expect(config.hcloudProjects.map((p) => p.token)).toEqual(["hcloud-token-from-the-operator"]);
     expect(config.opsToken).toBe(readFileSync(at(`etc/${APP}/secrets/ops_token`), "utf8"));
     writeFileSync(at(`etc/${APP}/secrets/hcloud_token`), "");
   });

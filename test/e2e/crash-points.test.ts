@@ -17,9 +17,9 @@ import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import type { ServiceProcess } from "../../cli/service-process.ts";
 import { pollUntil } from "../../core/wait.ts";
 import { instances, operations, sweeps } from "../../db/schema.ts";
+import { buildVariantBundle } from "../../harness/upgrade/variant-bundle.ts";
 import { requestReconfigure } from "../../jobs/reconfigure/request.ts";
 import type { SimFault } from "../../sim/faults.ts";
-import { buildVariantBundle } from "../upgrade/variant-bundle.ts";
 import { allCrashPoints, ciCrashPoints } from "./crash-points.ts";
 import { type CrashWorld, startCrashWorld } from "./crash-world.ts";
 
@@ -71,6 +71,15 @@ describe("worker killed at a crash point", () => {
    * meets it waits for capacity instead of failing.
    */
   const failureAfter: Record<string, SimFault> = {
+    place: {
+      kind: "error",
+      method: "POST",
+      path: "/ssh_keys",
+      status: 422,
+      code: "invalid_input",
+      message: "injected: the key is refused for good",
+      times: Number.POSITIVE_INFINITY,
+    },
     "ssh-key": {
       kind: "error",
       method: "POST",

@@ -10,9 +10,11 @@ import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import { httpReady, type ServiceProcess, startService } from "../../cli/service-process.ts";
 import { instances, stepRuns } from "../../db/schema.ts";
 import { createHetznerClient, type HetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
+import { projectsWithClients } from "../../jobs/capacity/projects.ts";
 import { createProductionJobs } from "../../jobs/registry.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
 import { createSessionHandover } from "../../remote/handover.ts";
+import { capacityFromConfig } from "../../worker/capacity.ts";
 import { type E2eWorld, startE2eWorld } from "./harness.ts";
 
 const repoRoot = resolve(import.meta.dir, "../..");
@@ -66,10 +68,12 @@ export async function startCrashWorld(): Promise<CrashWorld> {
   const jobs = createProductionJobs({
     db: world.db,
     sealer: world.sealer,
-    hetzner,
+    projects: projectsWithClients(world.config.hcloudProjects, () => hetzner),
     customers: world.customers,
     sessions: createSessionHandover(),
     settings: world.config,
+    // As the worker process has it: the provision's points include place's.
+    capacity: capacityFromConfig(world.config, world.queue.signal),
   });
   const started: ServiceProcess[] = [];
   const ready: CrashWorld["ready"] = [];

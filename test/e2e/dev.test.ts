@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { forwardLines } from "../../core/lines.ts";
 import { isHttpOk, pollUntil } from "../../core/wait.ts";
-import { freePorts } from "../support/processes.ts";
+import { freePorts } from "../../harness/support/processes.ts";
 import { commandFor, paste, printedCommands, repoRoot, shellEnv } from "./pasted-commands.ts";
 
 let dataDir: string;

@@ -16,9 +16,14 @@ import { type LocalStack, startLocalStack } from "../../cli/local-stack.ts";
 import { pollUntil } from "../../core/wait.ts";
 import { appDatabasePath, type Db, openDatabase } from "../../db/index.ts";
 import { instances, paymentEvents } from "../../db/schema.ts";
+import { customerSecrets } from "../../harness/customers/fixtures.ts";
+import {
+  type Delivery,
+  newWebhookSecret,
+  signStandard,
+  standardPayload,
+} from "../../harness/webhooks/world.ts";
 import { createHetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
-import { customerSecrets } from "../customers/fixtures.ts";
-import { type Delivery, newWebhookSecret, signStandard, standardPayload } from "../webhooks/world.ts";
 import { type E2eWorld, startE2eWorld } from "./harness.ts";
 
 setDefaultTimeout(240_000);

@@ -11,11 +11,11 @@ import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import { httpReady, type ServiceProcess, startService } from "../../cli/service-process.ts";
 import { pollUntil } from "../../core/wait.ts";
 import { instances, operations } from "../../db/schema.ts";
+import { buildVariantBundle } from "../../harness/upgrade/variant-bundle.ts";
 import { connectRolloutBroker, type RolloutBroker } from "../../jobs/rollout/broker.ts";
 import { startRollout } from "../../jobs/rollout/request.ts";
 import { loadMembers, loadRollout } from "../../jobs/rollout/store.ts";
 import { brokerConnection } from "../../queue/queue.ts";
-import { buildVariantBundle } from "../upgrade/variant-bundle.ts";
 import { type E2eWorld, startE2eWorld } from "./harness.ts";
 
 const repoRoot = resolve(import.meta.dir, "../..");

@@ -3,7 +3,7 @@
  * route (401, 503 while unconfigured), the status answer, and no secret or token in any answer or log line.
  */
 import { describe, expect, test } from "bun:test";
-import { freePorts } from "../support/processes.ts";
+import { freePorts } from "../../harness/support/processes.ts";
 import { OPS_TOKEN, opsApiForFile, startOpsApi } from "./ops-api.ts";
 import { SECRET_MARKERS, seedInstance, seedOperation, seedSweep } from "./seed.ts";
 

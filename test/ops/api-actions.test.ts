@@ -6,9 +6,9 @@ import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { bundleStoreDir } from "../../bundle/store.ts";
 import { bundleGrants, operations } from "../../db/schema.ts";
+import { freePorts } from "../../harness/support/processes.ts";
 import { brokerConnection, connectJobQueue } from "../../queue/queue.ts";
 import { ensureStandInBundle } from "../../sim/bundle/stand-in.ts";
-import { freePorts } from "../support/processes.ts";
 import { OPS_TOKEN, opsApiForFile, startOpsApi } from "./ops-api.ts";
 import { seedInstance, seedOperation } from "./seed.ts";
 

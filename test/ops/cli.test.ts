@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleStoreDir } from "../../bundle/store.ts";
+import { freePorts } from "../../harness/support/processes.ts";
 import { ensureStandInBundle } from "../../sim/bundle/stand-in.ts";
-import { freePorts } from "../support/processes.ts";
 import { OPS_TOKEN, opsApiForFile } from "./ops-api.ts";
 import { runOps } from "./run-ops.ts";
 import { seedInstance, seedOperation } from "./seed.ts";
@@ -137,7 +137,7 @@ test("status, instances and jobs print aligned tables; --json prints the API's a
   expect(status.stdout).toMatch(/^instances\n {2}state +count\n/);
   expect(status.stdout).toMatch(/\n {2}failed +1\n/);
   expect(status.stdout).toMatch(/broker queue +waiting 0, active 0, delayed 0, failed 0/);
-  expect(status.stdout).toMatch(/\n {2}default +0 +unknown +unbounded\n/);
+  expect(status.stdout).toMatch(/\n {2}default +0 +unknown +unbounded +not recorded\n/);
   expect(status.stdout).toContain("\nwaiting for capacity: 0\n");
 
   const table = await asOperator("instances", "--state", "failed");

@@ -6,12 +6,12 @@ import { describe, expect, test } from "bun:test";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { pollUntil } from "../../core/wait.ts";
+import { createTestStack } from "../../harness/support/processes.ts";
 import { createHetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
 import { brokerConnection } from "../../queue/queue.ts";
 import { startSimulator } from "../../sim/index.ts";
 import { createHetznerMetrics } from "../../worker/hetzner-metrics.ts";
 import { registerQueueDepthMetrics } from "../../worker/queue-depth-metrics.ts";
-import { createTestStack } from "../support/processes.ts";
 import { opsApiForFile } from "./ops-api.ts";
 import { seedInstance, seedOperation, seedStepRun } from "./seed.ts";
 
@@ -130,13 +130,20 @@ describe("API /metrics: the fleet from the database", () => {
 });
 
 describe("worker metrics", () => {
-  test("Hetzner requests by method and outcome, 429s, and the rate-limit budget left", async () => {
+  test("Hetzner requests by project, method and outcome, 429s, and each budget left", async () => {
     const sim = await startSimulator({ timeScale: 0.01 });
     try {
       const registry = createMetrics();
       const budget = new RateLimitBudget();
-      const onRequest = createHetznerMetrics(registry, budget);
-      expect(await registry.render()).toContain("hetzner_rate_limit_remaining Nan");
+      const metricsFor = createHetznerMetrics(
+        registry,
+        new Map([
+          ["eu-1", budget],
+          ["eu-2", new RateLimitBudget()],
+        ]),
+      );
+      const onRequest = metricsFor("eu-1");
+      expect(await registry.render()).toContain('hetzner_rate_limit_remaining{project="eu-1"} Nan');
       const hetzner = createHetznerClient({
         endpoint: sim.endpoint,
         token: sim.token,
@@ -155,11 +162,14 @@ describe("worker metrics", () => {
       await hetzner.servers.listAll({});
       expect(await hetzner.servers.get(999_999)).toBeNull();
       const text = await registry.render();
-      expect(text).toContain('hetzner_requests_total{method="GET",outcome="rate_limit_exceeded"} 1');
-      expect(text).toContain('hetzner_requests_total{method="GET",outcome="ok"} 1');
-      expect(text).toContain('hetzner_requests_total{method="GET",outcome="not_found"} 1');
-      expect(text).toContain("hetzner_rate_limited_total 1");
-      expect(text).toMatch(/hetzner_rate_limit_remaining \d+\n/);
+      expect(text).toContain(
+        'hetzner_requests_total{project="eu-1",method="GET",outcome="rate_limit_exceeded"} 1',
+      );
+      expect(text).toContain('hetzner_requests_total{project="eu-1",method="GET",outcome="ok"} 1');
+      expect(text).toContain('hetzner_requests_total{project="eu-1",method="GET",outcome="not_found"} 1');
+      expect(text).toContain('hetzner_rate_limited_total{project="eu-1"} 1');
+      expect(text).toMatch(/hetzner_rate_limit_remaining\{project="eu-1"\} \d+\n/);
+      expect(text).toContain('hetzner_rate_limit_remaining{project="eu-2"} Nan');
     } finally {
       await sim.stop();
     }

@@ -8,8 +8,8 @@ import type { Config } from "../../core/config.ts";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics, type MetricsRegistry } from "../../core/metrics.ts";
 import type { Db } from "../../db/index.ts";
+import { type Runtime, startRuntime } from "../../harness/runner/harness.ts";
 import type { JobQueue } from "../../queue/queue.ts";
-import { type Runtime, startRuntime } from "../runner/harness.ts";
 
 export const OPS_TOKEN = "ops-token-for-tests-0123456789-abcdefgh";
 

@@ -4,7 +4,7 @@
  * same operation and it succeeds with exactly ONE server at Hetzner; then `ops deprovision` tears it down.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { provisionWorldForFile } from "../provision-job/world.ts";
+import { provisionWorldForFile } from "../../harness/provision-job/world.ts";
 import { OPS_TOKEN, type OpsApi, startOpsApi } from "./ops-api.ts";
 import { runOps } from "./run-ops.ts";
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { pollUntil } from "../../core/wait.ts";
-import { createTestStack, type TestStack } from "../support/processes.ts";
+import { createTestStack, type TestStack } from "../../harness/support/processes.ts";
 
 let stack: TestStack;
 beforeAll(async () => {

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { pollUntil } from "../../core/wait.ts";
-import { createTestStack, type TestStack } from "../support/processes.ts";
+import { createTestStack, type TestStack } from "../../harness/support/processes.ts";
 
 let stack: TestStack;
 beforeAll(async () => {

@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { DEV_ENV_FILE, parseEnvFile } from "../../cli/dev-secrets.ts";
 import { type ServiceProcess, startService } from "../../cli/service-process.ts";
 import { isHttpOk, pollUntil } from "../../core/wait.ts";
-import { testEnvironment } from "../support/processes.ts";
+import { testEnvironment } from "../../harness/support/processes.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "rachel-dev-"));
 const started: ServiceProcess[] = [];

@@ -7,10 +7,15 @@ import { eq } from "drizzle-orm";
 import { pollUntil } from "../../core/wait.ts";
 import { appDatabasePath, type Db, openDatabase } from "../../db/index.ts";
 import { instances } from "../../db/schema.ts";
+import { createTestStack, type TestStack } from "../../harness/support/processes.ts";
+import {
+  openGate,
+  readTestEvents,
+  TEST_OPERATIONS,
+  type TestEvent,
+} from "../../harness/support/test-jobs.ts";
 import { connectJobQueue, type JobQueue } from "../../queue/queue.ts";
 import { waitForOperation } from "../runner/steps.ts";
-import { createTestStack, type TestStack } from "../support/processes.ts";
-import { openGate, readTestEvents, TEST_OPERATIONS, type TestEvent } from "../support/test-jobs.ts";
 
 let stack: TestStack;
 let db: Db;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join, resolve } from "node:path";
-import { createTestStack, type ServiceName, type TestStack } from "../support/processes.ts";
+import { createTestStack, type ServiceName, type TestStack } from "../../harness/support/processes.ts";
 
 let stack: TestStack;
 beforeAll(async () => {

@@ -7,10 +7,11 @@ import { and, eq } from "drizzle-orm";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
 import { stepRuns } from "../../db/schema.ts";
 import { retryOperation } from "../../domain/ops/retry.ts";
+import { provisionWorldForFile, simProject } from "../../harness/provision-job/world.ts";
 import { type HetznerClient, HetznerNetworkError } from "../../hetzner/index.ts";
+import { hetznerProjects } from "../../jobs/capacity/projects.ts";
 import { CLOUD_INIT_READY_SIGNAL } from "../../jobs/provision/callback-token.ts";
 import { type CreateServerOutput, createServerRef } from "../../jobs/provision/steps/create-server.ts";
-import { provisionWorldForFile } from "./world.ts";
 
 describe("adopted servers", () => {
   const fixture = provisionWorldForFile();
@@ -91,7 +92,7 @@ describe("adopted servers", () => {
       },
     };
     await world.startWorker({
-      hetzner: lossy,
+      projects: hetznerProjects([simProject(lossy)]),
       actionCheckAfterMs: 1_000,
       settings: { cloudInitTimeoutMs: 3_000 },
     });

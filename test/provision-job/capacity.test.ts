@@ -5,26 +5,41 @@
  */
 import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
+import type { Config } from "../../core/config.ts";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { pollUntil } from "../../core/wait.ts";
 import { projectCapacity } from "../../db/schema.ts";
 import { customerState } from "../../domain/customer-state.ts";
 import { fleetStatus } from "../../domain/ops/status.ts";
+import {
+  type ProvisionWorld,
+  provisionWorldForFile,
+  simProject,
+  type WorldOverrides,
+} from "../../harness/provision-job/world.ts";
 import { WAITING_FOR_CAPACITY, waitingLine } from "../../jobs/capacity/line.ts";
-import type { CapacityDeps } from "../../jobs/capacity/wake.ts";
+import { hetznerProjects } from "../../jobs/capacity/projects.ts";
 import { registerCapacityMetrics, wakeWaitingAtStart } from "../../worker/capacity.ts";
-import { type ProvisionWorld, provisionWorldForFile } from "./world.ts";
 
 const silentLog = createLogger({ level: "silent" });
 
-function capacity(w: ProvisionWorld, serverLimit: number | null): CapacityDeps["capacity"] {
+/** A worker's capacity line with the world's one project limited to `serverLimit` (null: unknown). */
+function limitedTo(w: ProvisionWorld, serverLimit: number | null): WorldOverrides {
   return {
-    serverLimit,
-    maxServers: null,
-    waitTimeoutMs: 600_000,
-    signal: (instanceId, name, data) => w.runtime.queue.signal(instanceId, name, data),
+    projects: hetznerProjects([simProject(w.hetzner, { serverLimit })]),
+    capacity: {
+      maxServers: null,
+      waitTimeoutMs: 600_000,
+      signal: (instanceId, name, data) => w.runtime.queue.signal(instanceId, name, data),
+    },
   };
+}
+
+/** The world's config with its one project limited to `serverLimit`, as an operator would configure it. */
+function withServerLimit(config: Config, serverLimit: number): Config {
+  const [first, ...more] = config.hcloudProjects;
+  return { ...config, hcloudProjects: [{ ...first, serverLimit }, ...more] };
 }
 
 async function provisionReady(w: ProvisionWorld, marker: string) {
@@ -39,7 +54,7 @@ describe("capacity", () => {
   test("the eleventh customer of a project limited to 10 waits and becomes ready when a server is deleted", async () => {
     const w = fixture.current;
     w.sim.setServerLimit(10);
-    await w.startWorker({ capacity: capacity(w, 10) });
+    await w.startWorker(limitedTo(w, 10));
     const first = await Promise.all(Array.from({ length: 10 }, (_, i) => provisionReady(w, `ten-${i}`)));
     for (const p of first)
       expect(await w.finish(p.operationId, 120_000)).toMatchObject({ status: "succeeded" });
@@ -52,15 +67,20 @@ describe("capacity", () => {
     expect(waitingLine(w.runtime.db).map((e) => [e.instanceId, e.position])).toEqual([
       [eleventh.instanceId, 1],
     ]);
-    const { capacity: seen } = fleetStatus(w.runtime.db, { serverLimit: 10, maxServers: null });
-    expect(seen.projects).toEqual([{ project: "default", used: 10, limit: 10, learnedFull: false, room: 0 }]);
+    const { capacity: seen } = fleetStatus(w.runtime.db, {
+      projects: [{ name: "default", serverLimit: 10 }],
+      maxServers: null,
+    });
+    expect(seen.projects).toEqual([
+      { project: "default", used: 10, limit: 10, learnedFull: false, room: 0, requestBudget: null },
+    ]);
     expect(seen.waiting.map((e) => e.position)).toEqual([1]);
     expect(customerState(w.runtime.db, eleventh.customerId)).toMatchObject({
       phase: "waiting_for_capacity",
       waitingPosition: 1,
     });
     const metrics = createMetrics();
-    registerCapacityMetrics(metrics, w.runtime.db, { ...w.runtime.config, serverLimit: 10 });
+    registerCapacityMetrics(metrics, w.runtime.db, withServerLimit(w.runtime.config, 10));
     expect(await metrics.render()).toContain("provisions_waiting_for_capacity 1\n");
     expect(await metrics.render()).toContain('hetzner_project_servers{project="default"} 10\n');
     // Only the ten servers: the wait made no create that Hetzner would have refused.
@@ -86,7 +106,7 @@ describe("capacity", () => {
     const w = fixture.current;
     // The project already holds the 10 servers of the test before; Hetzner allows one more.
     w.sim.setServerLimit(w.sim.serverCount() + 1);
-    await w.startWorker({ capacity: capacity(w, null) });
+    await w.startWorker(limitedTo(w, null));
     const fits = await provisionReady(w, "fits");
     expect(await w.finish(fits.operationId)).toMatchObject({ status: "succeeded" });
 
@@ -114,7 +134,7 @@ describe("capacity", () => {
     const w = fixture.current;
     const held = w.sim.serverCount();
     w.sim.setServerLimit(held);
-    const first = await w.startWorker({ capacity: capacity(w, held) });
+    const first = await w.startWorker(limitedTo(w, held));
     const raised = await provisionReady(w, "raised");
     const cancelled = await provisionReady(w, "cancelled");
     for (const p of [raised, cancelled])
@@ -139,8 +159,8 @@ describe("capacity", () => {
     // The operator gets the limit raised at Hetzner, configures it and restarts the worker: the start wakes the line.
     w.sim.setServerLimit(held + 1);
     await first.stop();
-    await w.startWorker({ capacity: capacity(w, held + 1) });
-    await wakeWaitingAtStart({ ...w.runtime.config, serverLimit: held + 1 }, w.runtime.db, silentLog);
+    await w.startWorker(limitedTo(w, held + 1));
+    await wakeWaitingAtStart(withServerLimit(w.runtime.config, held + 1), w.runtime.db, silentLog);
     expect(await w.finish(raised.operationId, 60_000)).toMatchObject({ status: "succeeded" });
     expect(w.sim.serverCount()).toBe(held + 1);
   }, 120_000);

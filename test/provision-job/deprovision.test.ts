@@ -10,9 +10,9 @@ import { appDatabasePath } from "../../db/index.ts";
 import { customers, operations, stepRuns } from "../../db/schema.ts";
 import { CustomerSecretsGoneError } from "../../domain/customers.ts";
 import { openOperation } from "../../domain/operations.ts";
+import { provisionWorldForFile } from "../../harness/provision-job/world.ts";
 import { CLOUD_INIT_READY_SIGNAL } from "../../jobs/provision/callback-token.ts";
 import { RECONFIGURE_OPERATION } from "../../jobs/reconfigure/request.ts";
-import { provisionWorldForFile } from "./world.ts";
 
 describe("deprovision job", () => {
   const fixture = provisionWorldForFile();

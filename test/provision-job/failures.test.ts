@@ -6,8 +6,9 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bundleStoreDir, createBundleStore } from "../../bundle/store.ts";
+import { provisionWorldForFile, simProject } from "../../harness/provision-job/world.ts";
 import { type HetznerClient, HetznerNetworkError } from "../../hetzner/index.ts";
-import { provisionWorldForFile } from "./world.ts";
+import { hetznerProjects } from "../../jobs/capacity/projects.ts";
 
 describe("provision job failures", () => {
   const fixture = provisionWorldForFile();
@@ -88,7 +89,7 @@ describe("provision job failures", () => {
         },
       },
     };
-    await fixture.current.startWorker({ hetzner: lossy });
+    await fixture.current.startWorker({ projects: hetznerProjects([simProject(lossy)]) });
     const { customerId } = fixture.current.addCustomer("lost");
     const servers = fixture.current.sim.serverCount();
     fixture.current.sim.clearRequests();

@@ -6,11 +6,12 @@
 import { expect, test } from "bun:test";
 import { createLogger } from "../../core/log.ts";
 import { pollUntil } from "../../core/wait.ts";
+import { provisionWorldForFile, simProject } from "../../harness/provision-job/world.ts";
 import { isHetznerError } from "../../hetzner/index.ts";
+import { hetznerProjects } from "../../jobs/capacity/projects.ts";
 import type { ProvisionDeps } from "../../jobs/provision/steps/deps.ts";
 import { protectServerStep } from "../../jobs/provision/steps/protect-server.ts";
 import type { StepContext } from "../../jobs/step.ts";
-import { provisionWorldForFile } from "./world.ts";
 
 const fixture = provisionWorldForFile();
 
@@ -36,7 +37,10 @@ test("protection blocks a delete until the compensation lifts it; both repeat sa
   const provision = await w.requests.requestProvision(customerId);
   expect(await w.finish(provision.operationId)).toMatchObject({ status: "succeeded" });
   const serverId = w.instance(provision.instanceId).hetznerServerId ?? -1;
-  const step = protectServerStep({ db: w.runtime.db, hetzner: w.hetzner } as ProvisionDeps);
+  const step = protectServerStep({
+    db: w.runtime.db,
+    projects: hetznerProjects([simProject(w.hetzner)]),
+  } as ProvisionDeps);
   const ctx = contextFor(provision.instanceId);
 
   // Already protected by the provision: running the step again changes nothing and succeeds.

@@ -11,8 +11,8 @@ import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
 import type { CustomerSecrets } from "../../domain/customers.ts";
 import { APP_HOME } from "../../domain/ownership.ts";
 import { RACHEL8_PATHS } from "../../domain/rachel8.ts";
+import { provisionWorldForFile } from "../../harness/provision-job/world.ts";
 import { sshPrivateKeyContext } from "../../jobs/shared/instance-row.ts";
-import { provisionWorldForFile } from "./world.ts";
 
 /** Every secret value of a customer, as it must never appear outside the machine. */
 function secretValues(secrets: CustomerSecrets): string[] {

@@ -7,9 +7,9 @@ import { describe, expect, test } from "bun:test";
 import { asc, eq } from "drizzle-orm";
 import { pollUntil } from "../../core/wait.ts";
 import { operations, stepRuns } from "../../db/schema.ts";
+import { provisionWorldForFile } from "../../harness/provision-job/world.ts";
 import { stepRunsOf } from "../runner/steps.ts";
 import { storedBy291a24d } from "./fixtures/stored-291a24d.ts";
-import { provisionWorldForFile } from "./world.ts";
 
 type StepRunRow = typeof stepRuns.$inferSelect;
 

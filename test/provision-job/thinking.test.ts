@@ -10,8 +10,8 @@ import type { Sealer } from "../../core/secrets.ts";
 import { stepRuns } from "../../db/schema.ts";
 import { APP_HOME } from "../../domain/ownership.ts";
 import { RACHEL8_PATHS } from "../../domain/rachel8.ts";
+import { provisionWorldForFile } from "../../harness/provision-job/world.ts";
 import { SETUP_COMPLETE_MARKER } from "../../jobs/provision/cloud-init.ts";
-import { provisionWorldForFile } from "./world.ts";
 
 describe("the bot can think", () => {
   const fixture = provisionWorldForFile();

@@ -14,10 +14,10 @@ import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
 import type { Db } from "../../db/index.ts";
 import { instances } from "../../db/schema.ts";
 import { bundleDownloadUrl, issueBundleGrant } from "../../domain/bundles/grants.ts";
+import { type BundleWorld, CLAUDE_CODE_VERSION, createBundleWorld } from "../../harness/bundle/world.ts";
 import { buildCloudConfig } from "../../jobs/provision/cloud-init.ts";
 import { withFetchRelease } from "../../jobs/shared/fetch-release.ts";
 import { startBundleApi } from "../bundle/api.ts";
-import { type BundleWorld, CLAUDE_CODE_VERSION, createBundleWorld } from "../bundle/world.ts";
 import { runCommand } from "../support/run-command.ts";
 
 setDefaultTimeout(60_000);

@@ -8,10 +8,10 @@ import { eq } from "drizzle-orm";
 import { pollUntil } from "../../core/wait.ts";
 import { appDatabasePath, openDatabase } from "../../db/index.ts";
 import { sweeps } from "../../db/schema.ts";
+import { startMachinelessSimulator } from "../../harness/reconcile/machineless-sim.ts";
+import { createTestStack, type TestStack } from "../../harness/support/processes.ts";
 import type { SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
 import type { Simulator } from "../../sim/index.ts";
-import { createTestStack, type TestStack } from "../support/processes.ts";
-import { startMachinelessSimulator } from "./machineless-sim.ts";
 
 setDefaultTimeout(90_000);
 

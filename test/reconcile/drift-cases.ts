@@ -7,10 +7,15 @@ import { Queue, UnrecoverableError, Worker } from "bunqueue/client";
 import { eq } from "drizzle-orm";
 import { pollUntil } from "../../core/wait.ts";
 import { instances, operations } from "../../db/schema.ts";
+import type { ProvisionWorld } from "../../harness/provision-job/world.ts";
+import {
+  createOwnedServer,
+  insertInstance,
+  insertOperation,
+  subscribe,
+} from "../../harness/reconcile/sweep-world.ts";
 import { operationsQueueName } from "../../queue/payload.ts";
 import { brokerConnection } from "../../queue/queue.ts";
-import type { ProvisionWorld } from "../provision-job/world.ts";
-import { createOwnedServer, insertInstance, insertOperation, subscribe } from "./sweep-world.ts";
 
 /** Fails the operation's broker job outside the runner, as exhausted broker attempts would. */
 async function failBrokerJob(w: ProvisionWorld, jobId: string): Promise<void> {

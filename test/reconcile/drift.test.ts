@@ -7,9 +7,9 @@ import { expect, setDefaultTimeout, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { pollUntil } from "../../core/wait.ts";
 import { instances, operations } from "../../db/schema.ts";
-import { provisionWorldForFile } from "../provision-job/world.ts";
+import { provisionWorldForFile } from "../../harness/provision-job/world.ts";
+import { instanceRow, operationRow, summarize, sweeperFor } from "../../harness/reconcile/sweep-world.ts";
 import { makeDrift } from "./drift-cases.ts";
-import { instanceRow, operationRow, summarize, sweeperFor } from "./sweep-world.ts";
 
 setDefaultTimeout(120_000);
 const world = provisionWorldForFile();

@@ -3,12 +3,12 @@ import { expect, setDefaultTimeout, test } from "bun:test";
 import { Queue } from "bunqueue/client";
 import { ne } from "drizzle-orm";
 import { instances, operations, sweeps } from "../../db/schema.ts";
+import { provisionWorldForFile } from "../../harness/provision-job/world.ts";
+import { summarize, sweeperFor } from "../../harness/reconcile/sweep-world.ts";
 import { readSweep } from "../../jobs/reconcile/sweep-record.ts";
 import { operationsQueueName } from "../../queue/payload.ts";
 import { brokerConnection } from "../../queue/queue.ts";
-import { provisionWorldForFile } from "../provision-job/world.ts";
 import { makeDrift } from "./drift-cases.ts";
-import { summarize, sweeperFor } from "./sweep-world.ts";
 
 setDefaultTimeout(60_000);
 const world = provisionWorldForFile();

@@ -3,8 +3,8 @@
  * plus one request per corrective action, whatever the fleet size.
  */
 import { expect, setDefaultTimeout, test } from "bun:test";
+import { type Fleet, startFleet } from "../../harness/reconcile/fleet.ts";
 import { runSweep } from "../../jobs/reconcile/sweep.ts";
-import { type Fleet, startFleet } from "./fleet.ts";
 
 setDefaultTimeout(60_000);
 

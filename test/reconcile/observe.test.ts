@@ -3,9 +3,9 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { operations } from "../../db/schema.ts";
 import { createCustomerStore } from "../../domain/customers.ts";
+import { customerSecrets, openTestDatabase, type TestDatabase } from "../../harness/customers/fixtures.ts";
+import { insertInstance, insertOperation, subscribe } from "../../harness/reconcile/sweep-world.ts";
 import { readCustomers, readInstances, readUnfinishedOperationIds } from "../../jobs/reconcile/observe.ts";
-import { customerSecrets, openTestDatabase, type TestDatabase } from "../customers/fixtures.ts";
-import { insertInstance, insertOperation, subscribe } from "./sweep-world.ts";
 
 let t: TestDatabase;
 beforeEach(() => {

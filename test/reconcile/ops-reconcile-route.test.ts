@@ -9,13 +9,13 @@ import type { Config } from "../../core/config.ts";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { ownershipLabels, resourceNameFor } from "../../domain/ownership.ts";
+import { startMachinelessSimulator } from "../../harness/reconcile/machineless-sim.ts";
+import { simHetznerFor } from "../../harness/reconcile/sweep-world.ts";
+import { type Runtime, startRuntime } from "../../harness/runner/harness.ts";
+import { freePorts } from "../../harness/support/processes.ts";
 import { readSweep, type SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
 import type { Simulator } from "../../sim/index.ts";
 import { type RunningSweeper, startSweeper } from "../../worker/sweeper.ts";
-import { type Runtime, startRuntime } from "../runner/harness.ts";
-import { freePorts } from "../support/processes.ts";
-import { startMachinelessSimulator } from "./machineless-sim.ts";
-import { simHetznerFor } from "./sweep-world.ts";
 
 setDefaultTimeout(60_000);
 

@@ -5,10 +5,10 @@
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { pollUntil } from "../../core/wait.ts";
+import { startMachinelessSimulator } from "../../harness/reconcile/machineless-sim.ts";
+import { createTestStack, type TestStack } from "../../harness/support/processes.ts";
 import type { SweepRecord } from "../../jobs/reconcile/sweep-record.ts";
 import type { Simulator } from "../../sim/index.ts";
-import { createTestStack, type TestStack } from "../support/processes.ts";
-import { startMachinelessSimulator } from "./machineless-sim.ts";
 
 setDefaultTimeout(60_000);
 

@@ -6,8 +6,8 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { instances } from "../../db/schema.ts";
-import { provisionWorldForFile } from "../provision-job/world.ts";
-import { summarize, sweeperFor } from "./sweep-world.ts";
+import { provisionWorldForFile } from "../../harness/provision-job/world.ts";
+import { summarize, sweeperFor } from "../../harness/reconcile/sweep-world.ts";
 
 setDefaultTimeout(120_000);
 const world = provisionWorldForFile();

@@ -7,14 +7,7 @@ import { Queue } from "bunqueue/client";
 import { eq } from "drizzle-orm";
 import { pollUntil } from "../../core/wait.ts";
 import { restores } from "../../db/schema.ts";
-import { readOpenRestoreHold } from "../../jobs/reconcile/restore-hold.ts";
-import { runSweep } from "../../jobs/reconcile/sweep.ts";
-import { tick } from "../../jobs/reconcile/tick.ts";
-import type { RestoreHold, SweepState } from "../../jobs/reconcile/types.ts";
-import { operationsQueueName } from "../../queue/payload.ts";
-import { brokerConnection } from "../../queue/queue.ts";
-import { provisionWorldForFile } from "../provision-job/world.ts";
-import { brief, customer, HOUR_MS, instance, NOW, op, POLICY, server, sweepState } from "./fleet-builders.ts";
+import { provisionWorldForFile } from "../../harness/provision-job/world.ts";
 import {
   createOwnedServer,
   insertInstance,
@@ -23,7 +16,14 @@ import {
   subscribe,
   summarize,
   sweeperFor,
-} from "./sweep-world.ts";
+} from "../../harness/reconcile/sweep-world.ts";
+import { readOpenRestoreHold } from "../../jobs/reconcile/restore-hold.ts";
+import { runSweep } from "../../jobs/reconcile/sweep.ts";
+import { tick } from "../../jobs/reconcile/tick.ts";
+import type { RestoreHold, SweepState } from "../../jobs/reconcile/types.ts";
+import { operationsQueueName } from "../../queue/payload.ts";
+import { brokerConnection } from "../../queue/queue.ts";
+import { brief, customer, HOUR_MS, instance, NOW, op, POLICY, server, sweepState } from "./fleet-builders.ts";
 
 setDefaultTimeout(60_000);
 

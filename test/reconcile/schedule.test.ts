@@ -9,6 +9,8 @@ import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { pollUntil } from "../../core/wait.ts";
 import { sweeps } from "../../db/schema.ts";
+import { startMachinelessSimulator } from "../../harness/reconcile/machineless-sim.ts";
+import { type Runtime, startRuntime } from "../../harness/runner/harness.ts";
 import { createHetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
 import { connectSweepBroker, sweepQueueName } from "../../jobs/reconcile/broker.ts";
 import { requestOperatorSweep } from "../../jobs/reconcile/operator-sweep.ts";
@@ -16,8 +18,6 @@ import { SKIPPED_CODE } from "../../jobs/reconcile/sweep-store.ts";
 import { brokerConnection } from "../../queue/queue.ts";
 import type { Simulator } from "../../sim/index.ts";
 import { type RunningSweeper, startSweeper } from "../../worker/sweeper.ts";
-import { type Runtime, startRuntime } from "../runner/harness.ts";
-import { startMachinelessSimulator } from "./machineless-sim.ts";
 
 setDefaultTimeout(60_000);
 
@@ -59,13 +59,19 @@ function startSlowSweeper(): Promise<RunningSweeper> {
     db: runtime.db,
     log: createLogger({ level: "silent" }),
     metrics: createMetrics(),
-    hetznerFor: (onRequest) =>
-      createHetznerClient({
-        endpoint: `${proxy.url.origin}/v1`,
-        token: sim.token,
-        budget: new RateLimitBudget(),
-        onRequest,
-      }),
+    hetznerFor: (onRequest) => ({
+      all: [
+        {
+          name: "default",
+          client: createHetznerClient({
+            endpoint: `${proxy.url.origin}/v1`,
+            token: sim.token,
+            budget: new RateLimitBudget(),
+            onRequest: (event) => onRequest("default", event),
+          }),
+        },
+      ],
+    }),
     busyRetryMs: 100,
   }).then((sweeper) => {
     sweepers.push(sweeper);

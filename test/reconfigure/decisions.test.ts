@@ -7,6 +7,7 @@ import { eq } from "drizzle-orm";
 import { customers, instances, type OperationStatus, operations, stepRuns } from "../../db/schema.ts";
 import { createCustomerStore } from "../../domain/customers.ts";
 import { openOperation } from "../../domain/operations.ts";
+import { customerSecrets, openTestDatabase, type TestDatabase } from "../../harness/customers/fixtures.ts";
 import {
   RECONFIGURE_OPERATION,
   ReconfigureEnqueueError,
@@ -14,7 +15,6 @@ import {
 } from "../../jobs/reconfigure/request.ts";
 import { UPGRADE_OPERATION } from "../../jobs/upgrade/request.ts";
 import type { JobQueue } from "../../queue/queue.ts";
-import { customerSecrets, openTestDatabase, type TestDatabase } from "../customers/fixtures.ts";
 
 const CUSTOMER = "cust-decide";
 const INSTANCE = "idecide";

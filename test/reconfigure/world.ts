@@ -14,10 +14,10 @@ import { operations, stepRuns } from "../../db/schema.ts";
 import type { CustomerSecrets } from "../../domain/customers.ts";
 import { APP_HOME } from "../../domain/ownership.ts";
 import { RACHEL8_PATHS } from "../../domain/rachel8.ts";
+import { type ProvisionWorld, provisionWorldForFile } from "../../harness/provision-job/world.ts";
+import { freePorts } from "../../harness/support/processes.ts";
 import { CURRENT_RELEASE } from "../../jobs/provision/cloud-init.ts";
 import { connectJobQueue, type JobQueue } from "../../queue/queue.ts";
-import { type ProvisionWorld, provisionWorldForFile } from "../provision-job/world.ts";
-import { freePorts } from "../support/processes.ts";
 
 const SERVICE_TOKEN = "reconfigure-tests-service-token-0123456789";
 

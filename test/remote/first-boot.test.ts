@@ -5,10 +5,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { type MachineFixture, startMachine } from "../../harness/remote/machine-fixture.ts";
+import { sshdTestsEnabled } from "../../harness/support/sshd.ts";
 import { isRemoteError } from "../../remote/errors.ts";
 import { confirmFirstBoot, FirstBootFailedError } from "../../remote/first-boot.ts";
-import { sshdTestsEnabled } from "../support/sshd.ts";
-import { type MachineFixture, startMachine } from "./machine-fixture.ts";
 
 const enabled = sshdTestsEnabled(process.env);
 

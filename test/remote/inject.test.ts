@@ -9,10 +9,10 @@ import {
   renderCredentials,
   renderEnv,
 } from "../../domain/rachel8.ts";
+import { type MachineFixture, startMachine } from "../../harness/remote/machine-fixture.ts";
+import { sshdTestsEnabled } from "../../harness/support/sshd.ts";
 import { isRemoteError, type RemoteError } from "../../remote/errors.ts";
 import { injectSecrets, type SecretFile, type UnitFile } from "../../remote/inject.ts";
-import { sshdTestsEnabled } from "../support/sshd.ts";
-import { type MachineFixture, startMachine } from "./machine-fixture.ts";
 
 const enabled = sshdTestsEnabled(process.env);
 const TOKEN = "7654321098:AAF-fixture_Telegram_Token_0123456789xyz";

@@ -7,12 +7,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { CLAUDE_OAUTH_SCOPES, RACHEL8_PATHS, renderCredentials } from "../../domain/rachel8.ts";
+import { type MachineFixture, startMachine } from "../../harness/remote/machine-fixture.ts";
+import { sshdTestsEnabled } from "../../harness/support/sshd.ts";
 import { checkClaudeLogin } from "../../remote/claude-login.ts";
 import { isRemoteError } from "../../remote/errors.ts";
 import { injectSecrets, type UnitFile } from "../../remote/inject.ts";
 import { shellQuote } from "../../remote/shell-quote.ts";
-import { sshdTestsEnabled } from "../support/sshd.ts";
-import { type MachineFixture, startMachine } from "./machine-fixture.ts";
 
 /** The pinned release; .ci/install-tools installs it under /opt/claude-code. */
 const CLAUDE_CODE_VERSION = "2.1.337";

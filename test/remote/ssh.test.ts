@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createServer, type Server } from "node:net";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
+import { sshdTestsEnabled, startSshd, type TestSshd } from "../../harness/support/sshd.ts";
 import { HostKeyMismatchError, isRemoteError, RemoteError } from "../../remote/errors.ts";
 import type { RemoteSession } from "../../remote/session.ts";
 import { type ConnectPinnedOptions, connectPinned } from "../../remote/ssh.ts";
 import { findFreePort } from "../../sim/free-port.ts";
-import { sshdTestsEnabled, startSshd, type TestSshd } from "../support/sshd.ts";
 
 const enabled = sshdTestsEnabled(process.env);
 

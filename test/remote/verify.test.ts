@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { RACHEL8_PATHS, RACHEL8_UNIT_NAME, rachel8Unit, renderEnv } from "../../domain/rachel8.ts";
+import { type MachineFixture, startMachine } from "../../harness/remote/machine-fixture.ts";
+import { sshdTestsEnabled } from "../../harness/support/sshd.ts";
 import { UnitNotActiveError } from "../../remote/errors.ts";
 import { injectSecrets, type SecretFile, type UnitFile } from "../../remote/inject.ts";
 import { verifyActive } from "../../remote/verify.ts";
-import { sshdTestsEnabled } from "../support/sshd.ts";
-import { type MachineFixture, startMachine } from "./machine-fixture.ts";
 
 const enabled = sshdTestsEnabled(process.env);
 const TOKEN = "1122334455:AAG-verify_fixture_token_abcdefghijklmnop";

@@ -12,14 +12,14 @@ import { createMetrics } from "../../core/metrics.ts";
 import { createSealer } from "../../core/secrets.ts";
 import { pollUntil } from "../../core/wait.ts";
 import { instances, operations, rolloutMembers, rollouts } from "../../db/schema.ts";
+import { type Runtime, startRuntime } from "../../harness/runner/harness.ts";
+import { buildVariantBundle } from "../../harness/upgrade/variant-bundle.ts";
 import { deliverRollout, type RolloutDeps } from "../../jobs/rollout/deliver.ts";
 import { startRollout } from "../../jobs/rollout/request.ts";
 import { loadMembers, loadRollout } from "../../jobs/rollout/store.ts";
 import { ensureStandInBundle } from "../../sim/bundle/stand-in.ts";
 import { startRolloutRunner } from "../../worker/rollouts.ts";
 import { seedInstance, seedOperation } from "../ops/seed.ts";
-import { type Runtime, startRuntime } from "../runner/harness.ts";
-import { buildVariantBundle } from "../upgrade/variant-bundle.ts";
 
 let runtime: Runtime;
 let deps: RolloutDeps;

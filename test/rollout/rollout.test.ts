@@ -7,9 +7,9 @@ import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { pollUntil } from "../../core/wait.ts";
 import { instances, rolloutMembers } from "../../db/schema.ts";
+import { buildVariantBundle, crashOnStart } from "../../harness/upgrade/variant-bundle.ts";
 import { pauseRollout, resumeRollout } from "../../jobs/rollout/request.ts";
 import { loadMembers } from "../../jobs/rollout/store.ts";
-import { buildVariantBundle, crashOnStart } from "../upgrade/variant-bundle.ts";
 import { rolloutWorldForFile } from "./world.ts";
 
 const FLEET_SIZE = Number(process.env.ROLLOUT_TEST_FLEET ?? 50);

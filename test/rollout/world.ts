@@ -8,13 +8,13 @@ import { type BundleStore, bundleStoreDir, createBundleStore } from "../../bundl
 import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { pollUntil } from "../../core/wait.ts";
+import { type ProvisionWorld, provisionWorldForFile } from "../../harness/provision-job/world.ts";
 import { connectRolloutBroker, type RolloutBroker } from "../../jobs/rollout/broker.ts";
 import { type RolloutRequestDeps, type RolloutSettings, startRollout } from "../../jobs/rollout/request.ts";
 import type { RolloutRow } from "../../jobs/rollout/store.ts";
 import { loadRollout } from "../../jobs/rollout/store.ts";
 import { brokerConnection } from "../../queue/queue.ts";
 import { type RunningRolloutRunner, startRolloutRunner } from "../../worker/rollouts.ts";
-import { type ProvisionWorld, provisionWorldForFile } from "../provision-job/world.ts";
 
 export interface RolloutWorld {
   world: ProvisionWorld;

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { pollUntil } from "../../core/wait.ts";
+import { runtimePerTest } from "../../harness/runner/harness.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
-import { runtimePerTest } from "./harness.ts";
 import { recordingStep, waitForOperation } from "./steps.ts";
 
 const runtime = runtimePerTest();

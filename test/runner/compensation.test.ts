@@ -3,10 +3,10 @@ import { Queue, UnrecoverableError, Worker } from "bunqueue/client";
 import { eq } from "drizzle-orm";
 import { pollUntil } from "../../core/wait.ts";
 import { instances } from "../../db/schema.ts";
+import { runtimePerTest } from "../../harness/runner/harness.ts";
 import { PermanentError } from "../../jobs/errors.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
 import { operationsQueueName } from "../../queue/payload.ts";
-import { runtimePerTest } from "./harness.ts";
 import { quickRetry, recordedRef, recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
 
 const runtime = runtimePerTest();

@@ -1,8 +1,8 @@
 /** Group commit of durable adds against a real broker: concurrent adds share round trips, none is lost or doubled. */
 import { describe, expect, test } from "bun:test";
 import { type JobOptions, Queue } from "bunqueue/client";
+import { runtimePerTest } from "../../harness/runner/harness.ts";
 import { type DurableAdd, durableAdder } from "../../queue/durable-adds.ts";
-import { runtimePerTest } from "./harness.ts";
 
 const runtime = runtimePerTest();
 

@@ -2,9 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { pollUntil } from "../../core/wait.ts";
 import { signals } from "../../db/schema.ts";
+import { runtimePerTest } from "../../harness/runner/harness.ts";
 import { UnknownInstanceError } from "../../jobs/errors.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
-import { runtimePerTest } from "./harness.ts";
 import { recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
 
 const runtime = runtimePerTest();

@@ -3,9 +3,9 @@ import { Queue } from "bunqueue/client";
 import { eq } from "drizzle-orm";
 import { pollUntil } from "../../core/wait.ts";
 import { operations } from "../../db/schema.ts";
+import { runtimePerTest } from "../../harness/runner/harness.ts";
 import { operationsQueueName } from "../../queue/payload.ts";
 import { connectJobQueue } from "../../queue/queue.ts";
-import { runtimePerTest } from "./harness.ts";
 import { recordingStep, waitForOperation } from "./steps.ts";
 
 const runtime = runtimePerTest();

@@ -6,11 +6,11 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { instances, operations, stepRuns } from "../../db/schema.ts";
+import { openTestDatabase, type TestDatabase } from "../../harness/customers/fixtures.ts";
 import { LeaseLostError } from "../../jobs/errors.ts";
 import { acquireLease, fence, type Lease } from "../../worker/runner/lease.ts";
 import { markCurrentStep, type OperationRecord } from "../../worker/runner/operation-state.ts";
 import { beginAttempt, finishAttempt, loadStepHistory } from "../../worker/runner/step-store.ts";
-import { openTestDatabase, type TestDatabase } from "../customers/fixtures.ts";
 
 const opened: TestDatabase[] = [];
 afterEach(() => {

@@ -2,10 +2,10 @@ import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { pollUntil } from "../../core/wait.ts";
 import { instances, operations } from "../../db/schema.ts";
+import { runtimePerTest } from "../../harness/runner/harness.ts";
 import { LeaseLostError } from "../../jobs/errors.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
 import { acquireLease, fence, releaseLease, releaseLeasesOf } from "../../worker/runner/lease.ts";
-import { runtimePerTest } from "./harness.ts";
 import { gate, recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
 
 const runtime = runtimePerTest();

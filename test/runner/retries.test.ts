@@ -2,8 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { pollUntil } from "../../core/wait.ts";
 import { instances } from "../../db/schema.ts";
+import { runtimePerTest } from "../../harness/runner/harness.ts";
 import { PermanentError } from "../../jobs/errors.ts";
-import { runtimePerTest } from "./harness.ts";
 import { gate, quickRetry, recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
 
 const runtime = runtimePerTest();

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { instances } from "../../db/schema.ts";
+import { runtimePerTest } from "../../harness/runner/harness.ts";
 import type { JobDefinition } from "../../jobs/step.ts";
-import { runtimePerTest } from "./harness.ts";
 import { gate, recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
 
 /** bunqueue's server checks for expired job locks this often (its stallCheckMs). */

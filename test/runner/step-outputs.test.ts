@@ -2,8 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { z } from "zod";
 import { stepRuns } from "../../db/schema.ts";
+import { runtimePerTest } from "../../harness/runner/harness.ts";
 import { type JobDefinition, stepRef } from "../../jobs/step.ts";
-import { runtimePerTest } from "./harness.ts";
 import { quickRetry, recordingStep, stepRunsOf, waitForOperation } from "./steps.ts";
 
 const runtime = runtimePerTest();

@@ -12,10 +12,10 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
+import { newWebhookSecret, signStandard, standardPayload } from "../../harness/webhooks/world.ts";
 import { missingContainerRequirements } from "../../sim/container/requirements.ts";
 import { ensureRootfs, rootfsPath } from "../../sim/container/rootfs.ts";
 import { ContainerMachine, type Simulator, startSimulator } from "../../sim/index.ts";
-import { newWebhookSecret, signStandard, standardPayload } from "../webhooks/world.ts";
 import { packOfflineRelease } from "./offline-release.ts";
 
 const inCi = process.env.CI === "true";

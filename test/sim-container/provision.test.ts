@@ -23,10 +23,10 @@ import type { PhaseTiming } from "../../domain/operation-progress.ts";
 import { APP_HOME, APP_USER } from "../../domain/ownership.ts";
 import { RACHEL8_PATHS, rachel8Unit } from "../../domain/rachel8.ts";
 import { createRequests } from "../../domain/requests.ts";
+import { buildVariantBundle } from "../../harness/upgrade/variant-bundle.ts";
 import { missingContainerRequirements } from "../../sim/container/requirements.ts";
 import { ContainerMachine } from "../../sim/index.ts";
 import { runCommand } from "../support/run-command.ts";
-import { buildVariantBundle } from "../upgrade/variant-bundle.ts";
 
 const inCi = process.env.CI === "true";
 const REPO = join(import.meta.dir, "../..");

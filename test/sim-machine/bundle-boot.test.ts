@@ -13,11 +13,11 @@ import type { Sealer } from "../../core/secrets.ts";
 import type { Db } from "../../db/index.ts";
 import { instances } from "../../db/schema.ts";
 import { bundleDownloadUrl, issueBundleGrant } from "../../domain/bundles/grants.ts";
+import { type BundleWorld, createBundleWorld } from "../../harness/bundle/world.ts";
 import { issueCallbackToken } from "../../jobs/provision/callback-token.ts";
 import { buildUserData, SETUP_COMPLETE_MARKER } from "../../jobs/provision/cloud-init.ts";
 import type { MachineView } from "../../sim/machine-contract.ts";
 import { startBundleApi } from "../bundle/api.ts";
-import { type BundleWorld, createBundleWorld } from "../bundle/world.ts";
 import { bootAndSettle, connect, exec, startTestHost, type TestHost, userKey } from "./support.ts";
 
 setDefaultTimeout(60_000);

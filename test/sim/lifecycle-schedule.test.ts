@@ -4,9 +4,9 @@
  * cloud-init, and a disk that is ready late starts the start phase from then, not from its own timer.
  */
 import { afterEach, expect, test } from "bun:test";
+import { idleMachine, standInMachineHost } from "../../harness/reconcile/machineless-sim.ts";
 import type { MachineHost } from "../../sim/machine-contract.ts";
 import { launchSimulator, type Simulator } from "../../sim/simulator.ts";
-import { idleMachine, standInMachineHost } from "../reconcile/machineless-sim.ts";
 import { call, serverBody, waitFor } from "./helpers.ts";
 
 const CREATE_MS = 200;

@@ -8,10 +8,10 @@ import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import { simulatorWiring } from "../../cli/simulated-stack.ts";
 import { forwardLines } from "../../core/lines.ts";
 import { pollUntil } from "../../core/wait.ts";
+import { type BundleWorld, createBundleWorld } from "../../harness/bundle/world.ts";
 import { createHetznerClient, type HetznerClient, RateLimitBudget } from "../../hetzner/index.ts";
 import { findFreePort } from "../../sim/free-port.ts";
 import { type Simulator, startSimulator } from "../../sim/index.ts";
-import { type BundleWorld, createBundleWorld } from "../bundle/world.ts";
 
 const repoRoot = resolve(import.meta.dir, "../..");
 let sim: Simulator;

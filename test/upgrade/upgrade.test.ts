@@ -9,9 +9,9 @@ import { dirname, join } from "node:path";
 import { bundleStoreDir, createBundleStore } from "../../bundle/store.ts";
 import { bundleGrants } from "../../db/schema.ts";
 import { RACHEL8_PATHS } from "../../domain/rachel8.ts";
+import { buildVariantBundle, crashOnStart } from "../../harness/upgrade/variant-bundle.ts";
 import { requestUpgrade, UpgradeRefusedError } from "../../jobs/upgrade/request.ts";
 import { reconfigureWorldForFile } from "../reconfigure/world.ts";
-import { buildVariantBundle, crashOnStart } from "./variant-bundle.ts";
 
 describe("upgrade job", () => {
   const fixture = reconfigureWorldForFile();

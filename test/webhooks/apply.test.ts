@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { applyPaymentState, currentPaymentState } from "../../domain/payments/apply.ts";
-import { signStandard, standardPayload, webhookWorldForFile } from "./world.ts";
+import { signStandard, standardPayload, webhookWorldForFile } from "../../harness/webhooks/world.ts";
 
 const world = webhookWorldForFile();
 const secret = () => [world.current.config.standardWebhookSecret ?? ""];

@@ -5,10 +5,15 @@ import { createSealer } from "../../core/secrets.ts";
 import { pollUntil } from "../../core/wait.ts";
 import { appDatabasePath, type Db, openDatabase } from "../../db/index.ts";
 import { createCustomerStore } from "../../domain/customers.ts";
+import { customerSecrets } from "../../harness/customers/fixtures.ts";
+import { createTestStack, type TestStack } from "../../harness/support/processes.ts";
+import {
+  newWebhookSecret,
+  postDelivery,
+  signStandard,
+  standardPayload,
+} from "../../harness/webhooks/world.ts";
 import { operationsQueueName } from "../../queue/payload.ts";
-import { customerSecrets } from "../customers/fixtures.ts";
-import { createTestStack, type TestStack } from "../support/processes.ts";
-import { newWebhookSecret, postDelivery, signStandard, standardPayload } from "./world.ts";
 
 // Real broker and API processes; a refused enqueue waits for the client's 5 s command timeout.
 setDefaultTimeout(60_000);

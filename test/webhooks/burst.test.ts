@@ -7,7 +7,7 @@ import {
   standardPayload,
   stripePayload,
   webhookWorldForFile,
-} from "./world.ts";
+} from "../../harness/webhooks/world.ts";
 
 const world = webhookWorldForFile();
 

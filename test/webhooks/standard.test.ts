@@ -9,7 +9,7 @@ import {
   standardPayload,
   webhookWorldForFile,
   withApiServer,
-} from "./world.ts";
+} from "../../harness/webhooks/world.ts";
 
 const world = webhookWorldForFile();
 const secret = () => world.current.config.standardWebhookSecret ?? "";

@@ -11,7 +11,7 @@ import {
   stripePayload,
   webhookWorldForFile,
   withApiServer,
-} from "./world.ts";
+} from "../../harness/webhooks/world.ts";
 
 const world = webhookWorldForFile();
 const secret = () => world.current.config.stripeWebhookSecret ?? "";

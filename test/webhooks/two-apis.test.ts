@@ -4,9 +4,14 @@ import { createSealer } from "../../core/secrets.ts";
 import { isHttpOk, pollUntil } from "../../core/wait.ts";
 import { appDatabasePath, type Db, openDatabase } from "../../db/index.ts";
 import { createCustomerStore } from "../../domain/customers.ts";
-import { customerSecrets } from "../customers/fixtures.ts";
-import { createTestStack, freePorts, type TestStack } from "../support/processes.ts";
-import { newWebhookSecret, postDelivery, signStandard, standardPayload } from "./world.ts";
+import { customerSecrets } from "../../harness/customers/fixtures.ts";
+import { createTestStack, freePorts, type TestStack } from "../../harness/support/processes.ts";
+import {
+  newWebhookSecret,
+  postDelivery,
+  signStandard,
+  standardPayload,
+} from "../../harness/webhooks/world.ts";
 
 // A broker and two API processes on one DATA_DIR, as a deployment with two API replicas runs them.
 setDefaultTimeout(90_000);

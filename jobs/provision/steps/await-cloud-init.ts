@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { type Action, HetznerActionError } from "../../../hetzner/index.ts";
+import { clientOf } from "../../capacity/projects.ts";
 import { PermanentError, WaitTimeoutError } from "../../errors.ts";
 import { loadInstance } from "../../shared/instance-row.ts";
 import { hetznerStepRetry } from "../../shared/retry-policies.ts";
@@ -51,7 +52,7 @@ export function awaitCloudInitStep(deps: ProvisionDeps): Step<AwaitCloudInitOutp
       }
       const stored = storedReport(deps, ctx.instanceId, server.createdAt);
       if (stored !== null) return readySignal({ hostKey: stored });
-      const pending = await pendingActions(deps, server, ctx.signal);
+      const pending = await pendingActions(deps, ctx.instanceId, server, ctx.signal);
       if (now() >= finalDeadline) {
         throw new CloudInitTimeoutError(server.serverId, finalDeadline, totalMs, pending, server.actionIds);
       }
@@ -64,11 +65,12 @@ export function awaitCloudInitStep(deps: ProvisionDeps): Step<AwaitCloudInitOutp
 /** Throws the failure of a create/start action that ended in error; returns what is still running. */
 async function pendingActions(
   deps: ProvisionDeps,
+  instanceId: string,
   server: CreateServerOutput,
   signal: AbortSignal,
 ): Promise<Action[]> {
   if (server.actionIds.length === 0) return [];
-  const actions = await deps.hetzner.actions.getMany(server.actionIds, { signal });
+  const actions = await clientOf(deps, instanceId).actions.getMany(server.actionIds, { signal });
   const failed = actions.find((action) => action.status === "error");
   if (failed) {
     throw new HetznerActionError(

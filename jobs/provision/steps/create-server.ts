@@ -1,18 +1,22 @@
 /**
  * Step create-server: one POST /servers with the instance's name, labels, key, firewall and cloud-init
- * user-data; ids and addresses are persisted the moment the API answers. No action is polled here: the
- * callback says when the machine is up. The user-data boots the current app bundle of the server type's
- * architecture, with a boot grant to download it (the same grant, and token, on every attempt of this job).
+ * user-data, in the instance's Hetzner project; ids, addresses and the server type are persisted the moment
+ * the API answers. No action is polled here: the callback says when the machine is up. Capacity fallback:
+ * each of the project's locations is tried for its first server type, then for the next type of the same
+ * architecture (any architecture when the project allows it) — see fallbackTypes. The user-data boots the
+ * current app bundle of the type's architecture, with a boot grant to download it (the same grant, and
+ * token, on every attempt of this job).
  * Idempotent: a server already under our name and labels is adopted if it can still phone home, else
  * deleted and created anew (see adoption.ts).
  */
 import { z } from "zod";
-import { architectureOfServerType } from "../../../bundle/architecture.ts";
+import { architectureOfServerType, type BundleArchitecture } from "../../../bundle/architecture.ts";
 import { bundleStoreDir, createBundleStore } from "../../../bundle/store.ts";
 import { bundleDownloadUrl, issueBundleGrant } from "../../../domain/bundles/grants.ts";
 import { APP_USER, isOwnedBy, ownershipLabels, resourceNameFor } from "../../../domain/ownership.ts";
 import { type CreatedServer, isHetznerError, type Server } from "../../../hetzner/index.ts";
 import { discardPendingSignals, findPendingSignal } from "../../../queue/signals.ts";
+import { fallbackTypes, type HetznerProject, projectOf } from "../../capacity/projects.ts";
 import { JobError, PermanentError, StepOutputMismatchError } from "../../errors.ts";
 import { loadInstance, updateInstance } from "../../shared/instance-row.ts";
 import { deleteInstanceServer, deleteServerById } from "../../shared/remove-server.ts";
@@ -32,6 +36,8 @@ export const createServerRef = stepRef(
   z.object({
     serverId: z.number().int(),
     location: z.string(),
+    /** The server type it got (a fallback when every location refused the preferred one). */
+    serverType: z.string().optional(),
     /** create_server and the chained start_server (of an adopted server too: read from its action list). */
     actionIds: z.array(z.number().int()),
     /** When the server was created, in epoch ms: the cloud-init deadline counts from here, adopted or not. */
@@ -52,9 +58,10 @@ export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> 
     async run(ctx) {
       const { sshKeyId } = ctx.outputOf(sshKeyRef);
       const { firewallId } = ctx.outputOf(firewallRef);
-      const userData = await userDataFor(deps, ctx.instanceId, ctx.jobId);
-      const request = { sshKeyId, firewallId, userData, signal: ctx.signal };
-      const found = await createInFirstFreeLocation(deps, ctx.instanceId, request);
+      const project = projectOf(deps, ctx.instanceId);
+      const userData = userDataByArchitecture(deps, ctx.instanceId, ctx.jobId, project);
+      const request = { project, sshKeyId, firewallId, userData, signal: ctx.signal };
+      const found = await createWithFallback(deps, ctx, request);
       const replaced =
         found.kind === "replace" ? { serverId: found.server.id, reason: found.reason } : undefined;
       const created = found.kind === "replace" ? await replaceServer(deps, ctx, found, request) : found;
@@ -62,6 +69,7 @@ export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> 
       ctx.crashPoint?.("answered");
       const server = created.server;
       const location = server.location.name;
+      const serverType = server.server_type.name;
       // A new machine phones home anew: a callback kept from a server an earlier run deleted would make the
       // API answer this one's as a repeat and never wake the wait. An adopted server keeps what it reported.
       const callbackReset =
@@ -73,6 +81,7 @@ export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> 
           hetznerServerId: server.id,
           serverName: server.name,
           location,
+          serverType,
           ipv4: server.public_net.ipv4?.ip ?? null,
           ipv6: server.public_net.ipv6?.ip ?? null,
           ...callbackReset,
@@ -86,6 +95,7 @@ export function createServerStep(deps: ProvisionDeps): Step<CreateServerOutput> 
       const output = {
         serverId: server.id,
         location,
+        serverType,
         actionIds: created.actionIds,
         createdAt: created.createdAt ?? now(),
       };
@@ -121,15 +131,39 @@ function callbackReport(ctx: StepContext) {
 /** Past the callback deadline, a boot grant still lets a slow download that began in time finish (ms). */
 const BOOT_GRANT_MARGIN_MS = 10 * 60_000;
 
-async function userDataFor(deps: ProvisionDeps, instanceId: string, jobId: string): Promise<string> {
+/** The user-data for servers of each architecture, built once each, when a type of it is first tried. */
+function userDataByArchitecture(
+  deps: ProvisionDeps,
+  instanceId: string,
+  jobId: string,
+  project: HetznerProject,
+): (serverType: string) => Promise<string> {
+  const built = new Map<BundleArchitecture, Promise<string>>();
+  const preferred = architectureOfServerType(project.serverTypes[0] ?? "");
+  return (serverType) => {
+    const architecture = architectureOfServerType(serverType);
+    // The preferred architecture keeps the grant id a provision always had; another gets its own grant.
+    const grantId = architecture === preferred ? `boot:${jobId}` : `boot:${jobId}:${architecture}`;
+    const userData = built.get(architecture) ?? userDataFor(deps, instanceId, grantId, serverType);
+    built.set(architecture, userData);
+    return userData;
+  };
+}
+
+async function userDataFor(
+  deps: ProvisionDeps,
+  instanceId: string,
+  grantId: string,
+  serverType: string,
+): Promise<string> {
   const row = loadInstance(deps.db, instanceId);
   if (row.sshPublicKey === null) throw new PermanentError(`instance ${instanceId} has no SSH public key`);
   const token = issueCallbackToken(deps.db, deps.sealer, instanceId);
   const base = deps.settings.publicBaseUrl.replace(/\/+$/, "");
-  const bundleId = await currentBundleId(deps);
+  const bundleId = await currentBundleId(deps, serverType);
   const now = (deps.now ?? Date.now)();
   const bundleToken = issueBundleGrant(deps.db, deps.sealer, {
-    grantId: `boot:${jobId}`,
+    grantId,
     instanceId,
     purpose: "boot",
     bundleId,
@@ -145,14 +179,14 @@ async function userDataFor(deps: ProvisionDeps, instanceId: string, jobId: strin
   });
 }
 
-/** The bundle new servers of the configured type boot; none is a setup the operator must complete. */
-async function currentBundleId(deps: ProvisionDeps): Promise<string> {
-  const architecture = architectureOfServerType(deps.settings.serverType);
+/** The bundle new servers of the type boot; none is a setup the operator must complete. */
+async function currentBundleId(deps: ProvisionDeps, serverType: string): Promise<string> {
+  const architecture = architectureOfServerType(serverType);
   const store = createBundleStore(bundleStoreDir(deps.settings.dataDir));
   const id = (await store.current())[architecture];
   if (id === undefined || (await store.get(id)) === null) {
     throw new PermanentError(
-      `no app bundle for ${architecture} servers (${deps.settings.serverType}): run \`bun run bundle\` on the control plane, then retry`,
+      `no app bundle for ${architecture} servers (${serverType}): run \`bun run bundle\` on the control plane, then retry`,
       { code: "no_bundle" },
     );
   }
@@ -160,9 +194,11 @@ async function currentBundleId(deps: ProvisionDeps): Promise<string> {
 }
 
 interface CreateRequest {
+  project: HetznerProject;
   sshKeyId: number;
   firewallId: number;
-  userData: string;
+  /** The user-data for a server of the type. */
+  userData: (serverType: string) => Promise<string>;
   signal: AbortSignal;
 }
 
@@ -183,51 +219,64 @@ async function replaceServer(
     { serverId: found.server.id, reason: found.reason },
     "server under our name can never phone home; replacing it",
   );
-  await deleteServerById(deps.hetzner, found.server.id, {
+  await deleteServerById(request.project.client, found.server.id, {
     signal: request.signal,
     awaitDeletion: true,
     expectedDeletionMs: deps.expectedServerDeletionMs,
   });
-  const created = await createInFirstFreeLocation(deps, ctx.instanceId, request);
+  const created = await createWithFallback(deps, ctx, request);
   if (created.kind === "replace") {
     throw new JobError("name_held", `server name ${created.server.name} is held again after replacing it`);
   }
   return created;
 }
 
-/** Tries the configured locations in order; only a capacity refusal moves on to the next one. */
-async function createInFirstFreeLocation(
+/**
+ * Tries every location of the project for each type in turn; only a capacity refusal (resource_unavailable)
+ * moves on, to the next location, then to the next type once every location refused it.
+ */
+async function createWithFallback(
   deps: ProvisionDeps,
-  instanceId: string,
+  ctx: Pick<StepContext, "instanceId" | "log">,
   request: CreateRequest,
 ): Promise<Outcome> {
   const { settings } = deps;
-  const name = resourceNameFor(instanceId);
-  for (const location of settings.provisionLocations) {
-    try {
-      const created = await deps.hetzner.servers.create(
-        {
-          name,
-          serverType: settings.serverType,
-          image: settings.serverImage,
-          location,
-          userData: request.userData,
-          labels: { ...settings.hcloudLabels, ...ownershipLabels(instanceId) },
-          sshKeys: [request.sshKeyId],
-          firewalls: [request.firewallId],
-        },
-        { signal: request.signal },
+  const { project, signal } = request;
+  const name = resourceNameFor(ctx.instanceId);
+  const types = fallbackTypes(project);
+  for (const serverType of types) {
+    if (serverType !== types[0])
+      ctx.log.warn(
+        { project: project.name, serverType },
+        "no capacity for the preferred server type; trying the next",
       );
-      return { kind: "created", server: created.server, actionIds: actionIdsOf(created), createdAt: null };
-    } catch (err) {
-      if (isHetznerError(err, "resource_unavailable")) continue;
-      if (isHetznerError(err, "uniqueness_error")) return adoptServer(deps, instanceId, request.signal);
-      throw explainRefusal(err, settings.serverType);
+    for (const location of project.locations) {
+      try {
+        const created = await project.client.servers.create(
+          {
+            name,
+            serverType,
+            image: settings.serverImage,
+            location,
+            userData: await request.userData(serverType),
+            labels: { ...settings.hcloudLabels, ...ownershipLabels(ctx.instanceId) },
+            sshKeys: [request.sshKeyId],
+            firewalls: [request.firewallId],
+          },
+          { signal },
+        );
+        return { kind: "created", server: created.server, actionIds: actionIdsOf(created), createdAt: null };
+      } catch (err) {
+        if (isHetznerError(err, "resource_unavailable")) continue;
+        if (isHetznerError(err, "uniqueness_error"))
+          return adoptServer(deps, project, ctx.instanceId, signal);
+        throw explainRefusal(err, serverType);
+      }
     }
   }
   throw new JobError(
     "no_capacity",
-    `no capacity for ${settings.serverType} in any of ${settings.provisionLocations.join(", ")}`,
+    `no capacity for ${types.join(" or ")} in any of ${project.locations.join(", ")} (Hetzner project ${project.name})`,
   );
 }
 
@@ -239,9 +288,14 @@ function actionIdsOf(created: CreatedServer): number[] {
  * The name is taken: our own server from an attempt whose answer was lost or whose rollback could not delete
  * it (adopted if it can still phone home, else to be replaced), or a stranger's (left alone).
  */
-async function adoptServer(deps: ProvisionDeps, instanceId: string, signal: AbortSignal): Promise<Outcome> {
+async function adoptServer(
+  deps: ProvisionDeps,
+  project: HetznerProject,
+  instanceId: string,
+  signal: AbortSignal,
+): Promise<Outcome> {
   const name = resourceNameFor(instanceId);
-  const [existing] = await deps.hetzner.servers.listAll({ name, signal });
+  const [existing] = await project.client.servers.listAll({ name, signal });
   if (!existing) {
     // Hetzner frees a deleted server's name only when its delete_server action ends: try again later.
     throw new JobError("name_held", `server name ${name} is still held by a server being deleted`);
@@ -257,7 +311,7 @@ async function adoptServer(deps: ProvisionDeps, instanceId: string, signal: Abor
   if (existing.status === "deleting") {
     throw new JobError("name_held", `server ${name} (${existing.id}) is being deleted; its name frees soon`);
   }
-  const actions = (await deps.hetzner.servers.actions(existing.id, { signal })).filter((a) =>
+  const actions = (await project.client.servers.actions(existing.id, { signal })).filter((a) =>
     BOOT_COMMANDS.has(a.command),
   );
   const verdict: AdoptionVerdict = judgeAdoption({
@@ -299,7 +353,7 @@ function explainRefusal(err: unknown, serverType: string): unknown {
   }
   if (isHetznerError(err, "invalid_input")) {
     return new PermanentError(
-      `Hetzner rejected the server request as invalid (check SERVER_TYPE, SERVER_IMAGE, PROVISION_LOCATIONS): ${err.message}`,
+      `Hetzner rejected the server request as invalid (check the project's server types and locations, SERVER_IMAGE): ${err.message}`,
       { code: "invalid_input", cause: err },
     );
   }

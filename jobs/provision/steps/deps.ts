@@ -3,8 +3,8 @@ import type { Config } from "../../../core/config.ts";
 import type { Sealer } from "../../../core/secrets.ts";
 import type { Db } from "../../../db/index.ts";
 import type { CustomerStore } from "../../../domain/customers.ts";
-import type { HetznerClient } from "../../../hetzner/index.ts";
 import type { SessionHandover } from "../../../remote/handover.ts";
+import type { HetznerProjects } from "../../capacity/projects.ts";
 import type { CapacityDeps } from "../../capacity/wake.ts";
 
 /** The config fields provisioning reads (see core/config.ts for units and defaults). */
@@ -12,8 +12,6 @@ export type ProvisionSettings = Pick<
   Config,
   | "publicBaseUrl"
   | "controlPlaneIps"
-  | "provisionLocations"
-  | "serverType"
   | "serverImage"
   | "sshPort"
   | "cloudInitTimeoutMs"
@@ -24,15 +22,17 @@ export type ProvisionSettings = Pick<
 
 export interface ProvisionDeps {
   db: Db;
-  hetzner: HetznerClient;
+  /** Each Hetzner project with its client; an instance's calls go to the project recorded on it. */
+  projects: HetznerProjects;
   customers: CustomerStore;
   sealer: Sealer;
   settings: ProvisionSettings;
   /** SSH sessions one step hands to the next; one per worker. */
   sessions: SessionHandover;
   /**
-   * The project's server limit, MAX_SERVERS and how to wake waiters: with it, create-server waits in line
-   * for room instead of failing on resource_limit_exceeded. Without it, creates are not bounded by us.
+   * MAX_SERVERS and how to wake waiters: with it, a provision is placed in a project with room (the projects'
+   * server limits) or waits in line, and moves on resource_limit_exceeded instead of failing. Without it,
+   * every server goes to the first project, unbounded by us.
    */
   capacity?: CapacityDeps["capacity"];
   /**

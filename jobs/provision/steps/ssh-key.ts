@@ -8,6 +8,7 @@ import { z } from "zod";
 import { generateSshKeyPair } from "../../../core/ssh-keygen.ts";
 import { isOwnedBy, ownershipLabels, resourceNameFor } from "../../../domain/ownership.ts";
 import { isHetznerError, type SshKey } from "../../../hetzner/index.ts";
+import { clientOf } from "../../capacity/projects.ts";
 import { PermanentError } from "../../errors.ts";
 import { loadInstance, sshPrivateKeyContext, updateInstance } from "../../shared/instance-row.ts";
 import { deleteInstanceSshKey } from "../../shared/remove-ssh-key.ts";
@@ -27,8 +28,8 @@ export function sshKeyStep(deps: ProvisionDeps): Step<SshKeyOutput> {
     async run(ctx) {
       const publicKey = ensureKeyPair(deps, ctx.instanceId, now);
       const name = resourceNameFor(ctx.instanceId);
-      const key = await deps.hetzner.sshKeys
-        .create(
+      const key = await clientOf(deps, ctx.instanceId)
+        .sshKeys.create(
           { name, publicKey, labels: { ...deps.settings.hcloudLabels, ...ownershipLabels(ctx.instanceId) } },
           { signal: ctx.signal },
         )
@@ -70,7 +71,7 @@ async function adoptKey(
   signal: AbortSignal,
 ): Promise<SshKey> {
   const name = resourceNameFor(instanceId);
-  const [existing] = await deps.hetzner.sshKeys.listAll({ name, signal });
+  const [existing] = await clientOf(deps, instanceId).sshKeys.listAll({ name, signal });
   if (existing && isOwnedBy(existing.labels, instanceId) && samePublicKey(existing.public_key, publicKey)) {
     return existing;
   }

@@ -25,16 +25,20 @@ import type { ProvisionWorld } from "../provision-job/world.ts";
 /** Acts on everything at once: no grace for zombies, no patience for operations without a broker job. */
 export const EAGER_POLICY: SweepPolicy = { zombieGraceMs: 0, stuckAfterMs: 0, reprovisionLost: false };
 
-/** A Hetzner client on the simulator with its own budget, reporting each request to the sweep's counter. */
+/** A Hetzner client per simulator project, each with its own budget, reporting each request to the sweep's counter. */
 export function simHetznerFor(sim: Simulator): SweepDeps["hetznerFor"] {
-  return (onRequest) =>
-    createHetznerClient({
-      endpoint: sim.endpoint,
-      token: sim.token,
-      budget: new RateLimitBudget(),
-      retry: { startingDelayMs: 20, maxDelayMs: 200 },
-      onRequest,
-    });
+  return (onRequest) => ({
+    all: sim.projects.map(({ name, token }) => ({
+      name,
+      client: createHetznerClient({
+        endpoint: sim.endpoint,
+        token,
+        budget: new RateLimitBudget(),
+        retry: { startingDelayMs: 20, maxDelayMs: 200 },
+        onRequest: (event) => onRequest(name, event),
+      }),
+    })),
+  });
 }
 
 export interface Sweeper {

@@ -1,5 +1,5 @@
 /**
- * Test-only jobs run by a real worker process (test/support/test-worker.ts). Steps record what they do
+ * Test-only jobs run by a real worker process (harness/support/test-worker.ts). Steps record what they do
  * in DATA_DIR/test-events.jsonl, so a test in another process can see double execution, attempt numbers
  * and compensation order; a gated step blocks until the test creates its gate file.
  */

@@ -11,6 +11,7 @@ import { createApiServer } from "../../api/server.ts";
 import { bundleStoreDir } from "../../bundle/store.ts";
 import { fakeCustomerSecrets } from "../../cli/demo-customer.ts";
 import { followOperation } from "../../cli/follow-operation.ts";
+import { DEFAULT_PROJECT } from "../../core/config.ts";
 import { createLogger } from "../../core/log.ts";
 import { createMetrics } from "../../core/metrics.ts";
 import { createSealer, type Sealer } from "../../core/secrets.ts";
@@ -25,11 +26,12 @@ import {
   type Server,
   type SshKey,
 } from "../../hetzner/index.ts";
+import { type HetznerProject, hetznerProjects } from "../../jobs/capacity/projects.ts";
 import type { ProvisionDeps } from "../../jobs/provision/index.ts";
 import { createProductionJobs, type ProductionJobDeps } from "../../jobs/registry.ts";
 import { createSessionHandover } from "../../remote/handover.ts";
 import { ensureStandInBundle } from "../../sim/bundle/stand-in.ts";
-import { type Simulator, startSimulator } from "../../sim/index.ts";
+import { type Simulator, type SimulatorOptions, startSimulator } from "../../sim/index.ts";
 import type { RunningWorker } from "../../worker/start.ts";
 import { type Runtime, startRuntime } from "../runner/harness.ts";
 
@@ -71,9 +73,28 @@ export interface WorldOverrides extends Partial<Omit<ProductionJobDeps, "setting
   settings?: Partial<ProvisionDeps["settings"]>;
 }
 
-export async function startProvisionWorld(): Promise<ProvisionWorld> {
+/** A Hetzner project on the simulator as the steps see it: "default", nbg1, fsn1, hel1 and cx23 unless told. */
+export function simProject(
+  client: HetznerClient,
+  project: Partial<Omit<HetznerProject, "client">> = {},
+): HetznerProject {
+  return {
+    name: DEFAULT_PROJECT,
+    serverLimit: null,
+    locations: ["nbg1", "fsn1", "hel1"],
+    serverTypes: ["cx23"],
+    anyArchitecture: false,
+    ...project,
+    client,
+  };
+}
+
+/** `projects`: more Hetzner projects in the simulator beside "default" (one world per token). */
+export async function startProvisionWorld(
+  simOptions: Pick<SimulatorOptions, "projects"> = {},
+): Promise<ProvisionWorld> {
   const runtime = await startRuntime();
-  const sim = await startSimulator({ timeScale: TIME_SCALE });
+  const sim = await startSimulator({ timeScale: TIME_SCALE, ...simOptions });
   await ensureStandInBundle(bundleStoreDir(runtime.config.dataDir), "x64");
   const sealer = createSealer(runtime.config.secretsKeys);
   const callback = startCallbackEndpoint(runtime);
@@ -96,7 +117,7 @@ export async function startProvisionWorld(): Promise<ProvisionWorld> {
     startWorker(overrides = {}) {
       const deps: ProductionJobDeps = {
         db: runtime.db,
-        hetzner,
+        projects: hetznerProjects([simProject(hetzner)]),
         customers,
         sealer,
         sessions: createSessionHandover(),
@@ -105,8 +126,6 @@ export async function startProvisionWorld(): Promise<ProvisionWorld> {
         settings: {
           publicBaseUrl: callback.endpoint.baseUrl,
           controlPlaneIps: ["127.0.0.1/32"],
-          provisionLocations: ["nbg1", "fsn1", "hel1"],
-          serverType: "cx23",
           serverImage: "ubuntu-24.04",
           sshPort: sim.sshPort,
           cloudInitTimeoutMs: 60_000,
@@ -200,11 +219,13 @@ function startCallbackEndpoint(runtime: Runtime) {
  * One world for the calling file's tests: started before the first, disposed after the last; after each
  * test the workers it started are stopped, faults cleared and the host-key override dropped.
  */
-export function provisionWorldForFile(): { readonly current: ProvisionWorld } {
+export function provisionWorldForFile(simOptions: Pick<SimulatorOptions, "projects"> = {}): {
+  readonly current: ProvisionWorld;
+} {
   let world: ProvisionWorld | undefined;
   const workers: RunningWorker[] = [];
   beforeAll(async () => {
-    const started = await startProvisionWorld();
+    const started = await startProvisionWorld(simOptions);
     const startWorker = started.startWorker;
     started.startWorker = async (overrides) => {
       const worker = await startWorker(overrides);

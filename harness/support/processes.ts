@@ -20,7 +20,7 @@ export interface LogLine {
 }
 
 export interface TestStackOptions {
-  /** Worker entry; default test/support/test-worker.ts (the real startWorker with the test jobs). */
+  /** Worker entry; default harness/support/test-worker.ts (the real startWorker with the test jobs). */
   workerEntry?: string;
   /** Extra or overriding environment for every process (e.g. JOB_LOCK_MS). */
   env?: Record<string, string>;
@@ -61,7 +61,7 @@ const repoRoot = resolve(import.meta.dir, "../..");
 const entries: Record<ServiceName, string> = {
   broker: join(repoRoot, "broker/main.ts"),
   api: join(repoRoot, "api/main.ts"),
-  worker: join(repoRoot, "test/support/test-worker.ts"),
+  worker: join(repoRoot, "harness/support/test-worker.ts"),
 };
 /** Generous: three bun processes starting on a loaded 2-core machine. */
 const READY_TIMEOUT_MS = 30_000;
