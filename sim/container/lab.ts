@@ -11,9 +11,10 @@ import type { Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { type RelayEndpoint, relay } from "../socket-pair.ts";
 import { run } from "./command.ts";
 import { ContainerHostError } from "./errors.ts";
-import { formatEndpoint, type RelayEndpoint, relay } from "./relay.ts";
+import { formatEndpoint } from "./relay.ts";
 import { sweepStaleLabs } from "./sweep.ts";
 
 /** The bridge's address: where anything the machines must reach listens (phone_home, bundles). */

@@ -3,12 +3,9 @@
  * in the shared filesystem). `bun relay.ts LISTEN>CONNECT…`, run inside the lab, serves each
  * mapping: every connection accepted on LISTEN is joined to a new connection to CONNECT, where an
  * endpoint is `unix:/path` or `tcp:host:port`. Prints "ready" once all listen; exits on SIGTERM.
- * The host side of a lab crossing runs the same `relay` in-process.
+ * The host side of a lab crossing runs the same `relay` (sim/socket-pair.ts) in-process.
  */
-import { createConnection, createServer, type Server } from "node:net";
-import { joinSockets } from "../socket-pair.ts";
-
-export type RelayEndpoint = { path: string } | { host: string; port: number };
+import { type RelayEndpoint, relay } from "../socket-pair.ts";
 
 export function parseEndpoint(text: string): RelayEndpoint {
   if (text.startsWith("unix:")) return { path: text.slice("unix:".length) };
@@ -20,18 +17,6 @@ export function parseEndpoint(text: string): RelayEndpoint {
 
 export function formatEndpoint(endpoint: RelayEndpoint): string {
   return "path" in endpoint ? `unix:${endpoint.path}` : `tcp:${endpoint.host}:${endpoint.port}`;
-}
-
-/** Listens on `listen` and joins each connection to a new one to `connect`; resolves once listening. */
-export function relay(listen: RelayEndpoint, connect: RelayEndpoint): Promise<Server> {
-  const server = createServer((inbound) => joinSockets(inbound, createConnection(connect)));
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(listen, () => {
-      server.off("error", reject);
-      resolve(server);
-    });
-  });
 }
 
 if (import.meta.main) {

@@ -2,14 +2,13 @@ import type { Machine, MachineHost, MachineHostOptions } from "../machine-contra
 import { MachineError } from "./errors.ts";
 import { MachineFaultBoard } from "./faults.ts";
 import { createMachine } from "./machine.ts";
-import { type Isolation, prepareSandboxParent, probeIsolation } from "./sandbox/sandbox.ts";
+import { prepareSandboxParent, sandboxIdentity } from "./sandbox/sandbox.ts";
 
 const LOOPBACK_V4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
 /**
- * Creates the host of all fake machines. The namespace sandbox is probed once, in the background;
- * `create` waits for the result. When namespaces are unavailable machines still get SSH, but every
- * command fails with the probe's reason (nothing ever runs unsandboxed).
+ * Creates the host of all fake machines. When a box's namespaces cannot be made, its machine still gets
+ * SSH, but its disk fails: logins are refused and cloud-init reports why (nothing ever runs unsandboxed).
  * `dataDir` is created if missing (see `prepareSandboxParent` for the permission it may add).
  */
 export function createMachineHost(options: MachineHostOptions): MachineHost {
@@ -19,7 +18,7 @@ export function createMachineHost(options: MachineHostOptions): MachineHost {
   const creating = new Set<number>();
   let closed = false;
   prepareSandboxParent(options.dataDir);
-  const isolation: Promise<Isolation> = probeIsolation(options.dataDir);
+  const isolation = sandboxIdentity();
 
   return {
     async create(spec) {
@@ -33,7 +32,7 @@ export function createMachineHost(options: MachineHostOptions): MachineHost {
       creating.add(spec.serverId);
       const machine = await createMachine(spec, {
         ...options,
-        isolation: await isolation,
+        isolation,
         faults,
         onError: (error) => onError(error, spec.serverId),
         onDestroyed: () => machines.delete(spec.serverId),
@@ -55,9 +54,7 @@ export function createMachineHost(options: MachineHostOptions): MachineHost {
     },
     async close() {
       closed = true;
-      // The probe writes (and removes) a throwaway box in dataDir: a caller that removes dataDir next
-      // must not race it, or its recursive mkdir brings dataDir back.
-      await Promise.all([isolation, ...[...machines.values()].map((machine) => machine.destroy())]);
+      await Promise.all([...machines.values()].map((machine) => machine.destroy()));
     },
   };
 }

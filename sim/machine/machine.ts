@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
 import type { Machine, MachineHostOptions, MachineSpec, MachineView } from "../machine-contract.ts";
 import { runCloudInit } from "./cloud-init/run.ts";
+import { MachineError } from "./errors.ts";
 import type { MachineFaultBoard } from "./faults.ts";
 import { createSandboxLayout } from "./sandbox/layout.ts";
 import { type Isolation, Sandbox } from "./sandbox/sandbox.ts";
@@ -51,11 +52,13 @@ async function prepareDisk(spec: MachineSpec, deps: MachineDeps, sandboxDir: str
   // A new server gets a fresh disk, even when a dataDir is reused across simulator runs.
   await rm(sandboxDir, { recursive: true, force: true });
   try {
-    await createSandboxLayout(sandboxDir, spec.name, deps.isolation.available ? deps.isolation.owner : null);
+    await createSandboxLayout(sandboxDir, spec.name, deps.isolation.owner);
     return await Sandbox.open(sandboxDir, spec.name, deps.isolation);
   } catch (error) {
     await rm(sandboxDir, { recursive: true, force: true });
-    throw error;
+    if (deps.isolation.owner === null) throw error;
+    const hint = `sandboxes run as uid ${deps.isolation.owner}: every directory above ${deps.dataDir} must be searchable by others`;
+    throw new MachineError("sandbox_unavailable", `${(error as Error).message} (${hint})`);
   }
 }
 
@@ -132,10 +135,7 @@ class FakeMachine implements Machine {
 
   #firstBootOn(sandbox: Sandbox, bootedAt: number): Promise<void> {
     if (this.#lifetime.signal.aborted) return Promise.resolve();
-    // Without isolation nothing runs in the box; cloud-init reports why.
-    if (this.deps.isolation.available) {
-      startServiceSupervisor(sandbox, this.deps.timeScale, this.deps.onError, this.#lifetime.signal);
-    }
+    startServiceSupervisor(sandbox, this.deps.timeScale, this.deps.onError, this.#lifetime.signal);
     return runCloudInit({
       spec: this.spec,
       sandbox,

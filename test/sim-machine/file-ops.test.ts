@@ -12,8 +12,8 @@ import { createSandboxLayout } from "../../sim/machine/sandbox/layout.ts";
 import {
   type Isolation,
   prepareSandboxParent,
-  probeIsolation,
   Sandbox,
+  sandboxIdentity,
 } from "../../sim/machine/sandbox/sandbox.ts";
 
 // Sandboxed commands take tens of ms each; leave room for a loaded 2-core machine.
@@ -26,8 +26,7 @@ let canary: string;
 
 beforeAll(async () => {
   prepareSandboxParent(scratch);
-  isolation = await probeIsolation(scratch);
-  if (!isolation.available) throw new Error(isolation.reason);
+  isolation = sandboxIdentity();
   const rootDir = join(scratch, "box");
   await createSandboxLayout(rootDir, "files", isolation.owner);
   sandbox = await Sandbox.open(rootDir, "files", isolation);

@@ -100,21 +100,33 @@ describe("phone_home", () => {
     });
   });
 
-  test("post: all sends every field, N/A for key types the machine lacks, as cloud-init does", async () => {
-    const userData = cloudConfig(
-      `phone_home:\n  url: http://127.0.0.1:${receiver.port}/phone-home/$INSTANCE_ID\n`,
-    );
+  test("sends the listed fields, N/A for key types the machine lacks, as cloud-init does", async () => {
+    const userData = phoneHomeConfig("[pub_key_rsa, pub_key_ed25519, fqdn]");
     const view = await bootAndSettle(
       await env.host.create({ serverId: 15, name: "ph-15", ipv4: "127.77.1.15", userData }),
     );
     expect(Object.fromEntries(arrivalsFor(15)[0]?.form ?? [])).toEqual({
       pub_key_rsa: "N/A",
-      pub_key_ecdsa: "N/A",
       pub_key_ed25519: `${view.hostKeyEd25519}\n`,
-      instance_id: "15",
-      hostname: "ph-15",
       fqdn: "ph-15",
     });
+  });
+
+  test("refuses post: all, stated or left out, by name", async () => {
+    const url = `http://127.0.0.1:${receiver.port}/phone-home/$INSTANCE_ID`;
+    for (const [serverId, post] of [
+      [27, "  post: all\n"],
+      [28, ""],
+    ] as const) {
+      const userData = cloudConfig(`phone_home:\n  url: ${url}\n${post}`);
+      const view = await bootAndSettle(
+        await env.host.create({ serverId, name: `ph-${serverId}`, ipv4: `127.77.1.${serverId}`, userData }),
+      );
+      expect(view.cloudInit.error).toContain(
+        "phone_home.post: the stand-in machine posts only listed fields",
+      );
+      expect(arrivalsFor(serverId)).toEqual([]);
+    }
   });
 });
 

@@ -9,10 +9,10 @@ import { join } from "node:path";
 import { createSandboxLayout } from "../../sim/machine/sandbox/layout.ts";
 import {
   prepareSandboxParent,
-  probeIsolation,
   SANDBOX_ROOT_USER,
   SANDBOX_UID_WHEN_ROOT,
   Sandbox,
+  sandboxIdentity,
 } from "../../sim/machine/sandbox/sandbox.ts";
 import { waitFor } from "../sim/helpers.ts";
 
@@ -24,8 +24,7 @@ let sandbox: Sandbox;
 
 beforeAll(async () => {
   prepareSandboxParent(scratch);
-  const isolation = await probeIsolation(scratch);
-  if (!isolation.available) throw new Error(isolation.reason);
+  const isolation = sandboxIdentity();
   const rootDir = join(scratch, "box");
   await createSandboxLayout(rootDir, "plumbing", isolation.owner);
   sandbox = await Sandbox.open(rootDir, "plumbing", isolation);

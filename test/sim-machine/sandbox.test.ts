@@ -6,10 +6,11 @@ import { MachineError } from "../../sim/machine/errors.ts";
 import { createSandboxLayout } from "../../sim/machine/sandbox/layout.ts";
 import {
   prepareSandboxParent,
-  probeIsolation,
   SANDBOX_ROOT_USER,
   SANDBOX_UID_WHEN_ROOT,
   Sandbox,
+  type SandboxResult,
+  sandboxIdentity,
 } from "../../sim/machine/sandbox/sandbox.ts";
 
 import { bootAndSettle, cloudConfig, startTestHost } from "./support.ts";
@@ -21,31 +22,39 @@ const scratch = mkdtempSync(join(tmpdir(), "sim-sandbox-test-"));
 prepareSandboxParent(scratch);
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
+/** Opens a box under `parent`, runs `true` in it and closes it. */
+async function runInFreshBox(parent: string): Promise<SandboxResult> {
+  const rootDir = join(parent, "box");
+  const isolation = sandboxIdentity();
+  await createSandboxLayout(rootDir, "box", isolation.owner);
+  const sandbox = await Sandbox.open(rootDir, "box", isolation);
+  return sandbox.run(["true"]).finally(() => sandbox.close());
+}
+
 describe("the namespace sandbox", () => {
-  test("is available on this host", async () => {
-    expect(await probeIsolation(scratch)).toMatchObject({ available: true });
+  test("works on this host", async () => {
+    expect(await runInFreshBox(scratch)).toEqual({ exitCode: 0, stdout: "", stderr: "" });
   });
 
   test("works under a data directory whose path holds blanks (its mounts are passed as arguments)", async () => {
     const spaced = join(scratch, "with space\tand tab");
     prepareSandboxParent(spaced);
-    expect(await probeIsolation(spaced)).toMatchObject({ available: true });
+    expect(await runInFreshBox(spaced)).toEqual({ exitCode: 0, stdout: "", stderr: "" });
   });
 
-  test("without namespaces, commands fail with the probe's reason instead of running unsandboxed", async () => {
-    const rootDir = join(scratch, "no-namespaces");
-    await createSandboxLayout(rootDir, "nobox", null);
-    const sandbox = await Sandbox.open(rootDir, "nobox", {
-      available: false,
-      reason: "user namespaces are disabled",
-    });
+  test("a destroyed box refuses new commands instead of running them anywhere else", async () => {
+    const rootDir = join(scratch, "destroyed");
+    const isolation = sandboxIdentity();
+    await createSandboxLayout(rootDir, "gone", isolation.owner);
+    const sandbox = await Sandbox.open(rootDir, "gone", isolation);
+    await sandbox.close();
     expect(() => sandbox.startSession(["true"], SANDBOX_ROOT_USER)).toThrow(
-      new MachineError("sandbox_unavailable", "user namespaces are disabled"),
+      new MachineError("sandbox_unavailable", "the machine has been destroyed"),
     );
   });
 
   test.if(process.getuid?.() === 0)(
-    "an unusable sandbox makes cloud-init fail with the probe's reason, never run unsandboxed",
+    "an unusable sandbox makes cloud-init fail with the setup's reason, never run unsandboxed",
     async () => {
       // As root the sandbox runs as nobody, who cannot traverse this private parent directory.
       const privateParent = mkdtempSync(join(tmpdir(), "sim-private-"));
@@ -59,7 +68,8 @@ describe("the namespace sandbox", () => {
         });
         const view = await bootAndSettle(machine);
         expect(view.cloudInit.state).toBe("error");
-        expect(view.cloudInit.error).toStartWith("namespace sandbox failed: mount:");
+        expect(view.cloudInit.error).toStartWith("the machine's disk could not be prepared: mount:");
+        expect(view.cloudInit.error).toEndWith("must be searchable by others)");
       } finally {
         await env.cleanup();
         rmSync(privateParent, { recursive: true, force: true });

@@ -191,7 +191,7 @@ describe("a booted machine's SSH endpoint", () => {
     expect((await sshRun(view, "echo fine")).stdout).toBe("fine\n");
   });
 
-  test("rejects shells, sftp and port forwarding", async () => {
+  test("rejects shells, sftp and port forwarding both ways", async () => {
     const client = await connect(view);
     try {
       const shell = new Promise((resolve, reject) =>
@@ -206,6 +206,10 @@ describe("a booted machine's SSH endpoint", () => {
         client.forwardOut("127.0.0.1", 0, "127.0.0.1", 22, (error) => (error ? reject(error) : resolve(0))),
       );
       await expect(forward).rejects.toThrow();
+      const listen = new Promise((resolve, reject) =>
+        client.forwardIn("127.0.0.1", 0, (error) => (error ? reject(error) : resolve(0))),
+      );
+      await expect(listen).rejects.toThrow();
       expect((await exec(client, "echo still usable")).stdout).toBe("still usable\n");
     } finally {
       client.end();

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync } from "node:fs";
 import type { Client } from "ssh2";
 import type { MachineView } from "../../sim/machine-contract.ts";
 import {
@@ -46,11 +45,8 @@ describe("systemctl", () => {
   test("enable, a start blocked by ConditionPathExists, then a real start, as systemd reports them", async () => {
     const install = await exec(rachel, "sudo tee /etc/systemd/system/rachel8.service >/dev/null", UNIT);
     expect(install).toEqual({ code: 0, stdout: "", stderr: "" });
-    const enable = await exec(
-      rachel,
-      "sudo systemctl daemon-reload && sudo systemctl enable rachel8 && readlink /etc/systemd/system/multi-user.target.wants/rachel8.service",
-    );
-    expect(enable).toEqual({ code: 0, stdout: "/etc/systemd/system/rachel8.service\n", stderr: "" });
+    const enable = await exec(rachel, "sudo systemctl daemon-reload && sudo systemctl enable rachel8");
+    expect(enable).toEqual({ code: 0, stdout: "", stderr: "" });
 
     expect((await exec(rachel, "sudo systemctl start rachel8.service")).code).toBe(0);
     expect(await exec(rachel, "systemctl is-active rachel8")).toEqual({
@@ -78,14 +74,6 @@ describe("systemctl", () => {
     expect((await exec(rachel, "systemctl is-active rachel8")).stdout).toBe("inactive\n");
   });
 
-  test.if(existsSync("/usr/bin/systemctl"))("answers at the host's absolute path too", async () => {
-    expect(await exec(rachel, "/usr/bin/systemctl is-active nope")).toEqual({
-      code: 3,
-      stdout: "inactive\n",
-      stderr: "",
-    });
-  });
-
   test("unknown units fail with systemd's messages and exit codes", async () => {
     expect(await exec(rachel, "sudo systemctl start nope")).toEqual({
       code: 5,
@@ -107,24 +95,19 @@ describe("systemctl", () => {
 });
 
 describe("sudo", () => {
-  test("runs commands as root or as another user for a NOPASSWD user", async () => {
+  test("runs commands as root for a NOPASSWD user, with root's identity in the environment", async () => {
     expect((await exec(rachel, "sudo id -u")).stdout).toBe("0\n");
-    expect((await exec(rachel, "sudo -u rachel sh -c 'echo $HOME $USER'")).stdout).toBe(
-      "/home/rachel rachel\n",
-    );
-    expect(await exec(rachel, "sudo -u ghost true")).toEqual({
-      code: 1,
-      stdout: "",
-      stderr: "sudo: unknown user ghost\n",
-    });
+    expect(
+      (await exec(rachel, "cd /tmp && sudo -n -- sh -c 'echo $HOME $USER $SUDO_USER; pwd'")).stdout,
+    ).toBe("/root root rachel\n/tmp\n");
   });
 
-  test("understands bundled options and login shells (-nu, -iu)", async () => {
-    expect((await exec(rachel, "cd /tmp && sudo -nu rachel pwd")).stdout).toBe("/tmp\n");
-    expect((await exec(rachel, "cd /tmp && sudo -iu rachel pwd")).stdout).toBe("/home/rachel\n");
-    expect((await exec(rachel, "sudo -n -u root env | grep -E '^(USER|SUDO_USER)=' | sort")).stdout).toBe(
-      "SUDO_USER=rachel\nUSER=root\n",
-    );
+  test("refuses by name the options the provisioner never uses", async () => {
+    expect(await exec(rachel, "sudo -u rachel true")).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: "sudo: option -u is not supported by the stand-in machine\n",
+    });
   });
 
   test("refuses a user without a sudo rule", async () => {

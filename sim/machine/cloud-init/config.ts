@@ -2,8 +2,8 @@ import { parse } from "yaml";
 import { z } from "zod";
 import { MachineError } from "../errors.ts";
 
-/** The `phone_home` fields cloud-init knows; `all` in `post` means every one of them. */
-export const PHONE_HOME_FIELDS = [
+/** The `phone_home` fields cloud-init knows (its `post: all`, the default, is not carried out here). */
+const PHONE_HOME_FIELDS = [
   "pub_key_rsa",
   "pub_key_ecdsa",
   "pub_key_ed25519",
@@ -14,18 +14,21 @@ export const PHONE_HOME_FIELDS = [
 
 /**
  * The top-level keys the stand-in carries out (the last two it may ignore); anything else (packages,
- * bootcmd, hostname, ...) is refused rather than skipped: only a container machine runs the real cloud-init.
+ * bootcmd, hostname, root's ssh_authorized_keys, ...) is refused rather than skipped, and so are the image's
+ * default user and `post: all` (the defaults when `users` or `post` is left out): only a container machine
+ * runs the real cloud-init.
  */
 const MODELLED_KEYS = new Set([
-  ...["users", "ssh_authorized_keys", "write_files", "runcmd", "phone_home"],
+  ...["users", "write_files", "runcmd", "phone_home"],
   ...["manage_etc_hosts", "final_message"],
 ]);
+const NAMED_USERS_ONLY =
+  "the stand-in machine creates only users listed by name, not the image's default user";
 
 const stringOrList = z.union([z.string(), z.array(z.string())]);
 
-const userSchema = z.union([
-  z.literal("default"),
-  z.object({
+const userSchema = z.object(
+  {
     name: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a POSIX user name"),
     gecos: z.string().optional(),
     homedir: z.string().startsWith("/").optional(),
@@ -33,13 +36,15 @@ const userSchema = z.union([
     groups: stringOrList.optional(),
     sudo: z.union([stringOrList, z.literal(false), z.null()]).optional(),
     ssh_authorized_keys: z.array(z.string()).optional(),
-  }),
-]);
+  },
+  NAMED_USERS_ONLY,
+);
 
 const writeFileSchema = z.object({
   path: z.string().startsWith("/"),
   content: z.string().default(""),
-  encoding: z.enum(["text/plain", "b64", "base64", "gz+b64", "gzip+base64"]).default("text/plain"),
+  // Our user-data writes plain text only; b64 and gzip are refused, naming the field.
+  encoding: z.literal("text/plain").default("text/plain"),
   permissions: z
     .union([z.string().regex(/^0?[0-7]{3,4}$/), z.number().int()])
     .default("0644")
@@ -48,14 +53,16 @@ const writeFileSchema = z.object({
 });
 
 const cloudConfigSchema = z.object({
-  users: z.array(userSchema).default(["default"]),
-  ssh_authorized_keys: z.array(z.string()).default([]),
+  users: z.array(userSchema, NAMED_USERS_ONLY),
   write_files: z.array(writeFileSchema).default([]),
   runcmd: z.array(stringOrList).default([]),
   phone_home: z
     .object({
       url: z.string().refine((url) => URL.canParse(url), "must be an absolute URL"),
-      post: z.union([z.literal("all"), z.array(z.enum(PHONE_HOME_FIELDS))]).default("all"),
+      post: z.array(
+        z.enum(PHONE_HOME_FIELDS),
+        "the stand-in machine posts only listed fields, not post: all",
+      ),
       tries: z.number().int().positive().default(10),
     })
     .optional(),

@@ -5,9 +5,8 @@
  * requests would; the box's curl uses it for that host only (shims/curl).
  */
 import { chmod, rm } from "node:fs/promises";
-import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
-import { joinSockets } from "../../socket-pair.ts";
+import { relay } from "../../socket-pair.ts";
 import type { FileOp } from "../sandbox/files.ts";
 
 /** The socket and the `host:port` it reaches, inside the box. */
@@ -16,7 +15,8 @@ const EGRESS_DIR = "run/sim-egress";
 export interface Egress {
   /** Writes /run/sim-egress/target, which tells the box's curl which host the socket reaches. */
   readonly targetFile: FileOp;
-  close(): Promise<void>;
+  /** Stops listening; connections still open end with the box's processes. */
+  close(): void;
 }
 
 /** Opens the socket under `rootDir` towards `url`'s host and port, from `localAddress`. */
@@ -25,20 +25,7 @@ export async function openEgress(rootDir: string, url: URL, localAddress: string
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const path = join(rootDir, EGRESS_DIR, "socket");
   await rm(path, { force: true });
-  const open = new Set<Socket>();
-  const server: Server = createServer((inbound) => {
-    const outbound = createConnection({ host, port, localAddress });
-    open.add(inbound);
-    inbound.once("close", () => open.delete(inbound));
-    joinSockets(inbound, outbound);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(path, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  const server = await relay({ path }, { host, port, localAddress });
   // The box may run as another uid than the simulator: anyone in it may connect, as to a network.
   await chmod(path, 0o666);
   return {
@@ -48,10 +35,6 @@ export async function openEgress(rootDir: string, url: URL, localAddress: string
       mode: "644",
       content: `${url.hostname}:${port}\n`,
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of open) socket.destroy();
-      }),
+    close: () => void server.close(),
   };
 }

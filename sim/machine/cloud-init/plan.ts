@@ -1,4 +1,5 @@
 import type { FileOp } from "../sandbox/files.ts";
+import { FRESH_ACCOUNTS } from "../sandbox/layout.ts";
 import type { CloudConfig, CloudWriteFile } from "./config.ts";
 
 /** Where cloud-init keeps what it was given and what it did for this instance. */
@@ -10,24 +11,18 @@ const SUDOERS_FILE = "/etc/sudoers.d/90-cloud-init-users";
 /** First uid/gid cloud-init (through useradd) hands out to regular users. */
 const FIRST_REGULAR_ID = 1000;
 
-/** The box's account files as they are before cloud-init's users module runs (cloud-init runs once, on a fresh box). */
-export interface AccountFiles {
-  passwd: string;
-  group: string;
-}
-
 /**
  * Plans every file cloud-init's modules write, in their real order: write_files, then users and keys, then
  * deferred write_files, and the runcmd script (the box is named after the server already: see layout.ts).
  */
-export function planConfigFiles(config: CloudConfig, userData: string, accounts: AccountFiles): FileOp[] {
+export function planConfigFiles(config: CloudConfig, userData: string): FileOp[] {
   const runcmd = config.runcmd.map((command) =>
     typeof command === "string" ? command : command.map(shlexQuote).join(" "),
   );
   return [
     { kind: "write", path: `${INSTANCE_DIR}/user-data.txt`, mode: "600", content: userData },
     ...config.write_files.filter((file) => !file.defer).map(writeFileOp),
-    ...planUsers(config, accounts),
+    ...planUsers(config),
     ...config.write_files.filter((file) => file.defer).map(writeFileOp),
     {
       kind: "write",
@@ -39,22 +34,19 @@ export function planConfigFiles(config: CloudConfig, userData: string, accounts:
 }
 
 function writeFileOp(file: CloudWriteFile): FileOp {
-  const raw = Buffer.from(file.content, file.encoding === "text/plain" ? "utf8" : "base64");
-  const content = file.encoding.startsWith("gz") ? Bun.gunzipSync(raw) : raw;
-  return { kind: "write", path: file.path, mode: file.permissions, content };
+  return { kind: "write", path: file.path, mode: file.permissions, content: file.content };
 }
 
 /**
- * What cloud-init's users-groups and ssh modules write: passwd and group entries, homes, authorized_keys,
- * sudo rules, and root's keys from the top-level `ssh_authorized_keys`. An existing user is not made again.
+ * What cloud-init's users-groups and ssh modules write: passwd and group entries, homes, authorized_keys and
+ * sudo rules, added to a fresh box's account files (cloud-init runs once); a user already there is not made again.
  */
-function planUsers(config: CloudConfig, files: AccountFiles): FileOp[] {
-  const passwd = files.passwd.split("\n").filter((line) => line !== "");
-  const group = files.group.split("\n").filter((line) => line !== "");
+function planUsers(config: CloudConfig): FileOp[] {
+  const passwd = FRESH_ACCOUNTS.passwd.split("\n").filter((line) => line !== "");
+  const group = FRESH_ACCOUNTS.group.split("\n").filter((line) => line !== "");
   const ops: FileOp[] = [];
   let sudoers = "";
   for (const user of config.users) {
-    if (user === "default") continue;
     const home = user.homedir ?? `/home/${user.name}`;
     if (!passwd.some((line) => line.startsWith(`${user.name}:`))) {
       const uid = freeId(passwd);
@@ -80,7 +72,7 @@ function planUsers(config: CloudConfig, files: AccountFiles): FileOp[] {
       mode: "440",
       content: `# Created by cloud-init\n${sudoers}`,
     });
-  return [...ops, ...authorizedKeys("/root", config.ssh_authorized_keys)];
+  return ops;
 }
 
 /** The lowest id from FIRST_REGULAR_ID up that no entry (a passwd or group line) uses. */

@@ -2,9 +2,8 @@ import { raceAbort, sleep } from "../../../core/abort.ts";
 import type { MachineSpec, MachineView } from "../../machine-contract.ts";
 import type { MachineFaultBoard } from "../faults.ts";
 import { applyFileOps, type FileOp } from "../sandbox/files.ts";
-import { FRESH_ACCOUNTS } from "../sandbox/layout.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
-import { type CloudConfig, type CloudPhoneHome, PHONE_HOME_FIELDS, parseCloudConfig } from "./config.ts";
+import { type CloudConfig, type CloudPhoneHome, parseCloudConfig } from "./config.ts";
 import { type Egress, openEgress } from "./egress.ts";
 import { INSTANCE_DIR, planConfigFiles, RUNCMD_SCRIPT } from "./plan.ts";
 
@@ -47,7 +46,7 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
     const config = spec.userData === null ? null : parseCloudConfig(spec.userData);
     const failures: string[] = [];
     if (config !== null && spec.userData !== null) {
-      const files = planConfigFiles(config, spec.userData, FRESH_ACCOUNTS);
+      const files = planConfigFiles(config, spec.userData);
       egress = await openEgressTo(context, config);
       const egressFiles = egress ? [egress.targetFile] : [];
       await applyFileOps(sandbox, [statusFile("running\n"), ...egressFiles, ...files]);
@@ -94,7 +93,7 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
       status.error = `${status.error}; status not recorded in the box: ${statusError.message}`;
     });
   } finally {
-    if (egress !== null) await keepForLifetime(egress, context.signal);
+    if (egress !== null) keepForLifetime(egress, context.signal);
   }
 }
 
@@ -102,9 +101,9 @@ export async function runCloudInit(context: CloudInitContext): Promise<void> {
  * A server keeps its network after cloud-init (an upgrade fetches its bundle over it, months later): the
  * way out closes with the machine.
  */
-async function keepForLifetime(egress: Egress, lifetime: AbortSignal): Promise<void> {
-  if (lifetime.aborted) return egress.close();
-  lifetime.addEventListener("abort", () => void egress.close(), { once: true });
+function keepForLifetime(egress: Egress, lifetime: AbortSignal): void {
+  if (lifetime.aborted) egress.close();
+  else lifetime.addEventListener("abort", () => egress.close(), { once: true });
 }
 
 /** The way to the control plane (the phone_home URL's host), when the user-data names one. */
@@ -132,9 +131,8 @@ async function runPhoneHome(context: CloudInitContext, settings: CloudPhoneHome)
     hostname: spec.name,
     fqdn: spec.name,
   };
-  const names = settings.post === "all" ? PHONE_HOME_FIELDS : settings.post;
   // Like cloud-init, a requested key the machine lacks (it only has ed25519) is sent as "N/A".
-  const fields = Object.fromEntries(names.map((name) => [name, known[name] ?? "N/A"]));
+  const fields = Object.fromEntries(settings.post.map((name) => [name, known[name] ?? "N/A"]));
   // Posted by the box's own curl, through its way out (egress.ts): from the machine's address, as cloud-init does.
   const form = Object.entries(fields).flatMap(([name, value]) => ["--data-urlencode", `${name}=${value}`]);
   const post = [

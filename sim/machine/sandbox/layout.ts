@@ -14,16 +14,13 @@ const BOX_FILES: Record<string, string> = {
     ]),
   ),
   "opt/sim/lib/sim-units.sh": "services/units.sh",
-  "opt/sim/lib/sim-passwd.sh": "shims/passwd.sh",
   "opt/sim/lib/systemd-supervisor.sh": "services/supervisor.sh",
 };
 /** The directories of a fresh box; /opt/sim/usr-local becomes its /usr/local (mounts.ts). */
 const BOX_DIRS =
   "dev proc etc/sudoers.d etc/systemd/system home root run run/sim-egress var/log var/lib/cloud/instance opt/sim/bin opt/sim/lib opt/sim/usr-local/bin opt/sim/usr-local/lib opt/sim/usr-local/sbin opt/sim/usr-local/share";
-/** Where the box finds the host's real curl (bind-mounted read-only), relative to its root. */
-export const REAL_CURL = "opt/sim/lib/curl";
 
-/** PATH inside the box: the simulated tools shadow the host's real ones. */
+/** PATH inside the box: the simulated tools shadow the host's real ones (found by name, not by path). */
 export const SANDBOX_PATH = "/opt/sim/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** The login shell users get: bash when the host has it, like a stock Debian/Ubuntu image. */
@@ -48,8 +45,6 @@ export async function createSandboxLayout(
   await mkdir(rootDir, { recursive: true });
   await mirrorHostProgramDirs(rootDir);
   for (const dir of BOX_DIRS.split(" ")) await mkdir(join(rootDir, dir), { recursive: true });
-  // The mount point of the host's real curl (mounts.ts), which the curl shim runs towards the control plane.
-  await writeFile(join(rootDir, REAL_CURL), "");
   await writeDevices(rootDir);
   await writeEtc(rootDir, hostname);
   for (const [path, source] of Object.entries(BOX_FILES)) {

@@ -1,7 +1,6 @@
-import { existsSync, lstatSync, statSync } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { existsSync, lstatSync } from "node:fs";
 import { join } from "node:path";
-import { DEVICES, HOST_PROGRAM_DIRS, REAL_CURL } from "./layout.ts";
+import { DEVICES, HOST_PROGRAM_DIRS } from "./layout.ts";
 
 /**
  * The box's mounts, as the arguments namespace.sh takes: "SOURCE TARGET OPTIONS" triples, a bind mount each
@@ -9,7 +8,7 @@ import { DEVICES, HOST_PROGRAM_DIRS, REAL_CURL } from "./layout.ts";
  * the host's own, or the new root itself) and the box's own after it (mounted after the pivot, so that
  * sources under the box's control resolve inside the box).
  */
-export async function mountArguments(rootDir: string): Promise<string[]> {
+export function mountArguments(rootDir: string): string[] {
   // pivot_root needs the new root to be a mount point, so it comes first.
   const host = [rootDir, rootDir, "rw"];
   // The host's programs, read-only and without setuid: the box can run them but not change them.
@@ -19,20 +18,9 @@ export async function mountArguments(rootDir: string): Promise<string[]> {
     }
   }
   for (const device of DEVICES) host.push(`/dev/${device}`, `${rootDir}/dev/${device}`, "rw");
-  // The shim shadows /usr/bin/curl; the real one stays reachable for fetches from the control plane.
-  if (existsSync("/usr/bin/curl") && existsSync(join(rootDir, REAL_CURL))) {
-    host.push("/usr/bin/curl", `${rootDir}/${REAL_CURL}`, "ro,nosuid,nodev");
-  }
   host.push("proc", `${rootDir}/proc`, "nosuid,nodev,noexec");
   // /usr/local is the box's own, writable, and starts empty as on a fresh image (the host's is under its /usr).
   const box = isRealDirectory("/usr/local") ? ["/opt/sim/usr-local", "/usr/local", "rw"] : [];
-  // The stand-in's tools also answer at the host's own paths (/usr/bin/systemctl ...), where those exist.
-  for (const tool of (await readdir(join(rootDir, "opt/sim/bin"))).sort()) {
-    if (!/^[A-Za-z0-9._-]+$/.test(tool) || !lstatSync(join(rootDir, "opt/sim/bin", tool)).isFile()) continue;
-    if (existsSync(`/usr/bin/${tool}`) && statSync(`/usr/bin/${tool}`).isFile()) {
-      box.push(`/opt/sim/bin/${tool}`, `/usr/bin/${tool}`, "rw");
-    }
-  }
   return [...host, "--", ...box];
 }
 

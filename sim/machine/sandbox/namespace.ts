@@ -67,7 +67,7 @@ export class MachineNamespaces {
     privilegeDrop: readonly string[],
   ): Promise<MachineNamespaces> {
     const [program = "setpriv", ...args] = privilegeDrop;
-    const mounts = await mountArguments(rootDir);
+    const mounts = mountArguments(rootDir);
     const setup = ["/bin/sh", "-c", NAMESPACE_SCRIPT, "namespace", rootDir, hostname, ...mounts];
     const launcher = spawn(program, [...args, ...UNSHARE_MACHINE, "--", ...setup], {
       env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" },

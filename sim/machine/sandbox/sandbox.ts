@@ -1,9 +1,7 @@
 import { chmodSync, mkdirSync, statSync } from "node:fs";
-import { rm } from "node:fs/promises";
-import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { MachineError } from "../errors.ts";
-import { createSandboxLayout, LOGIN_SHELL, SANDBOX_PATH } from "./layout.ts";
+import { LOGIN_SHELL, SANDBOX_PATH } from "./layout.ts";
 import { hostTool, MachineNamespaces } from "./namespace.ts";
 
 const ENTER_SCRIPT = await Bun.file(new URL("./enter.sh", import.meta.url)).text();
@@ -11,15 +9,13 @@ const ENTER_SCRIPT = await Bun.file(new URL("./enter.sh", import.meta.url)).text
 /** The uid sandboxes run as when the simulator is root, so "root" inside is `nobody` outside. */
 export const SANDBOX_UID_WHEN_ROOT = 65534;
 
-/** How commands get isolated on this host, decided once by `probeIsolation`. */
-export type Isolation =
-  | {
-      available: true;
-      /** The argv prefix (setpriv, ending in `--`) every process of a box starts under. */
-      privilegeDrop: string[];
-      owner: number | null;
-    }
-  | { available: false; reason: string };
+/** Who a box's processes are on the host, decided once per host by `sandboxIdentity`. */
+export interface Isolation {
+  /** The argv prefix (setpriv, ending in `--`) every process of a box starts under. */
+  privilegeDrop: string[];
+  /** The uid owning a box's files; null when that is the simulator's own. */
+  owner: number | null;
+}
 
 export interface SandboxUser {
   name: string;
@@ -39,7 +35,7 @@ export type SessionCommand = Subprocess<"pipe", "pipe", "pipe">;
 export const SANDBOX_ROOT_USER: SandboxUser = { name: "root", home: "/root", shell: LOGIN_SHELL };
 
 /** As root, drop to nobody first so no namespace is ever owned by the host's root. */
-function isolationCandidate(): { privilegeDrop: string[]; owner: number | null } {
+export function sandboxIdentity(): Isolation {
   const isRoot = process.getuid?.() === 0;
   const drop = isRoot
     ? [`--reuid=${SANDBOX_UID_WHEN_ROOT}`, `--regid=${SANDBOX_UID_WHEN_ROOT}`, "--clear-groups"]
@@ -53,37 +49,13 @@ function isolationCandidate(): { privilegeDrop: string[]; owner: number | null }
 /**
  * Creates `dir`, the parent of sandbox directories. When the simulator is root, sandboxes run as uid
  * 65534 and must be able to reach their directory, so `dir` gets o+x (traverse, not list) if it lacks it;
- * its own ancestors must already be traversable (the probe reports it when they are not).
+ * its own ancestors must already be traversable (a machine's disk fails, saying so, when they are not).
  */
 export function prepareSandboxParent(dir: string): void {
   mkdirSync(dir, { recursive: true });
   if (process.getuid?.() !== 0) return;
   const mode = statSync(dir).mode & 0o7777;
   if ((mode & 0o001) === 0) chmodSync(dir, mode | 0o001);
-}
-
-/** Runs `true` in a throwaway sandbox under `scratchDir`; never falls back to running unsandboxed. */
-export async function probeIsolation(scratchDir: string): Promise<Isolation> {
-  const candidate = isolationCandidate();
-  const rootDir = join(scratchDir, `.probe-${process.pid}-${Date.now()}`);
-  const unavailable = (why: string): Isolation => {
-    const hint =
-      candidate.owner === null
-        ? ""
-        : ` (running as root, sandboxes run as uid ${candidate.owner}: every directory above ${scratchDir} must be searchable by others)`;
-    return { available: false, reason: `namespace sandbox failed: ${why}${hint}` };
-  };
-  try {
-    await createSandboxLayout(rootDir, "probe", candidate.owner);
-    const probe = await Sandbox.open(rootDir, "probe", { available: true, ...candidate });
-    const result = await probe.run(["true"]).finally(() => probe.close());
-    if (result.exitCode === 0) return { available: true, ...candidate };
-    return unavailable(result.stderr.trim() || "no output");
-  } catch (error) {
-    return unavailable((error as Error).message);
-  } finally {
-    await rm(rootDir, { recursive: true, force: true });
-  }
 }
 
 /** A machine's filesystem (`rootDir`) and the processes running in it. */
@@ -94,19 +66,15 @@ export class Sandbox {
 
   private constructor(
     readonly rootDir: string,
-    private readonly isolation: Isolation,
-    private readonly namespaces: MachineNamespaces | null,
+    private readonly namespaces: MachineNamespaces,
   ) {}
 
   /**
    * The sandbox over `rootDir` (a layout from `createSandboxLayout`), its namespaces set up and held
-   * until `close`. Without isolation every command fails with the probe's reason.
+   * until `close`; rejects with `sandbox_unavailable` and the setup's own error output when they cannot be.
    */
   static async open(rootDir: string, hostname: string, isolation: Isolation): Promise<Sandbox> {
-    const namespaces = isolation.available
-      ? await MachineNamespaces.hold(rootDir, hostname, isolation.privilegeDrop)
-      : null;
-    return new Sandbox(rootDir, isolation, namespaces);
+    return new Sandbox(rootDir, await MachineNamespaces.hold(rootDir, hostname, isolation.privilegeDrop));
   }
 
   /** Runs `argv` to completion, its whole input given at once, and collects its output. */
@@ -166,10 +134,7 @@ export class Sandbox {
 
   /** The argv that enters the box and runs `argv` there. */
   #command(argv: string[], user: SandboxUser): string[] {
-    if (!this.isolation.available) throw new MachineError("sandbox_unavailable", this.isolation.reason);
-    if (this.#closed || this.namespaces === null) {
-      throw new MachineError("sandbox_unavailable", "the machine has been destroyed");
-    }
+    if (this.#closed) throw new MachineError("sandbox_unavailable", "the machine has been destroyed");
     const enter = ["/bin/sh", "-c", ENTER_SCRIPT, "enter", user.home];
     return [...this.namespaces.launcher(), ...enter, ...argv];
   }
@@ -182,7 +147,7 @@ export class Sandbox {
     this.#closed = true;
     const exits = [...this.#running].map((running) => running.exited);
     for (const running of this.#running) running.kill();
-    await Promise.all([...exits, this.namespaces?.close()]);
+    await Promise.all([...exits, this.namespaces.close()]);
   }
 }
 

@@ -11,8 +11,6 @@
 set -u
 # shellcheck source=units.sh
 . /opt/sim/lib/sim-units.sh
-# shellcheck source=../shims/passwd.sh
-. /opt/sim/lib/sim-passwd.sh
 
 # micros DECIMAL: sets $us to the decimal number in millionths.
 micros() {
@@ -55,7 +53,8 @@ start_allowed() {
 # anything a shell would interpret goes through sh.
 spawn_service() {
   local home=/root login=root shell=/bin/sh command=${keys[ExecStart]#[@:+!-]} user=${keys[User]:-}
-  if [ -n "$user" ] && passwd_entry "$user"; then home=$entry_home login=$user shell=$entry_shell; fi
+  if [ -n "$user" ] && entry=$(getent passwd "$user"); then home=${entry%:*} login=$user shell=${entry##*:}; fi
+  home=${home##*:}
   local program=${command%% *}
   local ident=${keys[SyslogIdentifier]:-${program##*/}}
   exec {output}> >(
@@ -153,7 +152,7 @@ exec 5<&-
 # A service gets exactly what spawn_service exports, as under env -i.
 for name in $(compgen -e) OLDPWD; do export -n "$name"; done
 
-mkdir -p "$STATE_DIR" "${JOURNAL%/*}" "$UNIT_DIR/multi-user.target.wants"
+mkdir -p "$STATE_DIR" "${JOURNAL%/*}"
 rm -f "$CONTROL" "$IDLE"
 mkfifo -m 600 "$CONTROL" "$IDLE"
 # Held open for reading and writing: requests never see a closed pipe, and reading never hits EOF.

@@ -9,13 +9,13 @@ export interface Account {
 }
 
 /**
- * Prints the passwd entry of "$1" (name, uid, home and shell in their fields), then its authorized_keys
- * lines; exits 2 when the user does not exist. Read at every login, as sshd reads them.
+ * Prints the passwd entry of "$1", then its authorized_keys lines; exits 2 when the user does not exist.
+ * Read at every login, as sshd reads them.
  */
-const LOOKUP_SCRIPT = `. /opt/sim/lib/sim-passwd.sh
-passwd_entry "$1" || exit 2
-printf '%s:x:%s:::%s:%s\\n' "$entry_name" "$entry_uid" "$entry_home" "$entry_shell"
-keys="$entry_home/.ssh/authorized_keys"
+const LOOKUP_SCRIPT = `entry=$(getent passwd "$1") || exit 2
+printf '%s\\n' "$entry"
+home=\${entry%:*}
+keys="\${home##*:}/.ssh/authorized_keys"
 if [ -f "$keys" ]; then
   while IFS= read -r line || [ -n "$line" ]; do printf '%s\\n' "$line"; done <"$keys"
 fi`;

@@ -1,4 +1,5 @@
-import { createServer, type Server as NetServer, type Socket } from "node:net";
+import { once } from "node:events";
+import { createServer, type Socket } from "node:net";
 import { type AuthContext, type Connection, type ServerChannel, Server as SshServer } from "ssh2";
 import { coalesceWritesPerTick } from "../../../core/coalesce-writes.ts";
 import type { Sandbox, SandboxUser, SessionCommand } from "../sandbox/sandbox.ts";
@@ -33,7 +34,8 @@ export async function startSshEndpoint(options: SshEndpointOptions): Promise<Ssh
     if (options.shouldDrop()) socket.once("data", () => socket.destroy());
     else ssh.injectSocket(coalesceWritesPerTick(socket));
   });
-  await listen(listener, options.address, options.port);
+  // events.once rejects with the listener's error (the address in use) instead of waiting forever.
+  await once(listener.listen({ host: options.address, port: options.port, exclusive: true }), "listening");
   return {
     close: () =>
       new Promise<void>((resolve) => {
@@ -43,7 +45,7 @@ export async function startSshEndpoint(options: SshEndpointOptions): Promise<Ssh
   };
 }
 
-/** One SSH connection: public-key auth, then exec sessions; every other request is refused. */
+/** One SSH connection: public-key auth, then exec sessions; ssh2 refuses every request nobody listens for. */
 function serveClient(client: Connection, options: SshEndpointOptions): void {
   let account: Account | null = null;
   // A client asks "would this key do?" before signing; both questions read the same account once.
@@ -78,27 +80,10 @@ function serveClient(client: Connection, options: SshEndpointOptions): void {
         // The account came from the sandbox, so it is ready by now.
         void options.sandbox.then((box) => runExec(box, user, info.command, channel));
       });
-      session.on("pty", (_accept, reject) => reject());
-      session.on("shell", (_accept, reject) => reject());
-      session.on("subsystem", (_accept, reject) => reject());
-      session.on("x11", (_accept, reject) => reject());
     });
-    client.on("tcpip", (_accept, reject) => reject());
-    client.on("openssh.streamlocal", (_accept, reject) => reject());
-    client.on("request", (_accept, reject) => reject?.());
   });
   // A client vanishing mid-handshake is normal traffic for a server, not a simulator failure.
   client.on("error", () => client.end());
-}
-
-function listen(listener: NetServer, address: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    listener.once("error", reject);
-    listener.listen({ host: address, port, exclusive: true }, () => {
-      listener.off("error", reject);
-      resolve();
-    });
-  });
 }
 
 /** Public-key auth against the user's authorized_keys inside the box; returns the account on success. */
