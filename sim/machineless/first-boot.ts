@@ -14,14 +14,13 @@ const FILE_PATH = /^\/[^\s]*[^/]$/;
 
 /** The accounts cloud-init creates: every named user, home /home/NAME unless its homedir says otherwise. */
 export function bootAccounts(config: CloudConfig | null): LoginAccount[] {
-  return (config?.users ?? []).flatMap((user) => {
-    if (user === "default") return [];
+  return (config?.users ?? []).map((user) => {
     const keys = (user.ssh_authorized_keys ?? []).flatMap((line) => {
       const parsed = utils.parseKey(line.trim());
       if (parsed instanceof Error) return [];
       return Array.isArray(parsed) ? parsed : [parsed];
     });
-    return [{ name: user.name, home: user.homedir ?? `/home/${user.name}`, keys }];
+    return { name: user.name, home: user.homedir ?? `/home/${user.name}`, keys };
   });
 }
 

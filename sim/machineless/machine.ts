@@ -7,7 +7,7 @@
  */
 import { raceAbort, sleep } from "../../core/abort.ts";
 import { generateSshKeyPair } from "../../core/ssh-keygen.ts";
-import { type CloudPhoneHome, PHONE_HOME_FIELDS, parseCloudConfig } from "../machine/cloud-init/config.ts";
+import { type CloudPhoneHome, parseCloudConfig } from "../machine/cloud-init/config.ts";
 import type { MachineFaultBoard } from "../machine/faults.ts";
 import type { Machine, MachineSpec, MachineView } from "../machine-contract.ts";
 import { bootAccounts, setupMarkers } from "./first-boot.ts";
@@ -129,7 +129,7 @@ class MachinelessMachine implements Machine {
       hostname: spec.name,
       fqdn: spec.name,
     };
-    const names = settings.post === "all" ? PHONE_HOME_FIELDS : settings.post;
+    const names = settings.post;
     const status = this.#cloudInit.phoneHome;
     const delivered = await phoneHome({
       url: new URL(url),
