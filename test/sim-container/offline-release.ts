@@ -26,7 +26,12 @@ export async function packOfflineRelease(workDir: string): Promise<{ tarball: st
     ],
     REPO,
   );
-  await must([`"${process.execPath}" install --frozen-lockfile --production --silent`], stage);
+  // Copies, not hard links into Bun's cache: another install linking the same file changes its ctime, which
+  // makes tar fail with "file changed as we read it".
+  await must(
+    [`"${process.execPath}" install --frozen-lockfile --production --silent --backend=copyfile`],
+    stage,
+  );
   await must(['tar -czf "$1" -C "$2" "$3"', "sh", tarball, workDir, TOP]);
   return { tarball, bun: process.execPath };
 }
