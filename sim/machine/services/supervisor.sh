@@ -113,6 +113,8 @@ run_unit() {
       return
     fi
     spawn_service
+    # A stop that came while the service was being spawned found no process to signal: signal it now.
+    [ "$stopping" = no ] || kill -TERM "$main" 2>/dev/null
     set_state "$unit" active
     journal "$unit" "Started $title."
     ack "$token"
