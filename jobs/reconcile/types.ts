@@ -77,12 +77,6 @@ export interface SweepPolicy {
   reprovisionLost: boolean;
 }
 
-export const DEFAULT_SWEEP_POLICY: Readonly<SweepPolicy> = Object.freeze({
-  zombieGraceMs: 600_000,
-  stuckAfterMs: 900_000,
-  reprovisionLost: false,
-});
-
 /** Instance status the sweep sets when a serving instance's server is gone. */
 export const LOST_STATUS = "lost";
 
